@@ -1,0 +1,1 @@
+"""Audio DSP for the satellite: filters, gain, resampling, metering (numpy, soxr)."""

@@ -1,0 +1,1 @@
+"""The link between satellite and Home Assistant: protocol, server (satellite side), client (HA side)."""

@@ -1,0 +1,1 @@
+"""Realtime core: WebSocket client and model compatibility layer (no homeassistant imports)."""

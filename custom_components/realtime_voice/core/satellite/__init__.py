@@ -1,0 +1,1 @@
+"""The satellite agent for the Raspberry Pi."""

@@ -1,0 +1,1 @@
+"""Wake-word engines (openWakeWord, microWakeWord) behind one interface."""
