@@ -1,0 +1,387 @@
+"""Config, options, re-authentication and reconfigure flows for Realtime Voice.
+
+One config entry per satellite. The Realtime connection (API key, endpoint, models, voice) is checked by
+a real connection through the compatibility layer, the satellite by a real authenticated link.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import voluptuous as vol
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
+from homeassistant.core import callback
+from homeassistant.helpers import selector
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+
+from .const import (
+    CONF_ACCESS_KEY,
+    CONF_API_KEY,
+    CONF_AUTO_SELECT_VOICE,
+    CONF_FOLLOW_UP_SECONDS,
+    CONF_HOST,
+    CONF_INSTRUCTIONS,
+    CONF_LEGACY_MODEL,
+    CONF_MODEL,
+    CONF_MODEL_SELECTION,
+    CONF_PORT,
+    CONF_SATELLITE_ID,
+    CONF_URL,
+    CONF_VOICE,
+    CONF_VOICE_FALLBACK,
+    CONF_WAKE_THRESHOLD,
+    CONF_WAKE_WORDS,
+    DEFAULT_FOLLOW_UP_SECONDS,
+    DEFAULT_INSTRUCTIONS,
+    DEFAULT_LEGACY_MODEL,
+    DEFAULT_MODEL,
+    DEFAULT_MODEL_SELECTION,
+    DEFAULT_PORT,
+    DEFAULT_URL,
+    DEFAULT_VOICE,
+    DEFAULT_VOICE_FALLBACK,
+    DEFAULT_WAKE_THRESHOLD,
+    DOMAIN,
+    MODEL_SELECTIONS,
+)
+from .validation import (
+    InvalidAccessKeyError,
+    RealtimeCheckError,
+    SatelliteUnreachableError,
+    async_check_realtime,
+    async_check_satellite,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+CONF_REUSE_ENTRY = "reuse_entry"
+
+# Realtime settings that live in the entry's options (changeable later without re-adding).
+REALTIME_OPTION_KEYS = (CONF_MODEL_SELECTION, CONF_MODEL, CONF_LEGACY_MODEL, CONF_VOICE)
+KNOWN_VOICES = (
+    "marin",
+    "cedar",
+    "alloy",
+    "ash",
+    "ballad",
+    "coral",
+    "echo",
+    "sage",
+    "shimmer",
+    "verse",
+)
+KNOWN_MODELS = (
+    "gpt-realtime",
+    "gpt-realtime-2.1",
+    "gpt-realtime-2",
+    "gpt-realtime-1.5",
+    "gpt-realtime-mini",
+)
+KNOWN_LEGACY_MODELS = ("gpt-4o-realtime-preview", "gpt-4o-mini-realtime-preview")
+
+_PASSWORD = selector.TextSelector(
+    selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+)
+
+
+def _select(options: tuple[str, ...], *, custom: bool = False, key: str | None = None) -> Any:
+    return selector.SelectSelector(
+        selector.SelectSelectorConfig(
+            options=list(options),
+            custom_value=custom,
+            mode=selector.SelectSelectorMode.DROPDOWN,
+            translation_key=key,
+        )
+    )
+
+
+def realtime_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    """The Realtime connection form; also used by the options flow for the model fields."""
+    return vol.Schema(
+        {
+            vol.Required(
+                CONF_API_KEY, default=defaults.get(CONF_API_KEY, vol.UNDEFINED)
+            ): _PASSWORD,
+            vol.Required(CONF_URL, default=defaults.get(CONF_URL, DEFAULT_URL)): str,
+            **model_fields(defaults),
+        }
+    )
+
+
+def model_fields(defaults: Mapping[str, Any]) -> dict[Any, Any]:
+    return {
+        vol.Required(
+            CONF_MODEL_SELECTION,
+            default=defaults.get(CONF_MODEL_SELECTION, DEFAULT_MODEL_SELECTION),
+        ): _select(MODEL_SELECTIONS, key=CONF_MODEL_SELECTION),
+        vol.Required(CONF_MODEL, default=defaults.get(CONF_MODEL, DEFAULT_MODEL)): _select(
+            KNOWN_MODELS, custom=True
+        ),
+        vol.Required(
+            CONF_LEGACY_MODEL, default=defaults.get(CONF_LEGACY_MODEL, DEFAULT_LEGACY_MODEL)
+        ): _select(KNOWN_LEGACY_MODELS, custom=True),
+        vol.Required(CONF_VOICE, default=defaults.get(CONF_VOICE, DEFAULT_VOICE)): _select(
+            KNOWN_VOICES, custom=True
+        ),
+    }
+
+
+def satellite_schema(defaults: Mapping[str, Any], *, with_address: bool = True) -> vol.Schema:
+    fields: dict[Any, Any] = {}
+    if with_address:
+        fields[vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, vol.UNDEFINED))] = str
+        fields[vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT))] = (
+            selector.NumberSelector(
+                selector.NumberSelectorConfig(
+                    min=1, max=65535, step=1, mode=selector.NumberSelectorMode.BOX
+                )
+            )
+        )
+    fields[vol.Required(CONF_ACCESS_KEY)] = _PASSWORD
+    return vol.Schema(fields)
+
+
+class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Adds one satellite: the Realtime connection first (or reuse of one), then the satellite."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        self._realtime: dict[str, Any] = {}
+        self._discovered: dict[str, Any] = {}
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        from .options_flow import RealtimeVoiceOptionsFlow
+
+        return RealtimeVoiceOptionsFlow()
+
+    # --- Realtime connection -------------------------------------------------------------------
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Offer to reuse an API key that another entry holds, else ask for one."""
+        if self._current_entries_with_key():
+            return self.async_show_menu(step_id="user", menu_options=["reuse", "api"])
+        return await self.async_step_api()
+
+    async def async_step_reuse(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        entries = {entry.entry_id: entry for entry in self._current_entries_with_key()}
+        if user_input is not None:
+            source = entries[user_input[CONF_REUSE_ENTRY]]
+            self._realtime = {
+                CONF_API_KEY: source.data[CONF_API_KEY],
+                CONF_URL: source.data.get(CONF_URL, DEFAULT_URL),
+                **{
+                    key: source.options[key]
+                    for key in REALTIME_OPTION_KEYS
+                    if key in source.options
+                },
+            }
+            return await self.async_step_satellite()
+        options = [
+            selector.SelectOptionDict(value=entry_id, label=entry.title)
+            for entry_id, entry in entries.items()
+        ]
+        return self.async_show_form(
+            step_id="reuse",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_REUSE_ENTRY, default=options[0]["value"]): (
+                        selector.SelectSelector(selector.SelectSelectorConfig(options=options))
+                    )
+                }
+            ),
+        )
+
+    async def async_step_api(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                await async_check_realtime(self.hass, user_input)
+            except RealtimeCheckError as err:
+                errors["base"] = err.translation_key
+                placeholders["detail"] = err.detail
+            else:
+                self._realtime = dict(user_input)
+                return await self.async_step_satellite()
+        return self.async_show_form(
+            step_id="api",
+            data_schema=self.add_suggested_values_to_schema(
+                realtime_schema({}), user_input or self._realtime
+            ),
+            errors=errors,
+            description_placeholders={"detail": "", **placeholders},
+        )
+
+    # --- Satellite -------------------------------------------------------------------------------
+
+    async def async_step_satellite(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            satellite = {**self._discovered, **user_input}
+            satellite[CONF_PORT] = int(satellite[CONF_PORT])
+            try:
+                info = await async_check_satellite(
+                    satellite[CONF_HOST], satellite[CONF_PORT], satellite[CONF_ACCESS_KEY]
+                )
+            except InvalidAccessKeyError:
+                errors[CONF_ACCESS_KEY] = "invalid_access_key"
+            except SatelliteUnreachableError:
+                errors["base"] = "cannot_connect_satellite"
+            else:
+                await self.async_set_unique_id(info.satellite_id)
+                self._abort_if_unique_id_configured(
+                    updates={CONF_HOST: satellite[CONF_HOST], CONF_PORT: satellite[CONF_PORT]}
+                )
+                return self._create_entry(info.name, info.satellite_id, satellite)
+        with_address = not self._discovered
+        return self.async_show_form(
+            step_id="satellite",
+            data_schema=self.add_suggested_values_to_schema(
+                satellite_schema(self._discovered, with_address=with_address),
+                {k: v for k, v in (user_input or {}).items() if k != CONF_ACCESS_KEY},
+            ),
+            errors=errors,
+            description_placeholders={"name": self._discovered.get("name", "")},
+        )
+
+    def _create_entry(
+        self, title: str, satellite_id: str, satellite: Mapping[str, Any]
+    ) -> ConfigFlowResult:
+        options = {
+            CONF_MODEL_SELECTION: DEFAULT_MODEL_SELECTION,
+            CONF_MODEL: DEFAULT_MODEL,
+            CONF_LEGACY_MODEL: DEFAULT_LEGACY_MODEL,
+            CONF_VOICE: DEFAULT_VOICE,
+            CONF_VOICE_FALLBACK: DEFAULT_VOICE_FALLBACK,
+            CONF_AUTO_SELECT_VOICE: True,
+            CONF_INSTRUCTIONS: DEFAULT_INSTRUCTIONS,
+            CONF_WAKE_THRESHOLD: DEFAULT_WAKE_THRESHOLD,
+            CONF_FOLLOW_UP_SECONDS: DEFAULT_FOLLOW_UP_SECONDS,
+            **{key: self._realtime[key] for key in REALTIME_OPTION_KEYS if key in self._realtime},
+        }
+        data = {
+            CONF_API_KEY: self._realtime[CONF_API_KEY],
+            CONF_URL: self._realtime.get(CONF_URL, DEFAULT_URL),
+            CONF_HOST: satellite[CONF_HOST],
+            CONF_PORT: satellite[CONF_PORT],
+            CONF_ACCESS_KEY: satellite[CONF_ACCESS_KEY],
+            CONF_SATELLITE_ID: satellite_id,
+        }
+        return self.async_create_entry(title=title, data=data, options=options)
+
+    # --- Discovery -------------------------------------------------------------------------------
+
+    async def async_step_zeroconf(self, discovery_info: ZeroconfServiceInfo) -> ConfigFlowResult:
+        properties = discovery_info.properties
+        satellite_id = properties.get("id")
+        if not satellite_id:
+            return self.async_abort(reason="no_satellite_id")
+        await self.async_set_unique_id(satellite_id)
+        self._abort_if_unique_id_configured(
+            updates={CONF_HOST: discovery_info.host, CONF_PORT: discovery_info.port}
+        )
+        name = properties.get("name") or discovery_info.name.split(".", 1)[0]
+        self._discovered = {
+            CONF_HOST: discovery_info.host,
+            CONF_PORT: discovery_info.port or DEFAULT_PORT,
+            "name": name,
+        }
+        self.context["title_placeholders"] = {"name": name}
+        return await self.async_step_zeroconf_confirm()
+
+    async def async_step_zeroconf_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        if user_input is not None:
+            return await self.async_step_user()
+        return self.async_show_form(
+            step_id="zeroconf_confirm",
+            description_placeholders={
+                "name": self._discovered["name"],
+                "host": f"{self._discovered[CONF_HOST]}:{self._discovered[CONF_PORT]}",
+            },
+        )
+
+    # --- Re-authentication and reconfigure -----------------------------------------------------
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        placeholders = {"name": entry.title, "detail": ""}
+        if user_input is not None:
+            settings = {**entry.data, **entry.options, CONF_API_KEY: user_input[CONF_API_KEY]}
+            try:
+                await async_check_realtime(self.hass, settings)
+            except RealtimeCheckError as err:
+                errors["base"] = err.translation_key
+                placeholders["detail"] = err.detail
+            else:
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_API_KEY: user_input[CONF_API_KEY]}
+                )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema({vol.Required(CONF_API_KEY): _PASSWORD}),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            port = int(user_input[CONF_PORT])
+            try:
+                info = await async_check_satellite(
+                    user_input[CONF_HOST], port, user_input[CONF_ACCESS_KEY]
+                )
+            except InvalidAccessKeyError:
+                errors[CONF_ACCESS_KEY] = "invalid_access_key"
+            except SatelliteUnreachableError:
+                errors["base"] = "cannot_connect_satellite"
+            else:
+                await self.async_set_unique_id(info.satellite_id)
+                self._abort_if_unique_id_mismatch(reason="wrong_satellite")
+                return self.async_update_reload_and_abort(
+                    entry,
+                    data_updates={
+                        CONF_HOST: user_input[CONF_HOST],
+                        CONF_PORT: port,
+                        CONF_ACCESS_KEY: user_input[CONF_ACCESS_KEY],
+                    },
+                )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                satellite_schema(entry.data), user_input or entry.data
+            ),
+            errors=errors,
+        )
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _current_entries_with_key(self) -> list[ConfigEntry]:
+        return [
+            entry
+            for entry in self._async_current_entries(include_ignore=False)
+            if entry.data.get(CONF_API_KEY)
+        ]
