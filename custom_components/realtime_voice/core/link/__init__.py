@@ -1,1 +1,51 @@
-"""The link between satellite and Home Assistant: protocol, server (satellite side), client (HA side)."""
+"""The link between a satellite and Home Assistant (protocol in docs/link-protocol.md).
+
+One WebSocket per satellite; the satellite is the server (:class:`SatelliteLinkServer`), HA
+connects (:class:`SatelliteLinkClient`). Text frames are JSON messages (:mod:`.protocol`), binary
+frames are audio, PCM16 LE mono 24 kHz both ways, so HA forwards it to the Realtime API as is.
+
+HA side, in short::
+
+    client = SatelliteLinkClient(host, port, access_key)
+    info = await client.connect()          # LinkAuthError, LinkBusyError, LinkConnectionError
+    async for event in client.events():    # raises LinkConnectionError when the link dies
+        match event:
+            case Audio(pcm): ...            # microphone audio while listening
+            case protocol.Wake(): ...       # then listen_start, audio..., listen_end
+            case protocol.PlaybackStopped(stream_id, played_ms, reason): ...  # truncate
+    await client.play_start("resp-1"); await client.play_audio(pcm); await client.play_end("resp-1")
+
+Reconnecting is up to the caller; :func:`backoff_delays` yields delays with jitter.
+"""
+
+from . import protocol
+from .client import (
+    Audio,
+    LinkAuthError,
+    LinkBusyError,
+    LinkConnectionError,
+    LinkError,
+    LinkEvent,
+    SatelliteLinkClient,
+    backoff_delays,
+)
+from .protocol import DEFAULT_PORT, PROTOCOL_VERSION, ZEROCONF_TYPE, ProtocolError
+from .server import LinkHandler, SatelliteLinkServer
+
+__all__ = [
+    "DEFAULT_PORT",
+    "PROTOCOL_VERSION",
+    "ZEROCONF_TYPE",
+    "Audio",
+    "LinkAuthError",
+    "LinkBusyError",
+    "LinkConnectionError",
+    "LinkError",
+    "LinkEvent",
+    "LinkHandler",
+    "ProtocolError",
+    "SatelliteLinkClient",
+    "SatelliteLinkServer",
+    "backoff_delays",
+    "protocol",
+]

@@ -1,0 +1,240 @@
+"""Home Assistant's side of the link: connects to a satellite, authenticates, yields its events.
+
+Reconnecting is the caller's job (HA's entry set-up); :func:`backoff_delays` gives the delays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from . import protocol as p
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class LinkError(Exception):
+    """Base of the link's errors."""
+
+
+class LinkConnectionError(LinkError):
+    """The satellite cannot be reached, or the link broke."""
+
+
+class LinkAuthError(LinkError):
+    """The access key is wrong (HA's config flow shows ``invalid_auth``)."""
+
+
+class LinkBusyError(LinkConnectionError):
+    """The satellite is already linked to another Home Assistant."""
+
+
+@dataclass(frozen=True, slots=True)
+class Audio:
+    """Microphone audio from the satellite: PCM16 LE mono 24 kHz."""
+
+    pcm: bytes
+
+
+LinkEvent = p.Event | Audio
+
+
+def backoff_delays(
+    initial: float = 1.0, maximum: float = 60.0, factor: float = 2.0, jitter: float = 0.5
+) -> Iterator[float]:
+    """Endless reconnect delays: exponential up to ``maximum``, each scaled by 1 +/- ``jitter``."""
+    delay = initial
+    while True:
+        yield delay * random.uniform(1.0 - jitter, 1.0 + jitter)
+        delay = min(delay * factor, maximum)
+
+
+class SatelliteLinkClient:
+    """One connection to one satellite. Iterate :meth:`events` in one task; send commands from any."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        access_key: str,
+        *,
+        client_name: str = "Home Assistant",
+        ping_interval: float = 3.0,
+        ping_timeout: float = 3.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._access_key = access_key
+        self._client_name = client_name
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._connect_timeout = connect_timeout
+        self._connection: ClientConnection | None = None
+        self._closing = False
+        self.info: p.Info | None = None
+        self.hello: p.Hello | None = None
+
+    def __repr__(self) -> str:  # never show the key
+        return f"SatelliteLinkClient(host={self.host!r}, port={self.port})"
+
+    @property
+    def connected(self) -> bool:
+        return self._connection is not None and not self._closing
+
+    async def connect(self) -> p.Info:
+        """Connect and authenticate both ways; returns the satellite's info.
+
+        Raises LinkAuthError for a wrong key, LinkBusyError when another HA holds the satellite,
+        LinkConnectionError for everything else (unreachable, timeout, protocol mismatch).
+        """
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        uri = f"ws://{host}:{self.port}/"
+        try:
+            connection = await connect(
+                uri,
+                open_timeout=self._connect_timeout,
+                ping_interval=self._ping_interval,
+                ping_timeout=self._ping_timeout,
+                close_timeout=self._ping_timeout,  # a dead peer never answers the close frame either
+                compression=None,
+                proxy=None,
+                max_size=1 << 20,
+            )
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as err:
+            raise LinkConnectionError(f"cannot connect to {uri}: {err}") from err
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                self.info = await self._handshake(connection)
+        except TimeoutError as err:
+            await connection.close()
+            raise LinkConnectionError(f"{uri}: no answer to the handshake in time") from err
+        except ConnectionClosed as err:
+            raise LinkConnectionError(f"{uri}: closed during the handshake ({err})") from err
+        except (LinkError, p.ProtocolError) as err:
+            await connection.close()
+            if isinstance(err, p.ProtocolError):
+                raise LinkConnectionError(f"{uri}: {err}") from err
+            raise
+        self._connection = connection
+        self._closing = False
+        return self.info
+
+    async def _handshake(self, connection: ClientConnection) -> p.Info:
+        hello = p.parse(await connection.recv(), (p.Hello,))
+        assert isinstance(hello, p.Hello)
+        if hello.protocol != p.PROTOCOL_VERSION:
+            raise LinkConnectionError(
+                f"satellite speaks protocol {hello.protocol}, this client {p.PROTOCOL_VERSION}"
+            )
+        self.hello = hello
+        nonce = p.new_nonce()
+        proof = p.auth_proof(self._access_key, "client", hello.nonce)
+        await connection.send(p.Auth(p.PROTOCOL_VERSION, proof, nonce, self._client_name).to_json())
+        answer = p.parse(await connection.recv(), (p.AuthOk, p.AuthFailed))
+        if isinstance(answer, p.AuthFailed):
+            if answer.code == "invalid_auth":
+                raise LinkAuthError(answer.reason)
+            if answer.code == "busy":
+                raise LinkBusyError(answer.reason)
+            raise LinkConnectionError(answer.reason)
+        assert isinstance(answer, p.AuthOk)
+        if not p.proof_matches(self._access_key, "server", nonce, answer.proof):
+            raise LinkAuthError("the satellite could not prove the access key")
+        info = p.parse(await connection.recv(), (p.Info,))
+        assert isinstance(info, p.Info)
+        return info
+
+    async def events(self) -> AsyncIterator[LinkEvent]:
+        """Events and audio in the order the satellite sent them.
+
+        Ends when :meth:`close` is called; raises LinkConnectionError when the link breaks
+        (including a ping timeout). A malformed event is logged and skipped.
+        """
+        connection = self._require()
+        try:
+            async for frame in connection:
+                if isinstance(frame, bytes):
+                    yield Audio(frame)
+                    continue
+                try:
+                    event = p.parse(frame, p.EVENTS)
+                except p.ProtocolError as err:
+                    _LOGGER.warning("skipping a malformed event from %s: %s", self.host, err)
+                    continue
+                if isinstance(event, p.Info):
+                    self.info = event
+                yield event  # type: ignore[misc]
+        except ConnectionClosed:
+            pass
+        if not self._closing:
+            self._connection = None
+            raise LinkConnectionError(
+                f"link to {self.host}:{self.port} closed: "
+                f"{connection.close_code} {connection.close_reason or ''}".rstrip()
+            )
+
+    async def send(self, command: p.Command) -> None:
+        await self._send(command.to_json())
+
+    async def listen(self, timeout_s: float | None = None) -> None:
+        """Stream microphone audio without a wake word (follow-up, start_conversation)."""
+        await self.send(p.Listen(timeout_s))
+
+    async def stop_listening(self) -> None:
+        await self.send(p.StopListening())
+
+    async def play_start(self, stream_id: str, kind: p.PlayKind = "response") -> None:
+        await self.send(p.PlayStart(stream_id, kind))
+
+    async def play_audio(self, pcm: bytes) -> None:
+        """Audio of the open stream: PCM16 LE mono 24 kHz, any length (whole samples)."""
+        if len(pcm) % p.AUDIO_SAMPLE_BYTES:
+            raise ValueError(f"pcm: {len(pcm)} bytes is not a whole number of 16-bit samples")
+        await self._send(pcm)
+
+    async def play_end(self, stream_id: str) -> None:
+        await self.send(p.PlayEnd(stream_id))
+
+    async def stop_playback(self, stream_id: str | None = None) -> None:
+        await self.send(p.StopPlayback(stream_id))
+
+    async def set_mute(self, muted: bool) -> None:
+        await self.send(p.SetMute(muted))
+
+    async def set_volume(self, volume: float) -> None:
+        await self.send(p.SetVolume(volume))
+
+    async def configure(
+        self,
+        *,
+        wake_words_active: list[str] | None = None,
+        threshold: float | None = None,
+        follow_up_s: float | None = None,
+        chime: bool | None = None,
+    ) -> None:
+        await self.send(p.Configure(wake_words_active, threshold, follow_up_s, chime))
+
+    async def close(self) -> None:
+        connection = self._connection
+        self._closing = True
+        if connection is not None:
+            await connection.close()
+        self._connection = None
+
+    def _require(self) -> ClientConnection:
+        if self._connection is None:
+            raise LinkConnectionError(f"not connected to {self.host}:{self.port}")
+        return self._connection
+
+    async def _send(self, data: str | bytes) -> None:
+        try:
+            await self._require().send(data)
+        except ConnectionClosed as err:
+            raise LinkConnectionError(f"link to {self.host}:{self.port} closed: {err}") from err

@@ -1,0 +1,350 @@
+"""Messages of the satellite link and their JSON encoding (see docs/link-protocol.md).
+
+Text frames carry one JSON object with a ``type``; binary frames carry audio (PCM16 LE mono 24 kHz):
+from the satellite while it is listening, to the satellite between ``play_start`` and ``play_end``.
+Parsing checks every field and raises :class:`ProtocolError` naming the bad key and value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import MISSING, asdict, dataclass, fields
+from typing import Any, ClassVar, Literal, get_args, get_type_hints
+
+PROTOCOL_VERSION = 1
+AUDIO_RATE = 24_000
+AUDIO_SAMPLE_BYTES = 2
+# 20 ms of 24 kHz PCM16 mono: the size of each audio frame the satellite sends.
+AUDIO_FRAME_BYTES = AUDIO_RATE * AUDIO_SAMPLE_BYTES // 50
+DEFAULT_PORT = 10800
+ZEROCONF_TYPE = "_realtime-voice._tcp.local."
+
+# WebSocket close codes (4000-4999 are free for applications).
+CLOSE_AUTH_FAILED = 4001
+CLOSE_BUSY = 4002
+CLOSE_PROTOCOL_ERROR = 4003
+CLOSE_AUTH_TIMEOUT = 4004
+CLOSE_SHUTDOWN = 1001
+
+State = Literal["idle", "listening", "responding", "muted"]
+PlayKind = Literal["response", "announcement", "chime"]
+ListenReason = Literal["wake", "command"]
+ListenEndReason = Literal["stopped", "timeout", "muted", "barge_in", "disconnected"]
+
+
+class ProtocolError(ValueError):
+    """A message that does not follow the protocol; the text names the bad key and value."""
+
+
+# --- authentication -------------------------------------------------------------------------
+# Both sides prove the access key without sending it: HMAC-SHA256 over the other side's nonce,
+# with a role prefix so that a proof cannot be reflected back.
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def auth_proof(access_key: str, role: Literal["client", "server"], nonce: str) -> str:
+    message = f"realtime-voice/{PROTOCOL_VERSION}/{role}:{nonce}".encode()
+    return hmac.new(access_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def proof_matches(
+    access_key: str, role: Literal["client", "server"], nonce: str, proof: str
+) -> bool:
+    return hmac.compare_digest(auth_proof(access_key, role, nonce).encode(), proof.encode())
+
+
+def _in_range(where: str, value: float | None, low: float, high: float) -> None:
+    if value is not None and not low <= value <= high:
+        raise ProtocolError(f"{where}: expected a number from {low} to {high}, got {value!r}")
+
+
+# --- messages -------------------------------------------------------------------------------
+
+
+class Message:
+    """Base of every text message; ``TYPE`` is its ``type`` on the wire."""
+
+    __slots__ = ()
+    TYPE: ClassVar[str]
+
+    def to_json(self) -> str:
+        return json.dumps({"type": self.TYPE, **asdict(self)}, separators=(",", ":"))  # type: ignore[call-overload]
+
+
+# Handshake (server -> client, client -> server, server -> client).
+@dataclass(frozen=True, slots=True)
+class Hello(Message):
+    TYPE: ClassVar[str] = "hello"
+    protocol: int
+    name: str
+    version: str
+    nonce: str
+
+
+@dataclass(frozen=True, slots=True)
+class Auth(Message):
+    TYPE: ClassVar[str] = "auth"
+    protocol: int
+    proof: str
+    nonce: str
+    client: str = "Home Assistant"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthOk(Message):
+    TYPE: ClassVar[str] = "auth_ok"
+    proof: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthFailed(Message):
+    TYPE: ClassVar[str] = "auth_failed"
+    code: Literal["invalid_auth", "busy", "protocol"]
+    reason: str
+
+
+# Satellite -> HA events.
+@dataclass(frozen=True, slots=True)
+class Info(Message):
+    TYPE: ClassVar[str] = "info"
+    name: str
+    version: str
+    protocol: int
+    wake_words_available: list[str]
+    wake_words_active: list[str]
+    threshold: float
+    follow_up_s: float
+    chime: bool
+    muted: bool
+    volume: float
+    state: State
+
+
+@dataclass(frozen=True, slots=True)
+class Wake(Message):
+    TYPE: ClassVar[str] = "wake"
+    model: str
+    score: float
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged(Message):
+    TYPE: ClassVar[str] = "state"
+    state: State
+
+
+@dataclass(frozen=True, slots=True)
+class ListenStart(Message):
+    """Audio frames follow until ``listen_end``."""
+
+    TYPE: ClassVar[str] = "listen_start"
+    reason: ListenReason
+
+
+@dataclass(frozen=True, slots=True)
+class ListenEnd(Message):
+    TYPE: ClassVar[str] = "listen_end"
+    reason: ListenEndReason
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackFinished(Message):
+    TYPE: ClassVar[str] = "playback_finished"
+    stream_id: str
+    played_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackStopped(Message):
+    """Playback ended before its end: ``played_ms`` is what the user heard (for truncation)."""
+
+    TYPE: ClassVar[str] = "playback_stopped"
+    stream_id: str
+    played_ms: int
+    reason: Literal["command", "barge_in", "muted", "replaced"]
+
+
+@dataclass(frozen=True, slots=True)
+class BargeIn(Message):
+    TYPE: ClassVar[str] = "barge_in"
+    model: str
+    score: float
+    stream_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Error(Message):
+    TYPE: ClassVar[str] = "error"
+    code: str
+    message: str
+
+
+# HA -> satellite commands.
+@dataclass(frozen=True, slots=True)
+class Listen(Message):
+    TYPE: ClassVar[str] = "listen"
+    timeout_s: float | None = None
+
+    def __post_init__(self) -> None:
+        _in_range("listen.timeout_s", self.timeout_s, 0.001, 3600.0)
+
+
+@dataclass(frozen=True, slots=True)
+class StopListening(Message):
+    TYPE: ClassVar[str] = "stop_listening"
+
+
+@dataclass(frozen=True, slots=True)
+class PlayStart(Message):
+    TYPE: ClassVar[str] = "play_start"
+    stream_id: str
+    kind: PlayKind = "response"
+
+
+@dataclass(frozen=True, slots=True)
+class PlayEnd(Message):
+    TYPE: ClassVar[str] = "play_end"
+    stream_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopPlayback(Message):
+    TYPE: ClassVar[str] = "stop_playback"
+    stream_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetMute(Message):
+    TYPE: ClassVar[str] = "set_mute"
+    muted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetVolume(Message):
+    TYPE: ClassVar[str] = "set_volume"
+    volume: float
+
+    def __post_init__(self) -> None:
+        _in_range("set_volume.volume", self.volume, 0.0, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Configure(Message):
+    """Only the fields given change; ``None`` keeps the current value."""
+
+    TYPE: ClassVar[str] = "configure"
+    wake_words_active: list[str] | None = None
+    threshold: float | None = None
+    follow_up_s: float | None = None
+    chime: bool | None = None
+
+    def __post_init__(self) -> None:
+        _in_range("configure.threshold", self.threshold, 0.0, 1.0)
+        _in_range("configure.follow_up_s", self.follow_up_s, 0.0, 600.0)
+
+
+HANDSHAKE: tuple[type[Message], ...] = (Hello, Auth, AuthOk, AuthFailed)
+EVENTS: tuple[type[Message], ...] = (
+    Info,
+    Wake,
+    StateChanged,
+    ListenStart,
+    ListenEnd,
+    PlaybackFinished,
+    PlaybackStopped,
+    BargeIn,
+    Error,
+)
+COMMANDS: tuple[type[Message], ...] = (
+    Listen,
+    StopListening,
+    PlayStart,
+    PlayEnd,
+    StopPlayback,
+    SetMute,
+    SetVolume,
+    Configure,
+)
+_BY_TYPE: dict[str, type[Message]] = {cls.TYPE: cls for cls in (*HANDSHAKE, *EVENTS, *COMMANDS)}
+
+Event = (
+    Info
+    | Wake
+    | StateChanged
+    | ListenStart
+    | ListenEnd
+    | PlaybackFinished
+    | PlaybackStopped
+    | BargeIn
+    | Error
+)
+Command = (
+    Listen | StopListening | PlayStart | PlayEnd | StopPlayback | SetMute | SetVolume | Configure
+)
+
+
+def _check(where: str, value: Any, annotation: Any) -> Any:
+    """Validate one field against its annotation (only the few shapes used above)."""
+    origin = getattr(annotation, "__origin__", None)
+    if origin is Literal:
+        if value in get_args(annotation):
+            return value
+        raise ProtocolError(f"{where}: expected one of {list(get_args(annotation))}, got {value!r}")
+    if origin is list:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise ProtocolError(f"{where}: expected a list of strings, got {value!r}")
+    options = get_args(annotation)
+    if type(None) in options:  # X | None
+        if value is None:
+            return None
+        return _check(where, value, next(o for o in options if o is not type(None)))
+    if annotation is bool and isinstance(value, bool):
+        return value
+    if annotation is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if annotation is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if annotation is str and isinstance(value, str):
+        return value
+    raise ProtocolError(
+        f"{where}: expected {getattr(annotation, '__name__', annotation)}, got {value!r}"
+    )
+
+
+_HINTS: dict[type[Message], dict[str, Any]] = {
+    cls: {k: v for k, v in get_type_hints(cls).items() if k != "TYPE"} for cls in _BY_TYPE.values()
+}
+
+
+def parse(text: str | bytes, allowed: tuple[type[Message], ...]) -> Message:
+    """Decode one text frame into the message class its ``type`` names (one of ``allowed``)."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ProtocolError(f"not JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(f"expected a JSON object, got {type(data).__name__}")
+    type_name = data.pop("type", None)
+    cls = _BY_TYPE.get(type_name) if isinstance(type_name, str) else None
+    if cls is None or cls not in allowed:
+        raise ProtocolError(f"type: unexpected message type {type_name!r}")
+    hints = _HINTS[cls]
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise ProtocolError(f"{type_name}.{unknown[0]}: unknown key")
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name not in data:
+            if f.default is MISSING:
+                raise ProtocolError(f"{type_name}.{f.name}: missing")
+            continue
+        kwargs[f.name] = _check(f"{type_name}.{f.name}", data[f.name], hints[f.name])
+    return cls(**kwargs)

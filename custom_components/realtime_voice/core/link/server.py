@@ -1,0 +1,216 @@
+"""The satellite's side of the link: a WebSocket server that one Home Assistant connects to.
+
+Policy for a second connection: once it has proven the key it is refused (``auth_failed`` with code
+``busy``, close code 4002) while the first one is alive. A dead first connection is noticed by the
+ping within ``ping_interval + ping_timeout`` seconds, after which a new one is accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from . import protocol as p
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class LinkHandler(Protocol):
+    """What the agent gives the server: its state and what to do with HA's commands and audio."""
+
+    def link_info(self) -> p.Info: ...
+
+    async def on_command(self, command: p.Command) -> None: ...
+
+    def on_audio(self, pcm: bytes) -> None: ...
+
+    def on_connected(self) -> None: ...
+
+    def on_disconnected(self) -> None: ...
+
+
+class SatelliteLinkServer:
+    """Accepts HA, authenticates it, forwards its commands to ``handler`` and sends events and audio."""
+
+    def __init__(
+        self,
+        handler: LinkHandler,
+        *,
+        name: str,
+        version: str,
+        access_key: str,
+        host: str = "0.0.0.0",
+        port: int = p.DEFAULT_PORT,
+        ping_interval: float = 3.0,
+        ping_timeout: float = 3.0,
+        auth_timeout: float = 5.0,
+    ) -> None:
+        if not access_key:
+            raise ValueError("access_key: must not be empty")
+        self._handler = handler
+        self._name = name
+        self._version = version
+        self._access_key = access_key
+        self._host = host
+        self._port = port
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._auth_timeout = auth_timeout
+        self._server: Server | None = None
+        self._active: ServerConnection | None = None
+
+    def __repr__(self) -> str:  # never show the key
+        return f"SatelliteLinkServer(name={self._name!r}, host={self._host!r}, port={self.port})"
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port 0)."""
+        if self._server is not None:
+            for sock in self._server.sockets:
+                return int(sock.getsockname()[1])
+        return self._port
+
+    @property
+    def connected(self) -> bool:
+        return self._active is not None
+
+    @property
+    def peer(self) -> str | None:
+        if self._active is None:
+            return None
+        return str(self._active.remote_address[0])
+
+    async def start(self) -> None:
+        self._server = await serve(
+            self._serve_connection,
+            self._host,
+            self._port,
+            ping_interval=self._ping_interval,
+            ping_timeout=self._ping_timeout,
+            close_timeout=self._ping_timeout,  # a dead peer never answers the close frame either
+            compression=None,  # audio does not compress; deflate would only add latency
+            max_size=1 << 20,
+        )
+        _LOGGER.info("link listening on %s:%s", self._host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close(close_connections=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def send_event(self, message: p.Message) -> bool:
+        """Send one event to HA; False when no HA is connected (the event is dropped)."""
+        return await self._send(message.to_json())
+
+    async def send_audio(self, pcm: bytes) -> bool:
+        """Send one frame of microphone audio (PCM16 LE mono 24 kHz)."""
+        return await self._send(pcm)
+
+    async def _send(self, data: str | bytes) -> bool:
+        connection = self._active
+        if connection is None:
+            return False
+        try:
+            await connection.send(data)
+        except ConnectionClosed:
+            return False
+        return True
+
+    async def _serve_connection(self, connection: ServerConnection) -> None:
+        peer = connection.remote_address[0] if connection.remote_address else "?"
+        if not await self._authenticate(connection, peer):
+            return
+        self._active = connection
+        _LOGGER.info("Home Assistant connected from %s", peer)
+        try:
+            await connection.send(self._handler.link_info().to_json())
+            self._handler.on_connected()
+            async for frame in connection:
+                if isinstance(frame, bytes):
+                    self._handler.on_audio(frame)
+                    continue
+                try:
+                    command = p.parse(frame, p.COMMANDS)
+                except p.ProtocolError as err:
+                    _LOGGER.warning("skipping a malformed command from %s: %s", peer, err)
+                    await connection.send(p.Error("bad_command", str(err)).to_json())
+                    continue
+                await self._handler.on_command(command)  # type: ignore[arg-type]
+        except ConnectionClosed:
+            pass
+        finally:
+            if self._active is connection:
+                self._active = None
+                _LOGGER.info(
+                    "Home Assistant at %s disconnected (%s)",
+                    peer,
+                    connection.close_reason or connection.close_code,
+                )
+                self._handler.on_disconnected()
+
+    async def _authenticate(self, connection: ServerConnection, peer: str) -> bool:
+        """Hello, then the client's proof; nothing else is sent before it is right."""
+        nonce = p.new_nonce()
+        try:
+            await connection.send(
+                p.Hello(p.PROTOCOL_VERSION, self._name, self._version, nonce).to_json()
+            )
+            async with asyncio.timeout(self._auth_timeout):
+                frame = await connection.recv()
+        except TimeoutError:
+            await connection.close(p.CLOSE_AUTH_TIMEOUT, "no auth message in time")
+            return False
+        except ConnectionClosed:
+            return False
+        try:
+            auth = p.parse(frame, (p.Auth,))
+        except p.ProtocolError as err:
+            return await self._refuse(
+                connection, peer, "protocol", f"expected auth: {err}", p.CLOSE_PROTOCOL_ERROR
+            )
+        assert isinstance(auth, p.Auth)
+        if auth.protocol != p.PROTOCOL_VERSION:
+            return await self._refuse(
+                connection,
+                peer,
+                "protocol",
+                f"protocol version {auth.protocol} not supported (satellite speaks {p.PROTOCOL_VERSION})",
+                p.CLOSE_PROTOCOL_ERROR,
+            )
+        if not p.proof_matches(self._access_key, "client", nonce, auth.proof):
+            return await self._refuse(
+                connection, peer, "invalid_auth", "invalid access key", p.CLOSE_AUTH_FAILED
+            )
+        if self._active is not None:
+            return await self._refuse(
+                connection,
+                peer,
+                "busy",
+                f"busy: another Home Assistant is connected (from {self.peer})",
+                p.CLOSE_BUSY,
+            )
+        try:
+            await connection.send(
+                p.AuthOk(p.auth_proof(self._access_key, "server", auth.nonce)).to_json()
+            )
+        except ConnectionClosed:
+            return False
+        return True
+
+    @staticmethod
+    async def _refuse(
+        connection: ServerConnection, peer: str, code: str, reason: str, close_code: int
+    ) -> bool:
+        _LOGGER.warning("refused link client %s: %s", peer, reason)
+        try:
+            await connection.send(p.AuthFailed(code, reason).to_json())  # type: ignore[arg-type]
+            await connection.close(close_code, reason[:120])
+        except ConnectionClosed:
+            pass
+        return False
