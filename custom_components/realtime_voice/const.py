@@ -42,3 +42,8 @@ DEFAULT_WAKE_THRESHOLD: Final = 0.5
 DEFAULT_FOLLOW_UP_SECONDS: Final = 8.0
 
 ZEROCONF_TYPE: Final = "_realtime-voice._tcp.local."
+
+# Events for automations.
+EVENT_WAKE_WORD_DETECTED: Final = "realtime_voice_wake_word_detected"
+EVENT_CONVERSATION_STARTED: Final = "realtime_voice_conversation_started"
+EVENT_CONVERSATION_ENDED: Final = "realtime_voice_conversation_ended"

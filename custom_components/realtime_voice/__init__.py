@@ -1,0 +1,139 @@
+"""Realtime Voice: a Raspberry Pi voice satellite speaking through OpenAI's Realtime API.
+
+One config entry per satellite: a link to the satellite (it is the server, HA connects), a Realtime
+session held warm for it, and its entities on one device.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
+
+from .const import (
+    CONF_ACCESS_KEY,
+    CONF_FOLLOW_UP_SECONDS,
+    CONF_HOST,
+    CONF_PORT,
+    CONF_WAKE_THRESHOLD,
+    CONF_WAKE_WORDS,
+    DOMAIN,
+)
+from .core.link import LinkAuthError, LinkConnectionError
+from .repairs import async_check_model_shutdown
+from .satellite_link import SatelliteConnection
+from .session_manager import SessionManager
+
+_LOGGER = logging.getLogger(__name__)
+
+PLATFORMS: list[Platform] = [
+    Platform.ASSIST_SATELLITE,
+    Platform.BINARY_SENSOR,
+    Platform.NUMBER,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
+
+
+@dataclass
+class RealtimeVoiceData:
+    link: SatelliteConnection
+    manager: SessionManager
+    device_id: str
+
+
+type RealtimeVoiceConfigEntry = ConfigEntry[RealtimeVoiceData]
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry) -> bool:
+    issue_id = f"access_key_refused_{entry.entry_id}"
+
+    def access_key_refused() -> None:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="access_key_refused",
+            translation_placeholders={"name": entry.title},
+        )
+
+    link = SatelliteConnection(
+        hass,
+        host=entry.data[CONF_HOST],
+        port=entry.data[CONF_PORT],
+        access_key=entry.data[CONF_ACCESS_KEY],
+        name=entry.title,
+        on_auth_failed=access_key_refused,
+    )
+    try:
+        info = await link.async_connect_first()
+    except LinkAuthError as err:
+        access_key_refused()
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="access_key_refused",
+            translation_placeholders={"name": entry.title},
+        ) from err
+    except LinkConnectionError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="satellite_unreachable",
+            translation_placeholders={"name": entry.title, "error": str(err)},
+        ) from err
+    ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(DOMAIN, entry.unique_id or entry.entry_id)},
+        name=info.name,
+        manufacturer="Realtime Voice",
+        model="Voice satellite",
+        sw_version=info.version,
+    )
+    manager = SessionManager(hass, entry, link, device_id=device.id)
+    entry.runtime_data = RealtimeVoiceData(link=link, manager=manager, device_id=device.id)
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+
+    try:
+        await link.configure(**satellite_settings(entry))
+        await manager.async_start()
+        await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    except BaseException:
+        await manager.async_stop()
+        await link.async_close()
+        raise
+    async_check_model_shutdown(hass, entry)
+    return True
+
+
+def satellite_settings(entry: ConfigEntry) -> dict[str, object]:
+    """The options that the satellite itself applies (wake words, sensitivity, follow-up)."""
+    settings: dict[str, object] = {}
+    if CONF_WAKE_WORDS in entry.options:
+        settings["wake_words_active"] = list(entry.options[CONF_WAKE_WORDS])
+    if CONF_WAKE_THRESHOLD in entry.options:
+        settings["threshold"] = float(entry.options[CONF_WAKE_THRESHOLD])
+    if CONF_FOLLOW_UP_SECONDS in entry.options:
+        settings["follow_up_s"] = float(entry.options[CONF_FOLLOW_UP_SECONDS])
+    return settings
+
+
+async def _async_options_updated(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry) -> None:
+    """New options mean a new session description (model, voice, tools): reload."""
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry) -> bool:
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.manager.async_stop()
+        await entry.runtime_data.link.async_close()
+    return unloaded

@@ -1,0 +1,149 @@
+"""The assist_satellite entity: states, announcements, start_conversation, wake-word configuration.
+
+Speech goes through the Realtime model, not through an Assist pipeline's STT and TTS, so the entity
+overrides the internal announce/start_conversation entry points that would synthesize with a TTS engine.
+"""
+
+from __future__ import annotations
+
+from homeassistant.components import media_source
+from homeassistant.components.assist_satellite import (
+    AssistSatelliteAnnouncement,
+    AssistSatelliteConfiguration,
+    AssistSatelliteEntity,
+    AssistSatelliteEntityDescription,
+    AssistSatelliteEntityFeature,
+    AssistSatelliteState,
+    AssistSatelliteWakeWord,
+)
+from homeassistant.components.media_player import async_process_play_media_url
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from . import RealtimeVoiceConfigEntry
+from .const import CONF_WAKE_WORDS
+from .entity import RealtimeVoiceEntity
+from .media import decode_to_pcm24k
+from .session_manager import ConversationState
+
+WAKE_WORD_PHRASES = {
+    "okay_nabu": "Okay Nabu",
+    "hey_jarvis": "Hey Jarvis",
+    "alexa": "Alexa",
+    "hey_mycroft": "Hey Mycroft",
+    "hey_rhasspy": "Hey Rhasspy",
+}
+
+STATE_MAP = {
+    ConversationState.IDLE: AssistSatelliteState.IDLE,
+    ConversationState.LISTENING: AssistSatelliteState.LISTENING,
+    ConversationState.PROCESSING: AssistSatelliteState.PROCESSING,
+    ConversationState.RESPONDING: AssistSatelliteState.RESPONDING,
+}
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: RealtimeVoiceConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    async_add_entities([RealtimeVoiceSatellite(entry)])
+
+
+class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
+    _attr_name = None  # the device's name
+    _attr_supported_features = (
+        AssistSatelliteEntityFeature.ANNOUNCE | AssistSatelliteEntityFeature.START_CONVERSATION
+    )
+
+    def __init__(self, entry: RealtimeVoiceConfigEntry) -> None:
+        super().__init__(entry, AssistSatelliteEntityDescription(key="assist_satellite"))
+
+    @property
+    def state(self) -> str | None:
+        return STATE_MAP[self._manager.state]
+
+    # --- wake-word configuration ---------------------------------------------------------------
+
+    def async_get_configuration(self) -> AssistSatelliteConfiguration:
+        info = self._link.info
+        available = info.wake_words_available if info else []
+        active = info.wake_words_active if info else []
+        return AssistSatelliteConfiguration(
+            available_wake_words=[
+                AssistSatelliteWakeWord(
+                    id=name,
+                    wake_word=WAKE_WORD_PHRASES.get(name, name.replace("_", " ").title()),
+                    trained_languages=["en"],
+                )
+                for name in available
+            ],
+            active_wake_words=list(active),
+            max_active_wake_words=0,
+        )
+
+    async def async_set_configuration(self, config: AssistSatelliteConfiguration) -> None:
+        info = self._link.info
+        available = set(info.wake_words_available) if info else set()
+        unknown = [w for w in config.active_wake_words if w not in available]
+        if unknown:
+            raise HomeAssistantError(
+                f"Wake word(s) {', '.join(unknown)} not available on {self._link.name}; "
+                f"available: {', '.join(sorted(available))}"
+            )
+        await self._link.configure(wake_words_active=list(config.active_wake_words))
+        # Kept in the options so that the choice survives a satellite restart (re-sent on connect).
+        self.hass.config_entries.async_update_entry(
+            self._entry,
+            options={**self._entry.options, CONF_WAKE_WORDS: list(config.active_wake_words)},
+        )
+
+    # --- announcements -------------------------------------------------------------------------
+
+    async def async_internal_announce(
+        self,
+        message: str | None = None,
+        media_id: str | None = None,
+        preannounce: bool = True,
+        preannounce_media_id: str | None = None,
+    ) -> None:
+        pcm = await self._media_pcm(media_id) if media_id else None
+        await self._manager.async_announce(message or "", pcm=pcm, preannounce=preannounce)
+
+    async def async_announce(self, announcement: AssistSatelliteAnnouncement) -> None:
+        await self._manager.async_announce(announcement.message)
+
+    async def async_internal_start_conversation(
+        self,
+        start_message: str | None = None,
+        start_media_id: str | None = None,
+        extra_system_prompt: str | None = None,
+        preannounce: bool = True,
+        preannounce_media_id: str | None = None,
+    ) -> None:
+        pcm = await self._media_pcm(start_media_id) if start_media_id else None
+        await self._manager.async_announce(
+            start_message or "",
+            pcm=pcm,
+            preannounce=preannounce,
+            listen_after=True,
+            extra_prompt=extra_system_prompt,
+        )
+
+    async def async_start_conversation(
+        self, start_announcement: AssistSatelliteAnnouncement
+    ) -> None:
+        await self._manager.async_announce(start_announcement.message, listen_after=True)
+
+    async def _media_pcm(self, media_id: str) -> bytes:
+        if media_source.is_media_source_id(media_id):
+            media_id = (await media_source.async_resolve_media(self.hass, media_id, None)).url
+        url = async_process_play_media_url(self.hass, media_id)
+        session = async_get_clientsession(self.hass)
+        async with session.get(url) as response:
+            if response.status != 200:
+                raise HomeAssistantError(f"Could not fetch {media_id}: HTTP {response.status}")
+            data = await response.read()
+        return await self.hass.async_add_executor_job(decode_to_pcm24k, data, media_id)

@@ -1,0 +1,43 @@
+"""Diagnostics for a satellite: configuration (secrets redacted), link, session and metrics."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+
+from . import RealtimeVoiceConfigEntry
+from .const import CONF_ACCESS_KEY, CONF_API_KEY
+
+TO_REDACT = {CONF_API_KEY, CONF_ACCESS_KEY}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
+) -> dict[str, Any]:
+    link = entry.runtime_data.link
+    manager = entry.runtime_data.manager
+    session = manager.session
+    return {
+        "entry": {
+            "title": entry.title,
+            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "options": async_redact_data(dict(entry.options), TO_REDACT),
+        },
+        "link": {
+            "available": link.available,
+            "reconnects": link.reconnects,
+            "last_error": link.last_error,
+            "info": None if link.info is None else asdict(link.info),
+        },
+        "session": {
+            "state": manager.state,
+            "figures": asdict(manager.figures),
+            "model": None if session is None else session.model,
+            "interface": None if session is None else session.interface,
+            "voice": None if session is None else session.voice,
+            "metrics": None if session is None else session.metrics.as_dict(),
+        },
+    }

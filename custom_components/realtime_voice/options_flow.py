@@ -1,0 +1,113 @@
+"""Options: models and voice, instructions, wake words and sensitivity, follow-up window, tools."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import voluptuous as vol
+from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
+from homeassistant.helpers import selector
+
+from .config_flow import KNOWN_VOICES, model_fields
+from .const import (
+    CONF_AUTO_SELECT_VOICE,
+    CONF_FOLLOW_UP_SECONDS,
+    CONF_INSTRUCTIONS,
+    CONF_LEGACY_MODEL,
+    CONF_MODEL,
+    CONF_MODEL_SELECTION,
+    CONF_VOICE,
+    CONF_VOICE_FALLBACK,
+    CONF_WAKE_THRESHOLD,
+    CONF_WAKE_WORDS,
+    DEFAULT_FOLLOW_UP_SECONDS,
+    DEFAULT_INSTRUCTIONS,
+    DEFAULT_VOICE_FALLBACK,
+    DEFAULT_WAKE_THRESHOLD,
+)
+from .core.realtime import registry
+
+
+def voice_problem(options: dict[str, Any]) -> str | None:
+    """Without auto-select, a voice the selected model lacks is an error (checked from the registry)."""
+    if options.get(CONF_AUTO_SELECT_VOICE, True):
+        return None
+    selection = options.get(CONF_MODEL_SELECTION, "auto")
+    models = [options.get(CONF_MODEL)] if selection != "legacy" else []
+    if selection != "new":
+        models.append(options.get(CONF_LEGACY_MODEL))
+    voice = options.get(CONF_VOICE)
+    for model in filter(None, models):
+        voices = registry.voices_of(model)
+        if voices is not None and voice not in voices:
+            return f"Voice '{voice}' not available for model '{model}'"
+    return None
+
+
+class RealtimeVoiceOptionsFlow(OptionsFlow):
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        from .tools import tool_options_schema
+
+        errors: dict[str, str] = {}
+        placeholders = {"detail": ""}
+        if user_input is not None:
+            problem = voice_problem(user_input)
+            if problem is None:
+                return self.async_create_entry(data={**self.config_entry.options, **user_input})
+            errors[CONF_VOICE] = "voice_unavailable"
+            placeholders["detail"] = problem
+
+        options = {**self.config_entry.options, **(user_input or {})}
+        link = (
+            self.config_entry.runtime_data.link
+            if hasattr(self.config_entry, "runtime_data")
+            else None
+        )
+        info = link.info if link is not None else None
+        available_wake_words = list(info.wake_words_available) if info else []
+        active_wake_words = options.get(
+            CONF_WAKE_WORDS, list(info.wake_words_active) if info else []
+        )
+        schema: dict[Any, Any] = {
+            **model_fields(options),
+            vol.Required(
+                CONF_VOICE_FALLBACK,
+                default=options.get(CONF_VOICE_FALLBACK, DEFAULT_VOICE_FALLBACK),
+            ): selector.SelectSelector(
+                selector.SelectSelectorConfig(options=list(KNOWN_VOICES), custom_value=True)
+            ),
+            vol.Required(
+                CONF_AUTO_SELECT_VOICE, default=options.get(CONF_AUTO_SELECT_VOICE, True)
+            ): bool,
+            vol.Required(
+                CONF_INSTRUCTIONS, default=options.get(CONF_INSTRUCTIONS, DEFAULT_INSTRUCTIONS)
+            ): selector.TemplateSelector(),
+            vol.Required(CONF_WAKE_WORDS, default=active_wake_words): selector.SelectSelector(
+                selector.SelectSelectorConfig(options=available_wake_words, multiple=True)
+            ),
+            vol.Required(
+                CONF_WAKE_THRESHOLD,
+                default=options.get(CONF_WAKE_THRESHOLD, DEFAULT_WAKE_THRESHOLD),
+            ): selector.NumberSelector(
+                selector.NumberSelectorConfig(min=0.05, max=0.95, step=0.05)
+            ),
+            vol.Required(
+                CONF_FOLLOW_UP_SECONDS,
+                default=options.get(CONF_FOLLOW_UP_SECONDS, DEFAULT_FOLLOW_UP_SECONDS),
+            ): selector.NumberSelector(
+                selector.NumberSelectorConfig(
+                    min=0,
+                    max=60,
+                    step=1,
+                    unit_of_measurement="s",
+                    mode=selector.NumberSelectorMode.BOX,
+                )
+            ),
+            **tool_options_schema(self.hass, options),
+        }
+        return self.async_show_form(
+            step_id="init",
+            data_schema=vol.Schema(schema),
+            errors=errors,
+            description_placeholders=placeholders,
+        )

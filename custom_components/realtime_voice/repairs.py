@@ -1,0 +1,137 @@
+"""Repairs: the selected model shuts down soon (offer its successor), and running on the legacy fallback."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import voluptuous as vol
+from homeassistant.components.repairs import RepairsFlow
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowResult
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_LEGACY_MODEL,
+    CONF_MODEL,
+    CONF_MODEL_SELECTION,
+    DEFAULT_LEGACY_MODEL,
+    DEFAULT_MODEL,
+    DOMAIN,
+)
+from .core.realtime import Fallback, registry
+
+# Warn this many days before a model's shutdown.
+SHUTDOWN_WARNING_DAYS = 90
+
+
+def _shutdown_issue_id(entry: ConfigEntry, key: str) -> str:
+    return f"model_shutdown_{entry.entry_id}_{key}"
+
+
+@callback
+def async_check_model_shutdown(
+    hass: HomeAssistant, entry: ConfigEntry, today: date | None = None
+) -> None:
+    """Raise (or clear) an issue for each configured model whose shutdown is near or past."""
+    today = today or dt_util.now().date()
+    selection = entry.options.get(CONF_MODEL_SELECTION, "auto")
+    models = {
+        CONF_MODEL: entry.options.get(CONF_MODEL, DEFAULT_MODEL),
+        CONF_LEGACY_MODEL: entry.options.get(CONF_LEGACY_MODEL, DEFAULT_LEGACY_MODEL),
+    }
+    in_use = (
+        {CONF_MODEL}
+        if selection == "new"
+        else {CONF_LEGACY_MODEL}
+        if selection == "legacy"
+        else set(models)
+    )
+    for key, model in models.items():
+        issue_id = _shutdown_issue_id(entry, key)
+        info = registry.lookup(model)
+        if key not in in_use or info is None or info.shutdown is None:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+            continue
+        days_left = (info.shutdown - today).days
+        if days_left > SHUTDOWN_WARNING_DAYS:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+            continue
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=info.successor is not None,
+            severity=ir.IssueSeverity.ERROR if days_left <= 0 else ir.IssueSeverity.WARNING,
+            translation_key="model_shut_down" if days_left <= 0 else "model_shutdown_soon",
+            translation_placeholders={
+                "name": entry.title,
+                "model": model,
+                "date": info.shutdown.isoformat(),
+                "successor": info.successor or "-",
+            },
+            data={"entry_id": entry.entry_id, "key": key, "successor": info.successor or ""},
+        )
+
+
+@callback
+def async_report_fallback(
+    hass: HomeAssistant, entry: ConfigEntry, fallback: Fallback | None
+) -> None:
+    """Tell the user when automatic selection fell back to the legacy model (and clear it when not)."""
+    issue_id = f"legacy_fallback_{entry.entry_id}"
+    if fallback is None:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="legacy_fallback",
+        translation_placeholders={
+            "name": entry.title,
+            "from_model": fallback.from_model,
+            "to_model": fallback.to_model,
+            "reason": fallback.reason,
+        },
+    )
+
+
+class ModelSuccessorFlow(RepairsFlow):
+    """Switch the entry to the successor model."""
+
+    def __init__(self, entry_id: str, key: str, successor: str) -> None:
+        self._entry_id = entry_id
+        self._key = key
+        self._successor = successor
+
+    async def async_step_init(self, user_input: dict[str, str] | None = None) -> FlowResult:
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(self, user_input: dict[str, str] | None = None) -> FlowResult:
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None:
+            return self.async_abort(reason="entry_removed")
+        if user_input is not None:
+            options = {**entry.options, self._key: self._successor}
+            if self._key == CONF_LEGACY_MODEL:
+                # The successor of a legacy model speaks the GA interface.
+                options[CONF_MODEL] = self._successor
+                options[CONF_MODEL_SELECTION] = "new"
+            self.hass.config_entries.async_update_entry(entry, options=options)
+            return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="confirm",
+            data_schema=vol.Schema({}),
+            description_placeholders={"name": entry.title, "successor": self._successor},
+        )
+
+
+async def async_create_fix_flow(
+    hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
+) -> RepairsFlow:
+    assert data is not None
+    return ModelSuccessorFlow(str(data["entry_id"]), str(data["key"]), str(data["successor"]))

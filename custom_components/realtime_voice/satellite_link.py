@@ -1,0 +1,195 @@
+"""Keeps Home Assistant's link to one satellite up: connect, reconnect with backoff, fan events out.
+
+Entities follow ``available``; the session manager receives every link event through one handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+
+from .core.link import (
+    LinkAuthError,
+    LinkConnectionError,
+    LinkEvent,
+    SatelliteLinkClient,
+    backoff_delays,
+    protocol,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+EventHandler = Callable[[LinkEvent], Awaitable[None]]
+
+
+class SatelliteOfflineError(Exception):
+    """A command was sent while the link is down."""
+
+
+class SatelliteConnection:
+    """One satellite's link, owned by its config entry."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        *,
+        host: str,
+        port: int,
+        access_key: str,
+        name: str,
+        on_auth_failed: Callable[[], None],
+    ) -> None:
+        self.hass = hass
+        self.host = host
+        self.port = port
+        self.name = name
+        self._access_key = access_key
+        self._on_auth_failed = on_auth_failed
+        self._client: SatelliteLinkClient | None = None
+        self._handler: EventHandler | None = None
+        self._availability_listeners: list[Callable[[], None]] = []
+        self._info_listeners: list[Callable[[], None]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.info: protocol.Info | None = None
+        self.reconnects = 0
+        self.last_error: str | None = None
+
+    def __repr__(self) -> str:  # the access key never shows
+        return f"SatelliteConnection({self.name!r}, {self.host}:{self.port})"
+
+    @property
+    def available(self) -> bool:
+        return self._client is not None and self._client.connected
+
+    def set_event_handler(self, handler: EventHandler) -> None:
+        self._handler = handler
+
+    @callback
+    def async_add_availability_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
+        self._availability_listeners.append(listener)
+        return lambda: self._availability_listeners.remove(listener)
+
+    @callback
+    def async_add_info_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
+        self._info_listeners.append(listener)
+        return lambda: self._info_listeners.remove(listener)
+
+    async def async_connect_first(self) -> protocol.Info:
+        """Connect once (for setup: raises LinkAuthError / LinkConnectionError), then keep it up."""
+        client = SatelliteLinkClient(self.host, self.port, self._access_key)
+        try:
+            self.info = await client.connect()
+        except BaseException:
+            await client.close()
+            raise
+        self._client = client
+        self._task = self.hass.async_create_background_task(
+            self._run(client), f"realtime_voice link {self.name}"
+        )
+        return self.info
+
+    async def async_close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def _run(self, client: SatelliteLinkClient) -> None:
+        """Read events; on a drop, reconnect with backoff and jitter until it comes back."""
+        while True:
+            self._notify(self._availability_listeners)
+            self._notify(self._info_listeners)
+            try:
+                await self._pump(client)
+            except LinkConnectionError as err:
+                self.last_error = str(err)
+                _LOGGER.warning("Link to satellite %s lost: %s", self.name, err)
+            await client.close()
+            self._client = None
+            self._notify(self._availability_listeners)
+            await self._dispatch_disconnect()
+            client = await self._reconnect()
+
+    async def _pump(self, client: SatelliteLinkClient) -> None:
+        async for event in client.events():
+            if isinstance(event, protocol.Info):
+                self.info = event
+                self._notify(self._info_listeners)
+            if self._handler is not None:
+                try:
+                    await self._handler(event)
+                except Exception:
+                    _LOGGER.exception("Error handling %s from satellite %s", event, self.name)
+
+    async def _reconnect(self) -> SatelliteLinkClient:
+        for delay in backoff_delays():
+            await asyncio.sleep(delay)
+            client = SatelliteLinkClient(self.host, self.port, self._access_key)
+            try:
+                self.info = await client.connect()
+            except LinkAuthError as err:
+                await client.close()
+                self.last_error = str(err)
+                _LOGGER.error("Satellite %s refused the access key: %s", self.name, err)
+                self._on_auth_failed()
+            except LinkConnectionError as err:
+                await client.close()
+                self.last_error = str(err)
+                _LOGGER.debug("Satellite %s still unreachable: %s", self.name, err)
+            else:
+                self.reconnects += 1
+                self._client = client
+                _LOGGER.info("Link to satellite %s is back", self.name)
+                return client
+        raise AssertionError("backoff_delays is endless")
+
+    async def _dispatch_disconnect(self) -> None:
+        if self._handler is not None:
+            await self._handler(protocol.ListenEnd(reason="disconnected"))
+
+    @staticmethod
+    def _notify(listeners: list[Callable[[], None]]) -> None:
+        for listener in list(listeners):
+            listener()
+
+    def _require(self) -> SatelliteLinkClient:
+        if self._client is None or not self._client.connected:
+            raise SatelliteOfflineError(f"Satellite {self.name} is offline")
+        return self._client
+
+    # Commands: each raises SatelliteOfflineError while the link is down.
+
+    async def listen(self, timeout_s: float | None = None) -> None:
+        await self._require().listen(timeout_s)
+
+    async def stop_listening(self) -> None:
+        await self._require().stop_listening()
+
+    async def play_start(self, stream_id: str, kind: protocol.PlayKind = "response") -> None:
+        await self._require().play_start(stream_id, kind)
+
+    async def play_audio(self, pcm: bytes) -> None:
+        await self._require().play_audio(pcm)
+
+    async def play_end(self, stream_id: str) -> None:
+        await self._require().play_end(stream_id)
+
+    async def stop_playback(self, stream_id: str | None = None) -> None:
+        await self._require().stop_playback(stream_id)
+
+    async def set_mute(self, muted: bool) -> None:
+        await self._require().set_mute(muted)
+
+    async def set_volume(self, volume: float) -> None:
+        await self._require().set_volume(volume)
+
+    async def configure(self, **changes: object) -> None:
+        await self._require().configure(**changes)  # type: ignore[arg-type]

@@ -1,0 +1,96 @@
+"""Sensors: active model and interface (shows the fallback), last response latency, tokens, cost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import EntityCategory, UnitOfTime
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from . import RealtimeVoiceConfigEntry
+from .entity import RealtimeVoiceEntity
+from .session_manager import Figures
+
+
+@dataclass(frozen=True, kw_only=True)
+class RealtimeVoiceSensorDescription(SensorEntityDescription):
+    value: Callable[[Figures], Any]
+    attributes: Callable[[Figures], dict[str, Any]] | None = None
+
+
+SENSORS: tuple[RealtimeVoiceSensorDescription, ...] = (
+    RealtimeVoiceSensorDescription(
+        key="model",
+        translation_key="model",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value=lambda f: f.model,
+        attributes=lambda f: {
+            "fallback": f.fallback_reason is not None,
+            "fallback_reason": f.fallback_reason,
+        },
+    ),
+    RealtimeVoiceSensorDescription(
+        key="interface",
+        translation_key="interface",
+        device_class=SensorDeviceClass.ENUM,
+        options=["ga", "beta"],
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value=lambda f: f.interface,
+    ),
+    RealtimeVoiceSensorDescription(
+        key="response_latency",
+        translation_key="response_latency",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value=lambda f: None if f.last_latency_ms is None else round(f.last_latency_ms, 1),
+    ),
+    RealtimeVoiceSensorDescription(
+        key="tokens",
+        translation_key="tokens",
+        native_unit_of_measurement="tokens",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value=lambda f: f.total_tokens,
+    ),
+    RealtimeVoiceSensorDescription(
+        key="cost",
+        translation_key="cost",
+        device_class=SensorDeviceClass.MONETARY,
+        native_unit_of_measurement="USD",
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=4,
+        value=lambda f: round(f.total_cost_usd, 6),
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: RealtimeVoiceConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    async_add_entities(RealtimeVoiceSensor(entry, description) for description in SENSORS)
+
+
+class RealtimeVoiceSensor(RealtimeVoiceEntity, SensorEntity):
+    entity_description: RealtimeVoiceSensorDescription
+
+    @property
+    def native_value(self) -> Any:
+        return self.entity_description.value(self._manager.figures)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        if self.entity_description.attributes is None:
+            return None
+        return self.entity_description.attributes(self._manager.figures)
