@@ -1,0 +1,242 @@
+"""The satellite's microphone DSP chain: high-pass, optional AGC and limiter, resampling, metering.
+
+Every stage carries its state across chunks (filter ``zi``, soxr's ``ResampleStream``, the AGC gain
+and the VAD's noise floor), so feeding a signal in chunks of any length gives the same output as
+feeding it at once (the AGC excepted: it updates its gain once per chunk by design).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import soxr
+from scipy import signal
+
+WAKE_RATE = 16_000
+STREAM_RATE = 24_000
+_FULL_SCALE = 32768.0
+_SILENCE_DBFS = -120.0
+
+
+@dataclass(frozen=True, slots=True)
+class AgcConfig:
+    """Automatic gain control toward ``target_dbfs`` (RMS), with a peak limiter at ``limit_dbfs``.
+
+    The gain falls fast (``attack_s``) and rises slowly (``release_s``); below ``gate_dbfs`` the
+    gain is held, so that silence and room noise are not pumped up to speech level.
+    """
+
+    target_dbfs: float = -20.0
+    max_gain_db: float = 30.0
+    min_gain_db: float = -20.0
+    attack_s: float = 0.05
+    release_s: float = 1.0
+    gate_dbfs: float = -55.0
+    limit_dbfs: float = -1.0
+
+    def __post_init__(self) -> None:
+        for name in ("target_dbfs", "gate_dbfs", "limit_dbfs"):
+            value = getattr(self, name)
+            if not -120.0 <= value <= 0.0:
+                raise ValueError(f"agc.{name} must be between -120 and 0 dBFS, got {value!r}")
+        for name in ("attack_s", "release_s"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"agc.{name} must be a positive number of seconds, got {value!r}")
+        if self.min_gain_db > self.max_gain_db:
+            raise ValueError(
+                f"agc.min_gain_db ({self.min_gain_db!r}) must not exceed agc.max_gain_db "
+                f"({self.max_gain_db!r})"
+            )
+
+
+@dataclass(slots=True)
+class DspFrame:
+    """What one input chunk produced.
+
+    ``wake_16k`` may be empty or longer than the chunk's share: the resamplers return output in
+    bursts. ``level_dbfs`` is the RMS level of the chunk after the high-pass and before the AGC.
+    """
+
+    wake_16k: np.ndarray
+    stream_24k: bytes
+    level_dbfs: float
+    speech: bool
+
+
+@dataclass(slots=True)
+class _Resampler:
+    """Stateful resampler to a fixed rate; a pass-through when the rates are equal."""
+
+    in_rate: int
+    out_rate: int
+    _stream: soxr.ResampleStream | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.in_rate != self.out_rate:
+            self._stream = soxr.ResampleStream(
+                self.in_rate, self.out_rate, 1, dtype="float32", quality="HQ"
+            )
+
+    def __call__(self, x: np.ndarray, last: bool = False) -> np.ndarray:
+        if self._stream is None:
+            return x
+        return self._stream.resample_chunk(x, last=last)
+
+
+class _VoiceActivity:
+    """Energy above an adaptive noise floor, with a hangover.
+
+    Hand-written because no small, maintained streaming VAD covers 3.13 on x86-64 and aarch64
+    without pulling in a model; this one is a measure for UI and muting, not a segmenter.
+    """
+
+    def __init__(self, margin_db: float = 10.0, floor_dbfs: float = -60.0) -> None:
+        self.margin_db = margin_db
+        self.absolute_floor = floor_dbfs
+        self.noise_floor = -70.0
+        self._hangover_s = 0.0
+
+    def update(self, level_dbfs: float, seconds: float) -> bool:
+        if seconds <= 0:
+            return self._hangover_s > 0
+        # the floor follows a falling level quickly and a rising level slowly (about 3 dB/s),
+        # so steady noise is absorbed within seconds while a spoken sentence is not.
+        if level_dbfs < self.noise_floor:
+            alpha = 1.0 - math.exp(-seconds / 0.1)
+            self.noise_floor += alpha * (level_dbfs - self.noise_floor)
+        else:
+            self.noise_floor = min(level_dbfs, self.noise_floor + 3.0 * seconds)
+        loud = level_dbfs > max(self.noise_floor + self.margin_db, self.absolute_floor)
+        if loud:
+            self._hangover_s = 0.3
+        else:
+            self._hangover_s = max(0.0, self._hangover_s - seconds)
+        return loud or self._hangover_s > 0
+
+
+class _Agc:
+    def __init__(self, config: AgcConfig) -> None:
+        self.config = config
+        self.gain_db = 0.0
+        self._limit = 10 ** (config.limit_dbfs / 20)
+
+    def __call__(self, x: np.ndarray, level_dbfs: float, seconds: float) -> np.ndarray:
+        cfg = self.config
+        previous = 10 ** (self.gain_db / 20)
+        if level_dbfs > cfg.gate_dbfs:
+            wanted = min(max(cfg.target_dbfs - level_dbfs, cfg.min_gain_db), cfg.max_gain_db)
+            tau = cfg.attack_s if wanted < self.gain_db else cfg.release_s
+            self.gain_db += (1.0 - math.exp(-seconds / tau)) * (wanted - self.gain_db)
+        gain = 10 ** (self.gain_db / 20)
+        peak = float(np.max(np.abs(x))) if len(x) else 0.0
+        if peak * gain > self._limit:
+            gain = self._limit / peak
+            self.gain_db = 20 * math.log10(gain)
+        # ramp the gain across the chunk so that a gain change makes no step at its edge
+        y = x * np.linspace(previous, gain, num=len(x), dtype=np.float32)
+        # the ramp can overshoot at a loud onset; the final clip is the limiter's safety net
+        return np.clip(y, -self._limit, self._limit, out=y)
+
+
+class DspChain:
+    """Microphone chunks in (int16 or float32 mono at ``input_rate``), DspFrames out.
+
+    ``highpass_hz`` (0 turns it off) removes DC and rumble with a 2nd-order Butterworth filter.
+    ``agc`` enables gain control and the limiter. ``noise_suppression`` needs a noise
+    suppression library and raises a clear error when none is installed.
+    """
+
+    def __init__(
+        self,
+        input_rate: int,
+        *,
+        highpass_hz: float = 80.0,
+        agc: AgcConfig | None = None,
+        noise_suppression: bool = False,
+    ) -> None:
+        if not isinstance(input_rate, int) or isinstance(input_rate, bool) or input_rate < 8000:
+            raise ValueError(
+                f"input_rate must be an integer of at least 8000 Hz, got {input_rate!r}"
+            )
+        if not 0 <= highpass_hz < input_rate / 2:
+            raise ValueError(
+                f"highpass_hz must be between 0 (off) and {input_rate / 2:g} Hz, got {highpass_hz!r}"
+            )
+        if noise_suppression:
+            raise ValueError(
+                "noise_suppression is not available: no noise suppression library is installed"
+            )
+        self.input_rate = input_rate
+        self.highpass_hz = highpass_hz
+        self.agc_config = agc
+        self.noise_suppression = noise_suppression
+        self._ba: tuple[np.ndarray, np.ndarray] | None = None
+        if highpass_hz > 0:
+            b, a = signal.butter(2, highpass_hz, btype="highpass", fs=input_rate)
+            self._ba = (b.astype(np.float64), a.astype(np.float64))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all state, as if the microphone had just opened."""
+        self._zi = None if self._ba is None else np.zeros(len(self._ba[1]) - 1, dtype=np.float64)
+        self._to_wake = _Resampler(self.input_rate, WAKE_RATE)
+        self._to_stream = _Resampler(self.input_rate, STREAM_RATE)
+        self._agc = None if self.agc_config is None else _Agc(self.agc_config)
+        self._vad = _VoiceActivity()
+
+    def process(self, chunk: np.ndarray) -> DspFrame:
+        x = _as_float(chunk)
+        if self._ba is not None and len(x):
+            y, self._zi = signal.lfilter(self._ba[0], self._ba[1], x, zi=self._zi)
+            x = y.astype(np.float32)
+        seconds = len(x) / self.input_rate
+        level = _dbfs(x)
+        speech = self._vad.update(level, seconds)
+        if self._agc is not None and len(x):
+            x = self._agc(x, level, seconds)
+        return DspFrame(
+            wake_16k=_to_int16(self._to_wake(x)),
+            stream_24k=_to_int16(self._to_stream(x)).astype("<i2").tobytes(),
+            level_dbfs=level,
+            speech=speech,
+        )
+
+    def flush(self) -> DspFrame:
+        """The samples still inside the resamplers, at the end of a stream (e.g. a WAV file)."""
+        empty = np.zeros(0, dtype=np.float32)
+        return DspFrame(
+            wake_16k=_to_int16(self._to_wake(empty, last=True)),
+            stream_24k=_to_int16(self._to_stream(empty, last=True)).astype("<i2").tobytes(),
+            level_dbfs=_SILENCE_DBFS,
+            speech=False,
+        )
+
+
+def _as_float(chunk: np.ndarray) -> np.ndarray:
+    chunk = np.asarray(chunk)
+    if chunk.ndim != 1:
+        if chunk.ndim == 2 and chunk.shape[1] == 1:
+            chunk = chunk[:, 0]
+        else:
+            raise ValueError(f"expected a mono chunk (1-D), got an array of shape {chunk.shape}")
+    if chunk.dtype == np.int16:
+        return chunk.astype(np.float32) / _FULL_SCALE
+    if chunk.dtype == np.float32:
+        return chunk
+    raise ValueError(f"expected int16 or float32 samples, got {chunk.dtype}")
+
+
+def _to_int16(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(x * _FULL_SCALE), -32768, 32767).astype(np.int16)
+
+
+def _dbfs(x: np.ndarray) -> float:
+    if not len(x):
+        return _SILENCE_DBFS
+    mean_square = float(np.dot(x, x)) / len(x)
+    if mean_square <= 1e-12:
+        return _SILENCE_DBFS
+    return max(_SILENCE_DBFS, 10 * math.log10(mean_square))

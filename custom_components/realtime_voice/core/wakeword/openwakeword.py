@@ -1,0 +1,223 @@
+"""openWakeWord with the models of pyopen-wakeword, run through ``tflite.TfLiteModel``.
+
+The pipeline and its buffering follow pyopen-wakeword 1.1 step for step (mel spectrogram every
+80 ms, one embedding of the last 76 mel frames per step, classifiers on the last N embeddings, and
+8 s of silence at the start to fill the buffers), so its scores equal the shipped engine's. What
+differs: one thread and XNNPACK per interpreter, buffers sized to what a step needs instead of
+10 s arrays shifted on every call, and the silent prefill computed once per engine, not per reset.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from .engine import ScoreFrame, WakeWordError, looks_like_path
+from .tflite import TfLiteError, TfLiteModel
+
+SAMPLE_RATE = 16_000
+STEP_SAMPLES = 1280  # 80 ms
+MEL_WINDOW_SAMPLES = 1760  # one step plus the STFT's overlap
+MEL_FRAMES_PER_STEP = 8
+NUM_MELS = 32
+EMBEDDING_WINDOW = 76  # mel frames per embedding (775 ms)
+EMBEDDING_FEATURES = 96
+PREFILL_SAMPLES = 8 * SAMPLE_RATE
+_MEL_HISTORY = 10 * 97  # pyopen-wakeword's MAX_MELS: caps the backlog after the prefill
+_EMBEDDING_HISTORY = 10 * 8
+
+BUILTIN_MODELS: tuple[str, ...] = ("okay_nabu", "hey_jarvis", "alexa", "hey_mycroft", "hey_rhasspy")
+
+
+def models_dir() -> Path:
+    from pyopen_wakeword import openwakeword as oww
+
+    return Path(oww._MODELS_DIR)
+
+
+def resolve_model(model: str | Path) -> Path:
+    """A built-in model name or a model file path -> an existing file, or a WakeWordError."""
+    if not looks_like_path(model):
+        if str(model) not in BUILTIN_MODELS:
+            raise WakeWordError(
+                f"unknown wake word model {str(model)!r}; built-in models: "
+                f"{', '.join(BUILTIN_MODELS)} (or give the path of a .tflite or .onnx file)"
+            )
+        return models_dir() / f"{model}.tflite"
+    path = Path(model).expanduser()
+    if path.suffix not in (".tflite", ".onnx"):
+        raise WakeWordError(f"{path}: an openWakeWord model must be a .tflite or .onnx file")
+    if not path.is_file():
+        raise WakeWordError(f"{path}: no such model file")
+    return path
+
+
+class _OnnxClassifier:
+    """A classifier in ONNX form, for custom models trained with openWakeWord's own tools."""
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        model_input = self._session.get_inputs()[0]
+        self._input_name = model_input.name
+        self.input_shape = (1, int(model_input.shape[1]), EMBEDDING_FEATURES)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {self._input_name: x.astype(np.float32)})[0]
+
+    def close(self) -> None:
+        self._session = None
+
+
+def _load_classifier(path: Path) -> TfLiteModel | _OnnxClassifier:
+    if path.suffix == ".onnx":
+        if importlib.util.find_spec("onnxruntime") is None:
+            raise WakeWordError(
+                f"{path}: .onnx models need onnxruntime, which is not installed "
+                "(pip install onnxruntime), or use the .tflite form of the model"
+            )
+        try:
+            return _OnnxClassifier(path)
+        except Exception as err:  # onnxruntime raises its own exception types
+            raise WakeWordError(f"{path}: onnxruntime cannot load it ({err})") from err
+    try:
+        model = TfLiteModel(path)
+    except TfLiteError as err:
+        raise WakeWordError(str(err)) from err
+    shape = model.input_shape
+    if len(shape) != 3 or shape[2] != EMBEDDING_FEATURES or model.output_shape[-1] != 1:
+        model.close()
+        raise WakeWordError(
+            f"{path}: not an openWakeWord classifier (input {shape}, wanted [1, N, 96])"
+        )
+    return model
+
+
+class _Classifier:
+    """One wake word: scores the last ``window`` embeddings, once per new embedding."""
+
+    def __init__(self, name: str, model: TfLiteModel | _OnnxClassifier) -> None:
+        self.name = name
+        self.model = model
+        self.window = model.input_shape[1]
+        self.embeddings = np.zeros((_EMBEDDING_HISTORY, EMBEDDING_FEATURES), dtype=np.float32)
+        self.pending = 0  # embeddings not yet at the end of a scored window
+
+    def push(self, embedding: np.ndarray, score: bool = True) -> float | None:
+        self.embeddings[:-1] = self.embeddings[1:]
+        self.embeddings[-1] = embedding
+        self.pending = min(_EMBEDDING_HISTORY, self.pending + 1)
+        if self.pending < self.window:
+            return None
+        start = _EMBEDDING_HISTORY - self.pending
+        window = self.embeddings[start : start + self.window]
+        self.pending -= 1
+        if not score:
+            return None
+        return float(self.model.run(window[np.newaxis]).reshape(-1)[0])
+
+    def state(self) -> tuple[np.ndarray, int]:
+        return self.embeddings.copy(), self.pending
+
+    def restore(self, state: tuple[np.ndarray, int]) -> None:
+        self.embeddings[:] = state[0]
+        self.pending = state[1]
+
+
+class OpenWakeWordEngine:
+    """Several openWakeWord models sharing one feature pipeline (``WakeWordEngine``)."""
+
+    def __init__(self, models: list[str | Path], *, threads: int | None = 1, xnnpack: bool = True):
+        if not models:
+            raise WakeWordError("no wake word model given")
+        paths = [resolve_model(m) for m in models]
+        names = [p.stem for p in paths]
+        if len(set(names)) != len(names):
+            raise WakeWordError(f"the same wake word model is given twice: {names}")
+        self.names = tuple(names)
+        features_dir = models_dir()
+        self._mel = TfLiteModel(
+            features_dir / "melspectrogram.tflite",
+            input_shape=(1, MEL_WINDOW_SAMPLES),
+            threads=threads,
+            xnnpack=xnnpack,
+        )
+        self._embedding = TfLiteModel(
+            features_dir / "embedding_model.tflite",
+            input_shape=(1, EMBEDDING_WINDOW, NUM_MELS, 1),
+            threads=threads,
+            xnnpack=xnnpack,
+        )
+        self._classifiers: list[_Classifier] = []
+        try:
+            for name, path in zip(names, paths, strict=True):
+                self._classifiers.append(_Classifier(name, _load_classifier(path)))
+        except BaseException:
+            self.close()
+            raise
+        self._audio = np.zeros(0, dtype=np.float32)
+        self._mels = np.zeros((_MEL_HISTORY, NUM_MELS), dtype=np.float32)
+        self._pending_mels = 0
+        self._consumed = -PREFILL_SAMPLES  # stream position (samples) of self._audio[0]
+        # the prefill has no wake word in it: build its state once, restore it on reset()
+        self._process(np.zeros(PREFILL_SAMPLES, dtype=np.float32), score=False)
+        self._initial = self._state()
+
+    def _state(self) -> tuple[object, ...]:
+        return (
+            self._audio.copy(),
+            self._mels.copy(),
+            self._pending_mels,
+            self._consumed,
+            [c.state() for c in self._classifiers],
+        )
+
+    def reset(self) -> None:
+        audio, mels, pending_mels, consumed, classifiers = self._initial
+        self._audio = audio.copy()  # type: ignore[attr-defined]
+        self._mels[:] = mels
+        self._pending_mels = pending_mels  # type: ignore[assignment]
+        self._consumed = consumed  # type: ignore[assignment]
+        for classifier, state in zip(self._classifiers, classifiers, strict=True):  # type: ignore[call-overload]
+            classifier.restore(state)
+
+    def process(self, samples_16k: np.ndarray) -> list[ScoreFrame]:
+        return self._process(np.asarray(samples_16k, dtype=np.float32), score=True)
+
+    def _process(self, samples: np.ndarray, *, score: bool) -> list[ScoreFrame]:
+        frames: list[ScoreFrame] = []
+        audio = np.concatenate((self._audio, samples)) if len(self._audio) else samples
+        offset = 0
+        while len(audio) - offset >= MEL_WINDOW_SAMPLES:
+            mels = self._mel.run(audio[offset : offset + MEL_WINDOW_SAMPLES])
+            end = self._consumed + offset + MEL_WINDOW_SAMPLES
+            offset += STEP_SAMPLES
+            self._mels[:-MEL_FRAMES_PER_STEP] = self._mels[MEL_FRAMES_PER_STEP:]
+            self._mels[-MEL_FRAMES_PER_STEP:] = mels.reshape(-1, NUM_MELS) / 10 + 2
+            self._pending_mels = min(_MEL_HISTORY, self._pending_mels + MEL_FRAMES_PER_STEP)
+            while self._pending_mels >= EMBEDDING_WINDOW:
+                start = _MEL_HISTORY - self._pending_mels
+                window = self._mels[start : start + EMBEDDING_WINDOW]
+                self._pending_mels -= MEL_FRAMES_PER_STEP
+                embedding = self._embedding.run(window).reshape(EMBEDDING_FEATURES)
+                scores = [c.push(embedding, score) for c in self._classifiers]
+                if score and all(s is not None for s in scores):
+                    frames.append(ScoreFrame(end / SAMPLE_RATE, tuple(scores)))  # type: ignore[arg-type]
+        self._consumed += offset
+        self._audio = audio[offset:].copy()
+        return frames
+
+    def close(self) -> None:
+        for model in (getattr(self, "_mel", None), getattr(self, "_embedding", None)):
+            if model is not None:
+                model.close()
+        for classifier in getattr(self, "_classifiers", []):
+            classifier.model.close()
