@@ -13,9 +13,9 @@ from homeassistant.components.assist_satellite import (
     AssistSatelliteEntity,
     AssistSatelliteEntityDescription,
     AssistSatelliteEntityFeature,
-    AssistSatelliteState,
     AssistSatelliteWakeWord,
 )
+from homeassistant.components.assist_satellite.entity import AssistSatelliteState
 from homeassistant.components.media_player import async_process_play_media_url
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError

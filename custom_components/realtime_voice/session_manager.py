@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from homeassistant.components.assist_satellite import SatelliteBusyError
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -60,10 +61,6 @@ ANNOUNCE_INSTRUCTIONS = (
 PLAYBACK_GRACE_S = 10.0
 # A session that cannot be opened is retried after these delays (seconds), the last one repeating.
 SESSION_RETRY_DELAYS = (2.0, 5.0, 15.0, 60.0, 300.0)
-
-
-class SatelliteBusyError(HomeAssistantError):
-    """The satellite is in a conversation or already announcing."""
 
 
 class ConversationState(StrEnum):

@@ -28,7 +28,7 @@ from .const import (
     DEFAULT_VOICE,
     DEFAULT_VOICE_FALLBACK,
 )
-from .core.link import LinkAuthError, LinkConnectionError, SatelliteInfo, SatelliteLinkClient
+from .core.link import LinkAuthError, LinkConnectionError, SatelliteLinkClient, protocol
 from .core.realtime import (
     AuthenticationError,
     ConnectionReport,
@@ -96,11 +96,10 @@ async def async_check_realtime(hass: HomeAssistant, config: Mapping[str, Any]) -
         raise RealtimeCheckError("unknown", type(err).__name__) from err
 
 
-async def async_check_satellite(host: str, port: int, access_key: str) -> SatelliteInfo:
+async def async_check_satellite(host: str, port: int, access_key: str) -> protocol.Info:
     client = SatelliteLinkClient(host, port, access_key)
     try:
-        await client.connect()
-        return client.info
+        return await client.connect()
     except LinkAuthError as err:
         raise InvalidAccessKeyError from err
     except LinkConnectionError as err:

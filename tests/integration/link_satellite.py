@@ -1,0 +1,120 @@
+"""A satellite reduced to its link: the real SatelliteLinkServer with a handler that behaves like the
+agent's protocol side (plays what it receives by reporting playback as the real agent does, streams
+audio after a wake word) but has no microphone, DSP or wake-word model. Flow and entity tests use it;
+the conversation tests use the real agent on WAV files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+
+from realtime_voice_core.link import SatelliteLinkServer, protocol
+
+ACCESS_KEY = "kitchen-secret-key"
+
+
+@dataclass
+class LinkSatellite:
+    name: str = "Kitchen"
+    access_key: str = ACCESS_KEY
+    info: protocol.Info = field(
+        default_factory=lambda: protocol.Info(
+            name="Kitchen",
+            version="0.1.0",
+            protocol=protocol.PROTOCOL_VERSION,
+            wake_words_available=["hey_jarvis", "okay_nabu", "alexa"],
+            wake_words_active=["hey_jarvis"],
+            threshold=0.5,
+            follow_up_s=8.0,
+            chime=True,
+            muted=False,
+            volume=0.8,
+            state="idle",
+        )
+    )
+    commands: list[protocol.Message] = field(default_factory=list)
+    played: dict[str, bytearray] = field(default_factory=dict)
+    _current_stream: str | None = None
+    server: SatelliteLinkServer | None = None
+    connected_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self, port: int = 0) -> None:
+        self.server = SatelliteLinkServer(
+            self,
+            name=self.name,
+            version=self.info.version,
+            access_key=self.access_key,
+            host="127.0.0.1",
+            port=port,
+            ping_interval=1.0,
+            ping_timeout=1.0,
+        )
+        await self.server.start()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.port
+
+    # LinkHandler
+
+    def link_info(self) -> protocol.Info:
+        return self.info
+
+    async def on_command(self, command: protocol.Command) -> None:
+        self.commands.append(command)
+        assert self.server is not None
+        match command:
+            case protocol.PlayStart(stream_id=stream_id):
+                self._current_stream = stream_id
+                self.played[stream_id] = bytearray()
+            case protocol.PlayEnd(stream_id=stream_id):
+                played_ms = len(self.played.get(stream_id, b"")) // 48
+                self._current_stream = None
+                await self.server.send_event(
+                    protocol.PlaybackFinished(stream_id=stream_id, played_ms=played_ms)
+                )
+            case protocol.SetMute(muted=muted):
+                self.info = replace(self.info, muted=muted, state="muted" if muted else "idle")
+                await self.server.send_event(self.info)
+            case protocol.SetVolume(volume=volume):
+                self.info = replace(self.info, volume=volume)
+                await self.server.send_event(self.info)
+            case protocol.Configure() as configure:
+                changes = {
+                    key: value
+                    for key, value in (
+                        ("wake_words_active", configure.wake_words_active),
+                        ("threshold", configure.threshold),
+                        ("follow_up_s", configure.follow_up_s),
+                        ("chime", configure.chime),
+                    )
+                    if value is not None
+                }
+                self.info = replace(self.info, **changes)
+                await self.server.send_event(self.info)
+
+    def on_audio(self, pcm: bytes) -> None:
+        if self._current_stream is not None:
+            self.played[self._current_stream].extend(pcm)
+
+    def on_connected(self) -> None:
+        self.connected_event.set()
+
+    def on_disconnected(self) -> None:
+        self.connected_event.clear()
+
+    # What the satellite does on its own
+
+    async def say(self, pcm: bytes, *, wake_word: str = "hey_jarvis") -> None:
+        """A wake word, then the user's command as 20 ms audio frames, as the agent sends them."""
+        assert self.server is not None
+        await self.server.send_event(protocol.Wake(model=wake_word, score=0.9, t=1.0))
+        await self.server.send_event(protocol.ListenStart(reason="wake"))
+        for start in range(0, len(pcm), protocol.AUDIO_FRAME_BYTES):
+            await self.server.send_audio(pcm[start : start + protocol.AUDIO_FRAME_BYTES])
