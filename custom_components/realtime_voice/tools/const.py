@@ -1,0 +1,75 @@
+"""Constants of the tools layer: option keys, defaults, events, error codes, deny-list."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Option keys (entry options of a satellite).
+CONF_LLM_HASS_API: Final = "llm_hass_api"
+CONF_TOOL_SERVICES: Final = "tool_services"
+CONF_ALLOW_DANGEROUS_SERVICES: Final = "allow_dangerous_services"
+CONF_MAX_TOOL_CALLS_PER_TURN: Final = "max_tool_calls_per_turn"
+CONF_TOOL_CALL_TIMEOUT: Final = "tool_call_timeout"
+
+DEFAULT_LLM_HASS_API: Final = ("assist",)
+DEFAULT_TOOL_SERVICES: Final = ()
+DEFAULT_ALLOW_DANGEROUS_SERVICES: Final = False
+DEFAULT_MAX_TOOL_CALLS_PER_TURN: Final = 5
+DEFAULT_TOOL_CALL_TIMEOUT: Final = 10.0
+
+MAX_TOOL_CALLS_PER_TURN_RANGE: Final = (1, 20)
+TOOL_CALL_TIMEOUT_RANGE: Final = (1.0, 120.0)
+
+# Platform name handed to HA's LLM APIs (shows in intent traces).
+LLM_PLATFORM: Final = "realtime_voice"
+# The assistant whose exposure settings limit what the model may reach.
+EXPOSE_ASSISTANT: Final = "conversation"
+
+# Fired once per tool call after it ends (also for refusals): audit and automations.
+EVENT_TOOL_CALLED: Final = "realtime_voice_tool_called"
+# Fired just before an accepted call runs, with the call's context: as the first event of that
+# context it is what the logbook names as the cause of every change the call makes.
+EVENT_TOOL_CALL_STARTED: Final = "realtime_voice_tool_call_started"
+
+# Name of the built-in state query tool (offered together with service tools).
+STATE_TOOL_NAME: Final = "get_entity_state"
+
+# Error codes returned to the model in {"error": {"code": ..., "message": ...}}.
+ERR_TOO_MANY_CALLS: Final = "too_many_calls"
+ERR_UNKNOWN_TOOL: Final = "unknown_tool"
+ERR_INVALID_JSON: Final = "invalid_json"
+ERR_INVALID_ARGUMENTS: Final = "invalid_arguments"
+ERR_NOT_EXPOSED: Final = "entity_not_exposed"
+ERR_TIMEOUT: Final = "timeout"
+ERR_NOT_FOUND: Final = "not_found"
+ERR_UNAUTHORIZED: Final = "unauthorized"
+ERR_FAILED: Final = "failed"
+ERR_INTERNAL: Final = "internal_error"
+
+# Services that can harm the installation, run code, delete data or change what HA itself runs.
+# fnmatch patterns over "domain.service". Never offered unless the user turned on
+# `allow_dangerous_services` AND selected the service with its domain spelled out.
+DANGEROUS_SERVICE_PATTERNS: Final = (
+    "homeassistant.*",  # restart, stop, reload config, set location, update_entity, ...
+    "hassio.*",  # add-ons, host reboot, backups, restore
+    "backup.*",
+    "recorder.*",  # purge, purge_entities, disable, enable
+    "shell_command.*",
+    "python_script.*",
+    "pyscript.*",
+    "command_line.*",
+    "hacs.*",
+    "update.*",  # installs firmware and HA updates
+    "system_log.*",
+    "logger.*",
+    "cloud.*",  # remote access on and off
+    "downloader.*",  # writes files
+    "camera.snapshot",  # writes files
+    "camera.record",  # writes files
+    "zha.*",  # pairing, removing devices
+    "zwave_js.*",
+    "matter.*",
+    "scene.create",  # snapshots and writes any entity's state
+    "scene.apply",  # sets any entity, exposed or not
+    "scene.delete",
+)

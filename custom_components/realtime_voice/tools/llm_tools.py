@@ -1,0 +1,75 @@
+"""Tools of HA's LLM APIs (Assist and any other registered API), as openai_conversation uses them."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import llm
+from voluptuous_openapi import convert
+
+from .base import Tool, ToolSpec, validate_with_schema
+from .names import ToolNamer
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class LLMApiTool(Tool):
+    """One tool of an APIInstance; calls go through APIInstance.async_call_tool."""
+
+    def __init__(self, name: str, api_instance: llm.APIInstance, tool: llm.Tool) -> None:
+        """Describe the tool the way openai_conversation does (voluptuous_openapi.convert)."""
+        self._api_instance = api_instance
+        self._tool = tool
+        self.spec = ToolSpec(
+            name=name,
+            description=tool.description or f"Home Assistant tool {tool.name}",
+            parameters=convert(tool.parameters, custom_serializer=api_instance.custom_serializer),
+        )
+
+    def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Check against the tool's schema; the tool itself gets the arguments as the model sent them."""
+        validate_with_schema(self._tool.parameters, arguments)
+        return arguments
+
+    async def async_run(
+        self, arguments: dict[str, Any], context: Context, call_id: str
+    ) -> dict[str, Any]:
+        """Call through a copy of the API instance that carries this call's context."""
+        llm_context = dataclasses.replace(self._api_instance.llm_context, context=context)
+        instance = dataclasses.replace(self._api_instance, llm_context=llm_context)
+        result = await instance.async_call_tool(
+            llm.ToolInput(tool_name=self._tool.name, tool_args=arguments, id=call_id)
+        )
+        return dict(result)
+
+
+async def async_build_llm_api_tools(
+    hass: HomeAssistant,
+    api_ids: list[str],
+    llm_context: llm.LLMContext,
+    *,
+    namer: ToolNamer,
+    prompts: list[str],
+    warnings: list[str],
+) -> list[LLMApiTool]:
+    """Tools of each API in `api_ids`; their prompts go to `prompts`, unknown APIs to `warnings`.
+
+    A tool whose name an earlier API already took is offered as "<api id>__<name>".
+    """
+    tools: list[LLMApiTool] = []
+    for api_id in api_ids:
+        try:
+            instance = await llm.async_get_api(hass, api_id, llm_context)
+        except HomeAssistantError as err:
+            _LOGGER.warning("LLM API %s is not available: %s", api_id, err)
+            warnings.append(f"LLM API {api_id} is not available: {err}")
+            continue
+        if instance.api_prompt:
+            prompts.append(instance.api_prompt)
+        for tool in instance.tools:
+            tools.append(LLMApiTool(namer.claim(tool.name, prefix=api_id), instance, tool))
+    return tools

@@ -1,0 +1,166 @@
+"""The tools' part of the options flow, and reading the tool options of an entry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import voluptuous as vol
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import llm, selector
+from homeassistant.helpers import service as service_helper
+
+from .const import (
+    CONF_ALLOW_DANGEROUS_SERVICES,
+    CONF_LLM_HASS_API,
+    CONF_MAX_TOOL_CALLS_PER_TURN,
+    CONF_TOOL_CALL_TIMEOUT,
+    CONF_TOOL_SERVICES,
+    DEFAULT_ALLOW_DANGEROUS_SERVICES,
+    DEFAULT_LLM_HASS_API,
+    DEFAULT_MAX_TOOL_CALLS_PER_TURN,
+    DEFAULT_TOOL_CALL_TIMEOUT,
+    DEFAULT_TOOL_SERVICES,
+    MAX_TOOL_CALLS_PER_TURN_RANGE,
+    TOOL_CALL_TIMEOUT_RANGE,
+)
+from .selection import invalid_selections, offered_services
+
+# Error keys (translations under options.error) returned by validate_tool_options.
+ERROR_INVALID_SERVICE = "invalid_service"
+ERROR_UNKNOWN_LLM_API = "unknown_llm_api"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSettings:
+    """The tool options of an entry with defaults applied; keyword arguments of the build."""
+
+    llm_api_ids: list[str]
+    services: list[str]
+    allow_dangerous_services: bool
+    max_calls_per_turn: int
+    call_timeout_s: float
+
+
+def tool_settings(options: Mapping[str, Any]) -> ToolSettings:
+    """Read the tool options (missing keys get their defaults)."""
+    return ToolSettings(
+        llm_api_ids=list(options.get(CONF_LLM_HASS_API, DEFAULT_LLM_HASS_API)),
+        services=list(options.get(CONF_TOOL_SERVICES, DEFAULT_TOOL_SERVICES)),
+        allow_dangerous_services=bool(
+            options.get(CONF_ALLOW_DANGEROUS_SERVICES, DEFAULT_ALLOW_DANGEROUS_SERVICES)
+        ),
+        max_calls_per_turn=int(
+            options.get(CONF_MAX_TOOL_CALLS_PER_TURN, DEFAULT_MAX_TOOL_CALLS_PER_TURN)
+        ),
+        call_timeout_s=float(options.get(CONF_TOOL_CALL_TIMEOUT, DEFAULT_TOOL_CALL_TIMEOUT)),
+    )
+
+
+def _service_option(hass: HomeAssistant, service_id: str) -> selector.SelectOptionDict:
+    domain, service = service_id.split(".", 1)
+    label = service_id
+    if (
+        service != "*"
+        and (
+            description := service_helper.async_get_cached_service_description(
+                hass, domain, service
+            )
+        )
+        and (name := description.get("name"))
+    ):
+        label = f"{service_id} ({name})"
+    return selector.SelectOptionDict(value=service_id, label=label)
+
+
+def tool_options_schema(
+    hass: HomeAssistant, options: Mapping[str, Any], *, show_advanced: bool = True
+) -> dict[vol.Marker, Any]:
+    """Fields of the tool options for the options flow's schema, pre-filled from `options`.
+
+    Values are suggested rather than defaulted so that the user can clear the multi-selects; pass
+    the submitted input through `normalize_tool_options`. The dangerous-services switch is shown
+    only with advanced mode (or when it is already on, so that it can be turned off).
+    """
+    settings = tool_settings(options)
+    apis = [
+        selector.SelectOptionDict(value=api.id, label=api.name) for api in llm.async_get_apis(hass)
+    ]
+    services = [_service_option(hass, s) for s in offered_services(hass.services.async_services())]
+    schema: dict[vol.Marker, Any] = {
+        vol.Optional(
+            CONF_LLM_HASS_API, description={"suggested_value": settings.llm_api_ids}
+        ): selector.SelectSelector(selector.SelectSelectorConfig(options=apis, multiple=True)),
+        vol.Optional(
+            CONF_TOOL_SERVICES, description={"suggested_value": settings.services}
+        ): selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=services,
+                multiple=True,
+                custom_value=True,
+                mode=selector.SelectSelectorMode.DROPDOWN,
+            )
+        ),
+    }
+    if show_advanced or settings.allow_dangerous_services:
+        schema[
+            vol.Optional(CONF_ALLOW_DANGEROUS_SERVICES, default=settings.allow_dangerous_services)
+        ] = selector.BooleanSelector()
+    schema[vol.Optional(CONF_MAX_TOOL_CALLS_PER_TURN, default=settings.max_calls_per_turn)] = (
+        selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=MAX_TOOL_CALLS_PER_TURN_RANGE[0],
+                max=MAX_TOOL_CALLS_PER_TURN_RANGE[1],
+                step=1,
+                mode=selector.NumberSelectorMode.BOX,
+            )
+        )
+    )
+    schema[vol.Optional(CONF_TOOL_CALL_TIMEOUT, default=settings.call_timeout_s)] = (
+        selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=TOOL_CALL_TIMEOUT_RANGE[0],
+                max=TOOL_CALL_TIMEOUT_RANGE[1],
+                step=0.5,
+                unit_of_measurement="s",
+                mode=selector.NumberSelectorMode.BOX,
+            )
+        )
+    )
+    return schema
+
+
+def normalize_tool_options(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """The submitted tool options in stored form: cleared multi-selects become [], counts ints."""
+    return {
+        CONF_LLM_HASS_API: list(user_input.get(CONF_LLM_HASS_API, [])),
+        CONF_TOOL_SERVICES: sorted(
+            {s.strip().lower() for s in user_input.get(CONF_TOOL_SERVICES, [])}
+        ),
+        CONF_ALLOW_DANGEROUS_SERVICES: bool(
+            user_input.get(CONF_ALLOW_DANGEROUS_SERVICES, DEFAULT_ALLOW_DANGEROUS_SERVICES)
+        ),
+        CONF_MAX_TOOL_CALLS_PER_TURN: int(
+            user_input.get(CONF_MAX_TOOL_CALLS_PER_TURN, DEFAULT_MAX_TOOL_CALLS_PER_TURN)
+        ),
+        CONF_TOOL_CALL_TIMEOUT: float(
+            user_input.get(CONF_TOOL_CALL_TIMEOUT, DEFAULT_TOOL_CALL_TIMEOUT)
+        ),
+    }
+
+
+def validate_tool_options(
+    hass: HomeAssistant, user_input: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Errors (field -> translation key) and description placeholders naming the bad values."""
+    errors: dict[str, str] = {}
+    placeholders: dict[str, str] = {}
+    if bad := invalid_selections(s.strip().lower() for s in user_input.get(CONF_TOOL_SERVICES, [])):
+        errors[CONF_TOOL_SERVICES] = ERROR_INVALID_SERVICE
+        placeholders["invalid_services"] = ", ".join(bad)
+    known_apis = {api.id for api in llm.async_get_apis(hass)}
+    if unknown := [a for a in user_input.get(CONF_LLM_HASS_API, []) if a not in known_apis]:
+        errors[CONF_LLM_HASS_API] = ERROR_UNKNOWN_LLM_API
+        placeholders["unknown_llm_apis"] = ", ".join(unknown)
+    return errors, placeholders

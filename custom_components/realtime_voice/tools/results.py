@@ -1,0 +1,79 @@
+"""Compact, JSON-safe results the model can speak from."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.json import json_dumps
+from homeassistant.util.json import json_loads
+
+# Attributes worth speaking about; the rest (icons, supported_features, lists of modes, ...)
+# would only cost tokens. Extends the set HA's Assist API uses for its live context.
+USEFUL_ATTRIBUTES = frozenset(
+    {
+        "unit_of_measurement",
+        "device_class",
+        "temperature",
+        "current_temperature",
+        "target_temp_high",
+        "target_temp_low",
+        "temperature_unit",
+        "hvac_action",
+        "humidity",
+        "current_humidity",
+        "brightness",
+        "color_mode",
+        "color_temp_kelvin",
+        "rgb_color",
+        "effect",
+        "percentage",
+        "preset_mode",
+        "fan_mode",
+        "current_position",
+        "current_tilt_position",
+        "volume_level",
+        "is_volume_muted",
+        "media_title",
+        "media_artist",
+        "media_album_name",
+        "source",
+        "battery_level",
+    }
+)
+
+
+def error_result(code: str, message: str) -> dict[str, Any]:
+    """The one shape of every refusal and failure."""
+    return {"error": {"code": code, "message": message}}
+
+
+def json_safe(value: Any) -> Any:
+    """Round-trip through HA's JSON encoder (datetimes, sets, enums, ... become JSON types)."""
+    return json_loads(json_dumps(value))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def entity_summary(hass: HomeAssistant, entity_id: str) -> dict[str, Any]:
+    """State and useful attributes of one entity."""
+    state = hass.states.get(entity_id)
+    if state is None:
+        return {"entity_id": entity_id, "state": "unknown entity"}
+    summary: dict[str, Any] = {"entity_id": entity_id, "name": state.name, "state": state.state}
+    attributes = {
+        key: _plain(value)
+        for key, value in state.attributes.items()
+        if key in USEFUL_ATTRIBUTES and value is not None
+    }
+    if attributes:
+        summary["attributes"] = attributes
+    return summary

@@ -1,0 +1,261 @@
+"""The tools of one satellite's session: definitions, prompt, and guarded dispatch of calls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import voluptuous as vol
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import (
+    HomeAssistantError,
+    ServiceNotFound,
+    ServiceValidationError,
+    Unauthorized,
+)
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import llm
+from voluptuous.humanize import humanize_error
+
+from .base import Tool, ToolRefusal, ToolSpec
+from .const import (
+    ERR_FAILED,
+    ERR_INTERNAL,
+    ERR_INVALID_ARGUMENTS,
+    ERR_INVALID_JSON,
+    ERR_NOT_FOUND,
+    ERR_TIMEOUT,
+    ERR_TOO_MANY_CALLS,
+    ERR_UNAUTHORIZED,
+    ERR_UNKNOWN_TOOL,
+    EVENT_TOOL_CALL_STARTED,
+    EVENT_TOOL_CALLED,
+    EXPOSE_ASSISTANT,
+    LLM_PLATFORM,
+    STATE_TOOL_NAME,
+)
+from .llm_tools import async_build_llm_api_tools
+from .names import ToolNamer
+from .results import error_result, json_safe
+from .service_tool import async_build_service_tools, exposed_entity_ids
+from .state_tool import EntityStateTool
+
+_LOGGER = logging.getLogger(__name__)
+
+SATELLITE_DOMAIN = "assist_satellite"
+
+SERVICE_TOOLS_PROMPT = (
+    "Tools named like domain__service run Home Assistant actions; pass the ids of the "
+    "entities to act on in entity_id. Use {state_tool} to read current states. "
+    "If a tool returns an error, tell the user briefly why."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Satellite:
+    """Who is calling: shown in events and, through them, in the logbook."""
+
+    name: str
+    device_id: str | None
+    entity_id: str | None
+
+
+@dataclass(slots=True)
+class Toolset:
+    """Tool definitions and prompt for a session, and the guarded way to call them."""
+
+    hass: HomeAssistant
+    tools: dict[str, Tool]
+    prompt: str
+    satellite: Satellite
+    max_calls_per_turn: int
+    call_timeout_s: float
+    parent_context: Context | None = None
+    # Problems found while building (unknown LLM API, unofferable service), for logs and repairs.
+    warnings: list[str] = field(default_factory=list)
+    _calls_this_turn: int = field(default=0, init=False)
+
+    @property
+    def definitions(self) -> list[ToolSpec]:
+        """The function tools to declare in the Realtime session."""
+        return [tool.spec for tool in self.tools.values()]
+
+    def start_turn(self) -> None:
+        """Reset the per-turn call counter (call when the user starts speaking a new turn)."""
+        self._calls_this_turn = 0
+
+    async def async_call(self, name: str, arguments_json: str, *, call_id: str) -> dict[str, Any]:
+        """Run one function call of the model and return the result for function_call_output.
+
+        Never raises for a bad call: refusals and failures come back as
+        {"error": {"code": ..., "message": ...}}. Refusals happen before anything runs.
+        """
+        arguments: Any = arguments_json
+        context: Context | None = None
+        try:
+            arguments = self._parse_arguments(arguments_json)
+            tool = self._admit(name)
+            validated = tool.validate(arguments)
+            context = self._call_context()
+            self._fire_started(name, arguments, call_id, context)
+            result = await self._run(tool, validated, context, call_id)
+        except ToolRefusal as refusal:
+            result = error_result(refusal.code, refusal.message)
+        self.hass.bus.async_fire(
+            EVENT_TOOL_CALLED,
+            {
+                **self._event_base(name, arguments, call_id),
+                **({"error": result["error"]} if "error" in result else {"result": result}),
+            },
+            context=context or self._call_context(),
+        )
+        return result
+
+    def _parse_arguments(self, arguments_json: str) -> dict[str, Any]:
+        # The count comes first so that a model looping on bad calls is stopped too.
+        self._calls_this_turn += 1
+        if self._calls_this_turn > self.max_calls_per_turn:
+            raise ToolRefusal(
+                ERR_TOO_MANY_CALLS,
+                f"Limit of {self.max_calls_per_turn} tool calls per turn reached; "
+                "nothing was done. Answer the user with what you have.",
+            )
+        try:
+            arguments = json.loads(arguments_json or "{}")
+        except json.JSONDecodeError as err:
+            raise ToolRefusal(ERR_INVALID_JSON, f"Arguments are not valid JSON: {err}") from err
+        if not isinstance(arguments, dict):
+            raise ToolRefusal(ERR_INVALID_ARGUMENTS, "Arguments must be a JSON object.")
+        return arguments
+
+    def _admit(self, name: str) -> Tool:
+        if (tool := self.tools.get(name)) is None:
+            raise ToolRefusal(ERR_UNKNOWN_TOOL, f"There is no tool named {name!r}.")
+        return tool
+
+    def _call_context(self) -> Context:
+        parent = self.parent_context
+        return Context(
+            user_id=parent.user_id if parent else None,
+            parent_id=parent.id if parent else None,
+        )
+
+    async def _run(
+        self, tool: Tool, arguments: dict[str, Any], context: Context, call_id: str
+    ) -> dict[str, Any]:
+        try:
+            async with asyncio.timeout(self.call_timeout_s):
+                return json_safe(await tool.async_run(arguments, context, call_id))
+        except TimeoutError:
+            return error_result(
+                ERR_TIMEOUT,
+                f"Did not finish within {self.call_timeout_s:g} s; it was stopped, "
+                "but part of it may have happened.",
+            )
+        except ServiceValidationError as err:
+            return error_result(ERR_INVALID_ARGUMENTS, str(err) or repr(err))
+        except vol.Invalid as err:
+            return error_result(ERR_INVALID_ARGUMENTS, humanize_error(arguments, err))
+        except ServiceNotFound as err:
+            return error_result(ERR_NOT_FOUND, str(err))
+        except Unauthorized as err:
+            return error_result(
+                ERR_UNAUTHORIZED, f"The user of this satellite may not do this ({err!r})."
+            )
+        except HomeAssistantError as err:
+            return error_result(ERR_FAILED, str(err) or type(err).__name__)
+        except Exception:
+            _LOGGER.exception("Tool %s failed", tool.spec.name)
+            return error_result(ERR_INTERNAL, "The tool failed unexpectedly; see the HA log.")
+
+    def _event_base(self, name: str, arguments: Any, call_id: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "arguments": arguments,
+            "call_id": call_id,
+            "device_id": self.satellite.device_id,
+            "entity_id": self.satellite.entity_id,
+            "satellite": self.satellite.name,
+        }
+
+    def _fire_started(
+        self, name: str, arguments: dict[str, Any], call_id: str, context: Context
+    ) -> None:
+        self.hass.bus.async_fire(
+            EVENT_TOOL_CALL_STARTED, self._event_base(name, arguments, call_id), context=context
+        )
+
+
+def satellite_entity_id(hass: HomeAssistant, device_id: str | None) -> str | None:
+    """The assist_satellite entity of the device, if it has one."""
+    if device_id is None:
+        return None
+    for entry in er.async_entries_for_device(er.async_get(hass), device_id):
+        if entry.domain == SATELLITE_DOMAIN:
+            return entry.entity_id
+    return None
+
+
+async def async_build_toolset(
+    hass: HomeAssistant,
+    *,
+    llm_api_ids: list[str],
+    services: list[str],
+    allow_dangerous_services: bool,
+    max_calls_per_turn: int,
+    call_timeout_s: float,
+    device_id: str | None,
+    satellite_name: str,
+    language: str,
+    context: Context | None,
+) -> Toolset:
+    """Build the tools of one session; see the package docstring for the contract."""
+    namer = ToolNamer()
+    prompts: list[str] = []
+    warnings: list[str] = []
+    llm_context = llm.LLMContext(
+        platform=LLM_PLATFORM,
+        context=context,
+        user_prompt=None,
+        language=language,
+        assistant=EXPOSE_ASSISTANT,
+        device_id=device_id,
+    )
+    tools: list[Tool] = list(
+        await async_build_llm_api_tools(
+            hass, llm_api_ids, llm_context, namer=namer, prompts=prompts, warnings=warnings
+        )
+    )
+    exposed = exposed_entity_ids(hass)
+    service_tools = await async_build_service_tools(
+        hass,
+        services,
+        allow_dangerous=allow_dangerous_services,
+        namer=namer,
+        exposed=exposed,
+        warnings=warnings,
+    )
+    if service_tools:
+        tools.extend(service_tools)
+        state_tool = EntityStateTool(hass, namer.claim(STATE_TOOL_NAME), exposed)
+        tools.append(state_tool)
+        prompts.append(SERVICE_TOOLS_PROMPT.format(state_tool=state_tool.spec.name))
+    for warning in warnings:
+        _LOGGER.warning("Satellite %s: %s", satellite_name, warning)
+    return Toolset(
+        hass=hass,
+        tools={tool.spec.name: tool for tool in tools},
+        prompt="\n\n".join(prompts),
+        satellite=Satellite(
+            name=satellite_name,
+            device_id=device_id,
+            entity_id=satellite_entity_id(hass, device_id),
+        ),
+        max_calls_per_turn=max_calls_per_turn,
+        call_timeout_s=call_timeout_s,
+        parent_context=context,
+        warnings=warnings,
+    )
