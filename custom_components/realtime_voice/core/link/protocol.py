@@ -31,8 +31,8 @@ CLOSE_SHUTDOWN = 1001
 
 State = Literal["idle", "listening", "responding", "muted"]
 PlayKind = Literal["response", "announcement", "chime"]
-ListenReason = Literal["wake", "command"]
-ListenEndReason = Literal["stopped", "timeout", "muted", "barge_in", "disconnected"]
+ListenReason = Literal["wake", "command", "barge_in"]
+ListenEndReason = Literal["stopped", "timeout", "muted", "disconnected"]
 
 
 class ProtocolError(ValueError):

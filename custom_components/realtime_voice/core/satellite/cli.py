@@ -1,15 +1,96 @@
-"""`realtime-voice satellite`: not yet available (issue #4)."""
+"""``realtime-voice satellite --config FILE [--input-wav PATH] [--output-wav PATH]``: runs the agent."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import signal
 import sys
+from pathlib import Path
+
+from ..audio.wav import WavError
+from ..wakeword import WakeWordError
+from .audio_io import (
+    AudioDeviceError,
+    AudioSink,
+    AudioSource,
+    DeviceSink,
+    DeviceSource,
+    WavFileSink,
+    WavFileSource,
+)
+from .config import ConfigError, SatelliteConfig, load_config
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("--config", required=True, type=Path, help="the satellite's YAML file")
+    parser.add_argument(
+        "--input-wav",
+        type=Path,
+        help="read this WAV (paced in real time, then silence) instead of the microphone",
+    )
+    parser.add_argument(
+        "--output-wav", type=Path, help="write what is played to this WAV instead of the speaker"
+    )
+
+
+def make_source(config: SatelliteConfig, input_wav: Path | None) -> AudioSource:
+    if input_wav is not None:
+        return WavFileSource(input_wav, block_ms=config.audio.block_ms)
+    return DeviceSource(
+        config.audio.input_device, config.audio.input_rate, block_ms=config.audio.block_ms
+    )
+
+
+def make_sink(config: SatelliteConfig, output_wav: Path | None) -> AudioSink:
+    if output_wav is not None:
+        return WavFileSink(
+            output_wav, config.audio.output_rate or 24_000, block_ms=config.audio.block_ms
+        )
+    return DeviceSink(
+        config.audio.output_device, config.audio.output_rate, block_ms=config.audio.block_ms
+    )
+
+
+async def run_agent(config: SatelliteConfig, source: AudioSource, sink: AudioSink) -> None:
+    from .agent import SatelliteAgent
+    from .announce import Announcer
+
+    agent = SatelliteAgent(config, source, sink)
+    announcer = Announcer(config.name, config.link.port) if config.zeroconf.enabled else None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await agent.start()
+    try:
+        if announcer is not None:
+            await announcer.start()
+        _LOGGER.info("satellite %r ready on port %s", config.name, agent.server.port)
+        await stop.wait()
+    finally:
+        if announcer is not None:
+            await announcer.stop()
+        await agent.stop()
 
 
 def run(args: argparse.Namespace) -> int:
-    print("realtime-voice satellite: not yet available (tracked in issue #4)", file=sys.stderr)
-    return 3
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        print(f"realtime-voice satellite: {err}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        source = make_source(config, args.input_wav)
+        sink = make_sink(config, args.output_wav)
+        asyncio.run(run_agent(config, source, sink))
+    except (AudioDeviceError, WavError, WakeWordError, OSError) as err:
+        print(f"realtime-voice satellite: {err}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,395 @@
+"""The conversation on the satellite: microphone -> DSP -> wake word -> link, link -> player -> speaker.
+
+Rules (docs/link-protocol.md has the events):
+- On a wake word: ``wake``, ``listen_start``, then the audio from ``pre_roll_ms`` before the
+  detection on, so that nothing said right after the wake word is lost; the optional chime plays
+  meanwhile. Streaming ends when HA sends ``stop_listening`` (or after ``listen_timeout_s``).
+- While the satellite speaks (any HA stream except a chime), nothing the microphone hears goes to
+  HA, and only an active wake word at ``barge_in_threshold`` counts: it stops playback
+  (``barge_in``, ``playback_stopped`` with ``played_ms``) and starts listening. The raised
+  threshold holds for ``echo_guard_ms`` after playback too (the echo of the room and the device
+  buffer).
+- Muted: the microphone is ignored (no wake word, no audio to HA); playback still works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..audio import AgcConfig, DspChain
+from ..link import protocol as p
+from ..link.server import SatelliteLinkServer
+from ..wakeword import Detection, WakeWordDetector
+from .audio_io import AudioSink, AudioSource
+from .config import SatelliteConfig
+from .playback import Player, Stopped
+from .sounds import load_chime
+
+_LOGGER = logging.getLogger(__name__)
+
+LOCAL_CHIME = "local:chime"  # stream id of the wake chime; never reported to HA
+_SEND_QUEUE_LIMIT = 500  # about 10 s of audio frames; beyond that HA is not keeping up
+
+
+class SatelliteAgent:
+    """Runs one satellite: ``await agent.start()``, then ``await agent.stop()``."""
+
+    def __init__(
+        self,
+        config: SatelliteConfig,
+        source: AudioSource,
+        sink: AudioSink,
+        *,
+        detector: WakeWordDetector | None = None,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.sink = sink
+        wake = config.wake_word
+        self.detector = detector or WakeWordDetector(
+            list(wake.models),
+            wake.threshold,
+            trigger_level=wake.trigger_level,
+            refractory_s=wake.refractory_s,
+            warmup_s=wake.warmup_s,
+            engine=wake.engine,  # type: ignore[arg-type]
+        )
+        self.active = self._check_active(wake.active or self.detector.names)
+        self.threshold = wake.threshold
+        self.follow_up_s = config.conversation.follow_up_s
+        self.chime = config.conversation.chime
+        self.muted = config.conversation.muted
+        self._chime_pcm = load_chime(config.conversation.chime_file)
+        self.dsp = DspChain(
+            source.rate,
+            highpass_hz=config.audio.highpass_hz,
+            agc=AgcConfig() if config.audio.agc else None,
+        )
+        self.player = Player(
+            sink.rate,
+            prebuffer_ms=config.audio.prebuffer_ms,
+            volume=config.audio.volume,
+            on_finished=self._on_playback_finished,
+        )
+        self.server = SatelliteLinkServer(
+            self,
+            name=config.name,
+            version=__version__,
+            access_key=config.link.access_key,
+            host=config.link.host,
+            port=config.link.port,
+            ping_interval=config.link.ping_interval_s,
+            ping_timeout=config.link.ping_timeout_s,
+        )
+        self._pre_roll: deque[bytes] = deque()
+        self._pre_roll_bytes = 0
+        self._pre_roll_limit = config.conversation.pre_roll_ms * p.AUDIO_RATE * 2 // 1000
+        self.listening: p.ListenReason | None = None
+        self._listen_deadline = 0.0
+        self._echo_guard_until = 0.0
+        self._state: p.State | None = None
+        self._outbox: asyncio.Queue[p.Message | bytes] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        # for the benchmark: perf_counter() of the last detection and of its first audio sent
+        self.last_detection_at = 0.0
+
+    # --- life cycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.server.start()
+        await self.source.start()
+        await self.sink.start(self.player.read)
+        self._tasks = [
+            asyncio.create_task(self._listen_loop(), name="satellite-microphone"),
+            asyncio.create_task(self._send_loop(), name="satellite-link-sender"),
+        ]
+        self._update_state()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.server.stop()
+        await self.sink.stop()
+        await self.source.stop()
+        self.detector.close()
+
+    # --- microphone ----------------------------------------------------------------------------
+
+    async def _listen_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            block = await self.source.read()
+            try:
+                self._hear(block, loop.time())
+            except Exception:  # one bad block must not end the satellite
+                _LOGGER.exception("error while processing microphone audio")
+
+    def _hear(self, block: np.ndarray, now: float) -> None:
+        frame = self.dsp.process(block)
+        pcm = frame.stream_24k
+        if self.muted:
+            return
+        speaking = self._speaking()
+        self._apply_threshold(speaking or now < self._echo_guard_until)
+        detections = self.detector.process(frame.wake_16k) if len(frame.wake_16k) else []
+        detections = [d for d in detections if d.model in self.active]
+        if detections and not (self.listening and not speaking):
+            best = max(detections, key=lambda d: d.score)
+            if speaking:
+                self._barge_in(best, pcm)
+            else:
+                self._wake(best, pcm)
+            return
+        if self.listening and not speaking:
+            if now > self._listen_deadline:
+                self._end_listening("timeout")
+            elif pcm:
+                self._send(pcm)
+        self._remember(pcm)
+
+    def _remember(self, pcm: bytes) -> None:
+        if not self._pre_roll_limit or not pcm:
+            return
+        self._pre_roll.append(pcm)
+        self._pre_roll_bytes += len(pcm)
+        while self._pre_roll_bytes - len(self._pre_roll[0]) >= self._pre_roll_limit:
+            self._pre_roll_bytes -= len(self._pre_roll.popleft())
+
+    def _take_pre_roll(self, pcm: bytes) -> bytes:
+        audio = b"".join(self._pre_roll) + pcm
+        self._pre_roll.clear()
+        self._pre_roll_bytes = 0
+        return audio[-(self._pre_roll_limit + len(pcm)) :] if self._pre_roll_limit else pcm
+
+    def _wake(self, detection: Detection, pcm: bytes) -> None:
+        self.last_detection_at = time.perf_counter()
+        if not self.server.connected:
+            _LOGGER.warning(
+                "wake word %s heard, but Home Assistant is not connected", detection.model
+            )
+            self._remember(pcm)
+            return
+        _LOGGER.info("wake word %s (score %.2f)", detection.model, detection.score)
+        self._send(p.Wake(detection.model, round(detection.score, 4), round(detection.t, 3)))
+        self._start_listening("wake", None, self._take_pre_roll(pcm))
+        if self.chime and self.player.current is None:
+            self.player.start(LOCAL_CHIME, "chime")
+            self.player.feed(self._chime_pcm)
+            self.player.end(LOCAL_CHIME)
+
+    def _barge_in(self, detection: Detection, pcm: bytes) -> None:
+        current = self.player.current
+        stream_id = current[0] if current and current[0] != LOCAL_CHIME else None
+        _LOGGER.info(
+            "barge-in: %s (score %.2f) during %s", detection.model, detection.score, stream_id
+        )
+        self.last_detection_at = time.perf_counter()
+        self._send(p.BargeIn(detection.model, round(detection.score, 4), stream_id))
+        self._report_stopped(self.player.stop(), "barge_in")
+        self._start_listening("barge_in", None, self._take_pre_roll(pcm))
+
+    def _speaking(self) -> bool:
+        current = self.player.current
+        return current is not None and current[1] != "chime"
+
+    def _apply_threshold(self, guarded: bool) -> None:
+        threshold = self.config.wake_word.barge_in_threshold if guarded else self.threshold
+        # WakeWordDetector keeps one threshold per model in ``thresholds``.
+        wanted = (threshold,) * len(self.detector.names)
+        if self.detector.thresholds != wanted:
+            self.detector.thresholds = wanted
+
+    # --- listening -----------------------------------------------------------------------------
+
+    def _start_listening(
+        self, reason: p.ListenReason, timeout_s: float | None, first: bytes
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        self.listening = reason
+        self._listen_deadline = loop.time() + (
+            timeout_s or self.config.conversation.listen_timeout_s
+        )
+        self._send(p.ListenStart(reason))
+        if first:
+            self._send(first)
+        self._update_state()
+
+    def _end_listening(self, reason: p.ListenEndReason) -> None:
+        if self.listening is None:
+            return
+        self.listening = None
+        self._send(p.ListenEnd(reason))
+        self._update_state()
+
+    # --- playback ------------------------------------------------------------------------------
+
+    def _on_playback_finished(self, stream_id: str, kind: p.PlayKind, played_ms: int) -> None:
+        if stream_id != LOCAL_CHIME:
+            self._send(p.PlaybackFinished(stream_id, played_ms))
+        if kind != "chime":
+            self._start_echo_guard()
+        self._update_state()
+
+    def _report_stopped(self, stopped: Stopped | None, reason: str) -> None:
+        if stopped is None or stopped.stream_id == LOCAL_CHIME:
+            return
+        self._send(p.PlaybackStopped(stopped.stream_id, stopped.played_ms, reason))  # type: ignore[arg-type]
+        if stopped.kind != "chime":
+            self._start_echo_guard()
+
+    def _start_echo_guard(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._echo_guard_until = loop.time() + self.config.conversation.echo_guard_ms / 1000
+
+    # --- link (LinkHandler) --------------------------------------------------------------------
+
+    def link_info(self) -> p.Info:
+        return p.Info(
+            name=self.config.name,
+            version=__version__,
+            protocol=p.PROTOCOL_VERSION,
+            wake_words_available=self.detector.names,
+            wake_words_active=list(self.active),
+            threshold=self.threshold,
+            follow_up_s=self.follow_up_s,
+            chime=self.chime,
+            muted=self.muted,
+            volume=self.player.volume,
+            state=self._current_state(),
+        )
+
+    def on_connected(self) -> None:
+        self._state = self._current_state()
+
+    def on_disconnected(self) -> None:
+        self.listening = None
+        self.player.stop()  # an answer nobody can stop or truncate any more
+        while not self._outbox.empty():
+            self._outbox.get_nowait()
+        self._update_state()
+
+    def on_audio(self, pcm: bytes) -> None:
+        current = self.player.current
+        if current is not None and current[0] != LOCAL_CHIME:
+            self.player.feed(pcm)
+
+    async def on_command(self, command: p.Command) -> None:
+        match command:
+            case p.Listen(timeout_s=timeout_s):
+                if self.muted:
+                    self._send(p.ListenEnd("muted"))
+                elif self.listening is None:
+                    self._start_listening("command", timeout_s, b"")
+                else:  # already listening: only the deadline moves
+                    loop = asyncio.get_running_loop()
+                    self._listen_deadline = loop.time() + (
+                        timeout_s or self.config.conversation.listen_timeout_s
+                    )
+            case p.StopListening():
+                self._end_listening("stopped")
+            case p.PlayStart(stream_id=stream_id, kind=kind):
+                if kind != "chime":
+                    self._end_listening("stopped")
+                self._report_stopped(self.player.start(stream_id, kind), "replaced")
+                self._update_state()
+            case p.PlayEnd(stream_id=stream_id):
+                self.player.end(stream_id)
+            case p.StopPlayback(stream_id=stream_id):
+                current = self.player.current
+                if (
+                    current is not None
+                    and current[0] != LOCAL_CHIME
+                    and stream_id in (None, current[0])
+                ):
+                    self._report_stopped(self.player.stop(), "command")
+                    self._update_state()
+            case p.SetMute(muted=muted):
+                self.muted = muted
+                if muted:
+                    self._end_listening("muted")
+                self._send_info()
+            case p.SetVolume(volume=volume):
+                self.player.volume = volume
+                self._send_info()
+            case p.Configure() as configure:
+                self._configure(configure)
+
+    def _configure(self, command: p.Configure) -> None:
+        if command.wake_words_active is not None:
+            try:
+                self.active = self._check_active(command.wake_words_active)
+            except ValueError as err:
+                self._send(p.Error("bad_command", str(err)))
+                return
+        if command.threshold is not None:
+            self.threshold = command.threshold
+            self.config = replace(
+                self.config, wake_word=replace(self.config.wake_word, threshold=command.threshold)
+            )
+        if command.follow_up_s is not None:
+            self.follow_up_s = command.follow_up_s
+        if command.chime is not None:
+            self.chime = command.chime
+        self._send_info()
+
+    def _check_active(self, names: list[str]) -> list[str]:
+        unknown = [n for n in names if n not in self.detector.names]
+        if unknown:
+            raise ValueError(
+                f"wake_words_active: {unknown[0]!r} is not loaded (available: {', '.join(self.detector.names)})"
+            )
+        return list(names)
+
+    # --- state and sending ---------------------------------------------------------------------
+
+    def _current_state(self) -> p.State:
+        if self.muted:
+            return "muted"
+        if self._speaking():
+            return "responding"
+        if self.listening:
+            return "listening"
+        return "idle"
+
+    def _update_state(self) -> None:
+        state = self._current_state()
+        if state != self._state:
+            self._state = state
+            self._send(p.StateChanged(state))
+
+    def _send_info(self) -> None:
+        self._update_state()
+        self._send(self.link_info())
+
+    def _send(self, message: p.Message | bytes) -> None:
+        """Queue for HA in order (events and audio share one queue); dropped without HA."""
+        if not self.server.connected:
+            return
+        if self._outbox.qsize() >= _SEND_QUEUE_LIMIT:
+            _LOGGER.warning("Home Assistant is not keeping up; dropping link data")
+            return
+        self._outbox.put_nowait(message)
+
+    async def _send_loop(self) -> None:
+        while True:
+            item = await self._outbox.get()
+            if isinstance(item, bytes):
+                await self.server.send_audio(item)
+            else:
+                await self.server.send_event(item)
+
+    def stats(self) -> dict[str, Any]:
+        return {"underruns": self.player.underruns, "state": self._current_state()}

@@ -1,0 +1,64 @@
+"""Zeroconf (mDNS) announcement: ``<name>._realtime-voice._tcp.local.`` so HA discovers the satellite.
+
+TXT properties: ``name``, ``version``, ``protocol`` (the link protocol version).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+
+import ifaddr
+from zeroconf import InterfaceChoice, IPVersion
+from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+
+from .. import __version__
+from ..link.protocol import PROTOCOL_VERSION, ZEROCONF_TYPE
+
+
+def local_addresses() -> list[str]:
+    """IPv4 addresses of this machine's interfaces, loopback excluded."""
+    found: list[str] = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str) and not ip.ip.startswith("127."):
+                found.append(ip.ip)
+    return found
+
+
+def service_info(name: str, port: int, addresses: list[str]) -> AsyncServiceInfo:
+    # mDNS instance names may hold almost anything but dots would split the label.
+    instance = re.sub(r"[.\s]+", "-", name).strip("-")[:63] or "realtime-voice"
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:63] or "satellite"
+    return AsyncServiceInfo(
+        ZEROCONF_TYPE,
+        f"{instance}.{ZEROCONF_TYPE}",
+        port=port,
+        properties={"name": name, "version": __version__, "protocol": str(PROTOCOL_VERSION)},
+        server=f"{host}.local.",
+        parsed_addresses=addresses,
+    )
+
+
+class Announcer:
+    """Registers the service while the satellite runs."""
+
+    def __init__(self, name: str, port: int, *, interfaces: list[str] | None = None) -> None:
+        self.addresses = interfaces or local_addresses()
+        self.info = service_info(name, port, self.addresses)
+        self._zeroconf: AsyncZeroconf | None = None
+        self._interfaces = interfaces
+
+    async def start(self) -> None:
+        self._zeroconf = AsyncZeroconf(
+            interfaces=self._interfaces or self.addresses or InterfaceChoice.All,
+            ip_version=IPVersion.V4Only,
+        )
+        await self._zeroconf.async_register_service(self.info, allow_name_change=True)
+
+    async def stop(self) -> None:
+        if self._zeroconf is None:
+            return
+        await self._zeroconf.async_unregister_all_services()
+        await self._zeroconf.async_close()
+        self._zeroconf = None

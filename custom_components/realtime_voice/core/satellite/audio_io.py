@@ -1,0 +1,333 @@
+"""Where the satellite's audio comes from and goes to: sound devices or WAV files, one interface.
+
+An :class:`AudioSource` yields int16 mono blocks at its ``rate``; an :class:`AudioSink` pulls
+int16 mono blocks at its ``rate`` from a ``pull(frames)`` function (the player), which returns
+None when nothing is playing. Devices run through ``sounddevice`` (imported lazily: a machine
+without PortAudio can still use the WAV files); their callbacks run on PortAudio's thread and hand
+audio to the event loop with ``call_soon_threadsafe``, never blocking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..audio.wav import WavWriter, read_wav
+
+_LOGGER = logging.getLogger(__name__)
+
+Pull = Callable[[int], np.ndarray | None]
+REOPEN_INTERVAL_S = 2.0
+
+
+class AudioDeviceError(RuntimeError):
+    """A device that cannot be found or opened; the message names it."""
+
+
+class AudioSource(Protocol):
+    rate: int
+
+    async def start(self) -> None: ...
+
+    async def read(self) -> np.ndarray: ...
+
+    async def stop(self) -> None: ...
+
+
+class AudioSink(Protocol):
+    rate: int
+
+    async def start(self, pull: Pull) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+# --- WAV files ---------------------------------------------------------------------------------
+
+
+class WavFileSource:
+    """A WAV file paced in real time (``speed`` times), then silence for ever."""
+
+    def __init__(self, path: str | Path, *, block_ms: int = 20, speed: float = 1.0) -> None:
+        self.path = Path(path)
+        self.samples, self.rate = read_wav(self.path)
+        self.block = self.rate * block_ms // 1000
+        self._period = block_ms / 1000 / speed
+        self._position = 0
+        self._next_due = 0.0
+
+    @property
+    def finished(self) -> bool:
+        """True once the file has been read to its end (the source goes on with silence)."""
+        return self._position >= len(self.samples)
+
+    async def start(self) -> None:
+        self._next_due = asyncio.get_running_loop().time()
+
+    async def read(self) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        delay = self._next_due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self._next_due += self._period
+        block = self.samples[self._position : self._position + self.block]
+        self._position += self.block
+        if len(block) < self.block:
+            block = np.concatenate([block, np.zeros(self.block - len(block), np.int16)])
+        return block
+
+    async def stop(self) -> None:
+        return None
+
+
+class WavFileSink:
+    """Pulls a block every ``block_ms`` in real time and appends what plays to a growing WAV."""
+
+    def __init__(
+        self, path: str | Path, rate: int = 24_000, *, block_ms: int = 20, speed: float = 1.0
+    ) -> None:
+        self.path = Path(path)
+        self.rate = rate
+        self.block = rate * block_ms // 1000
+        self._period = block_ms / 1000 / speed
+        self._writer: WavWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.on_block: Callable[[np.ndarray], None] | None = None  # sees every block played
+
+    async def start(self, pull: Pull) -> None:
+        self._writer = WavWriter(self.path, self.rate)
+        self._task = asyncio.create_task(self._run(pull), name="wav-sink")
+
+    async def _run(self, pull: Pull) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            due += self._period
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            block = pull(self.block)
+            if block is None:
+                continue  # nothing playing: the file holds only what was played
+            assert self._writer is not None
+            self._writer.write(block)
+            if self.on_block is not None:
+                self.on_block(block)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+# --- sound devices -----------------------------------------------------------------------------
+
+
+def _sounddevice() -> Any:
+    try:
+        import sounddevice
+    except OSError as err:  # PortAudio missing
+        raise AudioDeviceError(f"sound devices need PortAudio: {err}") from err
+    return sounddevice
+
+
+def native_rate(device: str | int | None, kind: str) -> int:
+    """The device's default sample rate (no resampling inside PortAudio or ALSA's plug layer)."""
+    sd = _sounddevice()
+    try:
+        info = sd.query_devices(device, kind)
+    except ValueError as err:
+        raise AudioDeviceError(f"audio.{kind}_device: {err}") from err
+    return int(info["default_samplerate"])
+
+
+class _DeviceStream:
+    """Opens a PortAudio stream and reopens it when the device vanishes and comes back."""
+
+    kind = "input"
+
+    def __init__(self, device: str | int | None, rate: int | None, block_ms: int) -> None:
+        self.device = device
+        self.rate = rate or native_rate(device, self.kind)
+        self.block = self.rate * block_ms // 1000
+        self._stream: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._lost = False
+        self.reopened = 0
+
+    def _open(self) -> Any:
+        raise NotImplementedError
+
+    async def _start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        try:
+            self._stream = self._open()
+            self._stream.start()
+            _OPEN.add(self)
+        except Exception as err:
+            raise AudioDeviceError(f"audio.{self.kind}_device {self.device!r}: {err}") from err
+        self._watch = asyncio.create_task(self._watch_device(), name=f"{self.kind}-device-watch")
+
+    def _on_finished(self) -> None:
+        """PortAudio ended the stream on its own: the device went away."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._mark_lost)
+
+    def _mark_lost(self) -> None:
+        self._lost = True
+
+    async def _watch_device(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            if not self._lost and self._stream is not None and self._stream.active:
+                continue
+            _LOGGER.warning(
+                "%s device %r is gone; waiting for it to come back", self.kind, self.device
+            )
+            with contextlib.suppress(Exception):
+                self._stream.close()
+            self._stream = None
+            _OPEN.discard(self)
+            while self._stream is None:
+                await asyncio.sleep(REOPEN_INTERVAL_S)
+                try:
+                    _rescan_devices()
+                    stream = self._open()
+                    stream.start()
+                except Exception as err:
+                    _LOGGER.debug("%s device %r not back yet: %s", self.kind, self.device, err)
+                    continue
+                self._stream = stream
+                _OPEN.add(self)
+                self._lost = False
+                self.reopened += 1
+                _LOGGER.warning("%s device %r is back", self.kind, self.device)
+
+    async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
+        _OPEN.discard(self)
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream.close()
+            self._stream = None
+
+
+_OPEN: set[_DeviceStream] = set()
+
+
+def _rescan_devices() -> None:
+    """PortAudio lists devices once at start; a re-plugged USB device needs a fresh list.
+
+    Re-initialising PortAudio would break the streams still open, so it happens only when none
+    is (e.g. one USB headset with microphone and speaker unplugged); otherwise the old list is
+    tried, which finds devices that came back under their old number.
+    """
+    if _OPEN:
+        return
+    sd = _sounddevice()
+    with contextlib.suppress(Exception):
+        sd._terminate()
+        sd._initialize()
+
+
+class DeviceSource(_DeviceStream):
+    """Microphone through sounddevice; blocks queue up on the event loop (oldest dropped if full)."""
+
+    kind = "input"
+
+    def __init__(
+        self,
+        device: str | int | None = None,
+        rate: int | None = None,
+        *,
+        block_ms: int = 20,
+        max_blocks: int = 50,
+    ) -> None:
+        super().__init__(device, rate, block_ms)
+        self._blocks: deque[np.ndarray] = deque(maxlen=max_blocks)
+        self._ready = asyncio.Event()
+        self.overflows = 0
+
+    def _open(self) -> Any:
+        sd = _sounddevice()
+        return sd.InputStream(
+            device=self.device,
+            samplerate=self.rate,
+            blocksize=self.block,
+            channels=1,
+            dtype="int16",
+            callback=self._callback,
+            finished_callback=self._on_finished,
+        )
+
+    def _callback(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        # PortAudio's thread: copy and hand over, nothing that can block.
+        if status and status.input_overflow:
+            self.overflows += 1
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._deliver, indata[:, 0].copy())
+
+    def _deliver(self, block: np.ndarray) -> None:
+        if len(self._blocks) == self._blocks.maxlen:
+            self.overflows += 1  # the loop fell behind: the oldest block is dropped
+        self._blocks.append(block)
+        self._ready.set()
+
+    async def start(self) -> None:
+        await self._start()
+
+    async def read(self) -> np.ndarray:
+        while not self._blocks:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._blocks.popleft()
+
+
+class DeviceSink(_DeviceStream):
+    """Speaker through sounddevice; its callback pulls from the player on PortAudio's thread."""
+
+    kind = "output"
+
+    def __init__(
+        self, device: str | int | None = None, rate: int | None = None, *, block_ms: int = 20
+    ) -> None:
+        super().__init__(device, rate, block_ms)
+        self._pull: Pull | None = None
+
+    def _open(self) -> Any:
+        sd = _sounddevice()
+        return sd.OutputStream(
+            device=self.device,
+            samplerate=self.rate,
+            blocksize=self.block,
+            channels=1,
+            dtype="int16",
+            callback=self._callback,
+            finished_callback=self._on_finished,
+        )
+
+    def _callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+        block = self._pull(frames) if self._pull is not None else None
+        if block is None:
+            outdata.fill(0)
+        else:
+            outdata[:, 0] = block
+
+    async def start(self, pull: Pull) -> None:
+        self._pull = pull
+        await self._start()

@@ -1,0 +1,161 @@
+"""The whole agent on WAV files, driven by the real link client as a fake Home Assistant."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from realtime_voice_core.audio import read_wav
+from realtime_voice_core.link import Audio
+from realtime_voice_core.link import protocol as p
+from realtime_voice_core.satellite.audio_io import WavFileSource
+from tests.corpus import espeak_available
+
+from .harness import Script, locate, pcm_to_samples, running_satellite, speech
+
+pytestmark = [
+    pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech"),
+    pytest.mark.timeout(60),
+]
+
+
+def command_script() -> Script:
+    return (
+        Script()
+        .pause(1.5)
+        .say("hey jarvis", "wake")
+        .pause(0.1)
+        .say("turn on the light", "command")
+        .pause(1.0)
+    )
+
+
+async def test_wake_streams_the_whole_command_and_plays_the_answer(tmp_path: Path) -> None:
+    script = command_script()
+    async with running_satellite(script.write("command"), tmp_path) as sat:
+        wake = await sat.next(p.Wake)
+        assert isinstance(wake, p.Wake)
+        assert wake.model == "hey_jarvis"
+        assert wake.score > 0.5
+        # detected around the end of "hey jarvis" (t counts from the start of the stream)
+        assert script.marks["wake"][0] < wake.t < script.marks["command"][0] + 0.5
+        assert await sat.next(p.ListenStart) == p.ListenStart("wake")
+        heard = pcm_to_samples(await sat.audio_for(2.0))
+        await sat.client.stop_listening()
+        rest, end = await sat.audio_until(p.ListenEnd)
+        assert end == p.ListenEnd("stopped")
+        heard = np.concatenate([heard, pcm_to_samples(rest)])
+
+        # Where does what HA heard sit in the input? The whole command must be inside it.
+        reference = soxr.resample(script.samples(), script.rate, p.AUDIO_RATE).astype(np.int16)
+        command_start, command_end = (int(t * p.AUDIO_RATE) for t in script.marks["command"])
+        offset, similarity = locate(heard[: p.AUDIO_RATE], reference)
+        assert similarity > 0.9  # it is the input (high-passed), not something else
+        assert offset <= command_start, "the start of the command was cut"
+        assert offset + len(heard) >= command_end, "the end of the command was cut"
+
+        answer = speech("the light is on", p.AUDIO_RATE)
+        await sat.play("answer-1", answer)
+        await sat.until(p.StateChanged("responding"))
+        finished = await sat.next(p.PlaybackFinished)
+        assert isinstance(finished, p.PlaybackFinished)
+        assert finished.stream_id == "answer-1"
+        assert abs(finished.played_ms - len(answer) * 1000 / p.AUDIO_RATE) < 50
+        await sat.until(p.StateChanged("idle"), within=1)
+
+    played, rate = read_wav(sat.output)
+    assert rate == p.AUDIO_RATE
+    # The chime, then the answer sample for sample (volume 1.0, no resampling at 24 kHz).
+    start = locate(answer, played)[0]
+    assert np.array_equal(played[start : start + len(answer)], answer)
+    assert np.abs(played[:start]).max() > 1000  # the chime played before the answer
+
+
+async def test_wake_word_during_the_answer_barges_in(tmp_path: Path) -> None:
+    script = (
+        command_script().pause(1.5).say("hey jarvis", "barge").pause(0.1).say("stop").pause(1.0)
+    )
+    async with running_satellite(script.write("barge"), tmp_path) as sat:
+        await sat.next(p.Wake)
+        await sat.audio_for(1.2)
+        await sat.client.stop_listening()
+        await sat.next(p.ListenEnd)
+        long_answer = speech(
+            "Here is a long answer about the weather, the traffic, and the news of the day, "
+            "which goes on and on so that there is time to interrupt it.",
+            p.AUDIO_RATE,
+        )
+        await sat.play("answer-2", long_answer)
+        barge = await sat.next(p.BargeIn, within=15)
+        assert isinstance(barge, p.BargeIn)
+        assert barge.stream_id == "answer-2"
+        assert barge.score >= 0.8  # the barge-in threshold
+        stopped = await sat.next(p.PlaybackStopped)
+        assert isinstance(stopped, p.PlaybackStopped)
+        assert stopped.stream_id == "answer-2"
+        assert stopped.reason == "barge_in"
+        assert 500 < stopped.played_ms < len(long_answer) * 1000 / p.AUDIO_RATE
+        assert await sat.next(p.ListenStart) == p.ListenStart("barge_in")
+        after = await sat.audio_for(0.5)
+        assert len(after) >= p.AUDIO_RATE  # half a second of the new command arrives
+        assert not any(isinstance(e, p.Wake) for e in sat.log[1:])  # a barge-in, not a new wake
+
+    played, _ = read_wav(sat.output)
+    start = locate(long_answer[: p.AUDIO_RATE], played)[0]
+    heard_ms = (len(played) - start) * 1000 / p.AUDIO_RATE
+    assert abs(heard_ms - stopped.played_ms) < 60  # played_ms is what left the speaker
+
+
+async def test_satellite_neither_wakes_on_nor_streams_its_own_voice(tmp_path: Path) -> None:
+    script = command_script()
+    async with running_satellite(script.write("echo"), tmp_path, echo=True) as sat:
+        await sat.next(p.Wake)
+        await sat.audio_for(1.2)
+        # HA starts the answer while still listening, and asks for a follow-up early.
+        answer = speech(
+            "Sure, I am Jarvis, your assistant. The light in the kitchen is on now.", p.AUDIO_RATE
+        )
+        await sat.play("answer-3", answer)
+        assert await sat.next(p.ListenEnd) == p.ListenEnd("stopped")
+        await sat.client.listen(timeout_s=5)
+        during, finished = await sat.audio_until(p.PlaybackFinished, within=15)
+        assert during == b"", "the microphone reached HA while the satellite was speaking"
+        assert isinstance(finished, p.PlaybackFinished)
+        assert finished.played_ms > 4000
+        assert not any(isinstance(e, p.Wake | p.BargeIn) for e in sat.log[1:])
+        # after the answer the follow-up listening streams again
+        assert len(await sat.audio_for(0.3)) > 0
+
+
+async def test_mute_ignores_the_wake_word_and_commands_update_info(tmp_path: Path) -> None:
+    script = command_script()
+    async with running_satellite(script.write("mute"), tmp_path) as sat:
+        await sat.client.set_mute(True)
+        info = await sat.next(p.Info)
+        assert isinstance(info, p.Info)
+        assert info.muted
+        assert info.state == "muted"
+        await sat.client.set_volume(0.5)
+        await sat.client.configure(threshold=0.6, follow_up_s=8, chime=False)
+        await sat.client.configure(wake_words_active=["alexa"])
+        error = await sat.next(p.Error)
+        assert isinstance(error, p.Error)
+        assert "alexa" in error.message
+        await sat.client.listen()
+        assert await sat.next(p.ListenEnd) == p.ListenEnd("muted")
+        # Past the wake word in the input: nothing woke.
+        source = sat.agent.source
+        assert isinstance(source, WavFileSource)
+        while not source.finished:  # noqa: ASYNC110 - the source has no event for this
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
+        while not sat.events.empty():
+            sat.log.append(sat.events.get_nowait())
+        info = sat.client.info
+        assert info is not None
+        assert (info.volume, info.threshold, info.follow_up_s, info.chime) == (0.5, 0.6, 8.0, False)
+    assert not any(isinstance(e, Audio | p.Wake) for e in sat.log)
