@@ -26,7 +26,7 @@ VOICES: tuple[str, ...] = ("en-us", "en-gb", "en-us+f3", "en-gb-x-rp+m3", "en-02
 SPEEDS: tuple[int, ...] = (140, 175)  # words per minute (espeak's default is 175)
 WAKE_PHRASES: dict[str, str] = {
     "hey_jarvis": "hey jarvis",
-    "okay_nabu": "okay nahboo",
+    "okay_nabu": "okay nabu",
     "alexa": "alexa",
     "hey_mycroft": "hey my croft",
     "hey_rhasspy": "hey rhaspee",

@@ -8,6 +8,7 @@ feeding it at once (the AGC excepted: it updates its gain once per chunk by desi
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,29 +88,37 @@ class _Resampler:
 
 
 class _VoiceActivity:
-    """Energy above an adaptive noise floor, with a hangover.
+    """Energy above the noise floor (the lowest chunk level of the last few seconds), with a
+    hangover.
 
     Hand-written because no small, maintained streaming VAD covers 3.13 on x86-64 and aarch64
-    without pulling in a model; this one is a measure for UI and muting, not a segmenter.
+    without pulling in a model; this one is a measure for UI and muting, not a segmenter. The
+    minimum over a window follows steady noise within ``window_s`` while the pauses between
+    words keep it from rising to the level of speech.
     """
 
-    def __init__(self, margin_db: float = 10.0, floor_dbfs: float = -60.0) -> None:
+    def __init__(
+        self, margin_db: float = 10.0, floor_dbfs: float = -60.0, window_s: float = 2.0
+    ) -> None:
         self.margin_db = margin_db
         self.absolute_floor = floor_dbfs
-        self.noise_floor = -70.0
+        self.window_s = window_s
+        self._history: deque[tuple[float, float]] = deque()  # (level, seconds) per chunk
+        self._history_s = 0.0
         self._hangover_s = 0.0
+
+    @property
+    def noise_floor(self) -> float:
+        return min((level for level, _ in self._history), default=_SILENCE_DBFS)
 
     def update(self, level_dbfs: float, seconds: float) -> bool:
         if seconds <= 0:
             return self._hangover_s > 0
-        # the floor follows a falling level quickly and a rising level slowly (about 3 dB/s),
-        # so steady noise is absorbed within seconds while a spoken sentence is not.
-        if level_dbfs < self.noise_floor:
-            alpha = 1.0 - math.exp(-seconds / 0.1)
-            self.noise_floor += alpha * (level_dbfs - self.noise_floor)
-        else:
-            self.noise_floor = min(level_dbfs, self.noise_floor + 3.0 * seconds)
         loud = level_dbfs > max(self.noise_floor + self.margin_db, self.absolute_floor)
+        self._history.append((level_dbfs, seconds))
+        self._history_s += seconds
+        while self._history_s - self._history[0][1] >= self.window_s:
+            self._history_s -= self._history.popleft()[1]
         if loud:
             self._hangover_s = 0.3
         else:
@@ -135,10 +144,13 @@ class _Agc:
         if peak * gain > self._limit:
             gain = self._limit / peak
             self.gain_db = 20 * math.log10(gain)
-        # ramp the gain across the chunk so that a gain change makes no step at its edge
-        y = x * np.linspace(previous, gain, num=len(x), dtype=np.float32)
-        # the ramp can overshoot at a loud onset; the final clip is the limiter's safety net
-        return np.clip(y, -self._limit, self._limit, out=y)
+        # ramp the gain across the chunk so that a gain change makes no step at its edge...
+        ramp = np.linspace(previous, gain, num=len(x), dtype=np.float32)
+        if peak * previous > self._limit:
+            # ...except at a loud onset, where the chunk itself is the limiter's look-ahead:
+            # a step down in gain is masked by the onset, while clipping would splatter
+            np.minimum(ramp, np.float32(self._limit / peak), out=ramp)
+        return x * ramp
 
 
 class DspChain:

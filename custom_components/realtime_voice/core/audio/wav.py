@@ -88,11 +88,10 @@ class WavWriter:
         self.path = Path(path)
         self.rate = rate
         try:
-            self._wav: wave.Wave_write | None = wave.open(  # noqa: SIM115 - kept open across writes
-                str(self.path), "wb"
-            )
+            self._file = self.path.open("wb")
         except OSError as err:
             raise WavError(f"{self.path}: cannot write ({err.strerror})") from err
+        self._wav: wave.Wave_write | None = wave.open(self._file, "wb")  # noqa: SIM115 - kept open across writes
         self._wav.setnchannels(1)
         self._wav.setsampwidth(2)
         self._wav.setframerate(rate)
@@ -104,12 +103,14 @@ class WavWriter:
             raise WavError(f"{self.path}: already closed")
         data = samples if isinstance(samples, bytes) else _to_int16(samples).astype("<i2").tobytes()
         self._wav.writeframes(data)
+        self._file.flush()  # the header was just patched: make the file valid on disk too
         self.frames_written += len(data) // 2
 
     def close(self) -> None:
         if self._wav is not None:
             self._wav.close()
             self._wav = None
+            self._file.close()
 
     def __enter__(self) -> Self:
         return self
