@@ -91,14 +91,12 @@ _PASSWORD = selector.TextSelector(
 
 
 def _select(options: tuple[str, ...], *, custom: bool = False, key: str | None = None) -> Any:
-    return selector.SelectSelector(
-        selector.SelectSelectorConfig(
-            options=list(options),
-            custom_value=custom,
-            mode=selector.SelectSelectorMode.DROPDOWN,
-            translation_key=key,
-        )
+    config = selector.SelectSelectorConfig(
+        options=list(options), custom_value=custom, mode=selector.SelectSelectorMode.DROPDOWN
     )
+    if key is not None:
+        config["translation_key"] = key
+    return selector.SelectSelector(config)
 
 
 def realtime_schema(defaults: Mapping[str, Any]) -> vol.Schema:

@@ -1,10 +1,93 @@
-"""Fixtures for tests that run inside real Home Assistant (pytest-homeassistant-custom-component)."""
+"""Fixtures for tests that run inside real Home Assistant (pytest-homeassistant-custom-component).
+
+The Realtime endpoint is the stand-in server (tests/realtime_standin, a simulation that validates every
+event against the openai package's types); the satellite is the real link server on loopback.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import pytest
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+# Imported before Home Assistant mounts its test config dir on sys.path, so that HA's loader finds this
+# repository's custom_components rather than the test harness's own.
+import custom_components  # noqa: F401
+from custom_components.realtime_voice.const import (
+    CONF_ACCESS_KEY,
+    CONF_API_KEY,
+    CONF_FOLLOW_UP_SECONDS,
+    CONF_HOST,
+    CONF_LEGACY_MODEL,
+    CONF_MODEL,
+    CONF_MODEL_SELECTION,
+    CONF_PORT,
+    CONF_SATELLITE_ID,
+    CONF_URL,
+    CONF_VOICE,
+    DOMAIN,
+)
+from tests.realtime_standin import StandinConfig, StandinServer
+
+from .link_satellite import ACCESS_KEY, LinkSatellite
+
+API_KEY = "sk-test-0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
-    """Let HA load custom_components/realtime_voice in every test here."""
+def auto_enable_custom_integrations(enable_custom_integrations: None, socket_enabled: None) -> None:
+    """Let HA load custom_components/realtime_voice; allow sockets (to 127.0.0.1 only)."""
+
+
+@pytest.fixture(autouse=True)
+async def setup_core(hass: HomeAssistant) -> None:
+    """The `homeassistant` core integration, as in a real installation (conversation needs it)."""
+    assert await async_setup_component(hass, "homeassistant", {})
+
+
+@pytest.fixture
+def standin_config() -> StandinConfig:
+    return StandinConfig(endpoint="ga", api_key=API_KEY)
+
+
+@pytest.fixture
+async def standin(standin_config: StandinConfig) -> AsyncIterator[StandinServer]:
+    async with StandinServer(standin_config) as server:
+        yield server
+        assert server.client_violations == [], "the client sent events the openai types reject"
+
+
+@pytest.fixture
+async def satellite() -> AsyncIterator[LinkSatellite]:
+    sat = LinkSatellite()
+    await sat.start()
+    yield sat
+    await sat.stop()
+
+
+def entry_for(standin: StandinServer, satellite: LinkSatellite, **options: Any) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=satellite.name,
+        unique_id=satellite.info.satellite_id,
+        data={
+            CONF_API_KEY: API_KEY,
+            CONF_URL: standin.url,
+            CONF_HOST: "127.0.0.1",
+            CONF_PORT: satellite.port,
+            CONF_ACCESS_KEY: ACCESS_KEY,
+            CONF_SATELLITE_ID: satellite.info.satellite_id,
+        },
+        options={
+            CONF_MODEL_SELECTION: "auto",
+            CONF_MODEL: "gpt-realtime",
+            CONF_LEGACY_MODEL: "gpt-4o-realtime-preview",
+            CONF_VOICE: "marin",
+            CONF_FOLLOW_UP_SECONDS: 0.0,
+            **options,
+        },
+    )

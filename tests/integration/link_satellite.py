@@ -17,10 +17,12 @@ ACCESS_KEY = "kitchen-secret-key"
 @dataclass
 class LinkSatellite:
     name: str = "Kitchen"
+    satellite_id: str = "kitchen-0001"
     access_key: str = ACCESS_KEY
     info: protocol.Info = field(
         default_factory=lambda: protocol.Info(
             name="Kitchen",
+            satellite_id="kitchen-0001",
             version="0.1.0",
             protocol=protocol.PROTOCOL_VERSION,
             wake_words_available=["hey_jarvis", "okay_nabu", "alexa"],
@@ -38,6 +40,9 @@ class LinkSatellite:
     _current_stream: str | None = None
     server: SatelliteLinkServer | None = None
     connected_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.info = replace(self.info, name=self.name, satellite_id=self.satellite_id)
 
     async def start(self, port: int = 0) -> None:
         self.server = SatelliteLinkServer(

@@ -41,6 +41,7 @@ class RecordingHandler:
     def link_info(self) -> p.Info:
         return p.Info(
             "Kitchen",
+            "kitchen-0001",
             "0.1.0",
             1,
             ["hey_jarvis"],

@@ -114,6 +114,7 @@ class AuthFailed(Message):
 class Info(Message):
     TYPE: ClassVar[str] = "info"
     name: str
+    satellite_id: str  # stable across restarts and renames: HA's unique id for the satellite
     version: str
     protocol: int
     wake_words_available: list[str]

@@ -31,6 +31,7 @@ from ..link.server import SatelliteLinkServer
 from ..wakeword import Detection, WakeWordDetector
 from .audio_io import AudioSink, AudioSource
 from .config import SatelliteConfig
+from .identity import satellite_id
 from .playback import Player, Stopped
 from .sounds import load_chime
 
@@ -52,6 +53,7 @@ class SatelliteAgent:
         detector: WakeWordDetector | None = None,
     ) -> None:
         self.config = config
+        self.satellite_id = satellite_id(config.link.port)
         self.source = source
         self.sink = sink
         wake = config.wake_word
@@ -259,6 +261,7 @@ class SatelliteAgent:
     def link_info(self) -> p.Info:
         return p.Info(
             name=self.config.name,
+            satellite_id=self.satellite_id,
             version=__version__,
             protocol=p.PROTOCOL_VERSION,
             wake_words_available=self.detector.names,

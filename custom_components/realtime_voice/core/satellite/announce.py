@@ -1,6 +1,6 @@
 """Zeroconf (mDNS) announcement: ``<name>._realtime-voice._tcp.local.`` so HA discovers the satellite.
 
-TXT properties: ``name``, ``version``, ``protocol`` (the link protocol version).
+TXT properties: ``name``, ``id`` (the stable satellite id), ``version``, ``protocol`` (the link protocol version).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def local_addresses() -> list[str]:
     return found
 
 
-def service_info(name: str, port: int, addresses: list[str]) -> AsyncServiceInfo:
+def service_info(name: str, port: int, addresses: list[str], satellite_id: str) -> AsyncServiceInfo:
     # mDNS instance names may hold almost anything but dots would split the label.
     instance = re.sub(r"[.\s]+", "-", name).strip("-")[:63] or "realtime-voice"
     host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:63] or "satellite"
@@ -34,7 +34,12 @@ def service_info(name: str, port: int, addresses: list[str]) -> AsyncServiceInfo
         ZEROCONF_TYPE,
         f"{instance}.{ZEROCONF_TYPE}",
         port=port,
-        properties={"name": name, "version": __version__, "protocol": str(PROTOCOL_VERSION)},
+        properties={
+            "name": name,
+            "id": satellite_id,
+            "version": __version__,
+            "protocol": str(PROTOCOL_VERSION),
+        },
         server=f"{host}.local.",
         parsed_addresses=addresses,
     )
@@ -43,9 +48,11 @@ def service_info(name: str, port: int, addresses: list[str]) -> AsyncServiceInfo
 class Announcer:
     """Registers the service while the satellite runs."""
 
-    def __init__(self, name: str, port: int, *, interfaces: list[str] | None = None) -> None:
+    def __init__(
+        self, name: str, port: int, satellite_id: str, *, interfaces: list[str] | None = None
+    ) -> None:
         self.addresses = interfaces or local_addresses()
-        self.info = service_info(name, port, self.addresses)
+        self.info = service_info(name, port, self.addresses, satellite_id)
         self._zeroconf: AsyncZeroconf | None = None
         self._interfaces = interfaces
 

@@ -21,6 +21,7 @@ from .audio_io import (
     WavFileSource,
 )
 from .config import ConfigError, SatelliteConfig, load_config
+from .identity import satellite_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,7 +61,11 @@ async def run_agent(config: SatelliteConfig, source: AudioSource, sink: AudioSin
     from .announce import Announcer
 
     agent = SatelliteAgent(config, source, sink)
-    announcer = Announcer(config.name, config.link.port) if config.zeroconf.enabled else None
+    announcer = (
+        Announcer(config.name, config.link.port, satellite_id(config.link.port))
+        if config.zeroconf.enabled
+        else None
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
