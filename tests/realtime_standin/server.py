@@ -132,9 +132,11 @@ class StandinServer:
         self._port = port
         self._server: Server | None = None
         self._conns: set[_Conn] = set()
+        self._changed = asyncio.Condition()  # notified when a connection comes or goes
         self._ids = itertools.count(1)
         self.violations: list[tuple[str, Interface, str, Problem]] = []
         self.received: list[tuple[Interface, dict[str, Any]]] = []
+        self.sent: list[tuple[Interface, dict[str, Any]]] = []  # audio deltas left out
         self.connections: list[ConnectionRecord] = []
         self.responses_done = 0
 
@@ -199,14 +201,33 @@ class StandinServer:
         for conn in list(self._conns):
             await self._garbage(conn)
 
-    def conversation(self, index: int = -1) -> list[dict[str, Any]]:
-        """The items of a live connection (the newest by default)."""
-        conns = sorted(self._conns, key=id)
-        return list(conns[index].items) if conns else []
-
     @property
     def live_connections(self) -> int:
         return len(self._conns)
+
+    async def wait_live(self, count: int, within: float = 5.0) -> None:
+        """Wait until exactly ``count`` connections are live (closing handshakes take a moment)."""
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(lambda: len(self._conns) == count)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """A snapshot of each live session's configuration and conversation."""
+        return [
+            {
+                "interface": c.interface,
+                "model": c.model,
+                "voice": c.voice,
+                "instructions": c.instructions,
+                "tools": [t.get("name") for t in c.tools],
+                "turn_detection": c.turn_detection,
+                "items": [dict(i) for i in c.items],
+            }
+            for c in self._conns
+        ]
+
+    def sent_of(self, kind: str) -> list[dict[str, Any]]:
+        """Events of a type (GA or beta name) that the stand-in sent."""
+        return [event for _interface, event in self.sent if event["type"] == kind]
 
     # -- handshake -----------------------------------------------------------------------------
 
@@ -277,6 +298,8 @@ class StandinServer:
             return
         conn = _Conn(ws, interface, model)
         self._conns.add(conn)
+        async with self._changed:
+            self._changed.notify_all()
         expiry = (
             asyncio.create_task(self._expire_later(conn, self.config.session_seconds))
             if self.config.session_seconds
@@ -290,6 +313,8 @@ class StandinServer:
             pass
         finally:
             self._conns.discard(conn)
+            async with self._changed:
+                self._changed.notify_all()
             self._cancel_responses(conn)
             if expiry:
                 expiry.cancel()
@@ -365,6 +390,8 @@ class StandinServer:
             raise StandinProtocolError(
                 f"stand-in would send an invalid {event['type']}: {problems}"
             )
+        if not event["type"].endswith("audio.delta"):
+            self.sent.append((interface, event))
         await ws.send(json.dumps(event))
 
     def _error_event(

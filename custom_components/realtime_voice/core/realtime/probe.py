@@ -1,15 +1,182 @@
-"""`realtime-voice probe`: not yet available (issue #3)."""
+"""``realtime-voice probe``: connect through the compatibility layer and run one short turn.
+
+Exactly the path the integration takes (``open_session``), then one text turn with a sample tool,
+and a summary: model, interface, voice, fallback, connect and first-audio times, usage and cost.
+Exit 0 when ok, 2 for a configuration or authentication error, 1 otherwise (DESIGN.md section 2).
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import asyncio
+import json
+import os
+import time
+from datetime import datetime
+from typing import Any
+
+from . import events as ev
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InterfaceUnsupportedError,
+    ModelUnavailableError,
+    RealtimeError,
+    VoiceUnavailableError,
+)
+from .metrics import Usage
+from .selection import open_session
+from .settings import DEFAULT_URL, RealtimeSettings, SessionDescription, ToolDefinition
+
+# Errors the user fixes in the configuration (or by re-authenticating): exit code 2.
+CONFIGURATION_ERRORS = (
+    ConfigurationError,
+    AuthenticationError,
+    ModelUnavailableError,
+    VoiceUnavailableError,
+    InterfaceUnsupportedError,
+)
+SAMPLE_TOOL = ToolDefinition(
+    "get_current_time",
+    "Returns the current local time as HH:MM.",
+    {"type": "object", "properties": {}, "additionalProperties": False},
+)
+INSTRUCTIONS = "You are a connection test. Answer in one short spoken sentence."
+DEFAULT_PROMPT = "Say hello and tell me what time it is."
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("--url", default=DEFAULT_URL, help="Realtime endpoint (default: OpenAI)")
+    parser.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY)")
+    parser.add_argument("--mode", choices=("auto", "new", "legacy"), default="auto")
+    parser.add_argument("--model", default="gpt-realtime")
+    parser.add_argument("--legacy-model", default="gpt-4o-realtime-preview")
+    parser.add_argument("--voice", default="marin")
+    parser.add_argument("--voice-fallback", default="alloy")
+    parser.add_argument(
+        "--no-auto-select-voice",
+        dest="auto_select_voice",
+        action="store_false",
+        help="a voice the model lacks is an error instead of using the fallback voice",
+    )
+    parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="the text of the test turn")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds for the whole probe")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _result() -> dict[str, Any]:
+    return {
+        "ok": False,
+        "model": None,
+        "interface": None,
+        "voice": None,
+        "fallback": None,
+        "connect_ms": None,
+        "first_audio_ms": None,
+        "usage": None,
+        "cost_usd": None,
+        "error": None,
+    }
+
+
+async def probe(settings: RealtimeSettings, prompt: str = DEFAULT_PROMPT) -> dict[str, Any]:
+    """Run the probe; returns the JSON summary (``error`` set instead of raising RealtimeError)."""
+    result = _result()
+    description = SessionDescription(
+        instructions=INSTRUCTIONS, tools=(SAMPLE_TOOL,), turn_detection=None
+    )
+    session = await open_session(settings, description)
+    try:
+        result |= {
+            "model": session.model,
+            "interface": session.interface,
+            "voice": session.voice,
+            "fallback": session.fallback.as_dict() if session.fallback else None,
+            "connect_ms": round(session.metrics.connect_ms or 0.0, 1),
+        }
+        usage = Usage()
+        cost = 0.0
+        audio_bytes = 0
+        await session.add_user_text(prompt)
+        asked = time.monotonic()
+        await session.create_response()
+        async for event in session.events():
+            match event:
+                case ev.AudioDelta():
+                    if result["first_audio_ms"] is None:
+                        result["first_audio_ms"] = round((time.monotonic() - asked) * 1000, 1)
+                    audio_bytes += len(event.pcm)
+                case ev.FunctionCall(call_id=call_id):
+                    output = json.dumps({"time": datetime.now().strftime("%H:%M")})
+                    await session.send_function_output(call_id, output)
+                case ev.ResponseDone():
+                    usage += event.usage
+                    cost += event.cost_usd
+                    if event.status != "completed":
+                        result["error"] = {
+                            "code": f"response_{event.status}",
+                            "message": f"The response ended {event.status} "
+                            f"({event.status_reason or 'no reason given'})",
+                        }
+                        break
+                    if event.metrics.function_calls == 0:
+                        break
+                case ev.Warning():
+                    result["error"] = {"code": event.code, "message": event.message}
+                    break
+                case ev.Closed(error=error):
+                    raise error or RealtimeError("The session closed", code="closed")
+        result["usage"] = usage.as_dict()
+        result["cost_usd"] = round(cost, 6)
+        if result["error"] is None and audio_bytes == 0:
+            result["error"] = {"code": "no_audio", "message": "The answer carried no audio"}
+        result["ok"] = result["error"] is None
+    finally:
+        await session.close()
+    return result
+
+
+def _print_human(result: dict[str, Any]) -> None:
+    status = "ok" if result["ok"] else "FAILED"
+    print(f"probe: {status}")
+    for key in ("model", "interface", "voice", "connect_ms", "first_audio_ms", "cost_usd"):
+        if result[key] is not None:
+            print(f"  {key}: {result[key]}")
+    if result["fallback"]:
+        fb = result["fallback"]
+        print(f"  fallback: {fb['from']} -> {fb['to']} ({fb['reason']})")
+    if result["usage"]:
+        print(f"  usage: {result['usage']}")
+    if result["error"]:
+        print(f"  error: {result['error']['code']}: {result['error']['message']}")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("realtime-voice probe: not yet available (tracked in issue #3)", file=sys.stderr)
-    return 3
+    result = _result()
+    code = 1
+    try:
+        settings = RealtimeSettings(
+            api_key=args.api_key or os.environ.get("OPENAI_API_KEY", ""),
+            url=args.url,
+            model_selection=args.mode,
+            model=args.model,
+            legacy_model=args.legacy_model,
+            voice=args.voice,
+            voice_fallback=args.voice_fallback,
+            auto_select_voice=args.auto_select_voice,
+            connect_timeout=min(15.0, args.timeout),
+        )
+        result = asyncio.run(asyncio.wait_for(probe(settings, args.prompt), args.timeout))
+        code = 0 if result["ok"] else 1
+    except CONFIGURATION_ERRORS as err:
+        result["error"] = {"code": err.code, "message": str(err)}
+        code = 2
+    except RealtimeError as err:
+        result["error"] = {"code": err.code, "message": str(err)}
+    except TimeoutError:
+        result["error"] = {"code": "timeout", "message": f"No answer within {args.timeout:g} s"}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print_human(result)
+    return code
