@@ -7,6 +7,7 @@ overrides the internal announce/start_conversation entry points that would synth
 from __future__ import annotations
 
 from homeassistant.components import media_source
+from homeassistant.components.assist_pipeline import PipelineEvent
 from homeassistant.components.assist_satellite import (
     AssistSatelliteAnnouncement,
     AssistSatelliteConfiguration,
@@ -64,6 +65,9 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
     @property
     def state(self) -> str | None:
         return STATE_MAP[self._manager.state]
+
+    def on_pipeline_event(self, event: PipelineEvent) -> None:
+        """Unused: conversations run through the Realtime session, not an Assist pipeline."""
 
     # --- wake-word configuration ---------------------------------------------------------------
 

@@ -1,0 +1,132 @@
+"""Setting up and unloading an entry; the link going down and coming back; refused keys."""
+
+from __future__ import annotations
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
+
+from custom_components.realtime_voice.const import CONF_ACCESS_KEY, CONF_API_KEY, DOMAIN
+from tests.realtime_standin import StandinServer
+
+from .conftest import entry_for
+from .link_satellite import LinkSatellite
+from .waiting import wait_until
+
+
+async def test_setup_and_unload(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    entry = entry_for(standin, satellite)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "kitchen-0001")})
+    assert device is not None
+    assert device.name == "Kitchen"
+    assert device.sw_version == "0.1.0"
+    assert hass.states.get("assist_satellite.kitchen").state == "idle"
+
+    # The Realtime session is opened and kept warm in the background.
+    manager = entry.runtime_data.manager
+    await wait_until(lambda: manager.session is not None)
+    assert hass.states.get("sensor.kitchen_model").state == "gpt-realtime"
+    assert hass.states.get("sensor.kitchen_interface").state == "ga"
+    assert standin.live_connections == 1
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    await wait_until(lambda: standin.live_connections == 0)
+    await wait_until(lambda: not satellite.connected_event.is_set())
+
+
+async def test_unreachable_satellite_is_retried(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    entry = entry_for(standin, satellite)
+    port = satellite.port
+    await satellite.stop()
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert "unreachable" in (entry.reason or "")
+    await satellite.start(port)  # reachable again for the next test's cleanliness
+
+
+async def test_refused_access_key_raises_a_repair(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    entry = entry_for(standin, satellite)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_ACCESS_KEY: "wrong"})
+    await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"access_key_refused_{entry.entry_id}")
+    assert issue is not None
+
+
+async def test_refused_api_key_starts_reauth(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    entry = entry_for(standin, satellite)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_API_KEY: "sk-revoked"})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_until(lambda: bool(list(entry.async_get_active_flows(hass, {"reauth"}))))
+    flow = next(iter(entry.async_get_active_flows(hass, {"reauth"})))
+    assert flow["step_id"] == "reauth_confirm"
+    assert hass.states.get("sensor.kitchen_model").state == "unknown"
+
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_API_KEY: "sk-still-wrong"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_API_KEY: "sk-test-0123456789abcdef"}
+    )
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_API_KEY] == "sk-test-0123456789abcdef"
+    await wait_until(lambda: entry.runtime_data.manager.session is not None)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_link_drop_makes_entities_unavailable_until_it_returns(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    entry = entry_for(standin, satellite)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("switch.kitchen_mute").state == "off"
+    assert hass.states.get("binary_sensor.kitchen_link").state == "on"
+
+    port = satellite.port
+    await satellite.stop()  # the satellite restarts
+    await wait_until(lambda: hass.states.get("switch.kitchen_mute").state == STATE_UNAVAILABLE)
+    assert hass.states.get("assist_satellite.kitchen").state == STATE_UNAVAILABLE
+    assert hass.states.get("binary_sensor.kitchen_link").state == "off"
+
+    await satellite.start(port)
+    await wait_until(lambda: hass.states.get("switch.kitchen_mute").state == "off", within=20)
+    assert hass.states.get("binary_sensor.kitchen_link").state == "on"
+    assert entry.runtime_data.link.reconnects == 1
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_options_are_sent_to_the_satellite(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    entry = entry_for(standin, satellite, wake_words=["okay_nabu"], wake_threshold=0.7)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_until(lambda: satellite.info.wake_words_active == ["okay_nabu"])
+    assert satellite.info.threshold == 0.7
+    assert await hass.config_entries.async_unload(entry.entry_id)
