@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 from homeassistant.const import EVENT_CALL_SERVICE
 from homeassistant.core import Context, HomeAssistant
+from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockUser, async_capture_events
 
 from custom_components.realtime_voice.tools import (
     EVENT_TOOL_CALL_STARTED,
     EVENT_TOOL_CALLED,
 )
+from custom_components.realtime_voice.tools.logbook import describe_tool_call_started
 
 from .test_tools_support import SATELLITE_ENTITY, SATELLITE_NAME, House, async_setup_house
 
@@ -315,3 +317,82 @@ async def test_user_without_permission_is_refused(
 
     assert result["error"]["code"] == "unauthorized"
     assert hass.states.get("light.kitchen").state == "off"
+
+
+async def test_entity_fields_limited_and_area_fields_left_out(house: House) -> None:
+    """Entity selector fields are checked for exposure; area/device fields never reach the model."""
+    hass = house.hass
+    toolset = await house.toolset(services=["script.flash", "script.room"])
+    specs = {spec.name: spec for spec in toolset.definitions}
+
+    assert "script__room" not in specs  # its required area field could reach unexposed lights
+    assert any("script.room" in w and "'area'" in w for w in toolset.warnings)
+    assert set(specs["script__flash"].parameters["properties"]) == {"which"}  # device dropped
+
+    hidden = await toolset.async_call(
+        "script__flash", json.dumps({"which": "light.bedroom"}), call_id="c1"
+    )
+    device = await toolset.async_call(
+        "script__flash", json.dumps({"which": "light.kitchen", "device": "abc"}), call_id="c2"
+    )
+    ok = await toolset.async_call(
+        "script__flash", json.dumps({"which": "light.kitchen"}), call_id="c3"
+    )
+    await hass.async_block_till_done()
+
+    assert hidden["error"]["code"] == "entity_not_exposed"
+    assert device["error"]["code"] == "invalid_arguments"
+    assert ok == {"success": True, "response": {}}
+    assert hass.states.get("light.kitchen").state == "on"
+    assert hass.states.get("light.bedroom").state == "off"
+
+
+async def test_service_removed_after_build_is_refused(house: House) -> None:
+    """A tool whose service went away says so instead of failing obscurely."""
+    hass = house.hass
+    toolset = await house.toolset(services=["script.movie"])
+    hass.services.async_remove("script", "movie")
+
+    result = await toolset.async_call("script__movie", json.dumps({"level": 5}), call_id="c1")
+
+    assert result["error"]["code"] == "not_found"
+    assert "script.movie" in result["error"]["message"]
+
+
+async def test_satellite_without_device(house: House) -> None:
+    """Without a device the events still fire; the logbook entry then names no entity."""
+    hass = house.hass
+    called = async_capture_events(hass, EVENT_TOOL_CALLED)
+    started = async_capture_events(hass, EVENT_TOOL_CALL_STARTED)
+    toolset = await house.toolset(services=["light.turn_on"], device_id=None)
+
+    result = await toolset.async_call(
+        "light__turn_on", json.dumps({"entity_id": "light.kitchen"}), call_id="c1"
+    )
+    await hass.async_block_till_done()
+
+    assert result == {"success": True}
+    assert called[0].data["device_id"] is None
+    assert called[0].data["entity_id"] is None
+    assert describe_tool_call_started(started[0]) == {
+        "name": SATELLITE_NAME,
+        "message": "called tool light__turn_on",
+    }
+
+
+async def test_device_without_satellite_entity(house: House) -> None:
+    """A device that has no assist_satellite entity yet: no entity id in the events."""
+    hass = house.hass
+    other = dr.async_get(hass).async_get_or_create(
+        config_entry_id=next(iter(hass.config_entries.async_entries("realtime_voice"))).entry_id,
+        identifiers={("realtime_voice", "sat2")},
+    )
+    called = async_capture_events(hass, EVENT_TOOL_CALLED)
+    toolset = await house.toolset(device_id=other.id)
+
+    result = await toolset.async_call("light__turn_on", "{}", call_id="c1")
+    await hass.async_block_till_done()
+
+    assert result["error"]["code"] == "unknown_tool"
+    assert called[0].data["device_id"] == other.id
+    assert called[0].data["entity_id"] is None

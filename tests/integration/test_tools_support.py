@@ -120,6 +120,26 @@ async def async_setup_house(hass: HomeAssistant) -> House:
                         ],
                     },
                     "slow": {"alias": "Slow script", "sequence": [{"delay": {"seconds": 30}}]},
+                    "flash": {
+                        "alias": "Flash a light",
+                        "fields": {
+                            "which": {
+                                "required": True,
+                                "selector": {"entity": {"domain": "light"}},
+                            },
+                            "device": {"selector": {"device": {}}},
+                        },
+                        "sequence": [
+                            {"action": "light.turn_on", "target": {"entity_id": "{{ which }}"}}
+                        ],
+                    },
+                    "room": {
+                        "alias": "Lights of a room",
+                        "fields": {"area": {"required": True, "selector": {"area": {}}}},
+                        "sequence": [
+                            {"action": "light.turn_on", "target": {"area_id": "{{ area }}"}}
+                        ],
+                    },
                 }
             },
         ),

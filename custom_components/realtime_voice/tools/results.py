@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from enum import Enum
 from typing import Any
 
-from homeassistant.core import HomeAssistant
+from homeassistant.core import State
 from homeassistant.helpers.json import json_dumps
 from homeassistant.util.json import json_loads
 
@@ -55,22 +53,15 @@ def json_safe(value: Any) -> Any:
     return json_loads(json_dumps(value))
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
-def entity_summary(hass: HomeAssistant, entity_id: str) -> dict[str, Any]:
-    """State and useful attributes of one entity."""
-    state = hass.states.get(entity_id)
-    if state is None:
-        return {"entity_id": entity_id, "state": "unknown entity"}
-    summary: dict[str, Any] = {"entity_id": entity_id, "name": state.name, "state": state.state}
+def entity_summary(state: State) -> dict[str, Any]:
+    """State and useful attributes of one entity (made JSON-safe with the whole result)."""
+    summary: dict[str, Any] = {
+        "entity_id": state.entity_id,
+        "name": state.name,
+        "state": state.state,
+    }
     attributes = {
-        key: _plain(value)
+        key: value
         for key, value in state.attributes.items()
         if key in USEFUL_ATTRIBUTES and value is not None
     }

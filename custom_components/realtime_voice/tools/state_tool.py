@@ -56,4 +56,5 @@ class EntityStateTool(Tool):
         self, arguments: dict[str, Any], context: Context, call_id: str
     ) -> dict[str, Any]:
         """Read the states."""
-        return {"entities": [entity_summary(self._hass, e) for e in arguments["entity_id"]]}
+        states = [self._hass.states.get(entity_id) for entity_id in arguments["entity_id"]]
+        return {"entities": [entity_summary(state) for state in states if state is not None]}

@@ -155,12 +155,13 @@ class Toolset:
                 f"Did not finish within {self.call_timeout_s:g} s; it was stopped, "
                 "but part of it may have happened.",
             )
+        # ServiceNotFound is a ServiceValidationError: it must come first.
+        except ServiceNotFound as err:
+            return error_result(ERR_NOT_FOUND, str(err))
         except ServiceValidationError as err:
             return error_result(ERR_INVALID_ARGUMENTS, str(err) or repr(err))
         except vol.Invalid as err:
             return error_result(ERR_INVALID_ARGUMENTS, humanize_error(arguments, err))
-        except ServiceNotFound as err:
-            return error_result(ERR_NOT_FOUND, str(err))
         except Unauthorized as err:
             return error_result(
                 ERR_UNAUTHORIZED, f"The user of this satellite may not do this ({err!r})."

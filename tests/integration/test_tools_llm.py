@@ -1,0 +1,177 @@
+"""Several LLM APIs at once, name clashes, and how failures of a tool reach the model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import voluptuous as vol
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import (
+    HomeAssistantError,
+    ServiceNotFound,
+    ServiceValidationError,
+    Unauthorized,
+)
+from homeassistant.helpers import llm
+from homeassistant.util.json import JsonObjectType
+
+from .test_tools_support import House, async_setup_house
+
+
+class EchoTool(llm.Tool):
+    """Does what its arguments say: answer, raise, or sleep; records what it was called with."""
+
+    def __init__(self, name: str) -> None:
+        """A tool with one required text field and one optional mode."""
+        self.name = name
+        self.description = f"Test tool {name}"
+        self.parameters = vol.Schema(
+            {
+                vol.Required("text"): str,
+                vol.Optional("mode"): vol.In(
+                    [
+                        "ok",
+                        "ha_error",
+                        "validation",
+                        "not_found",
+                        "unauthorized",
+                        "crash",
+                        "slow",
+                        "invalid",
+                    ]
+                ),
+            }
+        )
+        self.calls: list[tuple[dict[str, Any], llm.LLMContext, str]] = []
+
+    async def async_call(
+        self, hass: HomeAssistant, tool_input: llm.ToolInput, llm_context: llm.LLMContext
+    ) -> JsonObjectType:
+        """Behave as asked."""
+        self.calls.append((tool_input.tool_args, llm_context, tool_input.id))
+        mode = tool_input.tool_args.get("mode", "ok")
+        if mode == "ha_error":
+            raise HomeAssistantError("the device did not answer")
+        if mode == "validation":
+            raise ServiceValidationError("text too long")
+        if mode == "unauthorized":
+            raise Unauthorized
+        if mode == "not_found":
+            raise ServiceNotFound("light", "blink")
+        if mode == "crash":
+            raise RuntimeError("bug")
+        if mode == "invalid":
+            raise vol.Invalid("bad value", path=["text"])
+        if mode == "slow":
+            await asyncio.sleep(5)
+        # A datetime is not JSON: the toolset must make the result JSON-safe.
+        return {"echo": tool_input.tool_args["text"], "at": datetime(2026, 1, 2, tzinfo=UTC)}  # type: ignore[dict-item]
+
+
+class EchoAPI(llm.API):
+    """A real LLM API registered with HA, whose first tool clashes with Assist's HassTurnOn."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Two tools: HassTurnOn (clash) and echo."""
+        super().__init__(hass=hass, id="echo_api", name="Echo")
+        self.tools = [EchoTool("HassTurnOn"), EchoTool("echo")]
+
+    async def async_get_api_instance(self, llm_context: llm.LLMContext) -> llm.APIInstance:
+        """An instance with a prompt."""
+        return llm.APIInstance(
+            api=self, api_prompt="Echo API prompt.", llm_context=llm_context, tools=self.tools
+        )
+
+
+@pytest.fixture
+async def house_and_api(hass: HomeAssistant) -> tuple[House, EchoAPI]:
+    """The house with the Echo API registered next to Assist."""
+    house = await async_setup_house(hass)
+    api = EchoAPI(hass)
+    llm.async_register_api(hass, api)
+    return house, api
+
+
+async def test_two_apis_prompts_and_clashing_names(house_and_api: tuple[House, EchoAPI]) -> None:
+    """Both prompts are kept; a clashing name gets the API id as prefix; calls reach the right tool."""
+    house, api = house_and_api
+    toolset = await house.toolset(llm_api_ids=["assist", "echo_api"])
+    names = [spec.name for spec in toolset.definitions]
+
+    assert "HassTurnOn" in names
+    assert "echo_api__HassTurnOn" in names
+    assert "echo" in names
+    assert "Echo API prompt." in toolset.prompt
+    assert "HassTurnOn" in toolset.prompt  # the Assist API's prompt
+    echo_spec = next(s for s in toolset.definitions if s.name == "echo")
+    assert echo_spec.parameters["required"] == ["text"]
+
+    result = await toolset.async_call(
+        "echo_api__HassTurnOn", json.dumps({"text": "hi"}), call_id="call-7"
+    )
+
+    assert result == {"echo": "hi", "at": "2026-01-02T00:00:00+00:00"}
+    args, llm_context, tool_call_id = api.tools[0].calls[0]
+    assert args == {"text": "hi"}
+    assert tool_call_id == "call-7"
+    assert llm_context.device_id == house.device_id
+    assert llm_context.assistant == "conversation"
+    assert llm_context.context is not None
+    assert house.hass.states.get("light.kitchen").state == "off"
+
+
+@pytest.mark.parametrize(
+    ("mode", "code", "text"),
+    [
+        ("ha_error", "failed", "the device did not answer"),
+        ("validation", "invalid_arguments", "text too long"),
+        ("unauthorized", "unauthorized", "may not"),
+        ("crash", "internal_error", "HA log"),
+        ("not_found", "not_found", "light.blink"),
+        ("invalid", "invalid_arguments", "text"),
+    ],
+)
+async def test_tool_failures_become_structured_errors(
+    house_and_api: tuple[House, EchoAPI], mode: str, code: str, text: str
+) -> None:
+    """Exceptions of a tool never reach the caller; the model gets code and message."""
+    house, _ = house_and_api
+    toolset = await house.toolset(llm_api_ids=["echo_api"])
+
+    result = await toolset.async_call("echo", json.dumps({"text": "x", "mode": mode}), call_id="c")
+
+    assert result["error"]["code"] == code
+    assert text in result["error"]["message"]
+
+
+async def test_llm_tool_arguments_validated_before_the_call(
+    house_and_api: tuple[House, EchoAPI],
+) -> None:
+    """A missing required field and an unknown key are refused; the tool is not called."""
+    house, api = house_and_api
+    toolset = await house.toolset(llm_api_ids=["echo_api"])
+
+    missing = await toolset.async_call("echo", json.dumps({"mode": "ok"}), call_id="c1")
+    extra = await toolset.async_call("echo", json.dumps({"text": "a", "volume": 3}), call_id="c2")
+
+    assert missing["error"]["code"] == "invalid_arguments"
+    assert "text" in missing["error"]["message"]
+    assert extra["error"]["code"] == "invalid_arguments"
+    assert "volume" in extra["error"]["message"]
+    assert api.tools[1].calls == []
+
+
+async def test_llm_tool_timeout(house_and_api: tuple[House, EchoAPI]) -> None:
+    """A tool slower than the timeout is cancelled and reported as timeout."""
+    house, _ = house_and_api
+    toolset = await house.toolset(llm_api_ids=["echo_api"], call_timeout_s=0.05)
+
+    result = await toolset.async_call(
+        "echo", json.dumps({"text": "x", "mode": "slow"}), call_id="c"
+    )
+
+    assert result["error"]["code"] == "timeout"
