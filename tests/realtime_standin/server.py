@@ -159,6 +159,7 @@ class StandinServer:
             process_request=self._process_request,
             max_size=16 * 1024 * 1024,
             compression=None,
+            logger=logging.getLogger(__name__ + ".ws"),  # the far end: its logs see the key
         )
         _LOGGER.info("SIMULATION: stand-in Realtime server on %s (%s)", self.url, self.config)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -32,6 +33,27 @@ CLOSE_AUTH = 3000
 CLOSE_POLICY = 4000
 _AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
 _MAX_FRAME = 16 * 1024 * 1024
+
+
+_SECRET_HEADERS = frozenset({"authorization", "api-key", "openai-organization"})
+_SECRET_QUERY = re.compile(r"((?:api[-_]?key|key|token|sig)=)[^&\s]+", re.IGNORECASE)
+
+
+class _RedactSecrets(logging.Filter):
+    """websockets logs every handshake header at DEBUG; keep the API key out of the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 2 and str(args[0]).lower() in _SECRET_HEADERS:
+            record.args = (args[0], "[redacted]")
+        elif isinstance(args, tuple) and args and isinstance(args[0], str):
+            record.args = (_SECRET_QUERY.sub(r"\1[redacted]", args[0]), *args[1:])
+        return True
+
+
+# The websocket library's own log lines go through this logger (and its filter).
+WEBSOCKET_LOGGER = logging.getLogger(__name__ + ".websocket")
+WEBSOCKET_LOGGER.addFilter(_RedactSecrets())
 
 
 def endpoint_url(url: str, model: str) -> tuple[str, str]:
@@ -143,6 +165,7 @@ async def establish(
             compression=None,
             ping_interval=20,
             ping_timeout=20,
+            logger=WEBSOCKET_LOGGER,
         )
     except InvalidStatus as err:
         status = err.response.status_code
