@@ -216,3 +216,24 @@ def test_bad_chunks() -> None:
         chain.process(np.zeros((960, 2), dtype=np.int16))
     with pytest.raises(ValueError, match="int16 or float32"):
         chain.process(np.zeros(960, dtype=np.int32))
+
+
+@pytest.mark.parametrize(("cutoff", "rate"), [(80.0, 48_000), (80.0, 16_000), (200.0, 44_100)])
+def test_highpass_equals_scipy_lfilter_in_any_chunking(cutoff: float, rate: int) -> None:
+    from scipy import signal
+
+    from realtime_voice_core.audio.highpass import HighPass, butterworth_highpass
+
+    b, a = signal.butter(2, cutoff, btype="highpass", fs=rate)
+    ours_b, ours_a = butterworth_highpass(cutoff, rate)
+    np.testing.assert_allclose(ours_b, b, rtol=1e-12)
+    np.testing.assert_allclose(ours_a, a, rtol=1e-12)
+    x = np.random.default_rng(1).standard_normal(rate * 2).astype(np.float32)
+    expected = signal.lfilter(b, a, x)
+    highpass = HighPass(cutoff, rate)
+    pieces, start = [], 0
+    for size in [1, 0, 960, 5000, 7, 2048] * 40:  # blocks longer than the internal 1024 too
+        pieces.append(highpass(x[start : start + size]))
+        start += size
+    pieces.append(highpass(x[start:]))
+    np.testing.assert_allclose(np.concatenate(pieces), expected, atol=1e-6)

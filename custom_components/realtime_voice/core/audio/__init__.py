@@ -1,4 +1,4 @@
-"""Audio for the satellite: the microphone DSP chain and WAV files (numpy, scipy, soxr).
+"""Audio for the satellite: the microphone DSP chain and WAV files (numpy, soxr).
 
 API::
 

@@ -1,6 +1,6 @@
 """The satellite's microphone DSP chain: high-pass, optional AGC and limiter, resampling, metering.
 
-Every stage carries its state across chunks (filter ``zi``, soxr's ``ResampleStream``, the AGC gain
+Every stage carries its state across chunks (the high-pass's, soxr's ``ResampleStream``, the AGC gain
 and the VAD's noise floor), so feeding a signal in chunks of any length gives the same output as
 feeding it at once (the AGC excepted: it updates its gain once per chunk by design).
 """
@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import soxr
-from scipy import signal
+
+from .highpass import HighPass
 
 WAKE_RATE = 16_000
 STREAM_RATE = 24_000
@@ -185,15 +186,13 @@ class DspChain:
         self.highpass_hz = highpass_hz
         self.agc_config = agc
         self.noise_suppression = noise_suppression
-        self._ba: tuple[np.ndarray, np.ndarray] | None = None
-        if highpass_hz > 0:
-            b, a = signal.butter(2, highpass_hz, btype="highpass", fs=input_rate)
-            self._ba = (b.astype(np.float64), a.astype(np.float64))
+        self._highpass = HighPass(highpass_hz, input_rate) if highpass_hz > 0 else None
         self.reset()
 
     def reset(self) -> None:
         """Forget all state, as if the microphone had just opened."""
-        self._zi = None if self._ba is None else np.zeros(len(self._ba[1]) - 1, dtype=np.float64)
+        if self._highpass is not None:
+            self._highpass.reset()
         self._to_wake = _Resampler(self.input_rate, WAKE_RATE)
         self._to_stream = _Resampler(self.input_rate, STREAM_RATE)
         self._agc = None if self.agc_config is None else _Agc(self.agc_config)
@@ -201,9 +200,8 @@ class DspChain:
 
     def process(self, chunk: np.ndarray) -> DspFrame:
         x = _as_float(chunk)
-        if self._ba is not None and len(x):
-            y, self._zi = signal.lfilter(self._ba[0], self._ba[1], x, zi=self._zi)
-            x = y.astype(np.float32)
+        if self._highpass is not None and len(x):
+            x = self._highpass(x)
         seconds = len(x) / self.input_rate
         level = _dbfs(x)
         speech = self._vad.update(level, seconds)
