@@ -19,6 +19,8 @@ from homeassistant.exceptions import (
 from homeassistant.helpers import llm
 from homeassistant.util.json import JsonObjectType
 
+from custom_components.realtime_voice.tools.results import MAX_RESULT_CHARS
+
 from .test_tools_support import House, async_setup_house
 
 
@@ -41,6 +43,7 @@ class EchoTool(llm.Tool):
                         "unauthorized",
                         "crash",
                         "slow",
+                        "long",
                         "invalid",
                     ]
                 ),
@@ -66,6 +69,8 @@ class EchoTool(llm.Tool):
             raise RuntimeError("bug")
         if mode == "invalid":
             raise vol.Invalid("bad value", path=["text"])
+        if mode == "long":
+            return {"success": True, "result": "word " * 5000}
         if mode == "slow":
             await asyncio.sleep(5)
         # A datetime is not JSON: the toolset must make the result JSON-safe.
@@ -175,3 +180,18 @@ async def test_llm_tool_timeout(house_and_api: tuple[House, EchoAPI]) -> None:
     )
 
     assert result["error"]["code"] == "timeout"
+
+
+async def test_long_result_is_cut(house_and_api: tuple[House, EchoAPI]) -> None:
+    """A result longer than the limit comes back as a marked preview, keeping success."""
+    house, _ = house_and_api
+    toolset = await house.toolset(llm_api_ids=["echo_api"])
+
+    result = await toolset.async_call(
+        "echo", json.dumps({"text": "x", "mode": "long"}), call_id="c"
+    )
+
+    assert result["truncated"] is True
+    assert result["success"] is True
+    assert len(result["preview"]) == MAX_RESULT_CHARS
+    assert result["preview"].startswith('{"success":true,"result":"word word')

@@ -8,6 +8,9 @@ from homeassistant.core import State
 from homeassistant.helpers.json import json_dumps
 from homeassistant.util.json import json_loads
 
+# Longest result text handed to the model (about 3k tokens).
+MAX_RESULT_CHARS = 12_000
+
 # Attributes worth speaking about; the rest (icons, supported_features, lists of modes, ...)
 # would only cost tokens. Extends the set HA's Assist API uses for its live context.
 USEFUL_ATTRIBUTES = frozenset(
@@ -48,9 +51,20 @@ def error_result(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-def json_safe(value: Any) -> Any:
-    """Round-trip through HA's JSON encoder (datetimes, sets, enums, ... become JSON types)."""
-    return json_loads(json_dumps(value))
+def compact_result(result: dict[str, Any], max_chars: int = MAX_RESULT_CHARS) -> dict[str, Any]:
+    """JSON-safe result (datetimes, sets, enums, ... become JSON types), cut when too long.
+
+    A long answer (a week of calendar events, a forecast) would eat the session's context; the
+    model gets the start of it and is told that the rest was cut.
+    """
+    text = json_dumps(result)
+    if len(text) <= max_chars:
+        safe: dict[str, Any] = json_loads(text)
+        return safe
+    cut: dict[str, Any] = {"truncated": True, "preview": text[:max_chars]}
+    if "success" in result:
+        cut["success"] = result["success"]
+    return cut
 
 
 def entity_summary(state: State) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from .const import (
 )
 from .llm_tools import async_build_llm_api_tools
 from .names import ToolNamer
-from .results import error_result, json_safe
+from .results import compact_result, error_result
 from .service_tool import async_build_service_tools, exposed_entity_ids
 from .state_tool import EntityStateTool
 
@@ -148,7 +148,7 @@ class Toolset:
     ) -> dict[str, Any]:
         try:
             async with asyncio.timeout(self.call_timeout_s):
-                return json_safe(await tool.async_run(arguments, context, call_id))
+                return compact_result(await tool.async_run(arguments, context, call_id))
         except TimeoutError:
             return error_result(
                 ERR_TIMEOUT,
