@@ -6,7 +6,7 @@ from typing import Any
 
 from homeassistant.core import State
 from homeassistant.helpers.json import json_dumps
-from homeassistant.util.json import json_loads
+from homeassistant.util.json import json_loads_object
 
 # Longest result text handed to the model (about 3k tokens).
 MAX_RESULT_CHARS = 12_000
@@ -59,8 +59,7 @@ def compact_result(result: dict[str, Any], max_chars: int = MAX_RESULT_CHARS) ->
     """
     text = json_dumps(result)
     if len(text) <= max_chars:
-        safe: dict[str, Any] = json_loads(text)
-        return safe
+        return json_loads_object(text)
     cut: dict[str, Any] = {"truncated": True, "preview": text[:max_chars]}
     if "success" in result:
         cut["success"] = result["success"]

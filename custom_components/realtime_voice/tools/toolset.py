@@ -96,6 +96,7 @@ class Toolset:
         arguments: Any = arguments_json
         context: Context | None = None
         try:
+            self._count_call()
             arguments = self._parse_arguments(arguments_json)
             tool = self._admit(name)
             validated = tool.validate(arguments)
@@ -114,8 +115,8 @@ class Toolset:
         )
         return result
 
-    def _parse_arguments(self, arguments_json: str) -> dict[str, Any]:
-        # The count comes first so that a model looping on bad calls is stopped too.
+    def _count_call(self) -> None:
+        # Every call counts, refused ones too, so that a model looping on bad calls is stopped.
         self._calls_this_turn += 1
         if self._calls_this_turn > self.max_calls_per_turn:
             raise ToolRefusal(
@@ -123,6 +124,9 @@ class Toolset:
                 f"Limit of {self.max_calls_per_turn} tool calls per turn reached; "
                 "nothing was done. Answer the user with what you have.",
             )
+
+    @staticmethod
+    def _parse_arguments(arguments_json: str) -> dict[str, Any]:
         try:
             arguments = json.loads(arguments_json or "{}")
         except json.JSONDecodeError as err:
