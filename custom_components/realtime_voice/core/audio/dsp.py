@@ -104,22 +104,26 @@ class _VoiceActivity:
         self.margin_db = margin_db
         self.absolute_floor = floor_dbfs
         self.window_s = window_s
-        self._history: deque[tuple[float, float]] = deque()  # (level, seconds) per chunk
-        self._history_s = 0.0
+        self._now = 0.0  # seconds of audio seen
+        # (end time, level) of the chunks that can still become the window's minimum: a
+        # monotonic queue, so the minimum costs O(1) per chunk instead of a scan of the window
+        self._candidates: deque[tuple[float, float]] = deque()
         self._hangover_s = 0.0
 
     @property
     def noise_floor(self) -> float:
-        return min((level for level, _ in self._history), default=_SILENCE_DBFS)
+        return self._candidates[0][1] if self._candidates else _SILENCE_DBFS
 
     def update(self, level_dbfs: float, seconds: float) -> bool:
         if seconds <= 0:
             return self._hangover_s > 0
         loud = level_dbfs > max(self.noise_floor + self.margin_db, self.absolute_floor)
-        self._history.append((level_dbfs, seconds))
-        self._history_s += seconds
-        while self._history_s - self._history[0][1] >= self.window_s:
-            self._history_s -= self._history.popleft()[1]
+        self._now += seconds
+        while self._candidates and self._candidates[-1][1] >= level_dbfs:
+            self._candidates.pop()
+        self._candidates.append((self._now, level_dbfs))
+        while self._candidates[0][0] <= self._now - self.window_s:
+            self._candidates.popleft()
         if loud:
             self._hangover_s = 0.3
         else:
@@ -233,14 +237,19 @@ def _as_float(chunk: np.ndarray) -> np.ndarray:
         else:
             raise ValueError(f"expected a mono chunk (1-D), got an array of shape {chunk.shape}")
     if chunk.dtype == np.int16:
-        return chunk.astype(np.float32) / _FULL_SCALE
+        samples = chunk.astype(np.float32)
+        samples *= np.float32(1 / _FULL_SCALE)
+        return samples
     if chunk.dtype == np.float32:
         return chunk
     raise ValueError(f"expected int16 or float32 samples, got {chunk.dtype}")
 
 
 def _to_int16(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(x * _FULL_SCALE), -32768, 32767).astype(np.int16)
+    scaled = np.multiply(x, _FULL_SCALE, dtype=np.float32)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, -32768, 32767, out=scaled)
+    return scaled.astype(np.int16)
 
 
 def _dbfs(x: np.ndarray) -> float:

@@ -43,6 +43,8 @@ class HighPass:
         n = np.arange(_BLOCK)
         self._powers = self._pole**n
         self._inverse_powers = self._pole ** (-n.astype(np.float64))
+        # y = direct x + 2 Re(residue s): fold 2 * residue into the powers once
+        self._output_powers = 2.0 * self._residue * self._powers
         self._state = 0j
 
     def reset(self) -> None:
@@ -51,11 +53,13 @@ class HighPass:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         out = np.empty(len(x), dtype=np.float32)
         for start in range(0, len(x), _BLOCK):
-            block = x[start : start + _BLOCK].astype(np.float64)
+            block = x[start : start + _BLOCK]
             n = len(block)
-            s = self._powers[:n] * (
-                self._pole * self._state + np.cumsum(self._inverse_powers[:n] * block)
-            )
-            self._state = complex(s[-1])
-            out[start : start + n] = self._direct * block + 2.0 * (self._residue * s).real
+            terms = self._inverse_powers[:n] * block
+            terms[0] += self._pole * self._state  # the carried state enters as the first term
+            sums = np.cumsum(terms, out=terms)
+            self._state = complex(self._powers[n - 1] * sums[-1])
+            y = (self._output_powers[:n] * sums).real
+            y += self._direct * block
+            out[start : start + n] = y
         return out
