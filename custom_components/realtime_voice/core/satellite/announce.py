@@ -5,6 +5,8 @@ TXT properties: ``name``, ``id`` (the stable satellite id), ``version``, ``proto
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import socket
 
@@ -54,6 +56,7 @@ class Announcer:
         self.addresses = interfaces or local_addresses()
         self.info = service_info(name, port, self.addresses, satellite_id)
         self._zeroconf: AsyncZeroconf | None = None
+        self._broadcast: asyncio.Future[None] | None = None
         self._interfaces = interfaces
 
     async def start(self) -> None:
@@ -61,11 +64,19 @@ class Announcer:
             interfaces=self._interfaces or self.addresses or InterfaceChoice.All,
             ip_version=IPVersion.V4Only,
         )
-        await self._zeroconf.async_register_service(self.info, allow_name_change=True)
+        # Registration returns once the name is claimed; its announcements go on in this task.
+        self._broadcast = await self._zeroconf.async_register_service(
+            self.info, allow_name_change=True
+        )
 
     async def stop(self) -> None:
         if self._zeroconf is None:
             return
+        if self._broadcast is not None:
+            self._broadcast.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._broadcast
+            self._broadcast = None
         await self._zeroconf.async_unregister_all_services()
         await self._zeroconf.async_close()
         self._zeroconf = None

@@ -24,7 +24,8 @@ from ..audio.wav import WavWriter, read_wav
 _LOGGER = logging.getLogger(__name__)
 
 Pull = Callable[[int], np.ndarray | None]
-REOPEN_INTERVAL_S = 2.0
+REOPEN_INTERVAL_S = 2.0  # how often a vanished device is looked for
+WATCH_INTERVAL_S = 0.5  # how often an open device is checked
 
 
 class AudioDeviceError(RuntimeError):
@@ -189,7 +190,7 @@ class _DeviceStream:
 
     async def _watch_device(self) -> None:
         while True:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(WATCH_INTERVAL_S)
             if not self._lost and self._stream is not None and self._stream.active:
                 continue
             _LOGGER.warning(

@@ -29,6 +29,7 @@ class _Stream:
     prebuffering: bool = True
     played: int = 0  # output samples handed to the device
     underruns: int = 0
+    done: bool = False  # played out; ``current`` until the event loop has heard of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +137,7 @@ class Player:
         finished: _Stream | None = None
         with self._lock:
             stream = self._stream
-            if stream is None:
+            if stream is None or stream.done:
                 return None
             if stream.prebuffering:
                 if self._buffered < self.prebuffer and not stream.ended:
@@ -157,15 +158,25 @@ class Player:
             stream.played += filled
             if filled < frames:
                 if stream.ended:
+                    stream.done = True
                     finished = stream
-                    self._stream = None
                 else:
                     stream.underruns += 1
                     self.underruns += 1
                     stream.prebuffering = True  # let the buffer fill again before going on
-        if finished is not None and self._on_finished is not None and self._loop is not None:
-            played_ms = finished.played * 1000 // self.output_rate
-            self._loop.call_soon_threadsafe(
-                self._on_finished, finished.stream_id, finished.kind, played_ms
-            )
+        if finished is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._complete, finished)
+        if self.volume != 1.0:
+            return (out.astype(np.float32) * self.volume).astype(np.int16)
         return out
+
+    def _complete(self, stream: _Stream) -> None:
+        """On the event loop: the stream has played out (unless stopped or replaced meanwhile)."""
+        with self._lock:
+            if self._stream is not stream:
+                return
+            self._stream = None
+        if self._on_finished is not None:
+            self._on_finished(
+                stream.stream_id, stream.kind, stream.played * 1000 // self.output_rate
+            )

@@ -1,0 +1,114 @@
+"""The jitter buffer between the link and the output callback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from realtime_voice_core.satellite.playback import Player, Stopped
+
+RATE = 24_000
+BLOCK = 480  # 20 ms
+
+
+def tone(seconds: float, rate: int = RATE) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (np.sin(2 * np.pi * 440 * t) * 10_000).astype(np.int16)
+
+
+def pcm(samples: np.ndarray) -> bytes:
+    return samples.astype("<i2").tobytes()
+
+
+async def test_prebuffer_then_exact_audio_then_finished_with_played_ms() -> None:
+    finished: list[tuple[str, str, int]] = []
+    player = Player(RATE, prebuffer_ms=100, on_finished=lambda *a: finished.append(a))
+    assert player.read(BLOCK) is None  # nothing playing
+    player.start("s1", "response")
+    audio = tone(0.5)
+    player.feed(pcm(audio[:1200]))  # 50 ms: under the prebuffer
+    assert not player.read(BLOCK).any()  # type: ignore[union-attr]
+    player.feed(pcm(audio[1200:]))
+    player.end("s1")
+    out = []
+    while (block := player.read(BLOCK)) is not None:
+        out.append(block)
+    played = np.concatenate(out)
+    assert np.array_equal(played[: len(audio)], audio)
+    assert not played[len(audio) :].any()
+    await asyncio.sleep(0)  # on_finished runs on the loop
+    assert finished == [("s1", "response", 500)]
+    assert player.current is None
+
+
+async def test_underrun_pads_with_silence_and_rebuffers() -> None:
+    player = Player(RATE, prebuffer_ms=40)
+    player.start("s", "response")
+    player.feed(pcm(tone(0.06)))  # 60 ms
+    blocks = [player.read(BLOCK) for _ in range(4)]
+    assert all(b is not None for b in blocks)
+    assert blocks[0].any()
+    assert blocks[1].any()
+    assert player.underruns == 1  # the third block ran dry
+    assert not blocks[3].any()  # type: ignore[union-attr]  # waiting for 40 ms again
+    player.feed(pcm(tone(0.04)))
+    assert player.read(BLOCK).any()  # type: ignore[union-attr]
+
+
+async def test_stop_takes_effect_at_the_next_block_and_reports_played_ms() -> None:
+    player = Player(RATE, prebuffer_ms=0)
+    player.start("s", "announcement")
+    player.feed(pcm(tone(1.0)))
+    for _ in range(10):
+        player.read(BLOCK)
+    assert player.stop() == Stopped("s", "announcement", 200)
+    assert player.read(BLOCK) is None
+    player.feed(pcm(tone(0.1)))  # late audio of the stopped stream is dropped
+    assert player.read(BLOCK) is None
+
+
+async def test_a_new_stream_replaces_the_old_one() -> None:
+    player = Player(RATE, prebuffer_ms=0)
+    player.start("a", "response")
+    player.feed(pcm(tone(0.2)))
+    player.read(BLOCK)
+    assert player.start("b", "chime") == Stopped("a", "response", 20)
+    assert player.current == ("b", "chime")
+
+
+async def test_resamples_to_the_device_rate_and_applies_volume() -> None:
+    finished: list[tuple[str, str, int]] = []
+    player = Player(48_000, prebuffer_ms=0, volume=0.5, on_finished=lambda *a: finished.append(a))
+    player.start("s", "response")
+    player.feed(pcm(tone(0.3)))
+    player.end("s")
+    out = []
+    while (block := player.read(960)) is not None:
+        out.append(block)
+    played = np.concatenate(out)
+    await asyncio.sleep(0)
+    assert finished[0][2] in range(295, 321)  # 0.3 s, in whole 20 ms blocks of 48 kHz
+    peak = np.abs(played).max()
+    assert 4500 < peak < 5500  # half of 10000
+    spectrum = np.abs(np.fft.rfft(played))
+    assert abs(np.argmax(spectrum) * 48_000 / len(played) - 440) < 10  # still 440 Hz at 48 kHz
+
+
+async def test_read_from_another_thread() -> None:
+    """The device callback runs on PortAudio's thread."""
+    finished = asyncio.Event()
+    player = Player(RATE, prebuffer_ms=0, on_finished=lambda *a: finished.set())
+    player.start("s", "response")
+    player.feed(pcm(tone(0.2)))
+    player.end("s")
+
+    def drain() -> int:
+        count = 0
+        while player.read(BLOCK) is not None:
+            count += 1
+        return count
+
+    blocks = await asyncio.to_thread(drain)
+    await asyncio.wait_for(finished.wait(), 1)
+    assert blocks == 11  # 10 full blocks, then the one that ran out
