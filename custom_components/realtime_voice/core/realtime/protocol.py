@@ -276,6 +276,7 @@ _BETA_NAMES = {
     "response.text.done": "response.output_text.done",
     "conversation.item.created": "conversation.item.added",
 }
+_GA_ONLY_NAMES = frozenset(_BETA_NAMES.values())
 # Known events that carry nothing the rest of the product needs.
 _IGNORED = frozenset(
     {
@@ -325,6 +326,8 @@ def parse_server_event(interface: Interface, event: Any) -> list[ev.RealtimeEven
         raise MalformedEventError("not an object with a string 'type'")
     name: str = event["type"]
     if interface == "beta":
+        if name in _GA_ONLY_NAMES:
+            raise UnknownEventError(f"{name} (a GA event on a beta connection)")
         name = _BETA_NAMES.get(name, name)
     elif name == "conversation.item.created":
         name = "conversation.item.added"
