@@ -354,16 +354,18 @@ class RealtimeSession:
         """Replace the connection before the service's limit, in a pause of the conversation."""
         settings = self._settings
         while not self._closing:
-            due = self._link_started + settings.session_max_seconds
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            if (
-                self._link is None
-                or time.monotonic() < self._link_started + settings.session_max_seconds
-            ):
+            if self._link is None:  # reconnecting: the new connection starts a new age
+                await self._connected.wait()
+                continue
+            started = self._link_started
+            await asyncio.sleep(max(0.0, started + settings.session_max_seconds - time.monotonic()))
+            if self._link is None or self._link_started != started:
                 continue  # reconnected or replaced meanwhile: a younger connection
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(settings.replace_idle_grace):
                     await self._idle.wait()
+            if self._link is None or self._link_started != started:
+                continue
             try:
                 await self._replace("session_age", keep_conversation=True)
             except RealtimeError as err:
