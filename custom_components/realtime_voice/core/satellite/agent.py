@@ -138,6 +138,9 @@ class SatelliteAgent:
                 self._hear(block, loop.time())
             except Exception:  # one bad block must not end the satellite
                 _LOGGER.exception("error while processing microphone audio")
+            # A source that is behind (a backlog of device blocks, a WAV catching up) returns
+            # without suspending; yield so that the link sender is never starved.
+            await asyncio.sleep(0)
 
     def _hear(self, block: np.ndarray, now: float) -> None:
         frame = self.dsp.process(block)

@@ -74,9 +74,7 @@ class WavFileSource:
 
     async def read(self) -> np.ndarray:
         loop = asyncio.get_running_loop()
-        delay = self._next_due - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await asyncio.sleep(max(0.0, self._next_due - loop.time()))
         self._next_due += self._period
         block = self.samples[self._position : self._position + self.block]
         self._position += self.block

@@ -1,0 +1,112 @@
+"""``realtime-voice satellite`` as a process, on WAV files, with the real client as HA."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime_voice_core.audio import read_wav
+from realtime_voice_core.link import Audio, SatelliteLinkClient
+from realtime_voice_core.link import protocol as p
+from tests.corpus import espeak_available
+
+from .harness import KEY, Script, locate, speech
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def run_cli(*args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "realtime_voice_core.cli",
+        "satellite",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_bad_config_exits_2_naming_key_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "sat.yaml"
+    config.write_text(f"name: x\nlink:\n  access_key: {KEY}\n  port: 70000\n")
+    process = await run_cli("--config", str(config))
+    _, stderr = await process.communicate()
+    assert process.returncode == 2
+    assert (
+        "sat.yaml:4: link.port: expected an integer from 1 to 65535, got 70000" in stderr.decode()
+    )
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech")
+async def test_satellite_process_on_wav_files(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "sat.yaml"
+    config.write_text(
+        f"name: CLI test\nlink: {{host: 127.0.0.1, port: {port}, access_key: {KEY}}}\n"
+        "zeroconf: {enabled: false}\nconversation: {chime: false}\naudio: {output_rate: 24000}\n"
+    )
+    wav = (
+        Script()
+        .pause(1.5)
+        .say("hey jarvis")
+        .pause(0.1)
+        .say("turn on the light")
+        .pause(0.5)
+        .write("cli")
+    )
+    output = tmp_path / "out.wav"
+    process = await run_cli(
+        "--config", str(config), "--input-wav", str(wav), "--output-wav", str(output)
+    )
+    client = SatelliteLinkClient("127.0.0.1", port, KEY)
+    try:
+        async with asyncio.timeout(20):
+            while True:  # the process needs a moment to load the models
+                try:
+                    info = await client.connect()
+                    break
+                except Exception:
+                    if process.returncode is not None:
+                        pytest.fail((await process.stderr.read()).decode())  # type: ignore[union-attr]
+                    await asyncio.sleep(0.2)
+        assert info.name == "CLI test"
+        assert info.wake_words_available == ["hey_jarvis"]
+        events = client.events()
+        answer = speech("okay", p.AUDIO_RATE)
+        async with asyncio.timeout(20):
+            kinds = []
+            async for event in events:
+                kinds.append(type(event))
+                if isinstance(event, Audio) and p.Wake in kinds:
+                    await client.stop_listening()
+                    await client.play_start("a1")
+                    await client.play_audio(answer.astype("<i2").tobytes())
+                    await client.play_end("a1")
+                if isinstance(event, p.PlaybackFinished):
+                    break
+        assert p.Wake in kinds
+        assert p.ListenEnd in kinds
+    finally:
+        await client.close()
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 10)
+    assert process.returncode == 0
+    played, rate = read_wav(output)
+    assert rate == p.AUDIO_RATE
+    start = locate(answer, played)[0]
+    assert np.array_equal(played[start : start + len(answer)], answer)
