@@ -153,7 +153,12 @@ def wake_clips(
 
 
 def background(seconds: float, rate: int = 16_000, seed: int = 0) -> np.ndarray:
-    """Non-wake speech by every voice, with pauses, over noise at 10 dB SNR, cut to ``seconds``."""
+    """Non-wake speech by every voice, with pauses, clean or over pink, white or babble noise at
+    10 or 20 dB SNR, cut to ``seconds``; cached as a WAV file."""
+    key = hashlib.sha256(f"background|{seconds}|{rate}|{seed}|{OTHER_SPEECH}".encode()).hexdigest()
+    path = CACHE / f"background-{key[:16]}.wav"
+    if path.exists():
+        return read_wav(path)[0]
     rng = np.random.default_rng(seed)
     parts: list[np.ndarray] = []
     total = 0
@@ -172,4 +177,9 @@ def background(seconds: float, rate: int = 16_000, seed: int = 0) -> np.ndarray:
         parts.append(clip)
         total += len(clip)
         i += 1
-    return np.concatenate(parts)[: int(seconds * rate)]
+    audio = np.concatenate(parts)[: int(seconds * rate)]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    write_wav(tmp, audio, rate)
+    tmp.replace(path)
+    return audio

@@ -1,0 +1,285 @@
+"""Wake-word benchmark: idle CPU cost and detection / false accepts on an espeak-ng corpus.
+
+Baselines are measured in the same run: pyopen-wakeword as shipped (its default interpreter
+options, fed 16 kHz audio directly, no DSP) beside our chain (48 kHz microphone audio through
+``DspChain`` and ``WakeWordDetector``) for the CPU cost; for detection, the bare engine gets the
+same audio resampled to 16 kHz, without the DSP chain and the detector. The corpus comes from the repository's ``tests/corpus``
+(espeak-ng); without the repository or espeak-ng, only the CPU figures are produced. The false
+accept corpus is 0.1 h by default; ``REALTIME_VOICE_BENCH_FA_HOURS=1`` runs a full hour.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from ..audio.dsp import DspChain
+from ..bench import Figure
+from .detector import WakeWordDetector
+from .openwakeword import (
+    BUILTIN_MODELS,
+    EMBEDDING_WINDOW,
+    MEL_WINDOW_SAMPLES,
+    NUM_MELS,
+    STEP_SAMPLES,
+    OpenWakeWordEngine,
+    models_dir,
+)
+from .tflite import TfLiteModel
+
+MIC_RATE = 48_000
+IDLE_MODEL = "okay_nabu"
+IDLE_SECONDS = 30.0
+THRESHOLD = 0.5
+REFRACTORY_S = 2.0
+_REPO = Path(__file__).resolve().parents[4]
+
+
+def _corpus() -> ModuleType | None:
+    if not (_REPO / "tests" / "corpus" / "__init__.py").is_file() or not shutil.which("espeak-ng"):
+        return None
+    if str(_REPO) not in sys.path:
+        sys.path.insert(0, str(_REPO))
+    return importlib.import_module("tests.corpus")
+
+
+def _cpu_per_audio_second(run: Callable[[], None], seconds: float) -> float:
+    start = time.process_time()  # all threads of the process: the shipped runtime uses many
+    run()
+    return (time.process_time() - start) / seconds
+
+
+class _Shipped:
+    """pyopen-wakeword exactly as its own CLI uses it."""
+
+    def __init__(self, models: list[str]) -> None:
+        from pyopen_wakeword import Model, OpenWakeWord, OpenWakeWordFeatures
+
+        self.features = OpenWakeWordFeatures.from_builtin()
+        self.models = [OpenWakeWord.from_builtin(Model(m)) for m in models]
+
+    def scores(self, audio_16k: np.ndarray, chunk: int = 320) -> list[list[float]]:
+        """Per model, every score (80 ms steps, the 8 s silent prefill first)."""
+        out: list[list[float]] = [[] for _ in self.models]
+        for start in range(0, len(audio_16k), chunk):
+            data = audio_16k[start : start + chunk].tobytes()
+            for embedding in self.features.process_streaming(data):
+                for i, model in enumerate(self.models):
+                    out[i].extend(model.process_streaming(embedding))
+        return out
+
+    def reset(self) -> None:
+        self.features.reset()
+        for model in self.models:
+            model.reset()
+
+    def close(self) -> None:
+        self.features.close()
+        for model in self.models:
+            model.close()
+
+
+def _count_accepts(scores: list[float], threshold: float, refractory_steps: int) -> int:
+    """The detector's rule (no warm-up: the prefill is silence) applied to a bare score list."""
+    count, last = 0, -refractory_steps
+    for i, score in enumerate(scores):
+        if score > threshold and i - last >= refractory_steps:
+            count += 1
+            last = i
+    return count
+
+
+def _through_chain(detector: WakeWordDetector, audio: np.ndarray, rate: int) -> list[str]:
+    chain = DspChain(rate)
+    step = rate // 50
+    found = []
+    for start in range(0, len(audio), step):
+        found += detector.process(chain.process(audio[start : start + step]).wake_16k)
+    found += detector.process(chain.flush().wake_16k)
+    return [d.model for d in found]
+
+
+def _idle_figures(audio_48k: np.ndarray, audio_16k: np.ndarray) -> list[Figure]:
+    seconds = len(audio_16k) / 16_000
+
+    shipped = _Shipped([IDLE_MODEL])
+    shipped.scores(np.zeros(STEP_SAMPLES, np.int16))  # its 8 s prefill, outside the timing
+    baseline = _cpu_per_audio_second(lambda: shipped.scores(audio_16k), seconds)
+    shipped.close()
+
+    detector = WakeWordDetector([IDLE_MODEL])
+    chain = DspChain(MIC_RATE)
+    step = MIC_RATE // 50
+
+    def ours() -> None:
+        for start in range(0, len(audio_48k), step):
+            detector.process(chain.process(audio_48k[start : start + step]).wake_16k)
+
+    ours_cost = _cpu_per_audio_second(ours, seconds)
+    detector.close()
+
+    def bare(threads: int | None, xnnpack: bool) -> float:
+        directory = models_dir()
+        mel = TfLiteModel(
+            directory / "melspectrogram.tflite",
+            input_shape=(1, MEL_WINDOW_SAMPLES),
+            threads=threads,
+            xnnpack=xnnpack,
+        )
+        embedding = TfLiteModel(
+            directory / "embedding_model.tflite",
+            input_shape=(1, EMBEDDING_WINDOW, NUM_MELS, 1),
+            threads=threads,
+            xnnpack=xnnpack,
+        )
+        classifier = TfLiteModel(
+            directory / f"{IDLE_MODEL}.tflite", threads=threads, xnnpack=xnnpack
+        )
+        window = audio_16k[:MEL_WINDOW_SAMPLES].astype(np.float32)
+        mels = np.zeros((1, EMBEDDING_WINDOW, NUM_MELS, 1), np.float32)
+        embeddings = np.zeros(classifier.input_shape, np.float32)
+        steps = len(audio_16k) // STEP_SAMPLES
+
+        def invoke() -> None:
+            for _ in range(steps):
+                mel.run(window)
+                embedding.run(mels)
+                classifier.run(embeddings)
+
+        cost = _cpu_per_audio_second(invoke, seconds)
+        for model in (mel, embedding, classifier):
+            model.close()
+        return cost
+
+    shipped_options = bare(None, False)
+    tuned = bare(1, True)
+    name = f"idle CPU s per audio s, {IDLE_MODEL}; baseline pyopen-wakeword as shipped"
+    return [
+        Figure(
+            f"{name}: our DSP 48k + detector",
+            round(ours_cost, 4),
+            "s/s",
+            "< 0.03",
+            round(baseline, 4),
+        ),
+        Figure(
+            f"{name}: bare models, default runtime options",
+            round(shipped_options, 4),
+            "s/s",
+            None,
+            round(baseline, 4),
+        ),
+        Figure(
+            f"{name}: bare models, 1 thread + XNNPACK",
+            round(tuned, 4),
+            "s/s",
+            None,
+            round(baseline, 4),
+        ),
+    ]
+
+
+def _to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
+    """The bare engine's input: the same audio, resampled in one go (no DSP chain)."""
+    import soxr
+
+    out = soxr.resample(audio.astype(np.float32) / 32768, rate, 16_000, quality="HQ")
+    return np.clip(np.rint(out * 32768), -32768, 32767).astype(np.int16)
+
+
+def _bare_accepts(engine: OpenWakeWordEngine, audio_16k: np.ndarray) -> list[int]:
+    """Per model, accepts of the bare engine's scores under the detector's threshold and
+    refractory rule (its warm-up is left out: the clips start with 1.5 s before the phrase)."""
+    engine.reset()
+    scores = np.array([f.scores for f in engine.process(audio_16k)]).reshape(-1, len(engine.names))
+    steps = round(REFRACTORY_S * 16_000 / STEP_SAMPLES)
+    return [_count_accepts(list(scores[:, i]), THRESHOLD, steps) for i in range(len(engine.names))]
+
+
+def _detection_figures(corpus: ModuleType) -> list[Figure]:
+    """Our chain on 48 kHz audio vs the bare engine on the same audio at 16 kHz.
+
+    The bare engine is ``OpenWakeWordEngine`` alone: pyopen-wakeword's models and pipeline,
+    whose scores equal the shipped package's (tests/core/test_wakeword.py checks it), without
+    the per-clip cost of the shipped package's 8 s prefill on every reset.
+    """
+    figures = []
+    models = ["hey_jarvis", "okay_nabu"]
+    detector = WakeWordDetector(models)
+    bare = OpenWakeWordEngine(models)
+    try:
+        for snr, label in ((None, "clean"), (10.0, "10 dB SNR"), (0.0, "0 dB SNR")):
+            for index, model in enumerate(models):
+                clips = corpus.wake_clips(model, snrs=(snr,))
+                ours_hits = bare_hits = 0
+                for clip in clips:
+                    audio = clip.render(MIC_RATE)
+                    detector.reset()
+                    ours_hits += model in _through_chain(detector, audio, MIC_RATE)
+                    bare_hits += _bare_accepts(bare, _to_16k(audio, MIC_RATE))[index] > 0
+                figures.append(
+                    Figure(
+                        f"detected {model}, {label}, {len(clips)} espeak clips: our chain; "
+                        "baseline bare engine",
+                        round(100 * ours_hits / len(clips), 1),
+                        "%",
+                        ">= baseline",
+                        round(100 * bare_hits / len(clips), 1),
+                    )
+                )
+    finally:
+        detector.close()
+        bare.close()
+
+    hours = float(os.environ.get("REALTIME_VOICE_BENCH_FA_HOURS", "0.1"))
+    audio = corpus.background(hours * 3600, MIC_RATE, seed=21)
+    all_models = list(BUILTIN_MODELS)
+    detector = WakeWordDetector(all_models)
+    bare = OpenWakeWordEngine(all_models)
+    try:
+        ours_found = _through_chain(detector, audio, MIC_RATE)
+        bare_counts = _bare_accepts(bare, _to_16k(audio, MIC_RATE))
+    finally:
+        detector.close()
+        bare.close()
+    for model, bare_count in zip(all_models, bare_counts, strict=True):
+        figures.append(
+            Figure(
+                f"false accepts/h, {model}, {hours:g} h of other speech and noise: our chain; "
+                "baseline bare engine",
+                round(ours_found.count(model) / hours, 1),
+                "1/h",
+                "0",
+                round(bare_count / hours, 1),
+            )
+        )
+    return figures
+
+
+def collect() -> list[Figure]:
+    corpus = _corpus()
+    if corpus is not None:
+        idle_16k = corpus.background(IDLE_SECONDS, 16_000, seed=11)
+        idle_48k = corpus.background(IDLE_SECONDS, MIC_RATE, seed=11)
+    else:
+        from ..audio.bench import bench_signal
+
+        idle_48k = bench_signal(IDLE_SECONDS, MIC_RATE)
+        idle_16k = bench_signal(IDLE_SECONDS, 16_000)
+    figures = _idle_figures(idle_48k, idle_16k)
+    if corpus is None:
+        print(
+            "wakeword bench: no tests/corpus or espeak-ng, detection figures skipped",
+            file=sys.stderr,
+        )
+    else:
+        figures += _detection_figures(corpus)
+    return figures
