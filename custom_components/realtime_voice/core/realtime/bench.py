@@ -123,7 +123,7 @@ def collect() -> list[Figure]:
     figures = []
     for kind, label in (
         ("send", "realtime: send 20 ms frame (encode+send)"),
-        ("receive", f"realtime: receive {DELTA_MS} ms audio delta (parse+decode+event)"),
+        ("receive", f"realtime: receive {DELTA_MS} ms audio delta (parse+decode)"),
     ):
         for index, pct in enumerate(("p50", "p99")):
             figures.append(
