@@ -99,6 +99,34 @@ async def test_refusals_at_connect() -> None:
             assert (await _recv(ws))["error"]["code"] == "model_not_found"
 
 
+async def test_item_create_delete_and_their_errors_on_beta() -> None:
+    headers = {"OpenAI-Beta": "realtime=v1"}
+    async with (
+        StandinServer(StandinConfig(endpoint="both")) as server,
+        connect(f"{server.url}?model=gpt-4o-realtime-preview", additional_headers=headers) as ws,
+    ):
+        assert (await _recv(ws))["type"] == "session.created"
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "a"}]}
+        await ws.send(json.dumps({"type": "conversation.item.create", "item": item | {"id": "i1"}}))
+        created = await _recv(ws)
+        await ws.send(json.dumps({"type": "conversation.item.delete", "item_id": "i1"}))
+        deleted = await _recv(ws)
+        await ws.send(json.dumps({"type": "conversation.item.delete", "item_id": "i1"}))
+        missing = await _recv(ws)
+        await ws.send(json.dumps({"type": "response.cancel"}))
+        not_active = await _recv(ws)
+    assert created["type"] == "conversation.item.created"  # the beta name
+    assert created["item"]["id"] == "i1"
+    assert deleted == {
+        "type": "conversation.item.deleted",
+        "event_id": deleted["event_id"],
+        "item_id": "i1",
+    }
+    assert (missing["error"]["code"], missing["error"]["param"]) == ("invalid_value", "item_id")
+    assert not_active["error"]["code"] == "response_cancel_not_active"
+    assert server.violations == []
+
+
 async def test_stand_in_as_a_process_with_a_script(tmp_path: Path) -> None:
     script = tmp_path / "script.json"
     script.write_text(
