@@ -59,6 +59,8 @@ ANNOUNCE_INSTRUCTIONS = (
 )
 # How long after the end of an announcement's audio we wait for the satellite to report it played.
 PLAYBACK_GRACE_S = 10.0
+# After the wake word, the conversation ends if no speech starts within this many seconds.
+NO_SPEECH_TIMEOUT_S = 8.0
 # A session that cannot be opened is retried after these delays (seconds), the last one repeating.
 SESSION_RETRY_DELAYS = (2.0, 5.0, 15.0, 60.0, 300.0)
 
@@ -140,6 +142,9 @@ class SessionManager:
         self._announcement_done: asyncio.Future[None] | None = None
         self._no_speech_timer: asyncio.TimerHandle | None = None
         self._responses_in_flight = 0
+        # False once a conversation used the session: the next one needs a fresh context first.
+        self._fresh = True
+        self._reset_task: asyncio.Task[None] | None = None
         self._state_listeners: list[Callable[[], None]] = []
         self._closing = False
 
@@ -162,7 +167,7 @@ class SessionManager:
     async def async_stop(self) -> None:
         self._closing = True
         self._cancel_no_speech_timer()
-        for task in (self._session_task, self._consumer):
+        for task in (self._session_task, self._consumer, self._reset_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -229,6 +234,7 @@ class SessionManager:
                 self._notify()
                 raise
             self._session = session
+            self._fresh = True
             self._description = description
             self.figures.model = session.model
             self.figures.interface = session.interface
@@ -328,10 +334,14 @@ class SessionManager:
         self._fire(
             EVENT_CONVERSATION_STARTED, {"conversation_id": self.conversation.id, "reason": reason}
         )
-        self._start_no_speech_timer()
+        self._start_no_speech_timer(NO_SPEECH_TIMEOUT_S)
         try:
             session = await self._ensure_session()
-            await session.reset_conversation()
+            if self._reset_task is not None:
+                await self._reset_task  # the previous conversation's context is being dropped
+            if not self._fresh:
+                await session.reset_conversation()
+            self._fresh = False
             await self._refresh_description(session)
             if self._toolset is not None:
                 self._toolset.start_turn()
@@ -343,8 +353,8 @@ class SessionManager:
             await self._safe(self.link.stop_listening())
             self._end_conversation(f"error: {err.code}")
 
-    def _start_no_speech_timer(self) -> None:
-        seconds = float(self.options.get(CONF_FOLLOW_UP_SECONDS, DEFAULT_FOLLOW_UP_SECONDS))
+    def _start_no_speech_timer(self, seconds: float) -> None:
+        self._cancel_no_speech_timer()
         self._no_speech_timer = self.hass.loop.call_later(
             seconds, lambda: self.hass.async_create_task(self._no_speech_timeout())
         )
@@ -367,6 +377,12 @@ class SessionManager:
         conversation, self.conversation = self.conversation, None
         self._extra_prompt = None
         self._responses_in_flight = 0
+        if conversation is not None and self._session is not None and not self._closing:
+            # Drop the context now, while nobody talks, so that the next wake word finds a fresh
+            # session already connected.
+            self._reset_task = self.hass.async_create_background_task(
+                self._reset_context(self._session), f"realtime_voice reset {self.link.name}"
+            )
         if conversation is not None:
             self._fire(
                 EVENT_CONVERSATION_ENDED,
@@ -381,6 +397,16 @@ class SessionManager:
             )
         if self._announcement is None:
             self._set_state(ConversationState.IDLE)
+
+    async def _reset_context(self, session: RealtimeSession) -> None:
+        try:
+            await session.reset_conversation()
+        except RealtimeError as err:
+            _LOGGER.warning("Could not reset the conversation of %s: %s", self.link.name, err)
+        else:
+            self._fresh = True
+        finally:
+            self._reset_task = None
 
     async def async_stop_conversation(self) -> None:
         """End what is going on (used by the mute switch and on request)."""
@@ -433,7 +459,7 @@ class SessionManager:
             await self._begin_conversation("barge_in")
         else:
             self._set_state(ConversationState.LISTENING)
-            self._start_no_speech_timer()
+            self._start_no_speech_timer(NO_SPEECH_TIMEOUT_S)
 
     async def _playback_ended(
         self, stream_id: str, played_ms: int, *, interrupted: bool, reason: str | None
@@ -465,7 +491,7 @@ class SessionManager:
         if self._toolset is not None:
             self._toolset.start_turn()
         await self._safe(self.link.listen())
-        self._start_no_speech_timer()
+        self._start_no_speech_timer(seconds)
 
     # --- Realtime events -----------------------------------------------------------------------
 

@@ -69,18 +69,31 @@ async def satellite() -> AsyncIterator[LinkSatellite]:
     await sat.stop()
 
 
-def entry_for(standin: StandinServer, satellite: LinkSatellite, **options: Any) -> MockConfigEntry:
+def entry_for(
+    standin: StandinServer,
+    satellite: LinkSatellite | None = None,
+    *,
+    port: int | None = None,
+    satellite_id: str | None = None,
+    access_key: str = ACCESS_KEY,
+    title: str | None = None,
+    **options: Any,
+) -> MockConfigEntry:
+    """An entry as the config flow creates it, for ``satellite`` or for an agent at ``port``."""
+    if satellite is not None:
+        port, satellite_id, title = satellite.port, satellite.satellite_id, satellite.name
+    assert port is not None and satellite_id is not None
     return MockConfigEntry(
         domain=DOMAIN,
-        title=satellite.name,
-        unique_id=satellite.info.satellite_id,
+        title=title or "Satellite",
+        unique_id=satellite_id,
         data={
             CONF_API_KEY: API_KEY,
             CONF_URL: standin.url,
             CONF_HOST: "127.0.0.1",
-            CONF_PORT: satellite.port,
-            CONF_ACCESS_KEY: ACCESS_KEY,
-            CONF_SATELLITE_ID: satellite.info.satellite_id,
+            CONF_PORT: port,
+            CONF_ACCESS_KEY: access_key,
+            CONF_SATELLITE_ID: satellite_id,
         },
         options={
             CONF_MODEL_SELECTION: "auto",
