@@ -82,7 +82,8 @@ def entry_for(
     """An entry as the config flow creates it, for ``satellite`` or for an agent at ``port``."""
     if satellite is not None:
         port, satellite_id, title = satellite.port, satellite.satellite_id, satellite.name
-    assert port is not None and satellite_id is not None
+    assert port is not None
+    assert satellite_id is not None
     return MockConfigEntry(
         domain=DOMAIN,
         title=title or "Satellite",
