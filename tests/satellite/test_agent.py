@@ -10,12 +10,12 @@ import pytest
 import soxr
 
 from realtime_voice_core.audio import read_wav
-from realtime_voice_core.link import Audio
+from realtime_voice_core.link import Audio, LinkAuthError, SatelliteLinkClient
 from realtime_voice_core.link import protocol as p
 from realtime_voice_core.satellite.audio_io import WavFileSource
 from tests.corpus import espeak_available
 
-from .harness import Script, locate, pcm_to_samples, running_satellite, speech
+from .harness import KEY, SPEED, Script, locate, pcm_to_samples, running_satellite, speech
 
 pytestmark = [
     pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech"),
@@ -159,3 +159,45 @@ async def test_mute_ignores_the_wake_word_and_commands_update_info(tmp_path: Pat
         assert info is not None
         assert (info.volume, info.threshold, info.follow_up_s, info.chime) == (0.5, 0.6, 8.0, False)
     assert not any(isinstance(e, Audio | p.Wake) for e in sat.log)
+
+
+async def test_commands_listen_timeout_stop_replace_and_reconnect(tmp_path: Path) -> None:
+    quiet = Script().pause(1.0).write("quiet")
+    tone = (np.sin(np.arange(p.AUDIO_RATE * 2) / 4) * 3000).astype(np.int16)  # 2 s
+    async with running_satellite(quiet, tmp_path) as sat:
+        with pytest.raises(LinkAuthError):  # a wrong key is refused while the agent runs
+            await SatelliteLinkClient(
+                "127.0.0.1", sat.agent.server.port, "wrong-key-0123456789"
+            ).connect()
+
+        await sat.client.listen(timeout_s=0.3)
+        assert await sat.next(p.ListenStart) == p.ListenStart("command")
+        audio, end = await sat.audio_until(p.ListenEnd, within=3)
+        assert end == p.ListenEnd("timeout")
+        seconds = len(audio) / (p.AUDIO_RATE * 2)  # the WAV runs SPEED times real time
+        assert 0.5 * 0.3 * SPEED < seconds < 0.3 * SPEED + 0.4
+
+        await sat.play("first", tone)
+        await sat.client.play_start("second", "announcement")  # replaces the first
+        replaced = await sat.next(p.PlaybackStopped)
+        assert isinstance(replaced, p.PlaybackStopped)
+        assert (replaced.stream_id, replaced.reason) == ("first", "replaced")
+        await sat.client.play_audio(tone.astype("<i2").tobytes())
+        await asyncio.sleep(0.3)
+        await sat.client.stop_playback()
+        stopped = await sat.next(p.PlaybackStopped)
+        assert isinstance(stopped, p.PlaybackStopped)
+        assert (stopped.stream_id, stopped.reason) == ("second", "command")
+        assert 0 < stopped.played_ms < 2000
+
+        # HA goes away in the middle of an answer: the satellite stops it and takes HA back.
+        await sat.play("third", tone)
+        await sat.until(p.StateChanged("responding"))
+        await sat.client.close()
+        async with asyncio.timeout(3):
+            while sat.agent.player.current is not None:  # noqa: ASYNC110 - no event for this
+                await asyncio.sleep(0.02)
+        again = SatelliteLinkClient("127.0.0.1", sat.agent.server.port, KEY)
+        info = await again.connect()
+        assert info.state == "idle"
+        await again.close()
