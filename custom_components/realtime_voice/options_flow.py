@@ -26,6 +26,7 @@ from .const import (
     DEFAULT_WAKE_THRESHOLD,
 )
 from .core.realtime import registry
+from .tools import normalize_tool_options, tool_options_schema, validate_tool_options
 
 
 def voice_problem(options: dict[str, Any]) -> str | None:
@@ -46,16 +47,23 @@ def voice_problem(options: dict[str, Any]) -> str | None:
 
 class RealtimeVoiceOptionsFlow(OptionsFlow):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        from .tools import tool_options_schema
-
         errors: dict[str, str] = {}
-        placeholders = {"detail": ""}
+        placeholders = {"detail": "", "invalid_services": "", "unknown_llm_apis": ""}
         if user_input is not None:
-            problem = voice_problem(user_input)
-            if problem is None:
-                return self.async_create_entry(data={**self.config_entry.options, **user_input})
-            errors[CONF_VOICE] = "voice_unavailable"
-            placeholders["detail"] = problem
+            tool_errors, tool_placeholders = validate_tool_options(self.hass, user_input)
+            errors.update(tool_errors)
+            placeholders.update(tool_placeholders)
+            if problem := voice_problem(user_input):
+                errors[CONF_VOICE] = "voice_unavailable"
+                placeholders["detail"] = problem
+            if not errors:
+                return self.async_create_entry(
+                    data={
+                        **self.config_entry.options,
+                        **user_input,
+                        **normalize_tool_options(user_input),
+                    }
+                )
 
         options = {**self.config_entry.options, **(user_input or {})}
         link = (
@@ -103,7 +111,7 @@ class RealtimeVoiceOptionsFlow(OptionsFlow):
                     mode=selector.NumberSelectorMode.BOX,
                 )
             ),
-            **tool_options_schema(self.hass, options),
+            **tool_options_schema(self.hass, options, show_advanced=self.show_advanced_options),
         }
         return self.async_show_form(
             step_id="init",

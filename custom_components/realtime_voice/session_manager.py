@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -49,6 +49,7 @@ from .core.realtime import events as rt
 from .repairs import async_report_fallback
 from .satellite_link import SatelliteConnection, SatelliteOfflineError
 from .tone import chime_pcm
+from .tools import Toolset, async_build_toolset, tool_settings
 from .validation import realtime_settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ class SessionManager:
         self._session_task: asyncio.Task[None] | None = None
         self._consumer: asyncio.Task[None] | None = None
         self._description: SessionDescription | None = None
-        self._toolset: Any = None
+        self._toolset: Toolset | None = None
         self._extra_prompt: str | None = None
         self._pending_audio: list[bytes] = []
         self._playbacks: dict[str, Playback] = {}  # by response id (or announcement stream id)
@@ -255,48 +256,28 @@ class SessionManager:
         toolset = await self._build_toolset()
         self._toolset = toolset
         parts = [instructions]
-        if toolset is not None and toolset.prompt:
+        if toolset.prompt:
             parts.append(toolset.prompt)
         if self._extra_prompt:
             parts.append(self._extra_prompt)
-        tools = (
-            tuple(
-                ToolDefinition(spec.name, spec.description, spec.parameters)
-                for spec in toolset.definitions
-            )
-            if toolset is not None
-            else ()
+        tools = tuple(
+            ToolDefinition(spec.name, spec.description, spec.parameters)
+            for spec in toolset.definitions
         )
         return SessionDescription(instructions="\n\n".join(parts), tools=tools)
 
-    async def _build_toolset(self) -> Any:
-        from .tools import async_build_toolset
-        from .tools.const import (
-            CONF_ALLOW_DANGEROUS_SERVICES,
-            CONF_LLM_HASS_API,
-            CONF_MAX_TOOL_CALLS_PER_TURN,
-            CONF_TOOL_CALL_TIMEOUT,
-            CONF_TOOL_SERVICES,
-            DEFAULT_LLM_HASS_API,
-            DEFAULT_MAX_TOOL_CALLS_PER_TURN,
-            DEFAULT_TOOL_CALL_TIMEOUT,
-        )
-
-        options = self.options
-        return await async_build_toolset(
+    async def _build_toolset(self) -> Toolset:
+        toolset = await async_build_toolset(
             self.hass,
-            llm_api_ids=list(options.get(CONF_LLM_HASS_API, DEFAULT_LLM_HASS_API)),
-            services=list(options.get(CONF_TOOL_SERVICES, [])),
-            allow_dangerous_services=bool(options.get(CONF_ALLOW_DANGEROUS_SERVICES, False)),
-            max_calls_per_turn=int(
-                options.get(CONF_MAX_TOOL_CALLS_PER_TURN, DEFAULT_MAX_TOOL_CALLS_PER_TURN)
-            ),
-            call_timeout_s=float(options.get(CONF_TOOL_CALL_TIMEOUT, DEFAULT_TOOL_CALL_TIMEOUT)),
+            **asdict(tool_settings(self.options)),
             device_id=self.device_id,
             satellite_name=self.link.name,
             language=self.hass.config.language,
             context=Context(),
         )
+        for warning in toolset.warnings:
+            _LOGGER.warning("Tools for %s: %s", self.link.name, warning)
+        return toolset
 
     async def _refresh_description(self, session: RealtimeSession) -> None:
         """Exposed entities, allowed services and the prompt may have changed since last time."""
