@@ -71,7 +71,7 @@ def test_scores_equal_pyopen_wakeword_as_shipped() -> None:
             reference += shipped.process_streaming(embedding)
     shipped.close()
     features.close()
-    engine = OpenWakeWordEngine(["hey_jarvis"])
+    engine = OpenWakeWordEngine(["hey_jarvis"], quiet_gate_dbfs=None)
     ours = [f.scores[0] for f in engine.process(audio)]
     engine.close()
     # one score per 80 ms step, the first when 480 samples of audio complete a mel window (the
@@ -122,6 +122,40 @@ def test_no_false_accepts_on_other_speech_and_noise() -> None:
         assert through_chain(detector, hiss, 16_000) == []
     finally:
         detector.close()
+
+
+def test_quiet_gate_skips_work_but_not_scores() -> None:
+    """Through long quiet stretches the embedding model is skipped; every score that is
+    produced equals the never-skipping engine's, and wake words after quiet are still heard."""
+    rng = np.random.default_rng(0)
+    quiet = (rng.standard_normal(16_000 * 6) * 10).astype(np.int16)  # about -70 dBFS
+    audio = np.concatenate(
+        (quiet, JARVIS.render(), quiet, NABU_NOISY.render(), quiet, quiet[:8000], JARVIS.render())
+    )
+    gated = OpenWakeWordEngine(["hey_jarvis", "okay_nabu"])  # default gate, -60 dBFS
+    always = OpenWakeWordEngine(["hey_jarvis", "okay_nabu"], quiet_gate_dbfs=None)
+    try:
+        prefill = gated.embeddings_computed
+        gated_frames: list[ScoreFrame] = []
+        all_frames: list[ScoreFrame] = []
+        for start in range(0, len(audio), 333):
+            gated_frames += gated.process(audio[start : start + 333])
+            all_frames += always.process(audio[start : start + 333])
+        reference = {f.t: f.scores for f in all_frames}
+        assert len(gated_frames) < 0.5 * len(all_frames)
+        for frame in gated_frames:
+            np.testing.assert_array_equal(frame.scores, reference[frame.t])
+        skipped = [f.scores for f in all_frames if f.t not in {g.t for g in gated_frames}]
+        assert np.max(skipped) < 0.1  # what was skipped scored low anyway
+        assert gated.embeddings_computed - prefill < 0.6 * (always.embeddings_computed - prefill)
+        best = np.max([f.scores for f in gated_frames], axis=0)
+        assert best[0] > 0.9
+        assert best[1] > 0.5
+    finally:
+        gated.close()
+        always.close()
+    with pytest.raises(WakeWordError, match="quiet_gate_dbfs"):
+        OpenWakeWordEngine(["hey_jarvis"], quiet_gate_dbfs=5.0)
 
 
 def test_threshold_above_the_best_score_means_no_detection(detector: WakeWordDetector) -> None:

@@ -24,11 +24,13 @@ class Detection:
     score: float
 
 
-def create_engine(engine: str, models: list[str | Path]) -> WakeWordEngine:
+def create_engine(
+    engine: str, models: list[str | Path], quiet_gate_dbfs: float | None = -60.0
+) -> WakeWordEngine:
     if engine == "openwakeword":
         from .openwakeword import OpenWakeWordEngine
 
-        return OpenWakeWordEngine(models)
+        return OpenWakeWordEngine(models, quiet_gate_dbfs=quiet_gate_dbfs)
     if engine == "microwakeword":
         from .microwakeword import MicroWakeWordEngine
 
@@ -41,7 +43,10 @@ class WakeWordDetector:
 
     A model fires when ``trigger_level`` consecutive steps score above ``threshold`` (``None``:
     each model's own recommended cutoff, 0.5 for openWakeWord), not within ``warmup_s`` of the
-    start and not within ``refractory_s`` of its previous detection.
+    start and not within ``refractory_s`` of its previous detection. With openWakeWord, while
+    every 80 ms step a score depends on (about 2.2 s) is quieter than ``quiet_gate_dbfs``, the
+    embedding model is skipped and no score is produced; the first louder step computes what was
+    skipped, so scores are those of an engine that never skips. ``None`` never skips.
     """
 
     def __init__(
@@ -53,6 +58,7 @@ class WakeWordDetector:
         refractory_s: float = 2.0,
         warmup_s: float = 1.0,
         engine: EngineName = "openwakeword",
+        quiet_gate_dbfs: float | None = -60.0,
     ) -> None:
         if threshold is not None and not 0.0 < threshold < 1.0:
             raise WakeWordError(f"threshold must be between 0 and 1, got {threshold!r}")
@@ -68,7 +74,7 @@ class WakeWordDetector:
             raise WakeWordError(f"warmup_s must not be negative, got {warmup_s!r}")
         if isinstance(models, (str, Path)):
             models = [models]
-        self._engine = create_engine(engine, list(models))
+        self._engine = create_engine(engine, list(models), quiet_gate_dbfs)
         defaults = getattr(self._engine, "default_thresholds", (0.5,) * len(self._engine.names))
         self.thresholds = tuple(defaults if threshold is None else (threshold,) * len(defaults))
         self.trigger_level = trigger_level

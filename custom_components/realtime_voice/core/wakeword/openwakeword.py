@@ -26,7 +26,11 @@ EMBEDDING_WINDOW = 76  # mel frames per embedding (775 ms)
 EMBEDDING_FEATURES = 96
 PREFILL_SAMPLES = 8 * SAMPLE_RATE
 _MEL_HISTORY = 10 * 97  # pyopen-wakeword's MAX_MELS: caps the backlog after the prefill
-_EMBEDDING_HISTORY = 10 * 8
+
+# A step (80 ms) quieter than this is "quiet"; when everything a score depends on is quiet (about
+# 2.2 s), the embedding model is not run. Far below speech at any distance a wake word is heard
+# from; a microphone's own noise is usually lower (-70 dBFS and below). None: always run.
+DEFAULT_QUIET_GATE_DBFS = -60.0
 
 BUILTIN_MODELS: tuple[str, ...] = ("okay_nabu", "hey_jarvis", "alexa", "hey_mycroft", "hey_rhasspy")
 
@@ -108,16 +112,17 @@ class _Classifier:
         self.name = name
         self.model = model
         self.window = model.input_shape[1]
-        self.embeddings = np.zeros((_EMBEDDING_HISTORY, EMBEDDING_FEATURES), dtype=np.float32)
+        # one push per embedding, so no more than ``window`` are ever pending
+        self.embeddings = np.zeros((self.window, EMBEDDING_FEATURES), dtype=np.float32)
         self.pending = 0  # embeddings not yet at the end of a scored window
 
     def push(self, embedding: np.ndarray, score: bool = True) -> float | None:
         self.embeddings[:-1] = self.embeddings[1:]
         self.embeddings[-1] = embedding
-        self.pending = min(_EMBEDDING_HISTORY, self.pending + 1)
+        self.pending = min(self.window, self.pending + 1)
         if self.pending < self.window:
             return None
-        start = _EMBEDDING_HISTORY - self.pending
+        start = self.window - self.pending
         window = self.embeddings[start : start + self.window]
         self.pending -= 1
         if not score:
@@ -135,7 +140,14 @@ class _Classifier:
 class OpenWakeWordEngine:
     """Several openWakeWord models sharing one feature pipeline (``WakeWordEngine``)."""
 
-    def __init__(self, models: list[str | Path], *, threads: int | None = 1, xnnpack: bool = True):
+    def __init__(
+        self,
+        models: list[str | Path],
+        *,
+        quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS,
+        threads: int | None = 1,
+        xnnpack: bool = True,
+    ) -> None:
         if not models:
             raise WakeWordError("no wake word model given")
         paths = [resolve_model(m) for m in models]
@@ -163,9 +175,28 @@ class OpenWakeWordEngine:
         except BaseException:
             self.close()
             raise
+        if quiet_gate_dbfs is not None and not -120.0 <= quiet_gate_dbfs <= 0.0:
+            raise WakeWordError(
+                f"quiet_gate_dbfs must be between -120 and 0 dBFS (or None), got {quiet_gate_dbfs!r}"
+            )
+        self.quiet_gate_dbfs = quiet_gate_dbfs
+        # the step's energy (sum of squares, int16 scale) below which it counts as quiet
+        self._quiet_energy = (
+            -1.0
+            if quiet_gate_dbfs is None
+            else (32768.0 * 10 ** (quiet_gate_dbfs / 20)) ** 2 * STEP_SAMPLES
+        )
+        longest = max(c.window for c in self._classifiers)
+        # a score depends on the audio of its classifier's window of embeddings plus one
+        # embedding's mel window (76 frames, 9.5 steps); one step more for the mel overlap
+        self._quiet_steps_to_skip = longest + EMBEDDING_WINDOW // MEL_FRAMES_PER_STEP + 2
+        self._max_catch_up = longest - 1
+        self.embeddings_computed = 0
         self._audio = np.zeros(0, dtype=np.float32)
         self._mels = np.zeros((_MEL_HISTORY, NUM_MELS), dtype=np.float32)
         self._pending_mels = 0
+        self._quiet_steps = 0
+        self._skipped = 0
         self._consumed = -PREFILL_SAMPLES  # stream position (samples) of self._audio[0]
         # the prefill has no wake word in it: build its state once, restore it on reset()
         self._process(np.zeros(PREFILL_SAMPLES, dtype=np.float32), score=False)
@@ -186,6 +217,7 @@ class OpenWakeWordEngine:
         self._mels[:] = mels
         self._pending_mels = pending_mels  # type: ignore[assignment]
         self._consumed = consumed  # type: ignore[assignment]
+        self._quiet_steps = self._skipped = 0
         for classifier, state in zip(self._classifiers, classifiers, strict=True):  # type: ignore[call-overload]
             classifier.restore(state)
 
@@ -197,23 +229,50 @@ class OpenWakeWordEngine:
         audio = np.concatenate((self._audio, samples)) if len(self._audio) else samples
         offset = 0
         while len(audio) - offset >= MEL_WINDOW_SAMPLES:
-            mels = self._mel.run(audio[offset : offset + MEL_WINDOW_SAMPLES])
+            window = audio[offset : offset + MEL_WINDOW_SAMPLES]
+            mels = self._mel.run(window)
             end = self._consumed + offset + MEL_WINDOW_SAMPLES
             offset += STEP_SAMPLES
+            newest = window[-STEP_SAMPLES:]
+            if float(np.dot(newest, newest)) < self._quiet_energy:
+                self._quiet_steps += 1
+            else:
+                self._quiet_steps = 0
             self._mels[:-MEL_FRAMES_PER_STEP] = self._mels[MEL_FRAMES_PER_STEP:]
             self._mels[-MEL_FRAMES_PER_STEP:] = mels.reshape(-1, NUM_MELS) / 10 + 2
             self._pending_mels = min(_MEL_HISTORY, self._pending_mels + MEL_FRAMES_PER_STEP)
             while self._pending_mels >= EMBEDDING_WINDOW:
                 start = _MEL_HISTORY - self._pending_mels
-                window = self._mels[start : start + EMBEDDING_WINDOW]
                 self._pending_mels -= MEL_FRAMES_PER_STEP
-                embedding = self._embedding.run(window).reshape(EMBEDDING_FEATURES)
+                if score and self._quiet_steps >= self._quiet_steps_to_skip:
+                    # everything this score would see is quiet: skip the embedding (most of
+                    # the cost), remember it, and compute it if a loud step comes soon enough
+                    self._skipped = min(self._skipped + 1, self._max_catch_up)
+                    continue
+                if self._skipped:
+                    self._catch_up(start)
+                embedding = self._embed(start)
                 scores = [c.push(embedding, score) for c in self._classifiers]
                 if score and all(s is not None for s in scores):
                     frames.append(ScoreFrame(end / SAMPLE_RATE, tuple(scores)))  # type: ignore[arg-type]
         self._consumed += offset
         self._audio = audio[offset:].copy()
         return frames
+
+    def _embed(self, start: int) -> np.ndarray:
+        self.embeddings_computed += 1
+        window = self._mels[start : start + EMBEDDING_WINDOW]
+        return self._embedding.run(window).reshape(EMBEDDING_FEATURES).copy()
+
+    def _catch_up(self, start: int) -> None:
+        """Compute the skipped embeddings the classifiers' windows still need (their mel
+        windows are still in the buffer, each one step earlier), so that the scores after a
+        quiet stretch equal those of an engine that never skipped."""
+        for back in range(self._skipped, 0, -1):
+            embedding = self._embed(start - back * MEL_FRAMES_PER_STEP)
+            for classifier in self._classifiers:
+                classifier.push(embedding, score=False)
+        self._skipped = 0
 
     def close(self) -> None:
         for model in (getattr(self, "_mel", None), getattr(self, "_embedding", None)):
