@@ -390,12 +390,16 @@ class SessionManager:
             self._reset_task = None
 
     async def async_stop_conversation(self) -> None:
-        """End what is going on (used by the mute switch and on request)."""
+        """End what is going on (used by the mute switch and on request); idle stays idle."""
+        if self.conversation is None:
+            return
         if self._session is not None:
-            await self._session.cancel_response()
+            if self._responses_in_flight:
+                await self._session.cancel_response()
             await self._session.clear_audio()
         await self._safe(self.link.stop_listening())
-        await self._safe(self.link.stop_playback())
+        if self._playbacks:
+            await self._safe(self.link.stop_playback())
         self._end_conversation("stopped")
 
     # --- link events ---------------------------------------------------------------------------
