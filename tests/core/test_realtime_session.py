@@ -18,6 +18,7 @@ from realtime_voice_core.realtime import (
     InputTranscript,
     OutputTranscript,
     RealtimeSession,
+    Reconnected,
     ResponseDone,
     ResponseStarted,
     SessionDescription,
@@ -258,6 +259,23 @@ async def test_barge_in_cancel_and_truncate(interface: str) -> None:
             await session.cancel_response()
             (warning,) = [e for e in await events_until(session, lambda e: isinstance(e, Warning))]
             assert warning.code == "response_cancel_not_active"
+            # After a drop, the conversation is re-created with only what the user heard.
+            server.drop_connections()
+            await events_until(session, lambda e: isinstance(e, Reconnected))
+            await session.add_user_text("Go on")
+            await session.create_response()
+            await events_until(session, _done)
+            (state,) = server.sessions()
+            heard = [
+                part["text"]
+                for item in state["items"]
+                if item.get("role") == "assistant"
+                for part in item["content"]
+                if part.get("text")
+            ]
+            assert len(heard) == 1
+            assert 0 < len(heard[0].split()) < 30
+            assert config.reply.startswith(heard[0])
         finally:
             await session.close()
         assert server.violations == []

@@ -461,11 +461,14 @@ class RealtimeSession:
                     if response.first_audio_ms is None and response.reference is not None:
                         response.first_audio_ms = (now - response.reference) * 1000
                 self._item_audio_bytes[item_id] = self._item_audio_bytes.get(item_id, 0) + len(pcm)
-            case ev.OutputTranscript(done=True) | ev.OutputText(done=True):
+            case ev.OutputTranscript() | ev.OutputText():
                 response = self._responses.get(item.response_id)
                 if response is None or not response.out_of_band:
-                    self._turns[item.item_id] = _Turn("assistant", item.text)
-                    self._apply_truncation(item.item_id)
+                    # Deltas build the turn so that a cancelled answer is kept as far as it got.
+                    turn = self._turns.setdefault(item.item_id, _Turn("assistant"))
+                    turn.text = item.text if item.done else turn.text + item.text
+                    if item.done:
+                        self._apply_truncation(item.item_id)
             case ev.FunctionCall():
                 self.metrics.function_calls += 1
                 response = self._responses.get(item.response_id)
