@@ -122,13 +122,23 @@ async def test_satellite_neither_wakes_on_nor_streams_its_own_voice(tmp_path: Pa
         await sat.play("answer-3", answer)
         assert await sat.next(p.ListenEnd) == p.ListenEnd("stopped")
         await sat.client.listen(timeout_s=5)
+        await sat.until(p.StateChanged("responding"))
+        await asyncio.sleep(0.1)
+        assert sat.agent.detector.thresholds == (0.8,)  # raised while speaking
         during, finished = await sat.audio_until(p.PlaybackFinished, within=15)
         assert during == b"", "the microphone reached HA while the satellite was speaking"
+        since_answer = sat.log[sat.log.index(p.ListenEnd("stopped")) :]
+        assert not any(isinstance(e, Audio) for e in since_answer)
         assert isinstance(finished, p.PlaybackFinished)
         assert finished.played_ms > 4000
         assert not any(isinstance(e, p.Wake | p.BargeIn) for e in sat.log[1:])
-        # after the answer the follow-up listening streams again
+        # the echo guard: the barge-in threshold still holds right after the answer ...
+        assert sat.agent.detector.thresholds == (0.8,)
+        # ... and the follow-up listening streams again
         assert len(await sat.audio_for(0.3)) > 0
+        await asyncio.sleep(0.6)  # echo_guard_ms is 500
+        await sat.audio_for(0.1)
+        assert sat.agent.detector.thresholds == (0.5,)
 
 
 async def test_mute_ignores_the_wake_word_and_commands_update_info(tmp_path: Path) -> None:

@@ -65,9 +65,8 @@ class Announcer:
             ip_version=IPVersion.V4Only,
         )
         # Registration returns once the name is claimed; its announcements go on in this task.
-        self._broadcast = await self._zeroconf.async_register_service(
-            self.info, allow_name_change=True
-        )
+        broadcast = await self._zeroconf.async_register_service(self.info, allow_name_change=True)
+        self._broadcast = asyncio.ensure_future(broadcast)
 
     async def stop(self) -> None:
         if self._zeroconf is None:
