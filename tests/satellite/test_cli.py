@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_voice_core.audio import read_wav
+from realtime_voice_core.audio import read_wav, write_wav
 from realtime_voice_core.link import Audio, SatelliteLinkClient
 from realtime_voice_core.link import protocol as p
 from tests.corpus import espeak_available
@@ -110,3 +110,25 @@ async def test_satellite_process_on_wav_files(tmp_path: Path) -> None:
     assert rate == p.AUDIO_RATE
     start = locate(answer, played)[0]
     assert np.array_equal(played[start : start + len(answer)], answer)
+
+
+async def test_missing_chime_file_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "sat.yaml"
+    config.write_text(
+        f"link: {{host: 127.0.0.1, port: {free_port()}, access_key: {KEY}}}\n"
+        f"zeroconf: {{enabled: false}}\nconversation: {{chime_file: {tmp_path / 'nope.wav'}}}\n"
+    )
+    silence = tmp_path / "in.wav"
+    write_wav(silence, np.zeros(1600, np.int16), 16000)
+    process = await run_cli(
+        "--config",
+        str(config),
+        "--input-wav",
+        str(silence),
+        "--output-wav",
+        str(tmp_path / "o.wav"),
+    )
+    _, stderr = await process.communicate()
+    assert process.returncode == 2
+    assert "conversation.chime_file:" in stderr.decode()
+    assert "nope.wav" in stderr.decode()

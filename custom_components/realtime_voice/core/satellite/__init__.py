@@ -1,1 +1,11 @@
-"""The satellite agent for the Raspberry Pi."""
+"""The satellite agent for the Raspberry Pi (``realtime-voice satellite``, docs/satellite.md).
+
+Modules, one job each:
+- ``config``: the YAML file (``load_config``; errors name file, line, key and expectation).
+- ``audio_io``: ``AudioSource``/``AudioSink`` for sound devices (sounddevice) and WAV files.
+- ``playback``: the jitter buffer between the link and the output callback (``Player``).
+- ``agent``: the conversation (``SatelliteAgent(config, source, sink)``, ``start()``/``stop()``);
+  it is the link's ``LinkHandler``.
+- ``announce``: the zeroconf announcement; ``identity``: the stable satellite id.
+- ``sounds``: the wake chime; ``cli``: the subcommand; ``bench``: its figures.
+"""

@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..audio import AgcConfig, DspChain
+from ..audio import AgcConfig, DspChain, WavError
 from ..link import protocol as p
 from ..link.server import SatelliteLinkServer
 from ..wakeword import Detection, WakeWordDetector
 from .audio_io import AudioSink, AudioSource
-from .config import SatelliteConfig
+from .config import ConfigError, SatelliteConfig
 from .identity import satellite_id
 from .playback import Player, Stopped
 from .sounds import load_chime
@@ -70,7 +70,10 @@ class SatelliteAgent:
         self.follow_up_s = config.conversation.follow_up_s
         self.chime = config.conversation.chime
         self.muted = config.conversation.muted
-        self._chime_pcm = load_chime(config.conversation.chime_file)
+        try:
+            self._chime_pcm = load_chime(config.conversation.chime_file)
+        except WavError as err:
+            raise ConfigError(f"conversation.chime_file: {err}") from err
         self.dsp = DspChain(
             source.rate,
             highpass_hz=config.audio.highpass_hz,

@@ -95,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
         source = make_source(config, args.input_wav)
         sink = make_sink(config, args.output_wav)
         asyncio.run(run_agent(config, source, sink))
+    except ConfigError as err:
+        print(f"realtime-voice satellite: {err}", file=sys.stderr)
+        return 2
     except (AudioDeviceError, WavError, WakeWordError, OSError) as err:
         print(f"realtime-voice satellite: {err}", file=sys.stderr)
         return 1
