@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -12,6 +13,7 @@ from realtime_voice_core.realtime import (
     AuthenticationError,
     Closed,
     RealtimeConnectionError,
+    RealtimeError,
     RealtimeSession,
     Reconnected,
     Reconnecting,
@@ -251,3 +253,20 @@ async def test_audio_while_reconnecting_is_dropped_and_control_waits(
         assert events[-1].status == "completed"
     finally:
         await session.close()
+
+
+async def test_calls_waiting_for_a_reconnect_fail_when_the_session_gives_up() -> None:
+    server = StandinServer(StandinConfig(endpoint="both"))
+    await server.start()
+    session = await _open(server, "ga", reconnect_max_attempts=2, connect_timeout=30.0)
+    try:
+        await server.stop()
+        await events_until(session, lambda e: isinstance(e, Reconnecting))
+        with pytest.raises(RealtimeError) as reset_error:
+            await asyncio.wait_for(session.reset_conversation(), 10)
+        with pytest.raises(RealtimeError) as send_error:
+            await asyncio.wait_for(session.add_user_text("anyone?"), 10)
+    finally:
+        await session.close()
+    assert reset_error.value.code == "closed"
+    assert send_error.value.code == "closed"

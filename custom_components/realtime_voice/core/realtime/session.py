@@ -272,6 +272,8 @@ class RealtimeSession:
             except TimeoutError:
                 raise RealtimeConnectionError("Not connected (reconnecting)") from None
         link = self._link
+        if self._closing:
+            raise RealtimeError("The session is closed", code="closed")
         if link is None:
             raise RealtimeConnectionError("Not connected (reconnecting)")
         try:
@@ -334,7 +336,9 @@ class RealtimeSession:
             if self._closing:
                 raise RealtimeError("The session is closed", code="closed")
             if self._link is None:
-                await self._connected.wait()
+                await self._connected.wait()  # set on reconnect, and on close (to wake us)
+                if self._closing or self._link is None:
+                    raise RealtimeError("The session is closed", code="closed")
             turns = self._conversation() if keep_conversation else []
             saved = (self._turns, self._order)
             try:
@@ -377,6 +381,7 @@ class RealtimeSession:
         if self._closing:
             return
         self._closing = True
+        self._connected.set()  # wake whoever waits for a reconnect; they see _closing
         self._abandon_responses("cancelled", "closed")
         current = asyncio.current_task()
         tasks = [t for t in (self._age_task, self._recovery) if t and t is not current]
