@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,42 +24,61 @@ def bench_signal(seconds: float, rate: int = RATE, seed: int = 0) -> np.ndarray:
     return np.clip(np.rint(x * 32768), -32768, 32767).astype(np.int16)
 
 
-def _per_chunk_us(process, audio: np.ndarray, clock=time.thread_time_ns) -> np.ndarray:
-    """Microseconds per chunk. The thread's CPU clock by default: on a shared machine the wall
+def _per_chunk_us(
+    processors: dict[str, Callable[[np.ndarray], object]],
+    audio: np.ndarray,
+    clock: Callable[[], int] = time.thread_time_ns,
+) -> dict[str, np.ndarray]:
+    """Microseconds per chunk for each processor, taking turns chunk by chunk so that all of them
+    meet the same machine load. The thread's CPU clock by default: on a shared machine the wall
     clock's p99 measures the scheduler (a preempted chunk costs a whole time slice)."""
-    timings = np.empty(CHUNKS)
+    timings = {name: np.empty(CHUNKS) for name in processors}
     for i in range(CHUNKS):
         chunk = audio[i * CHUNK : (i + 1) * CHUNK]
-        start = clock()
-        process(chunk)
-        timings[i] = clock() - start
-    return timings / 1000.0
+        for name, process in processors.items():
+            start = clock()
+            process(chunk)
+            timings[name][i] = clock() - start
+    return {name: t / 1000.0 for name, t in timings.items()}
 
 
-def collect() -> list[Figure]:
-    audio = bench_signal(CHUNKS * CHUNK / RATE)
+def _resampler_only() -> Callable[[np.ndarray], object]:
     wake, stream = _Resampler(RATE, WAKE_RATE), _Resampler(RATE, STREAM_RATE)
 
-    def resample_only(chunk: np.ndarray) -> None:
+    def resample(chunk: np.ndarray) -> None:
         x = chunk.astype(np.float32) / 32768
         wake(x)
         stream(x)
 
-    baseline = _per_chunk_us(resample_only, audio)
-    chain = _per_chunk_us(DspChain(RATE).process, audio)
-    with_agc = _per_chunk_us(DspChain(RATE, agc=AgcConfig()).process, audio)
-    wall = _per_chunk_us(DspChain(RATE).process, audio, clock=time.perf_counter_ns)
-    wall_baseline = _per_chunk_us(resample_only, audio, clock=time.perf_counter_ns)
+    return resample
+
+
+def collect() -> list[Figure]:
+    audio = bench_signal(CHUNKS * CHUNK / RATE)
+    cpu = _per_chunk_us(
+        {
+            "soxr": _resampler_only(),
+            "chain": DspChain(RATE).process,
+            "agc": DspChain(RATE, agc=AgcConfig()).process,
+        },
+        audio,
+    )
+    wall = _per_chunk_us(
+        {"soxr": _resampler_only(), "chain": DspChain(RATE).process},
+        audio,
+        clock=time.perf_counter_ns,
+    )
     figures = []
     for label, timings, base, targets in (
-        ("CPU", chain, baseline, (None, "< 150")),
-        ("CPU, with AGC", with_agc, baseline, (None, "< 150")),
-        ("wall clock", wall, wall_baseline, (None, None)),
+        ("CPU", cpu["chain"], cpu["soxr"], (None, "< 150")),
+        ("CPU, with AGC", cpu["agc"], cpu["soxr"], (None, "< 150")),
+        ("wall clock", wall["chain"], wall["soxr"], (None, None)),
     ):
         for q, target in zip((50, 99), targets, strict=True):
             figures.append(
                 Figure(
-                    name=f"dsp chain per 20 ms chunk at 48 kHz ({label}), p{q}; baseline soxr alone",
+                    name=f"dsp chain per 20 ms chunk at 48 kHz ({label}), p{q}; "
+                    "baseline soxr alone",
                     value=round(float(np.percentile(timings, q)), 1),
                     unit="us",
                     target=target,

@@ -8,6 +8,7 @@ feeding it at once (the AGC excepted: it updates its gain once per chunk by desi
 from __future__ import annotations
 
 import math
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ WAKE_RATE = 16_000
 STREAM_RATE = 24_000
 _FULL_SCALE = 32768.0
 _SILENCE_DBFS = -120.0
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +138,15 @@ class _Agc:
         self.config = config
         self.gain_db = 0.0
         self._limit = 10 ** (config.limit_dbfs / 20)
+        self._unit_ramps: dict[int, np.ndarray] = {}
+
+    def _unit_ramp(self, length: int) -> np.ndarray:
+        ramp = self._unit_ramps.get(length)
+        if ramp is None:
+            if len(self._unit_ramps) > 8:  # chunk lengths vary little; bound the cache anyway
+                self._unit_ramps.clear()
+            ramp = self._unit_ramps[length] = np.linspace(0.0, 1.0, length, dtype=np.float32)
+        return ramp
 
     def __call__(self, x: np.ndarray, level_dbfs: float, seconds: float) -> np.ndarray:
         cfg = self.config
@@ -145,12 +156,15 @@ class _Agc:
             tau = cfg.attack_s if wanted < self.gain_db else cfg.release_s
             self.gain_db += (1.0 - math.exp(-seconds / tau)) * (wanted - self.gain_db)
         gain = 10 ** (self.gain_db / 20)
-        peak = float(np.max(np.abs(x))) if len(x) else 0.0
+        peak = max(float(x.max()), -float(x.min()))
         if peak * gain > self._limit:
             gain = self._limit / peak
             self.gain_db = 20 * math.log10(gain)
+        if gain == previous and peak * gain <= self._limit:
+            return x * np.float32(gain)
         # ramp the gain across the chunk so that a gain change makes no step at its edge...
-        ramp = np.linspace(previous, gain, num=len(x), dtype=np.float32)
+        ramp = self._unit_ramp(len(x)) * np.float32(gain - previous)
+        ramp += np.float32(previous)
         if peak * previous > self._limit:
             # ...except at a loud onset, where the chunk itself is the limiter's look-ahead:
             # a step down in gain is masked by the onset, while clipping would splatter
@@ -213,7 +227,7 @@ class DspChain:
             x = self._agc(x, level, seconds)
         return DspFrame(
             wake_16k=_to_int16(self._to_wake(x)),
-            stream_24k=_to_int16(self._to_stream(x)).astype("<i2").tobytes(),
+            stream_24k=_pcm16(self._to_stream(x)),
             level_dbfs=level,
             speech=speech,
         )
@@ -223,7 +237,7 @@ class DspChain:
         empty = np.zeros(0, dtype=np.float32)
         return DspFrame(
             wake_16k=_to_int16(self._to_wake(empty, last=True)),
-            stream_24k=_to_int16(self._to_stream(empty, last=True)).astype("<i2").tobytes(),
+            stream_24k=_pcm16(self._to_stream(empty, last=True)),
             level_dbfs=_SILENCE_DBFS,
             speech=False,
         )
@@ -250,6 +264,11 @@ def _to_int16(x: np.ndarray) -> np.ndarray:
     np.rint(scaled, out=scaled)
     np.clip(scaled, -32768, 32767, out=scaled)
     return scaled.astype(np.int16)
+
+
+def _pcm16(x: np.ndarray) -> bytes:
+    samples = _to_int16(x)
+    return (samples if _LITTLE_ENDIAN else samples.astype("<i2")).tobytes()
 
 
 def _dbfs(x: np.ndarray) -> float:
