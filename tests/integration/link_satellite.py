@@ -35,6 +35,7 @@ class LinkSatellite:
             state="idle",
         )
     )
+    finish_playback: bool = True  # False: playback never ends by itself (for barge-in)
     commands: list[protocol.Message] = field(default_factory=list)
     played: dict[str, bytearray] = field(default_factory=dict)
     _current_stream: str | None = None
@@ -78,7 +79,7 @@ class LinkSatellite:
             case protocol.PlayStart(stream_id=stream_id):
                 self._current_stream = stream_id
                 self.played[stream_id] = bytearray()
-            case protocol.PlayEnd(stream_id=stream_id):
+            case protocol.PlayEnd(stream_id=stream_id) if self.finish_playback:
                 played_ms = len(self.played.get(stream_id, b"")) // 48
                 self._current_stream = None
                 await self.server.send_event(
@@ -121,5 +122,37 @@ class LinkSatellite:
         assert self.server is not None
         await self.server.send_event(protocol.Wake(model=wake_word, score=0.9, t=1.0))
         await self.server.send_event(protocol.ListenStart(reason="wake"))
+        await self.stream(pcm)
+
+    async def stream(self, pcm: bytes) -> None:
+        assert self.server is not None
         for start in range(0, len(pcm), protocol.AUDIO_FRAME_BYTES):
             await self.server.send_audio(pcm[start : start + protocol.AUDIO_FRAME_BYTES])
+
+    async def barge_in(self, played_ms: int) -> None:
+        """The wake word during playback, as the agent reports it."""
+        assert self.server is not None
+        stream_id = self._current_stream
+        self._current_stream = None
+        await self.server.send_event(
+            protocol.BargeIn(model="hey_jarvis", score=0.95, stream_id=stream_id)
+        )
+        if stream_id is not None:
+            await self.server.send_event(
+                protocol.PlaybackStopped(
+                    stream_id=stream_id, played_ms=played_ms, reason="barge_in"
+                )
+            )
+        await self.server.send_event(protocol.ListenStart(reason="barge_in"))
+
+
+def tone(seconds: float, level: float = 0.3) -> bytes:
+    """Something the stand-in's voice activity detection hears as speech (PCM16 24 kHz)."""
+    import numpy as np
+
+    t = np.arange(int(seconds * protocol.AUDIO_RATE)) / protocol.AUDIO_RATE
+    return (np.sin(2 * np.pi * 220 * t) * level * 32767).astype("<i2").tobytes()
+
+
+def silence(seconds: float) -> bytes:
+    return bytes(int(seconds * protocol.AUDIO_RATE) * 2)
