@@ -33,7 +33,10 @@ Session
     ``create_response(instructions=None, out_of_band=False)``, ``send_function_output(call_id,
     output_json, respond=True, failed=False)``, ``cancel_response()``, ``truncate(item_id,
     content_index, audio_end_ms)``, ``update(description)``, ``reset_conversation()``,
-    ``events()`` (async iterator ending with ``Closed``), ``close()``. All are coroutines.
+    ``events()`` (async iterator ending with ``Closed``), ``close()``; all coroutines, and ``.closed``.
+    Calls made while reconnecting wait for the new connection (``append_audio`` drops the frame
+    instead, counted in ``metrics.audio_frames_dropped``); after the session gave up they raise
+    ``RealtimeError`` with code ``closed``. ``reset_conversation`` opens a new connection.
     Events (``events.py``): SpeechStarted, SpeechStopped, InputCommitted, InputTranscript,
     ResponseStarted, AudioDelta, AudioDone, OutputTranscript, OutputText, FunctionCall (once per
     call), ResponseDone(usage, cost_usd, status, out_of_band, metrics), Warning, Reconnecting,

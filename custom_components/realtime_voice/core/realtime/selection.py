@@ -141,7 +141,14 @@ async def open_session(
     memory = selection_memory if selection_memory is not None else SelectionMemory()
     mode = settings.model_selection
     if mode == "new":
-        return await _attempt(settings, description, settings.model, "ga", None)
+        try:
+            return await _attempt(settings, description, settings.model, "ga", None)
+        except InterfaceUnsupportedError as err:
+            raise InterfaceUnsupportedError(
+                f"{err.message}. Model selection 'new' needs the GA interface; choose 'legacy' "
+                "or 'auto' for this endpoint.",
+                code=err.code,
+            ) from None
     if mode == "legacy":
         try:
             return await _attempt(settings, description, settings.legacy_model, "beta", None)

@@ -285,7 +285,11 @@ class RealtimeSession:
         reason = "connection closed"
         try:
             async for frame in link.ws:
-                self._on_frame(frame, link)
+                try:
+                    self._on_frame(frame, link)
+                except Exception:  # a bug here must not end the session: skip the event
+                    self.metrics.malformed_events += 1
+                    _LOGGER.exception("Error handling a server event; skipped")
         except ConnectionClosed as err:
             reason = f"connection dropped ({err.rcvd.code if err.rcvd else 'no close frame'})"
         if link is self._link and not self._closing:
