@@ -66,6 +66,8 @@ class FakeStream:
                 self.active = False
                 self.finished_callback()
                 return
+            if self.sd.stalled:  # some ALSA drivers: the stream stays "active" but goes quiet
+                continue
             if self.kind == "input":
                 t = (self.position + np.arange(self.block)) / self.rate
                 data = (np.sin(2 * np.pi * 1000 * t) * 8000).astype(np.int16).reshape(-1, 1)
@@ -92,6 +94,7 @@ class FakeSoundDevice:
 
     def __init__(self) -> None:
         self.plugged = True
+        self.stalled = False
         self.streams: list[FakeStream] = []
         self.played: list[np.ndarray] = []
 
@@ -119,6 +122,7 @@ def sd(monkeypatch: pytest.MonkeyPatch) -> FakeSoundDevice:
     monkeypatch.setattr(audio_io, "_sounddevice", lambda: fake)
     monkeypatch.setattr(audio_io, "REOPEN_INTERVAL_S", 0.05)
     monkeypatch.setattr(audio_io, "WATCH_INTERVAL_S", 0.02)
+    monkeypatch.setattr(audio_io, "STALL_S", 0.2)
     return fake
 
 
@@ -165,6 +169,25 @@ async def test_unplugged_device_is_reported_and_reopened(
         assert "input device 'USB' is back" in caplog.text
     finally:
         await source.stop()
+
+
+async def test_a_stream_that_goes_quiet_is_reopened(
+    sd: FakeSoundDevice, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = DeviceSink("USB", 24000, block_ms=10)
+    await sink.start(lambda frames: None)
+    try:
+        sd.stalled = True
+        await asyncio.sleep(0.4)
+        assert "output device 'USB' is gone (no audio for 0.2 s)" in caplog.text
+        sd.stalled = False
+        async with asyncio.timeout(2):
+            while sink.reopened == 0:  # noqa: ASYNC110 - the watcher has no event to wait on
+                await asyncio.sleep(0.02)
+        assert sd.streams[-1].active
+        assert not sd.streams[0].active  # the quiet one was closed
+    finally:
+        await sink.stop()
 
 
 async def test_device_sink_pulls_the_player_on_its_thread(sd: FakeSoundDevice) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ _LOGGER = logging.getLogger(__name__)
 Pull = Callable[[int], np.ndarray | None]
 REOPEN_INTERVAL_S = 2.0  # how often a vanished device is looked for
 WATCH_INTERVAL_S = 0.5  # how often an open device is checked
+STALL_S = 1.5  # no callback for this long: the device is gone even if PortAudio did not say so
 
 
 class AudioDeviceError(RuntimeError):
@@ -163,6 +165,7 @@ class _DeviceStream:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watch: asyncio.Task[None] | None = None
         self._lost = False
+        self._last_callback = time.monotonic()  # written on PortAudio's thread: a float, atomic
         self.reopened = 0
 
     def _open(self) -> Any:
@@ -172,6 +175,7 @@ class _DeviceStream:
         self._loop = asyncio.get_running_loop()
         try:
             self._stream = self._open()
+            self._last_callback = time.monotonic()
             self._stream.start()
             _OPEN.add(self)
         except Exception as err:
@@ -189,10 +193,14 @@ class _DeviceStream:
     async def _watch_device(self) -> None:
         while True:
             await asyncio.sleep(WATCH_INTERVAL_S)
-            if not self._lost and self._stream is not None and self._stream.active:
+            stalled = time.monotonic() - self._last_callback > STALL_S
+            if not self._lost and not stalled and self._stream is not None and self._stream.active:
                 continue
             _LOGGER.warning(
-                "%s device %r is gone; waiting for it to come back", self.kind, self.device
+                "%s device %r is gone (%s); waiting for it to come back",
+                self.kind,
+                self.device,
+                f"no audio for {STALL_S:.1f} s" if stalled else "stream ended",
             )
             with contextlib.suppress(Exception):
                 self._stream.close()
@@ -203,6 +211,7 @@ class _DeviceStream:
                 try:
                     _rescan_devices()
                     stream = self._open()
+                    self._last_callback = time.monotonic()
                     stream.start()
                 except Exception as err:
                     _LOGGER.debug("%s device %r not back yet: %s", self.kind, self.device, err)
@@ -274,8 +283,9 @@ class DeviceSource(_DeviceStream):
             finished_callback=self._on_finished,
         )
 
-    def _callback(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # PortAudio's thread: copy and hand over, nothing that can block.
+        self._last_callback = time.monotonic()
         if status and status.input_overflow:
             self.overflows += 1
         assert self._loop is not None
@@ -320,7 +330,8 @@ class DeviceSink(_DeviceStream):
             finished_callback=self._on_finished,
         )
 
-    def _callback(self, outdata: np.ndarray, frames: int, time: Any, status: Any) -> None:
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        self._last_callback = time.monotonic()
         block = self._pull(frames) if self._pull is not None else None
         if block is None:
             outdata.fill(0)
