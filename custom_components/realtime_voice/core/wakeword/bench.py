@@ -51,7 +51,7 @@ def _corpus() -> ModuleType | None:
     return importlib.import_module("tests.corpus")
 
 
-def _cpu_per_audio_second(run: Callable[[], None], seconds: float) -> float:
+def _cpu_per_audio_second(run: Callable[[], object], seconds: float) -> float:
     start = time.process_time()  # all threads of the process: the shipped runtime uses many
     run()
     return (time.process_time() - start) / seconds
@@ -197,6 +197,7 @@ def _idle_figures(corpus: ModuleType | None) -> list[Figure]:
     }
     name = f"idle CPU s per audio s, {IDLE_MODEL}; baseline pyopen-wakeword as shipped"
     figures = []
+    baseline = 0.0
     for label, (audio_48k, audio_16k) in workloads.items():
         baseline = round(_shipped_cost(audio_16k), 4)
         figures.append(
@@ -208,7 +209,6 @@ def _idle_figures(corpus: ModuleType | None) -> list[Figure]:
                 baseline,
             )
         )
-    baseline = figures[-1].baseline
     for label, threads, xnnpack in (
         ("default runtime options", None, False),
         ("1 thread + XNNPACK", 1, True),
@@ -250,7 +250,7 @@ def _detection_figures(corpus: ModuleType) -> list[Figure]:
     the per-clip cost of the shipped package's 8 s prefill on every reset.
     """
     figures = []
-    models = ["hey_jarvis", "okay_nabu"]
+    models: list[str | Path] = ["hey_jarvis", "okay_nabu"]
     detector = WakeWordDetector(models)
     bare = OpenWakeWordEngine(models)
     try:
@@ -279,7 +279,7 @@ def _detection_figures(corpus: ModuleType) -> list[Figure]:
 
     hours = float(os.environ.get("REALTIME_VOICE_BENCH_FA_HOURS", "0.1"))
     audio = corpus.background(hours * 3600, MIC_RATE, seed=21)
-    all_models = list(BUILTIN_MODELS)
+    all_models: list[str | Path] = list(BUILTIN_MODELS)
     detector = WakeWordDetector(all_models)
     bare = OpenWakeWordEngine(all_models)
     try:
@@ -293,7 +293,7 @@ def _detection_figures(corpus: ModuleType) -> list[Figure]:
             Figure(
                 f"false accepts/h, {model}, {hours:g} h of other speech and noise: our chain; "
                 "baseline bare engine",
-                round(ours_found.count(model) / hours, 1),
+                round(ours_found.count(str(model)) / hours, 1),
                 "1/h",
                 "0",
                 round(bare_count / hours, 1),

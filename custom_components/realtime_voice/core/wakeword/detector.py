@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,7 +26,7 @@ class Detection:
 
 
 def create_engine(
-    engine: str, models: list[str | Path], quiet_gate_dbfs: float | None = -60.0
+    engine: str, models: Sequence[str | Path], quiet_gate_dbfs: float | None = -60.0
 ) -> WakeWordEngine:
     if engine == "openwakeword":
         from .openwakeword import OpenWakeWordEngine
@@ -51,7 +52,7 @@ class WakeWordDetector:
 
     def __init__(
         self,
-        models: list[str | Path],
+        models: Sequence[str | Path],
         threshold: float | None = 0.5,
         *,
         trigger_level: int = 1,

@@ -8,6 +8,7 @@ models' sliding-window means, one per inference.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ def resolve_config(model: str | Path) -> Path:
 class MicroWakeWordEngine:
     """Several microWakeWord models, each with its own feature frontend (``WakeWordEngine``)."""
 
-    def __init__(self, models: list[str | Path]) -> None:
+    def __init__(self, models: Sequence[str | Path]) -> None:
         from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures
 
         if not models:

@@ -10,6 +10,8 @@ differs: one thread and XNNPACK per interpreter, buffers sized to what a step ne
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -137,12 +139,21 @@ class _Classifier:
         self.pending = state[1]
 
 
+@dataclass(slots=True)
+class _EngineState:
+    audio: np.ndarray
+    mels: np.ndarray
+    pending_mels: int
+    consumed: int
+    classifiers: list[tuple[np.ndarray, int]]
+
+
 class OpenWakeWordEngine:
     """Several openWakeWord models sharing one feature pipeline (``WakeWordEngine``)."""
 
     def __init__(
         self,
-        models: list[str | Path],
+        models: Sequence[str | Path],
         *,
         quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS,
         threads: int | None = 1,
@@ -192,7 +203,7 @@ class OpenWakeWordEngine:
         self._quiet_steps_to_skip = longest + EMBEDDING_WINDOW // MEL_FRAMES_PER_STEP + 2
         self._max_catch_up = longest - 1
         self.embeddings_computed = 0
-        self._audio = np.zeros(0, dtype=np.float32)
+        self._audio: np.ndarray = np.zeros(0, dtype=np.float32)
         self._mels = np.zeros((_MEL_HISTORY, NUM_MELS), dtype=np.float32)
         self._pending_mels = 0
         self._quiet_steps = 0
@@ -202,8 +213,8 @@ class OpenWakeWordEngine:
         self._process(np.zeros(PREFILL_SAMPLES, dtype=np.float32), score=False)
         self._initial = self._state()
 
-    def _state(self) -> tuple[object, ...]:
-        return (
+    def _state(self) -> _EngineState:
+        return _EngineState(
             self._audio.copy(),
             self._mels.copy(),
             self._pending_mels,
@@ -212,13 +223,13 @@ class OpenWakeWordEngine:
         )
 
     def reset(self) -> None:
-        audio, mels, pending_mels, consumed, classifiers = self._initial
-        self._audio = audio.copy()  # type: ignore[attr-defined]
-        self._mels[:] = mels
-        self._pending_mels = pending_mels  # type: ignore[assignment]
-        self._consumed = consumed  # type: ignore[assignment]
+        initial = self._initial
+        self._audio = initial.audio.copy()
+        self._mels[:] = initial.mels
+        self._pending_mels = initial.pending_mels
+        self._consumed = initial.consumed
         self._quiet_steps = self._skipped = 0
-        for classifier, state in zip(self._classifiers, classifiers, strict=True):  # type: ignore[call-overload]
+        for classifier, state in zip(self._classifiers, initial.classifiers, strict=True):
             classifier.restore(state)
 
     def process(self, samples_16k: np.ndarray) -> list[ScoreFrame]:
@@ -256,7 +267,7 @@ class OpenWakeWordEngine:
                 if score and all(s is not None for s in scores):
                     frames.append(ScoreFrame(end / SAMPLE_RATE, tuple(scores)))  # type: ignore[arg-type]
         self._consumed += offset
-        self._audio = audio[offset:].copy()
+        self._audio = np.array(audio[offset:], dtype=np.float32)
         return frames
 
     def _embed(self, start: int) -> np.ndarray:
