@@ -368,3 +368,23 @@ def test_every_message_round_trips() -> None:
         p.Configure(["a"], 0.4, 8, True),
     ]:
         assert p.parse(command.to_json(), p.COMMANDS) == command
+
+
+async def test_a_failing_command_is_reported_and_the_link_stays(
+    server: SatelliteLinkServer, handler: RecordingHandler
+) -> None:
+    async def broken(command: p.Message) -> None:
+        if isinstance(command, p.SetVolume):
+            raise RuntimeError("mixer not found")
+        handler.commands.append(command)
+
+    handler.on_command = broken  # type: ignore[method-assign]
+    client = make_client(server)
+    await client.connect()
+    await client.set_volume(0.5)
+    await client.set_mute(True)
+    async for event in client.events():
+        assert event == p.Error("command_failed", "set_volume: mixer not found")
+        break
+    await wait_for(lambda: handler.commands == [p.SetMute(True)])
+    await client.close()

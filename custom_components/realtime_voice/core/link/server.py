@@ -141,7 +141,13 @@ class SatelliteLinkServer:
                     _LOGGER.warning("skipping a malformed command from %s: %s", peer, err)
                     await connection.send(p.Error("bad_command", str(err)).to_json())
                     continue
-                await self._handler.on_command(command)  # type: ignore[arg-type]
+                try:
+                    await self._handler.on_command(command)  # type: ignore[arg-type]
+                except Exception as err:  # a bug in one command must not drop the link
+                    _LOGGER.exception("command %s failed", command.TYPE)
+                    await connection.send(
+                        p.Error("command_failed", f"{command.TYPE}: {err}").to_json()
+                    )
         except ConnectionClosed:
             pass
         finally:
