@@ -14,6 +14,7 @@ from realtime_voice_core.realtime import (
     RealtimeConnectionError,
     SelectionMemory,
     SessionDescription,
+    VoiceUnavailableError,
     check_connection,
     open_session,
 )
@@ -243,3 +244,53 @@ async def test_unreachable_endpoint_is_a_transient_connection_error() -> None:
         await open_session(settings_for(url), SessionDescription())
     assert caught.value.code == "connection_failed"
     assert "127.0.0.1" in str(caught.value)
+
+
+async def test_voice_manager_against_the_endpoint() -> None:
+    custom = "my-preview-deployment"  # unknown to the registry; the stand-in gives it beta voices
+    config = StandinConfig(endpoint="both", models=GA_MODELS | BETA_MODELS | {custom})
+    async with StandinServer(config) as server:
+        ga = await open_session(settings_for(server.url, voice="cedar"), SessionDescription())
+        await ga.close()
+        assert (ga.model, ga.voice) == ("gpt-realtime", "cedar")
+
+        # Known model without the voice: the fallback voice is chosen before connecting.
+        legacy = await open_session(
+            settings_for(server.url, model_selection="legacy", voice="cedar"), SessionDescription()
+        )
+        await legacy.close()
+        assert legacy.voice == "alloy"
+
+        # Unknown model: the endpoint refuses the voice, then the fallback is used.
+        before = len(server.connections)
+        unknown = await open_session(
+            settings_for(server.url, model_selection="legacy", legacy_model=custom, voice="cedar"),
+            SessionDescription(),
+        )
+        await unknown.close()
+        assert (unknown.model, unknown.interface, unknown.voice) == (custom, "beta", "alloy")
+        assert len(server.connections) - before == 2
+        assert [v[3].param for v in server.violations] == []
+
+        with pytest.raises(VoiceUnavailableError) as caught:
+            await open_session(
+                settings_for(
+                    server.url,
+                    model_selection="legacy",
+                    legacy_model=custom,
+                    voice="cedar",
+                    auto_select_voice=False,
+                ),
+                SessionDescription(),
+            )
+        assert str(caught.value).startswith(f"Voice 'cedar' not available for model '{custom}'")
+        with pytest.raises(VoiceUnavailableError) as caught:
+            await open_session(
+                settings_for(
+                    server.url, model_selection="legacy", voice="cedar", auto_select_voice=False
+                ),
+                SessionDescription(),
+            )
+        assert str(caught.value).startswith(
+            "Voice 'cedar' not available for model 'gpt-4o-realtime-preview'"
+        )
