@@ -237,3 +237,47 @@ def test_highpass_equals_scipy_lfilter_in_any_chunking(cutoff: float, rate: int)
         start += size
     pieces.append(highpass(x[start:]))
     np.testing.assert_allclose(np.concatenate(pieces), expected, atol=1e-6)
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng not installed")
+def test_noise_suppression_lowers_steady_noise_and_keeps_speech() -> None:
+    rate = 48_000
+    noisy = Clip(
+        "please turn off the lights", snr_db=10.0, noise_kind="white", lead_s=3.0, tail_s=0.5
+    ).render(rate)
+    outputs = {}
+    for suppress in (False, True):
+        wake, stream = run_chunks(DspChain(rate, noise_suppression=suppress), noisy, [960])
+        outputs[suppress] = (wake, stream)
+        assert abs(len(wake) - len(noisy) / 3) <= 2
+        assert abs(len(stream) - len(noisy) / 2) <= 3
+
+    def db(x: np.ndarray) -> float:
+        return float(10 * np.log10(np.mean((x.astype(np.float64) / 32768) ** 2) + 1e-12))
+
+    for out, out_rate in ((outputs[True][0], WAKE_RATE), (outputs[True][1], STREAM_RATE)):
+        plain = outputs[False][0] if out_rate == WAKE_RATE else outputs[False][1]
+        noise_only = slice(out_rate, int(2.8 * out_rate))  # after 1 s of adaptation
+        speech = slice(int(3.1 * out_rate), int(4.0 * out_rate))
+        assert db(out[noise_only]) < db(plain[noise_only]) - 12
+        assert db(out[speech]) == pytest.approx(db(plain[speech]), abs=3.0)
+
+
+def test_noise_suppression_is_chunking_independent() -> None:
+    rng = np.random.default_rng(8)
+    x = (rng.standard_normal(44_100) * 2000).astype(np.int16)
+    one = run_chunks(DspChain(44_100, noise_suppression=True), x, [len(x)])
+    ragged = run_chunks(DspChain(44_100, noise_suppression=True), x, [1, 441, 0, 3000, 17])
+    for a, b in zip(one, ragged, strict=True):
+        assert len(a) == len(b)
+        assert np.max(np.abs(a.astype(int) - b)) <= 1
+
+
+def test_noise_suppression_without_the_library_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from realtime_voice_core.audio import noise
+
+    monkeypatch.setattr(noise, "available", lambda: False)
+    with pytest.raises(ValueError, match="pip install pyspeex-noise"):
+        DspChain(48_000, noise_suppression=True)

@@ -3,6 +3,7 @@
 API::
 
     chain = DspChain(48000, highpass_hz=80.0, agc=AgcConfig(), noise_suppression=False)
+    # noise_suppression=True needs pyspeex-noise (ValueError saying so when it is missing)
     frame = chain.process(chunk)     # int16 or float32 mono at 48 kHz, any length
     frame.wake_16k                   # int16 at 16 kHz for the wake word (may be empty: bursts)
     frame.stream_24k                 # PCM16 LE mono 24 kHz bytes for the Realtime link

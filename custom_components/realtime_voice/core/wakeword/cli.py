@@ -33,6 +33,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds (1.0)")
     parser.add_argument("--highpass", type=float, default=80.0, help="Hz, 0 for off (80)")
     parser.add_argument("--agc", action="store_true", help="automatic gain control on")
+    parser.add_argument(
+        "--noise-suppression", action="store_true", help="speex noise suppression on"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +45,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         samples, rate = read_wav(args.input)
-        chain = DspChain(rate, highpass_hz=args.highpass, agc=AgcConfig() if args.agc else None)
+        chain = DspChain(
+            rate,
+            highpass_hz=args.highpass,
+            agc=AgcConfig() if args.agc else None,
+            noise_suppression=args.noise_suppression,
+        )
         detector = WakeWordDetector(
             args.model or [DEFAULT_MODEL],
             threshold=args.threshold,
