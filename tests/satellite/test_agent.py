@@ -211,3 +211,19 @@ async def test_commands_listen_timeout_stop_replace_and_reconnect(tmp_path: Path
         info = await again.connect()
         assert info.state == "idle"
         await again.close()
+
+
+async def test_an_answer_that_says_the_wake_word_does_not_interrupt_itself(tmp_path: Path) -> None:
+    script = command_script()
+    async with running_satellite(script.write("echo-wake"), tmp_path, echo=True) as sat:
+        await sat.next(p.Wake)
+        await sat.audio_for(1.2)
+        await sat.client.stop_listening()
+        answer = speech("The light is on. Say hey jarvis, to wake me up.", p.AUDIO_RATE)
+        await sat.play("answer-4", answer)
+        finished = await sat.next(p.PlaybackFinished, within=15)
+        assert isinstance(finished, p.PlaybackFinished)
+        assert finished.played_ms > 2500  # played to the end
+        assert not any(isinstance(e, p.BargeIn | p.PlaybackStopped) for e in sat.log)
+        assert sat.agent.own_voice is not None
+        assert len(sat.agent.own_voice.hits_ms) == 1  # the answer's own "hey jarvis"

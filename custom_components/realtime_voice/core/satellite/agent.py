@@ -8,7 +8,7 @@ Rules (docs/link-protocol.md has the events):
   HA, and only an active wake word at ``barge_in_threshold`` counts: it stops playback
   (``barge_in``, ``playback_stopped`` with ``played_ms``) and starts listening. The raised
   threshold holds for ``echo_guard_ms`` after playback too (the echo of the room and the device
-  buffer).
+  buffer). A detection where the answer itself says the wake word is ignored (:mod:`.echo`).
 - Muted: the microphone is ignored (no wake word, no audio to HA); playback still works.
 """
 
@@ -31,6 +31,7 @@ from ..link.server import SatelliteLinkServer
 from ..wakeword import Detection, WakeWordDetector
 from .audio_io import AudioSink, AudioSource
 from .config import ConfigError, SatelliteConfig
+from .echo import OwnVoice
 from .identity import satellite_id
 from .playback import Player, Stopped
 from .sounds import load_chime
@@ -66,6 +67,21 @@ class SatelliteAgent:
             engine=wake.engine,  # type: ignore[arg-type]
         )
         self.active = self._check_active(wake.active or self.detector.names)
+        # Barge-in on (threshold under 1): a second detector listens to the answers themselves.
+        self.own_voice = (
+            OwnVoice(
+                WakeWordDetector(
+                    list(wake.models),
+                    wake.threshold,
+                    refractory_s=0.5,
+                    warmup_s=0.0,
+                    engine=wake.engine,  # type: ignore[arg-type]
+                )
+            )
+            if wake.barge_in_threshold < 1.0
+            else None
+        )
+        self._last_answer: tuple[float, float] | None = None  # (loop time it ended, played ms)
         self.threshold = wake.threshold
         self.follow_up_s = config.conversation.follow_up_s
         self.chime = config.conversation.chime
@@ -130,6 +146,8 @@ class SatelliteAgent:
         await self.sink.stop()
         await self.source.stop()
         self.detector.close()
+        if self.own_voice is not None:
+            self.own_voice.close()
 
     # --- microphone ----------------------------------------------------------------------------
 
@@ -156,6 +174,15 @@ class SatelliteAgent:
         detections = [d for d in detections if d.model in self.active]
         if detections and not (self.listening and not speaking):
             best = max(detections, key=lambda d: d.score)
+            position = self._answer_position(now)
+            if position is not None and self.own_voice and self.own_voice.explains(position):
+                _LOGGER.info(
+                    "ignored %s at %.0f ms of the answer: the satellite's own voice",
+                    best.model,
+                    position,
+                )
+                self._remember(pcm)
+                return
             if speaking:
                 self._barge_in(best, pcm)
             else:
@@ -213,6 +240,15 @@ class SatelliteAgent:
         current = self.player.current
         return current is not None and current[1] != "chime"
 
+    def _answer_position(self, now: float) -> float | None:
+        """Where in the current (or just ended) answer the room is, in ms; None: no answer near."""
+        if self._speaking():
+            return self.player.position_ms
+        if self._last_answer is not None and now < self._echo_guard_until:
+            ended_at, played_ms = self._last_answer
+            return played_ms + (now - ended_at) * 1000
+        return None
+
     def _apply_threshold(self, guarded: bool) -> None:
         threshold = self.config.wake_word.barge_in_threshold if guarded else self.threshold
         # WakeWordDetector keeps one threshold per model in ``thresholds``.
@@ -248,7 +284,7 @@ class SatelliteAgent:
         if stream_id != LOCAL_CHIME:
             self._send(p.PlaybackFinished(stream_id, played_ms))
         if kind != "chime":
-            self._start_echo_guard()
+            self._start_echo_guard(played_ms)
         self._update_state()
 
     def _report_stopped(self, stopped: Stopped | None, reason: str) -> None:
@@ -256,11 +292,12 @@ class SatelliteAgent:
             return
         self._send(p.PlaybackStopped(stopped.stream_id, stopped.played_ms, reason))  # type: ignore[arg-type]
         if stopped.kind != "chime":
-            self._start_echo_guard()
+            self._start_echo_guard(stopped.played_ms)
 
-    def _start_echo_guard(self) -> None:
+    def _start_echo_guard(self, played_ms: int) -> None:
         loop = asyncio.get_running_loop()
         self._echo_guard_until = loop.time() + self.config.conversation.echo_guard_ms / 1000
+        self._last_answer = (loop.time(), played_ms)
 
     # --- link (LinkHandler) --------------------------------------------------------------------
 
@@ -294,6 +331,8 @@ class SatelliteAgent:
         current = self.player.current
         if current is not None and current[0] != LOCAL_CHIME:
             self.player.feed(pcm)
+            if current[1] != "chime" and self.own_voice is not None:
+                self.own_voice.feed(pcm)
 
     async def on_command(self, command: p.Command) -> None:
         match command:
@@ -313,6 +352,8 @@ class SatelliteAgent:
                 if kind != "chime":
                     self._end_listening("stopped")
                 self._report_stopped(self.player.start(stream_id, kind), "replaced")
+                if kind != "chime" and self.own_voice is not None:
+                    self.own_voice.start()
                 self._update_state()
             case p.PlayEnd(stream_id=stream_id):
                 self.player.end(stream_id)

@@ -69,6 +69,12 @@ class Player:
         return None if stream is None else (stream.stream_id, stream.kind)
 
     @property
+    def position_ms(self) -> float:
+        """How much of the current stream has gone to the output."""
+        stream = self._stream
+        return 0.0 if stream is None else stream.played * 1000 / self.output_rate
+
+    @property
     def buffered_ms(self) -> float:
         return self._buffered * 1000 / self.output_rate
 
