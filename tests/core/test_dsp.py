@@ -281,3 +281,21 @@ def test_noise_suppression_without_the_library_says_what_to_install(
     monkeypatch.setattr(noise, "available", lambda: False)
     with pytest.raises(ValueError, match="pip install pyspeex-noise"):
         DspChain(48_000, noise_suppression=True)
+
+
+def test_highpass_int16_input_with_scale_mixes_with_float_input() -> None:
+    from scipy import signal
+
+    from realtime_voice_core.audio.highpass import HighPass, butterworth_highpass
+
+    x = (np.random.default_rng(2).standard_normal(48_000) * 5000).astype(np.int16)
+    expected = signal.lfilter(*butterworth_highpass(80.0, 48_000), x / 32768)
+    highpass = HighPass(80.0, 48_000)
+    pieces = []
+    for i, start in enumerate(range(0, len(x), 960)):
+        chunk = x[start : start + 960]
+        if i % 2:  # alternate int16 with scale and float32 input, as a microphone might not
+            pieces.append(highpass(chunk, 1 / 32768))
+        else:
+            pieces.append(highpass(chunk.astype(np.float32) / 32768))
+    np.testing.assert_allclose(np.concatenate(pieces), expected, atol=1e-6)

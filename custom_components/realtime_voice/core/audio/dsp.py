@@ -220,9 +220,12 @@ class DspChain:
         self._vad = _VoiceActivity()
 
     def process(self, chunk: np.ndarray) -> DspFrame:
-        x = _as_float(chunk)
-        if self._highpass is not None and len(x):
-            x = self._highpass(x)
+        samples = _checked(chunk)
+        if self._highpass is not None and len(samples):
+            scale = 1 / _FULL_SCALE if samples.dtype == np.int16 else 1.0
+            x = self._highpass(samples, scale)  # converts to float32 on the way
+        else:
+            x = _as_float(samples)
         seconds = len(x) / self.input_rate
         level = _dbfs(x)
         speech = self._vad.update(level, seconds)
@@ -246,26 +249,32 @@ class DspChain:
         return DspFrame(wake_16k=wake, stream_24k=stream, level_dbfs=level, speech=speech)
 
 
-def _as_float(chunk: np.ndarray) -> np.ndarray:
+def _checked(chunk: np.ndarray) -> np.ndarray:
     chunk = np.asarray(chunk)
     if chunk.ndim != 1:
         if chunk.ndim == 2 and chunk.shape[1] == 1:
             chunk = chunk[:, 0]
         else:
             raise ValueError(f"expected a mono chunk (1-D), got an array of shape {chunk.shape}")
-    if chunk.dtype == np.int16:
-        samples = chunk.astype(np.float32)
-        samples *= np.float32(1 / _FULL_SCALE)
-        return samples
+    if chunk.dtype not in (np.int16, np.float32):
+        raise ValueError(f"expected int16 or float32 samples, got {chunk.dtype}")
+    return chunk
+
+
+def _as_float(chunk: np.ndarray) -> np.ndarray:
     if chunk.dtype == np.float32:
         return chunk
-    raise ValueError(f"expected int16 or float32 samples, got {chunk.dtype}")
+    samples = chunk.astype(np.float32)
+    samples *= np.float32(1 / _FULL_SCALE)
+    return samples
 
 
 def _to_int16(x: np.ndarray) -> np.ndarray:
-    scaled = np.multiply(x, _FULL_SCALE, dtype=np.float32)
+    # ufuncs rather than np.clip, whose Python-level wrapper costs more than the work here
+    scaled = x * np.float32(_FULL_SCALE)
+    np.minimum(scaled, np.float32(32767), out=scaled)
+    np.maximum(scaled, np.float32(-32768), out=scaled)
     np.rint(scaled, out=scaled)
-    np.clip(scaled, -32768, 32767, out=scaled)
     return scaled.astype(np.int16)
 
 

@@ -45,21 +45,30 @@ class HighPass:
         self._inverse_powers = self._pole ** (-n.astype(np.float64))
         # y = direct x + 2 Re(residue s): fold 2 * residue into the powers once
         self._output_powers = 2.0 * self._residue * self._powers
+        self._scaled_output_powers: dict[float, np.ndarray] = {1.0: self._output_powers}
         self._state = 0j
 
     def reset(self) -> None:
         self._state = 0j
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """Filter ``x`` (any real dtype) and multiply by ``scale``: int16 in, ``scale=1/32768``,
+        gives float32 in [-1, 1) without a separate conversion pass. The state is kept in
+        output units, so calls with different scales may follow one another."""
+        output_powers = self._scaled_output_powers.get(scale)
+        if output_powers is None:
+            output_powers = self._scaled_output_powers[scale] = self._output_powers * scale
+        direct = self._direct * scale
         out = np.empty(len(x), dtype=np.float32)
         for start in range(0, len(x), _BLOCK):
             block = x[start : start + _BLOCK]
             n = len(block)
             terms = self._inverse_powers[:n] * block
-            terms[0] += self._pole * self._state  # the carried state enters as the first term
+            # the carried state enters as the first term
+            terms[0] += self._pole * self._state / scale
             sums = np.cumsum(terms, out=terms)
-            self._state = complex(self._powers[n - 1] * sums[-1])
-            y = (self._output_powers[:n] * sums).real
-            y += self._direct * block
+            self._state = complex(self._powers[n - 1] * sums[-1]) * scale
+            y = (output_powers[:n] * sums).real
+            y += direct * block
             out[start : start + n] = y
         return out
