@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
 
 from realtime_voice_core.realtime import (
     AuthenticationError,
     InterfaceUnsupportedError,
     ModelUnavailableError,
+    ProtocolError,
     RealtimeConnectionError,
     SelectionMemory,
     SessionDescription,
@@ -294,3 +298,33 @@ async def test_voice_manager_against_the_endpoint() -> None:
         assert str(caught.value).startswith(
             "Voice 'cedar' not available for model 'gpt-4o-realtime-preview'"
         )
+
+
+async def _odd_endpoint(handler) -> AsyncIterator[str]:
+    async with serve(handler, "127.0.0.1", 0) as server:
+        yield f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1/realtime"
+
+
+async def test_silent_endpoint_times_out_and_bare_close_codes_are_mapped() -> None:
+    async def silent(ws: ServerConnection) -> None:
+        await ws.wait_closed()
+
+    async def close_3000(ws: ServerConnection) -> None:
+        await ws.close(3000, "invalid_api_key")
+
+    async def close_4000(ws: ServerConnection) -> None:
+        await ws.close(4000, "policy")
+
+    async with contextlib.aclosing(_odd_endpoint(silent)) as urls:
+        url = await anext(urls)
+        with pytest.raises(RealtimeConnectionError, match="did not configure a session"):
+            await open_session(settings_for(url, connect_timeout=0.3), SessionDescription())
+    async with contextlib.aclosing(_odd_endpoint(close_3000)) as urls:
+        url = await anext(urls)
+        with pytest.raises(AuthenticationError, match="3000"):
+            await open_session(settings_for(url), SessionDescription())
+    async with contextlib.aclosing(_odd_endpoint(close_4000)) as urls:
+        url = await anext(urls)
+        with pytest.raises(ProtocolError) as caught:
+            await open_session(settings_for(url, model_selection="new"), SessionDescription())
+        assert caught.value.code == "closed_4000"
