@@ -120,7 +120,7 @@ class SatelliteAgent:
         self._state: p.State | None = None
         self._outbox: asyncio.Queue[p.Message | bytes] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        # for the benchmark: perf_counter() of the last detection and of its first audio sent
+        # for the benchmark: perf_counter() of the last detection
         self.last_detection_at = 0.0
 
     # --- life cycle ----------------------------------------------------------------------------

@@ -4,6 +4,9 @@
   frame received by a real :class:`SatelliteLinkClient`, over many wakes of a WAV file played four
   times faster than real time; baseline: one audio frame through the same idle link.
 - stop_playback -> playback_stopped: what a barge-in or HA's stop costs on the link and player.
+- play_start -> sound: from HA's first answer audio to the first block the (real-time) speaker
+  plays: the link, the jitter buffer's 60 ms prebuffer (filled at once here, as the Realtime API
+  sends faster than real time) and up to one 20 ms output block.
 """
 
 from __future__ import annotations
@@ -62,14 +65,20 @@ async def _measure(directory: Path) -> dict[str, list[float]]:
         "bench",
     )
     config = with_overrides(config, link={"port": 0})
-    agent = SatelliteAgent(
-        config,
-        WavFileSource(_script(directory), speed=SPEED),
-        WavFileSink(directory / "out.wav", 24000, speed=SPEED),
-    )
+    # The microphone runs SPEED times faster than real time (more wakes per second); the speaker
+    # runs in real time, as a sound card would pull it.
+    sink = WavFileSink(directory / "out.wav", 24000)
+    agent = SatelliteAgent(config, WavFileSource(_script(directory), speed=SPEED), sink)
+    sounding = asyncio.Event()
+
+    def on_block(block: np.ndarray) -> None:
+        if block.any():
+            sounding.set()
+
+    sink.on_block = on_block
     await agent.start()
     client = SatelliteLinkClient("127.0.0.1", agent.server.port, KEY)
-    results: dict[str, list[float]] = {"wake": [], "link": [], "stop": []}
+    results: dict[str, list[float]] = {"wake": [], "link": [], "stop": [], "sound": []}
     try:
         await client.connect()
         events = client.events()
@@ -103,6 +112,19 @@ async def _measure(directory: Path) -> dict[str, list[float]]:
             async for event in events:
                 if isinstance(event, p.PlaybackStopped):
                     results["stop"].append((time.perf_counter() - sent) * 1000)
+                    break
+        # Answer latency: from HA's play_start and first audio to sound leaving the speaker.
+        for i in range(10):
+            await asyncio.sleep(0.1)
+            sounding.clear()
+            sent = time.perf_counter()
+            await client.play_start(f"a{i}")
+            await client.play_audio(tone[: p.AUDIO_FRAME_BYTES * 5])
+            await client.play_end(f"a{i}")
+            await asyncio.wait_for(sounding.wait(), 2)
+            results["sound"].append((time.perf_counter() - sent) * 1000)
+            async for event in events:
+                if isinstance(event, p.PlaybackFinished):
                     break
     finally:
         await client.close()
@@ -140,6 +162,13 @@ def collect() -> list[Figure]:
         Figure(
             "satellite: stop_playback -> playback_stopped p50",
             _percentile(results["stop"], 50),
+            "ms",
+            None,
+            link_p50,
+        ),
+        Figure(
+            "satellite: play_start + 100 ms of audio -> sound at the speaker p50",
+            _percentile(results["sound"], 50),
             "ms",
             None,
             link_p50,
