@@ -222,6 +222,17 @@ def test_warm_up_ignores_the_first_seconds(one_model: WakeWordDetector) -> None:
     assert through_chain(d, JARVIS.render(), 16_000) == []
 
 
+def test_bench_counts_accepts_by_the_detectors_rule(one_model: WakeWordDetector) -> None:
+    """The benchmark's bare-engine count must follow the same threshold and refractory rule."""
+    from realtime_voice_core.wakeword.bench import _count_accepts
+
+    rng = np.random.default_rng(4)
+    scores = list(np.where(rng.random(400) > 0.9, 0.8, 0.1))
+    d = configured(one_model, threshold=0.5, trigger_level=1, refractory_s=2.0, warmup_s=0.0)
+    hits = d.detect(frames(*scores, step=0.08, start=0.0))
+    assert len(hits) == _count_accepts(scores, 0.5, 25) > 3
+
+
 def test_custom_tflite_path(tmp_path: Path) -> None:
     custom = tmp_path / "my_word.tflite"
     shutil.copy(models_dir() / "hey_jarvis.tflite", custom)
@@ -293,6 +304,17 @@ def test_microwakeword_engine() -> None:
         assert [d.model for d in found] == ["okay_nabu"]
         detector.reset()
         assert through_chain(detector, background(10.0, seed=3), 16_000) == []
+    finally:
+        detector.close()
+    detector = WakeWordDetector(["okay_nabu", "alexa"], threshold=None, engine="microwakeword")
+    try:
+        nabu = Clip("okay nabu", "en-us", 140).render(16_000)
+        alexa = Clip("alexa", "en-gb", 140).render(16_000)
+        found = through_chain(detector, np.concatenate((nabu, alexa)), 16_000)
+        assert [d.model for d in found] == ["okay_nabu", "alexa"]
+        start, end = speech_span(Clip("okay nabu", "en-us", 140))
+        assert start < found[0].t < end + 0.5
+        assert len(nabu) / 16_000 < found[1].t < (len(nabu) + len(alexa)) / 16_000
     finally:
         detector.close()
     with pytest.raises(WakeWordError, match="unknown microWakeWord model 'hey_rhasspy'"):

@@ -2,7 +2,8 @@
 
 The engine is used as pymicro-wakeword ships it (its quantized streaming models keep state
 inside the interpreter, so they are not run through ``tflite.TfLiteModel``); scores are the
-models' sliding-window means, one per inference.
+models' sliding-window means, one per inference (every 30 ms), timed at the end of the feature
+frame that completed it. Models with different strides hold their last score between steps.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .engine import ScoreFrame, WakeWordError, looks_like_path
 
 SAMPLE_RATE = 16_000
 FEATURE_STEP_SAMPLES = 160  # 10 ms per feature frame
+FEATURE_WINDOW_SAMPLES = 480  # each frame sees 30 ms
 
 
 def builtin_models() -> tuple[str, ...]:
@@ -64,37 +66,42 @@ class MicroWakeWordEngine:
         self.names = tuple(m.id for m in self._models)
         self.default_thresholds = tuple(float(m.probability_cutoff) for m in self._models)
         self._features = [MicroWakeWordFeatures() for _ in self._models]
-        self._samples = 0
+        self._feature_count = 0
+        self._latest = [0.0] * len(self._models)  # a model's last score, held between its steps
 
     def process(self, samples_16k: np.ndarray) -> list[ScoreFrame]:
         data = np.asarray(samples_16k, dtype="<i2").tobytes()
-        per_model: list[list[float]] = []
-        for model, features in zip(self._models, self._features, strict=True):
-            scores: list[float] = []
+        # (feature index, model, score) of every inference; every model sees the same audio,
+        # so their feature frames line up
+        events: list[tuple[int, int, float]] = []
+        counted = self._feature_count
+        for i, (model, features) in enumerate(zip(self._models, self._features, strict=True)):
+            index = self._feature_count
             for feature in features.process_streaming(data):
+                index += 1
                 prob = model.process_streaming_prob(feature)
                 if not model._features:  # an inference ran (its input buffer was consumed)
-                    scores.append(0.0 if prob is None else float(prob))
-            per_model.append(scores)
-        # every model strides by the same number of feature frames in practice; pair them up
-        steps = min(len(s) for s in per_model)
-        total = self._samples + len(samples_16k)
-        stride = self._models[0].stride * FEATURE_STEP_SAMPLES
-        frames = [
-            ScoreFrame(
-                (total - (steps - 1 - i) * stride) / SAMPLE_RATE,
-                tuple(s[i] for s in per_model),
+                    events.append((index, i, 0.0 if prob is None else float(prob)))
+            counted = index
+        self._feature_count = counted
+        frames: list[ScoreFrame] = []
+        for index, i, score in sorted(events):
+            self._latest[i] = score
+            t = (index * FEATURE_STEP_SAMPLES + FEATURE_WINDOW_SAMPLES - FEATURE_STEP_SAMPLES) / (
+                SAMPLE_RATE
             )
-            for i in range(steps)
-        ]
-        self._samples = total
+            if frames and frames[-1].t == t:
+                frames[-1] = ScoreFrame(t, tuple(self._latest))
+            else:
+                frames.append(ScoreFrame(t, tuple(self._latest)))
         return frames
 
     def reset(self) -> None:
         for model, features in zip(self._models, self._features, strict=True):
             model.reset()
             features.reset()
-        self._samples = 0
+        self._feature_count = 0
+        self._latest = [0.0] * len(self._models)
 
     def close(self) -> None:
         for model in self._models:
