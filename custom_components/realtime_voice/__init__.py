@@ -46,6 +46,7 @@ class RealtimeVoiceData:
     link: SatelliteConnection
     manager: SessionManager
     device_id: str
+    applied_options: dict[str, object]
 
 
 type RealtimeVoiceConfigEntry = ConfigEntry[RealtimeVoiceData]
@@ -99,7 +100,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
         sw_version=info.version,
     )
     manager = SessionManager(hass, entry, link, device_id=device.id)
-    entry.runtime_data = RealtimeVoiceData(link=link, manager=manager, device_id=device.id)
+    entry.runtime_data = RealtimeVoiceData(
+        link=link, manager=manager, device_id=device.id, applied_options=dict(entry.options)
+    )
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
 
     try:
@@ -126,9 +129,23 @@ def satellite_settings(entry: ConfigEntry) -> dict[str, object]:
     return settings
 
 
+# Options the satellite applies itself: changing only these needs no new Realtime session.
+SATELLITE_OPTIONS = frozenset({CONF_WAKE_WORDS, CONF_WAKE_THRESHOLD, CONF_FOLLOW_UP_SECONDS})
+
+
 async def _async_options_updated(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry) -> None:
-    """New options mean a new session description (model, voice, tools): reload."""
-    await hass.config_entries.async_reload(entry.entry_id)
+    """Model, voice, instructions or tools changed: reload (a new session); else tell the satellite."""
+    data = entry.runtime_data
+    changed = {
+        key
+        for key in set(entry.options) | set(data.applied_options)
+        if entry.options.get(key) != data.applied_options.get(key)
+    }
+    data.applied_options = dict(entry.options)
+    if changed - SATELLITE_OPTIONS:
+        await hass.config_entries.async_reload(entry.entry_id)
+    elif changed and data.link.available:
+        await data.link.configure(**satellite_settings(entry))
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry) -> bool:

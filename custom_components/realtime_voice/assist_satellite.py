@@ -97,8 +97,8 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
                 f"Wake word(s) {', '.join(unknown)} not available on {self._link.name}; "
                 f"available: {', '.join(sorted(available))}"
             )
-        await self._link.configure(wake_words_active=list(config.active_wake_words))
-        # Kept in the options so that the choice survives a satellite restart (re-sent on connect).
+        # Kept in the options so that the choice survives a satellite restart (re-sent on connect);
+        # the options listener sends it to the satellite without reloading the entry.
         self.hass.config_entries.async_update_entry(
             self._entry,
             options={**self._entry.options, CONF_WAKE_WORDS: list(config.active_wake_words)},

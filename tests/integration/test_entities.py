@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 from homeassistant.components.assist_satellite import AssistSatelliteConfiguration
-from homeassistant.config_entries import SOURCE_RECONFIGURE
+from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
@@ -100,7 +100,7 @@ async def test_mute_switch_and_volume_reach_the_satellite(
 
 
 async def test_wake_word_configuration(
-    hass: HomeAssistant, loaded: MockConfigEntry, satellite: LinkSatellite
+    hass: HomeAssistant, loaded: MockConfigEntry, satellite: LinkSatellite, standin: StandinServer
 ) -> None:
     entity = hass.data["entity_components"]["assist_satellite"].get_entity(
         "assist_satellite.kitchen"
@@ -115,6 +115,10 @@ async def test_wake_word_configuration(
     )
     await wait_until(lambda: satellite.info.wake_words_active == ["okay_nabu"])
     assert loaded.options[CONF_WAKE_WORDS] == ["okay_nabu"]
+    # Applied live: the entry was not reloaded (same session, no new Realtime connection).
+    await hass.async_block_till_done()
+    assert loaded.state is ConfigEntryState.LOADED
+    assert len([c for c in standin.connections if c.refused is None]) == 1
 
     with pytest.raises(HomeAssistantError, match="not available"):
         await entity.async_set_configuration(
@@ -262,3 +266,25 @@ async def test_reconfigure(
         await wait_until(lambda: hass.states.get("switch.kitchen_mute").state == "off")
     finally:
         await other.stop()
+
+
+async def test_model_shutdown_fix_flow_switches_to_the_successor(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, loaded: MockConfigEntry
+) -> None:
+    assert await async_setup_component(hass, "repairs", {})
+    async_check_model_shutdown(hass, loaded, today=date(2026, 11, 21))
+    issue_id = f"model_shutdown_{loaded.entry_id}_model"
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    flow = await response.json()
+    assert flow["step_id"] == "confirm"
+    assert flow["description_placeholders"]["successor"] == "gpt-realtime-2.1"
+    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    assert (await response.json())["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert loaded.options[CONF_MODEL] == "gpt-realtime-2.1"
+    # The entry reloaded with the successor, which has no shutdown date: the issue is gone.
+    await wait_until(lambda: loaded.runtime_data.manager.session is not None)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None

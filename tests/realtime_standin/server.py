@@ -30,7 +30,16 @@ from .validation import Interface, Problem, validate
 
 _LOGGER = logging.getLogger(__name__)
 
-GA_MODELS = frozenset({"gpt-realtime", "gpt-realtime-2025-08-28", "gpt-realtime-mini"})
+GA_MODELS = frozenset(
+    {
+        "gpt-realtime",
+        "gpt-realtime-2025-08-28",
+        "gpt-realtime-mini",
+        "gpt-realtime-2.1",
+        "gpt-realtime-2",
+        "gpt-realtime-1.5",
+    }
+)
 BETA_MODELS = frozenset({"gpt-4o-realtime-preview", "gpt-4o-mini-realtime-preview"})
 BETA_VOICES = frozenset({"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse"})
 GA_VOICES = BETA_VOICES | {"marin", "cedar"}

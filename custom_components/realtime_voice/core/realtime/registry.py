@@ -52,6 +52,13 @@ MODELS: dict[str, ModelInfo] = {
             Prices(4.0, 0.40, 16.0, 32.0, 0.40, 64.0),
             32_000,
             shutdown=date(2027, 1, 20),
+            successor="gpt-realtime-2.1",
+        ),
+        # The announced successors of gpt-realtime. Their prices are not in DESIGN.md: gpt-realtime's
+        # are used until they are, so that the cost sensor does not read zero.
+        *(
+            ModelInfo(name, "ga", GA_VOICES, Prices(4.0, 0.40, 16.0, 32.0, 0.40, 64.0), 32_000)
+            for name in ("gpt-realtime-2.1", "gpt-realtime-2", "gpt-realtime-1.5")
         ),
         ModelInfo(
             "gpt-realtime-mini",
