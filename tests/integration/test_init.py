@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -9,10 +12,11 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 
 from custom_components.realtime_voice.const import CONF_ACCESS_KEY, CONF_API_KEY, DOMAIN
+from realtime_voice_core.link import protocol
 from tests.realtime_standin import StandinServer
 
-from .conftest import entry_for
-from .link_satellite import LinkSatellite
+from .conftest import API_KEY, entry_for
+from .link_satellite import ACCESS_KEY, LinkSatellite, silence, tone
 from .waiting import wait_until
 
 
@@ -130,3 +134,29 @@ async def test_options_are_sent_to_the_satellite(
     await wait_until(lambda: satellite.info.wake_words_active == ["okay_nabu"])
     assert satellite.info.threshold == 0.7
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_secrets_never_reach_the_log(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)  # websockets logs handshake headers and frames at DEBUG
+    entry = entry_for(standin, satellite)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_until(lambda: entry.runtime_data.manager.session is not None)
+    await satellite.say(tone(0.6) + silence(1.0))
+    await wait_until(lambda: any(isinstance(c, protocol.PlayStart) for c in satellite.commands))
+    assert API_KEY not in repr(entry.runtime_data.link)
+    assert API_KEY not in repr(entry.runtime_data.manager.session)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    # Everything but the stand-in's own log (it plays OpenAI's side and sees the key).
+    ours = "\n".join(
+        r.getMessage() for r in caplog.records if not r.name.startswith("tests.realtime_standin")
+    )
+    assert "Authorization" in ours  # the headers were logged, and
+    assert API_KEY not in ours  # the key was not
+    assert ACCESS_KEY not in ours
