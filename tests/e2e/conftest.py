@@ -1,0 +1,81 @@
+"""End-to-end fixtures: one real ``hass`` process for the whole e2e session, killed at its end.
+
+The stand-in Realtime server (a SIMULATION of OpenAI's service) and the satellite agents run as
+processes too; everything talks over loopback only. Logs and WAVs stay under tests/.cache/e2e/ for
+inspection; a failing test shows the tails of the logs in its report.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import pytest_socket
+
+from tests.corpus import espeak_available
+
+from .stack import ROOT, Satellite, Stack, Standin, silence_wav
+
+WORKDIR = ROOT / "tests" / ".cache" / "e2e"
+
+_current: Stack | None = None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here) and not espeak_available():
+            item.add_marker(pytest.mark.skip(reason="espeak-ng is needed to synthesize speech"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    if report.failed and _current is not None and "e2e" in item.keywords:
+        report.sections.append(("e2e process logs", _current.logs()))
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _loopback_sockets(socket_enabled: None) -> None:
+    """pytest-homeassistant-custom-component blocks sockets; the allow-list stays 127.0.0.1."""
+
+
+class MainStack:
+    """The shared stack: hass (onboarded), GA and beta stand-ins, the satellite "Kitchen"."""
+
+    def __init__(self, stack: Stack, standin: Standin, beta: Standin, kitchen: Satellite) -> None:
+        self.stack = stack
+        self.hass = stack.hass
+        self.standin = standin  # endpoint "ga"
+        self.beta = beta  # endpoint "beta" (speaks only the beta interface)
+        self.kitchen = kitchen
+        self.entry_id: str | None = None
+
+
+@pytest.fixture(scope="session")
+def main_stack() -> Iterator[MainStack]:
+    global _current  # noqa: PLW0603 - the report hook reads it
+    pytest_socket.enable_socket()  # session fixtures run before the per-test socket fixture
+    if WORKDIR.exists():
+        shutil.rmtree(WORKDIR)
+    stack = Stack(WORKDIR)
+    _current = stack
+    try:
+        # Start all three at once: hass takes the longest.
+        stack.hass.start(wait=False)
+        standin = stack.standin("ga", wait=False)
+        beta = stack.standin("beta", wait=False)
+        kitchen = stack.satellite("Kitchen")
+        kitchen.start(silence_wav(WORKDIR / "silence.wav"), wait=False)
+        standin.wait_ready()
+        beta.wait_ready()
+        kitchen.wait_ready()
+        stack.hass.wait_ready()
+        stack.hass.onboard()
+        yield MainStack(stack, standin, beta, kitchen)
+    finally:
+        _current = None
+        stack.close()

@@ -1,0 +1,615 @@
+"""The whole product as processes on loopback: a real ``hass``, the satellite agent, the stand-in server.
+
+Used by the end-to-end tests (tests/e2e) and by ``scripts/demo``. Everything here talks to the
+processes the way a user's tools do: HA's REST and WebSocket APIs, the satellite's WAV files and log.
+The Realtime endpoint is always the stand-in server (tests/realtime_standin): a SIMULATION of OpenAI's
+service, never OpenAI itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+from websockets.sync.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = ROOT / ".venv" / "bin"
+DOMAIN = "realtime_voice"
+API_KEY = "sk-demo-simulated-0123456789"  # the stand-in accepts only this key
+ACCESS_KEY = "e2e-access-key-0123456789abcdef"
+USERNAME = "demo"
+PASSWORD = "demo-password"
+COMMAND_SCRIPT = {
+    "transcript": "Turn on the kitchen light.",
+    "tools": [
+        {
+            "tool": "HassTurnOn",
+            "arguments": {"name": "Kitchen light"},
+            "final": "The kitchen light is on.",
+        }
+    ],
+}
+OUT_RATE = 24_000
+
+
+class StackError(AssertionError):
+    """A step failed; the message carries the tails of the processes' logs."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"({path} does not exist)"
+    return "\n".join(text[-lines:])
+
+
+@dataclass
+class Proc:
+    """A child process in its own session, its output in ``log``; ``stop`` never leaves it behind."""
+
+    name: str
+    args: list[str]
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Proc:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.popen = subprocess.Popen(
+                self.args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=ROOT,
+                start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, within: float = 15.0) -> None:
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, sig)
+            try:
+                self.popen.wait(within)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(5)
+        self.popen = None
+
+
+def wait_for(
+    condition: Callable[[], Any], within: float, what: str, logs: Callable[[], str] = lambda: ""
+) -> Any:
+    """Poll ``condition`` until it returns something truthy; else fail naming ``what``."""
+    deadline = time.monotonic() + within
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = condition()
+        except (OSError, requests.RequestException, ValueError, KeyError) as err:
+            value, last_error = None, err
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            detail = f" (last error: {last_error})" if last_error else ""
+            raise StackError(f"timed out after {within:.0f} s waiting for {what}{detail}\n{logs()}")
+        time.sleep(0.2)
+
+
+# --- audio -----------------------------------------------------------------------------------------
+
+
+def command_wav(path: Path, lead_s: float, text: str = "turn on the kitchen light") -> Path:
+    """Silence, "hey jarvis", the command (espeak-ng, cached), and a second of silence."""
+    from tests.satellite.harness import Script
+
+    script = Script().pause(lead_s).say("hey jarvis").pause(0.1).say(text).pause(1.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from realtime_voice_core.audio import write_wav
+
+    write_wav(path, script.samples(), script.rate)
+    return path
+
+
+def silence_wav(path: Path, seconds: float = 1.0) -> Path:
+    from realtime_voice_core.audio import write_wav
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_wav(path, np.zeros(int(seconds * 16_000), np.int16), 16_000)
+    return path
+
+
+def played(path: Path) -> tuple[float, float]:
+    """(seconds written, seconds of audible sound) in a satellite's growing output WAV."""
+    try:
+        data = path.read_bytes()[44:]
+    except OSError:
+        return 0.0, 0.0
+    samples = np.frombuffer(data[: len(data) // 2 * 2], "<i2")
+    loud = int((np.abs(samples.astype(np.int32)) > 500).sum())
+    return len(samples) / OUT_RATE, loud / OUT_RATE
+
+
+# --- the stand-in Realtime server (SIMULATION) ------------------------------------------------------
+
+
+@dataclass
+class Standin:
+    endpoint: str
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    script: dict[str, Any] = field(default_factory=lambda: dict(COMMAND_SCRIPT))
+    proc: Proc | None = None
+    _log_offset: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/realtime"
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / f"standin-{self.endpoint}-{self.port}.log"
+
+    def start(self, wait: bool = True) -> Standin:
+        script = self.workdir / f"standin-{self.endpoint}-{self.port}.json"
+        script.write_text(json.dumps(self.script))
+        args = [sys.executable, "-m", "tests.realtime_standin", "--port", str(self.port)]
+        args += ["--endpoint", self.endpoint, "--api-key", API_KEY, "--script", str(script)]
+        self._log_offset = self.log.stat().st_size if self.log.exists() else 0
+        self.proc = Proc(f"stand-in ({self.endpoint})", args, self.log).start()
+        return self.wait_ready() if wait else self
+
+    def wait_ready(self) -> Standin:
+        assert self.proc is not None
+        wait_for(
+            lambda: (
+                self.url in self.log.read_text()[self._log_offset :]
+                or not self.proc
+                or not self.proc.alive
+            ),
+            30,
+            f"the stand-in server to listen on {self.url}",
+            lambda: tail(self.log),
+        )
+        if not self.proc.alive:
+            raise StackError(f"the stand-in server exited\n{tail(self.log)}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop(signal.SIGINT)
+
+
+# --- the satellite agent ----------------------------------------------------------------------------
+
+
+@dataclass
+class Satellite:
+    name: str
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    proc: Proc | None = None
+    output: Path | None = None
+    runs: int = 0
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "_", self.name.lower()).strip("_")
+
+    @property
+    def config(self) -> Path:
+        return self.workdir / f"satellite-{self.slug}.yaml"
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / f"satellite-{self.slug}-{self.runs}.log"
+
+    def write_config(self) -> None:
+        self.config.write_text(
+            f"""# generated by tests/e2e/stack.py
+name: {self.name}
+link: {{host: 127.0.0.1, port: {self.port}, access_key: {ACCESS_KEY},
+        ping_interval_s: 1.0, ping_timeout_s: 2.0}}
+zeroconf: {{enabled: false}}
+wake_word: {{models: [hey_jarvis], threshold: 0.5, warmup_s: 1.0}}
+audio: {{output_rate: {OUT_RATE}}}
+conversation: {{follow_up_s: 0.0}}
+log_level: info
+"""
+        )
+
+    def start(self, input_wav: Path, wait: bool = True) -> Satellite:
+        """Start the agent on ``input_wav`` (paced in real time from now); a new output WAV."""
+        self.stop()
+        self.runs += 1
+        self.write_config()
+        self.output = self.workdir / f"speaker-{self.slug}-{self.runs}.wav"
+        args = [str(BIN / "realtime-voice"), "satellite", "--config", str(self.config)]
+        args += ["--input-wav", str(input_wav), "--output-wav", str(self.output)]
+        self.proc = Proc(f"satellite {self.name}", args, self.log).start()
+        return self.wait_ready() if wait else self
+
+    def wait_ready(self) -> Satellite:
+        assert self.proc is not None
+        wait_for(
+            lambda: (
+                "link listening" in self.log.read_text() or not self.proc or not self.proc.alive
+            ),
+            60,
+            f"satellite {self.name} to listen on port {self.port}",
+            lambda: tail(self.log),
+        )
+        if not self.proc.alive:
+            raise StackError(f"satellite {self.name} exited\n{tail(self.log)}")
+        return self
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop(signal.SIGTERM)
+            self.proc = None
+
+
+# --- Home Assistant ---------------------------------------------------------------------------------
+
+
+def write_hass_config(config_dir: Path, port: int) -> None:
+    """The development config (config/configuration.yaml) on another port, this integration linked in."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    text = (ROOT / "config" / "configuration.yaml").read_text()
+    text = re.sub(r"server_port: \d+", f"server_port: {port}", text)
+    text = text.replace("name: Realtime Voice development", "name: Realtime Voice demo")
+    (config_dir / "configuration.yaml").write_text(text)
+    link = config_dir / "custom_components"
+    if not link.exists():
+        link.symlink_to(ROOT / "custom_components", target_is_directory=True)
+
+
+@dataclass
+class Hass:
+    config_dir: Path
+    port: int = field(default_factory=free_port)
+    proc: Proc | None = None
+    token: str = ""
+    refresh_token: str = ""
+    ws: ClientConnection | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    _next_id: int = 1
+    log_checked_upto: int = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def client_id(self) -> str:
+        return f"{self.base}/"
+
+    @property
+    def log(self) -> Path:
+        return self.config_dir / "home-assistant.log"
+
+    @property
+    def console(self) -> Path:
+        return self.config_dir / "hass-console.log"
+
+    def logs(self) -> str:
+        return f"--- tail of {self.log} ---\n{tail(self.log)}"
+
+    def start(self, wait: bool = True) -> Hass:
+        write_hass_config(self.config_dir, self.port)
+        args = [str(BIN / "hass"), "-c", str(self.config_dir), "--log-file", str(self.log)]
+        self.proc = Proc("hass", args, self.console).start()
+        return self.wait_ready() if wait else self
+
+    def wait_ready(self) -> Hass:
+
+        def up() -> bool:
+            if not self.proc or not self.proc.alive:
+                raise StackError(f"hass exited\n{tail(self.console)}\n{self.logs()}")
+            return requests.get(f"{self.base}/api/onboarding", timeout=2).status_code == 200
+
+        wait_for(up, 120, f"Home Assistant to answer on {self.base}", self.logs)
+        return self
+
+    def stop(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                self.ws.close()
+            self.ws = None
+        if self.proc is not None:
+            self.proc.stop(signal.SIGTERM, within=30)
+
+    # REST -------------------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = requests.request(
+            method,
+            f"{self.base}{path}",
+            headers=headers,
+            timeout=kwargs.pop("timeout", 30),
+            **kwargs,
+        )
+        if response.status_code >= 400:
+            raise StackError(
+                f"{method} {path} -> HTTP {response.status_code}: {response.text[:500]}\n{self.logs()}"
+            )
+        return response.json() if response.content else None
+
+    def onboard(self) -> None:
+        """Create the owner (demo / demo-password) and finish onboarding, as the first UI visit does."""
+        result = self.request(
+            "POST",
+            "/api/onboarding/users",
+            json={
+                "client_id": self.client_id,
+                "name": "Demo",
+                "username": USERNAME,
+                "password": PASSWORD,
+                "language": "en",
+            },
+        )
+        tokens = self.request(
+            "POST",
+            "/auth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": result["auth_code"],
+                "client_id": self.client_id,
+            },
+        )
+        self.token, self.refresh_token = tokens["access_token"], tokens["refresh_token"]
+        self.request("POST", "/api/onboarding/core_config", json={})
+        self.request("POST", "/api/onboarding/analytics", json={})
+        self.request(
+            "POST",
+            "/api/onboarding/integration",
+            json={"client_id": self.client_id, "redirect_uri": f"{self.base}/?auth_callback=1"},
+        )
+        self.connect_websocket()
+
+    def state(self, entity_id: str) -> dict[str, Any] | None:
+        response = requests.get(
+            f"{self.base}/api/states/{entity_id}",
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=10,
+        )
+        return response.json() if response.status_code == 200 else None
+
+    def state_of(self, entity_id: str) -> str | None:
+        found = self.state(entity_id)
+        return None if found is None else found["state"]
+
+    def wait_state(
+        self, entity_id: str, want: Callable[[str | None], bool], within: float, what: str
+    ) -> str:
+        wait_for(lambda: want(self.state_of(entity_id)), within, f"{entity_id} {what}", self.logs)
+        return str(self.state_of(entity_id))
+
+    def call(self, domain: str, service: str, **data: Any) -> Any:
+        return self.request("POST", f"/api/services/{domain}/{service}", json=data, timeout=90)
+
+    # config flow ------------------------------------------------------------------------------------
+
+    def add_satellite(
+        self,
+        satellite: Satellite,
+        standin: Standin,
+        model_selection: str = "auto",
+        steps: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Drive the config flow over REST as the UI does; returns the created entry."""
+        result = self.request(
+            "POST",
+            "/api/config/config_entries/flow",
+            json={"handler": DOMAIN, "show_advanced_options": False},
+        )
+        if result.get("type") == "menu":
+            if steps is not None:
+                steps.append(result)
+            result = self.request(
+                "POST",
+                f"/api/config/config_entries/flow/{result['flow_id']}",
+                json={"next_step_id": "api"},
+            )
+        if steps is not None:
+            steps.append(result)
+        if result.get("step_id") != "api":
+            raise StackError(f"expected the api form, got {result}")
+        api = {
+            "api_key": API_KEY,
+            "url": standin.url,
+            "model_selection": model_selection,
+            "model": "gpt-realtime",
+            "legacy_model": "gpt-4o-realtime-preview",
+            "voice": "alloy",
+        }
+        result = self.request(
+            "POST", f"/api/config/config_entries/flow/{result['flow_id']}", json=api
+        )
+        if steps is not None:
+            steps.append(result)
+        if result.get("step_id") != "satellite":
+            raise StackError(f"expected the satellite form, got {result}\n{self.logs()}")
+        result = self.request(
+            "POST",
+            f"/api/config/config_entries/flow/{result['flow_id']}",
+            json={"host": "127.0.0.1", "port": satellite.port, "access_key": ACCESS_KEY},
+        )
+        if steps is not None:
+            steps.append(result)
+        if result.get("type") != "create_entry":
+            raise StackError(f"expected an entry, got {result}\n{self.logs()}")
+        return result["result"]
+
+    def remove_entry(self, entry_id: str) -> None:
+        self.request("DELETE", f"/api/config/config_entries/entry/{entry_id}")
+
+    # WebSocket: commands and events -----------------------------------------------------------------
+
+    def connect_websocket(self) -> None:
+        ws = connect(f"ws://127.0.0.1:{self.port}/api/websocket", open_timeout=10)
+        assert json.loads(ws.recv(10))["type"] == "auth_required"
+        ws.send(json.dumps({"type": "auth", "access_token": self.token}))
+        reply = json.loads(ws.recv(10))
+        if reply["type"] != "auth_ok":
+            raise StackError(f"websocket auth failed: {reply}")
+        self.ws = ws
+        for kind in (
+            "wake_word_detected",
+            "conversation_started",
+            "conversation_ended",
+            "tool_called",
+        ):
+            self.ws_command("subscribe_events", event_type=f"{DOMAIN}_{kind}")
+
+    def _receive(self, timeout: float) -> dict[str, Any] | None:
+        assert self.ws is not None
+        try:
+            message = json.loads(self.ws.recv(timeout))
+        except TimeoutError:
+            return None
+        if message.get("type") == "event":
+            self.events.append(message["event"])
+        return message
+
+    def ws_command(self, kind: str, **data: Any) -> Any:
+        assert self.ws is not None
+        ident = self._next_id
+        self._next_id += 1
+        self.ws.send(json.dumps({"id": ident, "type": kind, **data}))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            message = self._receive(max(0.1, deadline - time.monotonic()))
+            if message and message.get("type") == "result" and message.get("id") == ident:
+                if not message["success"]:
+                    raise StackError(f"websocket {kind} failed: {message}")
+                return message["result"]
+        raise StackError(f"no answer to websocket command {kind}\n{self.logs()}")
+
+    def wait_event(
+        self, event_type: str, within: float, since: int = 0, logs: Callable[[], str] | None = None
+    ) -> dict[str, Any]:
+        """The first event of this type at index >= ``since`` in ``events`` (waits for it)."""
+        deadline = time.monotonic() + within
+        while True:
+            for event in self.events[since:]:
+                if event["event_type"] == event_type:
+                    return event
+            left = deadline - time.monotonic()
+            if left <= 0:
+                more = logs() if logs else ""
+                raise StackError(
+                    f"no {event_type} event within {within:.0f} s\n{self.logs()}\n{more}"
+                )
+            self._receive(min(left, 0.5))
+
+    def pump_events(self) -> None:
+        while self._receive(0.01):
+            pass
+
+    def entity_ids(self, entry_id: str) -> list[str]:
+        entries = self.ws_command("config/entity_registry/list")
+        return sorted(e["entity_id"] for e in entries if e.get("config_entry_id") == entry_id)
+
+    def expose(self, *entity_ids: str) -> None:
+        self.ws_command(
+            "homeassistant/expose_entity",
+            assistants=["conversation"],
+            entity_ids=list(entity_ids),
+            should_expose=True,
+        )
+
+    # log --------------------------------------------------------------------------------------------
+
+    def integration_errors(self) -> list[str]:
+        """ERROR (and CRITICAL) lines of this integration's loggers in the HA log."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        pattern = re.compile(r" (ERROR|CRITICAL) \([^)]*\) \[custom_components\.realtime_voice")
+        return [line for line in text.splitlines() if pattern.search(line)]
+
+
+@dataclass
+class Stack:
+    """hass + any number of stand-ins and satellites; ``close`` stops them all."""
+
+    workdir: Path
+    hass: Hass = field(init=False)
+    standins: list[Standin] = field(default_factory=list)
+    satellites: list[Satellite] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.hass = Hass(self.workdir / "config")
+
+    def standin(self, endpoint: str, wait: bool = True) -> Standin:
+        standin = Standin(endpoint, self.workdir)
+        self.standins.append(standin)
+        return standin.start(wait)
+
+    def satellite(self, name: str) -> Satellite:
+        satellite = Satellite(name, self.workdir)
+        self.satellites.append(satellite)
+        return satellite
+
+    def logs(self) -> str:
+        parts = [self.hass.logs()]
+        parts += [f"--- tail of {s.log} ---\n{tail(s.log, 15)}" for s in self.satellites if s.runs]
+        parts += [f"--- tail of {s.log} ---\n{tail(s.log, 10)}" for s in self.standins]
+        return "\n".join(parts)
+
+    def close(self) -> None:
+        for satellite in self.satellites:
+            satellite.stop()
+        for standin in self.standins:
+            standin.stop()
+        self.hass.stop()
+
+
+@contextlib.contextmanager
+def running_stack(workdir: Path, fresh: bool = True) -> Iterator[Stack]:
+    if fresh and workdir.exists():
+        shutil.rmtree(workdir)
+    stack = Stack(workdir)
+    try:
+        yield stack
+    finally:
+        stack.close()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(24)
