@@ -15,7 +15,7 @@ from realtime_voice_core.link import protocol as p
 from realtime_voice_core.satellite.audio_io import WavFileSource
 from tests.corpus import espeak_available
 
-from .harness import KEY, SPEED, Script, locate, pcm_to_samples, running_satellite, speech
+from .harness import KEY, SPEED, Script, config, locate, pcm_to_samples, running_satellite, speech
 
 pytestmark = [
     pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech"),
@@ -34,9 +34,16 @@ def command_script() -> Script:
     )
 
 
-async def test_wake_streams_the_whole_command_and_plays_the_answer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("noise_suppression", [False, True])
+async def test_wake_streams_the_whole_command_and_plays_the_answer(
+    tmp_path: Path, noise_suppression: bool
+) -> None:
     script = command_script()
-    async with running_satellite(script.write("command"), tmp_path) as sat:
+    cfg = config(
+        audio={"output_rate": 24000, "prebuffer_ms": 60, "noise_suppression": noise_suppression}
+    )
+    async with running_satellite(script.write("command"), tmp_path, cfg) as sat:
+        assert sat.agent.dsp.noise_suppression is noise_suppression
         wake = await sat.next(p.Wake)
         assert isinstance(wake, p.Wake)
         assert wake.model == "hey_jarvis"

@@ -90,11 +90,15 @@ class SatelliteAgent:
             self._chime_pcm = load_chime(config.conversation.chime_file)
         except WavError as err:
             raise ConfigError(f"conversation.chime_file: {err}") from err
-        self.dsp = DspChain(
-            source.rate,
-            highpass_hz=config.audio.highpass_hz,
-            agc=AgcConfig() if config.audio.agc else None,
-        )
+        try:
+            self.dsp = DspChain(
+                source.rate,
+                highpass_hz=config.audio.highpass_hz,
+                agc=AgcConfig() if config.audio.agc else None,
+                noise_suppression=config.audio.noise_suppression,
+            )
+        except ValueError as err:  # e.g. noise suppression without its library
+            raise ConfigError(f"audio: {err}") from err
         self.player = Player(
             sink.rate,
             prebuffer_ms=config.audio.prebuffer_ms,

@@ -160,6 +160,9 @@ class AudioConfig:
     block_ms: int = field(default=20, metadata={"check": _number(5, 200, integer=True)})
     highpass_hz: float = field(default=80.0, metadata={"check": _number(0, 1000)})
     agc: bool = field(default=False, metadata={"check": _typed(bool, "true or false")})
+    noise_suppression: bool = field(
+        default=False, metadata={"check": _typed(bool, "true or false")}
+    )
     volume: float = field(default=1.0, metadata={"check": _number(0, 1)})
     prebuffer_ms: int = field(default=120, metadata={"check": _number(0, 2000, integer=True)})
 
