@@ -4,10 +4,12 @@ API (used by the satellite agent and ``realtime-voice wakeword``)::
 
     detector = WakeWordDetector(["hey_jarvis", "/path/custom.tflite"], threshold=0.5,
                                 trigger_level=1, refractory_s=2.0, warmup_s=1.0,
-                                engine="openwakeword")   # or "microwakeword"
+                                engine="openwakeword",    # or "microwakeword"
+                                quiet_gate_dbfs=-60.0)    # None: never skip work when quiet
     for d in detector.process(samples_16k):      # int16 mono 16 kHz, any length
         print(d.model, d.t, d.score)             # Detection; t = seconds of audio since start
     detector.names                                # model names, e.g. ["hey_jarvis", "custom"]
+    detector.thresholds                           # one per model; may be reassigned (a tuple)
     detector.reset()                              # new stream: t from 0, warm-up again
     detector.close()                              # frees the interpreters
 
@@ -20,10 +22,11 @@ scores equal to pyopen-wakeword's (see ``openwakeword.py``).
 
 from .detector import ENGINES, Detection, WakeWordDetector
 from .engine import ScoreFrame, WakeWordEngine, WakeWordError
-from .openwakeword import BUILTIN_MODELS
+from .openwakeword import BUILTIN_MODELS, DEFAULT_QUIET_GATE_DBFS
 
 __all__ = [
     "BUILTIN_MODELS",
+    "DEFAULT_QUIET_GATE_DBFS",
     "ENGINES",
     "Detection",
     "ScoreFrame",

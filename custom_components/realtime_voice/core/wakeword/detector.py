@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 
 from .engine import ScoreFrame, WakeWordEngine, WakeWordError
+from .openwakeword import DEFAULT_QUIET_GATE_DBFS
 
 EngineName = Literal["openwakeword", "microwakeword"]
 ENGINES: tuple[str, ...] = ("openwakeword", "microwakeword")
@@ -26,7 +27,9 @@ class Detection:
 
 
 def create_engine(
-    engine: str, models: Sequence[str | Path], quiet_gate_dbfs: float | None = -60.0
+    engine: str,
+    models: Sequence[str | Path],
+    quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS,
 ) -> WakeWordEngine:
     if engine == "openwakeword":
         from .openwakeword import OpenWakeWordEngine
@@ -59,7 +62,7 @@ class WakeWordDetector:
         refractory_s: float = 2.0,
         warmup_s: float = 1.0,
         engine: EngineName = "openwakeword",
-        quiet_gate_dbfs: float | None = -60.0,
+        quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS,
     ) -> None:
         if threshold is not None and not 0.0 < threshold < 1.0:
             raise WakeWordError(f"threshold must be between 0 and 1, got {threshold!r}")

@@ -3,8 +3,10 @@
 The pipeline and its buffering follow pyopen-wakeword 1.1 step for step (mel spectrogram every
 80 ms, one embedding of the last 76 mel frames per step, classifiers on the last N embeddings, and
 8 s of silence at the start to fill the buffers), so its scores equal the shipped engine's. What
-differs: one thread and XNNPACK per interpreter, buffers sized to what a step needs instead of
-10 s arrays shifted on every call, and the silent prefill computed once per engine, not per reset.
+differs: one thread and XNNPACK per interpreter, an audio buffer of one step instead of a 10 s
+array shifted on every call, the silent prefill computed once per engine, not per reset, and the
+quiet gate (``quiet_gate_dbfs``), which skips the embedding model while everything a score
+depends on is quiet and catches up exactly when sound returns.
 """
 
 from __future__ import annotations
