@@ -77,6 +77,7 @@ def entry_for(
     satellite_id: str | None = None,
     access_key: str = ACCESS_KEY,
     title: str | None = None,
+    url: str | None = None,
     **options: Any,
 ) -> MockConfigEntry:
     """An entry as the config flow creates it, for ``satellite`` or for an agent at ``port``."""
@@ -90,7 +91,7 @@ def entry_for(
         unique_id=satellite_id,
         data={
             CONF_API_KEY: API_KEY,
-            CONF_URL: standin.url,
+            CONF_URL: url or standin.url,
             CONF_HOST: "127.0.0.1",
             CONF_PORT: port,
             CONF_ACCESS_KEY: access_key,
