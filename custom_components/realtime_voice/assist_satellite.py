@@ -18,7 +18,7 @@ from homeassistant.components.assist_satellite import (
 )
 from homeassistant.components.assist_satellite.entity import AssistSatelliteState
 from homeassistant.components.media_player import async_process_play_media_url
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -62,9 +62,16 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
     def __init__(self, entry: RealtimeVoiceConfigEntry) -> None:
         super().__init__(entry, AssistSatelliteEntityDescription(key="assist_satellite"))
 
-    @property
-    def state(self) -> str | None:
-        return STATE_MAP[self._manager.state]
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        self.async_on_remove(self._manager.async_add_state_listener(self._follow_manager_state))
+        self._follow_manager_state()
+
+    @callback
+    def _follow_manager_state(self) -> None:
+        """The session manager owns the conversation; the entity's state mirrors it."""
+        if self.state != STATE_MAP[self._manager.state]:
+            self._set_state(STATE_MAP[self._manager.state])
 
     def on_pipeline_event(self, event: PipelineEvent) -> None:
         """Unused: conversations run through the Realtime session, not an Assist pipeline."""
