@@ -24,7 +24,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import RealtimeVoiceConfigEntry
-from .const import CONF_WAKE_WORDS
+from .const import CONF_WAKE_WORDS, DOMAIN
 from .entity import RealtimeVoiceEntity
 from .media import decode_to_pcm24k
 from .session_manager import ConversationState
@@ -101,8 +101,13 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
         unknown = [w for w in config.active_wake_words if w not in available]
         if unknown:
             raise HomeAssistantError(
-                f"Wake word(s) {', '.join(unknown)} not available on {self._link.name}; "
-                f"available: {', '.join(sorted(available))}"
+                translation_domain=DOMAIN,
+                translation_key="wake_word_unavailable",
+                translation_placeholders={
+                    "wake_words": ", ".join(unknown),
+                    "name": self._link.name,
+                    "available": ", ".join(sorted(available)),
+                },
             )
         # Kept in the options so that the choice survives a satellite restart (re-sent on connect);
         # the options listener sends it to the satellite without reloading the entry.
@@ -121,7 +126,12 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
         preannounce_media_id: str | None = None,
     ) -> None:
         pcm = await self._media_pcm(media_id) if media_id else None
-        await self._manager.async_announce(message or "", pcm=pcm, preannounce=preannounce)
+        await self._manager.async_announce(
+            message or "",
+            pcm=pcm,
+            preannounce=preannounce,
+            preannounce_pcm=await self._preannounce_pcm(preannounce, preannounce_media_id),
+        )
 
     async def async_announce(self, announcement: AssistSatelliteAnnouncement) -> None:
         await self._manager.async_announce(announcement.message)
@@ -139,6 +149,7 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
             start_message or "",
             pcm=pcm,
             preannounce=preannounce,
+            preannounce_pcm=await self._preannounce_pcm(preannounce, preannounce_media_id),
             listen_after=True,
             extra_prompt=extra_system_prompt,
         )
@@ -148,6 +159,12 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
     ) -> None:
         await self._manager.async_announce(start_announcement.message, listen_after=True)
 
+    async def _preannounce_pcm(self, preannounce: bool, media_id: str | None) -> bytes | None:
+        """The sound before an announcement: the one asked for, else None (the built-in chime)."""
+        if not preannounce or not media_id:
+            return None
+        return await self._media_pcm(media_id)
+
     async def _media_pcm(self, media_id: str) -> bytes:
         if media_source.is_media_source_id(media_id):
             media_id = (await media_source.async_resolve_media(self.hass, media_id, None)).url
@@ -155,6 +172,10 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
         session = async_get_clientsession(self.hass)
         async with session.get(url) as response:
             if response.status != 200:
-                raise HomeAssistantError(f"Could not fetch {media_id}: HTTP {response.status}")
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="media_fetch_failed",
+                    translation_placeholders={"media": media_id, "status": str(response.status)},
+                )
             data = await response.read()
         return await self.hass.async_add_executor_job(decode_to_pcm24k, data, media_id)

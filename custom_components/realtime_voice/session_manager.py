@@ -31,6 +31,7 @@ from .const import (
     CONF_INSTRUCTIONS,
     DEFAULT_FOLLOW_UP_SECONDS,
     DEFAULT_INSTRUCTIONS,
+    DOMAIN,
     EVENT_CONVERSATION_ENDED,
     EVENT_CONVERSATION_STARTED,
     EVENT_WAKE_WORD_DETECTED,
@@ -582,18 +583,29 @@ class SessionManager:
         *,
         pcm: bytes | None = None,
         preannounce: bool = True,
+        preannounce_pcm: bytes | None = None,
         listen_after: bool = False,
         extra_prompt: str | None = None,
     ) -> None:
         """Speak ``message`` in the model's voice (or play ``pcm``); returns when it has played.
 
+        ``preannounce`` plays ``preannounce_pcm`` first, or the built-in chime.
+
         The announcement does not enter the conversation (an out-of-band response). With
         ``listen_after`` (start_conversation) the satellite then listens without a wake word.
         """
         if not self.link.available:
-            raise HomeAssistantError(f"Satellite {self.link.name} is offline")
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="satellite_offline",
+                translation_placeholders={"name": self.link.name},
+            )
         if self.conversation is not None or self._announcement is not None:
-            raise SatelliteBusyError(f"Satellite {self.link.name} is busy")
+            raise SatelliteBusyError(
+                translation_domain=DOMAIN,
+                translation_key="satellite_busy",
+                translation_placeholders={"name": self.link.name},
+            )
         stream_id = f"announce-{uuid.uuid4().hex[:12]}"
         playback = Playback(
             stream_id=stream_id,
@@ -607,7 +619,7 @@ class SessionManager:
             await self.link.play_start(stream_id, "announcement")
             self._playbacks[stream_id] = playback
             if preannounce:
-                chime = chime_pcm()
+                chime = preannounce_pcm or chime_pcm()
                 playback.audio_ms += len(chime) / 48.0
                 await self.link.play_audio(chime)
             if pcm is not None:
@@ -621,7 +633,11 @@ class SessionManager:
             async with asyncio.timeout(timeout):
                 await playback.finished
         except SatelliteOfflineError as err:
-            raise HomeAssistantError(str(err)) from err
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="satellite_offline",
+                translation_placeholders={"name": self.link.name},
+            ) from err
         except TimeoutError as err:
             raise HomeAssistantError(
                 f"Satellite {self.link.name} did not finish playing the announcement"
