@@ -170,6 +170,21 @@ async def test_announce_media_plays_the_file(
     # The model did not speak: no response was requested.
     assert not any(e["type"] == "response.create" for _, e in standin.received)
 
+    # A preannounce sound of one's own plays before the media.
+    aioclient_mock.get("http://example.invalid/ding.wav", content=wav_bytes(0.25))
+    await hass.services.async_call(
+        "assist_satellite",
+        "announce",
+        {
+            "media_id": "http://example.invalid/doorbell.wav",
+            "preannounce_media_id": "http://example.invalid/ding.wav",
+        },
+        target={"entity_id": SATELLITE},
+        blocking=True,
+    )
+    second = next(s for s in satellite.played if s != stream_id)
+    assert len(satellite.played[second]) == pytest.approx(0.75 * 24_000 * 2, rel=0.01)
+
     from homeassistant.exceptions import HomeAssistantError
 
     with pytest.raises(HomeAssistantError, match="HTTP 404"):
