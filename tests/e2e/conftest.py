@@ -79,3 +79,7 @@ def main_stack() -> Iterator[MainStack]:
     finally:
         _current = None
         stack.close()
+    # Stand-ins stopped with SIGINT report what the integration sent that the openai types reject
+    # (one killed on purpose by a test loses what it saw before).
+    violations = [v for standin in stack.standins for v in standin.violations]
+    assert violations == [], f"the stand-in servers saw invalid client events: {violations}"

@@ -171,6 +171,7 @@ class Standin:
     port: int = field(default_factory=free_port)
     script: dict[str, Any] = field(default_factory=lambda: dict(COMMAND_SCRIPT))
     proc: Proc | None = None
+    violations: list[str] = field(default_factory=list)
     _log_offset: int = 0
 
     @property
@@ -207,8 +208,14 @@ class Standin:
         return self
 
     def stop(self) -> None:
+        """Stop it with SIGINT; it prints the protocol violations it saw, kept in ``violations``."""
         if self.proc is not None:
             self.proc.stop(signal.SIGINT)
+            self.proc = None
+            text = self.log.read_text(errors="replace")[self._log_offset :]
+            self.violations += [
+                line for line in text.splitlines() if line.startswith("protocol violations:")
+            ]
 
 
 # --- the satellite agent ----------------------------------------------------------------------------
