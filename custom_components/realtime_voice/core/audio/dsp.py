@@ -191,6 +191,8 @@ class DspChain:
         agc: AgcConfig | None = None,
         noise_suppression: bool = False,
     ) -> None:
+        if isinstance(input_rate, float) and input_rate.is_integer():
+            input_rate = int(input_rate)  # sounddevice reports rates as floats (48000.0)
         if not isinstance(input_rate, int) or isinstance(input_rate, bool) or input_rate < 8000:
             raise ValueError(
                 f"input_rate must be an integer of at least 8000 Hz, got {input_rate!r}"
