@@ -357,7 +357,16 @@ def test_cli_errors_exit_2(tmp_path: Path) -> None:
     result = cli("--input", str(tmp_path / "ok.wav"), "--model", "hey_bob")
     assert result.returncode == 2
     assert "unknown wake word model 'hey_bob'" in result.stderr
-    result = cli("--input", str(tmp_path / "ok.wav"))
-    assert result.returncode == 0
+    result = cli(
+        "--input",
+        str(tmp_path / "ok.wav"),
+        "--engine",
+        "microwakeword",
+        "--model",
+        "okay_nabu",
+        "alexa",
+    )
+    assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert "0 detection(s)" in result.stderr
+    assert "(okay_nabu, alexa, threshold 0.85, 0.9)" in result.stderr  # the models' own cutoffs

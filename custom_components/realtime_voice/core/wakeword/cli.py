@@ -19,11 +19,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, metavar="FILE.wav", help="WAV file, any rate")
     parser.add_argument(
         "--model",
-        action="append",
+        action="extend",
+        nargs="+",
         metavar="NAME|PATH",
-        help=f"built-in model name or model file; repeat for several (default: {DEFAULT_MODEL})",
+        help=f"built-in model names or model files, several at once (default: {DEFAULT_MODEL})",
     )
-    parser.add_argument("--threshold", type=float, default=0.5, help="score threshold (0.5)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="score threshold (default: 0.5 for openWakeWord, each model's own for microWakeWord)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per detection")
     parser.add_argument(
         "--engine", choices=("openwakeword", "microwakeword"), default="openwakeword"
@@ -79,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print(
             f"{len(detections)} detection(s) in {len(samples) / rate:.1f} s of audio "
-            f"({', '.join(detector.names)}, threshold {detector.thresholds[0]:g})",
+            f"({', '.join(detector.names)}, "
+            f"threshold {', '.join(f'{t:g}' for t in detector.thresholds)})",
             file=sys.stderr,
         )
     return 0
