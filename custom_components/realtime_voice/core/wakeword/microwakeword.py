@@ -29,7 +29,7 @@ def builtin_models() -> tuple[str, ...]:
 
 def resolve_config(model: str | Path) -> Path:
     """A built-in name, a model's .json config, or a .tflite next to its .json -> the .json."""
-    from pymicro_wakeword import microwakeword as mww
+    import pymicro_wakeword
 
     if not looks_like_path(model):
         if str(model) not in builtin_models():
@@ -37,7 +37,7 @@ def resolve_config(model: str | Path) -> Path:
                 f"unknown microWakeWord model {str(model)!r}; built-in models: "
                 f"{', '.join(builtin_models())} (or give the path of a model's .json file)"
             )
-        return Path(mww._MODELS_DIR) / f"{model}.json"
+        return Path(pymicro_wakeword.__file__).parent / "models" / f"{model}.json"
     path = Path(model).expanduser()
     if path.suffix == ".tflite":
         path = path.with_suffix(".json")

@@ -40,9 +40,10 @@ BUILTIN_MODELS: tuple[str, ...] = ("okay_nabu", "hey_jarvis", "alexa", "hey_mycr
 
 
 def models_dir() -> Path:
-    from pyopen_wakeword import openwakeword as oww
+    """The built-in models (and the feature models) inside the pyopen-wakeword package."""
+    import pyopen_wakeword
 
-    return Path(oww._MODELS_DIR)
+    return Path(pyopen_wakeword.__file__).parent / "models"
 
 
 def resolve_model(model: str | Path) -> Path:

@@ -33,9 +33,17 @@ class _XnnPackOptions(C.Structure):
 
 @cache
 def library_path() -> Path:
-    from pyopen_wakeword import openwakeword as oww  # the runtime comes with pyopen-wakeword
+    """The ``libtensorflowlite_c`` inside the pyopen-wakeword wheel."""
+    import pyopen_wakeword
 
-    return Path(oww._find_tensorflowlite_c())
+    lib_dir = Path(pyopen_wakeword.__file__).parent / "lib"
+    found = sorted(lib_dir.glob("*tensorflowlite_c*"))
+    if not found:
+        raise TfLiteError(
+            f"no libtensorflowlite_c in {lib_dir}: pyopen-wakeword has no runtime for this "
+            "platform (it ships Linux x86-64 and aarch64, macOS arm64 and Windows x86-64)"
+        )
+    return found[0]
 
 
 _lib_lock = threading.Lock()
