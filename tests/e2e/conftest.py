@@ -1,4 +1,4 @@
-"""End-to-end fixtures: one real ``hass`` process for the whole e2e session, killed at its end.
+"""End-to-end fixtures: one real ``hass`` process for all e2e tests, killed after the last of them.
 
 The stand-in Realtime server (a SIMULATION of OpenAI's service) and the satellite agents run as
 processes too; everything talks over loopback only. Logs and WAVs stay under tests/.cache/e2e/ for
@@ -55,10 +55,10 @@ class MainStack:
         self.entry_id: str | None = None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def main_stack() -> Iterator[MainStack]:
     global _current  # noqa: PLW0603 - the report hook reads it
-    pytest_socket.enable_socket()  # session fixtures run before the per-test socket fixture
+    pytest_socket.enable_socket()  # package fixtures run before the per-test socket fixture
     if WORKDIR.exists():
         shutil.rmtree(WORKDIR)
     stack = Stack(WORKDIR)

@@ -1,0 +1,54 @@
+"""``scripts/demo``'s walk-through as a process (``--no-wait``): every step printed, nothing left running."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .stack import ROOT, free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(200)]
+
+DEMO_DIR = ROOT / "tests" / ".cache" / "demo-test"
+
+
+def processes_using(path: Path) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(path) in text:
+            found.append(text)
+    return found
+
+
+def test_demo_walks_through_every_step_and_cleans_up() -> None:
+    args = [sys.executable, "-m", "tests.e2e.demo", "--no-wait", "--dir", str(DEMO_DIR)]
+    args += ["--port", str(free_port())]
+    result = subprocess.run(
+        args, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    for expected in (
+        "[SIMULATION] Stand-in Realtime server (not OpenAI)",
+        "Onboarded the owner: user 'demo', password 'demo-password'",
+        "Config flow over the REST API added 'Kitchen'",
+        "Session open: model gpt-realtime over the GA interface [SIMULATION]",
+        "light.kitchen before: off",
+        "Wake word 'hey_jarvis' heard",
+        "The model called tool HassTurnOn({'name': 'Kitchen light'})",
+        "light.kitchen after: on",
+        "user said ['Turn on the kitchen light.']",
+        "announcement audio written to",
+        "HA log: 0 ERROR lines from custom_components.realtime_voice",
+        "log in as 'demo' / 'demo-password'",
+    ):
+        assert expected in output, f"{expected!r} missing from the demo's output:\n{output}"
+    assert (DEMO_DIR / ".gitignore").read_text().strip().endswith("*")
+    assert processes_using(DEMO_DIR) == [], "the demo left processes behind"
