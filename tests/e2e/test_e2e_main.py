@@ -2,9 +2,9 @@
 
 The tests of this module build on each other in file order (one hass for all, to stay fast): the
 config flow adds the satellite "Kitchen", a spoken command turns on the kitchen light through the
-HassTurnOn tool, the satellite crashes and comes back, an announcement is played, the Realtime server
-(the stand-in, a SIMULATION of OpenAI's service) drops and comes back, and the HA log stays free of
-this integration's errors.
+HassTurnOn tool, the Realtime server (the stand-in, a SIMULATION of OpenAI's service) drops and comes
+back, the satellite crashes and comes back and a second spoken command works, an announcement is
+played, and the HA log stays free of this integration's errors.
 """
 
 from __future__ import annotations
@@ -104,8 +104,46 @@ def test_spoken_command_turns_on_the_light(main_stack: MainStack) -> None:
     assert float(hass.state_of("sensor.kitchen_cost") or 0) > 0
 
 
+def test_realtime_server_dropping_is_recovered(main_stack: MainStack) -> None:
+    """The stand-in is killed (connections drop without a close frame) and started again on its port."""
+    hass, kitchen, standin = main_stack.hass, main_stack.kitchen, main_stack.standin
+    assert kitchen.output is not None
+    assert standin.proc is not None
+    hass.wait_state(ENTITY, lambda s: s == "idle", 30, "to be idle")
+    log_offset = len(hass.log.read_text())
+    standin.proc.stop(signal.SIGKILL)
+    wait_for(
+        lambda: "Reconnecting in" in hass.log.read_text()[log_offset:],
+        20,
+        "HA to notice that the Realtime connection dropped",
+        main_stack.stack.logs,
+    )
+    standin.start()
+    offset = len(standin.log.read_text())
+    wait_for(
+        lambda: "connection open" in standin.log.read_text()[offset:],
+        60,
+        "HA to reconnect to the Realtime server",
+        main_stack.stack.logs,
+    )
+    assert hass.state_of(ENTITY) == "idle"
+    before = played(kitchen.output)[1]
+    hass.call(
+        "assist_satellite", "announce", entity_id=ENTITY, message="The Realtime link is back."
+    )
+    wait_for(
+        lambda: played(kitchen.output)[1] > before + 0.5,
+        20,
+        "audio of an announcement after the Realtime server came back",
+        main_stack.stack.logs,
+    )
+    assert hass.state_of("sensor.kitchen_interface") == "ga"
+    assert hass.state_of("sensor.kitchen_model") == "gpt-realtime"
+
+
 def test_satellite_crash_and_restart_is_recovered(main_stack: MainStack) -> None:
-    """The agent is killed mid-run; HA notices, reconnects by itself, and a second command works."""
+    """The agent is killed mid-run; HA notices, reconnects by itself, and a second spoken command works
+    (through the Realtime session that came back in the test before)."""
     hass, kitchen = main_stack.hass, main_stack.kitchen
     assert main_stack.entry_id, "needs the entry of test_config_flow_over_rest"
     light_off(main_stack)
@@ -147,43 +185,6 @@ def test_announce_through_rest_plays_on_the_satellite(main_stack: MainStack) -> 
         main_stack.stack.logs,
     )
     hass.wait_state(ENTITY, lambda s: s == "idle", 20, "to be idle after the announcement")
-
-
-def test_realtime_server_dropping_is_recovered(main_stack: MainStack) -> None:
-    """The stand-in is killed (connections drop without a close frame) and started again on its port."""
-    hass, kitchen, standin = main_stack.hass, main_stack.kitchen, main_stack.standin
-    assert kitchen.output is not None
-    assert standin.proc is not None
-    hass.wait_state(ENTITY, lambda s: s == "idle", 30, "to be idle")
-    log_offset = len(hass.log.read_text())
-    standin.proc.stop(signal.SIGKILL)
-    wait_for(
-        lambda: "Reconnecting in" in hass.log.read_text()[log_offset:],
-        20,
-        "HA to notice that the Realtime connection dropped",
-        main_stack.stack.logs,
-    )
-    standin.start()
-    offset = len(standin.log.read_text())
-    wait_for(
-        lambda: "connection open" in standin.log.read_text()[offset:],
-        60,
-        "HA to reconnect to the Realtime server",
-        main_stack.stack.logs,
-    )
-    assert hass.state_of(ENTITY) == "idle"
-    before = played(kitchen.output)[1]
-    hass.call(
-        "assist_satellite", "announce", entity_id=ENTITY, message="The Realtime link is back."
-    )
-    wait_for(
-        lambda: played(kitchen.output)[1] > before + 0.5,
-        20,
-        "audio of an announcement after the Realtime server came back",
-        main_stack.stack.logs,
-    )
-    assert hass.state_of("sensor.kitchen_interface") == "ga"
-    assert hass.state_of("sensor.kitchen_model") == "gpt-realtime"
 
 
 def test_no_errors_from_the_integration_in_the_hass_log(main_stack: MainStack) -> None:
