@@ -19,6 +19,7 @@ AREAS: tuple[str, ...] = (
     ".audio.bench",
     ".wakeword.bench",
     ".satellite.bench",
+    ".pipeline_bench",
 )
 
 
