@@ -105,8 +105,6 @@ def _session_object(model: str) -> dict[str, Any]:
     pcm = {"type": "audio/pcm", "rate": 24000}
     return {
         "type": "realtime",
-        "object": "realtime.session",
-        "id": "sess_" + secrets.token_hex(8),
         "model": model,
         "output_modalities": ["audio"],
         "instructions": "",
