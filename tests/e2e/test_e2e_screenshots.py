@@ -84,6 +84,9 @@ def test_config_flow_dialog_and_device_page(main_stack: MainStack) -> None:
             "Mute",
             "Volume",
             "Link",
+            "GA (current)",  # the interface sensor's translated state
+            "Connected",  # the link binary sensor
+            "Idle",  # the assist satellite
             within=60,
         )
         shot = browser.screenshot(SHOTS / "device-page.png")
