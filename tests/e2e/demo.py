@@ -59,7 +59,9 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__)
     parser.add_argument("--port", type=int, default=8123, help="HA's port (another if taken)")
-    parser.add_argument("--dir", type=Path, default=ROOT / ".demo", help="working directory")
+    parser.add_argument(
+        "--dir", type=Path, default=ROOT / ".demo", help="working directory (recreated)"
+    )
     parser.add_argument(
         "--no-wait", action="store_true", help="stop after the walk-through (no Ctrl-C wait)"
     )
@@ -76,7 +78,26 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def processes_using(path: Path) -> list[int]:
+    """Processes whose command line names ``path`` (another demo's hass or satellite)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if f"{path}/" in text:
+            found.append(int(cmdline.parent.name))
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
+    if busy := processes_using(args.dir.resolve()):
+        print(
+            f"Another demo is running in {args.dir} (processes {busy}); stop it first (Ctrl-C).",
+            file=sys.stderr,
+        )
+        return 1
     with running_stack(args.dir) as stack:
         (args.dir / ".gitignore").write_text("# created by scripts/demo\n*\n")
         hass = stack.hass

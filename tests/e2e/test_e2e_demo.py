@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from .demo import processes_using
 from .stack import ROOT, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(200)]
 
 DEMO_DIR = ROOT / "tests" / ".cache" / "demo-test"
-
-
-def processes_using(path: Path) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(path) in text:
-            found.append(text)
-    return found
 
 
 def test_demo_walks_through_every_step_and_cleans_up() -> None:
