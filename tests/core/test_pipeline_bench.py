@@ -59,6 +59,7 @@ def test_the_area_is_part_of_the_bench() -> None:
 def test_collect_returns_named_finite_figures(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {
         "FIRST_AUDIO_RUNS": 2,
+        "PACED_RUNS": 1,
         "BARGE_IN_RUNS": 2,
         "BARGE_IN_ANSWER_MS": 1500,
         "RELAY_RUNS": 10,
@@ -69,9 +70,9 @@ def test_collect_returns_named_finite_figures(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setattr(bench, name, value)
     figures = bench.collect()
     names = [f.name for f in figures]
-    assert len(names) == len(set(names)) == 7
+    assert len(names) == len(set(names)) == 8
     assert all(n.startswith("session (HA-free parts): ") for n in names)
-    assert sum("first delta -> satellite output" in n for n in names) == 2
+    assert sum("first delta -> satellite output" in n for n in names) == 3
     assert sum("barge-in -> silence at output" in n for n in names) == 2
     assert any("barge-in -> truncate at server" in n for n in names)
     assert any("2 satellites streaming, HA-side CPU" in n for n in names)

@@ -20,7 +20,9 @@ Figures:
   the Realtime hop, the session's parsing, the link, the agent's jitter buffer (default 120 ms
   prebuffer, filled by the second delta), resampling to the 48 kHz output and the wait for the
   next 20 ms output block; it excludes the sound card's own buffer. Baseline: the same delta
-  relayed over two raw loopback WebSockets (json + base64 decode in the middle).
+  relayed over two raw loopback WebSockets (json + base64 decode in the middle). For comparison,
+  the same with 20 ms deltas paced in real time: then the prebuffer (and the resampler's start-up
+  delay) must fill from real-time audio, and dominates.
 - barge-in: wake word detection during playback -> first silent output block; baseline: the next
   output block after the detection (the floor set by 20 ms blocks). And detection ->
   ``conversation.item.truncate`` received by the Realtime server (``barge_in`` and
@@ -74,6 +76,7 @@ BYTES_PER_MS = 48  # PCM16 mono 24 kHz
 # Sizes of the default run (the test makes them tiny).
 FIRST_AUDIO_RUNS = 20
 FIRST_AUDIO_MS = 300  # length of each answer in the first-audio runs
+PACED_RUNS = 8  # first audio with deltas paced in real time (for comparison)
 BARGE_IN_RUNS = 12
 BARGE_IN_ANSWER_MS = 3000
 DELTA_MS = 100  # size of each delta in the latency runs
@@ -261,6 +264,17 @@ class GaServer:
     """
 
     def __init__(self, *, answer_ms: int, delta_ms: int, realtime: bool = False) -> None:
+        self.answer(answer_ms, delta_ms, realtime=realtime)
+        self._server: Server | None = None
+        self.first_delta_sent: list[float] = []  # perf_counter, one per answer
+        self.cancel_received: list[float] = []
+        self.truncate_received: list[float] = []
+        self.truncated = asyncio.Event()
+        self.appended = 0
+        self.deltas_sent = 0
+
+    def answer(self, answer_ms: int, delta_ms: int, *, realtime: bool = False) -> None:
+        """How the next answers are spoken."""
         self.answer_ms = answer_ms
         self.delta_ms = delta_ms
         self.realtime = realtime
@@ -269,13 +283,6 @@ class GaServer:
             base64.b64encode(_tone(delta_ms, i * delta_ms * 24)).decode()
             for i in range(max(1, 1000 // delta_ms))
         ]
-        self._server: Server | None = None
-        self.first_delta_sent: list[float] = []  # perf_counter, one per answer
-        self.cancel_received: list[float] = []
-        self.truncate_received: list[float] = []
-        self.truncated = asyncio.Event()
-        self.appended = 0
-        self.deltas_sent = 0
 
     async def start(self) -> str:
         self._server = await serve(self._serve, HOST, 0, compression=None, max_size=1 << 24)
@@ -706,9 +713,12 @@ async def _raw_two_hops(payload: str, runs: int) -> list[float]:
 # --- first audio and barge-in (one process) ---------------------------------------------------
 
 
-async def _latencies(first_runs: int, barge_runs: int, relay_runs: int) -> dict[str, list[float]]:
+async def _latencies(
+    first_runs: int, paced_runs: int, barge_runs: int, relay_runs: int
+) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {
         "first": [],
+        "first_paced": [],
         "first_forward": [],
         "silence": [],
         "next_block": [],
@@ -741,21 +751,28 @@ async def _latencies(first_runs: int, barge_runs: int, relay_runs: int) -> dict[
         side = await _open_ha_side(url, agent.server.port)
         session = side.session
         detector.on_fire = sink.expect_silence
-        # First audio: short answers, each played to its end.
-        for index in range(first_runs + 1):
-            await asyncio.sleep(random.uniform(0.05, 0.05 + BLOCK_MS / 1000))  # any block phase
-            sink.expect_sound()
-            await session.create_response()
-            await asyncio.wait_for(sink.sounding.wait(), 5)
-            assert sink.sound_at is not None
-            await asyncio.wait_for(side.ended.get(), 5)
-            if index == 0:
-                continue  # warm-up
-            sent = server.first_delta_sent[-1]
-            results["first"].append((sink.sound_at - sent) * 1000)
-            results["first_forward"].append((side.first_forward_at[-1] - sent) * 1000)
+        # First audio: short answers, each played to its end; deltas back to back (as the
+        # service sends), then, for comparison, 20 ms deltas paced in real time.
+        for key, runs, delta_ms, realtime in (
+            ("first", first_runs, DELTA_MS, False),
+            ("first_paced", paced_runs, BLOCK_MS, True),
+        ):
+            server.answer(FIRST_AUDIO_MS, delta_ms, realtime=realtime)
+            for index in range(runs + 1):
+                await asyncio.sleep(random.uniform(0.05, 0.05 + BLOCK_MS / 1000))  # any phase
+                sink.expect_sound()
+                await session.create_response()
+                await asyncio.wait_for(sink.sounding.wait(), 5)
+                assert sink.sound_at is not None
+                await asyncio.wait_for(side.ended.get(), 5)
+                if index == 0:
+                    continue  # warm-up
+                sent = server.first_delta_sent[-1]
+                results[key].append((sink.sound_at - sent) * 1000)
+                if key == "first":
+                    results["first_forward"].append((side.first_forward_at[-1] - sent) * 1000)
         # Barge-in: a long answer, the wake word somewhere in it.
-        server.answer_ms = BARGE_IN_ANSWER_MS
+        server.answer(BARGE_IN_ANSWER_MS, DELTA_MS)
         for _ in range(barge_runs):
             sink.expect_sound()
             await session.create_response()
@@ -977,7 +994,7 @@ def _load(count: int, seconds: float, warmup: float) -> dict[str, Any]:
 
 
 def collect() -> list[Figure]:
-    lat = asyncio.run(_latencies(FIRST_AUDIO_RUNS, BARGE_IN_RUNS, RELAY_RUNS))
+    lat = asyncio.run(_latencies(FIRST_AUDIO_RUNS, PACED_RUNS, BARGE_IN_RUNS, RELAY_RUNS))
     _LOGGER.debug("latencies (ms): %s", lat)
     load = _load(SATELLITES, LOAD_SECONDS, LOAD_WARMUP_S)
     _LOGGER.debug("load: %s", load)
@@ -1011,6 +1028,13 @@ def collect() -> list[Figure]:
             "ms",
             "< 60 ms",
             round(_percentile(lat["relay_delta"], 95), 3),
+        ),
+        Figure(
+            f"{prefix}: first delta -> satellite output p50, real-time deltas",
+            round(_percentile(lat["first_paced"], 50), 2),
+            "ms",
+            None,
+            round(relay_delta, 3),
         ),
         Figure(
             f"{prefix}: first delta -> sent on the link p50",
