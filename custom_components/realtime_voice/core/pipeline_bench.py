@@ -44,9 +44,13 @@ import logging
 import multiprocessing
 import random
 import secrets
+import shutil
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,6 +58,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from .audio import DspChain, read_wav
 from .bench import Figure
 from .link import Audio, LinkError, SatelliteLinkClient
 from .link import protocol as p
@@ -62,7 +67,7 @@ from .realtime import events as rt
 from .satellite.agent import SatelliteAgent
 from .satellite.audio_io import Pull
 from .satellite.config import parse_config, with_overrides
-from .wakeword import Detection
+from .wakeword import Detection, WakeWordDetector
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -81,6 +86,7 @@ BARGE_IN_RUNS = 12
 BARGE_IN_ANSWER_MS = 3000
 DELTA_MS = 100  # size of each delta in the latency runs
 RELAY_RUNS = 200
+WAKE_CLIPS = (("en", 175), ("en-us", 150), ("en", 200), ("en-us", 175), ("en-gb-x-rp", 165))
 SATELLITES = 10
 LOAD_SECONDS = 8.0
 LOAD_WARMUP_S = 1.0
@@ -805,6 +811,59 @@ async def _latencies(
     return results
 
 
+# --- the wake word's own delay during playback (offline, in audio time) ------------------------
+
+
+def _wake_word_delays() -> tuple[list[float], int]:
+    """ms from the end of a spoken "hey jarvis" to its detection by the agent's chain (DSP +
+    openWakeWord with the satellite's defaults, at the barge-in threshold that applies during
+    playback), fed in 20 ms blocks as the agent does; clean espeak-ng speech, no echo of the answer.
+    Returns the delays and how many clips were tried (missed ones have no delay)."""
+    if shutil.which("espeak-ng") is None:
+        _LOGGER.warning("wake word delay skipped: espeak-ng is not installed")
+        return [], 0
+    wake = parse_config(f"link: {{access_key: {KEY}}}\n", "pipeline-bench").wake_word
+    detector = WakeWordDetector(
+        list(wake.models),
+        wake.barge_in_threshold,
+        trigger_level=wake.trigger_level,
+        refractory_s=wake.refractory_s,
+        warmup_s=wake.warmup_s,
+        engine=wake.engine,  # type: ignore[arg-type]
+    )
+    delays: list[float] = []
+    tried = 0
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for index, (voice, speed) in enumerate(WAKE_CLIPS):
+                path = Path(tmp) / f"wake{index}.wav"
+                subprocess.run(
+                    ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), "hey jarvis"],
+                    check=True,
+                    capture_output=True,
+                )
+                clip, rate = read_wav(path)
+                peak = int(np.abs(clip.astype(np.int32)).max())
+                loud = np.flatnonzero(np.abs(clip.astype(np.int32)) > peak // 100)  # -40 dB
+                lead = int(1.5 * rate)
+                word_end = (lead + int(loud[-1]) + 1) / rate
+                audio = np.concatenate(
+                    [np.zeros(lead, np.int16), clip, np.zeros(int(1.5 * rate), np.int16)]
+                )
+                detector.reset()
+                dsp = DspChain(rate)
+                block = rate * BLOCK_MS // 1000
+                tried += 1
+                for start in range(0, len(audio) - block + 1, block):
+                    frame = dsp.process(audio[start : start + block])
+                    if len(frame.wake_16k) and detector.process(frame.wake_16k):
+                        delays.append(((start + block) / rate - word_end) * 1000)
+                        break
+    finally:
+        detector.close()
+    return delays, tried
+
+
 # --- ten satellites (three processes) --------------------------------------------------------
 
 
@@ -996,6 +1055,8 @@ def _load(count: int, seconds: float, warmup: float) -> dict[str, Any]:
 def collect() -> list[Figure]:
     lat = asyncio.run(_latencies(FIRST_AUDIO_RUNS, PACED_RUNS, BARGE_IN_RUNS, RELAY_RUNS))
     _LOGGER.debug("latencies (ms): %s", lat)
+    wake_delays, wake_tried = _wake_word_delays()
+    _LOGGER.debug("wake word delays (ms): %s of %d clips", wake_delays, wake_tried)
     load = _load(SATELLITES, LOAD_SECONDS, LOAD_WARMUP_S)
     _LOGGER.debug("load: %s", load)
     product, raw = load["product"], load["raw"]
@@ -1014,7 +1075,7 @@ def collect() -> list[Figure]:
     relay_delta = _percentile(lat["relay_delta"], 50)
     relay_event = _percentile(lat["relay_event"], 50)
     prefix = "session (HA-free parts)"
-    return [
+    figures = [
         Figure(
             f"{prefix}: first delta -> satellite output p50",
             round(_percentile(lat["first"], 50), 2),
@@ -1072,6 +1133,20 @@ def collect() -> list[Figure]:
             round(raw["cpu"] / raw["wall"] * 100, 2),
         ),
     ]
+    if wake_tried:
+        # Not the session path: what the wake word itself takes before barge-in starts.
+        figures.insert(
+            6,
+            Figure(
+                f"wake word during playback: end of spoken word -> detection p50 "
+                f"({len(wake_delays)}/{wake_tried} detected)",
+                round(_percentile(wake_delays, 50), 1),
+                "ms",
+                None,
+                None,
+            ),
+        )
+    return figures
 
 
 if __name__ == "__main__":  # pragma: no cover
