@@ -24,7 +24,9 @@ Figures:
   the same with 20 ms deltas paced in real time: then the prebuffer (and the resampler's start-up
   delay) must fill from real-time audio, and dominates.
 - barge-in: wake word detection during playback -> first silent output block; baseline: the next
-  output block after the detection (the floor set by 20 ms blocks). And detection ->
+  output block after the detection (the floor set by 20 ms blocks). Next to it, not part of the
+  session path: how long after the end of a spoken "hey jarvis" the agent's DSP + openWakeWord
+  chain detects it at the barge-in threshold (offline, espeak-ng clips). And detection ->
   ``conversation.item.truncate`` received by the Realtime server (``barge_in`` and
   ``playback_stopped`` over the link, then ``response.cancel`` and ``truncate``); baseline: a
   small JSON message over two raw loopback WebSockets.
@@ -52,6 +54,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
@@ -82,7 +85,7 @@ BYTES_PER_MS = 48  # PCM16 mono 24 kHz
 FIRST_AUDIO_RUNS = 20
 FIRST_AUDIO_MS = 300  # length of each answer in the first-audio runs
 PACED_RUNS = 8  # first audio with deltas paced in real time (for comparison)
-BARGE_IN_RUNS = 12
+BARGE_IN_RUNS = 25
 BARGE_IN_ANSWER_MS = 3000
 DELTA_MS = 100  # size of each delta in the latency runs
 RELAY_RUNS = 200
@@ -174,7 +177,7 @@ def response_events(
     response_id: str, item_id: str, deltas: list[str], status: str = "completed"
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """The GA events of one spoken answer: (before the audio, one per delta, after the audio)."""
-    head = [
+    head: list[dict[str, Any]] = [
         {
             "type": "response.created",
             "event_id": _event_id(),
@@ -302,9 +305,8 @@ class GaServer:
             self._server = None
 
     async def _serve(self, ws: ServerConnection) -> None:
-        model = dict(
-            part.split("=", 1) for part in (ws.request.path.partition("?")[2] or "m=x").split("&")
-        ).get("model", "gpt-realtime")
+        query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
+        model = query.get("model", ["gpt-realtime"])[0]
         answer: asyncio.Task[None] | None = None
         await ws.send(
             json.dumps(
