@@ -207,6 +207,10 @@ class Standin:
             raise StackError(f"the stand-in server exited\n{tail(self.log)}")
         return self
 
+    def log_since_start(self) -> str:
+        """Its log since the last ``start`` (a restart appends to the same file)."""
+        return self.log.read_text(errors="replace")[self._log_offset :]
+
     def stop(self) -> None:
         """Stop it with SIGINT; it prints the protocol violations it saw, kept in ``violations``."""
         if self.proc is not None:

@@ -119,9 +119,8 @@ def test_realtime_server_dropping_is_recovered(main_stack: MainStack) -> None:
         main_stack.stack.logs,
     )
     standin.start()
-    offset = len(standin.log.read_text())
     wait_for(
-        lambda: "connection open" in standin.log.read_text()[offset:],
+        lambda: "connection open" in standin.log_since_start(),
         60,
         "HA to reconnect to the Realtime server",
         main_stack.stack.logs,
