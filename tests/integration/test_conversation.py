@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -30,7 +30,7 @@ from tests.satellite.harness import KEY, SPEED, Script, config
 
 from .conftest import API_KEY, entry_for
 from .link_satellite import LinkSatellite
-from .waiting import wait_until
+from .waiting import collect, load_entry, wait_until
 
 pytestmark = [
     pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech"),
@@ -117,12 +117,6 @@ def entry_for_agent(standin: StandinServer, running: RunningAgent) -> MockConfig
     )
 
 
-def collect(hass: HomeAssistant, event_type: str) -> list[Event]:
-    events: list[Event] = []
-    hass.bus.async_listen(event_type, events.append)
-    return events
-
-
 async def test_spoken_command_turns_on_the_light(
     hass: HomeAssistant, tmp_path: Path, standin: StandinServer, kitchen_light: str
 ) -> None:
@@ -141,9 +135,7 @@ async def test_spoken_command_turns_on_the_light(
 
     async with agent_on_wav(script.write("ha-kitchen-light"), tmp_path) as running:
         entry = entry_for_agent(standin, running)
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
+        await load_entry(hass, entry, wait_for_session=False)
 
         await wait_until(lambda: bool(wakes), within=30)
         assert wakes[0].data["wake_word"] == "hey_jarvis"
@@ -168,10 +160,7 @@ async def test_announcement_plays_on_the_satellite(
     silence = Script().pause(1.0).write("ha-silence")
     async with agent_on_wav(silence, tmp_path) as running:
         entry = entry_for_agent(standin, running)
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        await wait_until(lambda: entry.runtime_data.manager.session is not None)
+        await load_entry(hass, entry)
         items_before = len(standin.sessions()[-1]["items"])
 
         await hass.services.async_call(
@@ -195,9 +184,7 @@ async def test_announce_on_an_offline_satellite_fails_fast(
     from homeassistant.exceptions import HomeAssistantError
 
     entry = entry_for(standin, satellite)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await load_entry(hass, entry, wait_for_session=False)
     manager = entry.runtime_data.manager
     await satellite.stop()
     await wait_until(lambda: not entry.runtime_data.link.available)

@@ -8,9 +8,8 @@ import wave
 
 import numpy as np
 import pytest
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.realtime_voice.const import DOMAIN
@@ -19,29 +18,16 @@ from tests.realtime_standin import StandinConfig, StandinServer
 
 from .conftest import API_KEY, entry_for
 from .link_satellite import LinkSatellite, silence, tone
-from .waiting import wait_until
+from .waiting import collect, load_entry, wait_until
 
 SATELLITE = "assist_satellite.kitchen"
-
-
-def collect(hass: HomeAssistant, event_type: str) -> list[Event]:
-    events: list[Event] = []
-    hass.bus.async_listen(event_type, events.append)
-    return events
-
-
-async def load(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    await wait_until(lambda: entry.runtime_data.manager.session is not None)
 
 
 async def test_follow_up_listens_without_wake_word_then_ends(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
     entry = entry_for(standin, satellite, follow_up_seconds=1.0)
-    await load(hass, entry)
+    await load_entry(hass, entry)
     ended = collect(hass, "realtime_voice_conversation_ended")
 
     await satellite.say(tone(0.8) + silence(1.0))
@@ -64,7 +50,7 @@ async def test_no_speech_after_wake_ends_the_conversation(
 ) -> None:
     monkeypatch.setattr("custom_components.realtime_voice.session_manager.NO_SPEECH_TIMEOUT_S", 0.3)
     entry = entry_for(standin, satellite)
-    await load(hass, entry)
+    await load_entry(hass, entry)
     ended = collect(hass, "realtime_voice_conversation_ended")
     await satellite.say(silence(0.2))
     await wait_until(lambda: bool(ended))
@@ -85,7 +71,7 @@ async def test_barge_in_truncates_what_was_not_heard(
     await satellite.start()
     try:
         entry = entry_for(standin, satellite)
-        await load(hass, entry)
+        await load_entry(hass, entry)
         await satellite.say(tone(0.8) + silence(1.0))
         await wait_until(lambda: any(len(v) > 4800 for v in satellite.played.values()))
         assert hass.states.get(SATELLITE).state == "responding"
@@ -116,7 +102,7 @@ async def test_start_conversation_speaks_then_listens(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
     entry = entry_for(standin, satellite)
-    await load(hass, entry)
+    await load_entry(hass, entry)
     started = collect(hass, "realtime_voice_conversation_started")
     await hass.services.async_call(
         "assist_satellite",
@@ -155,7 +141,7 @@ async def test_announce_media_plays_the_file(
     aioclient_mock: AiohttpClientMocker,
 ) -> None:
     entry = entry_for(standin, satellite)
-    await load(hass, entry)
+    await load_entry(hass, entry)
     aioclient_mock.get("http://example.invalid/doorbell.wav", content=wav_bytes(0.5))
     aioclient_mock.get("http://example.invalid/missing.wav", status=404)
     await hass.services.async_call(
@@ -202,7 +188,7 @@ async def test_auto_falls_back_to_legacy_and_says_so(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
     entry = entry_for(standin, satellite)
-    await load(hass, entry)
+    await load_entry(hass, entry)
     assert hass.states.get("sensor.kitchen_interface").state == "beta"
     model = hass.states.get("sensor.kitchen_model")
     assert model.state == "gpt-4o-realtime-preview"

@@ -38,7 +38,7 @@ from tests.realtime_standin import StandinServer
 
 from .conftest import API_KEY, entry_for
 from .link_satellite import ACCESS_KEY, LinkSatellite
-from .waiting import wait_until
+from .waiting import load_entry, wait_until
 
 
 @pytest.fixture
@@ -46,10 +46,7 @@ async def loaded(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> MockConfigEntry:
     entry = entry_for(standin, satellite)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    await wait_until(lambda: entry.runtime_data.manager.session is not None)
+    await load_entry(hass, entry)
     yield entry
     await hass.config_entries.async_unload(entry.entry_id)
 

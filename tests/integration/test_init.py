@@ -17,16 +17,14 @@ from tests.realtime_standin import StandinServer
 
 from .conftest import API_KEY, entry_for
 from .link_satellite import ACCESS_KEY, LinkSatellite, silence, tone
-from .waiting import wait_until
+from .waiting import load_entry, wait_until
 
 
 async def test_setup_and_unload(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
     entry = entry_for(standin, satellite)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await load_entry(hass, entry, wait_for_session=False)
     assert entry.state is ConfigEntryState.LOADED
 
     device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "kitchen-0001")})
@@ -105,9 +103,7 @@ async def test_link_drop_makes_entities_unavailable_until_it_returns(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
     entry = entry_for(standin, satellite)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await load_entry(hass, entry, wait_for_session=False)
     assert hass.states.get("switch.kitchen_mute").state == "off"
     assert hass.states.get("binary_sensor.kitchen_link").state == "on"
 
@@ -128,9 +124,7 @@ async def test_options_are_sent_to_the_satellite(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
     entry = entry_for(standin, satellite, wake_words=["okay_nabu"], wake_threshold=0.7)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await load_entry(hass, entry, wait_for_session=False)
     await wait_until(lambda: satellite.info.wake_words_active == ["okay_nabu"])
     assert satellite.info.threshold == 0.7
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -144,10 +138,7 @@ async def test_secrets_never_reach_the_log(
 ) -> None:
     caplog.set_level(logging.DEBUG)  # websockets logs handshake headers and frames at DEBUG
     entry = entry_for(standin, satellite)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    await wait_until(lambda: entry.runtime_data.manager.session is not None)
+    await load_entry(hass, entry)
     await satellite.say(tone(0.6) + silence(1.0))
     await wait_until(lambda: any(isinstance(c, protocol.PlayStart) for c in satellite.commands))
     assert API_KEY not in repr(entry.runtime_data.link)

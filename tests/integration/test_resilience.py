@@ -20,7 +20,7 @@ from tests.realtime_standin import StandinConfig, StandinServer
 
 from .conftest import API_KEY, entry_for
 from .link_satellite import LinkSatellite
-from .waiting import wait_until
+from .waiting import load_entry, wait_until
 
 
 def free_port() -> int:
@@ -38,9 +38,7 @@ async def test_realtime_endpoint_down_at_start_is_retried(
     port = free_port()
     standin = StandinServer(StandinConfig(endpoint="ga", api_key=API_KEY), port=port)
     entry = entry_for(standin, satellite, url=f"ws://127.0.0.1:{port}/v1/realtime")
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await load_entry(hass, entry, wait_for_session=False)
     # The satellite works without the model; the model sensor says nothing yet.
     assert hass.states.get("switch.kitchen_mute").state == "off"
     assert hass.states.get("sensor.kitchen_model").state == "unknown"
@@ -54,9 +52,7 @@ async def test_satellite_back_with_another_access_key_raises_a_repair(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
     entry = entry_for(standin, satellite)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await load_entry(hass, entry, wait_for_session=False)
     port = satellite.port
     await satellite.stop()
     satellite.access_key = "a-new-key-after-reinstall"

@@ -1,9 +1,13 @@
-"""Waiting for Home Assistant state that changes through background tasks (link, session)."""
+"""Helpers for tests whose outcome comes from background tasks (link, session): set up an entry,
+wait for a condition, collect events."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+
+from homeassistant.core import Event, HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 
 async def wait_until(predicate: Callable[[], bool], within: float = 10.0) -> None:
@@ -11,3 +15,21 @@ async def wait_until(predicate: Callable[[], bool], within: float = 10.0) -> Non
     async with asyncio.timeout(within):
         while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+
+
+async def load_entry(
+    hass: HomeAssistant, entry: MockConfigEntry, *, wait_for_session: bool = True
+) -> None:
+    """Add and set up ``entry``; by default also wait until its Realtime session is open."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    if wait_for_session:
+        await wait_until(lambda: entry.runtime_data.manager.session is not None)
+
+
+def collect(hass: HomeAssistant, event_type: str) -> list[Event]:
+    """Every ``event_type`` event fired from now on."""
+    events: list[Event] = []
+    hass.bus.async_listen(event_type, events.append)
+    return events
