@@ -582,9 +582,8 @@ class HaSide:
         self._plays: dict[str, _Play] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.ended: asyncio.Queue[tuple[str, int, bool]] = asyncio.Queue()
-        self.first_forward_at: list[
-            float
-        ] = []  # perf_counter when the first delta left for the link
+        # perf_counter when the first delta's pcm has been sent on the link, one per response
+        self.first_forward_at: list[float] = []
         self.bytes_to_satellite = 0
         self.bytes_to_model = 0
 
@@ -612,13 +611,15 @@ class HaSide:
                     play = self._plays.get(response_id)
                     if play is None:
                         continue  # cancelled or ended: no longer wanted
-                    if not play.started:
+                    first = not play.started
+                    if first:
                         play.started = True
                         play.item_id = item_id
                         play.content_index = event.content_index
                         await self.link.play_start(response_id, self.kind)
-                        self.first_forward_at.append(time.perf_counter())
                     await self.link.play_audio(pcm)
+                    if first:
+                        self.first_forward_at.append(time.perf_counter())
                     self.bytes_to_satellite += len(pcm)
                 case rt.AudioDone(response_id=response_id):
                     play = self._plays.get(response_id)
