@@ -50,6 +50,7 @@ from .const import (
     DOMAIN,
     MODEL_SELECTIONS,
 )
+from .core.link import protocol
 from .validation import (
     InvalidAccessKeyError,
     RealtimeCheckError,
@@ -200,14 +201,10 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_api(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {}
+        placeholders = {"detail": ""}
         if user_input is not None:
-            try:
-                await async_check_realtime(self.hass, user_input)
-            except RealtimeCheckError as err:
-                errors["base"] = err.translation_key
-                placeholders["detail"] = err.detail
-            else:
+            errors = await self._realtime_errors(user_input, placeholders)
+            if not errors:
                 self._realtime = dict(user_input)
                 return await self.async_step_satellite()
         return self.async_show_form(
@@ -216,7 +213,7 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
                 realtime_schema({}), user_input or self._realtime
             ),
             errors=errors,
-            description_placeholders={"detail": "", **placeholders},
+            description_placeholders=placeholders,
         )
 
     # --- Satellite -------------------------------------------------------------------------------
@@ -228,15 +225,8 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             satellite = {**self._discovered, **user_input}
             satellite[CONF_PORT] = int(satellite[CONF_PORT])
-            try:
-                info = await async_check_satellite(
-                    satellite[CONF_HOST], satellite[CONF_PORT], satellite[CONF_ACCESS_KEY]
-                )
-            except InvalidAccessKeyError:
-                errors[CONF_ACCESS_KEY] = "invalid_access_key"
-            except SatelliteUnreachableError:
-                errors["base"] = "cannot_connect_satellite"
-            else:
+            info, errors = await self._satellite_check(satellite)
+            if info is not None:
                 await self.async_set_unique_id(info.satellite_id)
                 self._abort_if_unique_id_configured(
                     updates={CONF_HOST: satellite[CONF_HOST], CONF_PORT: satellite[CONF_PORT]}
@@ -324,12 +314,8 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
         placeholders = {"name": entry.title, "detail": ""}
         if user_input is not None:
             settings = {**entry.data, **entry.options, CONF_API_KEY: user_input[CONF_API_KEY]}
-            try:
-                await async_check_realtime(self.hass, settings)
-            except RealtimeCheckError as err:
-                errors["base"] = err.translation_key
-                placeholders["detail"] = err.detail
-            else:
+            errors = await self._realtime_errors(settings, placeholders)
+            if not errors:
                 return self.async_update_reload_and_abort(
                     entry, data_updates={CONF_API_KEY: user_input[CONF_API_KEY]}
                 )
@@ -347,15 +333,8 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             port = int(user_input[CONF_PORT])
-            try:
-                info = await async_check_satellite(
-                    user_input[CONF_HOST], port, user_input[CONF_ACCESS_KEY]
-                )
-            except InvalidAccessKeyError:
-                errors[CONF_ACCESS_KEY] = "invalid_access_key"
-            except SatelliteUnreachableError:
-                errors["base"] = "cannot_connect_satellite"
-            else:
+            info, errors = await self._satellite_check({**user_input, CONF_PORT: port})
+            if info is not None:
                 await self.async_set_unique_id(info.satellite_id)
                 self._abort_if_unique_id_mismatch(reason="wrong_satellite")
                 return self.async_update_reload_and_abort(
@@ -375,6 +354,32 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     # --- helpers -------------------------------------------------------------------------------
+
+    async def _realtime_errors(
+        self, config: Mapping[str, Any], placeholders: dict[str, str]
+    ) -> dict[str, str]:
+        """Check the Realtime connection: the form's errors (none if it works), and the endpoint's
+        own words in ``placeholders["detail"]``."""
+        try:
+            await async_check_realtime(self.hass, config)
+        except RealtimeCheckError as err:
+            placeholders["detail"] = err.detail
+            return {"base": err.translation_key}
+        return {}
+
+    async def _satellite_check(
+        self, satellite: Mapping[str, Any]
+    ) -> tuple[protocol.Info | None, dict[str, str]]:
+        """Connect to the satellite: its info, or the form's errors."""
+        try:
+            info = await async_check_satellite(
+                satellite[CONF_HOST], satellite[CONF_PORT], satellite[CONF_ACCESS_KEY]
+            )
+        except InvalidAccessKeyError:
+            return None, {CONF_ACCESS_KEY: "invalid_access_key"}
+        except SatelliteUnreachableError:
+            return None, {"base": "cannot_connect_satellite"}
+        return info, {}
 
     def _current_entries_with_key(self) -> list[ConfigEntry]:
         return [
