@@ -138,7 +138,6 @@ class SessionManager:
         self._description: SessionDescription | None = None
         self._toolset: Toolset | None = None
         self._extra_prompt: str | None = None
-        self._pending_audio: list[bytes] = []
         self._playbacks: dict[str, Playback] = {}  # by response id (or announcement stream id)
         self._announcement: Playback | None = None
         self._announcement_done: asyncio.Future[None] | None = None
@@ -311,7 +310,6 @@ class SessionManager:
         self._cancel_no_speech_timer()
         self.conversation = Conversation(id=uuid.uuid4().hex, reason=reason)
         self.figures.conversations += 1
-        self._pending_audio = []
         self._set_state(ConversationState.LISTENING)
         self._fire(
             EVENT_CONVERSATION_STARTED, {"conversation_id": self.conversation.id, "reason": reason}
@@ -327,9 +325,6 @@ class SessionManager:
             await self._refresh_description(session)
             if self._toolset is not None:
                 self._toolset.start_turn()
-            for pcm in self._pending_audio:
-                await session.append_audio(pcm)
-            self._pending_audio = []
         except RealtimeError as err:
             _LOGGER.error("Cannot start a conversation on %s: %s", self.link.name, err)
             await self._safe(self.link.stop_listening())
@@ -408,11 +403,9 @@ class SessionManager:
     async def _on_link_event(self, event: LinkEvent) -> None:
         match event:
             case Audio(pcm=pcm):
-                if self.conversation is None:
-                    return
-                if self._session is None:
-                    self._pending_audio.append(pcm)  # the session is still opening: lose nothing
-                else:
+                # Nothing arrives before _begin_conversation has the session: this handler runs
+                # one link event at a time, and the wake word's handling opens it first.
+                if self.conversation is not None and self._session is not None:
                     await self._session.append_audio(pcm)
             case protocol.Wake(model=model, score=score):
                 self._fire(EVENT_WAKE_WORD_DETECTED, {"wake_word": model, "score": score})
