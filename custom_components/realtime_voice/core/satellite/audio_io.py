@@ -169,6 +169,19 @@ class _DeviceStream:
         self.reopened = 0
 
     def _open(self) -> Any:
+        sd = _sounddevice()
+        stream_class = sd.InputStream if self.kind == "input" else sd.OutputStream
+        return stream_class(
+            device=self.device,
+            samplerate=self.rate,
+            blocksize=self.block,
+            channels=1,
+            dtype="int16",
+            callback=self._callback,
+            finished_callback=self._on_finished,
+        )
+
+    def _callback(self, data: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         raise NotImplementedError
 
     async def _start(self) -> None:
@@ -271,18 +284,6 @@ class DeviceSource(_DeviceStream):
         self._ready = asyncio.Event()
         self.overflows = 0
 
-    def _open(self) -> Any:
-        sd = _sounddevice()
-        return sd.InputStream(
-            device=self.device,
-            samplerate=self.rate,
-            blocksize=self.block,
-            channels=1,
-            dtype="int16",
-            callback=self._callback,
-            finished_callback=self._on_finished,
-        )
-
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # PortAudio's thread: copy and hand over, nothing that can block.
         self._last_callback = time.monotonic()
@@ -317,18 +318,6 @@ class DeviceSink(_DeviceStream):
     ) -> None:
         super().__init__(device, rate, block_ms)
         self._pull: Pull | None = None
-
-    def _open(self) -> Any:
-        sd = _sounddevice()
-        return sd.OutputStream(
-            device=self.device,
-            samplerate=self.rate,
-            blocksize=self.block,
-            channels=1,
-            dtype="int16",
-            callback=self._callback,
-            finished_callback=self._on_finished,
-        )
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         self._last_callback = time.monotonic()
