@@ -82,7 +82,6 @@ class Conversation:
     user: list[str] = field(default_factory=list)
     assistant: list[str] = field(default_factory=list)
     tool_calls: int = 0
-    heard_speech: bool = False
 
 
 @dataclass
@@ -464,8 +463,6 @@ class SessionManager:
         if seconds <= 0:
             self._end_conversation("done")
             return
-        assert self.conversation is not None
-        self.conversation.heard_speech = False
         self._set_state(ConversationState.LISTENING)
         if self._toolset is not None:
             self._toolset.start_turn()
@@ -478,8 +475,6 @@ class SessionManager:
         match event:
             case rt.SpeechStarted():
                 self._cancel_no_speech_timer()
-                if self.conversation is not None:
-                    self.conversation.heard_speech = True
             case rt.SpeechStopped():
                 if self.conversation is not None:
                     self._set_state(ConversationState.PROCESSING)
