@@ -73,6 +73,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
         access_key=entry.data[CONF_ACCESS_KEY],
         name=entry.title,
         on_auth_failed=access_key_refused,
+        settings=lambda: satellite_settings(entry),
     )
     try:
         info = await link.async_connect_first()
@@ -106,7 +107,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
 
     try:
-        await link.configure(**satellite_settings(entry))
         await manager.async_start()
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     except BaseException:

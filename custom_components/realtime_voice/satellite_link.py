@@ -42,6 +42,7 @@ class SatelliteConnection:
         access_key: str,
         name: str,
         on_auth_failed: Callable[[], None],
+        settings: Callable[[], dict[str, object]],
     ) -> None:
         self.hass = hass
         self.host = host
@@ -49,6 +50,9 @@ class SatelliteConnection:
         self.name = name
         self._access_key = access_key
         self._on_auth_failed = on_auth_failed
+        # What HA keeps for the satellite (wake words, sensitivity, follow-up): applied on every
+        # connect, so that a satellite that restarted gets it back.
+        self._settings = settings
         self._client: SatelliteLinkClient | None = None
         self._handler: EventHandler | None = None
         self._availability_listeners: list[Callable[[], None]] = []
@@ -83,6 +87,7 @@ class SatelliteConnection:
         client = SatelliteLinkClient(self.host, self.port, self._access_key)
         try:
             self.info = await client.connect()
+            await self._apply_settings(client)
         except BaseException:
             await client.close()
             raise
@@ -135,6 +140,7 @@ class SatelliteConnection:
             client = SatelliteLinkClient(self.host, self.port, self._access_key)
             try:
                 self.info = await client.connect()
+                await self._apply_settings(client)
             except LinkAuthError as err:
                 await client.close()
                 self.last_error = str(err)
@@ -150,6 +156,10 @@ class SatelliteConnection:
                 _LOGGER.info("Link to satellite %s is back", self.name)
                 return client
         raise AssertionError("backoff_delays is endless")
+
+    async def _apply_settings(self, client: SatelliteLinkClient) -> None:
+        if settings := self._settings():
+            await client.configure(**settings)  # type: ignore[arg-type]
 
     async def _dispatch_disconnect(self) -> None:
         if self._handler is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
@@ -117,6 +118,23 @@ async def test_link_drop_makes_entities_unavailable_until_it_returns(
     await wait_until(lambda: hass.states.get("switch.kitchen_mute").state == "off", within=20)
     assert hass.states.get("binary_sensor.kitchen_link").state == "on"
     assert entry.runtime_data.link.reconnects == 1
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_restarted_satellite_gets_its_settings_back(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    entry = entry_for(standin, satellite, wake_words=["okay_nabu"], wake_threshold=0.7)
+    await load_entry(hass, entry, wait_for_session=False)
+    await wait_until(lambda: satellite.info.wake_words_active == ["okay_nabu"])
+
+    port = satellite.port
+    await satellite.stop()
+    # It comes back with the defaults of its YAML file.
+    satellite.info = replace(satellite.info, wake_words_active=["hey_jarvis"], threshold=0.5)
+    await satellite.start(port)
+    await wait_until(lambda: satellite.info.wake_words_active == ["okay_nabu"], within=20)
+    assert satellite.info.threshold == 0.7
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
