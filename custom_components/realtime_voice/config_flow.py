@@ -82,6 +82,7 @@ KNOWN_MODELS = (
     "gpt-realtime-2.1",
     "gpt-realtime-2",
     "gpt-realtime-1.5",
+    "gpt-realtime-2.1-mini",
     "gpt-realtime-mini",
 )
 KNOWN_LEGACY_MODELS = ("gpt-4o-realtime-preview", "gpt-4o-mini-realtime-preview")

@@ -97,6 +97,23 @@ def test_registry_knows_interfaces_voices_and_retirement() -> None:
     assert all(info.context_tokens > 0 for info in MODELS.values())
 
 
+def test_every_retiring_model_has_a_known_successor_that_does_not_retire() -> None:
+    # The repair's fix switches to the successor: it must exist in the table and not itself be
+    # on the way out, or the fix would lead to a second repair.
+    retiring = [info for info in MODELS.values() if info.shutdown is not None]
+    assert {info.name for info in retiring} == {"gpt-realtime", "gpt-realtime-mini"}
+    for info in retiring:
+        assert info.successor in MODELS, info.name
+        assert MODELS[info.successor].shutdown is None, info.name
+    assert MODELS["gpt-realtime-mini"].successor == "gpt-realtime-2.1-mini"
+    # the longest family wins for dated snapshots of the mini successor
+    assert lookup("gpt-realtime-2.1-mini-2026-09-01").name == "gpt-realtime-2.1-mini"
+    assert lookup("gpt-realtime-2.1-2026-09-01").name == "gpt-realtime-2.1"
+    # OpenAI's published prices: text output of the reasoning models costs more
+    assert MODELS["gpt-realtime-2.1"].prices.text_output == 24.0
+    assert MODELS["gpt-realtime-1.5"].prices.text_output == 16.0
+
+
 # -- voices --------------------------------------------------------------------------------------
 
 

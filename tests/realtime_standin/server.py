@@ -35,6 +35,7 @@ GA_MODELS = frozenset(
         "gpt-realtime",
         "gpt-realtime-2025-08-28",
         "gpt-realtime-mini",
+        "gpt-realtime-2.1-mini",
         "gpt-realtime-2.1",
         "gpt-realtime-2",
         "gpt-realtime-1.5",

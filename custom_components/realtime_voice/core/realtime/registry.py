@@ -41,7 +41,10 @@ class ModelInfo:
     successor: str | None = None
 
 
-# Prices from OpenAI's pricing page (DESIGN.md section 3; gpt-realtime-mini from the same page).
+# Prices (USD per 1M tokens) and context sizes from OpenAI's model pages as of 2026-11
+# (developers.openai.com/api/docs/models/<name>); gpt-realtime and the preview models as in
+# DESIGN.md section 3. Shutdown dates from OpenAI's deprecations page.
+_SHUTDOWN_2027_01_20 = date(2027, 1, 20)
 MODELS: dict[str, ModelInfo] = {
     info.name: info
     for info in (
@@ -51,14 +54,24 @@ MODELS: dict[str, ModelInfo] = {
             GA_VOICES,
             Prices(4.0, 0.40, 16.0, 32.0, 0.40, 64.0),
             32_000,
-            shutdown=date(2027, 1, 20),
+            shutdown=_SHUTDOWN_2027_01_20,
             successor="gpt-realtime-2.1",
         ),
-        # The announced successors of gpt-realtime. Their prices are not in DESIGN.md: gpt-realtime's
-        # are used until they are, so that the cost sensor does not read zero.
-        *(
-            ModelInfo(name, "ga", GA_VOICES, Prices(4.0, 0.40, 16.0, 32.0, 0.40, 64.0), 32_000)
-            for name in ("gpt-realtime-2.1", "gpt-realtime-2", "gpt-realtime-1.5")
+        ModelInfo(
+            "gpt-realtime-2.1", "ga", GA_VOICES, Prices(4.0, 0.40, 24.0, 32.0, 0.40, 64.0), 128_000
+        ),
+        ModelInfo(
+            "gpt-realtime-2", "ga", GA_VOICES, Prices(4.0, 0.40, 24.0, 32.0, 0.40, 64.0), 128_000
+        ),
+        ModelInfo(
+            "gpt-realtime-1.5", "ga", GA_VOICES, Prices(4.0, 0.40, 16.0, 32.0, 0.40, 64.0), 32_000
+        ),
+        ModelInfo(
+            "gpt-realtime-2.1-mini",
+            "ga",
+            GA_VOICES,
+            Prices(0.60, 0.06, 2.40, 10.0, 0.30, 20.0),
+            128_000,
         ),
         ModelInfo(
             "gpt-realtime-mini",
@@ -66,7 +79,8 @@ MODELS: dict[str, ModelInfo] = {
             GA_VOICES,
             Prices(0.60, 0.06, 2.40, 10.0, 0.30, 20.0),
             32_000,
-            shutdown=date(2027, 1, 20),
+            shutdown=_SHUTDOWN_2027_01_20,
+            successor="gpt-realtime-2.1-mini",
         ),
         ModelInfo(
             "gpt-4o-realtime-preview",
