@@ -3,10 +3,13 @@
 The pipeline and its buffering follow pyopen-wakeword 1.1 step for step (mel spectrogram every
 80 ms, one embedding of the last 76 mel frames per step, classifiers on the last N embeddings, and
 8 s of silence at the start to fill the buffers), so its scores equal the shipped engine's. What
-differs: one thread and XNNPACK per interpreter, an audio buffer of one step instead of a 10 s
-array shifted on every call, the silent prefill computed once per engine, not per reset, and the
-quiet gate (``quiet_gate_dbfs``), which skips the embedding model while everything a score
-depends on is quiet and catches up exactly when sound returns.
+differs: the mel spectrogram is computed with numpy (``melspec.py``: the same function as
+``melspectrogram.tflite``, within the model's own float32 rounding; ``mel="tflite"`` runs the
+model), one thread and XNNPACK per interpreter, an audio buffer of one step instead of a 10 s
+array shifted on every call, a mel buffer that keeps only what a step can read, the silent
+prefill computed once per engine, not per reset, and the quiet gate (``quiet_gate_dbfs``), which
+skips the embedding model while everything a score depends on is quiet and catches up exactly
+when sound returns.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from .engine import ScoreFrame, WakeWordError, looks_like_path
+from .melspec import MelSpectrogram
 from .tflite import TfLiteError, TfLiteModel
 
 SAMPLE_RATE = 16_000
@@ -29,7 +34,10 @@ NUM_MELS = 32
 EMBEDDING_WINDOW = 76  # mel frames per embedding (775 ms)
 EMBEDDING_FEATURES = 96
 PREFILL_SAMPLES = 8 * SAMPLE_RATE
-_MEL_HISTORY = 10 * 97  # pyopen-wakeword's MAX_MELS: caps the backlog after the prefill
+_MEL_SLACK_STEPS = 32  # steps of mel frames appended before the buffer's kept tail moves
+
+MelFrontEnd = Literal["numpy", "tflite"]
+MEL_FRONT_ENDS: tuple[str, ...] = ("numpy", "tflite")
 
 # A step (80 ms) quieter than this is "quiet"; when everything a score depends on is quiet (about
 # 2.2 s), the embedding model is not run. Far below speech at any distance a wake word is heard
@@ -146,13 +154,37 @@ class _Classifier:
 class _EngineState:
     audio: np.ndarray
     mels: np.ndarray
+    mel_end: int
     pending_mels: int
     consumed: int
     classifiers: list[tuple[np.ndarray, int]]
 
 
+class _TfLiteMels:
+    """The mel front end as pyopen-wakeword runs it: ``melspectrogram.tflite``, then ``/10 + 2``."""
+
+    def __init__(self, threads: int | None, xnnpack: bool) -> None:
+        self.model = TfLiteModel(
+            models_dir() / "melspectrogram.tflite",
+            input_shape=(1, MEL_WINDOW_SAMPLES),
+            threads=threads,
+            xnnpack=xnnpack,
+        )
+
+    def __call__(self, window: np.ndarray) -> np.ndarray:
+        return self.model.run(window).reshape(MEL_FRAMES_PER_STEP, NUM_MELS) / 10 + 2
+
+    def close(self) -> None:
+        self.model.close()
+
+
 class OpenWakeWordEngine:
-    """Several openWakeWord models sharing one feature pipeline (``WakeWordEngine``)."""
+    """Several openWakeWord models sharing one feature pipeline (``WakeWordEngine``).
+
+    ``mel="numpy"`` (the default) computes the mel spectrogram with ``melspec.MelSpectrogram``;
+    ``mel="tflite"`` runs pyopen-wakeword's ``melspectrogram.tflite`` instead (for comparison:
+    the scores agree within about 1e-4).
+    """
 
     def __init__(
         self,
@@ -161,23 +193,25 @@ class OpenWakeWordEngine:
         quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS,
         threads: int | None = 1,
         xnnpack: bool = True,
+        mel: MelFrontEnd = "numpy",
     ) -> None:
         if not models:
             raise WakeWordError("no wake word model given")
+        if mel not in MEL_FRONT_ENDS:
+            raise WakeWordError(
+                f"unknown mel front end {mel!r}; one of {', '.join(MEL_FRONT_ENDS)}"
+            )
         paths = [resolve_model(m) for m in models]
         names = [p.stem for p in paths]
         if len(set(names)) != len(names):
             raise WakeWordError(f"the same wake word model is given twice: {names}")
         self.names = tuple(names)
-        features_dir = models_dir()
-        self._mel = TfLiteModel(
-            features_dir / "melspectrogram.tflite",
-            input_shape=(1, MEL_WINDOW_SAMPLES),
-            threads=threads,
-            xnnpack=xnnpack,
+        self.mel = mel
+        self._mel: MelSpectrogram | _TfLiteMels = (
+            MelSpectrogram(MEL_WINDOW_SAMPLES) if mel == "numpy" else _TfLiteMels(threads, xnnpack)
         )
         self._embedding = TfLiteModel(
-            features_dir / "embedding_model.tflite",
+            models_dir() / "embedding_model.tflite",
             input_shape=(1, EMBEDDING_WINDOW, NUM_MELS, 1),
             threads=threads,
             xnnpack=xnnpack,
@@ -207,7 +241,14 @@ class OpenWakeWordEngine:
         self._max_catch_up = longest - 1
         self.embeddings_computed = 0
         self._audio: np.ndarray = np.zeros(0, dtype=np.float32)
-        self._mels = np.zeros((_MEL_HISTORY, NUM_MELS), dtype=np.float32)
+        # Mel frames, appended at ``_mel_end``; when full, the frames a step can still read
+        # (the pending ones and the catch-up's windows, each one step earlier) move to the front:
+        # one small copy every _MEL_SLACK_STEPS steps instead of shifting 10 s every step.
+        self._mel_keep = EMBEDDING_WINDOW + MEL_FRAMES_PER_STEP * (self._max_catch_up + 1)
+        self._mels = np.zeros(
+            (self._mel_keep + MEL_FRAMES_PER_STEP * _MEL_SLACK_STEPS, NUM_MELS), dtype=np.float32
+        )
+        self._mel_end = self._mel_keep
         self._pending_mels = 0
         self._quiet_steps = 0
         self._skipped = 0
@@ -220,6 +261,7 @@ class OpenWakeWordEngine:
         return _EngineState(
             self._audio.copy(),
             self._mels.copy(),
+            self._mel_end,
             self._pending_mels,
             self._consumed,
             [c.state() for c in self._classifiers],
@@ -229,6 +271,7 @@ class OpenWakeWordEngine:
         initial = self._initial
         self._audio = initial.audio.copy()
         self._mels[:] = initial.mels
+        self._mel_end = initial.mel_end
         self._pending_mels = initial.pending_mels
         self._consumed = initial.consumed
         self._quiet_steps = self._skipped = 0
@@ -240,11 +283,15 @@ class OpenWakeWordEngine:
 
     def _process(self, samples: np.ndarray, *, score: bool) -> list[ScoreFrame]:
         frames: list[ScoreFrame] = []
-        audio = np.concatenate((self._audio, samples)) if len(self._audio) else samples
+        held = len(self._audio)
+        if held + len(samples) < MEL_WINDOW_SAMPLES:  # most calls (20 ms): no step completes
+            self._audio = np.concatenate((self._audio, samples)) if held else samples.copy()
+            return frames
+        audio = np.concatenate((self._audio, samples)) if held else samples
+        mels = self._mels
         offset = 0
         while len(audio) - offset >= MEL_WINDOW_SAMPLES:
             window = audio[offset : offset + MEL_WINDOW_SAMPLES]
-            mels = self._mel.run(window)
             end = self._consumed + offset + MEL_WINDOW_SAMPLES
             offset += STEP_SAMPLES
             newest = window[-STEP_SAMPLES:]
@@ -252,11 +299,16 @@ class OpenWakeWordEngine:
                 self._quiet_steps += 1
             else:
                 self._quiet_steps = 0
-            self._mels[:-MEL_FRAMES_PER_STEP] = self._mels[MEL_FRAMES_PER_STEP:]
-            self._mels[-MEL_FRAMES_PER_STEP:] = mels.reshape(-1, NUM_MELS) / 10 + 2
-            self._pending_mels = min(_MEL_HISTORY, self._pending_mels + MEL_FRAMES_PER_STEP)
+            mel_end = self._mel_end
+            if mel_end + MEL_FRAMES_PER_STEP > len(mels):
+                keep = self._mel_keep
+                mels[:keep] = mels[mel_end - keep : mel_end]
+                mel_end = keep
+            mels[mel_end : mel_end + MEL_FRAMES_PER_STEP] = self._mel(window)
+            self._mel_end = mel_end = mel_end + MEL_FRAMES_PER_STEP
+            self._pending_mels += MEL_FRAMES_PER_STEP
             while self._pending_mels >= EMBEDDING_WINDOW:
-                start = _MEL_HISTORY - self._pending_mels
+                start = mel_end - self._pending_mels
                 self._pending_mels -= MEL_FRAMES_PER_STEP
                 if score and self._quiet_steps >= self._quiet_steps_to_skip:
                     # everything this score would see is quiet: skip the embedding (most of
@@ -270,7 +322,7 @@ class OpenWakeWordEngine:
                 if score and all(s is not None for s in scores):
                     frames.append(ScoreFrame(end / SAMPLE_RATE, tuple(scores)))  # type: ignore[arg-type]
         self._consumed += offset
-        self._audio = np.array(audio[offset:], dtype=np.float32)
+        self._audio = audio[offset:].copy()
         return frames
 
     def _embed(self, start: int) -> np.ndarray:
@@ -289,8 +341,11 @@ class OpenWakeWordEngine:
         self._skipped = 0
 
     def close(self) -> None:
-        for model in (getattr(self, "_mel", None), getattr(self, "_embedding", None)):
-            if model is not None:
-                model.close()
+        mel = getattr(self, "_mel", None)
+        if isinstance(mel, _TfLiteMels):
+            mel.close()
+        embedding = getattr(self, "_embedding", None)
+        if embedding is not None:
+            embedding.close()
         for classifier in getattr(self, "_classifiers", []):
             classifier.model.close()
