@@ -22,6 +22,7 @@ from custom_components.realtime_voice.const import (
     CONF_VOICE,
     DOMAIN,
 )
+from custom_components.realtime_voice.core.realtime.registry import lookup
 from tests.realtime_standin import StandinConfig, StandinServer
 
 from .conftest import API_KEY, entry_for
@@ -72,6 +73,18 @@ async def test_full_user_flow(
     assert entry.data[CONF_PORT] == satellite.port
     assert entry.options[CONF_MODEL_SELECTION] == "auto"
     assert entry.options[CONF_VOICE] == "marin"
+
+
+async def test_suggested_model_is_not_about_to_shut_down(hass: HomeAssistant) -> None:
+    # A new user must not start on a model that a repair asks them to leave right away.
+    result = await start_user_flow(hass)
+    assert result["step_id"] == "api"
+    schema = result["data_schema"].schema
+    suggested = next(key.default() for key in schema if key == CONF_MODEL)
+    info = lookup(suggested)
+    assert info is not None
+    assert info.interface == "ga"
+    assert info.shutdown is None, f"{suggested} shuts down on {info.shutdown}"
 
 
 @pytest.mark.parametrize(
