@@ -80,6 +80,8 @@ class SatelliteLinkClient:
         self._closing = False
         self.info: p.Info | None = None
         self.hello: p.Hello | None = None
+        # The link's version: the lower of the satellite's and this client's (set by connect).
+        self.protocol: int | None = None
 
     def __repr__(self) -> str:  # never show the key
         return f"SatelliteLinkClient(host={self.host!r}, port={self.port})"
@@ -129,14 +131,16 @@ class SatelliteLinkClient:
     async def _handshake(self, connection: ClientConnection) -> p.Info:
         hello = p.parse(await connection.recv(), (p.Hello,))
         assert isinstance(hello, p.Hello)
-        if hello.protocol != p.PROTOCOL_VERSION:
+        version = p.negotiate(hello.protocol)
+        if version is None:
             raise LinkConnectionError(
-                f"satellite speaks protocol {hello.protocol}, this client {p.PROTOCOL_VERSION}"
+                f"satellite speaks protocol {hello.protocol}, this client "
+                f"{', '.join(map(str, p.PROTOCOL_VERSIONS))}"
             )
         self.hello = hello
         nonce = p.new_nonce()
-        proof = p.auth_proof(self._access_key, "client", hello.nonce)
-        await connection.send(p.Auth(p.PROTOCOL_VERSION, proof, nonce, self._client_name).to_json())
+        proof = p.auth_proof(self._access_key, "client", hello.nonce, version)
+        await connection.send(p.Auth(version, proof, nonce, self._client_name).to_json())
         answer = p.parse(await connection.recv(), (p.AuthOk, p.AuthFailed))
         if isinstance(answer, p.AuthFailed):
             if answer.code == "invalid_auth":
@@ -145,8 +149,9 @@ class SatelliteLinkClient:
                 raise LinkBusyError(answer.reason)
             raise LinkConnectionError(answer.reason)
         assert isinstance(answer, p.AuthOk)
-        if not p.proof_matches(self._access_key, "server", nonce, answer.proof):
+        if not p.proof_matches(self._access_key, "server", nonce, answer.proof, version):
             raise LinkAuthError("the satellite could not prove the access key")
+        self.protocol = version
         info = p.parse(await connection.recv(), (p.Info,))
         assert isinstance(info, p.Info)
         return info

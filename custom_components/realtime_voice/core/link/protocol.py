@@ -14,7 +14,11 @@ import secrets
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, ClassVar, Literal, get_args, get_type_hints
 
-PROTOCOL_VERSION = 1
+# The newest version this code speaks, and every version it still speaks. The satellite's hello
+# names its newest; the client answers with the lower of that and its own (the link's version).
+# 2 added the stop word (``stop_word``, ``playback_stopped`` reason ``stop_word``).
+PROTOCOL_VERSION = 2
+PROTOCOL_VERSIONS = (1, 2)
 AUDIO_RATE = 24_000
 AUDIO_SAMPLE_BYTES = 2
 # 20 ms of 24 kHz PCM16 mono: the size of each audio frame the satellite sends.
@@ -48,15 +52,32 @@ def new_nonce() -> str:
     return secrets.token_hex(16)
 
 
-def auth_proof(access_key: str, role: Literal["client", "server"], nonce: str) -> str:
-    message = f"realtime-voice/{PROTOCOL_VERSION}/{role}:{nonce}".encode()
+def auth_proof(
+    access_key: str,
+    role: Literal["client", "server"],
+    nonce: str,
+    protocol: int = PROTOCOL_VERSION,
+) -> str:
+    """``protocol`` is the link's version (the one in ``auth``), so a proof binds it too."""
+    message = f"realtime-voice/{protocol}/{role}:{nonce}".encode()
     return hmac.new(access_key.encode(), message, hashlib.sha256).hexdigest()
 
 
 def proof_matches(
-    access_key: str, role: Literal["client", "server"], nonce: str, proof: str
+    access_key: str,
+    role: Literal["client", "server"],
+    nonce: str,
+    proof: str,
+    protocol: int = PROTOCOL_VERSION,
 ) -> bool:
-    return hmac.compare_digest(auth_proof(access_key, role, nonce).encode(), proof.encode())
+    expected = auth_proof(access_key, role, nonce, protocol)
+    return hmac.compare_digest(expected.encode(), proof.encode())
+
+
+def negotiate(satellite_protocol: int) -> int | None:
+    """The client's choice for a satellite whose hello names ``satellite_protocol``; None: none."""
+    version = min(satellite_protocol, PROTOCOL_VERSION)
+    return version if version in PROTOCOL_VERSIONS else None
 
 
 def _in_range(where: str, value: float | None, low: float, high: float) -> None:
@@ -169,12 +190,22 @@ class PlaybackStopped(Message):
     TYPE: ClassVar[str] = "playback_stopped"
     stream_id: str
     played_ms: int
-    reason: Literal["command", "barge_in", "muted", "replaced"]
+    reason: Literal["command", "barge_in", "muted", "replaced", "stop_word"]
 
 
 @dataclass(frozen=True, slots=True)
 class BargeIn(Message):
     TYPE: ClassVar[str] = "barge_in"
+    model: str
+    score: float
+    stream_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StopWord(Message):
+    """A stop word during playback (protocol 2): the user wants silence, not a new command."""
+
+    TYPE: ClassVar[str] = "stop_word"
     model: str
     score: float
     stream_id: str | None
@@ -261,6 +292,7 @@ EVENTS: tuple[type[Message], ...] = (
     PlaybackFinished,
     PlaybackStopped,
     BargeIn,
+    StopWord,
     Error,
 )
 COMMANDS: tuple[type[Message], ...] = (
@@ -284,6 +316,7 @@ Event = (
     | PlaybackFinished
     | PlaybackStopped
     | BargeIn
+    | StopWord
     | Error
 )
 Command = (

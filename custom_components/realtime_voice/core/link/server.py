@@ -62,6 +62,8 @@ class SatelliteLinkServer:
         self._auth_timeout = auth_timeout
         self._server: Server | None = None
         self._active: ServerConnection | None = None
+        # The connected client's link version (the last one's after it left).
+        self.protocol = p.PROTOCOL_VERSION
 
     def __repr__(self) -> str:  # never show the key
         return f"SatelliteLinkServer(name={self._name!r}, host={self._host!r}, port={self.port})"
@@ -124,10 +126,12 @@ class SatelliteLinkServer:
 
     async def _serve_connection(self, connection: ServerConnection) -> None:
         peer = connection.remote_address[0] if connection.remote_address else "?"
-        if not await self._authenticate(connection, peer):
+        version = await self._authenticate(connection, peer)
+        if version is None:
             return
         self._active = connection
-        _LOGGER.info("Home Assistant connected from %s", peer)
+        self.protocol = version
+        _LOGGER.info("Home Assistant connected from %s (link protocol %d)", peer, version)
         try:
             await connection.send(self._handler.link_info().to_json())
             self._handler.on_connected()
@@ -160,8 +164,10 @@ class SatelliteLinkServer:
                 )
                 self._handler.on_disconnected()
 
-    async def _authenticate(self, connection: ServerConnection, peer: str) -> bool:
-        """Hello, then the client's proof; nothing else is sent before it is right."""
+    async def _authenticate(self, connection: ServerConnection, peer: str) -> int | None:
+        """Hello, then the client's proof; nothing else is sent before it is right.
+
+        Returns the link's protocol version (the client's choice), or None: refused or gone."""
         nonce = p.new_nonce()
         try:
             await connection.send(
@@ -171,52 +177,58 @@ class SatelliteLinkServer:
                 frame = await connection.recv()
         except TimeoutError:
             await connection.close(p.CLOSE_AUTH_TIMEOUT, "no auth message in time")
-            return False
+            return None
         except ConnectionClosed:
-            return False
+            return None
         try:
             auth = p.parse(frame, (p.Auth,))
         except p.ProtocolError as err:
-            return await self._refuse(
+            await self._refuse(
                 connection, peer, "protocol", f"expected auth: {err}", p.CLOSE_PROTOCOL_ERROR
             )
+            return None
         assert isinstance(auth, p.Auth)
-        if auth.protocol != p.PROTOCOL_VERSION:
-            return await self._refuse(
+        if auth.protocol not in p.PROTOCOL_VERSIONS:
+            await self._refuse(
                 connection,
                 peer,
                 "protocol",
-                f"protocol version {auth.protocol} not supported (satellite speaks {p.PROTOCOL_VERSION})",
+                f"protocol version {auth.protocol} not supported (satellite speaks "
+                f"{', '.join(map(str, p.PROTOCOL_VERSIONS))})",
                 p.CLOSE_PROTOCOL_ERROR,
             )
-        if not p.proof_matches(self._access_key, "client", nonce, auth.proof):
-            return await self._refuse(
+            return None
+        if not p.proof_matches(self._access_key, "client", nonce, auth.proof, auth.protocol):
+            await self._refuse(
                 connection, peer, "invalid_auth", "invalid access key", p.CLOSE_AUTH_FAILED
             )
+            return None
         if self._active is not None:
-            return await self._refuse(
+            await self._refuse(
                 connection,
                 peer,
                 "busy",
                 f"busy: another Home Assistant is connected (from {self.peer})",
                 p.CLOSE_BUSY,
             )
+            return None
         try:
             await connection.send(
-                p.AuthOk(p.auth_proof(self._access_key, "server", auth.nonce)).to_json()
+                p.AuthOk(
+                    p.auth_proof(self._access_key, "server", auth.nonce, auth.protocol)
+                ).to_json()
             )
         except ConnectionClosed:
-            return False
-        return True
+            return None
+        return auth.protocol
 
     @staticmethod
     async def _refuse(
         connection: ServerConnection, peer: str, code: str, reason: str, close_code: int
-    ) -> bool:
+    ) -> None:
         _LOGGER.warning("refused link client %s: %s", peer, reason)
         try:
             await connection.send(p.AuthFailed(code, reason).to_json())  # type: ignore[arg-type]
             await connection.close(close_code, reason[:120])
         except ConnectionClosed:
             pass
-        return False

@@ -9,6 +9,10 @@ Rules (docs/link-protocol.md has the events):
   (``barge_in``, ``playback_stopped`` with ``played_ms``) and starts listening. The raised
   threshold holds for ``echo_guard_ms`` after playback too (the echo of the room and the device
   buffer). A detection where the answer itself says the wake word is ignored (:mod:`.echo`).
+- A stop word (``wake_word.stop_words``, empty by default) is listened for only while the
+  satellite speaks: it stops playback (``stop_word``, ``playback_stopped`` with ``played_ms``)
+  and the satellite goes idle without listening; HA ends the conversation. The own-voice guard
+  holds for it too. It needs link protocol 2: with an older HA it stays off.
 - Muted: the microphone is ignored (no wake word, no audio to HA); playback still works.
 """
 
@@ -28,7 +32,7 @@ from .. import __version__
 from ..audio import AgcConfig, DspChain, WavError
 from ..link import protocol as p
 from ..link.server import SatelliteLinkServer
-from ..wakeword import Detection, WakeWordDetector
+from ..wakeword import Detection, WakeWordDetector, WakeWordError
 from .audio_io import AudioSink, AudioSource
 from .config import ConfigError, SatelliteConfig
 from .echo import OwnVoice
@@ -81,6 +85,10 @@ class SatelliteAgent:
             if wake.barge_in_threshold < 1.0
             else None
         )
+        self.stop_detector: WakeWordDetector | None = None
+        self.stop_own_voice: OwnVoice | None = None
+        if wake.stop_words:
+            self._load_stop_words()
         self._last_answer: tuple[float, float] | None = None  # (loop time it ended, played ms)
         self.threshold = wake.threshold
         self.follow_up_s = config.conversation.follow_up_s
@@ -127,6 +135,36 @@ class SatelliteAgent:
         # for the benchmark: perf_counter() of the last detection
         self.last_detection_at = 0.0
 
+    def _load_stop_words(self) -> None:
+        """The stop-word detector, and its own-voice guard on the answers' audio."""
+        wake = self.config.wake_word
+        engine = wake.stop_word_engine or wake.engine
+        try:
+            self.stop_detector = WakeWordDetector(
+                list(wake.stop_words),
+                wake.stop_word_threshold,
+                trigger_level=wake.trigger_level,
+                refractory_s=wake.refractory_s,
+                warmup_s=wake.warmup_s,
+                engine=engine,  # type: ignore[arg-type]
+            )
+            self.stop_own_voice = OwnVoice(
+                WakeWordDetector(
+                    list(wake.stop_words),
+                    min(wake.threshold, wake.stop_word_threshold),
+                    refractory_s=0.5,
+                    warmup_s=0.0,
+                    engine=engine,  # type: ignore[arg-type]
+                )
+            )
+        except WakeWordError as err:
+            raise ConfigError(f"wake_word.stop_words: {err}") from err
+        both = sorted(set(self.stop_detector.names) & set(self.detector.names))
+        if both:
+            raise ConfigError(
+                f"wake_word.stop_words: {both[0]!r} is also a wake word; a model is one or the other"
+            )
+
     # --- life cycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -150,8 +188,9 @@ class SatelliteAgent:
         await self.sink.stop()
         await self.source.stop()
         self.detector.close()
-        if self.own_voice is not None:
-            self.own_voice.close()
+        for extra in (self.own_voice, self.stop_detector, self.stop_own_voice):
+            if extra is not None:
+                extra.close()
 
     # --- microphone ----------------------------------------------------------------------------
 
@@ -176,6 +215,8 @@ class SatelliteAgent:
         self._apply_threshold(speaking or now < self._echo_guard_until)
         detections = self.detector.process(frame.wake_16k) if len(frame.wake_16k) else []
         detections = [d for d in detections if d.model in self.active]
+        if speaking and self._stop_words_on() and self._heard_stop_word(frame.wake_16k, pcm, now):
+            return  # a stop word wins over a barge-in in the same block
         if detections and not (self.listening and not speaking):
             best = max(detections, key=lambda d: d.score)
             position = self._answer_position(now)
@@ -228,6 +269,46 @@ class SatelliteAgent:
             self.player.start(LOCAL_CHIME, "chime")
             self.player.feed(self._chime_pcm)
             self.player.end(LOCAL_CHIME)
+
+    def _stop_words_on(self) -> bool:
+        """Stop words need a detector and an HA that understands ``stop_word`` (protocol 2)."""
+        return self.stop_detector is not None and self.server.protocol >= 2
+
+    def _heard_stop_word(self, wake_16k: np.ndarray, pcm: bytes, now: float) -> bool:
+        """Run the stop words on one block while speaking; True when one stopped the satellite."""
+        assert self.stop_detector is not None
+        detections = self.stop_detector.process(wake_16k) if len(wake_16k) else []
+        if not detections:
+            return False
+        best = max(detections, key=lambda d: d.score)
+        position = self._answer_position(now)
+        if (
+            position is not None
+            and self.stop_own_voice is not None
+            and self.stop_own_voice.explains(position)
+        ):
+            _LOGGER.info(
+                "ignored stop word %s at %.0f ms of the answer: the satellite's own voice",
+                best.model,
+                position,
+            )
+            return False
+        self._stop_word(best, pcm)
+        return True
+
+    def _stop_word(self, detection: Detection, pcm: bytes) -> None:
+        """Silence, and no new command: HA ends the conversation."""
+        current = self.player.current
+        stream_id = current[0] if current and current[0] != LOCAL_CHIME else None
+        _LOGGER.info(
+            "stop word: %s (score %.2f) during %s", detection.model, detection.score, stream_id
+        )
+        self.last_detection_at = time.perf_counter()
+        self._send(p.StopWord(detection.model, round(detection.score, 4), stream_id))
+        self._report_stopped(self.player.stop(), "stop_word")
+        self._end_listening("stopped")  # nothing should be listening while speaking; be sure
+        self._update_state()
+        self._remember(pcm)
 
     def _barge_in(self, detection: Detection, pcm: bytes) -> None:
         current = self.player.current
@@ -310,7 +391,7 @@ class SatelliteAgent:
             name=self.config.name,
             satellite_id=self.satellite_id,
             version=__version__,
-            protocol=p.PROTOCOL_VERSION,
+            protocol=self.server.protocol,
             wake_words_available=self.detector.names,
             wake_words_active=list(self.active),
             threshold=self.threshold,
@@ -323,6 +404,12 @@ class SatelliteAgent:
 
     def on_connected(self) -> None:
         self._state = self._current_state()
+        if self.stop_detector is not None and not self._stop_words_on():
+            _LOGGER.warning(
+                "stop words are off: Home Assistant speaks link protocol %d, they need 2 "
+                "(update the integration)",
+                self.server.protocol,
+            )
 
     def on_disconnected(self) -> None:
         self.listening = None
@@ -335,8 +422,10 @@ class SatelliteAgent:
         current = self.player.current
         if current is not None and current[0] != LOCAL_CHIME:
             self.player.feed(pcm)
-            if current[1] != "chime" and self.own_voice is not None:
-                self.own_voice.feed(pcm)
+            if current[1] != "chime":
+                for guard in (self.own_voice, self.stop_own_voice):
+                    if guard is not None:
+                        guard.feed(pcm)
 
     async def on_command(self, command: p.Command) -> None:
         match command:
@@ -356,8 +445,10 @@ class SatelliteAgent:
                 if kind != "chime":
                     self._end_listening("stopped")
                 self._report_stopped(self.player.start(stream_id, kind), "replaced")
-                if kind != "chime" and self.own_voice is not None:
-                    self.own_voice.start()
+                if kind != "chime":
+                    for guard in (self.own_voice, self.stop_own_voice):
+                        if guard is not None:
+                            guard.start()
                 self._update_state()
             case p.PlayEnd(stream_id=stream_id):
                 self.player.end(stream_id)

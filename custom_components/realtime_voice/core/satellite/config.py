@@ -60,13 +60,15 @@ def _typed(kind: type, expected: str, *, nullable: bool = False) -> Check:
     return Check(expected + (" or null" if nullable else ""), convert)
 
 
-def _choice(*options: str) -> Check:
+def _choice(*options: str, nullable: bool = False) -> Check:
     def convert(value: Any) -> Any:
+        if value is None and nullable:
+            return None
         if value not in options:
             raise TypeError
         return value
 
-    return Check(f"one of {', '.join(options)}", convert)
+    return Check(f"one of {', '.join(options)}" + (" or null" if nullable else ""), convert)
 
 
 def _string_list(*, non_empty: bool) -> Check:
@@ -145,6 +147,15 @@ class WakeWordConfig:
     refractory_s: float = field(default=2.0, metadata={"check": _number(0, 60)})
     warmup_s: float = field(default=1.0, metadata={"check": _number(0, 60)})
     barge_in_threshold: float = field(default=0.8, metadata={"check": _number(0.01, 1.0)})
+    # Stop words: heard only while the satellite speaks; they silence it and end the conversation.
+    stop_words: list[str] = field(
+        default_factory=list, metadata={"check": _string_list(non_empty=False)}
+    )
+    stop_word_engine: str | None = field(
+        default=None,
+        metadata={"check": _choice("openwakeword", "microwakeword", nullable=True)},
+    )
+    stop_word_threshold: float = field(default=0.8, metadata={"check": _number(0.01, 0.99)})
 
 
 @dataclass(frozen=True)

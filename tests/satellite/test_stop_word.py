@@ -1,0 +1,259 @@
+"""Stop words: heard only while the satellite speaks; they silence it and end the conversation.
+
+The stop word in these tests is openWakeWord's built-in ``alexa`` (espeak-ng's "alexa" scores about
+0.96 on it), the wake word ``hey_jarvis``; the audio goes through the agent's microphone path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from realtime_voice_core.audio import read_wav
+from realtime_voice_core.link import Audio, SatelliteLinkClient
+from realtime_voice_core.link import protocol as p
+from realtime_voice_core.satellite.agent import SatelliteAgent
+from realtime_voice_core.satellite.audio_io import WavFileSink, WavFileSource
+from realtime_voice_core.satellite.config import ConfigError, parse_config
+from tests.corpus import espeak_available
+
+from .harness import KEY, Script, config, locate, running_satellite, silence, speech
+
+pytestmark = [
+    pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech"),
+    pytest.mark.timeout(60),
+]
+
+LONG_ANSWER = (
+    "Here is a long answer about the weather, the traffic, and the news of the day, "
+    "which goes on and on so that there is time to interrupt it."
+)
+
+
+def stop_config(**wake_word: object):  # type: ignore[no-untyped-def]
+    return config(
+        wake_word={
+            "models": ["hey_jarvis"],
+            "threshold": 0.5,
+            "barge_in_threshold": 0.8,
+            "warmup_s": 1.0,
+            "stop_words": ["alexa"],
+            **wake_word,
+        }
+    )
+
+
+def command_script() -> Script:
+    return (
+        Script()
+        .pause(1.5)
+        .say("hey jarvis", "wake")
+        .pause(0.1)
+        .say("turn on the light", "command")
+        .pause(1.0)
+    )
+
+
+class Counting:
+    """Counts the blocks a detector is given (the stop words must cost nothing while idle)."""
+
+    def __init__(self, agent: SatelliteAgent) -> None:
+        assert agent.stop_detector is not None
+        self.blocks = 0
+        detector = agent.stop_detector
+        original = detector.process
+
+        def process(samples):  # type: ignore[no-untyped-def]
+            self.blocks += 1
+            return original(samples)
+
+        detector.process = process  # type: ignore[method-assign]
+
+
+async def test_stop_word_during_the_answer_silences_it_without_listening(tmp_path: Path) -> None:
+    script = command_script().pause(1.5).say("alexa", "stop").pause(3.0)
+    async with running_satellite(script.write("stop-word"), tmp_path, stop_config()) as sat:
+        counting = Counting(sat.agent)
+        await sat.next(p.Wake)
+        await sat.audio_for(1.2)
+        await sat.client.stop_listening()
+        await sat.next(p.ListenEnd)
+        assert counting.blocks == 0  # idle and listening: the stop words are not run
+        long_answer = speech(LONG_ANSWER, p.AUDIO_RATE)
+        await sat.play("answer-1", long_answer)
+        await sat.client.listen(timeout_s=5)  # a follow-up asked early must not open either
+        stop = await sat.next(p.StopWord, within=15)
+        assert isinstance(stop, p.StopWord)
+        assert stop.model == "alexa"
+        assert stop.stream_id == "answer-1"
+        assert stop.score >= 0.8  # stop_word_threshold
+        stopped = await sat.next(p.PlaybackStopped)
+        assert stopped == p.PlaybackStopped("answer-1", stopped.played_ms, "stop_word")  # type: ignore[union-attr]
+        assert isinstance(stopped, p.PlaybackStopped)
+        assert 500 < stopped.played_ms < len(long_answer) * 1000 / p.AUDIO_RATE
+        await sat.until(p.StateChanged("idle"), within=1)
+        fed = counting.blocks
+        assert fed > 0
+        # The rest of the input (silence) passes: nothing is streamed, nothing starts.
+        with contextlib.suppress(TimeoutError):
+            await sat.next(p.ListenStart, within=1.5)
+        since = sat.log[sat.log.index(stop) + 1 :]
+        # the early follow-up listen ends with the answer, having streamed nothing
+        assert p.ListenEnd("stopped") in since
+        assert not any(isinstance(e, Audio | p.ListenStart | p.BargeIn) for e in since)
+        assert sat.agent.listening is None
+        assert counting.blocks == fed  # not run after the answer stopped
+        assert sat.agent.link_info().state == "idle"
+
+    played, _ = read_wav(sat.output)
+    start = locate(long_answer[: p.AUDIO_RATE], played)[0]
+    heard_ms = (len(played) - start) * 1000 / p.AUDIO_RATE
+    assert abs(heard_ms - stopped.played_ms) < 60  # played_ms is what left the speaker
+
+
+async def test_stop_word_while_idle_does_nothing(tmp_path: Path) -> None:
+    script = Script().pause(1.5).say("alexa", "stop").pause(1.0).say("hey jarvis").pause(1.0)
+    async with running_satellite(script.write("stop-idle"), tmp_path, stop_config()) as sat:
+        counting = Counting(sat.agent)
+        wake = await sat.next(p.Wake, within=15)  # the wake word after it still works
+        assert isinstance(wake, p.Wake)
+        assert wake.t > script.marks["stop"][1]
+        assert not any(isinstance(e, p.StopWord | p.PlaybackStopped) for e in sat.log)
+        assert counting.blocks == 0
+
+
+async def test_the_satellite_saying_the_stop_word_does_not_stop_itself(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    script = command_script()
+    async with running_satellite(
+        script.write("stop-echo"), tmp_path, stop_config(), echo=True
+    ) as sat:
+        await sat.next(p.Wake)
+        await sat.audio_for(1.2)
+        await sat.client.stop_listening()
+        rate = p.AUDIO_RATE
+        answer = np.concatenate(
+            [
+                speech("The light is on. To stop me, say", rate),
+                silence(0.3, rate),
+                speech("alexa", rate),
+                silence(0.3, rate),
+                speech("and I will be quiet.", rate),
+            ]
+        )
+        with caplog.at_level(logging.INFO, logger="realtime_voice_core.satellite.agent"):
+            await sat.play("answer-2", answer)
+            finished = await sat.next(p.PlaybackFinished, within=15)
+        assert isinstance(finished, p.PlaybackFinished)
+        assert abs(finished.played_ms - len(answer) * 1000 / rate) < 50  # played to the end
+        assert not any(isinstance(e, p.StopWord | p.PlaybackStopped) for e in sat.log)
+        assert sat.agent.stop_own_voice is not None
+        assert len(sat.agent.stop_own_voice.hits_ms) == 1  # the answer's own "alexa"
+        # The microphone did hear it at the stop threshold; the guard is what kept it playing.
+        assert "ignored stop word alexa" in caplog.text
+
+
+async def test_stop_word_with_a_protocol_1_home_assistant_stays_off(tmp_path: Path) -> None:
+    """An older HA cannot understand ``stop_word``: the satellite speaks protocol 1 to it."""
+    source = WavFileSource(Script().pause(0.5).write("stop-v1"))
+    agent = SatelliteAgent(stop_config(), source, WavFileSink(tmp_path / "out.wav", 24_000))
+    await agent.start()
+    try:
+        async with connect(f"ws://127.0.0.1:{agent.server.port}/", proxy=None) as raw:
+            hello = json.loads(await raw.recv())
+            assert hello["protocol"] == p.PROTOCOL_VERSION == 2
+            proof = p.auth_proof(KEY, "client", hello["nonce"], 1)
+            await raw.send(p.Auth(1, proof, "cd" * 16).to_json())
+            ok = p.parse(await raw.recv(), (p.AuthOk,))
+            assert isinstance(ok, p.AuthOk)
+            assert p.proof_matches(KEY, "server", "cd" * 16, ok.proof, 1)
+            info = p.parse(await raw.recv(), (p.Info,))
+            assert isinstance(info, p.Info)
+            assert info.protocol == 1
+            assert agent.server.protocol == 1
+            assert not agent._stop_words_on()
+        # A version neither side speaks is refused with close code 4003.
+        async with connect(f"ws://127.0.0.1:{agent.server.port}/", proxy=None) as raw:
+            hello = json.loads(await raw.recv())
+            await raw.send(
+                p.Auth(3, p.auth_proof(KEY, "client", hello["nonce"], 3), "ab").to_json()
+            )
+            with contextlib.suppress(ConnectionClosed):
+                answer = json.loads(await raw.recv())
+                assert answer["code"] == "protocol"
+                await raw.recv()
+            assert raw.close_code == p.CLOSE_PROTOCOL_ERROR
+        # The current client speaks 2, and then the stop words are on.
+        client = SatelliteLinkClient("127.0.0.1", agent.server.port, KEY)
+        info = await client.connect()
+        assert client.protocol == info.protocol == 2
+        await asyncio.sleep(0.05)
+        assert agent._stop_words_on()
+        await client.close()
+    finally:
+        await agent.stop()
+
+
+def test_negotiation_picks_the_lower_version() -> None:
+    assert p.negotiate(1) == 1
+    assert p.negotiate(2) == 2
+    assert p.negotiate(7) == 2  # a newer satellite that still speaks 2
+    assert p.negotiate(0) is None
+
+
+@pytest.mark.parametrize(
+    ("yaml", "error"),
+    [
+        (
+            "wake_word:\n  stop_words: alexa\n",
+            "sat.yaml:4: wake_word.stop_words: expected a list of names, got 'alexa'",
+        ),
+        (
+            "wake_word:\n  stop_word_engine: porcupine\n",
+            "sat.yaml:4: wake_word.stop_word_engine: expected one of openwakeword, "
+            "microwakeword or null, got 'porcupine'",
+        ),
+        (
+            "wake_word:\n  stop_word_threshold: 1.5\n",
+            "sat.yaml:4: wake_word.stop_word_threshold: expected a number from 0.01 to 0.99, got 1.5",
+        ),
+    ],
+)
+def test_config_errors_name_key_line_and_expectation(yaml: str, error: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(f"link:\n  access_key: {KEY}\n{yaml}", "sat.yaml")
+    assert str(err.value) == error
+
+
+def test_config_defaults_and_model_errors(tmp_path: Path) -> None:
+    defaults = parse_config(f"link: {{access_key: {KEY}}}\n").wake_word
+    assert defaults.stop_words == []
+    assert defaults.stop_word_engine is None
+    assert defaults.stop_word_threshold == 0.8
+    source = WavFileSource(Script().pause(0.2).write("stop-config"))
+    sink = WavFileSink(tmp_path / "out.wav", 24_000)
+    idle = SatelliteAgent(config(), source, sink)  # no stop words: no detector at all
+    assert idle.stop_detector is None
+    assert idle.stop_own_voice is None
+    idle.detector.close()
+    with pytest.raises(ConfigError, match=r"wake_word\.stop_words: .*nope"):
+        SatelliteAgent(stop_config(stop_words=["nope"]), source, sink)
+    with pytest.raises(ConfigError, match="'hey_jarvis' is also a wake word"):
+        SatelliteAgent(stop_config(stop_words=["hey_jarvis"]), source, sink)
+    micro = SatelliteAgent(
+        stop_config(stop_word_engine="microwakeword"), source, sink
+    )  # the engine of the stop words may differ from the wake words'
+    assert micro.stop_detector is not None
+    assert micro.stop_detector.engine == "microwakeword"
+    assert micro.detector.engine == "openwakeword"
+    for detector in (micro.detector, micro.stop_detector):
+        detector.close()
