@@ -212,13 +212,14 @@ class Standin:
         return self.log.read_text(errors="replace")[self._log_offset :]
 
     def stop(self) -> None:
-        """Stop it with SIGINT; it prints the protocol violations it saw, kept in ``violations``."""
+        """Stop it with SIGINT; the protocol violations it logged (each as it happened, so none is
+        lost if the process dies) are kept in ``violations``."""
         if self.proc is not None:
             self.proc.stop(signal.SIGINT)
             self.proc = None
             text = self.log.read_text(errors="replace")[self._log_offset :]
             self.violations += [
-                line for line in text.splitlines() if line.startswith("protocol violations:")
+                line for line in text.splitlines() if "protocol violation: " in line
             ]
 
 

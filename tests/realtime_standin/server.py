@@ -191,6 +191,11 @@ class StandinServer:
 
     # -- test controls -------------------------------------------------------------------------
 
+    def _violation(self, side: str, interface: Interface, kind: str, problem: Problem) -> None:
+        """Record a protocol violation and log it at once, so that a killed process keeps it."""
+        self.violations.append((side, interface, kind, problem))
+        _LOGGER.warning("protocol violation: %s %s %s %s", side, interface, kind, problem)
+
     @property
     def client_violations(self) -> list[tuple[str, Interface, str, Problem]]:
         return [v for v in self.violations if v[0] == "client"]
@@ -397,7 +402,7 @@ class StandinServer:
         problems = validate(interface, "server", event)
         if problems:
             for problem in problems:
-                self.violations.append(("server", interface, event["type"], problem))
+                self._violation("server", interface, event["type"], problem)
             raise StandinProtocolError(
                 f"stand-in would send an invalid {event['type']}: {problems}"
             )
@@ -537,15 +542,15 @@ class StandinServer:
             event = json.loads(frame)
         except ValueError:
             await self._error(conn, "invalid_json", "The server could not parse the event as JSON.")
-            self.violations.append(
-                ("client", conn.interface, "<json>", Problem("invalid_json", None, "not JSON"))
+            self._violation(
+                "client", conn.interface, "<json>", Problem("invalid_json", None, "not JSON")
             )
             return
         problems = validate(conn.interface, "client", event)
         kind = event.get("type") if isinstance(event, dict) else None
         if problems:
             for problem in problems:
-                self.violations.append(("client", conn.interface, str(kind), problem))
+                self._violation("client", conn.interface, str(kind), problem)
             first = problems[0]
             await self._error(
                 conn,
