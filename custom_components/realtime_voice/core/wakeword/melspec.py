@@ -95,7 +95,9 @@ class MelSpectrogram:
     def __call__(self, samples: np.ndarray) -> np.ndarray:
         """``samples``: ``window_samples`` values at int16 scale -> (frames, 32) float32."""
         audio = self._audio
-        audio[:] = samples  # float64; raises if the length is wrong
+        if len(samples) != len(audio):
+            raise ValueError(f"{len(samples)} samples, wanted {len(audio)}")
+        audio[:] = samples  # as float64
         frames = as_strided(
             audio[_PAD:],
             shape=(self.frames, WIN_LENGTH),
