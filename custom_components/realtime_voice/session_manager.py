@@ -4,7 +4,8 @@ The session is opened when the entry loads and kept warm (the core replaces it b
 limit and reconnects after drops), so speech after the wake word flows with no handshake delay. Each
 conversation starts without the previous one's context. Audio flows satellite -> model while listening
 and model -> satellite while responding; tool calls run through the toolset; a wake word during playback
-cancels the response and truncates it at the position the user actually heard.
+cancels the response and truncates it at the position the user actually heard; a stop word does the
+same and ends the conversation (no follow-up listening).
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class Conversation:
     user: list[str] = field(default_factory=list)
     assistant: list[str] = field(default_factory=list)
     tool_calls: int = 0
+    stopping: bool = False  # a stop word: ends once the stopped answer is truncated
 
 
 @dataclass
@@ -95,6 +97,7 @@ class Playback:
     started: bool = False
     audio_ms: float = 0.0
     finished: asyncio.Future[int] | None = None
+    stop_word: bool = False  # the user said the stop word during it
 
 
 @dataclass
@@ -412,6 +415,8 @@ class SessionManager:
                     await self._begin_conversation("wake")
             case protocol.BargeIn():
                 await self._barge_in()
+            case protocol.StopWord(model=model, stream_id=stream_id):
+                await self._stop_word(model, stream_id)
             case protocol.PlaybackStopped(stream_id=stream_id, played_ms=played_ms, reason=why):
                 await self._playback_ended(stream_id, played_ms, interrupted=True, reason=why)
             case protocol.PlaybackFinished(stream_id=stream_id, played_ms=played_ms):
@@ -439,6 +444,33 @@ class SessionManager:
             self._set_state(ConversationState.LISTENING)
             self._start_no_speech_timer(NO_SPEECH_TIMEOUT_S)
 
+    async def _stop_word(self, model: str, stream_id: str | None) -> None:
+        """A stop word during playback: silence, and the conversation ends without listening.
+
+        The satellite has stopped already and reports ``playback_stopped(stop_word)`` next; the
+        answer is truncated there, then the conversation ends. An announcement just stops (and a
+        start_conversation does not listen after it).
+        """
+        _LOGGER.info("Stop word %s on %s during %s", model, self.link.name, stream_id)
+        announcement = self._announcement
+        if announcement is not None and stream_id in (None, announcement.stream_id):
+            announcement.stop_word = True
+            if self._announcement_done is not None and not self._announcement_done.done():
+                self._announcement_done.set_result(None)  # its remaining audio is not wanted
+            return
+        conversation = self.conversation
+        if conversation is None:
+            return
+        if self._session is not None and self._responses_in_flight:
+            await self._session.cancel_response()
+        conversation.stopping = True
+        # Responses not played yet are dropped; their late audio finds no playback.
+        for key, playback in list(self._playbacks.items()):
+            if playback.kind == "response" and key != stream_id:
+                self._playbacks.pop(key)
+        if stream_id is None or stream_id not in self._playbacks:
+            self._end_conversation("stop_word")  # nothing left to truncate
+
     async def _playback_ended(
         self, stream_id: str, played_ms: int, *, interrupted: bool, reason: str | None
     ) -> None:
@@ -454,6 +486,9 @@ class SessionManager:
             await self._session.truncate(playback.item_id, playback.content_index, played_ms)
             if reason == "barge_in":
                 return  # _barge_in already listens
+        if self.conversation is not None and (self.conversation.stopping or reason == "stop_word"):
+            self._end_conversation("stop_word")  # after the truncation: the reset comes last
+            return
         if self.conversation is not None and not self._playbacks and not self._responses_in_flight:
             await self._follow_up()
 
@@ -631,10 +666,14 @@ class SessionManager:
                 f"Satellite {self.link.name} did not finish playing the announcement"
             ) from err
         finally:
-            self._playbacks.pop(stream_id, None)
+            # by its stream id, and by the response id of a spoken one
+            for key in [k for k, v in self._playbacks.items() if v is playback]:
+                del self._playbacks[key]
             self._announcement = None
             if self.conversation is None:
                 self._set_state(ConversationState.IDLE)
+        if playback.stop_word:
+            return  # stopped by the user: no conversation after it
         if listen_after:
             self._extra_prompt = extra_prompt or (f"You just said: {message}" if message else None)
             await self._begin_conversation("start_conversation")
