@@ -48,6 +48,43 @@ def _as_real(c: complex) -> list[list[float]]:
     return [[c.real, -c.imag], [c.imag, c.real]]
 
 
+class _Plan:
+    """Buffers and views for one chunk length (up to ``_SPAN``), made once and reused."""
+
+    __slots__ = (
+        "blocks",
+        "carried",
+        "chain",
+        "contributions",
+        "first",
+        "pad",
+        "rest",
+        "rewind",
+        "rows",
+        "state_columns",
+        "states",
+        "v",
+    )
+
+    def __init__(self, n: int, chain: np.ndarray, rewind: complex) -> None:
+        self.blocks = blocks = -(-n // _B)
+        self.pad = pad = blocks * _B - n
+        self.rewind = rewind
+        # per block: its samples, then the state before it; the padding stays zero for good
+        self.rows = np.zeros((blocks, _B + 2), dtype=np.float32)
+        # where the chunk's samples go: the end of the first row, then whole rows
+        self.first = self.rows[0, pad:_B]
+        self.rest = self.rows[1:, :_B]
+        # [state before the chunk, each block's own contribution to the state at its end]
+        self.v = np.zeros(2 * blocks + 2, dtype=np.float32)
+        self.contributions = self.v[2:].reshape(blocks, 2)
+        self.chain = np.ascontiguousarray(chain[: 2 * blocks + 2, : 2 * blocks + 2])
+        # the state before each block, and after the last one
+        self.states = np.zeros(2 * blocks + 2, dtype=np.float32)
+        self.carried = self.states[:-2].reshape(blocks, 2)
+        self.state_columns = self.rows[:, _B:]
+
+
 class HighPass:
     def __init__(self, cutoff_hz: float, rate: int) -> None:
         b, a = butterworth_highpass(cutoff_hz, rate)
@@ -55,6 +92,7 @@ class HighPass:
         # poles: roots of z^2 + a1 z + a2; a Butterworth pair is complex conjugate
         disc = complex(a[1] * a[1] - 4.0 * a[2])
         pole = (-a[1] + disc**0.5) / 2.0
+        self._pole = pole
         direct = b[2] / a[2]
         rest0 = b[0] - direct
         rest1 = b[1] - direct * a[1]
@@ -70,14 +108,13 @@ class HighPass:
         # the previous block's end state s enters output n as 2 Re(residue p**(n+1) s)
         carry = 2.0 * residue * pole ** (m + 1.0)
         from_state = np.stack((carry.real, -carry.imag))
-        # rows of one block's product: the block's samples, then the real and imaginary part of
-        # the state before it
+        # a row's product: its samples through the Toeplitz matrix, its state through the carry
         self._taps = np.ascontiguousarray(np.vstack((toeplitz, from_state)), dtype=np.float32)
-        # a block's own contribution to the state at its end: sum of p**(_B-1-k) x[k]
+        # a block's own contribution to the state at its end, sum of p**(_B-1-k) x[k]; the
+        # zero rows skip the state columns, so that the product reads whole rows
         to_state = pole ** (_B - 1.0 - m)
-        self._to_state = np.ascontiguousarray(
-            np.stack((to_state.real, to_state.imag), axis=1), dtype=np.float32
-        )
+        self._to_state = np.zeros((_B + 2, 2), dtype=np.float32)
+        self._to_state[:_B] = np.stack((to_state.real, to_state.imag), axis=1)
         # S_j = sum over i <= j of P**(j-i) v_i, P = p**_B, with v = [state, u_0, u_1, ...]:
         # S_j is the state before block j, and S_nb the state after the last block
         block_pole = pole**_B
@@ -86,15 +123,20 @@ class HighPass:
             for i in range(j + 1):
                 chain[2 * j : 2 * j + 2, 2 * i : 2 * i + 2] = _as_real(block_pole ** (j - i))
         self._chain = chain.astype(np.float32)
-        self._rewind = pole ** -np.arange(_B, dtype=np.float64)
-        # work buffers: per block row, its samples and then the state before it
-        self._rows = np.zeros((_BLOCKS, _B + 2), dtype=np.float32)
-        self._flat = np.zeros(_SPAN, dtype=np.float32)
-        self._v = np.zeros(2 * (_BLOCKS + 1), dtype=np.float32)
+        self._plans: dict[int, _Plan] = {}
         self._state = 0j
 
     def reset(self) -> None:
         self._state = 0j
+
+    def _plan(self, n: int) -> _Plan:
+        if len(self._plans) >= 8:  # chunk lengths vary little; bound the cache anyway
+            self._plans.clear()
+        blocks = -(-n // _B)
+        # the padding in front decays the state: start from the state it decays to the carried one
+        plan = _Plan(n, self._chain, complex(self._pole ** -(blocks * _B - n)))
+        self._plans[n] = plan
+        return plan
 
     def __call__(self, x: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """Filter ``x`` (int16 or any real dtype) times ``scale``; float32 out, a new array.
@@ -104,38 +146,34 @@ class HighPass:
         separate conversion pass. The state is kept in output units, so calls with different
         scales may follow one another."""
         n = len(x)
-        if n <= _SPAN:
-            return self._span(x, scale)
-        out = np.empty(n, dtype=np.float32)
-        for start in range(0, n, _SPAN):
-            out[start : start + _SPAN] = self._span(x[start : start + _SPAN], scale)
-        return out
-
-    def _span(self, x: np.ndarray, scale: float) -> np.ndarray:
-        n = len(x)
         if not n:
             return np.zeros(0, dtype=np.float32)
-        blocks = -(-n // _B)
-        pad = blocks * _B - n
-        rows = self._rows[:blocks]
-        samples = rows[:, :_B]
-        if pad:
-            flat = self._flat[: blocks * _B]
-            flat[:pad] = 0.0
-            flat[pad:] = x
-            samples[...] = flat.reshape(blocks, _B)
+        if n > _SPAN:
+            out = np.empty(n, dtype=np.float32)
+            for start in range(0, n, _SPAN):
+                out[start : start + _SPAN] = self(x[start : start + _SPAN], scale)
+            return out
+        plan = self._plans.get(n)
+        if plan is None:
+            plan = self._plan(n)
+        rows = plan.rows
+        if plan.pad:
+            head = _B - plan.pad
+            plan.first[...] = x[:head]
+            plan.rest[...] = x[head:].reshape(plan.blocks - 1, _B)
         else:
-            samples[...] = x.reshape(blocks, _B)
+            plan.rest[...] = x[_B:].reshape(plan.blocks - 1, _B)
+            plan.first[...] = x[:_B]
         if scale != 1.0:
-            samples *= np.float32(scale)
-        # the state as it was before the padding, which then decays it to the carried state
-        state = self._state * self._rewind[pad]
-        v = self._v[: 2 * blocks + 2]
+            rows[:, :_B] *= np.float32(scale)
+        state = self._state * plan.rewind
+        v = plan.v
         v[0] = state.real
         v[1] = state.imag
-        np.dot(samples, self._to_state, out=v[2:].reshape(blocks, 2))
-        states = np.dot(self._chain[: 2 * blocks + 2, : 2 * blocks + 2], v)
-        self._state = complex(float(states[-2]), float(states[-1]))
-        rows[:, _B:] = states[:-2].reshape(blocks, 2)
-        y = np.dot(rows, self._taps).reshape(-1)
-        return y[pad:] if pad else y
+        np.dot(rows, self._to_state, out=plan.contributions)
+        states = plan.states
+        np.dot(plan.chain, v, out=states)
+        self._state = complex(states.item(-2), states.item(-1))
+        plan.state_columns[...] = plan.carried
+        y = np.dot(rows, self._taps).ravel()
+        return y[plan.pad :] if plan.pad else y
