@@ -202,7 +202,7 @@ class _Agc:
             self.gain_db += (1.0 - math.exp(-seconds / tau)) * (wanted - self.gain_db)
         gain = 10 ** (self.gain_db / 20)
         # argmax and argmin: about half the cost of max() and min() on a float32 chunk
-        peak = max(x.item(x.argmax()), -x.item(x.argmin()))
+        peak = max(float(x[x.argmax()]), -float(x[x.argmin()]))
         if peak * gain > self._limit:
             gain = self._limit / peak
             self.gain_db = 20 * math.log10(gain)
