@@ -209,3 +209,24 @@ async def test_real_agent_stop_word_ends_the_conversation(
         assert await hass.config_entries.async_unload(entry.entry_id)
     finally:
         await agent.stop()
+
+
+@pytest.mark.parametrize("standin_config", [StandinConfig(endpoint="ga", api_key=API_KEY)])
+async def test_a_spoken_announcement_leaves_no_playback_behind(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """Its response id is dropped with it: the next conversation's answer is followed up."""
+    entry = entry_for(standin, satellite, follow_up_seconds=1.0)
+    await load_entry(hass, entry)
+    manager = entry.runtime_data.manager
+    await hass.services.async_call(
+        "assist_satellite",
+        "announce",
+        {"message": "Dinner is ready.", "preannounce": False},
+        target={"entity_id": SATELLITE},
+        blocking=True,
+    )
+    assert not manager._playbacks
+    await satellite.say(tone(0.8) + silence(1.0))
+    await wait_until(lambda: protocol.Listen() in satellite.commands)
+    await manager.async_stop_conversation()
