@@ -51,6 +51,7 @@ PERIOD = 512  # JACK's block; PortAudio 19.6 cannot probe the ALSA jack plugin a
 # The devices: ALSA's jack plugin, one port each (one channel), wired to JACK ports.
 PCMS = {
     "satmic": 'capture_ports { 0 "system:capture_1" }',
+    "satboard": 'capture_ports { 0 "system:capture_1" }',  # a second microphone, listed next
     "satspk": 'playback_ports { 0 "system:playback_1" }',
     "satloop": 'capture_ports { 0 "satspk:out_000" }',
 }
@@ -286,7 +287,7 @@ async def test_output_by_name_plays_what_an_input_by_index_hears(devices: Rig) -
 
 
 async def test_a_device_missing_from_the_alsa_configuration_is_named(devices: Rig) -> None:
-    devices.write_config(("satspk", "satloop"))
+    devices.write_config(("satboard", "satspk", "satloop"))
     devices.rescan()
     with pytest.raises(
         AudioDeviceError, match=r"^audio.input_device: No input device matching 'satmic'$"
@@ -359,3 +360,47 @@ async def test_unplugged_mid_stream_is_reported_retried_and_reopened(
         assert stream.reopened == 1
     finally:
         await stream.stop()
+
+
+async def test_an_index_or_default_that_portaudio_does_not_list_is_named(devices: Rig) -> None:
+    """sounddevice says so with PortAudioError, not ValueError: the satellite must say which."""
+    with pytest.raises(AudioDeviceError, match=r"^audio.input_device: no input device 99 "):
+        DeviceSource(99)
+    devices.write_config(("satspk",))  # no microphone at all
+    devices.rescan()
+    with pytest.raises(AudioDeviceError, match=r"^audio.input_device: no default input device "):
+        DeviceSource(None)
+
+
+async def test_a_device_given_by_index_is_reopened_as_itself_not_as_the_next_in_the_list(
+    devices: Rig, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a device goes, the ones after it move up: its index is then another device's."""
+    monkeypatch.setattr(audio_io, "STALL_S", 0.6)
+    caplog.set_level(logging.DEBUG, logger=audio_io.__name__)
+    index = devices.index("satmic")
+    source = DeviceSource(index, block_ms=20)
+    await source.start()
+    try:
+        await asyncio.wait_for(source.read(), 2)
+        devices.stop_server(unplug=True)
+        devices.write_config(("satboard", "satspk", "satloop"))  # satmic is gone, the rest is not
+        devices.start_server()
+        async with asyncio.timeout(5):
+            while f"input device {index} is gone" not in caplog.text:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # retries with fresh device lists
+        assert devices.index("satboard") == index  # the index is satboard's now
+        assert source.reopened == 0  # and satboard is not what was configured
+        assert f"input device {index} not back yet: no input device named 'satmic'" in caplog.text
+
+        devices.write_config(("satboard", "satspk", "satloop", "satmic"))  # back, listed last
+        async with asyncio.timeout(10):
+            while source.reopened == 0:  # noqa: ASYNC110 - the watcher has no event to wait on
+                await asyncio.sleep(0.05)
+        assert devices.index("satmic") != index
+        assert "satmic:in_000" in devices.ports()  # the JACK client of the stream opened
+        assert "satboard:in_000" not in devices.ports()
+        await asyncio.wait_for(source.read(), 2)
+    finally:
+        await source.stop()

@@ -142,14 +142,20 @@ def _sounddevice() -> Any:
     return sounddevice
 
 
-def native_rate(device: str | int | None, kind: str) -> int:
-    """The device's default sample rate (no resampling inside PortAudio or ALSA's plug layer)."""
+def _device_info(device: str | int | None, kind: str) -> Any:
     sd = _sounddevice()
     try:
-        info = sd.query_devices(device, kind)
-    except ValueError as err:
+        return sd.query_devices(device, kind)
+    except ValueError as err:  # a name that matches no device, or a device of the other kind
         raise AudioDeviceError(f"audio.{kind}_device: {err}") from err
-    return int(info["default_samplerate"])
+    except sd.PortAudioError as err:  # an index PortAudio does not list, or no default device
+        which = f"default {kind} device" if device is None else f"{kind} device {device!r}"
+        raise AudioDeviceError(f"audio.{kind}_device: no {which} ({err})") from err
+
+
+def native_rate(device: str | int | None, kind: str) -> int:
+    """The device's default sample rate (no resampling inside PortAudio or ALSA's plug layer)."""
+    return int(_device_info(device, kind)["default_samplerate"])
 
 
 class _DeviceStream:
@@ -160,6 +166,9 @@ class _DeviceStream:
     def __init__(self, device: str | int | None, rate: int | None, block_ms: int) -> None:
         self.device = device
         self.rate = rate or native_rate(device, self.kind)
+        # An index is a position in PortAudio's list: when a device goes, the ones after it move
+        # up. The device reopened is the one the index named at the start, wherever it is then.
+        self._name = str(_device_info(device, self.kind)["name"]) if type(device) is int else None
         self.block = self.rate * block_ms // 1000
         self._stream: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -172,7 +181,7 @@ class _DeviceStream:
         sd = _sounddevice()
         stream_class = sd.InputStream if self.kind == "input" else sd.OutputStream
         return stream_class(
-            device=self.device,
+            device=self._listed_device(),
             samplerate=self.rate,
             blocksize=self.block,
             channels=1,
@@ -180,6 +189,22 @@ class _DeviceStream:
             callback=self._callback,
             finished_callback=self._on_finished,
         )
+
+    def _listed_device(self) -> str | int | None:
+        """What to open now: ``device``, but an index only while it names the same device."""
+        if self._name is None:
+            return self.device
+        sd = _sounddevice()
+        with contextlib.suppress(ValueError, sd.PortAudioError):
+            if sd.query_devices(self.device, self.kind)["name"] == self._name:
+                return self.device
+        try:
+            info = sd.query_devices(self._name, self.kind)  # listed elsewhere now?
+        except (ValueError, sd.PortAudioError):
+            info = None
+        if info is None or info["name"] != self._name:  # a name query also matches parts
+            raise ValueError(f"no {self.kind} device named {self._name!r}")
+        return int(info["index"])
 
     def _callback(self, data: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         raise NotImplementedError
