@@ -13,6 +13,7 @@ part of a 20 ms chunk's budget, so the chain works in place on arrays it owns.
 from __future__ import annotations
 
 import math
+import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ STREAM_RATE = 24_000
 _FULL_SCALE = 32768.0
 _SILENCE_DBFS = -120.0
 _INT16 = np.dtype(np.int16)
+_LITTLE_ENDIAN = sys.byteorder == "little"
 _PCM16 = np.dtype("<i2")  # little-endian int16, whatever the machine
 # input scale into int16 units by sample type; the lookup is also the type check
 _INPUT_SCALES = {np.dtype(np.int16): 1.0, np.dtype(np.float32): _FULL_SCALE}
@@ -270,6 +272,7 @@ class DspChain:
         self._to_stream = _Resampler(stream_source, STREAM_RATE)
         self._agc = None if self.agc_config is None else _Agc(self.agc_config)
         self._vad = _VoiceActivity()
+        self._outputs = np.empty(0, dtype=np.float32)  # scratch for _frame
 
     def process(self, chunk: np.ndarray) -> DspFrame:
         samples, scale = _checked(chunk)
@@ -294,13 +297,26 @@ class DspChain:
 
     def _frame(self, x: np.ndarray, level: float, speech: bool, *, last: bool) -> DspFrame:
         to_wake = self._to_wake(x, last)
-        if to_wake is x:  # pass-through: x still goes to the other resampler
-            to_wake = x.copy()
-        wake = _to_int16(to_wake)
         if self._denoise is None:
-            stream = _to_int16(self._to_stream(x, last), _PCM16).tobytes()
+            to_stream = self._to_stream(x, last)
+            # both outputs side by side, so that one pass of each ufunc converts them
+            n_wake = len(to_wake)
+            n = n_wake + len(to_stream)
+            if len(self._outputs) < n:
+                self._outputs = np.empty(max(n, 2 * len(self._outputs)), dtype=np.float32)
+            both = self._outputs[:n]
+            both[:n_wake] = to_wake
+            both[n_wake:] = to_stream
+            ints = _to_int16(both)
+            wake = ints[:n_wake]
+            stream_ints = ints[n_wake:]
+            if not _LITTLE_ENDIAN:
+                stream_ints = stream_ints.astype(_PCM16)
+            stream = stream_ints.tobytes()
         else:
-            wake = self._denoise(wake, last=last)
+            if to_wake is x:  # pass-through: _to_int16 works in place
+                to_wake = x.copy()
+            wake = self._denoise(_to_int16(to_wake), last=last)
             to_stream = self._to_stream(wake.astype(np.float32), last)
             stream = _to_int16(to_stream, _PCM16).tobytes()
         return DspFrame(wake_16k=wake, stream_24k=stream, level_dbfs=level, speech=speech)
