@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
 from realtime_voice_core.audio import read_wav
@@ -201,6 +202,43 @@ async def test_stop_word_with_a_protocol_1_home_assistant_stays_off(tmp_path: Pa
         await client.close()
     finally:
         await agent.stop()
+
+
+async def test_the_client_speaks_protocol_1_to_an_older_satellite() -> None:
+    """A satellite not updated yet: HA authenticates with version 1 and works as before."""
+    seen: list[p.Auth] = []
+
+    async def old_satellite(connection) -> None:  # type: ignore[no-untyped-def]
+        await connection.send(p.Hello(1, "old", "0.0.9", "ab" * 16).to_json())
+        auth = p.parse(await connection.recv(), (p.Auth,))
+        assert isinstance(auth, p.Auth)
+        seen.append(auth)
+        if p.proof_matches(KEY, "client", "ab" * 16, auth.proof, 1):
+            await connection.send(p.AuthOk(p.auth_proof(KEY, "server", auth.nonce, 1)).to_json())
+            info = p.Info(
+                name="old",
+                satellite_id="old-0001",
+                version="0.0.9",
+                protocol=1,
+                wake_words_available=["hey_jarvis"],
+                wake_words_active=["hey_jarvis"],
+                threshold=0.5,
+                follow_up_s=5.0,
+                chime=True,
+                muted=False,
+                volume=1.0,
+                state="idle",
+            )
+            await connection.send(info.to_json())
+        await connection.wait_closed()
+
+    async with serve(old_satellite, "127.0.0.1", 0) as fake:
+        port = fake.sockets[0].getsockname()[1]
+        client = SatelliteLinkClient("127.0.0.1", port, KEY)
+        info = await client.connect()
+        assert seen[0].protocol == 1
+        assert client.protocol == info.protocol == 1
+        await client.close()
 
 
 def test_negotiation_picks_the_lower_version() -> None:
