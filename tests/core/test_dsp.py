@@ -224,7 +224,10 @@ def test_bad_chunks() -> None:
         chain.process(np.zeros(960, dtype=np.int32))
 
 
-@pytest.mark.parametrize(("cutoff", "rate"), [(80.0, 48_000), (80.0, 16_000), (200.0, 44_100)])
+@pytest.mark.parametrize(
+    ("cutoff", "rate"),
+    [(80.0, 48_000), (80.0, 16_000), (200.0, 44_100), (20.0, 96_000), (3_900.0, 8_000)],
+)
 def test_highpass_equals_scipy_lfilter_in_any_chunking(cutoff: float, rate: int) -> None:
     from scipy import signal
 
@@ -238,7 +241,8 @@ def test_highpass_equals_scipy_lfilter_in_any_chunking(cutoff: float, rate: int)
     expected = signal.lfilter(b, a, x)
     highpass = HighPass(cutoff, rate)
     pieces, start = [], 0
-    for size in [1, 0, 960, 5000, 7, 2048] * 40:  # blocks longer than the internal 1024 too
+    # around the internal 32-sample blocks and 1024-sample products, and far beyond them
+    for size in [1, 0, 960, 5000, 7, 2048, 31, 32, 33, 1025] * 20:
         pieces.append(highpass(x[start : start + size]))
         start += size
     pieces.append(highpass(x[start:]))
@@ -305,3 +309,70 @@ def test_highpass_int16_input_with_scale_mixes_with_float_input() -> None:
         else:
             pieces.append(highpass(chunk.astype(np.float32) / 32768))
     np.testing.assert_allclose(np.concatenate(pieces), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("rate", [16_000, 24_000, 48_000])
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+@pytest.mark.parametrize("highpass_hz", [0.0, 80.0])
+@pytest.mark.parametrize("agc", [None, AgcConfig()])
+def test_input_chunk_is_never_changed(
+    rate: int, dtype: type, highpass_hz: float, agc: AgcConfig | None
+) -> None:
+    """The chain works in place on its own arrays, never on the caller's (at 16 and 24 kHz one
+    resampler is a pass-through)."""
+    x = (sine(440.0, 0.1, rate, 0.5) * (32767 if dtype is np.int16 else 1)).astype(dtype)
+    chain = DspChain(rate, highpass_hz=highpass_hz, agc=agc)
+    for chunk in np.split(x, 5):
+        kept = chunk.copy()
+        chain.process(chunk)
+        np.testing.assert_array_equal(chunk, kept)
+
+
+def test_frames_keep_their_samples() -> None:
+    """Scratch buffers are reused from chunk to chunk; a frame's samples are its own."""
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(48_000) * 3000).astype(np.int16)
+    chain = DspChain(48_000, agc=AgcConfig())
+    frames = [chain.process(c) for c in np.split(x, 50)]
+    kept = [f.wake_16k.copy() for f in frames]
+    for c in np.split(x[::-1].copy(), 50):
+        chain.process(c)
+    for frame, wake in zip(frames, kept, strict=True):
+        np.testing.assert_array_equal(frame.wake_16k, wake)
+
+
+@pytest.mark.parametrize("highpass_hz", [0.0, 80.0])
+def test_full_scale_input_clips_and_never_wraps(highpass_hz: float) -> None:
+    """Past full scale (the high-pass overshoots a square wave's edges, the resamplers ring) the
+    output clips to the int16 range: it equals the same chain on a quarter of the signal, times
+    four, clipped."""
+    rate = 48_000
+    t = np.arange(rate // 2)
+    square = np.where((t // 240) % 2, 32_000, -32_000).astype(np.int16)  # 100 Hz
+    full = run_chunks(DspChain(rate, highpass_hz=highpass_hz), square, [960])
+    quarter = run_chunks(DspChain(rate, highpass_hz=highpass_hz), square // 4, [960])
+    for out, small in zip(full, quarter, strict=True):
+        assert out.min() == -32768  # it did clip
+        assert out.max() == 32767
+        expected = np.clip(small.astype(int) * 4, -32768, 32767)
+        assert np.max(np.abs(out.astype(int) - expected)) <= 3
+
+
+def test_resampling_without_the_direct_soxr_call_is_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The chain calls the method soxr's ``resample_chunk`` wraps when a probe finds it; without
+    it (another python-soxr), ``resample_chunk`` gives the very same output."""
+    from realtime_voice_core.audio import dsp
+
+    x = (np.random.default_rng(6).standard_normal(44_100) * 3000).astype(np.int16)
+    sizes = [882, 1, 0, 4410, 100]
+    direct = DspChain(44_100)
+    assert direct._to_wake._process is not None  # the probe found it in this python-soxr
+    fast = run_chunks(direct, x, sizes)
+    monkeypatch.setattr(dsp, "_direct_process", lambda stream: None)
+    wrapped = DspChain(44_100)
+    assert wrapped._to_wake._process is None
+    slow = run_chunks(wrapped, x, sizes)
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -31,11 +31,18 @@ def _per_chunk_us(
 ) -> dict[str, np.ndarray]:
     """Microseconds per chunk for each processor, taking turns chunk by chunk so that all of them
     meet the same machine load (on a shared machine a preempted chunk shows up in the wall
-    clock's p99; the baseline, measured in the same turns, shows how much)."""
-    timings = {name: np.empty(CHUNKS) for name in processors}
+    clock's p99; the baseline, measured in the same turns, shows how much). Who goes first
+    rotates from chunk to chunk, so that none always finds the caches as another one left them.
+
+    Each chunk is a fresh contiguous int16 copy, as the microphone delivers it (DeviceSource
+    hands over ``indata[:, 0].copy()``), and the garbage collector stays on, as in the agent."""
+    names = list(processors)
+    timings = {name: np.empty(CHUNKS) for name in names}
     for i in range(CHUNKS):
-        chunk = audio[i * CHUNK : (i + 1) * CHUNK]
-        for name, process in processors.items():
+        chunk = audio[i * CHUNK : (i + 1) * CHUNK].copy()
+        for turn in range(len(names)):
+            name = names[(i + turn) % len(names)]
+            process = processors[name]
             start = clock()
             process(chunk)
             timings[name][i] = clock() - start

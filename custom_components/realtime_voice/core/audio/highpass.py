@@ -61,6 +61,7 @@ class _Plan:
         "rest",
         "rewind",
         "rows",
+        "samples",
         "state_columns",
         "states",
         "v",
@@ -73,6 +74,7 @@ class _Plan:
         # per block: its samples, then the state before it; the padding stays zero for good
         self.rows = np.zeros((blocks, _B + 2), dtype=np.float32)
         # where the chunk's samples go: the end of the first row, then whole rows
+        self.samples = self.rows[:, :_B]
         self.first = self.rows[0, pad:_B]
         self.rest = self.rows[1:, :_B]
         # [state before the chunk, each block's own contribution to the state at its end]
@@ -162,10 +164,9 @@ class HighPass:
             plan.first[...] = x[:head]
             plan.rest[...] = x[head:].reshape(plan.blocks - 1, _B)
         else:
-            plan.rest[...] = x[_B:].reshape(plan.blocks - 1, _B)
-            plan.first[...] = x[:_B]
+            plan.samples[...] = x.reshape(plan.blocks, _B)
         if scale != 1.0:
-            rows[:, :_B] *= np.float32(scale)
+            plan.samples *= np.float32(scale)
         state = self._state * plan.rewind
         v = plan.v
         v[0] = state.real
