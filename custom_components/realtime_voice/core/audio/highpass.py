@@ -56,6 +56,7 @@ class _Plan:
         "carried",
         "chain",
         "contributions",
+        "end_state",
         "first",
         "pad",
         "rest",
@@ -70,7 +71,8 @@ class _Plan:
     def __init__(self, n: int, chain: np.ndarray, rewind: complex) -> None:
         self.blocks = blocks = -(-n // _B)
         self.pad = pad = blocks * _B - n
-        self.rewind = rewind
+        # [re, im] -> [re, im] of the state times rewind
+        self.rewind = np.array(_as_real(rewind), dtype=np.float32)
         # per block: its samples, then the state before it; the padding stays zero for good
         self.rows = np.zeros((blocks, _B + 2), dtype=np.float32)
         # where the chunk's samples go: the end of the first row, then whole rows
@@ -84,6 +86,7 @@ class _Plan:
         # the state before each block, and after the last one
         self.states = np.zeros(2 * blocks + 2, dtype=np.float32)
         self.carried = self.states[:-2].reshape(blocks, 2)
+        self.end_state = self.states[-2:]
         self.state_columns = self.rows[:, _B:]
 
 
@@ -126,10 +129,12 @@ class HighPass:
                 chain[2 * j : 2 * j + 2, 2 * i : 2 * i + 2] = _as_real(block_pole ** (j - i))
         self._chain = chain.astype(np.float32)
         self._plans: dict[int, _Plan] = {}
-        self._state = 0j
+        self.reset()
 
     def reset(self) -> None:
-        self._state = 0j
+        # [re, im] of the state after the last chunk, in output units: the end of the last
+        # chunk's plan's states (a view, so carrying it over costs nothing)
+        self._state = np.zeros(2, dtype=np.float32)
 
     def _plan(self, n: int) -> _Plan:
         if len(self._plans) >= 8:  # chunk lengths vary little; bound the cache anyway
@@ -167,14 +172,14 @@ class HighPass:
             plan.samples[...] = x.reshape(plan.blocks, _B)
         if scale != 1.0:
             plan.samples *= np.float32(scale)
-        state = self._state * plan.rewind
         v = plan.v
-        v[0] = state.real
-        v[1] = state.imag
+        if plan.pad:
+            np.dot(plan.rewind, self._state, out=v[:2])
+        else:
+            v[:2] = self._state
         np.dot(rows, self._to_state, out=plan.contributions)
-        states = plan.states
-        np.dot(plan.chain, v, out=states)
-        self._state = complex(states.item(-2), states.item(-1))
+        np.dot(plan.chain, v, out=plan.states)
+        self._state = plan.end_state
         plan.state_columns[...] = plan.carried
         y = np.dot(rows, self._taps).ravel()
         return y[plan.pad :] if plan.pad else y
