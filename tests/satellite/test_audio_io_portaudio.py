@@ -139,6 +139,12 @@ class Rig:
             self._jackd.wait()
         self._jackd = None
 
+    def remove_server_files(self) -> None:
+        """A killed server leaves its clients' semaphores in /dev/shm (names with the server's)."""
+        for leftover in glob.glob(f"/dev/shm/jack*_{self.server}_*"):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
+
     @property
     def running(self) -> bool:
         return self._jackd is not None
@@ -184,6 +190,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             yield rig
         finally:
             rig.stop_server()
+            rig.remove_server_files()
             portaudio.PaJack_SetClientName(_PORTAUDIO_CLIENT_NAME)
     rig.rescan()  # the system's devices again for whatever runs next
 
