@@ -134,7 +134,7 @@ class HighPass:
     def reset(self) -> None:
         # [re, im] of the state after the last chunk, in output units: the end of the last
         # chunk's plan's states (a view, so carrying it over costs nothing)
-        self._state = np.zeros(2, dtype=np.float32)
+        self._state: np.ndarray = np.zeros(2, dtype=np.float32)
 
     def _plan(self, n: int) -> _Plan:
         if len(self._plans) >= 8:  # chunk lengths vary little; bound the cache anyway
