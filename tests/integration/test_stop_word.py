@@ -168,6 +168,7 @@ async def test_real_agent_stop_word_ends_the_conversation(
         wake_word={
             "models": ["hey_jarvis"],
             "threshold": 0.5,
+            "trigger_level": 1,
             "barge_in_threshold": 0.8,
             "warmup_s": 1.0,
             "stop_words": ["alexa"],

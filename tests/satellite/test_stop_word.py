@@ -44,6 +44,7 @@ def stop_config(**wake_word: object):  # type: ignore[no-untyped-def]
         wake_word={
             "models": ["hey_jarvis"],
             "threshold": 0.5,
+            "trigger_level": 1,  # one step above the threshold, whatever a model's recommendation
             "barge_in_threshold": 0.8,
             "warmup_s": 1.0,
             "stop_words": ["alexa"],
