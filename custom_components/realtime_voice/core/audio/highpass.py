@@ -29,7 +29,9 @@ import math
 
 import numpy as np
 
-_B = 32  # samples per block: the Toeplitz product costs _B per sample, the recurrence 1/_B**2
+# samples per block: the Toeplitz product costs _B multiply-adds per sample, the recurrence
+# (2 n / _B)**2 per chunk of n; both are small at 32, where the cost is mostly per call
+_B = 32
 _BLOCKS = 32  # blocks per matrix product; longer chunks are filtered _B * _BLOCKS at a time
 _SPAN = _B * _BLOCKS
 
@@ -140,7 +142,7 @@ class HighPass:
         if len(self._plans) >= 8:  # chunk lengths vary little; bound the cache anyway
             self._plans.clear()
         blocks = -(-n // _B)
-        # the padding in front decays the state: start from the state it decays to the carried one
+        # the zeros in front decay the state: start from the one they decay into the carried one
         plan = _Plan(n, self._chain, complex(self._pole ** -(blocks * _B - n)))
         self._plans[n] = plan
         return plan
@@ -148,10 +150,9 @@ class HighPass:
     def __call__(self, x: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """Filter ``x`` (int16 or any real dtype) times ``scale``; float32 out, a new array.
 
-        ``scale`` multiplies the input on its way into float32 (the filter is linear, so it
-        scales the output alike): int16 in with ``scale=1/32768`` gives [-1, 1) without a
-        separate conversion pass. The state is kept in output units, so calls with different
-        scales may follow one another."""
+        ``scale`` multiplies the input once it is float32 (the filter is linear, so it scales
+        the output alike): int16 in with ``scale=1/32768`` gives [-1, 1). The state is kept in
+        output units, so calls with different scales may follow one another."""
         n = len(x)
         if not n:
             return np.zeros(0, dtype=np.float32)
