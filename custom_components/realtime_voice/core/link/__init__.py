@@ -13,6 +13,7 @@ HA side, in short::
             case Audio(pcm): ...            # microphone audio while listening
             case protocol.Wake(): ...       # then listen_start, audio..., listen_end
             case protocol.PlaybackStopped(stream_id, played_ms, reason): ...  # truncate
+            case protocol.StopWord(): ...   # protocol 2: end the conversation, don't listen
     await client.play_start("resp-1"); await client.play_audio(pcm); await client.play_end("resp-1")
 
 Reconnecting is up to the caller; :func:`backoff_delays` yields delays with jitter.
