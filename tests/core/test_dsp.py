@@ -376,3 +376,17 @@ def test_resampling_without_the_direct_soxr_call_is_the_same(
     slow = run_chunks(wrapped, x, sizes)
     for a, b in zip(fast, slow, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_reset_forgets_all_state() -> None:
+    """After reset() the chain behaves as a new one (the high-pass state, the resamplers, the AGC
+    gain and the VAD's floor all start over), whatever chunk lengths came before."""
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal(48_000) * 3000).astype(np.int16)
+    chain = DspChain(48_000, agc=AgcConfig())
+    run_chunks(chain, x[::-1].copy(), [960, 882, 31])
+    chain.reset()
+    again = run_chunks(chain, x, [960])
+    fresh = run_chunks(DspChain(48_000, agc=AgcConfig()), x, [960])
+    for a, b in zip(again, fresh, strict=True):
+        np.testing.assert_array_equal(a, b)
