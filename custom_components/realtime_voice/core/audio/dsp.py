@@ -99,6 +99,16 @@ class _Resampler:
             )
             self._process = _direct_process(self._stream)
 
+    def column(self, column: np.ndarray, x: np.ndarray, last: bool) -> np.ndarray:
+        """As ``__call__``, for ``x`` and its (frames, 1) view ``column`` made once for both
+        resamplers: (frames, 1) out, as soxr gives it (the pass-through returns ``column``)."""
+        process = self._process
+        if process is not None:
+            return process(column, last)
+        if self._stream is None:
+            return column
+        return self._stream.resample_chunk(x, last)[:, np.newaxis]
+
     def __call__(self, x: np.ndarray, last: bool = False) -> np.ndarray:
         """``x`` (contiguous float32) resampled: a new array, except for the pass-through,
         which returns ``x`` itself."""
@@ -273,6 +283,7 @@ class DspChain:
         self._agc = None if self.agc_config is None else _Agc(self.agc_config)
         self._vad = _VoiceActivity()
         self._outputs = np.empty(0, dtype=np.float32)  # scratch for _frame
+        self._columns = self._outputs[:, np.newaxis]
 
     def process(self, chunk: np.ndarray) -> DspFrame:
         samples, scale = _checked(chunk)
@@ -289,24 +300,27 @@ class DspChain:
         speech = self._vad.update(level, seconds)
         if self._agc is not None and n:
             x = self._agc(x, level, seconds)
-        return self._frame(x, level, speech, last=False)
+        return self._frame(x, level, speech, False)
 
     def flush(self) -> DspFrame:
         """The samples still inside the resamplers, at the end of a stream (e.g. a WAV file)."""
-        return self._frame(np.zeros(0, dtype=np.float32), _SILENCE_DBFS, False, last=True)
+        return self._frame(np.zeros(0, dtype=np.float32), _SILENCE_DBFS, False, True)
 
-    def _frame(self, x: np.ndarray, level: float, speech: bool, *, last: bool) -> DspFrame:
-        to_wake = self._to_wake(x, last)
+    def _frame(self, x: np.ndarray, level: float, speech: bool, last: bool) -> DspFrame:
         if self._denoise is None:
-            to_stream = self._to_stream(x, last)
+            column = x[:, np.newaxis]
+            to_wake = self._to_wake.column(column, x, last)
+            to_stream = self._to_stream.column(column, x, last)
             # both outputs side by side, so that one pass of each ufunc converts them
             n_wake = len(to_wake)
             n = n_wake + len(to_stream)
             if len(self._outputs) < n:
                 self._outputs = np.empty(max(n, 2 * len(self._outputs)), dtype=np.float32)
+                self._columns = self._outputs[:, np.newaxis]
             both = self._outputs[:n]
-            both[:n_wake] = to_wake
-            both[n_wake:] = to_stream
+            columns = self._columns
+            columns[:n_wake] = to_wake
+            columns[n_wake:n] = to_stream
             ints = _to_int16(both)
             wake = ints[:n_wake]
             stream_ints = ints[n_wake:]
@@ -314,12 +328,13 @@ class DspChain:
                 stream_ints = stream_ints.astype(_PCM16)
             stream = stream_ints.tobytes()
         else:
+            to_wake = self._to_wake(x, last)
             if to_wake is x:  # pass-through: _to_int16 works in place
                 to_wake = x.copy()
             wake = self._denoise(_to_int16(to_wake), last=last)
             to_stream = self._to_stream(wake.astype(np.float32), last)
             stream = _to_int16(to_stream, _PCM16).tobytes()
-        return DspFrame(wake_16k=wake, stream_24k=stream, level_dbfs=level, speech=speech)
+        return DspFrame(wake, stream, level, speech)
 
 
 def _checked(chunk: np.ndarray) -> tuple[np.ndarray, float]:
