@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from realtime_voice_core.wakeword import (
     WakeWordDetector,
     WakeWordError,
 )
+from realtime_voice_core.wakeword.detector import RECOMMENDED, recommended
 from realtime_voice_core.wakeword.openwakeword import OpenWakeWordEngine, models_dir
 from tests.corpus import Clip, background, espeak_available
 
@@ -182,9 +184,12 @@ def one_model() -> Iterator[WakeWordDetector]:
 def configured(base: WakeWordDetector, **options: float) -> WakeWordDetector:
     """The module's detector with other options (the engine is shared, so no model reload)."""
     for name, value in options.items():
-        setattr(base, name, value)
-    if "threshold" in options:
-        base.thresholds = (options["threshold"],)
+        if name == "threshold":
+            base.thresholds = (value,)
+        elif name == "trigger_level":
+            base.trigger_levels = (int(value),)
+        else:
+            setattr(base, name, value)
     base.reset()
     return base
 
@@ -222,15 +227,93 @@ def test_warm_up_ignores_the_first_seconds(one_model: WakeWordDetector) -> None:
     assert through_chain(d, JARVIS.render(), 16_000) == []
 
 
-def test_bench_counts_accepts_by_the_detectors_rule(one_model: WakeWordDetector) -> None:
-    """The benchmark's bare-engine count must follow the same threshold and refractory rule."""
-    from realtime_voice_core.wakeword.bench import _count_accepts
+@pytest.fixture(scope="module")
+def all_builtin() -> Iterator[WakeWordDetector]:
+    detector = WakeWordDetector(list(BUILTIN_MODELS))  # threshold and trigger level unset
+    yield detector
+    detector.close()
 
-    rng = np.random.default_rng(4)
-    scores = list(np.where(rng.random(400) > 0.9, 0.8, 0.1))
-    d = configured(one_model, threshold=0.5, trigger_level=1, refractory_s=2.0, warmup_s=0.0)
-    hits = d.detect(frames(*scores, step=0.08, start=0.0))
-    assert len(hits) == _count_accepts(scores, 0.5, 25) > 3
+
+def test_each_builtin_model_gets_its_recommended_defaults(all_builtin: WakeWordDetector) -> None:
+    d = all_builtin
+    assert d.names == list(BUILTIN_MODELS)
+    assert d.thresholds == tuple(RECOMMENDED[m][0] for m in BUILTIN_MODELS)
+    assert d.trigger_levels == tuple(RECOMMENDED[m][1] for m in BUILTIN_MODELS)
+    assert (d.recommended_thresholds, d.recommended_trigger_levels) == (
+        d.thresholds,
+        d.trigger_levels,
+    )
+    # the rule follows them, model by model: hey_jarvis fires on one step above 0.5, alexa
+    # needs two, hey_rhasspy two above 0.35
+    i = {m: d.names.index(m) for m in ("hey_jarvis", "alexa", "hey_rhasspy")}
+    assert RECOMMENDED["hey_jarvis"] == (0.5, 1)
+    assert RECOMMENDED["alexa"] == (0.5, 2)
+    assert RECOMMENDED["hey_rhasspy"] == (0.35, 2)
+
+    def steps(model: str, *scores: float) -> list[ScoreFrame]:
+        row = [0.0] * len(d.names)
+        out = []
+        for k, score in enumerate(scores):
+            row[i[model]] = score
+            out.append(ScoreFrame(2.0 + 0.08 * k, tuple(row)))
+        return out
+
+    d.reset()
+    assert [x.model for x in d.detect(steps("hey_jarvis", 0.1, 0.6, 0.1))] == ["hey_jarvis"]
+    d.reset()
+    assert d.detect(steps("alexa", 0.1, 0.9, 0.1, 0.9, 0.1)) == []
+    d.reset()
+    assert [x.model for x in d.detect(steps("alexa", 0.1, 0.9, 0.6))] == ["alexa"]
+    d.reset()
+    assert d.detect(steps("hey_rhasspy", 0.4, 0.3, 0.4, 0.34)) == []
+    d.reset()
+    assert [x.model for x in d.detect(steps("hey_rhasspy", 0.3, 0.4, 0.36))] == ["hey_rhasspy"]
+
+
+def test_given_threshold_and_trigger_level_apply_to_every_model() -> None:
+    models: list[str | Path] = ["alexa", "hey_rhasspy"]
+    detector = WakeWordDetector(models, threshold=0.6, trigger_level=3)
+    try:
+        assert detector.thresholds == (0.6, 0.6)
+        assert detector.trigger_levels == (3, 3)
+        assert detector.recommended_thresholds == (0.5, 0.35)  # still known
+        assert detector.recommended_trigger_levels == (2, 2)
+    finally:
+        detector.close()
+    detector = WakeWordDetector(models, threshold=0.7)  # the trigger level stays each model's
+    try:
+        assert (detector.thresholds, detector.trigger_levels) == ((0.7, 0.7), (2, 2))
+    finally:
+        detector.close()
+    detector = WakeWordDetector(models, trigger_level=1)  # the threshold stays each model's
+    try:
+        assert (detector.thresholds, detector.trigger_levels) == ((0.5, 0.35), (1, 1))
+    finally:
+        detector.close()
+
+
+def test_a_custom_model_file_gets_the_plain_defaults(tmp_path: Path) -> None:
+    """A file named like a built-in is not the built-in: 0.5 / 1, not hey_rhasspy's 0.35 / 2."""
+    custom = tmp_path / "hey_rhasspy.tflite"
+    shutil.copy(models_dir() / "hey_jarvis.tflite", custom)
+    detector = WakeWordDetector([custom])
+    try:
+        assert detector.names == ["hey_rhasspy"]
+        assert (detector.thresholds, detector.trigger_levels) == ((0.5,), (1,))
+        assert recommended("openwakeword", custom) == (0.5, 1)
+        assert recommended("openwakeword", "hey_rhasspy") == (0.35, 2)
+        assert recommended("microwakeword", "alexa") == (None, 1)
+    finally:
+        detector.close()
+
+
+def test_docs_table_lists_every_recommended_default() -> None:
+    """docs/wake-word.md's table of per-model defaults says what RECOMMENDED holds."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "wake-word.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| ([0-9.]+) \| (\d+) \|", docs, flags=re.MULTILINE)
+    table = {name: (float(threshold), int(level)) for name, threshold, level in rows}
+    assert table == RECOMMENDED
+    assert set(table) == set(BUILTIN_MODELS)
 
 
 def test_custom_tflite_path(tmp_path: Path) -> None:
@@ -300,6 +383,7 @@ def test_microwakeword_engine() -> None:
     detector = WakeWordDetector(["okay_nabu"], threshold=None, engine="microwakeword")
     try:
         assert detector.thresholds == (0.85,)  # the model's own cutoff
+        assert detector.trigger_levels == (1,)  # RECOMMENDED is openWakeWord's
         found = through_chain(detector, Clip("okay nabu", "en-gb", 140).render(48_000), 48_000)
         assert [d.model for d in found] == ["okay_nabu"]
         detector.reset()
@@ -354,6 +438,11 @@ def test_cli_errors_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "nope.wav: no such file" in result.stderr
     write_wav(tmp_path / "ok.wav", np.zeros(1600, np.int16), 16_000)
+    result = cli("--input", str(tmp_path / "ok.wav"), "--model", "hey_rhasspy", "alexa")
+    assert result.returncode == 0, result.stderr
+    assert "threshold 0.35, 0.5, trigger level 2, 2)" in result.stderr  # their defaults
+    result = cli("--input", str(tmp_path / "ok.wav"), "--model", "alexa", "--trigger-level", "1")
+    assert "(alexa, threshold 0.5, trigger level 1)" in result.stderr
     result = cli("--input", str(tmp_path / "ok.wav"), "--model", "hey_bob")
     assert result.returncode == 2
     assert "unknown wake word model 'hey_bob'" in result.stderr
@@ -369,4 +458,4 @@ def test_cli_errors_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert "0 detection(s)" in result.stderr
-    assert "(okay_nabu, alexa, threshold 0.85, 0.9)" in result.stderr  # the models' own cutoffs
+    assert "(okay_nabu, alexa, threshold 0.85, 0.9, trigger level 1, 1)" in result.stderr

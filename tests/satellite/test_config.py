@@ -6,6 +6,7 @@ import re
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from realtime_voice_core.satellite.config import (
@@ -30,7 +31,8 @@ def test_example_loads_with_its_documented_values() -> None:
     assert config.link.port == 10800
     assert config.link.access_key == KEY
     assert config.wake_word.models == ["hey_jarvis"]
-    assert config.wake_word.threshold == 0.5
+    assert config.wake_word.threshold is None  # null: each model's recommendation
+    assert config.wake_word.trigger_level is None
     assert config.audio.input_device is None
     assert config.conversation.follow_up_s == 5.0
 
@@ -83,7 +85,11 @@ def test_the_key_never_appears_in_errors_or_reprs() -> None:
         ),
         (
             "link:\n  access_key: K\nwake_word:\n  threshold: 2\n",
-            ":4: wake_word.threshold: expected a number from 0.01 to 0.99, got 2",
+            ":4: wake_word.threshold: expected a number from 0.01 to 0.99 or null, got 2",
+        ),
+        (
+            "link:\n  access_key: K\nwake_word:\n  trigger_level: 1.5\n",
+            ":4: wake_word.trigger_level: expected an integer from 1 to 20 or null, got 1.5",
         ),
         (
             "link:\n  access_key: K\nwake_word:\n  models: hey_jarvis\n",
@@ -130,3 +136,64 @@ def test_devices_by_name_or_index_and_paths() -> None:
     assert config.audio.output_device == 2
     assert config.conversation.chime_file == Path("~/ding.wav").expanduser()
     assert is_dataclass(config)
+
+
+@pytest.mark.parametrize(
+    ("wake_word", "threshold", "trigger_level"),
+    [
+        ("{}", None, None),  # absent
+        ("{threshold: null, trigger_level: null}", None, None),
+        ("{threshold: 0.6}", 0.6, None),
+        ("{trigger_level: 3}", None, 3),
+        ("{threshold: 0.4, trigger_level: 1}", 0.4, 1),
+    ],
+)
+def test_threshold_and_trigger_level_are_optional(
+    wake_word: str, threshold: float | None, trigger_level: int | None
+) -> None:
+    config = parse_config(f"link: {{access_key: {KEY}}}\nwake_word: {wake_word}\n")
+    assert config.wake_word.threshold == threshold
+    assert config.wake_word.trigger_level == trigger_level
+
+
+def test_the_agent_uses_each_models_defaults_unless_set(tmp_path: Path) -> None:
+    """Absent in the YAML: every model at its recommendation in the satellite, through the
+    barge-in threshold and back; a threshold from HA (configure) then applies to every model."""
+    from realtime_voice_core.audio import write_wav
+    from realtime_voice_core.link import protocol as p
+    from realtime_voice_core.satellite.agent import SatelliteAgent
+    from realtime_voice_core.satellite.audio_io import WavFileSink, WavFileSource
+    from realtime_voice_core.wakeword.detector import RECOMMENDED
+
+    models = ["hey_jarvis", "alexa", "hey_rhasspy"]
+    wav = tmp_path / "in.wav"
+    write_wav(wav, np.zeros(1600, np.int16), 16_000)
+    text = f"link: {{access_key: {KEY}}}\nwake_word: {{models: [{', '.join(models)}]}}\n"
+    agent = SatelliteAgent(parse_config(text), WavFileSource(wav), WavFileSink(tmp_path / "o.wav"))
+    try:
+        own = tuple(RECOMMENDED[m][0] for m in models)
+        assert agent.detector.thresholds == own == (0.5, 0.5, 0.35)
+        assert agent.detector.trigger_levels == tuple(RECOMMENDED[m][1] for m in models)
+        agent._apply_threshold(guarded=True)  # speaking: the barge-in threshold
+        assert agent.detector.thresholds == (0.8, 0.8, 0.8)
+        agent._apply_threshold(guarded=False)
+        assert agent.detector.thresholds == own
+        assert agent.link_info().threshold == 0.5  # the protocol has one number: the highest
+        agent._configure(p.Configure(threshold=0.6))
+        agent._apply_threshold(guarded=False)
+        assert agent.detector.thresholds == (0.6, 0.6, 0.6)
+        assert agent.detector.trigger_levels == (1, 2, 2)  # HA does not set trigger levels
+        assert agent.link_info().threshold == 0.6
+    finally:
+        agent.detector.close()
+        if agent.own_voice is not None:
+            agent.own_voice.close()
+    text = text.replace("]}", "], threshold: 0.45, trigger_level: 1}")
+    agent = SatelliteAgent(parse_config(text), WavFileSource(wav), WavFileSink(tmp_path / "o.wav"))
+    try:
+        assert agent.detector.thresholds == (0.45, 0.45, 0.45)
+        assert agent.detector.trigger_levels == (1, 1, 1)
+    finally:
+        agent.detector.close()
+        if agent.own_voice is not None:
+            agent.own_voice.close()

@@ -70,6 +70,8 @@ class SatelliteAgent:
             warmup_s=wake.warmup_s,
             engine=wake.engine,  # type: ignore[arg-type]
         )
+        # per model: the configured threshold, or (none configured) each model's recommendation
+        self._own_thresholds = tuple(self.detector.thresholds)
         self.active = self._check_active(wake.active or self.detector.names)
         # Barge-in on (threshold under 1): a second detector listens to the answers themselves.
         self.own_voice = (
@@ -77,6 +79,7 @@ class SatelliteAgent:
                 WakeWordDetector(
                     list(wake.models),
                     wake.threshold,
+                    trigger_level=1,
                     refractory_s=0.5,
                     warmup_s=0.0,
                     engine=wake.engine,  # type: ignore[arg-type]
@@ -143,7 +146,8 @@ class SatelliteAgent:
             self.stop_detector = WakeWordDetector(
                 list(wake.stop_words),
                 wake.stop_word_threshold,
-                trigger_level=wake.trigger_level,
+                # the models' recommended trigger levels go with their wake-word thresholds
+                trigger_level=wake.trigger_level or 1,
                 refractory_s=wake.refractory_s,
                 warmup_s=wake.warmup_s,
                 engine=engine,  # type: ignore[arg-type]
@@ -151,7 +155,8 @@ class SatelliteAgent:
             self.stop_own_voice = OwnVoice(
                 WakeWordDetector(
                     list(wake.stop_words),
-                    min(wake.threshold, wake.stop_word_threshold),
+                    min(*self._own_thresholds, wake.stop_word_threshold),
+                    trigger_level=1,
                     refractory_s=0.5,
                     warmup_s=0.0,
                     engine=engine,  # type: ignore[arg-type]
@@ -337,7 +342,9 @@ class SatelliteAgent:
     def _apply_threshold(self, guarded: bool) -> None:
         threshold = self.config.wake_word.barge_in_threshold if guarded else self.threshold
         # WakeWordDetector keeps one threshold per model in ``thresholds``.
-        wanted = (threshold,) * len(self.detector.names)
+        wanted = (
+            self._own_thresholds if threshold is None else (threshold,) * len(self.detector.names)
+        )
         if self.detector.thresholds != wanted:
             self.detector.thresholds = wanted
 
@@ -394,7 +401,7 @@ class SatelliteAgent:
             protocol=self.server.protocol,
             wake_words_available=self.detector.names,
             wake_words_active=list(self.active),
-            threshold=self.threshold,
+            threshold=max(self._own_thresholds) if self.threshold is None else self.threshold,
             follow_up_s=self.follow_up_s,
             chime=self.chime,
             muted=self.muted,

@@ -142,8 +142,15 @@ class WakeWordConfig:
     active: list[str] = field(
         default_factory=list, metadata={"check": _string_list(non_empty=False)}
     )
-    threshold: float = field(default=0.5, metadata={"check": _number(0.01, 0.99)})
-    trigger_level: int = field(default=1, metadata={"check": _number(1, 20, integer=True)})
+    # None (absent or null): each model's recommendation (wakeword.detector.RECOMMENDED for
+    # openWakeWord's built-in models; 0.5 / 1 for other openWakeWord models; microWakeWord's
+    # own cutoff / 1)
+    threshold: float | None = field(
+        default=None, metadata={"check": _number(0.01, 0.99, nullable=True)}
+    )
+    trigger_level: int | None = field(
+        default=None, metadata={"check": _number(1, 20, integer=True, nullable=True)}
+    )
     refractory_s: float = field(default=2.0, metadata={"check": _number(0, 60)})
     warmup_s: float = field(default=1.0, metadata={"check": _number(0, 60)})
     barge_in_threshold: float = field(default=0.8, metadata={"check": _number(0.01, 1.0)})

@@ -28,13 +28,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--threshold",
         type=float,
         default=None,
-        help="score threshold (default: 0.5 for openWakeWord, each model's own for microWakeWord)",
+        help="score threshold for every model (default: each model's recommendation, see "
+        "docs/wake-word.md; 0.5 for other openWakeWord models, the model's own for microWakeWord)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per detection")
     parser.add_argument(
         "--engine", choices=("openwakeword", "microwakeword"), default="openwakeword"
     )
-    parser.add_argument("--trigger-level", type=int, default=1, help="consecutive steps (1)")
+    parser.add_argument(
+        "--trigger-level",
+        type=int,
+        default=None,
+        help="consecutive steps above the threshold (default: each model's recommendation, 1 for "
+        "models without one)",
+    )
     parser.add_argument("--refractory", type=float, default=2.0, help="seconds (2.0)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds (1.0)")
     parser.add_argument("--highpass", type=float, default=80.0, help="Hz, 0 for off (80)")
@@ -86,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{len(detections)} detection(s) in {len(samples) / rate:.1f} s of audio "
             f"({', '.join(detector.names)}, "
-            f"threshold {', '.join(f'{t:g}' for t in detector.thresholds)})",
+            f"threshold {', '.join(f'{t:g}' for t in detector.thresholds)}, "
+            f"trigger level {', '.join(str(n) for n in detector.trigger_levels)})",
             file=sys.stderr,
         )
     return 0

@@ -9,11 +9,34 @@ from typing import Literal
 
 import numpy as np
 
-from .engine import ScoreFrame, WakeWordEngine, WakeWordError
+from .engine import ScoreFrame, WakeWordEngine, WakeWordError, looks_like_path
 from .openwakeword import DEFAULT_QUIET_GATE_DBFS
 
 EngineName = Literal["openwakeword", "microwakeword"]
 ENGINES: tuple[str, ...] = ("openwakeword", "microwakeword")
+
+# What a model uses when the caller gives no threshold or trigger level (None): for openWakeWord's
+# built-in models, (threshold, trigger level) chosen on an hour of other speech and noise and the
+# espeak-ng wake-phrase corpus (docs/wake-word.md has the table and how to measure it again; a
+# test fails if the two disagree). Any other model: threshold 0.5 for openWakeWord, the model's
+# own cutoff for microWakeWord, and trigger level 1.
+RECOMMENDED: dict[str, tuple[float, int]] = {
+    "okay_nabu": (0.5, 1),
+    "hey_jarvis": (0.5, 1),
+    "alexa": (0.5, 2),
+    "hey_mycroft": (0.5, 2),
+    "hey_rhasspy": (0.35, 2),
+}
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_TRIGGER_LEVEL = 1
+
+
+def recommended(engine: str, model: str | Path) -> tuple[float | None, int]:
+    """(threshold, trigger level) for ``model`` when none is given; a None threshold: the
+    engine's own for the model (microWakeWord's cutoff in the model's ``.json``)."""
+    if engine == "openwakeword" and not looks_like_path(model) and str(model) in RECOMMENDED:
+        return RECOMMENDED[str(model)]
+    return (DEFAULT_THRESHOLD if engine == "openwakeword" else None), DEFAULT_TRIGGER_LEVEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +68,13 @@ def create_engine(
 class WakeWordDetector:
     """Wake words in a stream of 16 kHz int16 audio.
 
-    A model fires when ``trigger_level`` consecutive steps score above ``threshold`` (``None``:
-    each model's own recommended cutoff, 0.5 for openWakeWord), not within ``warmup_s`` of the
-    start and not within ``refractory_s`` of its previous detection. With openWakeWord, while
+    A model fires when ``trigger_level`` consecutive steps score above ``threshold``, not within
+    ``warmup_s`` of the start and not within ``refractory_s`` of its previous detection. ``None``
+    (the default) for ``threshold`` or ``trigger_level``: each model's recommendation
+    (``RECOMMENDED`` for openWakeWord's built-in models; otherwise 0.5 for openWakeWord, the
+    model's own cutoff for microWakeWord, and trigger level 1). ``thresholds`` and
+    ``trigger_levels`` hold the values in use, one per model (tuples; they may be reassigned);
+    ``recommended_thresholds`` and ``recommended_trigger_levels`` the models' recommendations. With openWakeWord, while
     every 80 ms step a score depends on (about 2.2 s) is quieter than ``quiet_gate_dbfs``, the
     embedding model is skipped and no score is produced; the first louder step computes what was
     skipped, so scores are those of an engine that never skips. ``None`` never skips.
@@ -56,9 +83,9 @@ class WakeWordDetector:
     def __init__(
         self,
         models: Sequence[str | Path],
-        threshold: float | None = 0.5,
+        threshold: float | None = None,
         *,
-        trigger_level: int = 1,
+        trigger_level: int | None = None,
         refractory_s: float = 2.0,
         warmup_s: float = 1.0,
         engine: EngineName = "openwakeword",
@@ -66,7 +93,7 @@ class WakeWordDetector:
     ) -> None:
         if threshold is not None and not 0.0 < threshold < 1.0:
             raise WakeWordError(f"threshold must be between 0 and 1, got {threshold!r}")
-        if (
+        if trigger_level is not None and (
             isinstance(trigger_level, bool)
             or not isinstance(trigger_level, int)
             or trigger_level < 1
@@ -78,10 +105,21 @@ class WakeWordDetector:
             raise WakeWordError(f"warmup_s must not be negative, got {warmup_s!r}")
         if isinstance(models, (str, Path)):
             models = [models]
-        self._engine = create_engine(engine, list(models), quiet_gate_dbfs)
-        defaults = getattr(self._engine, "default_thresholds", (0.5,) * len(self._engine.names))
-        self.thresholds = tuple(defaults if threshold is None else (threshold,) * len(defaults))
-        self.trigger_level = trigger_level
+        models = list(models)
+        self._engine = create_engine(engine, models, quiet_gate_dbfs)
+        own = getattr(self._engine, "default_thresholds", (DEFAULT_THRESHOLD,) * len(models))
+        advice = [recommended(engine, m) for m in models]
+        self.recommended_thresholds: tuple[float, ...] = tuple(
+            float(own[i] if t is None else t) for i, (t, _) in enumerate(advice)
+        )
+        self.recommended_trigger_levels: tuple[int, ...] = tuple(level for _, level in advice)
+        n = len(models)
+        self.thresholds: tuple[float, ...] = (
+            self.recommended_thresholds if threshold is None else (float(threshold),) * n
+        )
+        self.trigger_levels: tuple[int, ...] = (
+            self.recommended_trigger_levels if trigger_level is None else (trigger_level,) * n
+        )
         self.refractory_s = refractory_s
         self.warmup_s = warmup_s
         self.engine = engine
@@ -120,7 +158,7 @@ class WakeWordDetector:
                     continue
                 self._run[i] += 1
                 self._run_max[i] = max(self._run_max[i], score)
-                if self._run[i] >= self.trigger_level:
+                if self._run[i] >= self.trigger_levels[i]:
                     detections.append(Detection(self._engine.names[i], frame.t, self._run_max[i]))
                     self._last[i] = frame.t
                     self._run[i] = 0
