@@ -71,8 +71,9 @@ def collect() -> list[Figure]:
         audio,
     )
     # the thread's CPU clock leaves out the time the thread was preempted: on a loaded machine
-    # a whole scheduler tick (4 ms) lands in the wall clock's p99 of whichever step was running,
-    # the more often the longer the step; this clock shows the chain's own cost beside it
+    # a whole scheduler time slice (about 4 ms on the 2-core test VM) lands in the wall clock's
+    # p99 of whichever step was running, the more often the longer the step; this clock shows
+    # the chain's own cost beside it
     cpu = _per_chunk_us(
         {
             "soxr": _resampler_only(),
