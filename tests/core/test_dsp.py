@@ -358,26 +358,6 @@ def test_full_scale_input_clips_and_never_wraps(highpass_hz: float) -> None:
         assert np.max(np.abs(out.astype(int) - expected)) <= 3
 
 
-def test_resampling_without_the_direct_soxr_call_is_the_same(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The chain calls the method soxr's ``resample_chunk`` wraps when a probe finds it; without
-    it (another python-soxr), ``resample_chunk`` gives the very same output."""
-    from realtime_voice_core.audio import dsp
-
-    x = (np.random.default_rng(6).standard_normal(44_100) * 3000).astype(np.int16)
-    sizes = [882, 1, 0, 4410, 100]
-    direct = DspChain(44_100)
-    assert direct._to_wake._process is not None  # the probe found it in this python-soxr
-    fast = run_chunks(direct, x, sizes)
-    monkeypatch.setattr(dsp, "_direct_process", lambda stream: None)
-    wrapped = DspChain(44_100)
-    assert wrapped._to_wake._process is None
-    slow = run_chunks(wrapped, x, sizes)
-    for a, b in zip(fast, slow, strict=True):
-        np.testing.assert_array_equal(a, b)
-
-
 def test_reset_forgets_all_state() -> None:
     """After reset() the chain behaves as a new one (the high-pass state, the resamplers, the AGC
     gain and the VAD's floor all start over), whatever chunk lengths came before."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import sys
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,53 +89,19 @@ class _Resampler:
     in_rate: int
     out_rate: int
     _stream: soxr.ResampleStream | None = field(init=False, default=None)
-    _process: Callable[[np.ndarray, bool], np.ndarray] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.in_rate != self.out_rate:
             self._stream = soxr.ResampleStream(
                 self.in_rate, self.out_rate, 1, dtype="float32", quality="HQ"
             )
-            self._process = _direct_process(self._stream)
-
-    def column(self, column: np.ndarray, x: np.ndarray, last: bool) -> np.ndarray:
-        """As ``__call__``, for ``x`` and its (frames, 1) view ``column`` made once for both
-        resamplers: (frames, 1) out, as soxr gives it (the pass-through returns ``column``)."""
-        process = self._process
-        if process is not None:
-            return process(column, last)
-        if self._stream is None:
-            return column
-        return self._stream.resample_chunk(x, last)[:, np.newaxis]
 
     def __call__(self, x: np.ndarray, last: bool = False) -> np.ndarray:
         """``x`` (contiguous float32) resampled: a new array, except for the pass-through,
         which returns ``x`` itself."""
-        if self._process is not None:
-            return self._process(x[:, np.newaxis], last)[:, 0]
         if self._stream is None:
             return x
         return self._stream.resample_chunk(x, last)
-
-
-def _direct_process(stream: soxr.ResampleStream) -> Callable[[np.ndarray, bool], np.ndarray] | None:
-    """The method that ``resample_chunk`` wraps (python-soxr 0.5 and later), if it is there and
-    takes and returns (frames, channels) float32 as expected; None otherwise.
-
-    ``resample_chunk`` checks the type and adds, then squeezes away, the channel axis with
-    ``np.squeeze``: about 1.5 us of a 7 us call on a 20 ms chunk, twice per chunk. The probe
-    (no samples) leaves the stream's state as it is.
-    """
-    process = getattr(stream, "_process", None)
-    if not callable(process):
-        return None
-    try:
-        probe = process(np.zeros((0, 1), dtype=np.float32), False)
-    except Exception:  # any change in the private API means: do not use it
-        return None
-    if not isinstance(probe, np.ndarray) or probe.shape != (0, 1) or probe.dtype != np.float32:
-        return None
-    return process
 
 
 class _VoiceActivity:
@@ -283,7 +248,6 @@ class DspChain:
         self._agc = None if self.agc_config is None else _Agc(self.agc_config)
         self._vad = _VoiceActivity()
         self._outputs = np.empty(0, dtype=np.float32)  # scratch for _frame
-        self._columns = self._outputs[:, np.newaxis]
 
     def process(self, chunk: np.ndarray) -> DspFrame:
         samples, scale = _checked(chunk)
@@ -308,19 +272,16 @@ class DspChain:
 
     def _frame(self, x: np.ndarray, level: float, speech: bool, last: bool) -> DspFrame:
         if self._denoise is None:
-            column = x[:, np.newaxis]
-            to_wake = self._to_wake.column(column, x, last)
-            to_stream = self._to_stream.column(column, x, last)
+            to_wake = self._to_wake(x, last)
+            to_stream = self._to_stream(x, last)
             # both outputs side by side, so that one pass of each ufunc converts them
             n_wake = len(to_wake)
             n = n_wake + len(to_stream)
             if len(self._outputs) < n:
                 self._outputs = np.empty(max(n, 2 * len(self._outputs)), dtype=np.float32)
-                self._columns = self._outputs[:, np.newaxis]
             both = self._outputs[:n]
-            columns = self._columns
-            columns[:n_wake] = to_wake
-            columns[n_wake:n] = to_stream
+            both[:n_wake] = to_wake
+            both[n_wake:] = to_stream
             ints = _to_int16(both)
             wake = ints[:n_wake]
             stream_ints = ints[n_wake:]
