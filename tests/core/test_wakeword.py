@@ -316,6 +316,38 @@ def test_docs_table_lists_every_recommended_default() -> None:
     assert set(table) == set(BUILTIN_MODELS)
 
 
+def test_bench_judges_both_sides_at_each_models_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bench on a tiny corpus: every built-in model, named with its defaults, the bare
+    engine's scores through the same rule (one clean clip each, 7 s of other speech)."""
+    from realtime_voice_core.wakeword import bench
+    from tests import corpus
+
+    class Tiny:
+        @staticmethod
+        def wake_clips(model: str, snrs: tuple[float | None, ...]) -> list[Clip]:
+            return [Clip(corpus.WAKE_PHRASES[model], "en-us", 175, snrs[0])]
+
+        background = staticmethod(corpus.background)
+
+    monkeypatch.setenv("REALTIME_VOICE_BENCH_FA_HOURS", "0.002")
+    # keyed by the name's first two parts, e.g. "detected alexa, clean"
+    figures = {
+        ", ".join(f.name.split(", ")[:2]): f
+        for f in bench._detection_figures(Tiny)  # type: ignore[arg-type]
+    }
+    assert len(figures) == 3 * len(BUILTIN_MODELS) + len(BUILTIN_MODELS)
+    for model in BUILTIN_MODELS:
+        threshold, level = RECOMMENDED[model]
+        named = [f.name for f in figures.values() if f" {model}," in f.name]
+        assert len(named) == 4
+        assert all(f"{model}'s defaults {threshold:g}/{level} " in name for name in named)
+    clean = figures["detected hey_jarvis, clean"]
+    assert (clean.value, clean.baseline) == (100.0, 100.0)
+    assert figures["false accepts/h, hey_jarvis"].value == 0.0
+
+
 def test_custom_tflite_path(tmp_path: Path) -> None:
     custom = tmp_path / "my_word.tflite"
     shutil.copy(models_dir() / "hey_jarvis.tflite", custom)
