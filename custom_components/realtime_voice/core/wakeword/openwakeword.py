@@ -5,16 +5,21 @@ The pipeline and its buffering follow pyopen-wakeword 1.1 step for step (mel spe
 8 s of silence at the start to fill the buffers), so its scores equal the shipped engine's. What
 differs: the mel spectrogram is computed with numpy (``melspec.py``: the same function as
 ``melspectrogram.tflite``, within the model's own float32 rounding; ``mel="tflite"`` runs the
-model), one thread and XNNPACK per interpreter, an audio buffer of one step instead of a 10 s
-array shifted on every call, a mel buffer that keeps only what a step can read, the silent
-prefill computed once per engine, not per reset, and the quiet gate (``quiet_gate_dbfs``), which
-skips the embedding model while everything a score depends on is quiet and catches up exactly
-when sound returns.
+model), the embedding computed incrementally in numpy (``embedding.py``: only the rows of each
+layer that the 8 new mel frames change, within float32 rounding of ``embedding_model.tflite``;
+``embedding="tflite"`` runs the model), one thread and XNNPACK per interpreter, an audio buffer
+of one step instead of a 10 s array shifted on every call, a mel buffer that keeps only what a
+step can read, the silent prefill computed once per engine, not per reset, and the quiet gate
+(``quiet_gate_dbfs``), which skips the embedding while everything a score depends on is quiet
+and catches up when sound returns: the scores equal, bit for bit, those of an engine that never
+skips (with ``embedding="incremental"`` as long as the BLAS computes a row of a matrix product
+the same way in products of the same shape, as OpenBLAS does; see ``embedding.py``).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +27,7 @@ from typing import Literal
 
 import numpy as np
 
+from .embedding import EmbeddingModelError, IncrementalEmbedding
 from .engine import ScoreFrame, WakeWordError, looks_like_path
 from .melspec import MelSpectrogram
 from .tflite import TfLiteError, TfLiteModel
@@ -38,6 +44,10 @@ _MEL_SLACK_STEPS = 32  # steps of mel frames appended before the buffer's kept t
 
 MelFrontEnd = Literal["numpy", "tflite"]
 MEL_FRONT_ENDS: tuple[str, ...] = ("numpy", "tflite")
+EmbeddingBackEnd = Literal["incremental", "tflite"]
+EMBEDDING_BACK_ENDS: tuple[str, ...] = ("incremental", "tflite")
+
+_LOGGER = logging.getLogger(__name__)
 
 # A step (80 ms) quieter than this is "quiet"; when everything a score depends on is quiet (about
 # 2.2 s), the embedding model is not run. Far below speech at any distance a wake word is heard
@@ -155,9 +165,11 @@ class _EngineState:
     audio: np.ndarray
     mels: np.ndarray
     mel_end: int
+    mel_count: int
     pending_mels: int
     consumed: int
     classifiers: list[tuple[np.ndarray, int]]
+    embedding: tuple[int | None, list[np.ndarray]] | None
 
 
 class _TfLiteMels:
@@ -184,6 +196,12 @@ class OpenWakeWordEngine:
     ``mel="numpy"`` (the default) computes the mel spectrogram with ``melspec.MelSpectrogram``;
     ``mel="tflite"`` runs pyopen-wakeword's ``melspectrogram.tflite`` instead (for comparison:
     the scores agree within about 1e-4).
+
+    ``embedding="incremental"`` (the default) computes ``embedding_model.tflite`` with
+    ``embedding.IncrementalEmbedding``, only the rows each step adds (weights and graph read
+    from the model file; a file of another structure is logged and run with TFLite);
+    ``embedding="tflite"`` runs the whole model every step (for comparison: the embeddings agree
+    within float32 rounding, the scores within 1e-4). ``self.embedding`` says which one runs.
     """
 
     def __init__(
@@ -194,12 +212,17 @@ class OpenWakeWordEngine:
         threads: int | None = 1,
         xnnpack: bool = True,
         mel: MelFrontEnd = "numpy",
+        embedding: EmbeddingBackEnd = "incremental",
     ) -> None:
         if not models:
             raise WakeWordError("no wake word model given")
         if mel not in MEL_FRONT_ENDS:
             raise WakeWordError(
                 f"unknown mel front end {mel!r}; one of {', '.join(MEL_FRONT_ENDS)}"
+            )
+        if embedding not in EMBEDDING_BACK_ENDS:
+            raise WakeWordError(
+                f"unknown embedding back end {embedding!r}; one of {', '.join(EMBEDDING_BACK_ENDS)}"
             )
         paths = [resolve_model(m) for m in models]
         names = [p.stem for p in paths]
@@ -210,12 +233,23 @@ class OpenWakeWordEngine:
         self._mel: MelSpectrogram | _TfLiteMels = (
             MelSpectrogram(MEL_WINDOW_SAMPLES) if mel == "numpy" else _TfLiteMels(threads, xnnpack)
         )
-        self._embedding = TfLiteModel(
-            models_dir() / "embedding_model.tflite",
-            input_shape=(1, EMBEDDING_WINDOW, NUM_MELS, 1),
-            threads=threads,
-            xnnpack=xnnpack,
-        )
+        embedding_path = models_dir() / "embedding_model.tflite"
+        self._incremental: IncrementalEmbedding | None = None
+        self._embedding: TfLiteModel | None = None
+        if embedding == "incremental":
+            try:
+                self._incremental = _incremental_embedding(embedding_path)
+            except EmbeddingModelError as err:
+                _LOGGER.warning("openWakeWord embedding computed by TFLite instead: %s", err)
+                embedding = "tflite"
+        self.embedding = embedding
+        if self._incremental is None:
+            self._embedding = TfLiteModel(
+                embedding_path,
+                input_shape=(1, EMBEDDING_WINDOW, NUM_MELS, 1),
+                threads=threads,
+                xnnpack=xnnpack,
+            )
         self._classifiers: list[_Classifier] = []
         try:
             for name, path in zip(names, paths, strict=True):
@@ -249,6 +283,7 @@ class OpenWakeWordEngine:
             (self._mel_keep + MEL_FRAMES_PER_STEP * _MEL_SLACK_STEPS, NUM_MELS), dtype=np.float32
         )
         self._mel_end = self._mel_keep
+        self._mel_count = 0  # mel frames computed since the stream began (prefill included)
         self._pending_mels = 0
         self._quiet_steps = 0
         self._skipped = 0
@@ -262,9 +297,11 @@ class OpenWakeWordEngine:
             self._audio.copy(),
             self._mels.copy(),
             self._mel_end,
+            self._mel_count,
             self._pending_mels,
             self._consumed,
             [c.state() for c in self._classifiers],
+            self._incremental.state() if self._incremental is not None else None,
         )
 
     def reset(self) -> None:
@@ -272,11 +309,14 @@ class OpenWakeWordEngine:
         self._audio = initial.audio.copy()
         self._mels[:] = initial.mels
         self._mel_end = initial.mel_end
+        self._mel_count = initial.mel_count
         self._pending_mels = initial.pending_mels
         self._consumed = initial.consumed
         self._quiet_steps = self._skipped = 0
         for classifier, state in zip(self._classifiers, initial.classifiers, strict=True):
             classifier.restore(state)
+        if self._incremental is not None and initial.embedding is not None:
+            self._incremental.restore(initial.embedding)
 
     def process(self, samples_16k: np.ndarray) -> list[ScoreFrame]:
         return self._process(np.asarray(samples_16k, dtype=np.float32), score=True)
@@ -306,6 +346,7 @@ class OpenWakeWordEngine:
                 mel_end = keep
             mels[mel_end : mel_end + MEL_FRAMES_PER_STEP] = self._mel(window)
             self._mel_end = mel_end = mel_end + MEL_FRAMES_PER_STEP
+            self._mel_count += MEL_FRAMES_PER_STEP
             self._pending_mels += MEL_FRAMES_PER_STEP
             while self._pending_mels >= EMBEDDING_WINDOW:
                 start = mel_end - self._pending_mels
@@ -328,12 +369,19 @@ class OpenWakeWordEngine:
     def _embed(self, start: int) -> np.ndarray:
         self.embeddings_computed += 1
         window = self._mels[start : start + EMBEDDING_WINDOW]
+        if self._incremental is not None:
+            # the window's place in the stream: one step after the previous -> incremental
+            position = self._mel_count - (self._mel_end - start)
+            return self._incremental.embed(window, position).copy()
+        assert self._embedding is not None
         return self._embedding.run(window).reshape(EMBEDDING_FEATURES).copy()
 
     def _catch_up(self, start: int) -> None:
         """Compute the skipped embeddings the classifiers' windows still need (their mel
         windows are still in the buffer, each one step earlier), so that the scores after a
-        quiet stretch equal those of an engine that never skipped."""
+        quiet stretch equal those of an engine that never skipped. When more were skipped than
+        are caught up, the incremental embedding's first is computed from its window alone,
+        which gives the same bits as the step-by-step computation (``embedding.py``)."""
         for back in range(self._skipped, 0, -1):
             embedding = self._embed(start - back * MEL_FRAMES_PER_STEP)
             for classifier in self._classifiers:
@@ -349,3 +397,15 @@ class OpenWakeWordEngine:
             embedding.close()
         for classifier in getattr(self, "_classifiers", []):
             classifier.model.close()
+
+
+def _incremental_embedding(path: Path) -> IncrementalEmbedding:
+    """``IncrementalEmbedding`` for the engine's window and step, or ``EmbeddingModelError``."""
+    embedding = IncrementalEmbedding(path, step=MEL_FRAMES_PER_STEP)
+    found = (embedding.window, embedding.bands, embedding.features)
+    if found != (EMBEDDING_WINDOW, NUM_MELS, EMBEDDING_FEATURES):
+        raise EmbeddingModelError(
+            f"{path}: {found[0]} frames of {found[1]} bands -> {found[2]} features, "
+            f"not {EMBEDDING_WINDOW} of {NUM_MELS} -> {EMBEDDING_FEATURES}"
+        )
+    return embedding

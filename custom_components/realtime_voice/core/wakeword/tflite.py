@@ -167,6 +167,30 @@ class TfLiteModel:
         lib.TfLiteTensorCopyToBuffer(self._output, self._out.ctypes.data, self._out.nbytes)
         return self._out
 
+    def tensors(self) -> dict[str, np.ndarray]:
+        """Copies of the interpreter's float32 tensors by name: the constants (weights, biases)
+        as the runtime loaded them, the others as the last run left them.
+
+        Through ``TfLiteInterpreterGetTensor`` of the C library's experimental API (which has no
+        access to the operators); for checking what is read from a model file another way.
+        """
+        lib = self._lib
+        get = lib.TfLiteInterpreterGetTensor
+        get.argtypes, get.restype = [C.c_void_p, C.c_int32], C.c_void_p
+        lib.TfLiteTensorName.argtypes, lib.TfLiteTensorName.restype = [C.c_void_p], C.c_char_p
+        lib.TfLiteTensorData.argtypes, lib.TfLiteTensorData.restype = [C.c_void_p], C.c_void_p
+        found: dict[str, np.ndarray] = {}
+        index = 0
+        while tensor := get(self._interpreter, index):  # NULL past the last tensor
+            index += 1
+            name, data = lib.TfLiteTensorName(tensor), lib.TfLiteTensorData(tensor)
+            if not name or not data or lib.TfLiteTensorType(tensor) != _FLOAT32:
+                continue
+            count = int(lib.TfLiteTensorByteSize(tensor)) // 4
+            values = np.ctypeslib.as_array((C.c_float * count).from_address(data))
+            found[name.decode()] = values.reshape(_shape(lib, tensor)).copy()
+        return found
+
     def close(self) -> None:
         lib = self._lib
         if self._interpreter:
