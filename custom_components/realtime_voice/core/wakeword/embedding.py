@@ -237,13 +237,17 @@ class _Layer:
         return f"conv {self.kh}x{self.kw} {self.channels}->{self.out_channels}{extra}"
 
 
-def _constant(tensors: list[_Tensor], index: int, what: str, path: Path) -> np.ndarray:
+def _constant(
+    tensors: list[_Tensor], index: int, what: str, path: Path, kind: int = _FLOAT32
+) -> np.ndarray:
     tensor = tensors[index] if 0 <= index < len(tensors) else None
     if tensor is None or tensor.data is None or tensor.sparse:
         raise EmbeddingModelError(f"{path}: the {what} is not a constant tensor")
-    dtype = {_FLOAT32: np.float32, _INT32: np.int32}.get(tensor.type)
-    if dtype is None:
-        raise EmbeddingModelError(f"{path}: the {what} is of type {tensor.type}, not float/int32")
+    dtype = {_FLOAT32: np.float32, _INT32: np.int32}[kind]
+    if tensor.type != kind:
+        raise EmbeddingModelError(
+            f"{path}: the {what} is of TFLite type {tensor.type}, not {np.dtype(dtype).name}"
+        )
     values = np.frombuffer(tensor.data, dtype=np.dtype(dtype).newbyteorder("<"))
     if values.size != int(np.prod(tensor.shape)):
         raise EmbeddingModelError(f"{path}: the {what} has {values.size} values for {tensor.shape}")
@@ -276,7 +280,7 @@ def compile_layers(path: Path) -> tuple[list[_Layer], tuple[int, int], int]:
         if not op.inputs or op.inputs[0] != current or len(op.outputs) != 1:
             raise fail(f"{where} does not continue the chain")
         if op.code == _PAD:
-            pads = _constant(tensors, op.inputs[1], "padding", path)
+            pads = _constant(tensors, op.inputs[1], "padding", path, _INT32)
             if pads.shape != (4, 2) or pads[0].any() or pads[1].any() or pads[3].any():
                 raise fail(f"{where} pads {pads.tolist()}, only the bands may be padded")
             if any(pad):
@@ -336,12 +340,14 @@ def compile_layers(path: Path) -> tuple[list[_Layer], tuple[int, int], int]:
             last = layers[-1] if layers else None
             if op.options_type != _LEAKY_OPTIONS or alpha is None or not 0.0 <= alpha <= 1.0:
                 raise fail(f"{where}: alpha {alpha} (0 to 1 implemented)")
-            if last is None or last.kind != _CONV_2D or last.alpha is not None or last.floor:
+            if last is None or last.kind != _CONV_2D or any(pad):
                 raise fail(f"{where} does not follow a convolution")
+            if last.alpha is not None or last.floor is not None:
+                raise fail(f"{where} follows another activation")
             last.alpha = float(alpha)
         elif op.code == _MAXIMUM:
             last = layers[-1] if layers else None
-            if len(op.inputs) != 2 or last is None or last.kind != _CONV_2D:
+            if len(op.inputs) != 2 or last is None or last.kind != _CONV_2D or any(pad):
                 raise fail(f"{where} is not a floor after a convolution")
             floor = _constant(tensors, op.inputs[1], f"{where} constant", path)
             if floor.size != 1 or last.floor is not None:
@@ -365,8 +371,10 @@ def compile_layers(path: Path) -> tuple[list[_Layer], tuple[int, int], int]:
             raise fail(f"{where} is not implemented")
         current = op.outputs[0]
         declared = tensors[current].shape
-        if op.code != _PAD and declared != (1, rows, width, channels):
-            raise fail(f"{where} gives {declared}, computed (1, {rows}, {width}, {channels})")
+        if declared != (1, rows, width, channels) or tensors[current].type != _FLOAT32:
+            raise fail(
+                f"{where} gives {declared}, computed float32 (1, {rows}, {width}, {channels})"
+            )
     if current != outputs[0] or rows != 1 or width != 1 or not layers:
         raise fail(f"the chain ends in {tensors[current].shape}, not the output [1, 1, 1, N]")
     return layers, (shape[1], shape[2]), channels
