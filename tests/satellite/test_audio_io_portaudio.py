@@ -417,3 +417,29 @@ async def test_a_device_given_by_index_is_reopened_as_itself_not_as_the_next_in_
         await asyncio.wait_for(source.read(), 2)
     finally:
         await source.stop()
+
+
+@pytest.mark.timeout(
+    60, method="thread"
+)  # before the fix: 47 s for the input, for ever for the output
+@pytest.mark.parametrize(("kind", "name"), [("input", "satmic"), ("output", "satspk")])
+async def test_stop_returns_at_once_when_the_device_has_just_gone_quiet(
+    devices: Rig, kind: str, name: str
+) -> None:
+    """The satellite stops before the stall watch has noticed: stop() must not wait on it."""
+    stream: DeviceSource | DeviceSink
+    if kind == "input":
+        stream = DeviceSource(name)
+        await stream.start()
+        await asyncio.wait_for(stream.read(), 2)
+    else:
+        stream = DeviceSink(name)
+        await stream.start(lambda frames: None)
+        await asyncio.sleep(0.2)
+    devices.stop_server(unplug=True)
+    await asyncio.sleep(0.2)  # the stream has stalled; STALL_S is 1.5 s
+    started = time.monotonic()
+    await stream.stop()
+    assert time.monotonic() - started < 0.5
+    assert stream._stream is None
+    assert not audio_io._OPEN

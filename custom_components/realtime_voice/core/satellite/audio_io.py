@@ -267,10 +267,15 @@ class _DeviceStream:
                 await self._watch
             self._watch = None
         _OPEN.discard(self)
-        if self._stream is not None:
-            self._stream.stop()
-            self._stream.close()
-            self._stream = None
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            # close() alone: it discards what is buffered. stop() first would wait for the device
+            # to play or deliver it, which a device that went quiet never does (PortAudio waited
+            # 47 s for a stalled input and for ever for an output, blocking the event loop).
+            try:
+                stream.close()
+            except Exception as err:  # a device that is gone may fail this too; it is closed
+                _LOGGER.debug("%s device %r: closing: %s", self.kind, self.device, err)
 
 
 _OPEN: set[_DeviceStream] = set()
