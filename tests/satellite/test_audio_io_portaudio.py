@@ -14,8 +14,9 @@ A device that disappears is real too: the JACK server is killed while a stream r
 then stalls, as a USB microphone does when pulled out), the device can then be neither listed
 nor opened, and it is back when the server is started again. A device missing from the ALSA
 configuration is the other way a device is not there. What stays on the stand-in in
-test_audio_io.py: PortAudio ending a stream on its own (``finished_callback``): with this setup a
-stream whose device is gone stalls, which the stall watch handles.
+test_audio_io.py: PortAudio ending a stream on its own (``finished_callback``). With this setup a
+stream whose device is gone stalls, which the stall watch handles; PortAudio itself gives up on
+it only after about 47 s, too long for a test.
 
 Needs ``jackd`` (jackd2) and libasound2-plugins, which scripts/setup installs; skipped without them.
 """
@@ -419,14 +420,16 @@ async def test_a_device_given_by_index_is_reopened_as_itself_not_as_the_next_in_
         await source.stop()
 
 
-@pytest.mark.timeout(
-    60, method="thread"
-)  # before the fix: 47 s for the input, for ever for the output
+@pytest.mark.timeout(60, method="thread")  # a stop() that waits blocks the loop: end the run
 @pytest.mark.parametrize(("kind", "name"), [("input", "satmic"), ("output", "satspk")])
 async def test_stop_returns_at_once_when_the_device_has_just_gone_quiet(
     devices: Rig, kind: str, name: str
 ) -> None:
-    """The satellite stops before the stall watch has noticed: stop() must not wait on it."""
+    """The satellite stops before the stall watch has noticed: stop() must not wait on it.
+
+    PortAudio's own stop waits for the device to take what is buffered: it took 47 s for the
+    input and for ever for the output here, with the event loop blocked all the while.
+    """
     stream: DeviceSource | DeviceSink
     if kind == "input":
         stream = DeviceSource(name)
