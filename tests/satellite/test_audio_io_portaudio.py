@@ -11,12 +11,13 @@ native rate is the server's (PortAudio's own guess would be 44.1 kHz), and its c
 own threads at the pace of the clock. Nothing in audio_io is replaced.
 
 A device that disappears is real too: the JACK server is killed while a stream runs (the stream
-then stalls, as a USB microphone does when pulled out), the device can then be neither listed
-nor opened, and it is back when the server is started again. A device missing from the ALSA
+then stalls, as it does with ALSA drivers that go quiet instead of failing when a USB device is
+pulled out), the device can then be neither listed nor opened, and it is back when the server is
+started again. A device missing from the ALSA
 configuration is the other way a device is not there. What stays on the stand-in in
 test_audio_io.py: PortAudio ending a stream on its own (``finished_callback``). With this setup a
-stream whose device is gone stalls, which the stall watch handles; PortAudio itself gives up on
-it only after about 47 s, too long for a test.
+stream whose device is gone stalls, which the stall watch handles; PortAudio itself had not ended
+such a stream after 120 s.
 
 Needs ``jackd`` (jackd2) and libasound2-plugins, which scripts/setup installs; skipped without them.
 """
