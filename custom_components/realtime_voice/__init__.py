@@ -122,8 +122,10 @@ def satellite_settings(entry: ConfigEntry) -> dict[str, object]:
     settings: dict[str, object] = {}
     if CONF_WAKE_WORDS in entry.options:
         settings["wake_words_active"] = list(entry.options[CONF_WAKE_WORDS])
-    if CONF_WAKE_THRESHOLD in entry.options:
+    if entry.options.get(CONF_WAKE_THRESHOLD) is not None:
         settings["threshold"] = float(entry.options[CONF_WAKE_THRESHOLD])
+    else:  # not set in HA: the satellite's own (satellite.yaml, else each model's recommendation)
+        settings["own_threshold"] = True
     if CONF_FOLLOW_UP_SECONDS in entry.options:
         settings["follow_up_s"] = float(entry.options[CONF_FOLLOW_UP_SECONDS])
     return settings

@@ -36,7 +36,6 @@ from .const import (
     CONF_URL,
     CONF_VOICE,
     CONF_VOICE_FALLBACK,
-    CONF_WAKE_THRESHOLD,
     DEFAULT_FOLLOW_UP_SECONDS,
     DEFAULT_INSTRUCTIONS,
     DEFAULT_LEGACY_MODEL,
@@ -46,7 +45,6 @@ from .const import (
     DEFAULT_URL,
     DEFAULT_VOICE,
     DEFAULT_VOICE_FALLBACK,
-    DEFAULT_WAKE_THRESHOLD,
     DOMAIN,
     MODEL_SELECTIONS,
 )
@@ -255,7 +253,6 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_VOICE_FALLBACK: DEFAULT_VOICE_FALLBACK,
             CONF_AUTO_SELECT_VOICE: True,
             CONF_INSTRUCTIONS: DEFAULT_INSTRUCTIONS,
-            CONF_WAKE_THRESHOLD: DEFAULT_WAKE_THRESHOLD,
             CONF_FOLLOW_UP_SECONDS: DEFAULT_FOLLOW_UP_SECONDS,
             **{key: self._realtime[key] for key in REALTIME_OPTION_KEYS if key in self._realtime},
         }

@@ -38,7 +38,6 @@ DEFAULT_INSTRUCTIONS: Final = (
     "You are a helpful voice assistant in a home. Answer briefly, in a friendly spoken style. "
     "Today is {{ now().strftime('%A, %d %B %Y') }}."
 )
-DEFAULT_WAKE_THRESHOLD: Final = 0.5
 DEFAULT_FOLLOW_UP_SECONDS: Final = 8.0
 
 ZEROCONF_TYPE: Final = "_realtime-voice._tcp.local."

@@ -23,7 +23,6 @@ from .const import (
     DEFAULT_FOLLOW_UP_SECONDS,
     DEFAULT_INSTRUCTIONS,
     DEFAULT_VOICE_FALLBACK,
-    DEFAULT_WAKE_THRESHOLD,
 )
 from .core.realtime import registry
 from .tools import normalize_tool_options, tool_options_schema, validate_tool_options
@@ -57,13 +56,14 @@ class RealtimeVoiceOptionsFlow(OptionsFlow):
                 errors[CONF_VOICE] = "voice_unavailable"
                 placeholders["detail"] = problem
             if not errors:
-                return self.async_create_entry(
-                    data={
-                        **self.config_entry.options,
-                        **user_input,
-                        **normalize_tool_options(user_input),
-                    }
-                )
+                data = {
+                    **self.config_entry.options,
+                    **user_input,
+                    **normalize_tool_options(user_input),
+                }
+                if CONF_WAKE_THRESHOLD not in user_input:  # the field was cleared
+                    data.pop(CONF_WAKE_THRESHOLD, None)
+                return self.async_create_entry(data=data)
 
         options = {**self.config_entry.options, **(user_input or {})}
         link = (
@@ -93,9 +93,10 @@ class RealtimeVoiceOptionsFlow(OptionsFlow):
             vol.Required(CONF_WAKE_WORDS, default=active_wake_words): selector.SelectSelector(
                 selector.SelectSelectorConfig(options=available_wake_words, multiple=True)
             ),
-            vol.Required(
+            # empty: the satellite's own threshold (each wake word model's recommendation)
+            vol.Optional(
                 CONF_WAKE_THRESHOLD,
-                default=options.get(CONF_WAKE_THRESHOLD, DEFAULT_WAKE_THRESHOLD),
+                description={"suggested_value": options.get(CONF_WAKE_THRESHOLD)},
             ): selector.NumberSelector(
                 selector.NumberSelectorConfig(min=0.05, max=0.95, step=0.05)
             ),

@@ -35,6 +35,7 @@ class LinkSatellite:
             state="idle",
         )
     )
+    own_threshold: float = 0.5  # what satellite.yaml would give (configure own_threshold)
     finish_playback: bool = True  # False: playback never ends by itself (for barge-in)
     commands: list[protocol.Message] = field(default_factory=list)
     played: dict[str, bytearray] = field(default_factory=dict)
@@ -102,6 +103,8 @@ class LinkSatellite:
                     )
                     if value is not None
                 }
+                if configure.own_threshold:
+                    changes["threshold"] = self.own_threshold
                 self.info = replace(self.info, **changes)
                 await self.server.send_event(self.info)
 

@@ -9,10 +9,16 @@ import pytest
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 
-from custom_components.realtime_voice.const import CONF_ACCESS_KEY, CONF_API_KEY, DOMAIN
+from custom_components.realtime_voice.const import (
+    CONF_ACCESS_KEY,
+    CONF_API_KEY,
+    CONF_WAKE_THRESHOLD,
+    DOMAIN,
+)
 from realtime_voice_core.link import protocol
 from tests.realtime_standin import StandinServer
 
@@ -145,6 +151,35 @@ async def test_options_are_sent_to_the_satellite(
     await load_entry(hass, entry, wait_for_session=False)
     await wait_until(lambda: satellite.info.wake_words_active == ["okay_nabu"])
     assert satellite.info.threshold == 0.7
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_clearing_the_threshold_in_ha_gives_the_satellite_its_own_back(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """HA's threshold is optional: cleared in the options flow, the satellite returns to its own
+    (satellite.yaml, else each model's recommendation) at once, without a restart."""
+    satellite.own_threshold = 0.35
+    entry = entry_for(standin, satellite, wake_threshold=0.7)
+    await load_entry(hass, entry, wait_for_session=False)
+    await wait_until(lambda: satellite.info.threshold == 0.7)
+
+    flow = await hass.config_entries.options.async_init(entry.entry_id)
+    (threshold_key,) = [k for k in flow["data_schema"].schema if k == CONF_WAKE_THRESHOLD]
+    assert threshold_key.description == {"suggested_value": 0.7}
+    answers = {
+        str(key): entry.options[key] if key in entry.options else key.default()
+        for key in flow["data_schema"].schema
+        if key in entry.options or callable(key.default)
+    }
+    answers.pop(CONF_WAKE_THRESHOLD)  # the user empties the field
+    result = await hass.config_entries.options.async_configure(flow["flow_id"], answers)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert CONF_WAKE_THRESHOLD not in entry.options
+    await wait_until(lambda: satellite.info.threshold == 0.35)
+    (configure,) = [c for c in satellite.commands if isinstance(c, protocol.Configure)][-1:]
+    assert configure.own_threshold is True
+    assert configure.threshold is None
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

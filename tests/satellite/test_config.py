@@ -184,6 +184,11 @@ def test_the_agent_uses_each_models_defaults_unless_set(tmp_path: Path) -> None:
         assert agent.detector.thresholds == (0.6, 0.6, 0.6)
         assert agent.detector.trigger_levels == (1, 2, 2)  # HA does not set trigger levels
         assert agent.link_info().threshold == 0.6
+        # HA's threshold cleared: back to each model's own, at once
+        agent._configure(p.Configure(own_threshold=True))
+        agent._apply_threshold(guarded=False)
+        assert agent.detector.thresholds == own
+        assert agent.link_info().threshold == 0.5
     finally:
         agent.detector.close()
         if agent.own_voice is not None:

@@ -366,8 +366,22 @@ def test_every_message_round_trips() -> None:
         p.StopPlayback(),
         p.SetMute(True),
         p.Configure(["a"], 0.4, 8, True),
+        p.Configure(own_threshold=True),
     ]:
         assert p.parse(command.to_json(), p.COMMANDS) == command
+
+
+def test_optional_fields_left_unset_are_not_sent() -> None:
+    """A protocol-1 peer refuses keys it does not know: an optional field added later (here
+    ``own_threshold``) must not appear unless it is used."""
+    assert json.loads(p.Configure(threshold=0.4).to_json()) == {
+        "type": "configure",
+        "threshold": 0.4,
+    }
+    # a required field that may be None is still sent
+    assert json.loads(p.BargeIn("alexa", 0.9, None).to_json())["stream_id"] is None
+    with pytest.raises(p.ProtocolError, match="own_threshold"):
+        p.Configure(threshold=0.4, own_threshold=True)
 
 
 async def test_a_failing_command_is_reported_and_the_link_stays(

@@ -223,8 +223,13 @@ class SatelliteLinkClient:
         threshold: float | None = None,
         follow_up_s: float | None = None,
         chime: bool | None = None,
+        own_threshold: bool | None = None,
     ) -> None:
-        await self.send(p.Configure(wake_words_active, threshold, follow_up_s, chime))
+        if self.protocol is not None and self.protocol < 2:
+            own_threshold = None  # protocol 1 satellites have no per-model thresholds to return to
+        await self.send(
+            p.Configure(wake_words_active, threshold, follow_up_s, chime, own_threshold)
+        )
 
     async def close(self) -> None:
         connection = self._connection

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar, Literal, get_args, get_type_hints
 
 # The newest version this code speaks, and every version it still speaks. The satellite's hello
@@ -95,7 +95,14 @@ class Message:
     TYPE: ClassVar[str]
 
     def to_json(self) -> str:
-        return json.dumps({"type": self.TYPE, **asdict(self)}, separators=(",", ":"))  # type: ignore[call-overload]
+        # An optional field left at None is omitted: a peer of an older protocol version, which
+        # refuses keys it does not know, then still reads messages that gained optional fields.
+        data = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)  # type: ignore[arg-type]
+            if not (f.default is None and getattr(self, f.name) is None)
+        }
+        return json.dumps({"type": self.TYPE, **data}, separators=(",", ":"))
 
 
 # Handshake (server -> client, client -> server, server -> client).
@@ -276,9 +283,14 @@ class Configure(Message):
     threshold: float | None = None
     follow_up_s: float | None = None
     chime: bool | None = None
+    # protocol 2: True = back to the satellite's own threshold (its satellite.yaml, else each
+    # model's recommendation), for when HA's own setting is cleared
+    own_threshold: bool | None = None
 
     def __post_init__(self) -> None:
         _in_range("configure.threshold", self.threshold, 0.0, 1.0)
+        if self.own_threshold and self.threshold is not None:
+            raise ProtocolError("configure.own_threshold: cannot be given with a threshold")
         _in_range("configure.follow_up_s", self.follow_up_s, 0.0, 600.0)
 
 

@@ -94,6 +94,7 @@ class SatelliteAgent:
             self._load_stop_words()
         self._last_answer: tuple[float, float] | None = None  # (loop time it ended, played ms)
         self.threshold = wake.threshold
+        self._configured_threshold = wake.threshold  # satellite.yaml's (None: each model's own)
         self.follow_up_s = config.conversation.follow_up_s
         self.chime = config.conversation.chime
         self.muted = config.conversation.muted
@@ -486,10 +487,12 @@ class SatelliteAgent:
             except ValueError as err:
                 self._send(p.Error("bad_command", str(err)))
                 return
-        if command.threshold is not None:
-            self.threshold = command.threshold
+        if command.threshold is not None or command.own_threshold:
+            self.threshold = (
+                self._configured_threshold if command.own_threshold else command.threshold
+            )
             self.config = replace(
-                self.config, wake_word=replace(self.config.wake_word, threshold=command.threshold)
+                self.config, wake_word=replace(self.config.wake_word, threshold=self.threshold)
             )
         if command.follow_up_s is not None:
             self.follow_up_s = command.follow_up_s
