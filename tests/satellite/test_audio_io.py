@@ -49,12 +49,15 @@ class FakeStream:
         self.sd, self.kind, self.rate, self.block = sd, kind, samplerate, blocksize
         self.callback, self.finished_callback = callback, finished_callback
         self.active = False
+        self.closed = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.position = 0
         sd.streams.append(self)
 
     def start(self) -> None:
+        if self.sd.start_fails:  # opened, but PortAudio cannot start it (device busy)
+            raise self.sd.PortAudioError("Error starting stream: Device unavailable")
         self.active = True
         self._thread = threading.Thread(target=self._run)
         self._thread.start()
@@ -86,6 +89,7 @@ class FakeStream:
 
     def close(self) -> None:
         self.stop()
+        self.closed = True
 
 
 class FakeSoundDevice:
@@ -95,6 +99,7 @@ class FakeSoundDevice:
     def __init__(self) -> None:
         self.plugged = True
         self.stalled = False
+        self.start_fails = False
         self.streams: list[FakeStream] = []
         self.played: list[np.ndarray] = []
 
@@ -139,6 +144,32 @@ async def test_device_source_at_native_rate_hands_blocks_to_the_loop(sd: FakeSou
     joined = np.concatenate(blocks).astype(float)
     expected = np.sin(2 * np.pi * 1000 * np.arange(len(joined)) / 48000) * 8000
     assert np.abs(joined - expected.astype(np.int16)).max() <= 1
+
+
+async def test_a_stream_that_will_not_start_is_closed_not_leaked(sd: FakeSoundDevice) -> None:
+    source = DeviceSource("USB", block_ms=20)
+    sd.start_fails = True
+    with pytest.raises(AudioDeviceError, match="Error starting stream"):
+        await source.start()
+    (stream,) = sd.streams
+    assert stream.closed
+    # and while it keeps failing after an unplug, each reopen attempt closes its stream too
+    sd.start_fails = False
+    await source.start()
+    try:
+        sd.plugged = False
+        await asyncio.sleep(0.1)
+        sd.start_fails = True
+        sd.plugged = True
+        await asyncio.sleep(0.3)
+        attempts = sd.streams[2:]
+        assert attempts
+        assert all(s.closed for s in attempts)
+        sd.start_fails = False
+        await asyncio.wait_for(source.read(), 2)  # and it comes back once it starts
+    finally:
+        await source.stop()
+    assert all(s.closed for s in sd.streams)
 
 
 async def test_unknown_device_is_named_in_the_error(sd: FakeSoundDevice) -> None:

@@ -190,6 +190,18 @@ class _DeviceStream:
             finished_callback=self._on_finished,
         )
 
+    def _open_started(self) -> Any:
+        """A started stream; one that opened but would not start is closed, not leaked."""
+        stream = self._open()
+        self._last_callback = time.monotonic()
+        try:
+            stream.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                stream.close()
+            raise
+        return stream
+
     def _listed_device(self) -> str | int | None:
         """What to open now: ``device``, but an index only while it names the same device."""
         if self._name is None:
@@ -212,9 +224,7 @@ class _DeviceStream:
     async def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
         try:
-            self._stream = self._open()
-            self._last_callback = time.monotonic()
-            self._stream.start()
+            self._stream = self._open_started()
             _OPEN.add(self)
         except Exception as err:
             raise AudioDeviceError(f"audio.{self.kind}_device {self.device!r}: {err}") from err
@@ -248,9 +258,7 @@ class _DeviceStream:
                 await asyncio.sleep(REOPEN_INTERVAL_S)
                 try:
                     _rescan_devices()
-                    stream = self._open()
-                    self._last_callback = time.monotonic()
-                    stream.start()
+                    stream = self._open_started()
                 except Exception as err:
                     _LOGGER.debug("%s device %r not back yet: %s", self.kind, self.device, err)
                     continue
