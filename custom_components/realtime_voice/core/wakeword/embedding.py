@@ -10,8 +10,12 @@ new rows of every layer (8 at the input, 4 after the first pool, 2 after the sec
 third): about an eighth of the arithmetic, as numpy matrix products (im2col).
 
 The weights and the layer graph are read from the model file when the engine starts (a small
-flatbuffer reader, ``_Table``; nothing derived from the model is stored in this repository), and
-the graph is checked against what is implemented: a chain of PAD (mel bands only), CONV_2D
+flatbuffer reader, ``_Table``; nothing derived from the model is stored in this repository). The
+TFLite C library gives the constant tensors but not the operators, and the ``tflite`` package on
+PyPI (generated from one TensorFlow version's schema, plus ``flatbuffers``) would add two
+dependencies on the Pi for the dozen fields read here; a test checks every constant read against
+the runtime's own copy (``TfLiteModel.tensors()``). The graph is checked against what is
+implemented: a chain of PAD (mel bands only), CONV_2D
 (stride 1, no dilation, no fused activation, padding only across mel bands), LEAKY_RELU,
 MAXIMUM with a constant, MAX_POOL_2D (windows that do not overlap and pair rows the same way at
 every step), every shape as the file declares it. Anything else raises ``EmbeddingModelError``
