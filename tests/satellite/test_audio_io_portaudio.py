@@ -84,7 +84,10 @@ class Rig:
     def __init__(self, sd: Any, tmp: Path) -> None:
         self.sd = sd
         self.tmp = tmp
-        self.server = f"realtime-voice-test-{os.getpid()}"
+        # One fixed name: JACK's shared registry has 8 server slots, and the slot of a killed
+        # server (the unplug) is reclaimed only by a server of the same name; a name per run
+        # used one up for good on every run ("Too many servers already active" after 8).
+        self.server = "realtime-voice-test"
         self.config = tmp / "asound.conf"
         self.log = tmp / "jackd.log"
         self._jackd: subprocess.Popen[bytes] | None = None
