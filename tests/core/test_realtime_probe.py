@@ -97,7 +97,7 @@ async def test_probe_in_process_reports_fallback_and_cost(
         "alloy",
     )
     assert result["fallback"] == {
-        "from": "gpt-realtime",
+        "from": "gpt-realtime-2.1",
         "to": "gpt-4o-realtime-preview",
         "reason": "model_not_found",
     }
@@ -121,7 +121,7 @@ async def test_probe_script_runs_the_tool_round_on_ga() -> None:
         ]
     assert code == 0, result
     assert (result["model"], result["interface"], result["fallback"]) == (
-        "gpt-realtime",
+        "gpt-realtime-2.1",
         "ga",
         None,
     )
@@ -177,6 +177,6 @@ async def test_probe_human_output(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert code == 0
     assert out.startswith("probe: ok\n")
-    assert "  model: gpt-realtime\n" in out
+    assert "  model: gpt-realtime-2.1\n" in out
     assert "  interface: ga\n" in out
     assert "cost_usd" in out

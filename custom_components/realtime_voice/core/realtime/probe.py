@@ -49,7 +49,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", default=DEFAULT_URL, help="Realtime endpoint (default: OpenAI)")
     parser.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY)")
     parser.add_argument("--mode", choices=("auto", "new", "legacy"), default="auto")
-    parser.add_argument("--model", default="gpt-realtime")
+    parser.add_argument("--model", default="gpt-realtime-2.1")
     parser.add_argument("--legacy-model", default="gpt-4o-realtime-preview")
     parser.add_argument("--voice", default="marin")
     parser.add_argument("--voice-fallback", default="alloy")
