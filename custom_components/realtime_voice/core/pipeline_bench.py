@@ -419,6 +419,7 @@ class ScriptedDetector:
     def __init__(self, name: str = "hey_jarvis") -> None:
         self.names = [name]
         self.thresholds: tuple[float, ...] = (0.5,)
+        self.recommended_thresholds: tuple[float, ...] = (0.5,)
         self._armed = False
         self.fired_at = 0.0
         self.on_fire: Callable[[float], None] | None = None

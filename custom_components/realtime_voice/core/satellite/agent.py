@@ -24,7 +24,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -70,8 +70,6 @@ class SatelliteAgent:
             warmup_s=wake.warmup_s,
             engine=wake.engine,  # type: ignore[arg-type]
         )
-        # per model: the configured threshold, or (none configured) each model's recommendation
-        self._own_thresholds = tuple(self.detector.thresholds)
         self.active = self._check_active(wake.active or self.detector.names)
         # Barge-in on (threshold under 1): a second detector listens to the answers themselves.
         self.own_voice = (
@@ -156,7 +154,7 @@ class SatelliteAgent:
             self.stop_own_voice = OwnVoice(
                 WakeWordDetector(
                     list(wake.stop_words),
-                    min(*self._own_thresholds, wake.stop_word_threshold),
+                    min(*self.detector.thresholds, wake.stop_word_threshold),
                     trigger_level=1,
                     refractory_s=0.5,
                     warmup_s=0.0,
@@ -225,13 +223,7 @@ class SatelliteAgent:
             return  # a stop word wins over a barge-in in the same block
         if detections and not (self.listening and not speaking):
             best = max(detections, key=lambda d: d.score)
-            position = self._answer_position(now)
-            if position is not None and self.own_voice and self.own_voice.explains(position):
-                _LOGGER.info(
-                    "ignored %s at %.0f ms of the answer: the satellite's own voice",
-                    best.model,
-                    position,
-                )
+            if self._own_voice_explains(self.own_voice, best, now, ""):
                 self._remember(pcm)
                 return
             if speaking:
@@ -287,45 +279,56 @@ class SatelliteAgent:
         if not detections:
             return False
         best = max(detections, key=lambda d: d.score)
-        position = self._answer_position(now)
-        if (
-            position is not None
-            and self.stop_own_voice is not None
-            and self.stop_own_voice.explains(position)
-        ):
-            _LOGGER.info(
-                "ignored stop word %s at %.0f ms of the answer: the satellite's own voice",
-                best.model,
-                position,
-            )
+        if self._own_voice_explains(self.stop_own_voice, best, now, "stop word "):
             return False
         self._stop_word(best, pcm)
         return True
 
+    def _own_voice_explains(
+        self, guard: OwnVoice | None, detection: Detection, now: float, what: str
+    ) -> bool:
+        """True (and logged) when ``guard`` hears the detected model in the answer at the point
+        the room is at: the satellite heard itself."""
+        position = self._answer_position(now)
+        if position is None or guard is None or not guard.explains(position):
+            return False
+        _LOGGER.info(
+            "ignored %s%s at %.0f ms of the answer: the satellite's own voice",
+            what,
+            detection.model,
+            position,
+        )
+        return True
+
     def _stop_word(self, detection: Detection, pcm: bytes) -> None:
         """Silence, and no new command: HA ends the conversation."""
-        current = self.player.current
-        stream_id = current[0] if current and current[0] != LOCAL_CHIME else None
-        _LOGGER.info(
-            "stop word: %s (score %.2f) during %s", detection.model, detection.score, stream_id
-        )
-        self.last_detection_at = time.perf_counter()
-        self._send(p.StopWord(detection.model, round(detection.score, 4), stream_id))
-        self._report_stopped(self.player.stop(), "stop_word")
+        self._stop_playback_for(detection, p.StopWord, "stop_word")
         self._end_listening("stopped")  # nothing should be listening while speaking; be sure
         self._update_state()
         self._remember(pcm)
 
     def _barge_in(self, detection: Detection, pcm: bytes) -> None:
+        self._stop_playback_for(detection, p.BargeIn, "barge_in")
+        self._start_listening("barge_in", None, self._take_pre_roll(pcm))
+
+    def _stop_playback_for(
+        self,
+        detection: Detection,
+        event: type[p.BargeIn] | type[p.StopWord],
+        reason: Literal["barge_in", "stop_word"],
+    ) -> None:
+        """Tell HA what was heard during playback, then stop the playback and report where."""
         current = self.player.current
         stream_id = current[0] if current and current[0] != LOCAL_CHIME else None
         _LOGGER.info(
-            "barge-in: %s (score %.2f) during %s", detection.model, detection.score, stream_id
+            "%s: %s (score %.2f) during %s", reason, detection.model, detection.score, stream_id
         )
         self.last_detection_at = time.perf_counter()
-        self._send(p.BargeIn(detection.model, round(detection.score, 4), stream_id))
-        self._report_stopped(self.player.stop(), "barge_in")
-        self._start_listening("barge_in", None, self._take_pre_roll(pcm))
+        self._send(event(detection.model, round(detection.score, 4), stream_id))
+        self._report_stopped(self.player.stop(), reason)
+
+    def _own_voice_guards(self) -> list[OwnVoice]:
+        return [g for g in (self.own_voice, self.stop_own_voice) if g is not None]
 
     def _speaking(self) -> bool:
         current = self.player.current
@@ -344,7 +347,9 @@ class SatelliteAgent:
         threshold = self.config.wake_word.barge_in_threshold if guarded else self.threshold
         # WakeWordDetector keeps one threshold per model in ``thresholds``.
         wanted = (
-            self._own_thresholds if threshold is None else (threshold,) * len(self.detector.names)
+            self.detector.recommended_thresholds
+            if threshold is None
+            else (threshold,) * len(self.detector.names)
         )
         if self.detector.thresholds != wanted:
             self.detector.thresholds = wanted
@@ -402,7 +407,11 @@ class SatelliteAgent:
             protocol=self.server.protocol,
             wake_words_available=self.detector.names,
             wake_words_active=list(self.active),
-            threshold=max(self._own_thresholds) if self.threshold is None else self.threshold,
+            threshold=(
+                max(self.detector.recommended_thresholds)
+                if self.threshold is None
+                else self.threshold
+            ),
             follow_up_s=self.follow_up_s,
             chime=self.chime,
             muted=self.muted,
@@ -431,9 +440,8 @@ class SatelliteAgent:
         if current is not None and current[0] != LOCAL_CHIME:
             self.player.feed(pcm)
             if current[1] != "chime":
-                for guard in (self.own_voice, self.stop_own_voice):
-                    if guard is not None:
-                        guard.feed(pcm)
+                for guard in self._own_voice_guards():
+                    guard.feed(pcm)
 
     async def on_command(self, command: p.Command) -> None:
         match command:
@@ -454,9 +462,8 @@ class SatelliteAgent:
                     self._end_listening("stopped")
                 self._report_stopped(self.player.start(stream_id, kind), "replaced")
                 if kind != "chime":
-                    for guard in (self.own_voice, self.stop_own_voice):
-                        if guard is not None:
-                            guard.start()
+                    for guard in self._own_voice_guards():
+                        guard.start()
                 self._update_state()
             case p.PlayEnd(stream_id=stream_id):
                 self.player.end(stream_id)
