@@ -78,6 +78,10 @@ def _library() -> C.CDLL:
             "TfLiteXNNPackDelegateOptionsDefault": ([], _XnnPackOptions),
             "TfLiteXNNPackDelegateCreate": ([C.POINTER(_XnnPackOptions)], vp),
             "TfLiteXNNPackDelegateDelete": ([vp], None),
+            # the experimental API, for TfLiteModel.tensors()
+            "TfLiteInterpreterGetTensor": ([vp, i32], vp),
+            "TfLiteTensorName": ([vp], C.c_char_p),
+            "TfLiteTensorData": ([vp], vp),
         }
         for name, (argtypes, restype) in signatures.items():
             func = getattr(lib, name)
@@ -176,9 +180,6 @@ class TfLiteModel:
         """
         lib = self._lib
         get = lib.TfLiteInterpreterGetTensor
-        get.argtypes, get.restype = [C.c_void_p, C.c_int32], C.c_void_p
-        lib.TfLiteTensorName.argtypes, lib.TfLiteTensorName.restype = [C.c_void_p], C.c_char_p
-        lib.TfLiteTensorData.argtypes, lib.TfLiteTensorData.restype = [C.c_void_p], C.c_void_p
         found: dict[str, np.ndarray] = {}
         index = 0
         while tensor := get(self._interpreter, index):  # NULL past the last tensor
