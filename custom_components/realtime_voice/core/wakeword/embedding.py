@@ -440,9 +440,6 @@ class IncrementalEmbedding:
     def _interior(layer: _Layer) -> np.ndarray:
         return layer.input[layer.history :, layer.pad[0] : layer.pad[0] + layer.width, :]
 
-    def describe(self) -> str:
-        return "; ".join(layer.describe() for layer in self.layers)
-
     def embed(self, mels: np.ndarray, position: int) -> np.ndarray:
         if mels.shape != (self.window, self.bands):
             raise ValueError(f"mel window {mels.shape}, wanted {(self.window, self.bands)}")
