@@ -70,11 +70,12 @@ class _Plan:
         "v",
     )
 
-    def __init__(self, n: int, chain: np.ndarray, rewind: complex) -> None:
+    def __init__(self, n: int, chain: np.ndarray, pole: complex) -> None:
         self.blocks = blocks = -(-n // _B)
         self.pad = pad = blocks * _B - n
-        # [re, im] -> [re, im] of the state times rewind
-        self.rewind = np.array(_as_real(rewind), dtype=np.float32)
+        # the zeros in front decay the state: start from the one they decay into the carried
+        # one, i.e. the carried state times p**-pad ([re, im] -> [re, im])
+        self.rewind = np.array(_as_real(pole**-pad), dtype=np.float32)
         # per block: its samples, then the state before it; the padding stays zero for good
         self.rows = np.zeros((blocks, _B + 2), dtype=np.float32)
         # where the chunk's samples go: the end of the first row, then whole rows
@@ -141,9 +142,7 @@ class HighPass:
     def _plan(self, n: int) -> _Plan:
         if len(self._plans) >= 8:  # chunk lengths vary little; bound the cache anyway
             self._plans.clear()
-        blocks = -(-n // _B)
-        # the zeros in front decay the state: start from the one they decay into the carried one
-        plan = _Plan(n, self._chain, complex(self._pole ** -(blocks * _B - n)))
+        plan = _Plan(n, self._chain, self._pole)
         self._plans[n] = plan
         return plan
 
