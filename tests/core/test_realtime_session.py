@@ -230,7 +230,7 @@ async def test_out_of_band_announcement_stays_out_of_the_conversation(
     spoken = [e.text for e in events if isinstance(e, OutputTranscript) and e.done]
     assert spoken == ["The laundry is done."]
     assert conversation == []
-    (create,) = [e for _i, e in server.received if e["type"] == "response.create"]
+    (create,) = server.received_of("response.create")
     assert create["response"]["conversation"] == "none"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from realtime_voice_core.link import SatelliteLinkServer, protocol
 
@@ -135,18 +136,35 @@ class LinkSatellite:
     async def barge_in(self, played_ms: int) -> None:
         """The wake word during playback, as the agent reports it."""
         assert self.server is not None
+        await self._interrupt(protocol.BargeIn, "hey_jarvis", 0.95, "barge_in", played_ms)
+        await self.server.send_event(protocol.ListenStart(reason="barge_in"))
+
+    async def stop_word(self, played_ms: int) -> str | None:
+        """The stop word during playback, as the agent reports it: silence, idle, no listening.
+        Returns the stream it stopped."""
+        assert self.server is not None
+        stream_id = await self._interrupt(protocol.StopWord, "stop", 0.93, "stop_word", played_ms)
+        await self.server.send_event(protocol.StateChanged("idle"))
+        return stream_id
+
+    async def _interrupt(
+        self,
+        event: type[protocol.BargeIn] | type[protocol.StopWord],
+        model: str,
+        score: float,
+        reason: Literal["barge_in", "stop_word"],
+        played_ms: int,
+    ) -> str | None:
+        """What the agent sends when something heard during playback stops it."""
+        assert self.server is not None
         stream_id = self._current_stream
         self._current_stream = None
-        await self.server.send_event(
-            protocol.BargeIn(model="hey_jarvis", score=0.95, stream_id=stream_id)
-        )
+        await self.server.send_event(event(model=model, score=score, stream_id=stream_id))
         if stream_id is not None:
             await self.server.send_event(
-                protocol.PlaybackStopped(
-                    stream_id=stream_id, played_ms=played_ms, reason="barge_in"
-                )
+                protocol.PlaybackStopped(stream_id=stream_id, played_ms=played_ms, reason=reason)
             )
-        await self.server.send_event(protocol.ListenStart(reason="barge_in"))
+        return stream_id
 
 
 def tone(seconds: float, level: float = 0.3) -> bytes:

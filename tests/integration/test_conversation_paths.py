@@ -77,21 +77,15 @@ async def test_barge_in_truncates_what_was_not_heard(
         assert hass.states.get(SATELLITE).state == "responding"
 
         await satellite.barge_in(played_ms=100)
-        await wait_until(
-            lambda: any(e["type"] == "conversation.item.truncate" for _, e in standin.received)
-        )
-        truncate = next(e for _, e in standin.received if e["type"] == "conversation.item.truncate")
+        await wait_until(lambda: bool(standin.received_of("conversation.item.truncate")))
+        truncate = standin.received_of("conversation.item.truncate")[0]
         assert truncate["audio_end_ms"] == 100
         assert truncate["content_index"] == 0
-        assert any(e["type"] == "response.cancel" for _, e in standin.received)
+        assert standin.received_of("response.cancel")
         await wait_until(lambda: hass.states.get(SATELLITE).state == "listening")
         # The user's new words go to the same conversation.
         await satellite.stream(tone(0.5) + silence(1.0))
-        await wait_until(
-            lambda: (
-                sum(1 for _, e in standin.received if e["type"] == "input_audio_buffer.append") > 60
-            )
-        )
+        await wait_until(lambda: len(standin.received_of("input_audio_buffer.append")) > 60)
         await entry.runtime_data.manager.async_stop_conversation()
         assert await hass.config_entries.async_unload(entry.entry_id)
     finally:
@@ -154,7 +148,7 @@ async def test_announce_media_plays_the_file(
     (stream_id,) = satellite.played
     assert len(satellite.played[stream_id]) == pytest.approx(0.5 * 24_000 * 2, rel=0.01)
     # The model did not speak: no response was requested.
-    assert not any(e["type"] == "response.create" for _, e in standin.received)
+    assert not standin.received_of("response.create")
 
     # A preannounce sound of one's own plays before the media.
     aioclient_mock.get("http://example.invalid/ding.wav", content=wav_bytes(0.25))

@@ -34,26 +34,6 @@ def standin_config() -> StandinConfig:
     return StandinConfig(endpoint="ga", api_key=API_KEY, delta_interval=0.05, delta_ms=100)
 
 
-async def say_stop_word(satellite: LinkSatellite, played_ms: int) -> str | None:
-    """The stop word during playback, as the agent reports it."""
-    assert satellite.server is not None
-    stream_id = satellite._current_stream
-    satellite._current_stream = None
-    await satellite.server.send_event(
-        protocol.StopWord(model="stop", score=0.93, stream_id=stream_id)
-    )
-    if stream_id is not None:
-        await satellite.server.send_event(
-            protocol.PlaybackStopped(stream_id=stream_id, played_ms=played_ms, reason="stop_word")
-        )
-    await satellite.server.send_event(protocol.StateChanged("idle"))
-    return stream_id
-
-
-def sent(standin: StandinServer, kind: str) -> list[dict]:
-    return [e for _, e in standin.received if e["type"] == kind]
-
-
 async def test_stop_word_truncates_and_ends_the_conversation_without_listening(
     hass: HomeAssistant, standin: StandinServer
 ) -> None:
@@ -70,13 +50,13 @@ async def test_stop_word_truncates_and_ends_the_conversation_without_listening(
         assert hass.states.get(SATELLITE).state == "responding"
         connections_before = len(standin.connections)
 
-        stream_id = await say_stop_word(satellite, played_ms=100)
+        stream_id = await satellite.stop_word(played_ms=100)
         assert stream_id is not None
         await wait_until(lambda: bool(ended))
         assert ended[0].data["reason"] == "stop_word"
         assert len(started) == 1  # no new conversation (a barge-in would start listening)
-        assert sent(standin, "response.cancel")  # the answer was still being generated
-        (truncate,) = sent(standin, "conversation.item.truncate")
+        assert standin.received_of("response.cancel")  # the answer was still being generated
+        (truncate,) = standin.received_of("conversation.item.truncate")
         assert truncate["audio_end_ms"] == 100
         assert truncate["content_index"] == 0
         assert hass.states.get(SATELLITE).state == "idle"
@@ -122,7 +102,7 @@ async def test_stop_word_during_start_conversation_stops_without_listening(
         )
         await wait_until(lambda: any(len(v) > 4800 for v in satellite.played.values()))
         assert hass.states.get(SATELLITE).state == "responding"
-        stream_id = await say_stop_word(satellite, played_ms=120)
+        stream_id = await satellite.stop_word(played_ms=120)
         assert stream_id is not None
         assert stream_id.startswith("announce-")
         async with asyncio.timeout(5):
@@ -131,7 +111,9 @@ async def test_stop_word_during_start_conversation_stops_without_listening(
         await asyncio.sleep(0.3)
         assert not started
         assert not any(isinstance(c, protocol.Listen) for c in satellite.commands)
-        assert not sent(standin, "conversation.item.truncate")  # nothing of it is in the context
+        assert not standin.received_of(
+            "conversation.item.truncate"
+        )  # nothing of it is in the context
         assert hass.states.get(SATELLITE).state == "idle"
         assert await hass.config_entries.async_unload(entry.entry_id)
     finally:
@@ -194,7 +176,7 @@ async def test_real_agent_stop_word_ends_the_conversation(
         ended = collect(hass, "realtime_voice_conversation_ended")
         await wait_until(lambda: bool(ended), within=40)
         assert ended[0].data["reason"] == "stop_word"
-        (truncate,) = sent(standin, "conversation.item.truncate")
+        (truncate,) = standin.received_of("conversation.item.truncate")
         assert truncate["audio_end_ms"] > 0
         assert hass.states.get("assist_satellite.test_satellite").state == "idle"
         await asyncio.sleep(1.0)

@@ -245,6 +245,10 @@ class StandinServer:
         """Events of a type (GA or beta name) that the stand-in sent."""
         return [event for _interface, event in self.sent if event["type"] == kind]
 
+    def received_of(self, kind: str) -> list[dict[str, Any]]:
+        """Valid events of a type (GA or beta name) that the stand-in received."""
+        return [event for _interface, event in self.received if event["type"] == kind]
+
     # -- handshake -----------------------------------------------------------------------------
 
     def _auth(self, request: Request) -> tuple[str, str | None]:
