@@ -72,6 +72,18 @@ class Script:
         return path
 
 
+def command_script() -> Script:
+    """The wake word, then a command, as a user says them."""
+    return (
+        Script()
+        .pause(1.5)
+        .say("hey jarvis", "wake")
+        .pause(0.1)
+        .say("turn on the light", "command")
+        .pause(1.0)
+    )
+
+
 def config(**sections: dict[str, object]) -> SatelliteConfig:
     text = f"""
 name: Test satellite

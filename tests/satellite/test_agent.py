@@ -15,23 +15,22 @@ from realtime_voice_core.link import protocol as p
 from realtime_voice_core.satellite.audio_io import WavFileSource
 from tests.corpus import espeak_available
 
-from .harness import KEY, SPEED, Script, config, locate, pcm_to_samples, running_satellite, speech
+from .harness import (
+    KEY,
+    SPEED,
+    Script,
+    command_script,
+    config,
+    locate,
+    pcm_to_samples,
+    running_satellite,
+    speech,
+)
 
 pytestmark = [
     pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech"),
     pytest.mark.timeout(60),
 ]
-
-
-def command_script() -> Script:
-    return (
-        Script()
-        .pause(1.5)
-        .say("hey jarvis", "wake")
-        .pause(0.1)
-        .say("turn on the light", "command")
-        .pause(1.0)
-    )
 
 
 @pytest.mark.parametrize("noise_suppression", [False, True])

@@ -26,7 +26,7 @@ from realtime_voice_core.satellite.audio_io import WavFileSink, WavFileSource
 from realtime_voice_core.satellite.config import ConfigError, parse_config
 from tests.corpus import espeak_available
 
-from .harness import KEY, Script, config, locate, running_satellite, silence, speech
+from .harness import KEY, Script, command_script, config, locate, running_satellite, silence, speech
 
 pytestmark = [
     pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech"),
@@ -50,17 +50,6 @@ def stop_config(**wake_word: object):  # type: ignore[no-untyped-def]
             "stop_words": ["alexa"],
             **wake_word,
         }
-    )
-
-
-def command_script() -> Script:
-    return (
-        Script()
-        .pause(1.5)
-        .say("hey jarvis", "wake")
-        .pause(0.1)
-        .say("turn on the light", "command")
-        .pause(1.0)
     )
 
 
