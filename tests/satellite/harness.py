@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,15 +98,30 @@ conversation: {{chime: true, pre_roll_ms: 300, echo_guard_ms: 500}}
 
 
 class EchoSource(WavFileSource):
-    """The room: the microphone hears the WAV plus what the speaker plays (full level, no delay)."""
+    """The room: the microphone hears the WAV plus what the speaker plays, at full level and
+    ``latency_s`` after the speaker starts (its buffer and the room).
 
-    def __init__(self, path: Path, sink_rate: int, **kwargs: object) -> None:
+    The source and the sink are paced by separate tasks; on a loaded machine either may run late
+    and catch up in a burst. Without the latency the microphone, when it ran ahead, found the
+    echo not played yet and heard gaps inside words; the latency is the cushion a real device's
+    output buffer gives.
+    """
+
+    def __init__(
+        self, path: Path, sink_rate: int, *, latency_s: float = 0.1, **kwargs: object
+    ) -> None:
         super().__init__(path, **kwargs)  # type: ignore[arg-type]
-        self._echo: deque[np.ndarray] = deque()
         self._resampler = soxr.ResampleStream(sink_rate, self.rate, 1, dtype="int16")
         self._pending = np.zeros(0, np.int16)
+        self._latency = np.zeros(round(latency_s * self.rate), np.int16)
+        self._last_heard = float("-inf")
 
     def hear(self, played: np.ndarray) -> None:
+        now = time.monotonic()
+        if not len(self._pending) and now - self._last_heard > 0.1:
+            # the speaker starts after a pause: its sound reaches the microphone after the latency
+            self._pending = self._latency
+        self._last_heard = now
         self._pending = np.concatenate([self._pending, self._resampler.resample_chunk(played)])
 
     async def read(self) -> np.ndarray:
