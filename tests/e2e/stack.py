@@ -30,6 +30,9 @@ from websockets.sync.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
+# Which Home Assistant the stack runs (scripts/ha-versions): "newest" or "oldest" (scripts/test runs
+# the e2e tests on both), or "test". It runs on Python >= 3.14.2, through scripts/ha-run.
+HA_ENV = os.environ.get("REALTIME_VOICE_HA", "newest")
 DOMAIN = "realtime_voice"
 API_KEY = "sk-demo-simulated-0123456789"  # the stand-in accepts only this key
 ACCESS_KEY = "e2e-access-key-0123456789abcdef"
@@ -74,6 +77,7 @@ class Proc:
     args: list[str]
     log: Path
     popen: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> Proc:
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +89,7 @@ class Proc:
                 stdin=subprocess.DEVNULL,
                 cwd=ROOT,
                 start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
             )
         return self
 
@@ -161,6 +165,44 @@ def played(path: Path) -> tuple[float, float]:
     return len(samples) / OUT_RATE, loud / OUT_RATE
 
 
+# --- TLS: the stand-in behind wss://, as OpenAI is reached -------------------------------------------
+
+
+@dataclass(frozen=True)
+class TestTls:
+    """A throw-away certificate authority and a certificate for 127.0.0.1 that it signed.
+
+    ``bundle`` is the system's CA bundle plus this CA: Home Assistant's SSL context reads the file named
+    by REQUESTS_CA_BUNDLE, so a hass started with it trusts the stand-in as it trusts OpenAI.
+    """
+
+    cert: Path
+    key: Path
+    bundle: Path
+
+    @classmethod
+    def create(cls, folder: Path) -> TestTls:
+        folder.mkdir(parents=True, exist_ok=True)
+        ca_key, ca_cert = folder / "ca.key", folder / "ca.pem"
+        key, csr, cert = folder / "server.key", folder / "server.csr", folder / "server.pem"
+        ext = folder / "server.ext"
+        ext.write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                "/CN=realtime-voice e2e test CA", "-keyout", str(ca_key), "-out", str(ca_cert))
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                "-keyout", str(key), "-out", str(csr))
+        openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
+                "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert))
+        system = Path("/etc/ssl/certs/ca-certificates.crt")
+        bundle = folder / "bundle.pem"
+        bundle.write_text((system.read_text() if system.exists() else "") + ca_cert.read_text())
+        return cls(cert, key, bundle)
+
+
 # --- the stand-in Realtime server (SIMULATION) ------------------------------------------------------
 
 
@@ -168,6 +210,7 @@ def played(path: Path) -> tuple[float, float]:
 class Standin:
     endpoint: str
     workdir: Path
+    tls: TestTls | None = None  # wss:// with this certificate
     port: int = field(default_factory=free_port)
     script: dict[str, Any] = field(default_factory=lambda: dict(COMMAND_SCRIPT))
     proc: Proc | None = None
@@ -176,7 +219,8 @@ class Standin:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1/realtime"
+        scheme = "ws" if self.tls is None else "wss"
+        return f"{scheme}://127.0.0.1:{self.port}/v1/realtime"
 
     @property
     def log(self) -> Path:
@@ -187,6 +231,8 @@ class Standin:
         script.write_text(json.dumps(self.script))
         args = [sys.executable, "-m", "tests.realtime_standin", "--port", str(self.port)]
         args += ["--endpoint", self.endpoint, "--api-key", API_KEY, "--script", str(script)]
+        if self.tls is not None:
+            args += ["--tls-cert", str(self.tls.cert), "--tls-key", str(self.tls.key)]
         self._log_offset = self.log.stat().st_size if self.log.exists() else 0
         self.proc = Proc(f"stand-in ({self.endpoint})", args, self.log).start()
         return self.wait_ready() if wait else self
@@ -325,6 +371,7 @@ def write_hass_config(config_dir: Path, port: int) -> None:
 @dataclass
 class Hass:
     config_dir: Path
+    tls: TestTls | None = None  # trust this test CA (besides the system's)
     port: int = field(default_factory=free_port)
     proc: Proc | None = None
     token: str = ""
@@ -355,8 +402,10 @@ class Hass:
 
     def start(self, wait: bool = True) -> Hass:
         write_hass_config(self.config_dir, self.port)
-        args = [str(BIN / "hass"), "-c", str(self.config_dir), "--log-file", str(self.log)]
-        self.proc = Proc("hass", args, self.console).start()
+        args = [str(ROOT / "scripts" / "ha-run"), HA_ENV, "hass", "-c", str(self.config_dir)]
+        args += ["--log-file", str(self.log)]
+        env = {} if self.tls is None else {"REQUESTS_CA_BUNDLE": str(self.tls.bundle)}
+        self.proc = Proc("hass", args, self.console, env=env).start()
         return self.wait_ready() if wait else self
 
     def wait_ready(self) -> Hass:
@@ -579,6 +628,19 @@ class Hass:
         pattern = re.compile(r" (ERROR|CRITICAL) \([^)]*\) \[custom_components\.realtime_voice")
         return [line for line in text.splitlines() if pattern.search(line)]
 
+    def integration_reports(self) -> list[str]:
+        """HA's reports about this integration: deprecated API, blocking or thread-unsafe calls.
+
+        HA logs them as "Detected that custom integration 'realtime_voice' ..." (frame helper) or
+        "Detected blocking call to ... by custom integration 'realtime_voice' ..." (at any level).
+        """
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return [
+            line
+            for line in text.splitlines()
+            if "Detected" in line and "custom integration 'realtime_voice'" in line
+        ]
+
 
 @dataclass
 class Stack:
@@ -589,12 +651,16 @@ class Stack:
     standins: list[Standin] = field(default_factory=list)
     satellites: list[Satellite] = field(default_factory=list)
 
+    tls: TestTls = field(init=False)
+
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.hass = Hass(self.workdir / "config")
+        self.tls = TestTls.create(self.workdir / "tls")
+        self.hass = Hass(self.workdir / "config", tls=self.tls)
 
-    def standin(self, endpoint: str, wait: bool = True) -> Standin:
-        standin = Standin(endpoint, self.workdir)
+    def standin(self, endpoint: str, wait: bool = True, tls: bool = False) -> Standin:
+        """A stand-in on ws://, or on wss:// with a certificate that hass trusts (``tls``)."""
+        standin = Standin(endpoint, self.workdir, tls=self.tls if tls else None)
         self.standins.append(standin)
         return standin.start(wait)
 

@@ -189,3 +189,13 @@ def test_announce_through_rest_plays_on_the_satellite(main_stack: MainStack) -> 
 def test_no_errors_from_the_integration_in_the_hass_log(main_stack: MainStack) -> None:
     errors = main_stack.hass.integration_errors()
     assert errors == [], "ERROR lines from custom_components.realtime_voice:\n" + "\n".join(errors)
+
+
+def test_no_reports_about_the_integration_in_the_hass_log(main_stack: MainStack) -> None:
+    """No deprecated API, blocking call in the event loop or thread-unsafe call was detected.
+
+    The GA stand-in is on wss://, so every connect went through TLS as it does to OpenAI.
+    """
+    assert main_stack.standin.url.startswith("wss://")
+    reports = main_stack.hass.integration_reports()
+    assert reports == [], "Home Assistant reported the integration:\n" + "\n".join(reports)

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import signal
+import ssl
 import sys
 from pathlib import Path
 
@@ -34,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--audio", choices=("tone", "espeak"), default="tone")
     parser.add_argument("--realtime", action="store_true", help="pace audio deltas in real time")
     parser.add_argument("--garbage", action="store_true", help="send garbage before each response")
+    parser.add_argument("--tls-cert", type=Path, help="serve wss:// with this PEM certificate chain")
+    parser.add_argument("--tls-key", type=Path, help="the certificate's PEM private key")
     return parser.parse_args(argv)
 
 
@@ -71,7 +74,11 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with StandinServer(config_from(args), port=args.port) as server:
+    context = None
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    async with StandinServer(config_from(args), port=args.port, ssl_context=context) as server:
         print(server.url, flush=True)
         print(
             f"SIMULATION: stand-in Realtime server (not OpenAI), endpoint={args.endpoint}, "

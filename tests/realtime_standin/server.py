@@ -15,6 +15,7 @@ import itertools
 import json
 import logging
 import re
+import ssl
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal
@@ -137,9 +138,16 @@ class _Conn:
 class StandinServer:
     """``async with StandinServer(config) as server: server.url`` (``ws://127.0.0.1:PORT/v1/realtime``)."""
 
-    def __init__(self, config: StandinConfig | None = None, *, port: int = 0) -> None:
+    def __init__(
+        self,
+        config: StandinConfig | None = None,
+        *,
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.config = config or StandinConfig()
         self._port = port
+        self._ssl = ssl_context  # wss:// as OpenAI is reached; None: ws://
         self._server: Server | None = None
         self._conns: set[_Conn] = set()
         self._changed = asyncio.Condition()  # notified when a connection comes or goes
@@ -159,7 +167,8 @@ class StandinServer:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1/realtime"
+        scheme = "ws" if self._ssl is None else "wss"
+        return f"{scheme}://127.0.0.1:{self.port}/v1/realtime"
 
     async def start(self) -> None:
         self._server = await serve(
@@ -169,6 +178,7 @@ class StandinServer:
             process_request=self._process_request,
             max_size=16 * 1024 * 1024,
             compression=None,
+            ssl=self._ssl,
             logger=logging.getLogger(__name__ + ".ws"),  # the far end: its logs see the key
         )
         _LOGGER.info("SIMULATION: stand-in Realtime server on %s (%s)", self.url, self.config)
