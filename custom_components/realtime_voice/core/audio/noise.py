@@ -38,6 +38,15 @@ class NoiseSuppressor:
         self._processor = AudioProcessor(0, self.suppression_db)  # 0: speex's own AGC off
         self._pending: np.ndarray = np.zeros(0, dtype=np.int16)
 
+    def _process_10ms(self, frame: bytes) -> bytes:
+        """One 10 ms frame through speex. pyspeex-noise 2.x (what pip resolves on a Pi) renamed
+        ``Process10ms`` (which returned an object with ``.audio``) to ``process_10ms`` returning
+        bytes; Home Assistant pins 1.0.2, so both are in use."""
+        processor = self._processor
+        if hasattr(processor, "process_10ms"):
+            return bytes(processor.process_10ms(frame))
+        return bytes(processor.Process10ms(frame).audio)
+
     def __call__(self, samples_16k: np.ndarray, last: bool = False) -> np.ndarray:
         pending = (
             np.concatenate((self._pending, samples_16k)) if len(self._pending) else samples_16k
@@ -48,10 +57,10 @@ class NoiseSuppressor:
             pending = np.concatenate((pending, np.zeros(FRAME - tail, dtype=np.int16)))
             usable = len(pending)
         out = np.empty(usable, dtype=np.int16)
-        process = self._processor.Process10ms
+        process = self._process_10ms
         for start in range(0, usable, FRAME):
             frame = np.ascontiguousarray(pending[start : start + FRAME], dtype="<i2").tobytes()
-            out[start : start + FRAME] = np.frombuffer(process(frame).audio, dtype="<i2")
+            out[start : start + FRAME] = np.frombuffer(process(frame), dtype="<i2")
         if last:
             self._pending = np.zeros(0, dtype=np.int16)
             return out[: usable - (FRAME - tail) if tail else usable]
