@@ -191,12 +191,50 @@ class TestTls:
         def openssl(*args: str) -> None:
             subprocess.run(["openssl", *args], check=True, capture_output=True)
 
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                "/CN=realtime-voice e2e test CA", "-keyout", str(ca_key), "-out", str(ca_cert))
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-                "-keyout", str(key), "-out", str(csr))
-        openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
-                "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert))
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=realtime-voice e2e test CA",
+            "-keyout",
+            str(ca_key),
+            "-out",
+            str(ca_cert),
+        )
+        openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(csr),
+        )
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca_cert),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            str(ext),
+            "-out",
+            str(cert),
+        )
         system = Path("/etc/ssl/certs/ca-certificates.crt")
         bundle = folder / "bundle.pem"
         bundle.write_text((system.read_text() if system.exists() else "") + ca_cert.read_text())

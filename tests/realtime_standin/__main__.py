@@ -35,7 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--audio", choices=("tone", "espeak"), default="tone")
     parser.add_argument("--realtime", action="store_true", help="pace audio deltas in real time")
     parser.add_argument("--garbage", action="store_true", help="send garbage before each response")
-    parser.add_argument("--tls-cert", type=Path, help="serve wss:// with this PEM certificate chain")
+    parser.add_argument(
+        "--tls-cert", type=Path, help="serve wss:// with this PEM certificate chain"
+    )
     parser.add_argument("--tls-key", type=Path, help="the certificate's PEM private key")
     return parser.parse_args(argv)
 
