@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from subprocess import CompletedProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,16 +20,29 @@ def copy_of_scripts(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def ha_versions() -> dict[str, str]:
+    """scripts/ha-versions as a dict (HA_OLDEST, HA_NEWEST, HA_TEST, ...)."""
+    text = (ROOT / "scripts" / "ha-versions").read_text()
+    return dict(
+        line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#")
+    )
+
+
+def run(
+    args: list[str], timeout: float, env: dict[str, str] | None = None
+) -> CompletedProcess[str]:
+    return subprocess.run(
+        args, env=env, capture_output=True, text=True, check=False, timeout=timeout
+    )
+
+
 def test_setup_without_python_313_says_what_is_missing(tmp_path: Path) -> None:
     # Run where neither python3.13 nor pyenv can be found.
     copy_of_scripts(tmp_path)
-    result = subprocess.run(
+    result = run(
         ["bash", str(tmp_path / "scripts" / "setup")],
+        120,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home")},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
     )
     assert result.returncode == 1
     assert "Python 3.13 was not found" in result.stderr
@@ -50,18 +64,14 @@ def test_setup_ha_without_python_314_and_without_root_says_what_is_needed() -> N
 
 def _run_setup_ha_as_nobody(tmp_path: Path) -> None:
     copy_of_scripts(tmp_path)
-    versions = (ROOT / "scripts" / "ha-versions").read_text()
-    minimum = next(line.split("=")[1] for line in versions.splitlines() if "HA_PYTHON_MIN=" in line)
+    minimum = ha_versions()["HA_PYTHON_MIN"]
     as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     if os.getuid() != 0:
         as_nobody = []
-    result = subprocess.run(
+    result = run(
         [*as_nobody, "bash", str(tmp_path / "scripts" / "setup-ha")],
+        60,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home")},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"needs Python >= {minimum}" in result.stderr
@@ -73,25 +83,13 @@ def _run_setup_ha_as_nobody(tmp_path: Path) -> None:
 
 def test_ha_run_before_setup_says_to_run_setup(tmp_path: Path) -> None:
     copy_of_scripts(tmp_path)
-    result = subprocess.run(
-        ["bash", str(tmp_path / "scripts" / "ha-run"), "newest", "hass", "--version"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
+    result = run(["bash", str(tmp_path / "scripts" / "ha-run"), "newest", "hass", "--version"], 30)
     assert result.returncode == 2
     assert "run scripts/setup" in result.stderr
 
 
 def test_second_setup_is_a_no_op() -> None:
-    result = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "setup")],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    result = run(["bash", str(ROOT / "scripts" / "setup")], 60)
     assert result.returncode == 0, result.stderr
     assert "nothing to do" in result.stdout
     for name in ("test", "newest", "oldest"):
@@ -100,25 +98,12 @@ def test_second_setup_is_a_no_op() -> None:
 
 def test_every_ha_environment_runs_its_release() -> None:
     """scripts/ha-run reaches each environment's Home Assistant on Python >= 3.14.2."""
-    versions = dict(
-        line.split("=", 1)
-        for line in (ROOT / "scripts" / "ha-versions").read_text().splitlines()
-        if line and not line.startswith("#")
-    )
+    versions = ha_versions()
     for name, key in (("test", "HA_TEST"), ("newest", "HA_NEWEST"), ("oldest", "HA_OLDEST")):
-        result = subprocess.run(
-            [
-                str(ROOT / "scripts" / "ha-run"),
-                name,
-                "python",
-                "-c",
-                "import sys; from homeassistant.const import __version__ as v; "
-                "print(v, sys.version_info >= (3, 14, 2))",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
+        check = (
+            "import sys; from homeassistant.const import __version__ as v; "
+            "print(v, sys.version_info >= (3, 14, 2))"
         )
+        result = run([str(ROOT / "scripts" / "ha-run"), name, "python", "-c", check], 60)
         assert result.returncode == 0, result.stderr
         assert result.stdout.split() == [versions[key], "True"]

@@ -6,14 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .test_setup_script import ha_versions
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def ha_versions() -> dict[str, str]:
-    text = (ROOT / "scripts" / "ha-versions").read_text()
-    return dict(
-        line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#")
-    )
 
 
 def as_tuple(version: str) -> tuple[int, ...]:
