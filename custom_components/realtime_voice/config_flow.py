@@ -10,7 +10,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import voluptuous as vol
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
@@ -49,6 +48,7 @@ from .const import (
     MODEL_SELECTIONS,
 )
 from .core.link import protocol
+from .schema_library import vol
 from .validation import (
     InvalidAccessKeyError,
     RealtimeCheckError,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import voluptuous as vol
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from homeassistant.helpers import selector
 
@@ -25,6 +24,7 @@ from .const import (
     DEFAULT_VOICE_FALLBACK,
 )
 from .core.realtime import registry
+from .schema_library import vol
 from .tools import normalize_tool_options, tool_options_schema, validate_tool_options
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import voluptuous as vol
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -21,6 +20,7 @@ from .const import (
     DOMAIN,
 )
 from .core.realtime import Fallback, registry
+from .schema_library import vol
 
 # Warn this many days before a model's shutdown.
 SHUTDOWN_WARNING_DAYS = 90

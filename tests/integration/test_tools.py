@@ -17,7 +17,13 @@ from custom_components.realtime_voice.tools import (
 )
 from custom_components.realtime_voice.tools.logbook import describe_tool_call_started
 
-from .test_tools_support import SATELLITE_ENTITY, SATELLITE_NAME, House, async_setup_house
+from .test_tools_support import (
+    SATELLITE_ENTITY,
+    SATELLITE_NAME,
+    House,
+    assist_tool_name,
+    async_setup_house,
+)
 
 
 @pytest.fixture
@@ -34,14 +40,11 @@ async def test_assist_api_tool_turns_on_light(house: House) -> None:
     """HassTurnOn from the Assist API runs through APIInstance.async_call_tool."""
     hass = house.hass
     toolset = await house.toolset(llm_api_ids=["assist"])
-    names = [spec.name for spec in toolset.definitions]
-    assert "HassTurnOn" in names
+    turn_on = assist_tool_name(toolset, "HassTurnOn")
     assert "Kitchen light" in toolset.prompt
     assert "Bedroom light" not in toolset.prompt
 
-    result = await toolset.async_call(
-        "HassTurnOn", json.dumps({"name": "Kitchen light"}), call_id="c1"
-    )
+    result = await toolset.async_call(turn_on, json.dumps({"name": "Kitchen light"}), call_id="c1")
 
     assert result["response_type"] == "action_done", result
     assert result["data"]["success"][0]["id"] == "light.kitchen"
@@ -54,7 +57,7 @@ async def test_assist_api_tool_cannot_reach_unexposed_light(house: House) -> Non
     toolset = await house.toolset(llm_api_ids=["assist"])
 
     result = await toolset.async_call(
-        "HassTurnOn", json.dumps({"name": "Bedroom light"}), call_id="c1"
+        assist_tool_name(toolset, "HassTurnOn"), json.dumps({"name": "Bedroom light"}), call_id="c1"
     )
 
     assert result["error"]["code"] == "failed"

@@ -21,7 +21,7 @@ from homeassistant.util.json import JsonObjectType
 
 from custom_components.realtime_voice.tools.results import MAX_RESULT_CHARS
 
-from .test_tools_support import House, async_setup_house
+from .test_tools_support import House, assist_tool_name, async_setup_house
 
 
 class EchoTool(llm.Tool):
@@ -70,20 +70,28 @@ class EchoTool(llm.Tool):
         if mode == "invalid":
             raise vol.Invalid("bad value", path=["text"])
         if mode == "long":
-            return {"success": True, "result": "word " * 5000}
+            return as_tool_result({"success": True, "result": "word " * 5000})
         if mode == "slow":
             await asyncio.sleep(5)
         # A datetime is not JSON: the toolset must make the result JSON-safe.
-        return {"echo": tool_input.tool_args["text"], "at": datetime(2026, 1, 2, tzinfo=UTC)}  # type: ignore[dict-item]
+        return as_tool_result(
+            {"echo": tool_input.tool_args["text"], "at": datetime(2026, 1, 2, tzinfo=UTC)}  # type: ignore[dict-item]
+        )
+
+
+def as_tool_result(data: JsonObjectType) -> Any:
+    """What a tool returns in this HA: ``llm.ToolResult`` (2026.10+) or the dict itself."""
+    tool_result = getattr(llm, "ToolResult", None)
+    return data if tool_result is None else tool_result(data=data)
 
 
 class EchoAPI(llm.API):
     """A real LLM API registered with HA, whose first tool clashes with Assist's HassTurnOn."""
 
-    def __init__(self, hass: HomeAssistant) -> None:
-        """Two tools: HassTurnOn (clash) and echo."""
+    def __init__(self, hass: HomeAssistant, clashing_name: str) -> None:
+        """Two tools: one named as Assist's HassTurnOn (clash) and echo."""
         super().__init__(hass=hass, id="echo_api", name="Echo")
-        self.tools = [EchoTool("HassTurnOn"), EchoTool("echo")]
+        self.tools = [EchoTool(clashing_name), EchoTool("echo")]
 
     async def async_get_api_instance(self, llm_context: llm.LLMContext) -> llm.APIInstance:
         """An instance with a prompt."""
@@ -96,7 +104,8 @@ class EchoAPI(llm.API):
 async def house_and_api(hass: HomeAssistant) -> tuple[House, EchoAPI]:
     """The house with the Echo API registered next to Assist."""
     house = await async_setup_house(hass)
-    api = EchoAPI(hass)
+    assist_only = await house.toolset(llm_api_ids=["assist"])
+    api = EchoAPI(hass, assist_tool_name(assist_only, "HassTurnOn"))
     llm.async_register_api(hass, api)
     return house, api
 
@@ -106,9 +115,10 @@ async def test_two_apis_prompts_and_clashing_names(house_and_api: tuple[House, E
     house, api = house_and_api
     toolset = await house.toolset(llm_api_ids=["assist", "echo_api"])
     names = [spec.name for spec in toolset.definitions]
+    assist_name = api.tools[0].name  # HassTurnOn, or intent__HassTurnOn from HA 2026.10
 
-    assert "HassTurnOn" in names
-    assert "echo_api__HassTurnOn" in names
+    assert assist_name in names
+    assert f"echo_api__{assist_name}" in names
     assert "echo" in names
     assert "Echo API prompt." in toolset.prompt
     assert "HassTurnOn" in toolset.prompt  # the Assist API's prompt
@@ -116,7 +126,7 @@ async def test_two_apis_prompts_and_clashing_names(house_and_api: tuple[House, E
     assert echo_spec.parameters["required"] == ["text"]
 
     result = await toolset.async_call(
-        "echo_api__HassTurnOn", json.dumps({"text": "hi"}), call_id="call-7"
+        f"echo_api__{assist_name}", json.dumps({"text": "hi"}), call_id="call-7"
     )
 
     assert result == {"echo": "hi", "at": "2026-01-02T00:00:00+00:00"}

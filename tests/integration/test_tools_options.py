@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import probatio
 import pytest
 import voluptuous as vol
-import voluptuous_serialize
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 
@@ -27,9 +27,7 @@ from .test_tools_support import async_setup_house
 
 def _serialized(schema: dict[Any, Any]) -> dict[str, dict[str, Any]]:
     """The form as the frontend receives it (what the flow manager sends)."""
-    fields = voluptuous_serialize.convert(
-        vol.Schema(schema), custom_serializer=cv.custom_serializer
-    )
+    fields = probatio.to_field_list(vol.Schema(schema), custom_serializer=cv.custom_serializer)
     return {field["name"]: field for field in fields}
 
 

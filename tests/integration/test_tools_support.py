@@ -13,6 +13,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.realtime_voice.tools import Toolset, async_build_toolset
+from tests.realtime_standin.server import offered_name
 
 SATELLITE_ENTITY = "assist_satellite.kitchen_satellite"
 SATELLITE_NAME = "Kitchen satellite"
@@ -22,9 +23,10 @@ def _template_light(name: str, backing: str, level: str) -> dict[str, Any]:
     """A dimmable light backed by an input_boolean and an input_number: real HA, no hardware."""
     return {
         "unique_id": f"light_{backing}",
-        "friendly_name": name,
-        "value_template": f"{{{{ is_state('input_boolean.{backing}', 'on') }}}}",
-        "level_template": f"{{{{ states('input_number.{level}') | int }}}}",
+        "default_entity_id": f"light.{backing}",
+        "name": name,
+        "state": f"{{{{ is_state('input_boolean.{backing}', 'on') }}}}",
+        "level": f"{{{{ states('input_number.{level}') | int }}}}",
         "turn_on": {
             "action": "input_boolean.turn_on",
             "target": {"entity_id": f"input_boolean.{backing}"},
@@ -45,6 +47,15 @@ def _template_light(name: str, backing: str, level: str) -> dict[str, Any]:
             },
         ],
     }
+
+
+def assist_tool_name(toolset: Toolset, tool: str) -> str:
+    """The name the toolset offers for one of Assist's tools (``HassTurnOn`` up to HA 2026.5,
+    ``intent__HassTurnOn`` from 2026.10: HA's own name, passed on unchanged)."""
+    names = {spec.name for spec in toolset.definitions}
+    name = offered_name(tool, names)
+    assert name is not None, f"{tool} is not among the offered tools {sorted(names)}"
+    return name
 
 
 @dataclass
@@ -76,6 +87,8 @@ async def async_setup_house(hass: HomeAssistant) -> House:
     for domain, config in (
         ("homeassistant", {}),
         ("intent", {}),
+        # the integration's dependency; on HA 2026.10+ it brings `llm`, which registers the Assist API
+        ("conversation", {}),
         ("input_boolean", {"input_boolean": {"kitchen": {}, "bedroom": {}}}),
         (
             "input_number",
@@ -87,15 +100,16 @@ async def async_setup_house(hass: HomeAssistant) -> House:
             },
         ),
         (
-            "light",
+            # the template integration's own format (HA 2026 no longer reads `light: - platform:
+            # template`); default_entity_id keeps light.kitchen and light.bedroom
+            "template",
             {
-                "light": [
+                "template": [
                     {
-                        "platform": "template",
-                        "lights": {
-                            "kitchen": _template_light("Kitchen light", "kitchen", "kitchen_level"),
-                            "bedroom": _template_light("Bedroom light", "bedroom", "bedroom_level"),
-                        },
+                        "light": [
+                            _template_light("Kitchen light", "kitchen", "kitchen_level"),
+                            _template_light("Bedroom light", "bedroom", "bedroom_level"),
+                        ]
                     }
                 ]
             },

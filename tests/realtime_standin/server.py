@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -63,11 +64,23 @@ class StandinProtocolError(AssertionError):
 
 @dataclass(frozen=True, slots=True)
 class ToolScript:
-    """When the offered tools include ``tool``: call it with ``arguments``, then say ``final``."""
+    """When the offered tools include ``tool``: call it with ``arguments``, then say ``final``.
+
+    Like a model, it takes the offered tool of that name with or without a namespace: Home Assistant
+    names Assist's tools ``HassTurnOn`` up to 2026.5 and ``intent__HassTurnOn`` in 2026.10 and later.
+    """
 
     tool: str
     arguments: dict[str, Any] = field(default_factory=dict)
     final: str = "Done."
+
+
+def offered_name(tool: str, offered: set[Any]) -> str | None:
+    """The offered tool named ``tool``, or ``<namespace>__tool`` when only one such is offered."""
+    if tool in offered:
+        return tool
+    namespaced = [name for name in offered if isinstance(name, str) and name.endswith(f"__{tool}")]
+    return namespaced[0] if len(namespaced) == 1 else None
 
 
 @dataclass(slots=True)
@@ -822,10 +835,12 @@ class StandinServer:
         offered = {t.get("name") for t in (params.get("tools") or conn.tools)}
         last = conn.items[-1] if conn.items else {}
         for script in self.config.tools:
-            if script.tool in offered and params.get("conversation") != "none":
+            name = offered_name(script.tool, offered)
+            if name is not None and params.get("conversation") != "none":
+                chosen = dataclasses.replace(script, tool=name)
                 if last.get("type") == "function_call_output":
-                    return "final", script
-                return "call", script
+                    return "final", chosen
+                return "call", chosen
         return "say", None
 
     def _text_for(self, params: dict[str, Any], action: str, script: ToolScript | None) -> str:

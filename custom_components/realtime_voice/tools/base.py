@@ -7,11 +7,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-import voluptuous as vol
 from homeassistant.components.homeassistant.exposed_entities import async_should_expose
 from homeassistant.core import Context, HomeAssistant
-from voluptuous.humanize import humanize_error
 
+from ..schema_library import humanize_error, vol
 from .const import ERR_INVALID_ARGUMENTS, ERR_NOT_EXPOSED, ERR_NOT_FOUND, EXPOSE_ASSISTANT
 
 
@@ -51,7 +50,7 @@ class Tool(ABC):
 
 
 def validate_with_schema(schema: vol.Schema, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Run a voluptuous schema; a failure names the bad key and value."""
+    """Run a schema (probatio or voluptuous); a failure names the bad key and value."""
     try:
         validated: dict[str, Any] = schema(arguments)
     except vol.Invalid as err:

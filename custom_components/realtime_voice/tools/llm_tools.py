@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from typing import Any
 
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import llm
-from voluptuous_openapi import convert
 
+from ..schema_library import to_json_schema
 from .base import Tool, ToolSpec, validate_with_schema
 from .names import ToolNamer
 
@@ -21,13 +22,13 @@ class LLMApiTool(Tool):
     """One tool of an APIInstance; calls go through APIInstance.async_call_tool."""
 
     def __init__(self, name: str, api_instance: llm.APIInstance, tool: llm.Tool) -> None:
-        """Describe the tool the way openai_conversation does (voluptuous_openapi.convert)."""
+        """Describe the tool the way openai_conversation does (its schema converter)."""
         self._api_instance = api_instance
         self._tool = tool
         self.spec = ToolSpec(
             name=name,
             description=tool.description or f"Home Assistant tool {tool.name}",
-            parameters=convert(tool.parameters, custom_serializer=api_instance.custom_serializer),
+            parameters=to_json_schema(tool.parameters, api_instance.custom_serializer),
         )
 
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +45,20 @@ class LLMApiTool(Tool):
         result = await instance.async_call_tool(
             llm.ToolInput(tool_name=self._tool.name, tool_args=arguments, id=call_id)
         )
+        return tool_result_data(result)
+
+
+def tool_result_data(result: Any) -> dict[str, Any]:
+    """What a tool returned, as a dict; a result marked as an error raises HomeAssistantError.
+
+    HA 2026.10 and later return ``llm.ToolResult(data, error)``; 2026.5 returns the dict itself.
+    """
+    tool_result_type = getattr(llm, "ToolResult", None)
+    if tool_result_type is None or not isinstance(result, tool_result_type):
         return dict(result)
+    if result.error:
+        raise HomeAssistantError(json.dumps(result.data, default=str))
+    return dict(result.data)
 
 
 async def async_build_llm_api_tools(

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import voluptuous as vol
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import llm, selector
 from homeassistant.helpers import service as service_helper
 
+from ..schema_library import vol
 from .const import (
     CONF_ALLOW_DANGEROUS_SERVICES,
     CONF_LLM_HASS_API,

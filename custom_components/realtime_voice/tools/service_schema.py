@@ -1,4 +1,4 @@
-"""A service's description (fields, selectors, target) as a voluptuous schema and a JSON schema."""
+"""A service's description (fields, selectors, target) as a schema (probatio or voluptuous) and a JSON schema."""
 
 from __future__ import annotations
 
@@ -6,17 +6,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import voluptuous as vol
 from homeassistant.core import split_entity_id
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import llm, selector
-from voluptuous_openapi import convert
 
-# HA 2025.4 keeps its selector -> JSON schema converter private; later releases name it
-# `selector_serializer`. Using HA's own keeps our schemas identical to the Assist API's.
-selector_serializer: Callable[[Any], Any] = getattr(
-    llm, "selector_serializer", llm._selector_serializer
-)
+from ..schema_library import to_json_schema, vol
+
+# HA's own selector -> JSON schema converter keeps our schemas identical to the Assist API's.
+selector_serializer: Callable[[Any], Any] = llm.selector_serializer
 
 TARGET_KEY = "entity_id"
 
@@ -136,7 +133,7 @@ def build_service_schema(
         schema[marker(key, description=_field_description(config, key))] = validator
 
     vol_schema = vol.Schema(schema)
-    parameters: dict[str, Any] = convert(vol_schema, custom_serializer=selector_serializer)
+    parameters = to_json_schema(vol_schema, selector_serializer)
     matching: list[str] | None = None
     if target is not None:
         # An enum of the matching exposed entities tells the model which ids it may use.

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import voluptuous as vol
 from homeassistant.components.homeassistant.exposed_entities import async_should_expose
 from homeassistant.core import Context, HomeAssistant, SupportsResponse
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import service as service_helper
 
+from ..schema_library import vol
 from .base import Tool, ToolRefusal, ToolSpec, ensure_exposed, validate_with_schema
 from .const import ERR_NOT_FOUND, EXPOSE_ASSISTANT
 from .names import ToolNamer, service_tool_name

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import voluptuous as vol
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import config_validation as cv
 
+from ..schema_library import vol
 from .base import Tool, ToolSpec, ensure_exposed, validate_with_schema
 from .results import entity_summary
 

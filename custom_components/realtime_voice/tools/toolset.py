@@ -8,7 +8,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import voluptuous as vol
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import (
     HomeAssistantError,
@@ -18,8 +17,8 @@ from homeassistant.exceptions import (
 )
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import llm
-from voluptuous.humanize import humanize_error
 
+from ..schema_library import humanize_error, vol
 from .base import Tool, ToolRefusal, ToolSpec
 from .const import (
     ERR_FAILED,
@@ -224,7 +223,6 @@ async def async_build_toolset(
     llm_context = llm.LLMContext(
         platform=LLM_PLATFORM,
         context=context,
-        user_prompt=None,
         language=language,
         assistant=EXPOSE_ASSISTANT,
         device_id=device_id,
