@@ -7,7 +7,9 @@ session held warm for it, and its entities on one device.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
@@ -46,7 +48,6 @@ class RealtimeVoiceData:
     link: SatelliteConnection
     manager: SessionManager
     device_id: str
-    applied_options: dict[str, object]
 
 
 type RealtimeVoiceConfigEntry = ConfigEntry[RealtimeVoiceData]
@@ -73,7 +74,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
         access_key=entry.data[CONF_ACCESS_KEY],
         name=entry.title,
         on_auth_failed=access_key_refused,
-        settings=lambda: satellite_settings(entry),
+        settings=lambda: satellite_settings(entry.options),
     )
     try:
         info = await link.async_connect_first()
@@ -101,10 +102,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
         sw_version=info.version,
     )
     manager = SessionManager(hass, entry, link, device_id=device.id)
-    entry.runtime_data = RealtimeVoiceData(
-        link=link, manager=manager, device_id=device.id, applied_options=dict(entry.options)
-    )
-    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    entry.runtime_data = RealtimeVoiceData(link=link, manager=manager, device_id=device.id)
 
     try:
         await manager.async_start()
@@ -117,37 +115,23 @@ async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
     return True
 
 
-def satellite_settings(entry: ConfigEntry) -> dict[str, object]:
+def satellite_settings(options: Mapping[str, Any]) -> dict[str, object]:
     """The options that the satellite itself applies (wake words, sensitivity, follow-up)."""
     settings: dict[str, object] = {}
-    if CONF_WAKE_WORDS in entry.options:
-        settings["wake_words_active"] = list(entry.options[CONF_WAKE_WORDS])
-    if entry.options.get(CONF_WAKE_THRESHOLD) is not None:
-        settings["threshold"] = float(entry.options[CONF_WAKE_THRESHOLD])
+    if CONF_WAKE_WORDS in options:
+        settings["wake_words_active"] = list(options[CONF_WAKE_WORDS])
+    if options.get(CONF_WAKE_THRESHOLD) is not None:
+        settings["threshold"] = float(options[CONF_WAKE_THRESHOLD])
     else:  # not set in HA: the satellite's own (satellite.yaml, else each model's recommendation)
         settings["own_threshold"] = True
-    if CONF_FOLLOW_UP_SECONDS in entry.options:
-        settings["follow_up_s"] = float(entry.options[CONF_FOLLOW_UP_SECONDS])
+    if CONF_FOLLOW_UP_SECONDS in options:
+        settings["follow_up_s"] = float(options[CONF_FOLLOW_UP_SECONDS])
     return settings
 
 
-# Options the satellite applies itself: changing only these needs no new Realtime session.
+# Options the satellite applies itself: changing only these needs no new Realtime session, so the
+# options flow sends them to the satellite instead of reloading the entry (options_flow.py).
 SATELLITE_OPTIONS = frozenset({CONF_WAKE_WORDS, CONF_WAKE_THRESHOLD, CONF_FOLLOW_UP_SECONDS})
-
-
-async def _async_options_updated(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry) -> None:
-    """Model, voice, instructions or tools changed: reload (a new session); else tell the satellite."""
-    data = entry.runtime_data
-    changed = {
-        key
-        for key in set(entry.options) | set(data.applied_options)
-        if entry.options.get(key) != data.applied_options.get(key)
-    }
-    data.applied_options = dict(entry.options)
-    if changed - SATELLITE_OPTIONS:
-        await hass.config_entries.async_reload(entry.entry_id)
-    elif changed and data.link.available:
-        await data.link.configure(**satellite_settings(entry))
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry) -> bool:

@@ -6,10 +6,13 @@ overrides the internal announce/start_conversation entry points that would synth
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.components import media_source
 from homeassistant.components.assist_pipeline import PipelineEvent
 from homeassistant.components.assist_satellite import (
     AssistSatelliteAnnouncement,
+    AssistSatelliteAnswer,
     AssistSatelliteConfiguration,
     AssistSatelliteEntity,
     AssistSatelliteEntityDescription,
@@ -23,7 +26,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from . import RealtimeVoiceConfigEntry
+from . import RealtimeVoiceConfigEntry, satellite_settings
 from .const import CONF_WAKE_WORDS, DOMAIN
 from .entity import RealtimeVoiceEntity
 from .media import decode_to_pcm24k
@@ -109,12 +112,12 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
                     "available": ", ".join(sorted(available)),
                 },
             )
-        # Kept in the options so that the choice survives a satellite restart (re-sent on connect);
-        # the options listener sends it to the satellite without reloading the entry.
-        self.hass.config_entries.async_update_entry(
-            self._entry,
-            options={**self._entry.options, CONF_WAKE_WORDS: list(config.active_wake_words)},
-        )
+        # Kept in the options so that the choice survives a satellite restart (re-sent on connect),
+        # and sent to the satellite now; no reload (the Realtime session does not change).
+        options = {**self._entry.options, CONF_WAKE_WORDS: list(config.active_wake_words)}
+        self.hass.config_entries.async_update_entry(self._entry, options=options)
+        if self._link.available:
+            await self._link.configure(**satellite_settings(options))
 
     # --- announcements -------------------------------------------------------------------------
 
@@ -158,6 +161,22 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
         self, start_announcement: AssistSatelliteAnnouncement
     ) -> None:
         await self._manager.async_announce(start_announcement.message, listen_after=True)
+
+    async def async_internal_ask_question(
+        self,
+        question: str | None = None,
+        question_media_id: str | None = None,
+        preannounce: bool = True,
+        preannounce_media_id: str | None = None,
+        answers: list[dict[str, Any]] | None = None,
+    ) -> AssistSatelliteAnswer | None:
+        """Refuse at once: HA's base implementation waits for an STT pipeline event that a
+        Realtime conversation never produces, so the action would hang for ever."""
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="ask_question_not_supported",
+            translation_placeholders={"name": self._entry.title},
+        )
 
     async def _preannounce_pcm(self, preannounce: bool, media_id: str | None) -> bytes | None:
         """The sound before an announcement: the one asked for, else None (the built-in chime)."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import ConfigFlowResult, OptionsFlowWithReload
 from homeassistant.helpers import selector
 
+from . import SATELLITE_OPTIONS, satellite_settings
 from .config_flow import KNOWN_VOICES, model_fields
 from .const import (
     CONF_AUTO_SELECT_VOICE,
@@ -44,7 +45,10 @@ def voice_problem(options: dict[str, Any]) -> str | None:
     return None
 
 
-class RealtimeVoiceOptionsFlow(OptionsFlow):
+class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
+    """Saving reloads the entry (a new Realtime session) unless only options that the satellite
+    applies itself changed: those are sent to it, and the conversation carries on."""
+
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         errors: dict[str, str] = {}
         placeholders = {"detail": "", "invalid_services": "", "unknown_llm_apis": ""}
@@ -63,6 +67,7 @@ class RealtimeVoiceOptionsFlow(OptionsFlow):
                 }
                 if CONF_WAKE_THRESHOLD not in user_input:  # the field was cleared
                     data.pop(CONF_WAKE_THRESHOLD, None)
+                await self._async_apply_without_reload(data)
                 return self.async_create_entry(data=data)
 
         options = {**self.config_entry.options, **(user_input or {})}
@@ -112,7 +117,7 @@ class RealtimeVoiceOptionsFlow(OptionsFlow):
                     mode=selector.NumberSelectorMode.BOX,
                 )
             ),
-            **tool_options_schema(self.hass, options, show_advanced=self.show_advanced_options),
+            **tool_options_schema(self.hass, options),
         }
         return self.async_show_form(
             step_id="init",
@@ -120,3 +125,20 @@ class RealtimeVoiceOptionsFlow(OptionsFlow):
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    async def _async_apply_without_reload(self, options: dict[str, Any]) -> None:
+        """Only satellite options changed: no reload; the satellite gets them now if it is online
+        (else when it reconnects, as every connect sends them)."""
+        current = self.config_entry.options
+        changed = {
+            key for key in set(current) | set(options) if current.get(key) != options.get(key)
+        }
+        self.automatic_reload = bool(changed - SATELLITE_OPTIONS)
+        if changed and not self.automatic_reload:
+            link = (
+                self.config_entry.runtime_data.link
+                if hasattr(self.config_entry, "runtime_data")
+                else None
+            )
+            if link is not None and link.available:
+                await link.configure(**satellite_settings(options))

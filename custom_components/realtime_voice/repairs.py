@@ -122,6 +122,8 @@ class ModelSuccessorFlow(RepairsFlow):
                 options[CONF_MODEL] = self._successor
                 options[CONF_MODEL_SELECTION] = "new"
             self.hass.config_entries.async_update_entry(entry, options=options)
+            # another model: a new Realtime session
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
             return self.async_create_entry(data={})
         return self.async_show_form(
             step_id="confirm",

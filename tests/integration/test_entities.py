@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from datetime import date
 
 import pytest
@@ -139,6 +141,34 @@ async def test_announce_while_busy_is_refused(
         )
     await manager.async_stop_conversation()
     assert manager.conversation is None
+
+
+async def test_ask_question_fails_at_once_with_a_translated_error(
+    hass: HomeAssistant, loaded: MockConfigEntry, satellite: LinkSatellite
+) -> None:
+    """HA's base ask_question waits for pipeline events that never come: the call would hang."""
+    async with asyncio.timeout(5):
+        with pytest.raises(HomeAssistantError) as raised:
+            await hass.services.async_call(
+                "assist_satellite",
+                "ask_question",
+                {
+                    "entity_id": "assist_satellite.kitchen",
+                    "question": "Do you want me to close the garage?",
+                    "answers": [
+                        {"id": "yes", "sentences": ["yes"]},
+                        {"id": "no", "sentences": ["no"]},
+                    ],
+                },
+                blocking=True,
+                return_response=True,
+            )
+    assert raised.value.translation_domain == DOMAIN
+    assert raised.value.translation_key == "ask_question_not_supported"
+    assert "cannot answer assist_satellite.ask_question" in str(raised.value)
+    # nothing was spoken and the satellite stays free for announcements
+    assert loaded.runtime_data.manager.conversation is None
+    assert hass.states.get("assist_satellite.kitchen").state == "idle"
 
 
 async def test_diagnostics_redact_secrets(

@@ -34,7 +34,8 @@ async def test_setup_and_unload(
     await load_entry(hass, entry, wait_for_session=False)
     assert entry.state is ConfigEntryState.LOADED
 
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "kitchen-0001")})
+    registry = dr.async_get(hass)
+    device = registry.async_get_device_by_identifier((DOMAIN, "kitchen-0001"), entry.entry_id)
     assert device is not None
     assert device.name == "Kitchen"
     assert device.sw_version == "0.1.0"

@@ -75,8 +75,8 @@ async def test_offered_services_exclude_the_deny_list(hass_with_house: HomeAssis
     assert not [v for v in values if v.startswith("homeassistant.")]
 
 
-async def test_existing_options_prefill_and_advanced_switch(hass_with_house: HomeAssistant) -> None:
-    """Current values are suggested; the dangerous switch hides without advanced mode unless on."""
+async def test_existing_options_prefill_and_dangerous_switch(hass_with_house: HomeAssistant) -> None:
+    """Current values are suggested; the dangerous switch is shown with its current value."""
     options = {
         CONF_LLM_HASS_API: [],
         CONF_TOOL_SERVICES: ["light.turn_on"],
@@ -84,14 +84,15 @@ async def test_existing_options_prefill_and_advanced_switch(hass_with_house: Hom
         CONF_MAX_TOOL_CALLS_PER_TURN: 3,
         CONF_TOOL_CALL_TIMEOUT: 4.5,
     }
-    form = _serialized(tool_options_schema(hass_with_house, options, show_advanced=False))
+    form = _serialized(tool_options_schema(hass_with_house, options))
     assert form[CONF_LLM_HASS_API]["description"] == {"suggested_value": []}
     assert form[CONF_TOOL_SERVICES]["description"] == {"suggested_value": ["light.turn_on"]}
-    assert CONF_ALLOW_DANGEROUS_SERVICES not in form
+    # always shown now that HA deprecated advanced mode; off unless the user turned it on
+    assert form[CONF_ALLOW_DANGEROUS_SERVICES]["default"] is False
     assert form[CONF_MAX_TOOL_CALLS_PER_TURN]["default"] == 3
 
     turned_on = {**options, CONF_ALLOW_DANGEROUS_SERVICES: True}
-    form = _serialized(tool_options_schema(hass_with_house, turned_on, show_advanced=False))
+    form = _serialized(tool_options_schema(hass_with_house, turned_on))
     assert form[CONF_ALLOW_DANGEROUS_SERVICES]["default"] is True
 
 

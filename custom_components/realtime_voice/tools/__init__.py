@@ -24,7 +24,7 @@ What the integration calls:
     # -> JSON-serialisable dict for function_call_output; never raises for a bad call:
     #    {"error": {"code": ..., "message": ...}} says why, and nothing was changed.
 
-Options flow: `tool_options_schema(hass, entry.options, show_advanced=...)` gives the fields;
+Options flow: `tool_options_schema(hass, entry.options)` gives the fields;
 `validate_tool_options(hass, user_input)` gives (errors, description_placeholders);
 `normalize_tool_options(user_input)` gives the values to store. The logbook platform re-exports
 `tools.logbook.async_describe_events`.

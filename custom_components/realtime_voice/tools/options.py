@@ -74,14 +74,11 @@ def _service_option(hass: HomeAssistant, service_id: str) -> selector.SelectOpti
     return selector.SelectOptionDict(value=service_id, label=label)
 
 
-def tool_options_schema(
-    hass: HomeAssistant, options: Mapping[str, Any], *, show_advanced: bool = True
-) -> dict[vol.Marker, Any]:
+def tool_options_schema(hass: HomeAssistant, options: Mapping[str, Any]) -> dict[vol.Marker, Any]:
     """Fields of the tool options for the options flow's schema, pre-filled from `options`.
 
     Values are suggested rather than defaulted so that the user can clear the multi-selects; pass
-    the submitted input through `normalize_tool_options`. The dangerous-services switch is shown
-    only with advanced mode (or when it is already on, so that it can be turned off).
+    the submitted input through `normalize_tool_options`.
     """
     settings = tool_settings(options)
     apis = [
@@ -103,10 +100,10 @@ def tool_options_schema(
             )
         ),
     }
-    if show_advanced or settings.allow_dangerous_services:
-        schema[
-            vol.Optional(CONF_ALLOW_DANGEROUS_SERVICES, default=settings.allow_dangerous_services)
-        ] = selector.BooleanSelector()
+    # Always shown (off by default): HA deprecated the "advanced mode" flag that used to hide it.
+    schema[
+        vol.Optional(CONF_ALLOW_DANGEROUS_SERVICES, default=settings.allow_dangerous_services)
+    ] = selector.BooleanSelector()
     schema[vol.Optional(CONF_MAX_TOOL_CALLS_PER_TURN, default=settings.max_calls_per_turn)] = (
         selector.NumberSelector(
             selector.NumberSelectorConfig(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.components.homeassistant.exposed_entities import async_should_expose
 from homeassistant.core import Context, HomeAssistant, SupportsResponse
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import service as service_helper
+from homeassistant.helpers.translation import async_get_translations
 
 from ..schema_library import vol
 from .base import Tool, ToolRefusal, ToolSpec, ensure_exposed, validate_with_schema
@@ -87,6 +89,40 @@ def exposed_entity_ids(hass: HomeAssistant) -> list[str]:
     )
 
 
+def with_translations(
+    description: Mapping[str, Any], translations: Mapping[str, str], domain: str, service: str
+) -> dict[str, Any]:
+    """The service description with the texts of HA's translations where it has none.
+
+    Since 2026 HA keeps a service's name and descriptions only in its translations (strings.json),
+    no longer merged into the description; the model needs them to pick and fill a tool.
+    """
+    prefix = f"component.{domain}.services.{service}"
+
+    def texts(config: Mapping[str, Any], key: str) -> dict[str, Any]:
+        result = dict(config)
+        for text in ("name", "description"):
+            if not result.get(text) and (translated := translations.get(f"{key}.{text}")):
+                result[text] = translated
+        return result
+
+    def fields(configs: Mapping[str, Any]) -> dict[str, Any]:
+        # a collapsible section holds fields of its own; their keys are still fields.<name>
+        return {
+            key: (
+                {**config, "fields": fields(config["fields"])}
+                if isinstance(config, Mapping) and isinstance(config.get("fields"), Mapping)
+                else texts(config, f"{prefix}.fields.{key}")
+            )
+            for key, config in configs.items()
+        }
+
+    result = texts(description, prefix)
+    if isinstance(description.get("fields"), Mapping):
+        result["fields"] = fields(description["fields"])
+    return result
+
+
 async def async_build_service_tools(
     hass: HomeAssistant,
     selections: list[str],
@@ -102,9 +138,14 @@ async def async_build_service_tools(
     available = {domain: list(s) for domain, s in hass.services.async_services().items()}
     chosen = select_services(available, selections, allow_dangerous=allow_dangerous)
     descriptions = await service_helper.async_get_all_descriptions(hass)
+    translations = await async_get_translations(
+        hass, hass.config.language, "services", {domain for domain, _ in chosen}
+    )
     tools: list[ServiceTool] = []
     for domain, service in chosen:
-        description = descriptions.get(domain, {}).get(service) or {}
+        description = with_translations(
+            descriptions.get(domain, {}).get(service) or {}, translations, domain, service
+        )
         try:
             schema = build_service_schema(domain, service, description, exposed)
         except UnofferableService as err:
