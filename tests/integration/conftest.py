@@ -6,7 +6,9 @@ event against the openai package's types); the satellite is the real link server
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -41,6 +43,29 @@ API_KEY = "sk-test-0123456789abcdef"
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None, socket_enabled: None) -> None:
     """Let HA load custom_components/realtime_voice; allow sockets (to 127.0.0.1 only)."""
+
+
+# What Home Assistant logs when an integration uses a deprecated API, blocks the event loop or calls
+# from another thread: "Detected that custom integration 'realtime_voice' ..." (helpers/frame.py) and
+# "Detected blocking call to ... by custom integration 'realtime_voice' ..." (util/loop.py).
+HA_REPORT = re.compile(r"Detected\b.*\bintegration '" + DOMAIN + "'", re.DOTALL)
+
+
+def reports_about_this_integration(records: Iterable[logging.LogRecord]) -> list[str]:
+    """HA's reports about this integration among ``records``, at any level."""
+    return [message for record in records if HA_REPORT.search(message := record.getMessage())]
+
+
+@pytest.fixture(autouse=True)
+def no_reports_about_this_integration(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail the test if HA reported this integration (deprecated API, blocking or thread-unsafe
+    call), so that none comes back unnoticed."""
+    # A repeated blocking call is logged at debug level only: capture that too.
+    caplog.set_level(logging.DEBUG, logger="homeassistant.util.loop")
+    yield
+    records = [r for when in ("setup", "call", "teardown") for r in caplog.get_records(when)]
+    if reports := reports_about_this_integration(records):
+        pytest.fail("Home Assistant reported realtime_voice:\n" + "\n".join(reports))
 
 
 @pytest.fixture(autouse=True)
