@@ -51,7 +51,12 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         errors: dict[str, str] = {}
-        placeholders = {"detail": "", "invalid_services": "", "unknown_llm_apis": ""}
+        placeholders = {
+            "detail": "",
+            "invalid_services": "",
+            "unknown_llm_apis": "",
+            "admin_llm_apis": "",
+        }
         if user_input is not None:
             tool_errors, tool_placeholders = validate_tool_options(self.hass, user_input)
             errors.update(tool_errors)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import voluptuous as vol
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import (
     HomeAssistantError,
     ServiceNotFound,
@@ -18,7 +18,13 @@ from homeassistant.exceptions import (
 )
 from homeassistant.helpers import llm
 from homeassistant.util.json import JsonObjectType
+from pytest_homeassistant_custom_component.common import MockUser
 
+from custom_components.realtime_voice.tools import (
+    CONF_LLM_HASS_API,
+    tool_options_schema,
+    validate_tool_options,
+)
 from custom_components.realtime_voice.tools.results import MAX_RESULT_CHARS
 
 from .test_tools_support import House, assist_tool_name, async_setup_house
@@ -205,3 +211,111 @@ async def test_long_result_is_cut(house_and_api: tuple[House, EchoAPI]) -> None:
     assert result["success"] is True
     assert len(result["preview"]) == MAX_RESULT_CHARS
     assert result["preview"].startswith('{"success":true,"result":"word word')
+
+
+class AdminAPI(EchoAPI):
+    """An API only an admin may use, as HA 2026.11's "homeassistant" API (it manages HA itself)."""
+
+    requires_admin = True
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Registered under its own id."""
+        super().__init__(hass, "admin_echo")
+        self.id = "admin_api"
+        self.name = "Admin"
+
+
+async def test_api_for_admins_only_is_not_offered_to_a_satellite(
+    house_and_api: tuple[House, EchoAPI],
+    hass_admin_user: MockUser,
+    hass_read_only_user: MockUser,
+) -> None:
+    """A voice conversation runs as no user: an admin-only API is left out with a warning that says
+    why (HA 2026.11 itself answers only "Unauthorized"); an admin's context gets it."""
+    house, _ = house_and_api
+    llm.async_register_api(house.hass, AdminAPI(house.hass))
+
+    for context in (None, Context(), Context(user_id=hass_read_only_user.id)):
+        toolset = await house.toolset(llm_api_ids=["assist", "admin_api"], context=context)
+        names = [spec.name for spec in toolset.definitions]
+        assert "admin_echo" not in names
+        assert assist_tool_name(toolset, "HassTurnOn") in names
+        assert any("admin_api needs an admin user" in w for w in toolset.warnings)
+
+    admin = await house.toolset(
+        llm_api_ids=["admin_api"], context=Context(user_id=hass_admin_user.id)
+    )
+    assert "admin_echo" in [spec.name for spec in admin.definitions]
+    assert admin.warnings == []
+
+    # the options offer it not, and refuse it if it is asked for anyway
+    form = tool_options_schema(house.hass, {})
+    offered = next(v for k, v in form.items() if k == CONF_LLM_HASS_API).config["options"]
+    assert "admin_api" not in [option["value"] for option in offered]
+    assert "echo_api" in [option["value"] for option in offered]
+    errors, placeholders = validate_tool_options(house.hass, {CONF_LLM_HASS_API: ["admin_api"]})
+    assert errors == {CONF_LLM_HASS_API: "admin_llm_api"}
+    assert placeholders == {"admin_llm_apis": "admin_api"}
+
+
+class AnyOfTool(EchoTool):
+    """Parameters whose top level is an anyOf, which OpenAI refuses there."""
+
+    def __init__(self) -> None:
+        """Either a text or a number."""
+        super().__init__("either")
+        self.parameters = vol.Schema(
+            vol.Any({vol.Required("text"): str}, {vol.Required("number"): int})
+        )
+
+
+async def test_llm_tool_schemas_are_openai_conversations(
+    house_and_api: tuple[House, EchoAPI],
+) -> None:
+    """Every tool of every API is described as openai_conversation describes it in the same release:
+    its parameters converted by the schema library HA ships (probatio's to_openapi with OpenAPI
+    3.1.0 from 2026.10, voluptuous_openapi's convert before) with HA's custom serializer, top-level
+    oneOf/anyOf/allOf/enum/not left out."""
+    house, api = house_and_api
+    api.tools.append(AnyOfTool())
+    llm_context = llm.LLMContext(
+        platform="realtime_voice",
+        context=Context(),
+        language="en",
+        assistant="conversation",
+        device_id=house.device_id,
+    )
+    toolset = await house.toolset(llm_api_ids=["assist", "echo_api"])
+    specs = {spec.name: spec for spec in toolset.definitions}
+    try:
+        import probatio
+
+        def convert(tool: llm.Tool, serializer: Any) -> dict[str, Any]:
+            return dict(
+                probatio.to_openapi(
+                    tool.parameters, custom_serializer=serializer, openapi_version="3.1.0"
+                )
+            )
+    except ImportError:  # Home Assistant before probatio
+        from voluptuous_openapi import convert as voluptuous_convert
+
+        def convert(tool: llm.Tool, serializer: Any) -> dict[str, Any]:
+            return dict(voluptuous_convert(tool.parameters, custom_serializer=serializer))
+
+    compared = 0
+    taken: set[str] = set()
+    for api_id in ("assist", "echo_api"):
+        instance = await llm.async_get_api(house.hass, api_id, llm_context)
+        for tool in instance.tools:
+            # a name an earlier API took is offered with the API's id in front
+            name = f"{api_id}__{tool.name}" if tool.name in taken else tool.name
+            taken.add(tool.name)
+            expected = {
+                k: v
+                for k, v in convert(tool, instance.custom_serializer).items()
+                if k not in {"oneOf", "anyOf", "allOf", "enum", "not"}
+            }
+            assert specs[name].parameters == expected, name
+            compared += 1
+    assert compared >= 6
+    assert specs["either"].parameters == {}  # only the anyOf was there

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from homeassistant.core import Context, HomeAssistant
@@ -14,8 +15,21 @@ from homeassistant.helpers import llm
 from ..schema_library import to_json_schema
 from .base import Tool, ToolSpec, validate_with_schema
 from .names import ToolNamer
+from .options import requires_admin
 
 _LOGGER = logging.getLogger(__name__)
+
+
+# openai_conversation leaves these out of a tool's top level (OpenAI refuses them there).
+UNSUPPORTED_TOP_LEVEL_KEYS = frozenset({"oneOf", "anyOf", "allOf", "enum", "not"})
+
+
+def openai_tool_parameters(
+    tool: llm.Tool, custom_serializer: Callable[[Any], Any] | None
+) -> dict[str, Any]:
+    """The tool's parameters as openai_conversation's _format_tool gives them in the same release."""
+    schema = to_json_schema(tool.parameters, custom_serializer)
+    return {k: v for k, v in schema.items() if k not in UNSUPPORTED_TOP_LEVEL_KEYS}
 
 
 class LLMApiTool(Tool):
@@ -28,7 +42,7 @@ class LLMApiTool(Tool):
         self.spec = ToolSpec(
             name=name,
             description=tool.description or f"Home Assistant tool {tool.name}",
-            parameters=to_json_schema(tool.parameters, api_instance.custom_serializer),
+            parameters=openai_tool_parameters(tool, api_instance.custom_serializer),
         )
 
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +89,20 @@ async def async_build_llm_api_tools(
     A tool whose name an earlier API already took is offered as "<api id>__<name>".
     """
     tools: list[LLMApiTool] = []
+    apis = {api.id: api for api in llm.async_get_apis(hass)}
     for api_id in api_ids:
+        api = apis.get(api_id)
+        if (
+            api is not None
+            and requires_admin(api)
+            and not await _async_is_admin(hass, llm_context.context)
+        ):
+            # HA 2026.11 refuses it too (Unauthorized); say why instead.
+            warnings.append(
+                f"LLM API {api_id} needs an admin user; the satellite's conversations run"
+                " without a user"
+            )
+            continue
         try:
             instance = await llm.async_get_api(hass, api_id, llm_context)
         except HomeAssistantError as err:
@@ -87,3 +114,10 @@ async def async_build_llm_api_tools(
         for tool in instance.tools:
             tools.append(LLMApiTool(namer.claim(tool.name, prefix=api_id), instance, tool))
     return tools
+
+
+async def _async_is_admin(hass: HomeAssistant, context: Context | None) -> bool:
+    if context is None or context.user_id is None:
+        return False
+    user = await hass.auth.async_get_user(context.user_id)
+    return user is not None and user.is_admin

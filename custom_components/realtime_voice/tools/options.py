@@ -30,6 +30,19 @@ from .selection import invalid_selections, offered_services
 # Error keys (translations under options.error) returned by validate_tool_options.
 ERROR_INVALID_SERVICE = "invalid_service"
 ERROR_UNKNOWN_LLM_API = "unknown_llm_api"
+ERROR_ADMIN_LLM_API = "admin_llm_api"
+
+
+def requires_admin(api: llm.API) -> bool:
+    """Whether HA gives the API only to an admin user (HA 2026.11's "homeassistant" API, which
+    manages HA itself); older releases have no such API."""
+    return bool(getattr(api, "requires_admin", False))
+
+
+def offered_llm_apis(hass: HomeAssistant) -> list[llm.API]:
+    """The LLM APIs a satellite can use: a voice conversation runs as no user (whoever is in the
+    room speaks), so not those that need an admin user."""
+    return [api for api in llm.async_get_apis(hass) if not requires_admin(api)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +95,7 @@ def tool_options_schema(hass: HomeAssistant, options: Mapping[str, Any]) -> dict
     """
     settings = tool_settings(options)
     apis = [
-        selector.SelectOptionDict(value=api.id, label=api.name) for api in llm.async_get_apis(hass)
+        selector.SelectOptionDict(value=api.id, label=api.name) for api in offered_llm_apis(hass)
     ]
     services = [_service_option(hass, s) for s in offered_services(hass.services.async_services())]
     schema: dict[vol.Marker, Any] = {
@@ -156,8 +169,12 @@ def validate_tool_options(
     if bad := invalid_selections(s.strip().lower() for s in user_input.get(CONF_TOOL_SERVICES, [])):
         errors[CONF_TOOL_SERVICES] = ERROR_INVALID_SERVICE
         placeholders["invalid_services"] = ", ".join(bad)
-    known_apis = {api.id for api in llm.async_get_apis(hass)}
-    if unknown := [a for a in user_input.get(CONF_LLM_HASS_API, []) if a not in known_apis]:
+    apis = {api.id: api for api in llm.async_get_apis(hass)}
+    chosen = list(user_input.get(CONF_LLM_HASS_API, []))
+    if unknown := [a for a in chosen if a not in apis]:
         errors[CONF_LLM_HASS_API] = ERROR_UNKNOWN_LLM_API
         placeholders["unknown_llm_apis"] = ", ".join(unknown)
+    elif admin := [a for a in chosen if requires_admin(apis[a])]:
+        errors[CONF_LLM_HASS_API] = ERROR_ADMIN_LLM_API
+        placeholders["admin_llm_apis"] = ", ".join(admin)
     return errors, placeholders
