@@ -51,6 +51,7 @@ class EchoTool(llm.Tool):
                         "slow",
                         "long",
                         "invalid",
+                        "tool_error",
                     ]
                 ),
             }
@@ -75,6 +76,8 @@ class EchoTool(llm.Tool):
             raise RuntimeError("bug")
         if mode == "invalid":
             raise vol.Invalid("bad value", path=["text"])
+        if mode == "tool_error":  # a failure the tool reports itself (HA 2026.10+)
+            return llm.ToolResult(data={"error": "no timer is running"}, error=True)
         if mode == "long":
             return as_tool_result({"success": True, "result": "word " * 5000})
         if mode == "slow":
@@ -154,6 +157,7 @@ async def test_two_apis_prompts_and_clashing_names(house_and_api: tuple[House, E
         ("crash", "internal_error", "HA log"),
         ("not_found", "not_found", "light.blink"),
         ("invalid", "invalid_arguments", "text"),
+        ("tool_error", "failed", "no timer is running"),
     ],
 )
 async def test_tool_failures_become_structured_errors(
