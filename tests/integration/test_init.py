@@ -35,7 +35,10 @@ async def test_setup_and_unload(
     assert entry.state is ConfigEntryState.LOADED
 
     registry = dr.async_get(hass)
-    device = registry.async_get_device_by_identifier((DOMAIN, "kitchen-0001"), entry.entry_id)
+    if hasattr(registry, "async_get_device_by_identifier"):  # HA 2026.10+
+        device = registry.async_get_device_by_identifier((DOMAIN, "kitchen-0001"), entry.entry_id)
+    else:  # 2026.5; async_get_device reports an error from 2026.10
+        device = registry.async_get_device(identifiers={(DOMAIN, "kitchen-0001")})
     assert device is not None
     assert device.name == "Kitchen"
     assert device.sw_version == "0.1.0"

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import voluptuous as vol
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import (
     HomeAssistantError,
@@ -20,6 +19,7 @@ from homeassistant.helpers import llm
 from homeassistant.util.json import JsonObjectType
 from pytest_homeassistant_custom_component.common import MockUser
 
+from custom_components.realtime_voice.schema_library import vol
 from custom_components.realtime_voice.tools import (
     CONF_LLM_HASS_API,
     tool_options_schema,

@@ -6,10 +6,10 @@ from typing import Any
 
 import probatio
 import pytest
-import voluptuous as vol
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 
+from custom_components.realtime_voice.schema_library import vol
 from custom_components.realtime_voice.tools import (
     CONF_ALLOW_DANGEROUS_SERVICES,
     CONF_LLM_HASS_API,
@@ -75,7 +75,9 @@ async def test_offered_services_exclude_the_deny_list(hass_with_house: HomeAssis
     assert not [v for v in values if v.startswith("homeassistant.")]
 
 
-async def test_existing_options_prefill_and_dangerous_switch(hass_with_house: HomeAssistant) -> None:
+async def test_existing_options_prefill_and_dangerous_switch(
+    hass_with_house: HomeAssistant,
+) -> None:
     """Current values are suggested; the dangerous switch is shown with its current value."""
     options = {
         CONF_LLM_HASS_API: [],
