@@ -1,4 +1,4 @@
-"""The manifest declares what the integration needs from the Home Assistant it runs in."""
+"""The manifest declares what the integration needs from the Home Assistant it runs in; its texts."""
 
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ from homeassistant.setup import async_setup_component
 from packaging.requirements import Requirement
 
 import custom_components.realtime_voice as integration
+from custom_components.realtime_voice.tools.options import (
+    ERROR_ADMIN_LLM_API,
+    ERROR_INVALID_SERVICE,
+    ERROR_UNKNOWN_LLM_API,
+)
 
 PACKAGE = Path(integration.__file__).parent
 MANIFEST = json.loads((PACKAGE / "manifest.json").read_text())
@@ -76,3 +81,15 @@ async def test_dependencies_bring_the_assist_api(hass: HomeAssistant) -> None:
     for domain in MANIFEST["dependencies"]:
         assert await async_setup_component(hass, domain, {})
     assert llm.LLM_API_ASSIST in {api.id for api in llm.async_get_apis(hass)}
+
+
+def test_english_translations_are_the_strings() -> None:
+    """HA reads a custom integration's texts from translations/en.json: it must be strings.json,
+    with the texts of the errors the integration raises or returns."""
+    strings = json.loads((PACKAGE / "strings.json").read_text())
+    assert json.loads((PACKAGE / "translations" / "en.json").read_text()) == strings
+    assert {ERROR_INVALID_SERVICE, ERROR_UNKNOWN_LLM_API, ERROR_ADMIN_LLM_API} <= set(
+        strings["options"]["error"]
+    )
+    assert "{admin_llm_apis}" in strings["options"]["error"][ERROR_ADMIN_LLM_API]
+    assert "{name}" in strings["exceptions"]["ask_question_not_supported"]["message"]
