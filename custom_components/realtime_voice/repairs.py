@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.data_entry_flow import FlowResult
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
@@ -21,6 +21,9 @@ from .const import (
 )
 from .core.realtime import Fallback, registry
 from .schema_library import vol
+
+if TYPE_CHECKING:  # only for type checking: HA 2026.5 has no RepairsFlowResult
+    from homeassistant.components.repairs import RepairsFlowResult
 
 # Warn this many days before a model's shutdown.
 SHUTDOWN_WARNING_DAYS = 90
@@ -108,10 +111,12 @@ class ModelSuccessorFlow(RepairsFlow):
         self._key = key
         self._successor = successor
 
-    async def async_step_init(self, user_input: dict[str, str] | None = None) -> FlowResult:
+    async def async_step_init(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
         return await self.async_step_confirm()
 
-    async def async_step_confirm(self, user_input: dict[str, str] | None = None) -> FlowResult:
+    async def async_step_confirm(
+        self, user_input: dict[str, str] | None = None
+    ) -> RepairsFlowResult:
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None:
             return self.async_abort(reason="entry_removed")

@@ -20,7 +20,7 @@ try:
     HAS_PROBATIO = True
 except ImportError:  # Home Assistant before probatio
     import voluptuous as vol  # type: ignore[no-redef]
-    from voluptuous.humanize import humanize_error  # type: ignore[no-redef]
+    from voluptuous.humanize import humanize_error  # type: ignore[assignment]
 
     HAS_PROBATIO = False
 
