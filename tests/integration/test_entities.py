@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from typing import Any
 
 import pytest
 from homeassistant.components.assist_satellite import AssistSatelliteConfiguration
@@ -225,6 +226,43 @@ async def test_options_flow(hass: HomeAssistant, loaded: MockConfigEntry) -> Non
     assert loaded.options["tool_services"] == ["light.turn_on"]
     # Saving reloads the entry: a new session with the new instructions.
     await wait_until(lambda: loaded.runtime_data.manager.session is not None)
+
+
+async def test_options_only_the_satellite_applies_are_sent_without_reload(
+    hass: HomeAssistant, loaded: MockConfigEntry, satellite: LinkSatellite, standin: StandinServer
+) -> None:
+    """Wake threshold and follow-up window: the options flow (an OptionsFlowWithReload) skips the
+    reload and sends them to the satellite; the dangerous-services switch is shown without
+    advanced mode (show_advanced_options is deprecated)."""
+
+    async def save(changes: dict[str, Any]) -> None:
+        result = await hass.config_entries.options.async_init(loaded.entry_id)
+        assert "allow_dangerous_services" in {str(key) for key in result["data_schema"].schema}
+        shown = {
+            str(key): key.default()
+            for key in result["data_schema"].schema
+            if callable(getattr(key, "default", None))
+        }
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], shown | changes
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+
+    # the first save stores every option (the form's defaults for those the entry lacked)
+    await save({})
+    await wait_until(lambda: loaded.runtime_data.manager.session is not None)
+    manager = loaded.runtime_data.manager
+    connections = len([c for c in standin.connections if c.refused is None])
+
+    await save({"wake_threshold": 0.7, "follow_up_seconds": 3})
+
+    assert loaded.options["wake_threshold"] == 0.7
+    await wait_until(lambda: satellite.info.threshold == 0.7 and satellite.info.follow_up_s == 3)
+    # not reloaded: the same session manager, no new Realtime connection
+    assert loaded.state is ConfigEntryState.LOADED
+    assert loaded.runtime_data.manager is manager
+    assert len([c for c in standin.connections if c.refused is None]) == connections
 
 
 async def test_model_shutdown_repair_offers_the_successor(
