@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.core import HomeAssistant
+from homeassistant.util.ssl import get_default_context
 
 from .const import (
     CONF_API_KEY,
@@ -80,6 +81,9 @@ def realtime_settings(config: Mapping[str, Any]) -> RealtimeSettings:
         voice=config.get(CONF_VOICE, DEFAULT_VOICE),
         voice_fallback=config.get(CONF_VOICE_FALLBACK, DEFAULT_VOICE_FALLBACK),
         auto_select_voice=config.get(CONF_AUTO_SELECT_VOICE, True),
+        # HA's context: made once, not in the event loop; trusts what HA trusts (certifi, or
+        # REQUESTS_CA_BUNDLE).
+        ssl_context=get_default_context(),
     )
 
 

@@ -186,11 +186,19 @@ class TestTls:
         ca_key, ca_cert = folder / "ca.key", folder / "ca.pem"
         key, csr, cert = folder / "server.key", folder / "server.csr", folder / "server.pem"
         ext = folder / "server.ext"
-        ext.write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        # the extensions Python's strict verification (3.13+) asks for on a CA and a server
+        ext.write_text(
+            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+            "keyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=critical,CA:FALSE\n"
+            "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
+        )
 
         def openssl(*args: str) -> None:
             subprocess.run(["openssl", *args], check=True, capture_output=True)
 
+        ca_subject = "/CN=realtime-voice e2e test CA"
+        ca_extensions = ["-addext", "basicConstraints=critical,CA:TRUE"]
+        ca_extensions += ["-addext", "keyUsage=critical,keyCertSign,cRLSign"]
         openssl(
             "req",
             "-x509",
@@ -200,7 +208,8 @@ class TestTls:
             "-days",
             "2",
             "-subj",
-            "/CN=realtime-voice e2e test CA",
+            ca_subject,
+            *ca_extensions,
             "-keyout",
             str(ca_key),
             "-out",

@@ -157,8 +157,10 @@ async def establish(
     url, model = endpoint_url(settings.url, model)
     started = time.monotonic()
     try:
+        secure = {"ssl": settings.ssl_context} if url.startswith("wss://") else {}
         ws = await connect(
             url,
+            **secure,
             additional_headers=auth_headers(settings, interface),
             open_timeout=settings.connect_timeout,
             max_size=_MAX_FRAME,

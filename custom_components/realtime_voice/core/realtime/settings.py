@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import ssl
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,6 +29,9 @@ class RealtimeSettings:
     voice: str = "marin"
     voice_fallback: str = "alloy"
     auto_select_voice: bool = True
+    # TLS for wss:// endpoints. None: Python's default context, whose certificates load when the
+    # first connection opens (a blocking read); Home Assistant passes its own, made once at start.
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
     # Resilience and timing.
     connect_timeout: float = 15.0
     # Replace the session before the service's 60-minute limit (when idle, at the latest at the limit).
