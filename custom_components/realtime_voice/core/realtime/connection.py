@@ -157,10 +157,10 @@ async def establish(
     url, model = endpoint_url(settings.url, model)
     started = time.monotonic()
     try:
-        secure = {"ssl": settings.ssl_context} if url.startswith("wss://") else {}
         ws = await connect(
             url,
-            **secure,
+            # None: websockets' default context for wss://; ws:// takes none
+            ssl=settings.ssl_context if url.startswith("wss://") else None,
             additional_headers=auth_headers(settings, interface),
             open_timeout=settings.connect_timeout,
             max_size=_MAX_FRAME,
