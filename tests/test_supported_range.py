@@ -38,3 +38,8 @@ def test_installation_docs_state_the_range_and_python() -> None:
     assert f"Python >= {versions['HA_PYTHON_MIN']}" in text
     for key in ("HA_TEST", "HA_NEWEST", "HA_OLDEST"):
         assert versions[key] in text
+
+
+def test_the_integration_checks_the_same_oldest_release() -> None:
+    text = (ROOT / "custom_components" / "realtime_voice" / "supported_version.py").read_text()
+    assert f'MIN_HA_VERSION = "{ha_versions()["HA_OLDEST"]}"' in text

@@ -4,7 +4,12 @@ One config entry per satellite: a link to the satellite (it is the server, HA co
 session held warm for it, and its entities on one device.
 """
 
+# ruff: noqa: E402 - the version check runs before the imports that need a supported release
 from __future__ import annotations
+
+from .supported_version import check_home_assistant_version
+
+check_home_assistant_version()
 
 import logging
 from collections.abc import Mapping
