@@ -514,6 +514,20 @@ class Hass:
         )
         self.token, self.refresh_token = tokens["access_token"], tokens["refresh_token"]
         self.connect_websocket()
+        self.confirm_http_config()
+
+    def confirm_http_config(self) -> None:
+        """Keep the HTTP settings this hass started with, as the owner's "Confirm" does.
+
+        Since 2026.11 HA moves the `http:` YAML into its storage as a trial that it reverts five
+        minutes later (restarting on the default port) unless the owner confirms it in a dialog that
+        the frontend shows over every page. Older releases have no such step (unknown command).
+        """
+        try:
+            self.ws_command("http/config/promote")
+        except StackError as err:
+            if "unknown_command" not in str(err) and "not_allowed" not in str(err):
+                raise
 
     def state(self, entity_id: str) -> dict[str, Any] | None:
         response = requests.get(

@@ -60,7 +60,12 @@ def test_config_flow_dialog_and_device_page(main_stack: MainStack) -> None:
             text = browser.text()
             return text if "Enter an API key" in text or "Realtime endpoint" in text else ""
 
-        text = wait_for(first_step, 30, "the config flow's first step")
+        text = wait_for(
+            first_step,
+            30,
+            "the config flow's first step",
+            lambda: f"page text:\n{browser.text()[-3000:]}",
+        )
         if "Enter an API key" in text:  # another entry holds a key: the menu comes first
             browser.screenshot(SHOTS / "config-flow-menu.png")
             browser.click_text("Enter an API key")
