@@ -55,12 +55,24 @@ def collect(areas: tuple[str, ...] = AREAS) -> list[Figure]:
     return figures
 
 
+def area_name(module_name: str) -> str:
+    """ ".audio.bench" -> "audio", ".pipeline_bench" -> "pipeline"."""
+    return module_name.strip(".").split(".")[0].removesuffix("_bench")
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--area",
+        action="append",
+        choices=[area_name(m) for m in AREAS],
+        help="only this area's figures (repeatable); default: all",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    figures = collect()
+    wanted = getattr(args, "area", None)
+    figures = collect(tuple(m for m in AREAS if not wanted or area_name(m) in wanted))
     if args.json:
         print(json.dumps({"machine": machine(), "figures": [asdict(f) for f in figures]}))
         return 0
