@@ -144,6 +144,20 @@ class Browser:
                 clickCount=1 if kind != "mouseMoved" else 0,
             )
 
+    def click_text_until_gone(self, text: str, gone: str, within: float = 30) -> None:
+        """Click ``text`` until ``gone`` leaves the page, as a user clicks again when the first
+        click landed while a dialog was still opening (its buttons move during the animation)."""
+
+        def clicked_away() -> bool:
+            if gone not in self.text():
+                return True
+            with contextlib.suppress(StackError):  # the button between two frames of the animation
+                self.click_text(text)
+            time.sleep(1.0)
+            return gone not in self.text()
+
+        wait_for(clicked_away, within, f"{gone!r} to go after clicking {text!r}", self.text)
+
     def screenshot(self, path: Path) -> Path:
         data = self.send("Page.captureScreenshot", format="png")["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
