@@ -95,7 +95,8 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
                 for name in available
             ],
             active_wake_words=list(active),
-            max_active_wake_words=0,
+            # the satellite runs every active wake word model at once
+            max_active_wake_words=len(available),
         )
 
     async def async_set_configuration(self, config: AssistSatelliteConfiguration) -> None:

@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
 
 from custom_components.realtime_voice.const import (
     CONF_ACCESS_KEY,
@@ -141,6 +141,34 @@ async def test_announce_while_busy_is_refused(
         )
     await manager.async_stop_conversation()
     assert manager.conversation is None
+
+
+async def test_wake_word_picker_over_the_websocket(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    loaded: MockConfigEntry,
+    satellite: LinkSatellite,
+) -> None:
+    """What HA's UI does: read the configuration, then set two wake words (#12 defect 5: it was
+    refused with "Maximum number of active wake words is 0")."""
+    client = await hass_ws_client()
+    await client.send_json_auto_id(
+        {"type": "assist_satellite/get_configuration", "entity_id": "assist_satellite.kitchen"}
+    )
+    config = (await client.receive_json())["result"]
+    assert config["max_active_wake_words"] == len(config["available_wake_words"]) == 3
+
+    await client.send_json_auto_id(
+        {
+            "type": "assist_satellite/set_wake_words",
+            "entity_id": "assist_satellite.kitchen",
+            "wake_word_ids": ["okay_nabu", "alexa"],
+        }
+    )
+    reply = await client.receive_json()
+    assert reply["success"], reply
+    await wait_until(lambda: satellite.info.wake_words_active == ["okay_nabu", "alexa"])
+    assert loaded.options[CONF_WAKE_WORDS] == ["okay_nabu", "alexa"]
 
 
 async def test_ask_question_fails_at_once_with_a_translated_error(
