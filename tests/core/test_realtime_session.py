@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -255,13 +256,14 @@ async def test_barge_in_cancel_and_truncate(interface: str) -> None:
             (truncated,) = server.sent_of("conversation.item.truncated")
             assert truncated["item_id"] == delta.item_id
             assert truncated["audio_end_ms"] == 40
-            # Nothing in progress now: cancelling again is a recoverable warning, not a crash.
+            # Nothing in progress now, as after most barge-ins (only playback was left): the
+            # endpoint's response_cancel_not_active is expected, neither a warning nor a crash.
             await session.cancel_response()
-            (warning,) = [e for e in await events_until(session, lambda e: isinstance(e, Warning))]
-            assert warning.code == "response_cancel_not_active"
+            await asyncio.sleep(0.2)  # the endpoint's error arrives
             # After a drop, the conversation is re-created with only what the user heard.
             server.drop_connections()
-            await events_until(session, lambda e: isinstance(e, Reconnected))
+            meanwhile = await events_until(session, lambda e: isinstance(e, Reconnected))
+            assert not [e for e in meanwhile if isinstance(e, Warning)]
             await session.add_user_text("Go on")
             await session.create_response()
             await events_until(session, _done)

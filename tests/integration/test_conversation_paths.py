@@ -4,6 +4,7 @@ listening, barge-in truncation, start_conversation, media announcements, the leg
 from __future__ import annotations
 
 import io
+import logging
 import wave
 
 import numpy as np
@@ -65,7 +66,7 @@ def standin_config() -> StandinConfig:
 
 
 async def test_barge_in_truncates_what_was_not_heard(
-    hass: HomeAssistant, standin: StandinServer
+    hass: HomeAssistant, standin: StandinServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     satellite = LinkSatellite(finish_playback=False)
     await satellite.start()
@@ -75,6 +76,8 @@ async def test_barge_in_truncates_what_was_not_heard(
         await satellite.say(tone(0.8) + silence(1.0))
         await wait_until(lambda: any(len(v) > 4800 for v in satellite.played.values()))
         assert hass.states.get(SATELLITE).state == "responding"
+        # As usual, the model has finished generating while the satellite still plays the answer.
+        await wait_until(lambda: standin.responses_done >= 1)
 
         await satellite.barge_in(played_ms=100)
         await wait_until(lambda: bool(standin.received_of("conversation.item.truncate")))
@@ -83,6 +86,16 @@ async def test_barge_in_truncates_what_was_not_heard(
         assert truncate["content_index"] == 0
         assert standin.received_of("response.cancel")
         await wait_until(lambda: hass.states.get(SATELLITE).state == "listening")
+        # The response had finished generating (only its playback was left): the stand-in answers
+        # the cancel with response_cancel_not_active, as OpenAI does; that is no warning (#12 defect 7).
+        await hass.async_block_till_done()
+        ours = [
+            r
+            for r in caplog.records
+            if r.levelno >= logging.WARNING
+            and r.name.startswith("custom_components.realtime_voice")
+        ]
+        assert ours == [], caplog.text
         # The user's new words go to the same conversation.
         await satellite.stream(tone(0.5) + silence(1.0))
         await wait_until(lambda: len(standin.received_of("input_audio_buffer.append")) > 60)

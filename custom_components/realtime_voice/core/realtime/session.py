@@ -510,6 +510,10 @@ class RealtimeSession:
             _LOGGER.info("Session expired; reconnecting with the conversation")
             if link is self._link:
                 self._begin_recovery("session_expired")
+        elif typed.code == "response_cancel_not_active":
+            # A barge-in cancels what the satellite is still playing; the model has usually finished
+            # generating it by then, so the cancel finds nothing to stop. Expected, not a warning.
+            _LOGGER.debug("Barge-in: the response had already finished generating")
         elif isinstance(typed, AuthenticationError):
             task = asyncio.create_task(self._shutdown(typed))
             self._readers.add(task)
