@@ -5,6 +5,7 @@ one frame: its output lags its input by less than 10 ms and comes in multiples o
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 
 import numpy as np
 
@@ -35,17 +36,16 @@ class NoiseSuppressor:
     def reset(self) -> None:
         from pyspeex_noise import AudioProcessor
 
-        self._processor = AudioProcessor(0, self.suppression_db)  # 0: speex's own AGC off
-        self._pending: np.ndarray = np.zeros(0, dtype=np.int16)
-
-    def _process_10ms(self, frame: bytes) -> bytes:
-        """One 10 ms frame through speex. pyspeex-noise 2.x (what pip resolves on a Pi) renamed
-        ``Process10ms`` (which returned an object with ``.audio``) to ``process_10ms`` returning
-        bytes; Home Assistant pins 1.0.2, so both are in use."""
-        processor = self._processor
+        processor = AudioProcessor(0, self.suppression_db)  # 0: speex's own AGC off
+        # One 10 ms frame through speex. pyspeex-noise 2.x (what pip resolves on a Pi) renamed
+        # ``Process10ms`` (which returned an object with ``.audio``) to ``process_10ms`` returning
+        # bytes; Home Assistant pins 1.0.2, so both are in use. Chosen once, not per frame.
+        self._process_10ms: Callable[[bytes], bytes]
         if hasattr(processor, "process_10ms"):
-            return bytes(processor.process_10ms(frame))
-        return bytes(processor.Process10ms(frame).audio)
+            self._process_10ms = processor.process_10ms
+        else:
+            self._process_10ms = lambda frame: processor.Process10ms(frame).audio
+        self._pending: np.ndarray = np.zeros(0, dtype=np.int16)
 
     def __call__(self, samples_16k: np.ndarray, last: bool = False) -> np.ndarray:
         pending = (
