@@ -134,6 +134,15 @@ def satellite_settings(options: Mapping[str, Any]) -> dict[str, object]:
     return settings
 
 
+async def async_send_satellite_settings(
+    link: SatelliteConnection, options: Mapping[str, Any]
+) -> None:
+    """Give a connected satellite these options now; an offline one gets them when it reconnects
+    (every connect sends them)."""
+    if link.available:
+        await link.configure(**satellite_settings(options))
+
+
 # Options the satellite applies itself: changing only these needs no new Realtime session, so the
 # options flow sends them to the satellite instead of reloading the entry (options_flow.py).
 SATELLITE_OPTIONS = frozenset({CONF_WAKE_WORDS, CONF_WAKE_THRESHOLD, CONF_FOLLOW_UP_SECONDS})

@@ -26,7 +26,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from . import RealtimeVoiceConfigEntry, satellite_settings
+from . import RealtimeVoiceConfigEntry, async_send_satellite_settings
 from .const import CONF_WAKE_WORDS, DOMAIN
 from .entity import RealtimeVoiceEntity
 from .media import decode_to_pcm24k
@@ -117,8 +117,7 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
         # and sent to the satellite now; no reload (the Realtime session does not change).
         options = {**self._entry.options, CONF_WAKE_WORDS: list(config.active_wake_words)}
         self.hass.config_entries.async_update_entry(self._entry, options=options)
-        if self._link.available:
-            await self._link.configure(**satellite_settings(options))
+        await async_send_satellite_settings(self._link, options)
 
     # --- announcements -------------------------------------------------------------------------
 

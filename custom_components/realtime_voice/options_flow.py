@@ -7,7 +7,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlowWithReload
 from homeassistant.helpers import selector
 
-from . import SATELLITE_OPTIONS, satellite_settings
+from . import SATELLITE_OPTIONS, async_send_satellite_settings
 from .config_flow import KNOWN_VOICES, model_fields
 from .const import (
     CONF_AUTO_SELECT_VOICE,
@@ -139,11 +139,5 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             key for key in set(current) | set(options) if current.get(key) != options.get(key)
         }
         self.automatic_reload = bool(changed - SATELLITE_OPTIONS)
-        if changed and not self.automatic_reload:
-            link = (
-                self.config_entry.runtime_data.link
-                if hasattr(self.config_entry, "runtime_data")
-                else None
-            )
-            if link is not None and link.available:
-                await link.configure(**satellite_settings(options))
+        if changed and not self.automatic_reload and hasattr(self.config_entry, "runtime_data"):
+            await async_send_satellite_settings(self.config_entry.runtime_data.link, options)
