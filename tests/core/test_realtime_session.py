@@ -32,6 +32,7 @@ from realtime_voice_core.realtime import (
     lookup,
     open_session,
 )
+from realtime_voice_core.realtime.metrics import RECENT_LATENCIES
 from tests.realtime_standin import StandinConfig, StandinServer, ToolScript
 from tests.realtime_standin.audio import tone
 from tests.realtime_standin.testing import TEST_KEY, events_until, settings_for
@@ -342,3 +343,24 @@ async def test_no_secret_in_logs_or_reprs(
         assert TEST_KEY not in record.getMessage()
     for text in texts:
         assert TEST_KEY not in text
+
+
+async def test_bookkeeping_stays_bounded_over_many_conversations(server: StandinServer) -> None:
+    """#12 defect 13: a satellite runs for months; what the session keeps per item, per failed call
+    and per response must not grow with use, nor what diagnostics show of it."""
+    session = await _open(server, "ga")
+    try:
+        for _ in range(3 * RECENT_LATENCIES):
+            await session.add_user_text("Hello?")
+            await session.create_response()
+            await events_until(session, _done)
+            await session.truncate(server.sessions()[-1]["items"][-1]["id"], 0, 10)
+            await session.reset_conversation()  # what the integration does after each conversation
+            await events_until(session, lambda e: isinstance(e, SessionReplaced))
+        assert session.metrics.responses == 3 * RECENT_LATENCIES
+        assert len(session.metrics.first_audio_ms) == RECENT_LATENCIES
+        assert len(session.metrics.as_dict()["first_audio_ms"]) == RECENT_LATENCIES
+        # Only the items of the conversation since the last reset are remembered.
+        assert session.items_remembered <= 2
+    finally:
+        await session.close()

@@ -110,6 +110,11 @@ class ResponseMetrics:
     duration_ms: float
 
 
+# How many of the latest first-audio latencies a session keeps (for percentiles and diagnostics): a
+# satellite runs for months, so the list must not grow with every answer.
+RECENT_LATENCIES = 50
+
+
 @dataclass(slots=True)
 class SessionMetrics:
     """Running totals for one ``RealtimeSession`` (all its connections)."""
@@ -126,7 +131,11 @@ class SessionMetrics:
     malformed_events: int = 0
     audio_frames_sent: int = 0
     audio_frames_dropped: int = 0  # appended while no connection was up
-    first_audio_ms: list[float] = field(default_factory=list)
+    first_audio_ms: list[float] = field(default_factory=list)  # the latest RECENT_LATENCIES
+
+    def add_first_audio(self, ms: float) -> None:
+        self.first_audio_ms.append(ms)
+        del self.first_audio_ms[:-RECENT_LATENCIES]
 
     def as_dict(self) -> dict[str, Any]:
         return {

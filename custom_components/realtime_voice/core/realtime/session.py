@@ -213,6 +213,11 @@ class RealtimeSession:
         await self._shutdown(None)
 
     @property
+    def items_remembered(self) -> int:
+        """How many conversation items the session keeps bookkeeping for (bounded by a reset)."""
+        return len(self._turns.keys() | self._item_audio_bytes.keys() | self._truncated_ms.keys())
+
+    @property
     def closed(self) -> bool:
         return self._closing
 
@@ -236,6 +241,10 @@ class RealtimeSession:
         )
         self._turns = {}
         self._order = []
+        # Item ids are per connection: what was kept by the old ones is of no use any more.
+        self._item_audio_bytes = {}
+        self._truncated_ms = {}
+        self._failed_calls = {t.call_id for t in turns if t.call_id in self._failed_calls}
         try:
             for turn in turns:
                 await self._recreate(link, turn)
@@ -344,11 +353,23 @@ class RealtimeSession:
                 if self._closing or self._link is None:
                     raise RealtimeError("The session is closed", code="closed")
             turns = self._conversation() if keep_conversation else []
-            saved = (self._turns, self._order)
+            saved = (
+                self._turns,
+                self._order,
+                self._item_audio_bytes,
+                self._truncated_ms,
+                self._failed_calls,
+            )
             try:
                 link = await self._connect(turns)
             except RealtimeError:
-                self._turns, self._order = saved
+                (
+                    self._turns,
+                    self._order,
+                    self._item_audio_bytes,
+                    self._truncated_ms,
+                    self._failed_calls,
+                ) = saved
                 raise
             old = self._link
             self._abandon_responses("cancelled", reason)
@@ -542,7 +563,7 @@ class RealtimeSession:
         self.metrics.usage += usage
         self.metrics.cost_usd += cost
         if response.first_audio_ms is not None:
-            self.metrics.first_audio_ms.append(response.first_audio_ms)
+            self.metrics.add_first_audio(response.first_audio_ms)
         self._emit(
             ev.ResponseDone(
                 done.response_id,
