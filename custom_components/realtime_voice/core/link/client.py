@@ -1,19 +1,20 @@
 """Home Assistant's side of the link: connects to a satellite, authenticates, yields its events.
 
-Reconnecting is the caller's job (HA's entry set-up); :func:`backoff_delays` gives the delays.
+Reconnecting is the caller's job (HA's entry set-up); :func:`backoff_delays` (core/backoff.py)
+gives the delays.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from ..backoff import backoff_delays as backoff_delays  # re-exported by the link package
 from . import protocol as p
 
 _LOGGER = logging.getLogger(__name__)
@@ -43,16 +44,6 @@ class Audio:
 
 
 LinkEvent = p.Event | Audio
-
-
-def backoff_delays(
-    initial: float = 1.0, maximum: float = 60.0, factor: float = 2.0, jitter: float = 0.5
-) -> Iterator[float]:
-    """Endless reconnect delays: exponential up to ``maximum``, each scaled by 1 +/- ``jitter``."""
-    delay = initial
-    while True:
-        yield delay * random.uniform(1.0 - jitter, 1.0 + jitter)
-        delay = min(delay * factor, maximum)
 
 
 class SatelliteLinkClient:
@@ -202,7 +193,9 @@ class SatelliteLinkClient:
         """Audio of the open stream: PCM16 LE mono 24 kHz, any length (whole samples)."""
         if len(pcm) % p.AUDIO_SAMPLE_BYTES:
             raise ValueError(f"pcm: {len(pcm)} bytes is not a whole number of 16-bit samples")
-        await self._send(pcm)
+        # A frame larger than the peer's limit (1 MiB, about 22 s) would close the link (1009).
+        for start in range(0, len(pcm), p.MAX_AUDIO_FRAME_BYTES):
+            await self._send(pcm[start : start + p.MAX_AUDIO_FRAME_BYTES])
 
     async def play_end(self, stream_id: str) -> None:
         await self.send(p.PlayEnd(stream_id))

@@ -23,6 +23,8 @@ AUDIO_RATE = 24_000
 AUDIO_SAMPLE_BYTES = 2
 # 20 ms of 24 kHz PCM16 mono: the size of each audio frame the satellite sends.
 AUDIO_FRAME_BYTES = AUDIO_RATE * AUDIO_SAMPLE_BYTES // 50
+# The largest audio frame either side sends: half a second (far below the 1 MiB frame limit).
+MAX_AUDIO_FRAME_BYTES = AUDIO_RATE * AUDIO_SAMPLE_BYTES // 2
 DEFAULT_PORT = 10800
 ZEROCONF_TYPE = "_realtime-voice._tcp.local."
 

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from typing import Any, Literal
 
 from websockets.exceptions import ConnectionClosed
 
+from ..backoff import backoff_delays
 from . import events as ev
 from . import protocol
 from .connection import Link, error_from_server, establish
@@ -204,9 +204,10 @@ class RealtimeSession:
         self._description = description
         await self._send(protocol.session_update(self.interface, description, self.voice))
 
-    async def reset_conversation(self) -> None:
-        """A fresh conversation without the previous context, on a new connection."""
-        await self._replace("reset", keep_conversation=False)
+    async def reset_conversation(self, description: SessionDescription | None = None) -> None:
+        """A fresh conversation without the previous context, on a new connection (configured
+        with ``description`` when given: no session.update is needed after it)."""
+        await self._replace("reset", keep_conversation=False, description=description)
 
     async def close(self) -> None:
         """Close the connection and end ``events()`` with ``Closed(None)``. Idempotent."""
@@ -317,11 +318,13 @@ class RealtimeSession:
             with contextlib.suppress(Exception):
                 await old.close()
         turns = self._conversation()
-        delay = self._settings.reconnect_initial_delay
+        delays = backoff_delays(
+            self._settings.reconnect_initial_delay, self._settings.reconnect_max_delay
+        )
         last: RealtimeError | None = None
-        for attempt in range(1, self._settings.reconnect_max_attempts + 1):
-            # "Equal jitter": between half and all of the delay, so clients do not retry in step.
-            wait = random.uniform(delay / 2, delay)
+        for attempt, wait in enumerate(delays, start=1):
+            if attempt > self._settings.reconnect_max_attempts:
+                break
             self._emit(ev.Reconnecting(attempt, wait, reason))
             _LOGGER.info("Reconnecting in %.2f s (attempt %d): %s", wait, attempt, reason)
             await asyncio.sleep(wait)
@@ -329,7 +332,6 @@ class RealtimeSession:
                 link = await self._connect(turns)
             except (RealtimeConnectionError, ProtocolError) as err:
                 last = err
-                delay = min(self._settings.reconnect_max_delay, delay * 2)
                 continue
             except RealtimeError as err:
                 await self._shutdown(err)
@@ -344,7 +346,13 @@ class RealtimeSession:
             )
         )
 
-    async def _replace(self, reason: str, *, keep_conversation: bool) -> None:
+    async def _replace(
+        self,
+        reason: str,
+        *,
+        keep_conversation: bool,
+        description: SessionDescription | None = None,
+    ) -> None:
         async with self._replace_lock:
             if self._closing:
                 raise RealtimeError("The session is closed", code="closed")
@@ -353,6 +361,9 @@ class RealtimeSession:
                 if self._closing or self._link is None:
                     raise RealtimeError("The session is closed", code="closed")
             turns = self._conversation() if keep_conversation else []
+            previous_description = self._description
+            if description is not None:
+                self._description = description
             saved = (
                 self._turns,
                 self._order,
@@ -363,6 +374,7 @@ class RealtimeSession:
             try:
                 link = await self._connect(turns)
             except RealtimeError:
+                self._description = previous_description
                 (
                     self._turns,
                     self._order,
