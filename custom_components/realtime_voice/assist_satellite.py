@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.components import media_source
 from homeassistant.components.assist_pipeline import PipelineEvent
 from homeassistant.components.assist_satellite import (
     AssistSatelliteAnnouncement,
@@ -20,16 +19,13 @@ from homeassistant.components.assist_satellite import (
     AssistSatelliteWakeWord,
 )
 from homeassistant.components.assist_satellite.entity import AssistSatelliteState
-from homeassistant.components.media_player import async_process_play_media_url
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import RealtimeVoiceConfigEntry, async_send_satellite_settings
 from .const import CONF_WAKE_WORDS, DOMAIN
 from .entity import RealtimeVoiceEntity
-from .media import decode_to_pcm24k
 from .session_manager import ConversationState
 
 WAKE_WORD_PHRASES = {
@@ -42,9 +38,12 @@ WAKE_WORD_PHRASES = {
 
 STATE_MAP = {
     ConversationState.IDLE: AssistSatelliteState.IDLE,
+    ConversationState.RESETTING: AssistSatelliteState.IDLE,
     ConversationState.LISTENING: AssistSatelliteState.LISTENING,
+    ConversationState.FOLLOW_UP: AssistSatelliteState.LISTENING,
     ConversationState.PROCESSING: AssistSatelliteState.PROCESSING,
     ConversationState.RESPONDING: AssistSatelliteState.RESPONDING,
+    ConversationState.ANNOUNCING: AssistSatelliteState.RESPONDING,
 }
 
 
@@ -128,12 +127,11 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
         preannounce: bool = True,
         preannounce_media_id: str | None = None,
     ) -> None:
-        pcm = await self._media_pcm(media_id) if media_id else None
         await self._manager.async_announce(
             message or "",
-            pcm=pcm,
+            media_id=media_id,
             preannounce=preannounce,
-            preannounce_pcm=await self._preannounce_pcm(preannounce, preannounce_media_id),
+            preannounce_media_id=preannounce_media_id,
         )
 
     async def async_announce(self, announcement: AssistSatelliteAnnouncement) -> None:
@@ -147,12 +145,11 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
         preannounce: bool = True,
         preannounce_media_id: str | None = None,
     ) -> None:
-        pcm = await self._media_pcm(start_media_id) if start_media_id else None
         await self._manager.async_announce(
             start_message or "",
-            pcm=pcm,
+            media_id=start_media_id,
             preannounce=preannounce,
-            preannounce_pcm=await self._preannounce_pcm(preannounce, preannounce_media_id),
+            preannounce_media_id=preannounce_media_id,
             listen_after=True,
             extra_prompt=extra_system_prompt,
         )
@@ -177,24 +174,3 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
             translation_key="ask_question_not_supported",
             translation_placeholders={"name": self._entry.title},
         )
-
-    async def _preannounce_pcm(self, preannounce: bool, media_id: str | None) -> bytes | None:
-        """The sound before an announcement: the one asked for, else None (the built-in chime)."""
-        if not preannounce or not media_id:
-            return None
-        return await self._media_pcm(media_id)
-
-    async def _media_pcm(self, media_id: str) -> bytes:
-        if media_source.is_media_source_id(media_id):
-            media_id = (await media_source.async_resolve_media(self.hass, media_id, None)).url
-        url = async_process_play_media_url(self.hass, media_id)
-        session = async_get_clientsession(self.hass)
-        async with session.get(url) as response:
-            if response.status != 200:
-                raise HomeAssistantError(
-                    translation_domain=DOMAIN,
-                    translation_key="media_fetch_failed",
-                    translation_placeholders={"media": media_id, "status": str(response.status)},
-                )
-            data = await response.read()
-        return await self.hass.async_add_executor_job(decode_to_pcm24k, data, media_id)

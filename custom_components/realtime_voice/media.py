@@ -1,65 +1,98 @@
-"""Decoding announcement media to the link's format (PCM16 mono 24 kHz).
+"""Announcement media as the link's audio (PCM16 mono 24 kHz), decoded by HA's ffmpeg as it arrives.
 
-WAV is decoded with the standard library; other formats need ffmpeg on the Home Assistant host.
+Media is never held whole: it is fetched and decoded in a stream, and what is longer than
+MAX_MEDIA_SECONDS is refused with a clear error (an announcement is not a music player).
 """
 
 from __future__ import annotations
 
-import io
-import shutil
-import subprocess
-import wave
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
-import numpy as np
+from homeassistant.components import media_source
+from homeassistant.components.ffmpeg import get_ffmpeg_manager
+from homeassistant.components.media_player import async_process_play_media_url
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-RATE = 24_000
+from .const import DOMAIN
+from .core.link import protocol
+from .playback import BYTES_PER_MS
+
+MAX_MEDIA_SECONDS = 600.0
+CHUNK_BYTES = 100 * BYTES_PER_MS  # what is sent to the satellite at a time
+_FETCH_CHUNK_BYTES = 1 << 16
 
 
-def decode_to_pcm24k(data: bytes, name: str) -> bytes:
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        return _decode_wav(data)
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise HomeAssistantError(
-            f"Cannot play {name}: only WAV media can be decoded without ffmpeg on the Home Assistant host"
-        )
-    result = subprocess.run(
-        [
-            ffmpeg,
-            "-v",
-            "error",
-            "-i",
-            "pipe:0",
-            "-f",
-            "s16le",
-            "-ac",
-            "1",
-            "-ar",
-            str(RATE),
-            "pipe:1",
-        ],
-        input=data,
-        capture_output=True,
-        check=False,
-        timeout=60,
+def _error(key: str, **placeholders: str) -> HomeAssistantError:
+    return HomeAssistantError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
     )
-    if result.returncode != 0:
-        raise HomeAssistantError(
-            f"Cannot decode {name}: {result.stderr.decode(errors='replace')[:200]}"
-        )
-    return result.stdout
 
 
-def _decode_wav(data: bytes) -> bytes:
-    with wave.open(io.BytesIO(data)) as wav:
-        channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
-        frames = wav.readframes(wav.getnframes())
-    if width != 2:
-        raise HomeAssistantError(f"Unsupported WAV sample width {width * 8} bit (use 16 bit)")
-    samples = np.frombuffer(frames, dtype="<i2").reshape(-1, channels).mean(axis=1)
-    if rate != RATE and len(samples):
-        # Linear interpolation is enough for announcements; HA has no streaming resampler to reuse.
-        positions = np.arange(0, len(samples) - 1, rate / RATE)
-        samples = np.interp(positions, np.arange(len(samples)), samples)
-    return np.clip(samples, -32768, 32767).astype("<i2").tobytes()
+async def async_stream_media(hass: HomeAssistant, media_id: str) -> AsyncIterator[bytes]:
+    """The audio of ``media_id`` (a media-source id or a URL) in chunks of whole samples."""
+    url = media_id
+    if media_source.is_media_source_id(media_id):
+        url = (await media_source.async_resolve_media(hass, media_id, None)).url
+    url = async_process_play_media_url(hass, url)
+    async with async_get_clientsession(hass).get(url) as response:
+        if response.status != 200:
+            raise _error("media_fetch_failed", media=media_id, status=str(response.status))
+        try:
+            ffmpeg = await asyncio.create_subprocess_exec(
+                get_ffmpeg_manager(hass).binary,
+                *("-v", "error", "-i", "pipe:0", "-f", "s16le", "-ac", "1"),
+                *("-ar", str(protocol.AUDIO_RATE), "pipe:1"),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except OSError as err:
+            raise _error("media_ffmpeg_missing", media=media_id, error=str(err)) from err
+        assert ffmpeg.stdin is not None
+        assert ffmpeg.stdout is not None
+        assert ffmpeg.stderr is not None
+        stdin, stdout, stderr = ffmpeg.stdin, ffmpeg.stdout, ffmpeg.stderr
+
+        async def feed() -> None:
+            with contextlib.suppress(ConnectionError):
+                async for data in response.content.iter_chunked(_FETCH_CHUNK_BYTES):
+                    stdin.write(data)
+                    await stdin.drain()
+            stdin.close()
+
+        feeder = asyncio.create_task(feed())
+        errors = asyncio.create_task(stderr.read())
+        limit = int(MAX_MEDIA_SECONDS * 1000) * BYTES_PER_MS
+        total = 0
+        try:
+            pending = b""
+            while data := await stdout.read(CHUNK_BYTES):
+                data = pending + data
+                whole = len(data) - len(data) % protocol.AUDIO_SAMPLE_BYTES
+                data, pending = data[:whole], data[whole:]
+                if total + len(data) > limit:
+                    raise _error("media_too_long", media=media_id, seconds=f"{MAX_MEDIA_SECONDS:g}")
+                total += len(data)
+                if data:
+                    yield data
+            await feeder
+            if await ffmpeg.wait() != 0:
+                message = (await errors).decode(errors="replace").strip()[:200]
+                raise _error("media_decode_failed", media=media_id, error=message)
+        finally:
+            if ffmpeg.returncode is None:
+                ffmpeg.kill()
+                await ffmpeg.wait()
+            for task in (feeder, errors):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                    await task
+
+
+async def async_read_media(hass: HomeAssistant, media_id: str) -> bytes:
+    """Short media (a preannounce sound) as one piece of audio."""
+    return b"".join([chunk async for chunk in async_stream_media(hass, media_id)])

@@ -1,5 +1,6 @@
-"""The preannounce chime, synthesized: HA's own preannounce sound is an MP3, and decoding it would need
-ffmpeg on the HA host; two soft sine tones at the link's format need nothing."""
+"""The satellite's own sounds, synthesized at the link's format (PCM16 mono 24 kHz): the preannounce
+chime (HA's own preannounce sound is an MP3 that would need decoding on every announcement) and the
+error tone heard when a conversation cannot start."""
 
 from __future__ import annotations
 
@@ -7,16 +8,29 @@ from functools import cache
 
 import numpy as np
 
-RATE = 24_000
+from .core.link import protocol
+
+RATE = protocol.AUDIO_RATE
 
 
-@cache
-def chime_pcm() -> bytes:
-    """Two rising tones, 0.35 s, PCM16 mono 24 kHz, with fades so that it does not click."""
+def _tones(*notes: tuple[float, float]) -> bytes:
+    """Soft sine tones (frequency Hz, seconds) one after another, with fades so they do not click."""
     parts = []
-    for frequency, seconds in ((659.25, 0.15), (987.77, 0.2)):
+    for frequency, seconds in notes:
         t = np.arange(int(RATE * seconds)) / RATE
         tone = np.sin(2 * np.pi * frequency * t)
         fade = np.minimum(1.0, np.minimum(t, seconds - t) / 0.02)
         parts.append(0.3 * tone * fade)
     return (np.concatenate(parts) * 32767).astype("<i2").tobytes()
+
+
+@cache
+def chime_pcm() -> bytes:
+    """Two rising tones, 0.35 s."""
+    return _tones((659.25, 0.15), (987.77, 0.2))
+
+
+@cache
+def error_tone_pcm() -> bytes:
+    """Two falling tones, 0.5 s: something went wrong."""
+    return _tones((493.88, 0.2), (329.63, 0.3))

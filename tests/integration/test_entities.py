@@ -125,24 +125,6 @@ async def test_wake_word_configuration(
         )
 
 
-async def test_announce_while_busy_is_refused(
-    hass: HomeAssistant, loaded: MockConfigEntry, satellite: LinkSatellite
-) -> None:
-    manager = loaded.runtime_data.manager
-    await satellite.say(b"\0" * 4800)  # a wake word starts a conversation
-    await wait_until(lambda: manager.conversation is not None)
-    with pytest.raises(HomeAssistantError, match="busy"):
-        await hass.services.async_call(
-            "assist_satellite",
-            "announce",
-            {"message": "Dinner is ready"},
-            target={"entity_id": "assist_satellite.kitchen"},
-            blocking=True,
-        )
-    await manager.async_stop_conversation()
-    assert manager.conversation is None
-
-
 async def test_wake_word_picker_over_the_websocket(
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,

@@ -209,7 +209,7 @@ async def test_a_spoken_announcement_leaves_no_playback_behind(
         target={"entity_id": SATELLITE},
         blocking=True,
     )
-    assert not manager._playbacks
+    assert not manager.playbacks
     await satellite.say(tone(0.8) + silence(1.0))
     await wait_until(lambda: protocol.Listen() in satellite.commands)
     await manager.async_stop_conversation()

@@ -19,6 +19,7 @@ HA side, in short::
 Reconnecting is up to the caller; :func:`backoff_delays` yields delays with jitter.
 """
 
+from ..backoff import backoff_delays
 from . import protocol
 from .client import (
     Audio,
@@ -28,7 +29,6 @@ from .client import (
     LinkError,
     LinkEvent,
     SatelliteLinkClient,
-    backoff_delays,
 )
 from .protocol import DEFAULT_PORT, PROTOCOL_VERSION, ZEROCONF_TYPE, ProtocolError
 from .server import LinkHandler, SatelliteLinkServer

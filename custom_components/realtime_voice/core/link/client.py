@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from ..backoff import backoff_delays as backoff_delays  # re-exported by the link package
 from . import protocol as p
 
 _LOGGER = logging.getLogger(__name__)
