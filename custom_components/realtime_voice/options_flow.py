@@ -8,7 +8,6 @@ from homeassistant.config_entries import ConfigFlowResult, OptionsFlowWithReload
 from homeassistant.helpers import selector
 
 from . import SATELLITE_OPTIONS, async_send_satellite_settings
-from .config_flow import KNOWN_VOICES, model_fields
 from .const import (
     CONF_AUTO_SELECT_VOICE,
     CONF_FOLLOW_UP_SECONDS,
@@ -26,6 +25,7 @@ from .const import (
 )
 from .core.link import protocol
 from .core.realtime import registry
+from .flow_schemas import model_fields, select
 from .schema_library import vol
 from .tools import normalize_tool_options, tool_options_schema, validate_tool_options
 
@@ -100,9 +100,7 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             vol.Required(
                 CONF_VOICE_FALLBACK,
                 default=options.get(CONF_VOICE_FALLBACK, DEFAULT_VOICE_FALLBACK),
-            ): selector.SelectSelector(
-                selector.SelectSelectorConfig(options=list(KNOWN_VOICES), custom_value=True)
-            ),
+            ): select(registry.VOICES, custom=True),
             vol.Required(
                 CONF_AUTO_SELECT_VOICE, default=options.get(CONF_AUTO_SELECT_VOICE, True)
             ): bool,
