@@ -10,12 +10,18 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 import custom_components.realtime_voice as integration
 from custom_components.realtime_voice.const import (
@@ -27,6 +33,7 @@ from custom_components.realtime_voice.const import (
     CONF_VOICE,
     DOMAIN,
 )
+from custom_components.realtime_voice.repairs import async_check_model_shutdown
 from tests.realtime_standin import StandinServer
 
 from .conftest import API_KEY, entry_for
@@ -202,6 +209,48 @@ async def test_the_options_form_can_be_filled_in(
     assert walk.problems == [], "\n".join(walk.problems)
     assert walk.seen == {f"options.{step}" for step in STRINGS["options"]["step"]}
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.fixture
+async def loaded(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> AsyncIterator[MockConfigEntry]:
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry, wait_for_session=False)
+    yield entry
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("today", "translation_key"),
+    [(date(2026, 11, 21), "model_shutdown_soon"), (date(2027, 2, 1), "model_shut_down")],
+)
+async def test_repair_flows_can_be_filled_in(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded: MockConfigEntry,
+    today: date,
+    translation_key: str,
+) -> None:
+    """#12 defect 10: the fix flow's texts name {model} and {date}, which it did not provide."""
+    assert await async_setup_component(hass, "repairs", {})
+    entry = loaded
+    async_check_model_shutdown(hass, entry, today=today)
+    issue_id = f"model_shutdown_{entry.entry_id}_model"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == translation_key
+    texts = STRINGS["issues"][translation_key]
+    assert needed(texts["title"]) <= set(issue.translation_placeholders or {})
+
+    walk = Walk()
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    walk.check(f"issues.{translation_key}", texts["fix_flow"], await response.json())
+    assert walk.problems == [], "\n".join(walk.problems)
+    assert walk.seen == {f"issues.{translation_key}.{step}" for step in texts["fix_flow"]["step"]}
 
 
 def _raised_translations() -> list[tuple[str, str, str, set[str] | None]]:
