@@ -221,7 +221,48 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
     # --- Re-authentication and reconfigure -----------------------------------------------------
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Two keys can be refused: the satellite's access key (the link) or the API key (the
+        Realtime session). Ask the satellite which: if it refuses the stored access key, that is the
+        one to renew; otherwise (it accepts it, or is unreachable) the API key."""
+        try:
+            await async_check_satellite(
+                entry_data[CONF_HOST], entry_data[CONF_PORT], entry_data[CONF_ACCESS_KEY]
+            )
+        except InvalidAccessKeyError:
+            return await self.async_step_reauth_access_key()
+        except SatelliteUnreachableError:  # also "busy": HA's own link is up with this key
+            pass
         return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_access_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The satellite refuses the stored access key: ask for the one in its satellite.yaml and
+        check it against the satellite at the entry's address."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            satellite = {
+                CONF_HOST: entry.data[CONF_HOST],
+                CONF_PORT: entry.data[CONF_PORT],
+                CONF_ACCESS_KEY: user_input[CONF_ACCESS_KEY],
+            }
+            info, errors = await self._satellite_check(satellite)
+            if info is not None:
+                await self.async_set_unique_id(info.satellite_id)
+                self._abort_if_unique_id_mismatch(reason="wrong_satellite")
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_ACCESS_KEY: user_input[CONF_ACCESS_KEY]}
+                )
+        return self.async_show_form(
+            step_id="reauth_access_key",
+            data_schema=vol.Schema({vol.Required(CONF_ACCESS_KEY): PASSWORD}),
+            errors=errors,
+            description_placeholders={
+                "name": entry.title,
+                "host": f"{entry.data[CONF_HOST]}:{entry.data[CONF_PORT]}",
+            },
+        )
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None

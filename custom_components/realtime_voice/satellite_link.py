@@ -49,7 +49,10 @@ class SatelliteConnection:
         self.port = port
         self.name = name
         self._access_key = access_key
+        # Called once when the satellite starts refusing the key (HA starts re-authentication);
+        # the link goes on retrying quietly, in case the satellite gets its old key back.
         self._on_auth_failed = on_auth_failed
+        self._key_refused = False
         # What HA keeps for the satellite (wake words, sensitivity, follow-up): applied on every
         # connect, so that a satellite that restarted gets it back.
         self._settings = settings
@@ -143,14 +146,23 @@ class SatelliteConnection:
                 await self._apply_settings(client)
             except LinkAuthError as err:
                 await client.close()
-                self.last_error = str(err)
-                _LOGGER.error("Satellite %s refused the access key: %s", self.name, err)
-                self._on_auth_failed()
+                self.last_error = f"refused the access key: {err}"
+                if self._key_refused:
+                    _LOGGER.debug("Satellite %s still refuses the access key", self.name)
+                else:
+                    self._key_refused = True
+                    _LOGGER.error(
+                        "Satellite %s refused the access key (%s); re-authentication started",
+                        self.name,
+                        err,
+                    )
+                    self._on_auth_failed()
             except LinkConnectionError as err:
                 await client.close()
                 self.last_error = str(err)
                 _LOGGER.debug("Satellite %s still unreachable: %s", self.name, err)
             else:
+                self._key_refused = False
                 self.reconnects += 1
                 self._client = client
                 _LOGGER.info("Link to satellite %s is back", self.name)

@@ -164,6 +164,20 @@ async def test_every_config_flow_step_can_be_filled_in(
     result = check(await flow.async_configure(result["flow_id"], satellite_input))
     flow.async_abort(result["flow_id"])
 
+    # re-authentication for the satellite's access key (it refuses the stored one), with an error
+    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_ACCESS_KEY: "old"})
+    result = check(
+        await flow.async_init(
+            DOMAIN,
+            context={"source": config_entries.SOURCE_REAUTH, "entry_id": entry.entry_id},
+            data=dict(entry.data),
+        )
+    )
+    assert result["step_id"] == "reauth_access_key"
+    result = check(await flow.async_configure(result["flow_id"], {CONF_ACCESS_KEY: "wrong"}))
+    flow.async_abort(result["flow_id"])
+    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_ACCESS_KEY: ACCESS_KEY})
+
     # re-authentication for the API key (with an error) and success
     result = check(
         await flow.async_init(
