@@ -20,7 +20,6 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr
 
 from .const import (
     CONF_ACCESS_KEY,
@@ -32,6 +31,7 @@ from .const import (
     DOMAIN,
 )
 from .core.link import LinkAuthError, LinkConnectionError
+from .device import async_register_device, async_track_device_info
 from .repairs import async_check_model_shutdown
 from .satellite_link import SatelliteConnection
 from .session_manager import SessionManager
@@ -82,14 +82,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
             translation_key="satellite_unreachable",
             translation_placeholders={"name": entry.title, "error": str(err)},
         ) from err
-    device = dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry.entry_id,
-        identifiers={(DOMAIN, entry.unique_id or entry.entry_id)},
-        name=info.name,
-        manufacturer="Realtime Voice",
-        model="Voice satellite",
-        sw_version=info.version,
-    )
+    device = async_register_device(hass, entry, info)
+    entry.async_on_unload(async_track_device_info(hass, link, device.id))
     manager = SessionManager(hass, entry, link, device_id=device.id)
     entry.runtime_data = RealtimeVoiceData(link=link, manager=manager, device_id=device.id)
 
