@@ -28,6 +28,9 @@ from . import RealtimeVoiceConfigEntry
 from .entity import RealtimeVoiceEntity
 from .session_manager import Figures
 
+# Read-only and pushed by the link: no updates to limit.
+PARALLEL_UPDATES = 0
+
 
 @dataclass(frozen=True, kw_only=True)
 class RealtimeVoiceSensorDescription(SensorEntityDescription):
