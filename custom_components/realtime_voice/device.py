@@ -39,7 +39,7 @@ def async_track_device_info(
         info = link.info
         registry = dr.async_get(hass)
         device = registry.async_get(device_id)
-        if info is None or device is None:
+        if info is None or not isinstance(device, dr.DeviceEntry):
             return
         if (device.name, device.sw_version) != (info.name, info.version):
             registry.async_update_device(device_id, name=info.name, sw_version=info.version)

@@ -4,6 +4,7 @@ state again; the state also survives reloads and HA restarts."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
@@ -18,6 +19,7 @@ from tests.realtime_standin import StandinServer
 
 from .conftest import entry_for
 from .link_satellite import LinkSatellite
+from .link_timing import reconnect_quickly
 from .waiting import load_entry, wait_until
 
 
@@ -32,10 +34,12 @@ async def mute_and_set_volume(hass: HomeAssistant, satellite: LinkSatellite) -> 
     await wait_until(lambda: satellite.info.muted and satellite.info.volume == pytest.approx(0.35))
 
 
-async def power_cut(satellite: LinkSatellite) -> None:
-    """The satellite goes off and comes back with its satellite.yaml's defaults."""
+async def power_cut(satellite: LinkSatellite, off_for: float = 0.0) -> None:
+    """The satellite goes off (for ``off_for`` seconds) and comes back with its satellite.yaml's
+    defaults."""
     port = satellite.port
     await satellite.stop()
+    await asyncio.sleep(off_for)
     satellite.commands.clear()
     satellite.info = replace(satellite.info, muted=False, volume=0.8, state="idle")
     await satellite.start(port)
@@ -48,13 +52,17 @@ def states(hass: HomeAssistant) -> tuple[str, str]:
 
 
 async def test_mute_and_volume_are_applied_again_after_a_power_cut(
-    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    reconnect_quickly(monkeypatch)
     entry = entry_for(standin, satellite)
     await load_entry(hass, entry, wait_for_session=False)
     await mute_and_set_volume(hass, satellite)
 
-    await power_cut(satellite)
+    await power_cut(satellite, off_for=0.5)  # HA retries a few times meanwhile
     await wait_until(lambda: entry.runtime_data.link.reconnects == 1, within=20)
     await wait_until(lambda: satellite.info.muted and satellite.info.volume == pytest.approx(0.35))
     assert protocol.SetMute(muted=True) in satellite.commands

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +18,7 @@ from tests.realtime_standin import StandinServer
 
 from .conftest import entry_for
 from .link_satellite import ACCESS_KEY, LinkSatellite
+from .link_timing import reconnect_quickly
 from .waiting import load_entry, wait_until
 
 NEW_KEY = "a-new-key-after-reinstall"
@@ -27,12 +26,7 @@ NEW_KEY = "a-new-key-after-reinstall"
 
 @pytest.fixture
 def fast_reconnect(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reconnect every 50 ms instead of the 1 s .. 60 s backoff, so that a test sees many refusals."""
-
-    def delays() -> Iterator[float]:
-        return itertools.repeat(0.05)
-
-    monkeypatch.setattr("custom_components.realtime_voice.satellite_link.backoff_delays", delays)
+    reconnect_quickly(monkeypatch)
 
 
 def reauth_flows(hass: HomeAssistant, entry: MockConfigEntry) -> list[dict[str, Any]]:
