@@ -194,3 +194,24 @@ async def test_secrets_never_reach_the_log(
     assert "Authorization" in ours  # the headers were logged, and
     assert API_KEY not in ours  # the key was not
     assert ACCESS_KEY not in ours
+
+
+async def test_failed_setup_closes_the_link(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A set-up that fails after the link is up (here the session manager cannot start) leaves no
+    link behind: the satellite is free for the retry."""
+
+    async def cannot_start(self: object) -> None:
+        raise RuntimeError("the session manager cannot start")
+
+    monkeypatch.setattr("custom_components.realtime_voice.SessionManager.async_start", cannot_start)
+    entry = entry_for(standin, satellite)
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    await wait_until(lambda: not satellite.connected_event.is_set())
+    assert standin.live_connections == 0
