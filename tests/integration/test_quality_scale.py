@@ -25,9 +25,7 @@ def test_every_rule_has_a_status_and_every_exemption_a_reason() -> None:
 def test_parallel_updates_as_claimed() -> None:
     platforms = [p.value for p in integration.PLATFORMS]
     missing = [
-        name
-        for name in platforms
-        if "PARALLEL_UPDATES" not in (PACKAGE / f"{name}.py").read_text()
+        name for name in platforms if "PARALLEL_UPDATES" not in (PACKAGE / f"{name}.py").read_text()
     ]
     claim = RULES["parallel-updates"]
     if claim == "done":
