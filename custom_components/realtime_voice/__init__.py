@@ -19,9 +19,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 
 from .const import (
     CONF_ACCESS_KEY,
@@ -33,6 +31,7 @@ from .const import (
     DOMAIN,
 )
 from .core.link import LinkAuthError, LinkConnectionError
+from .device import async_register_device, async_track_device_info
 from .repairs import async_check_model_shutdown
 from .satellite_link import SatelliteConnection
 from .session_manager import SessionManager
@@ -59,33 +58,20 @@ type RealtimeVoiceConfigEntry = ConfigEntry[RealtimeVoiceData]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry) -> bool:
-    issue_id = f"access_key_refused_{entry.entry_id}"
-
-    def access_key_refused() -> None:
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="access_key_refused",
-            translation_placeholders={"name": entry.title},
-        )
-
     link = SatelliteConnection(
         hass,
         host=entry.data[CONF_HOST],
         port=entry.data[CONF_PORT],
         access_key=entry.data[CONF_ACCESS_KEY],
         name=entry.title,
-        on_auth_failed=access_key_refused,
+        # a running satellite that starts refusing the key (reinstalled with a new one)
+        on_auth_failed=lambda: entry.async_start_reauth(hass),
         settings=lambda: satellite_settings(entry.options),
     )
     try:
         info = await link.async_connect_first()
-    except LinkAuthError as err:
-        access_key_refused()
-        raise ConfigEntryError(
+    except LinkAuthError as err:  # HA starts re-authentication (config_flow.py)
+        raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN,
             translation_key="access_key_refused",
             translation_placeholders={"name": entry.title},
@@ -96,16 +82,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
             translation_key="satellite_unreachable",
             translation_placeholders={"name": entry.title, "error": str(err)},
         ) from err
-    ir.async_delete_issue(hass, DOMAIN, issue_id)
-
-    device = dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry.entry_id,
-        identifiers={(DOMAIN, entry.unique_id or entry.entry_id)},
-        name=info.name,
-        manufacturer="Realtime Voice",
-        model="Voice satellite",
-        sw_version=info.version,
-    )
+    device = async_register_device(hass, entry, info)
+    entry.async_on_unload(async_track_device_info(hass, link, device.id))
     manager = SessionManager(hass, entry, link, device_id=device.id)
     entry.runtime_data = RealtimeVoiceData(link=link, manager=manager, device_id=device.id)
 

@@ -14,6 +14,9 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from . import RealtimeVoiceConfigEntry
 from .entity import RealtimeVoiceEntity
 
+# Read-only and pushed by the link: no updates to limit.
+PARALLEL_UPDATES = 0
+
 LINK = BinarySensorEntityDescription(
     key="link",
     translation_key="link",

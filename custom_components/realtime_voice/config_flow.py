@@ -45,9 +45,10 @@ from .const import (
     DEFAULT_VOICE,
     DEFAULT_VOICE_FALLBACK,
     DOMAIN,
-    MODEL_SELECTIONS,
 )
 from .core.link import protocol
+from .flow_schemas import PASSWORD, realtime_schema, satellite_schema
+from .options_flow import RealtimeVoiceOptionsFlow
 from .schema_library import vol
 from .validation import (
     InvalidAccessKeyError,
@@ -63,86 +64,6 @@ CONF_REUSE_ENTRY = "reuse_entry"
 
 # Realtime settings that live in the entry's options (changeable later without re-adding).
 REALTIME_OPTION_KEYS = (CONF_MODEL_SELECTION, CONF_MODEL, CONF_LEGACY_MODEL, CONF_VOICE)
-KNOWN_VOICES = (
-    "marin",
-    "cedar",
-    "alloy",
-    "ash",
-    "ballad",
-    "coral",
-    "echo",
-    "sage",
-    "shimmer",
-    "verse",
-)
-KNOWN_MODELS = (
-    "gpt-realtime",
-    "gpt-realtime-2.1",
-    "gpt-realtime-2",
-    "gpt-realtime-1.5",
-    "gpt-realtime-2.1-mini",
-    "gpt-realtime-mini",
-)
-KNOWN_LEGACY_MODELS = ("gpt-4o-realtime-preview", "gpt-4o-mini-realtime-preview")
-
-_PASSWORD = selector.TextSelector(
-    selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
-)
-
-
-def _select(options: tuple[str, ...], *, custom: bool = False, key: str | None = None) -> Any:
-    config = selector.SelectSelectorConfig(
-        options=list(options), custom_value=custom, mode=selector.SelectSelectorMode.DROPDOWN
-    )
-    if key is not None:
-        config["translation_key"] = key
-    return selector.SelectSelector(config)
-
-
-def realtime_schema(defaults: Mapping[str, Any]) -> vol.Schema:
-    """The Realtime connection form; also used by the options flow for the model fields."""
-    return vol.Schema(
-        {
-            vol.Required(
-                CONF_API_KEY, default=defaults.get(CONF_API_KEY, vol.UNDEFINED)
-            ): _PASSWORD,
-            vol.Required(CONF_URL, default=defaults.get(CONF_URL, DEFAULT_URL)): str,
-            **model_fields(defaults),
-        }
-    )
-
-
-def model_fields(defaults: Mapping[str, Any]) -> dict[Any, Any]:
-    return {
-        vol.Required(
-            CONF_MODEL_SELECTION,
-            default=defaults.get(CONF_MODEL_SELECTION, DEFAULT_MODEL_SELECTION),
-        ): _select(MODEL_SELECTIONS, key=CONF_MODEL_SELECTION),
-        vol.Required(CONF_MODEL, default=defaults.get(CONF_MODEL, DEFAULT_MODEL)): _select(
-            KNOWN_MODELS, custom=True
-        ),
-        vol.Required(
-            CONF_LEGACY_MODEL, default=defaults.get(CONF_LEGACY_MODEL, DEFAULT_LEGACY_MODEL)
-        ): _select(KNOWN_LEGACY_MODELS, custom=True),
-        vol.Required(CONF_VOICE, default=defaults.get(CONF_VOICE, DEFAULT_VOICE)): _select(
-            KNOWN_VOICES, custom=True
-        ),
-    }
-
-
-def satellite_schema(defaults: Mapping[str, Any], *, with_address: bool = True) -> vol.Schema:
-    fields: dict[Any, Any] = {}
-    if with_address:
-        fields[vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, vol.UNDEFINED))] = str
-        fields[vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT))] = (
-            selector.NumberSelector(
-                selector.NumberSelectorConfig(
-                    min=1, max=65535, step=1, mode=selector.NumberSelectorMode.BOX
-                )
-            )
-        )
-    fields[vol.Required(CONF_ACCESS_KEY)] = _PASSWORD
-    return vol.Schema(fields)
 
 
 class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -157,8 +78,6 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
-        from .options_flow import RealtimeVoiceOptionsFlow
-
         return RealtimeVoiceOptionsFlow()
 
     # --- Realtime connection -------------------------------------------------------------------
@@ -302,7 +221,48 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
     # --- Re-authentication and reconfigure -----------------------------------------------------
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Two keys can be refused: the satellite's access key (the link) or the API key (the
+        Realtime session). Ask the satellite which: if it refuses the stored access key, that is the
+        one to renew; otherwise (it accepts it, or is unreachable) the API key."""
+        try:
+            await async_check_satellite(
+                entry_data[CONF_HOST], entry_data[CONF_PORT], entry_data[CONF_ACCESS_KEY]
+            )
+        except InvalidAccessKeyError:
+            return await self.async_step_reauth_access_key()
+        except SatelliteUnreachableError:  # also "busy": HA's own link is up with this key
+            pass
         return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_access_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The satellite refuses the stored access key: ask for the one in its satellite.yaml and
+        check it against the satellite at the entry's address."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            satellite = {
+                CONF_HOST: entry.data[CONF_HOST],
+                CONF_PORT: entry.data[CONF_PORT],
+                CONF_ACCESS_KEY: user_input[CONF_ACCESS_KEY],
+            }
+            info, errors = await self._satellite_check(satellite)
+            if info is not None:
+                await self.async_set_unique_id(info.satellite_id)
+                self._abort_if_unique_id_mismatch(reason="wrong_satellite")
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_ACCESS_KEY: user_input[CONF_ACCESS_KEY]}
+                )
+        return self.async_show_form(
+            step_id="reauth_access_key",
+            data_schema=vol.Schema({vol.Required(CONF_ACCESS_KEY): PASSWORD}),
+            errors=errors,
+            description_placeholders={
+                "name": entry.title,
+                "host": f"{entry.data[CONF_HOST]}:{entry.data[CONF_PORT]}",
+            },
+        )
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
@@ -319,7 +279,7 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=vol.Schema({vol.Required(CONF_API_KEY): _PASSWORD}),
+            data_schema=vol.Schema({vol.Required(CONF_API_KEY): PASSWORD}),
             errors=errors,
             description_placeholders=placeholders,
         )

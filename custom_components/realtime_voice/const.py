@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Final
 
+from .core.link import protocol
+from .core.realtime import registry
+from .core.realtime import settings as realtime_settings
+
 DOMAIN: Final = "realtime_voice"
 
 # Config entry data (the connection): names fixed so that automations and docs can rely on them.
@@ -26,21 +30,23 @@ CONF_WAKE_WORDS: Final = "wake_words"
 CONF_WAKE_THRESHOLD: Final = "wake_threshold"
 CONF_FOLLOW_UP_SECONDS: Final = "follow_up_seconds"
 
-DEFAULT_URL: Final = "wss://api.openai.com/v1/realtime"
+# One source for each: the endpoint, models and voices from the realtime core, the port and the
+# zeroconf type from the link protocol (which the satellite speaks too). manifest.json repeats the
+# zeroconf type (JSON imports nothing); tests/integration/test_constants.py checks they agree.
+DEFAULT_URL: Final = realtime_settings.DEFAULT_URL
+MODEL_SELECTIONS: Final = realtime_settings.MODEL_SELECTIONS
 DEFAULT_MODEL_SELECTION: Final = "auto"
-MODEL_SELECTIONS: Final = ("auto", "new", "legacy")
-DEFAULT_MODEL: Final = "gpt-realtime-2.1"  # gpt-realtime shuts down on 2027-01-20
-DEFAULT_LEGACY_MODEL: Final = "gpt-4o-realtime-preview"
-DEFAULT_VOICE: Final = "marin"
-DEFAULT_VOICE_FALLBACK: Final = "alloy"
-DEFAULT_PORT: Final = 10800
+DEFAULT_MODEL: Final = registry.DEFAULT_MODEL
+DEFAULT_LEGACY_MODEL: Final = registry.DEFAULT_LEGACY_MODEL
+DEFAULT_VOICE: Final = registry.DEFAULT_VOICE
+DEFAULT_VOICE_FALLBACK: Final = registry.DEFAULT_VOICE_FALLBACK
+DEFAULT_PORT: Final = protocol.DEFAULT_PORT
+ZEROCONF_TYPE: Final = protocol.ZEROCONF_TYPE
 DEFAULT_INSTRUCTIONS: Final = (
     "You are a helpful voice assistant in a home. Answer briefly, in a friendly spoken style. "
     "Today is {{ now().strftime('%A, %d %B %Y') }}."
 )
 DEFAULT_FOLLOW_UP_SECONDS: Final = 8.0
-
-ZEROCONF_TYPE: Final = "_realtime-voice._tcp.local."
 
 # Events for automations.
 EVENT_WAKE_WORD_DETECTED: Final = "realtime_voice_wake_word_detected"

@@ -9,9 +9,10 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from . import RealtimeVoiceConfigEntry
-from .const import CONF_ACCESS_KEY, CONF_API_KEY
+from .const import CONF_ACCESS_KEY, CONF_API_KEY, CONF_URL, DEFAULT_URL
 
-TO_REDACT = {CONF_API_KEY, CONF_ACCESS_KEY}
+# The endpoint URL too: Azure and proxy URLs can carry a key or a signature in their query.
+TO_REDACT = {CONF_API_KEY, CONF_ACCESS_KEY, CONF_URL}
 
 
 async def async_get_config_entry_diagnostics(
@@ -25,6 +26,8 @@ async def async_get_config_entry_diagnostics(
             "title": entry.title,
             "data": async_redact_data(dict(entry.data), TO_REDACT),
             "options": async_redact_data(dict(entry.options), TO_REDACT),
+            # what the URL may tell without showing it: OpenAI's own endpoint or another
+            "url_is_default": entry.data.get(CONF_URL, DEFAULT_URL) == DEFAULT_URL,
         },
         "link": {
             "available": link.available,

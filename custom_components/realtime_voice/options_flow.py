@@ -8,7 +8,6 @@ from homeassistant.config_entries import ConfigFlowResult, OptionsFlowWithReload
 from homeassistant.helpers import selector
 
 from . import SATELLITE_OPTIONS, async_send_satellite_settings
-from .config_flow import KNOWN_VOICES, model_fields
 from .const import (
     CONF_AUTO_SELECT_VOICE,
     CONF_FOLLOW_UP_SECONDS,
@@ -24,7 +23,9 @@ from .const import (
     DEFAULT_INSTRUCTIONS,
     DEFAULT_VOICE_FALLBACK,
 )
+from .core.link import protocol
 from .core.realtime import registry
+from .flow_schemas import model_fields, select
 from .schema_library import vol
 from .tools import normalize_tool_options, tool_options_schema, validate_tool_options
 
@@ -43,6 +44,14 @@ def voice_problem(options: dict[str, Any]) -> str | None:
         if voices is not None and voice not in voices:
             return f"Voice '{voice}' not available for model '{model}'"
     return None
+
+
+def wake_word_choices(info: protocol.Info | None, active: list[str]) -> list[str]:
+    """What the wake-word field offers: the satellite's models (when it has been seen) and every
+    active one, so that stored wake words stay valid choices while the satellite is offline or no
+    longer offers one of them (the user can then deselect it)."""
+    available = list(info.wake_words_available) if info else []
+    return available + [name for name in active if name not in available]
 
 
 class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
@@ -82,18 +91,16 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             else None
         )
         info = link.info if link is not None else None
-        available_wake_words = list(info.wake_words_available) if info else []
-        active_wake_words = options.get(
-            CONF_WAKE_WORDS, list(info.wake_words_active) if info else []
+        active_wake_words = list(
+            options.get(CONF_WAKE_WORDS, info.wake_words_active if info else [])
         )
+        available_wake_words = wake_word_choices(info, active_wake_words)
         schema: dict[Any, Any] = {
             **model_fields(options),
             vol.Required(
                 CONF_VOICE_FALLBACK,
                 default=options.get(CONF_VOICE_FALLBACK, DEFAULT_VOICE_FALLBACK),
-            ): selector.SelectSelector(
-                selector.SelectSelectorConfig(options=list(KNOWN_VOICES), custom_value=True)
-            ),
+            ): select(registry.VOICES, custom=True),
             vol.Required(
                 CONF_AUTO_SELECT_VOICE, default=options.get(CONF_AUTO_SELECT_VOICE, True)
             ): bool,

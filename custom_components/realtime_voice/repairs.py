@@ -74,7 +74,13 @@ def async_check_model_shutdown(
                 "date": info.shutdown.isoformat(),
                 "successor": info.successor or "-",
             },
-            data={"entry_id": entry.entry_id, "key": key, "successor": info.successor or ""},
+            data={
+                "entry_id": entry.entry_id,
+                "key": key,
+                "model": model,
+                "date": info.shutdown.isoformat(),
+                "successor": info.successor or "",
+            },
         )
 
 
@@ -106,9 +112,11 @@ def async_report_fallback(
 class ModelSuccessorFlow(RepairsFlow):
     """Switch the entry to the successor model."""
 
-    def __init__(self, entry_id: str, key: str, successor: str) -> None:
+    def __init__(self, entry_id: str, key: str, model: str, date: str, successor: str) -> None:
         self._entry_id = entry_id
         self._key = key
+        self._model = model
+        self._date = date
         self._successor = successor
 
     async def async_step_init(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
@@ -133,7 +141,13 @@ class ModelSuccessorFlow(RepairsFlow):
         return self.async_show_form(
             step_id="confirm",
             data_schema=vol.Schema({}),
-            description_placeholders={"name": entry.title, "successor": self._successor},
+            # what the issue's texts name too (strings.json, issues.model_shut*.fix_flow)
+            description_placeholders={
+                "name": entry.title,
+                "model": self._model,
+                "date": self._date,
+                "successor": self._successor,
+            },
         )
 
 
@@ -141,4 +155,10 @@ async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
     assert data is not None
-    return ModelSuccessorFlow(str(data["entry_id"]), str(data["key"]), str(data["successor"]))
+    return ModelSuccessorFlow(
+        str(data["entry_id"]),
+        str(data["key"]),
+        str(data["model"]),
+        str(data["date"]),
+        str(data["successor"]),
+    )

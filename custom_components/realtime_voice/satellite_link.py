@@ -15,6 +15,7 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from .core.link import (
     LinkAuthError,
     LinkConnectionError,
+    LinkError,
     LinkEvent,
     SatelliteLinkClient,
     backoff_delays,
@@ -49,7 +50,10 @@ class SatelliteConnection:
         self.port = port
         self.name = name
         self._access_key = access_key
+        # Called once when the satellite starts refusing the key (HA starts re-authentication);
+        # the link goes on retrying quietly, in case the satellite gets its old key back.
         self._on_auth_failed = on_auth_failed
+        self._key_refused = False
         # What HA keeps for the satellite (wake words, sensitivity, follow-up): applied on every
         # connect, so that a satellite that restarted gets it back.
         self._settings = settings
@@ -61,6 +65,10 @@ class SatelliteConnection:
         self.info: protocol.Info | None = None
         self.reconnects = 0
         self.last_error: str | None = None
+        # HA's mute switch and volume (None: HA has none yet, the satellite's own stands), applied
+        # on every connect like the settings: a satellite back from a power cut starts unmuted.
+        self.wanted_muted: bool | None = None
+        self.wanted_volume: float | None = None
 
     def __repr__(self) -> str:  # the access key never shows
         return f"SatelliteConnection({self.name!r}, {self.host}:{self.port})"
@@ -143,14 +151,23 @@ class SatelliteConnection:
                 await self._apply_settings(client)
             except LinkAuthError as err:
                 await client.close()
-                self.last_error = str(err)
-                _LOGGER.error("Satellite %s refused the access key: %s", self.name, err)
-                self._on_auth_failed()
+                self.last_error = f"refused the access key: {err}"
+                if self._key_refused:
+                    _LOGGER.debug("Satellite %s still refuses the access key", self.name)
+                else:
+                    self._key_refused = True
+                    _LOGGER.error(
+                        "Satellite %s refused the access key (%s); re-authentication started",
+                        self.name,
+                        err,
+                    )
+                    self._on_auth_failed()
             except LinkConnectionError as err:
                 await client.close()
                 self.last_error = str(err)
                 _LOGGER.debug("Satellite %s still unreachable: %s", self.name, err)
             else:
+                self._key_refused = False
                 self.reconnects += 1
                 self._client = client
                 _LOGGER.info("Link to satellite %s is back", self.name)
@@ -160,6 +177,27 @@ class SatelliteConnection:
     async def _apply_settings(self, client: SatelliteLinkClient) -> None:
         if settings := self._settings():
             await client.configure(**settings)  # type: ignore[arg-type]
+        if self.wanted_muted is not None:
+            await client.set_mute(self.wanted_muted)
+        if self.wanted_volume is not None:
+            await client.set_volume(self.wanted_volume)
+
+    async def async_restore_outputs(self, *, muted: bool | None, volume: float | None) -> None:
+        """HA's mute and volume as they were before HA restarted (or the entry reloaded): kept for
+        every connect, and sent now where the connected satellite differs. Values HA already has
+        (set since) win."""
+        if self.wanted_muted is None and muted is not None:
+            self.wanted_muted = muted
+        if self.wanted_volume is None and volume is not None:
+            self.wanted_volume = volume
+        info = self.info
+        if not self.available or info is None:
+            return  # the next connect applies them
+        with contextlib.suppress(SatelliteOfflineError, LinkError):
+            if self.wanted_muted is not None and info.muted != self.wanted_muted:
+                await self.set_mute(self.wanted_muted)
+            if self.wanted_volume is not None and info.volume != self.wanted_volume:
+                await self.set_volume(self.wanted_volume)
 
     async def _dispatch_disconnect(self) -> None:
         if self._handler is not None:
@@ -196,9 +234,11 @@ class SatelliteConnection:
         await self._require().stop_playback(stream_id)
 
     async def set_mute(self, muted: bool) -> None:
+        self.wanted_muted = muted
         await self._require().set_mute(muted)
 
     async def set_volume(self, volume: float) -> None:
+        self.wanted_volume = volume
         await self._require().set_volume(volume)
 
     async def configure(self, **changes: object) -> None:

@@ -1,4 +1,11 @@
-"""Sensors: active model and interface (shows the fallback), last response latency, tokens, cost."""
+"""Sensors: active model and interface (shows the fallback), last response latency, tokens, cost.
+
+Tokens and cost are running totals over the satellite's life, not per session: the session manager
+counts from 0 each time the entry is set up, and the sensors add what they showed before (restored
+from HA's state store after a reload or a restart). So a total never goes down and HA's long-term
+statistics never see negative usage. Tokens are TOTAL_INCREASING; cost is TOTAL (the only state class
+HA allows for a monetary sensor) without last_reset, which HA reads as a total that is never reset.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.components.sensor import (
+    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
@@ -20,11 +28,15 @@ from . import RealtimeVoiceConfigEntry
 from .entity import RealtimeVoiceEntity
 from .session_manager import Figures
 
+# Read-only and pushed by the link: no updates to limit.
+PARALLEL_UPDATES = 0
+
 
 @dataclass(frozen=True, kw_only=True)
 class RealtimeVoiceSensorDescription(SensorEntityDescription):
     value: Callable[[Figures], Any]
     attributes: Callable[[Figures], dict[str, Any]] | None = None
+    running_total: bool = False  # adds up across reloads and restarts
 
 
 SENSORS: tuple[RealtimeVoiceSensorDescription, ...] = (
@@ -61,6 +73,7 @@ SENSORS: tuple[RealtimeVoiceSensorDescription, ...] = (
         native_unit_of_measurement="tokens",
         state_class=SensorStateClass.TOTAL_INCREASING,
         value=lambda f: f.total_tokens,
+        running_total=True,
     ),
     RealtimeVoiceSensorDescription(
         key="cost",
@@ -69,7 +82,8 @@ SENSORS: tuple[RealtimeVoiceSensorDescription, ...] = (
         native_unit_of_measurement="USD",
         state_class=SensorStateClass.TOTAL,
         suggested_display_precision=4,
-        value=lambda f: round(f.total_cost_usd, 6),
+        value=lambda f: f.total_cost_usd,
+        running_total=True,
     ),
 )
 
@@ -79,7 +93,10 @@ async def async_setup_entry(
     entry: RealtimeVoiceConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    async_add_entities(RealtimeVoiceSensor(entry, description) for description in SENSORS)
+    async_add_entities(
+        (RealtimeVoiceTotalSensor if d.running_total else RealtimeVoiceSensor)(entry, d)
+        for d in SENSORS
+    )
 
 
 class RealtimeVoiceSensor(RealtimeVoiceEntity, SensorEntity):
@@ -94,3 +111,20 @@ class RealtimeVoiceSensor(RealtimeVoiceEntity, SensorEntity):
         if self.entity_description.attributes is None:
             return None
         return self.entity_description.attributes(self._manager.figures)
+
+
+class RealtimeVoiceTotalSensor(RealtimeVoiceSensor, RestoreSensor):
+    """A running total: what this set-up counted plus what the sensor showed before it."""
+
+    _before: float = 0
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        stored = await self.async_get_last_sensor_data()
+        if stored is not None and isinstance(stored.native_value, int | float):
+            self._before = stored.native_value
+
+    @property
+    def native_value(self) -> float:
+        total = self._before + self.entity_description.value(self._manager.figures)
+        return round(total, 6) if isinstance(total, float) else total

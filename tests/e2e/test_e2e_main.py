@@ -10,6 +10,7 @@ played, and the HA log stays free of this integration's errors.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 
 import pytest
@@ -155,9 +156,7 @@ def test_satellite_crash_and_restart_is_recovered(main_stack: MainStack) -> None
     assert hass.state_of("binary_sensor.kitchen_link") == "off"
 
     since = len(hass.events)
-    lead = (
-        16.0  # HA retries with backoff (1, 2, 4, 8 s +/- 50%): it must be back before the wake word
-    )
+    lead = 16.0  # HA retries with backoff (half to all of 1, 2, 4, 8 s): it must be back before the wake word
     kitchen.start(command_wav(WORKDIR / "command-16s.wav", lead))
     listening = time.monotonic()
     wait_for(
@@ -186,6 +185,47 @@ def test_announce_through_rest_plays_on_the_satellite(main_stack: MainStack) -> 
         f"the announcement's audio in {kitchen.output}",
         main_stack.stack.logs,
     )
+    hass.wait_state(ENTITY, lambda s: s == "idle", 20, "to be idle after the announcement")
+
+
+def test_announcement_during_a_conversation_plays_after_it(main_stack: MainStack) -> None:
+    """An automation announces while the user talks to the satellite (#12 defect 1): the action
+    waits instead of failing with HTTP 500, and the announcement plays once the conversation ends."""
+    hass, kitchen = main_stack.hass, main_stack.kitchen
+    assert main_stack.entry_id, "needs the entry of test_config_flow_over_rest"
+    light_off(main_stack)
+    assert kitchen.proc is not None
+    kitchen.proc.stop(signal.SIGTERM)
+    hass.wait_state(ENTITY, lambda s: s == "unavailable", 20, "to become unavailable")
+    since = len(hass.events)
+    kitchen.start(command_wav(WORKDIR / "command-6s.wav", 6.0))
+    hass.request("POST", f"/api/config/config_entries/entry/{main_stack.entry_id}/reload")
+    logs = main_stack.stack.logs
+    hass.wait_event(f"{DOMAIN}_wake_word_detected", 45, since, logs)
+    assert kitchen.output is not None
+    before = played(kitchen.output)[1]
+
+    outcome: dict[str, object] = {}
+
+    def announce() -> None:
+        try:
+            outcome["result"] = hass.call(
+                "assist_satellite", "announce", entity_id=ENTITY, message="The post has arrived."
+            )
+        except Exception as err:  # reported by the assertion below
+            outcome["error"] = err
+
+    caller = threading.Thread(target=announce)
+    caller.start()  # while the conversation is open
+    caller.join(120)
+    assert "error" not in outcome, f"the announcement failed: {outcome.get('error')}"
+    assert "result" in outcome, "the announcement did not return within 120 s"
+    ended = hass.wait_event(f"{DOMAIN}_conversation_ended", 5, since, logs)
+    assert ended["data"]["reason"] in ("done", "announcement")
+    assert ended["data"]["assistant"], "the conversation was answered before the announcement"
+    hass.wait_state(LIGHT, lambda s: s == "on", 15, "to be turned on by the conversation")
+    # The answer and then the announcement were heard.
+    assert played(kitchen.output)[1] > before + 1.0
     hass.wait_state(ENTITY, lambda s: s == "idle", 20, "to be idle after the announcement")
 
 

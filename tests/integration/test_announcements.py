@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
 import wave
 
 import numpy as np
@@ -198,4 +199,38 @@ async def test_media_longer_than_the_limit_is_refused_clearly(
     # What was sent is at most the limit, and the stream was ended on the satellite.
     assert len(satellite.played[stream_id]) <= 5 * 24_000 * 2
     await wait_until(lambda: protocol.PlayEnd(stream_id=stream_id) in satellite.commands)
+    assert hass.states.get(SATELLITE).state == "idle"
+
+
+@pytest.fixture
+def ogg_tone(tmp_path) -> bytes:
+    """One second of a 440 Hz tone at 44.1 kHz, Ogg Vorbis."""
+    source = tmp_path / "tone.wav"
+    source.write_bytes(wav_bytes(1.0, rate=44_100))
+    encoded = tmp_path / "tone.ogg"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(source), "-c:a", "libvorbis", str(encoded)], check=True
+    )
+    return encoded.read_bytes()
+
+
+async def test_media_in_other_formats_is_decoded_and_garbage_is_refused(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    aioclient_mock: AiohttpClientMocker,
+    ogg_tone: bytes,
+) -> None:
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry)
+    aioclient_mock.get("http://example.invalid/tone.ogg", content=ogg_tone)
+    aioclient_mock.get("http://example.invalid/garbage.mp3", content=b"not audio at all" * 100)
+    await announce(hass, media_id="http://example.invalid/tone.ogg")
+    (stream_id,) = announcement_streams(satellite)
+    pcm = bytes(satellite.played[stream_id])
+    assert len(pcm) == pytest.approx(24_000 * 2, rel=0.02)  # one second at 24 kHz
+    assert np.abs(np.frombuffer(pcm, "<i2")).max() > 4000  # the tone, not silence
+
+    with pytest.raises(HomeAssistantError, match=r"Cannot decode http://example\.invalid/garb"):
+        await announce(hass, media_id="http://example.invalid/garbage.mp3")
     assert hass.states.get(SATELLITE).state == "idle"

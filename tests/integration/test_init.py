@@ -11,10 +11,8 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import issue_registry as ir
 
 from custom_components.realtime_voice.const import (
-    CONF_ACCESS_KEY,
     CONF_API_KEY,
     CONF_WAKE_THRESHOLD,
     DOMAIN,
@@ -69,18 +67,6 @@ async def test_unreachable_satellite_is_retried(
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert "unreachable" in (entry.reason or "")
     await satellite.start(port)  # reachable again for the next test's cleanliness
-
-
-async def test_refused_access_key_raises_a_repair(
-    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
-) -> None:
-    entry = entry_for(standin, satellite)
-    entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_ACCESS_KEY: "wrong"})
-    await hass.config_entries.async_setup(entry.entry_id)
-    assert entry.state is ConfigEntryState.SETUP_ERROR
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"access_key_refused_{entry.entry_id}")
-    assert issue is not None
 
 
 async def test_refused_api_key_starts_reauth(
@@ -208,3 +194,24 @@ async def test_secrets_never_reach_the_log(
     assert "Authorization" in ours  # the headers were logged, and
     assert API_KEY not in ours  # the key was not
     assert ACCESS_KEY not in ours
+
+
+async def test_failed_setup_closes_the_link(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A set-up that fails after the link is up (here the session manager cannot start) leaves no
+    link behind: the satellite is free for the retry."""
+
+    async def cannot_start(self: object) -> None:
+        raise RuntimeError("the session manager cannot start")
+
+    monkeypatch.setattr("custom_components.realtime_voice.SessionManager.async_start", cannot_start)
+    entry = entry_for(standin, satellite)
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    await wait_until(lambda: not satellite.connected_event.is_set())
+    assert standin.live_connections == 0

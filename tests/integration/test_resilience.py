@@ -1,5 +1,5 @@
-"""What goes wrong around a running satellite: the Realtime endpoint down at start, a satellite that
-comes back with another access key."""
+"""What goes wrong around a running satellite: the Realtime endpoint down at start (a satellite that
+comes back with another access key: test_reauth.py; media that cannot be played: test_announcements.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import socket
 
 import pytest
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
 
-from custom_components.realtime_voice.const import DOMAIN
 from tests.realtime_standin import StandinConfig, StandinServer
 
 from .conftest import API_KEY, entry_for
@@ -41,21 +39,3 @@ async def test_realtime_endpoint_down_at_start_is_retried(
         await wait_until(lambda: entry.runtime_data.manager.session is not None)
         assert hass.states.get("sensor.kitchen_model").state == "gpt-realtime"
         assert await hass.config_entries.async_unload(entry.entry_id)
-
-
-async def test_satellite_back_with_another_access_key_raises_a_repair(
-    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
-) -> None:
-    entry = entry_for(standin, satellite)
-    await load_entry(hass, entry, wait_for_session=False)
-    port = satellite.port
-    await satellite.stop()
-    satellite.access_key = "a-new-key-after-reinstall"
-    await satellite.start(port)
-    issue_id = f"access_key_refused_{entry.entry_id}"
-    await wait_until(
-        lambda: ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None, within=15
-    )
-    assert "access key" in (entry.runtime_data.link.last_error or "")
-    assert hass.states.get("binary_sensor.kitchen_link").state == "off"
-    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -25,6 +25,7 @@ from .errors import (
     VoiceUnavailableError,
 )
 from .metrics import Usage
+from .registry import DEFAULT_LEGACY_MODEL, DEFAULT_MODEL, DEFAULT_VOICE, DEFAULT_VOICE_FALLBACK
 from .selection import open_session
 from .settings import DEFAULT_URL, RealtimeSettings, SessionDescription, ToolDefinition
 
@@ -49,10 +50,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", default=DEFAULT_URL, help="Realtime endpoint (default: OpenAI)")
     parser.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY)")
     parser.add_argument("--mode", choices=("auto", "new", "legacy"), default="auto")
-    parser.add_argument("--model", default="gpt-realtime-2.1")
-    parser.add_argument("--legacy-model", default="gpt-4o-realtime-preview")
-    parser.add_argument("--voice", default="marin")
-    parser.add_argument("--voice-fallback", default="alloy")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--legacy-model", default=DEFAULT_LEGACY_MODEL)
+    parser.add_argument("--voice", default=DEFAULT_VOICE)
+    parser.add_argument("--voice-fallback", default=DEFAULT_VOICE_FALLBACK)
     parser.add_argument(
         "--no-auto-select-voice",
         dest="auto_select_voice",

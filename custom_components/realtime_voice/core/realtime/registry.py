@@ -102,6 +102,21 @@ MODELS: dict[str, ModelInfo] = {
 }
 
 
+# What a new configuration starts on (the integration's config flow, the probe CLI): a GA model with no
+# shutdown date, and the voices of DESIGN.md.
+DEFAULT_MODEL = "gpt-realtime-2.1"
+DEFAULT_LEGACY_MODEL = "gpt-4o-realtime-preview"
+DEFAULT_VOICE = "marin"
+DEFAULT_VOICE_FALLBACK = "alloy"
+
+# The choices a user is offered, in the table's order: models by interface, voices GA-only first.
+GA_MODELS: tuple[str, ...] = tuple(name for name, info in MODELS.items() if info.interface == "ga")
+BETA_MODELS: tuple[str, ...] = tuple(
+    name for name, info in MODELS.items() if info.interface == "beta"
+)
+VOICES: tuple[str, ...] = (*sorted(GA_VOICES - BETA_VOICES), *sorted(BETA_VOICES))
+
+
 def lookup(model: str) -> ModelInfo | None:
     """The entry for ``model``, matching dated snapshots (``gpt-realtime-2025-08-28``) to their family."""
     if model in MODELS:

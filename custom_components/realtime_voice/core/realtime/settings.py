@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import ConfigurationError
+from .registry import DEFAULT_LEGACY_MODEL, DEFAULT_VOICE, DEFAULT_VOICE_FALLBACK
 
 DEFAULT_URL = "wss://api.openai.com/v1/realtime"
 ModelSelection = Literal["auto", "new", "legacy"]
@@ -25,9 +26,9 @@ class RealtimeSettings:
     url: str = DEFAULT_URL
     model_selection: ModelSelection = "auto"
     model: str = "gpt-realtime"
-    legacy_model: str = "gpt-4o-realtime-preview"
-    voice: str = "marin"
-    voice_fallback: str = "alloy"
+    legacy_model: str = DEFAULT_LEGACY_MODEL
+    voice: str = DEFAULT_VOICE
+    voice_fallback: str = DEFAULT_VOICE_FALLBACK
     auto_select_voice: bool = True
     # TLS for wss:// endpoints. None: Python's default context, whose certificates load when the
     # first connection opens (a blocking read); Home Assistant passes its own, made once at start.

@@ -1,0 +1,80 @@
+"""The options flow as the UI drives it (HA's flow manager), with the satellite online and offline."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.realtime_voice.const import CONF_WAKE_WORDS
+from tests.realtime_standin import StandinServer
+
+from .conftest import entry_for
+from .link_satellite import LinkSatellite
+from .waiting import load_entry, wait_until
+
+
+async def save_shown_form(
+    hass: HomeAssistant, entry: MockConfigEntry, changes: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Open the options flow and submit what the form shows (its defaults and suggested values),
+    as a user who only presses Submit does; ``changes`` are what the user edits."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    shown: dict[str, Any] = {}
+    for key in result["data_schema"].schema:
+        if callable(getattr(key, "default", None)):
+            shown[str(key)] = key.default()
+        elif (key.description or {}).get("suggested_value") is not None:
+            shown[str(key)] = key.description["suggested_value"]
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], shown | (changes or {})
+    )
+
+
+async def test_options_can_be_saved_while_the_satellite_is_offline(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """#12 defect 6: with wake words stored and the satellite offline (HA started while it was
+    off), the wake-word field offered no choices, so the stored ones were refused on save."""
+    entry = entry_for(standin, satellite, wake_words=["okay_nabu", "alexa"])
+    port = satellite.port
+    await satellite.stop()
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+    result = await save_shown_form(hass, entry, {"instructions": "Be brief."})
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    assert entry.options[CONF_WAKE_WORDS] == ["okay_nabu", "alexa"]
+    assert entry.options["instructions"] == "Be brief."
+
+    # The satellite comes back and gets the stored wake words.
+    await satellite.start(port)
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_until(lambda: satellite.info.wake_words_active == ["okay_nabu", "alexa"])
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_stored_wake_word_the_satellite_no_longer_offers_can_be_saved(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """A stored wake word that the satellite dropped (a model removed from satellite.yaml) stays a
+    choice, so the form still saves; the user can then deselect it."""
+    entry = entry_for(standin, satellite, wake_words=["hey_jarvis"])
+    await load_entry(hass, entry, wait_for_session=False)
+    link = entry.runtime_data.link
+    assert link.info is not None
+    link.info = replace(link.info, wake_words_available=["okay_nabu"])
+
+    result = await save_shown_form(hass, entry)
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    result = await save_shown_form(hass, entry, {CONF_WAKE_WORDS: ["okay_nabu"]})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await wait_until(lambda: satellite.info.wake_words_active == ["okay_nabu"])
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -1,0 +1,149 @@
+"""A satellite that refuses Home Assistant's access key: re-authentication through HA's flow list
+(#12 defect 9), at set-up and when a running satellite comes back with another key."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.realtime_voice.const import CONF_ACCESS_KEY, DOMAIN
+from realtime_voice_core.link import protocol
+from tests.realtime_standin import StandinServer
+
+from .conftest import entry_for
+from .link_satellite import ACCESS_KEY, LinkSatellite
+from .link_timing import reconnect_quickly
+from .waiting import load_entry, wait_until
+
+NEW_KEY = "a-new-key-after-reinstall"
+
+
+@pytest.fixture
+def fast_reconnect(monkeypatch: pytest.MonkeyPatch) -> None:
+    reconnect_quickly(monkeypatch)
+
+
+def reauth_flows(hass: HomeAssistant, entry: MockConfigEntry) -> list[dict[str, Any]]:
+    """The re-authentication flows of ``entry`` in HA's flow list (what the UI shows)."""
+    return [
+        flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == "reauth" and flow["context"]["entry_id"] == entry.entry_id
+    ]
+
+
+async def complete_reauth(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """What the user does with the flow: a wrong key first, then the satellite's new key."""
+    (flow,) = reauth_flows(hass, entry)
+    assert flow["step_id"] == "reauth_access_key"
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_ACCESS_KEY: "still-wrong"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_ACCESS_KEY: "invalid_access_key"}
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_ACCESS_KEY: NEW_KEY}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_ACCESS_KEY] == NEW_KEY
+
+
+async def link_works(hass: HomeAssistant, satellite: LinkSatellite) -> None:
+    await wait_until(lambda: hass.states.get("binary_sensor.kitchen_link").state == "on")
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.kitchen_mute"}, blocking=True
+    )
+    await wait_until(lambda: protocol.SetMute(muted=True) in satellite.commands)
+
+
+async def test_satellite_back_with_another_key_starts_reauth_once(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    fast_reconnect: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry, wait_for_session=False)
+    port = satellite.port
+    await satellite.stop()
+    satellite.access_key = NEW_KEY  # reinstalled with a new key
+    await satellite.start(port)
+
+    await wait_until(lambda: bool(reauth_flows(hass, entry)), within=10)
+    refusals = "refused link client"
+    await wait_until(lambda: caplog.text.count(refusals) >= 4)  # it went on retrying
+    assert hass.states.get("binary_sensor.kitchen_link").state == "off"
+    assert "access key" in (entry.runtime_data.link.last_error or "")
+    ours = [
+        r
+        for r in caplog.records
+        if r.name.startswith("custom_components.realtime_voice") and "access key" in r.message
+    ]
+    assert [r.levelno for r in ours if r.levelno >= logging.WARNING] == [logging.ERROR]  # once
+    assert len(reauth_flows(hass, entry)) == 1
+
+    await complete_reauth(hass, entry)
+    assert entry.state is ConfigEntryState.LOADED
+    await link_works(hass, satellite)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_refused_key_at_setup_starts_reauth(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    satellite.access_key = NEW_KEY
+    port = satellite.port
+    await satellite.stop()
+    await satellite.start(port)
+    entry = entry_for(standin, satellite)  # still the old key
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.reason is not None
+    assert "refused the access key" in entry.reason
+
+    await complete_reauth(hass, entry)
+    await wait_until(lambda: entry.state is ConfigEntryState.LOADED)
+    await link_works(hass, satellite)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reauth_refuses_another_satellite_and_an_unreachable_one(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """The address is the entry's: a different satellite there aborts; none there is an error."""
+    entry = entry_for(standin, satellite, access_key="old-key")
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    (flow,) = reauth_flows(hass, entry)
+    assert flow["step_id"] == "reauth_access_key"
+
+    port = satellite.port
+    await satellite.stop()
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_ACCESS_KEY: ACCESS_KEY}
+    )
+    assert result["errors"] == {"base": "cannot_connect_satellite"}
+
+    other = LinkSatellite(name="Office", satellite_id="office-0002")
+    await other.start(port)
+    try:
+        result = await hass.config_entries.flow.async_configure(
+            flow["flow_id"], {CONF_ACCESS_KEY: ACCESS_KEY}
+        )
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "wrong_satellite"
+        assert entry.data[CONF_ACCESS_KEY] == "old-key"
+    finally:
+        await other.stop()
