@@ -9,6 +9,8 @@ import pytest
 from homeassistant.const import EVENT_CALL_SERVICE
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import service as service_helper
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockUser, async_capture_events
 
 from custom_components.realtime_voice.tools import (
@@ -16,6 +18,7 @@ from custom_components.realtime_voice.tools import (
     EVENT_TOOL_CALLED,
 )
 from custom_components.realtime_voice.tools.logbook import describe_tool_call_started
+from custom_components.realtime_voice.tools.selection import is_dangerous
 
 from .test_tools_support import (
     SATELLITE_ENTITY,
@@ -399,3 +402,55 @@ async def test_device_without_satellite_entity(house: House) -> None:
     assert result["error"]["code"] == "unknown_tool"
     assert called[0].data["device_id"] == other.id
     assert called[0].data["entity_id"] is None
+
+
+# Integrations that register services acting on no entity, as many as load here without hardware.
+TARGETLESS_PROVIDERS = (
+    "persistent_notification",
+    "notify",
+    "automation",
+    "counter",
+    "input_text",
+    "system_log",
+    "logger",
+    "backup",
+)
+
+
+async def test_wildcard_selects_only_services_that_act_on_exposed_entities(house: House) -> None:
+    """#13: "*.*" with the dangerous-actions switch on, against every service this HA registers:
+    each offered service tool targets entities (so the exposure check applies) and is off the
+    deny-list; services that act on no entity are left out."""
+    hass = house.hass
+    for domain in TARGETLESS_PROVIDERS:
+        assert await async_setup_component(hass, domain, {}), domain
+    await hass.async_block_till_done()
+    descriptions = await service_helper.async_get_all_descriptions(hass)
+    registered = {
+        f"{domain}.{service}"
+        for domain, services in hass.services.async_services().items()
+        for service in services
+    }
+    targetless = {
+        f"{domain}.{service}"
+        for domain, services in descriptions.items()
+        for service, description in services.items()
+        if not (description or {}).get("target")
+    }
+    assert {"persistent_notification.create", "automation.reload"} <= targetless & registered
+
+    toolset = await house.toolset(services=["*.*"], allow_dangerous_services=True)
+    offered = {
+        spec.name.replace("__", ".", 1)
+        for spec in toolset.definitions
+        if spec.name.replace("__", ".", 1) in registered
+    }
+    assert "light.turn_on" in offered
+    # The one exception: an exposed script, whose service stands for its entity.
+    assert offered & targetless == {"script.movie"}
+    assert "script.slow" not in offered  # a script that is not exposed
+    assert not [s for s in offered if is_dangerous(s)]
+
+    # Named exactly, a service without a target is offered (the user chose it knowingly).
+    named = await house.toolset(services=["persistent_notification.create"])
+    assert "persistent_notification__create" in {spec.name for spec in named.definitions}

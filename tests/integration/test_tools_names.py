@@ -137,3 +137,65 @@ def test_target_wins_over_an_entity_id_field() -> None:
         "Home Assistant action media_player.join. Join. Group players. "
         "Pass the entities to act on in entity_id."
     )
+
+
+# What an outside review reached through "*.*" (#13): raw bus writes, file access, host shutdown,
+# turning the house's automations off. None targets an entity, so the exposure check never applied.
+REACHED_BY_WILDCARD = {
+    "mqtt": ["publish", "dump"],
+    "knx": ["send"],
+    "modbus": ["write_register"],
+    "rfxtrx": ["send"],
+    "file": ["read_file"],
+    "synology_dsm": ["shutdown"],
+    "automation": ["turn_off"],
+}
+TARGETLESS = {
+    "mqtt.publish",
+    "mqtt.dump",
+    "knx.send",
+    "modbus.write_register",
+    "rfxtrx.send",
+    "file.read_file",
+    "synology_dsm.shutdown",
+    "notify.send_message",
+}
+
+
+def test_wildcards_never_reach_raw_writes_files_shutdown_or_automations() -> None:
+    available = {**REACHED_BY_WILDCARD, "notify": ["send_message"], "light": ["turn_on"]}
+    for allow_dangerous in (False, True):
+        assert select_services(
+            available, ["*.*"], allow_dangerous=allow_dangerous, targetless=TARGETLESS
+        ) == [("light", "turn_on")]
+    domains = [f"{d}.*" for d in available]
+    assert select_services(available, domains, allow_dangerous=False, targetless=TARGETLESS) == [
+        ("light", "turn_on")
+    ]
+    # With the switch on, a domain written out selects what of it targets entities.
+    assert select_services(available, domains, allow_dangerous=True, targetless=TARGETLESS) == [
+        ("automation", "turn_off"),
+        ("light", "turn_on"),
+    ]
+    for domain, services in REACHED_BY_WILDCARD.items():
+        for service in services:
+            assert is_dangerous(f"{domain}.{service}"), f"{domain}.{service}"
+
+
+def test_a_service_without_target_is_offered_only_when_named() -> None:
+    available = {"notify": ["send_message"], "mqtt": ["publish"]}
+    assert select_services(
+        available, ["notify.send_message"], allow_dangerous=False, targetless=TARGETLESS
+    ) == [("notify", "send_message")]
+    assert (
+        select_services(available, ["notify.send_*"], allow_dangerous=False, targetless=TARGETLESS)
+        == []
+    )
+    # A raw bus write needs both: the dangerous-actions switch, and its exact name.
+    assert (
+        select_services(available, ["mqtt.publish"], allow_dangerous=False, targetless=TARGETLESS)
+        == []
+    )
+    assert select_services(
+        available, ["mqtt.publish"], allow_dangerous=True, targetless=TARGETLESS
+    ) == [("mqtt", "publish")]

@@ -163,6 +163,8 @@ async def async_setup_house(hass: HomeAssistant) -> House:
 
     async_expose_entity(hass, "conversation", "light.kitchen", True)
     async_expose_entity(hass, "conversation", "light.bedroom", False)
+    # A script's service is offered through "script.*" only when the script is exposed (#13).
+    async_expose_entity(hass, "conversation", "script.movie", True)
     for helper in (
         "input_boolean.kitchen",
         "input_boolean.bedroom",

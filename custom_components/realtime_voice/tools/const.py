@@ -72,4 +72,23 @@ DANGEROUS_SERVICE_PATTERNS: Final = (
     "scene.create",  # snapshots and writes any entity's state
     "scene.apply",  # sets any entity, exposed or not
     "scene.delete",
+    # Raw writes to a bus or a protocol: they reach devices past HA's entities and their exposure.
+    "mqtt.*",  # publish (a retained "UNLOCK" to zigbee2mqtt/front_door/set), dump (writes a file)
+    "knx.*",
+    "modbus.*",
+    "rfxtrx.*",
+    "esphome.*",
+    "zigbee2mqtt.*",
+    "deconz.*",  # configure writes to the Zigbee gateway
+    "homematic.*",
+    "rflink.*",
+    # Files and the host.
+    "file.*",  # read_file
+    "*.shutdown",  # synology_dsm, NAS and host integrations
+    "*.reboot",
+    "*.restart",
+    "wake_on_lan.*",
+    # Turning the house's own rules off.
+    "automation.*",  # turn_off, toggle, trigger
+    "script.turn_off",
 )

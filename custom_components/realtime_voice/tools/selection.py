@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from fnmatch import fnmatchcase
 
 from .const import DANGEROUS_SERVICE_PATTERNS
@@ -32,13 +33,16 @@ def select_services(
     selections: Iterable[str],
     *,
     allow_dangerous: bool,
+    targetless: AbstractSet[str] = frozenset(),
 ) -> list[tuple[str, str]]:
     """Return the (domain, service) pairs that the selection allows, sorted.
 
     `available` maps each domain to its registered services. Entries of `selections` that are
     malformed match nothing. A service on the deny-list is included only when `allow_dangerous`
     is set and an entry that names its domain literally (e.g. "homeassistant.restart" or
-    "homeassistant.*", but not "*.restart") matches it.
+    "homeassistant.*", but not "*.restart") matches it. A service in `targetless` ("domain.service"
+    of services that target no entity, so that the exposure check never applies to them) is
+    included only when an entry names it exactly, never through a wildcard.
     """
     patterns = [entry.strip().lower() for entry in selections]
     patterns = [entry for entry in patterns if _SELECTION_RE.match(entry)]
@@ -47,6 +51,8 @@ def select_services(
         for service in services:
             service_id = f"{domain}.{service}"
             matching = [p for p in patterns if fnmatchcase(service_id, p)]
+            if service_id in targetless:
+                matching = [p for p in matching if p == service_id]
             if not matching:
                 continue
             if is_dangerous(service_id) and not (

@@ -136,8 +136,19 @@ async def async_build_service_tools(
     if not selections:
         return []
     available = {domain: list(s) for domain, s in hass.services.async_services().items()}
-    chosen = select_services(available, selections, allow_dangerous=allow_dangerous)
     descriptions = await service_helper.async_get_all_descriptions(hass)
+    # A service that targets no entity escapes the exposure check: wildcards never select it. A
+    # script's own service stands for its entity, so an exposed script counts as a target.
+    targetless = {
+        f"{domain}.{service}"
+        for domain, services in descriptions.items()
+        for service, description in services.items()
+        if not (description or {}).get("target")
+        and not (domain == "script" and f"script.{service}" in exposed)
+    }
+    chosen = select_services(
+        available, selections, allow_dangerous=allow_dangerous, targetless=targetless
+    )
     translations = await async_get_translations(
         hass, hass.config.language, "services", {domain for domain, _ in chosen}
     )
