@@ -55,6 +55,7 @@ NO_SPEECH_TIMEOUT_S = 8.0  # after the wake word, until the user starts speaking
 MAX_UTTERANCE_S = 30.0  # the user speaking (a loud TV never stops)
 ANSWER_TIMEOUT_S = 30.0  # from the end of speech (or a tool call) to the answer's audio
 PLAYBACK_GRACE_S = 10.0  # after the end of the answer's audio, until the satellite reports it
+NO_AUDIO_TIMEOUT_S = 3.0  # listening, but the satellite sends no audio (it streams every 20 ms)
 # Audio heard while the session gets ready (after a wake word that came during a reset) is kept,
 # up to this much, and sent once it is.
 MAX_PENDING_AUDIO_BYTES = 10 * protocol.AUDIO_RATE * protocol.AUDIO_SAMPLE_BYTES
@@ -91,6 +92,7 @@ class SessionManager:
         self._listeners: list[Callable[[], None]] = []
         self._state_waiters: list[asyncio.Future[None]] = []
         self._watchdog: asyncio.TimerHandle | None = None
+        self._audio_watchdog: asyncio.TimerHandle | None = None
         self._responses_in_flight = 0
         self._pending_audio: bytearray | None = None  # not None while the session gets ready
         self._closing = False
@@ -116,6 +118,8 @@ class SessionManager:
     async def async_stop(self) -> None:
         self._closing = True
         self._disarm()
+        if self._audio_watchdog is not None:
+            self._audio_watchdog.cancel()
         await self.keeper.async_stop()
 
     @callback
@@ -155,6 +159,11 @@ class SessionManager:
         return True
 
     def _arm_for(self, state: ConversationState) -> None:
+        if state in (S.LISTENING, S.FOLLOW_UP):
+            self._expect_audio()
+        elif self._audio_watchdog is not None:
+            self._audio_watchdog.cancel()
+            self._audio_watchdog = None
         match state:
             case S.LISTENING:
                 self._arm(NO_SPEECH_TIMEOUT_S, "no_speech")
@@ -179,6 +188,16 @@ class SessionManager:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
+
+    def _expect_audio(self) -> None:
+        """While listening, the satellite streams its microphone: silence on the link means it
+        stopped (a blip, a crash), and the conversation must not wait for speech that cannot come."""
+        if self._audio_watchdog is not None:
+            self._audio_watchdog.cancel()
+        self._audio_watchdog = self.hass.loop.call_later(
+            NO_AUDIO_TIMEOUT_S,
+            lambda: self.hass.async_create_task(self._end("no_audio"), eager_start=True),
+        )
 
     def _playing_for(self) -> float:
         """Seconds of answer audio not played yet (at most: what was sent)."""
@@ -367,6 +386,8 @@ class SessionManager:
     async def _user_audio(self, pcm: bytes) -> None:
         if self.conversation is None:
             return
+        if self.state in (S.LISTENING, S.FOLLOW_UP):
+            self._expect_audio()
         if self._pending_audio is not None:
             if len(self._pending_audio) + len(pcm) <= MAX_PENDING_AUDIO_BYTES:
                 self._pending_audio.extend(pcm)
@@ -475,6 +496,14 @@ class SessionManager:
                 await self._response_done(event)
             case rt.Warning(code=code, message=message):
                 _LOGGER.warning("Realtime warning on %s: %s (%s)", self.link.name, message, code)
+            case rt.Reconnecting() if self.state in (S.LISTENING, S.PROCESSING):
+                # The connection dropped while the user spoke or waited for the answer: what they
+                # said is lost with it. Say so, rather than listen for an end of speech that the
+                # new connection never heard the start of.
+                await self._play_error_tone()
+                await self._end("connection_lost")
+            case rt.Reconnecting() if self.state == S.FOLLOW_UP:
+                await self._end("connection_lost")
             case rt.SessionReplaced() | rt.Reconnected() | rt.Closed():
                 self._notify()
 
