@@ -51,6 +51,8 @@ class Announcement:
     preannounce_media_id: str | None = None
     listen_after: bool = False  # start_conversation: listen without a wake word after it
     extra_prompt: str | None = None
+    # ask_question: listen after it for the answer, which resolves this
+    question: asyncio.Future[str | None] | None = None
 
 
 class Announcer:
@@ -96,10 +98,13 @@ class Announcer:
             self._turn.release()
         if announcement.listen_after and not playback.stop_word:
             await self._manager.async_start_conversation(
-                "start_conversation",
+                "ask_question" if announcement.question else "start_conversation",
                 extra_prompt=announcement.extra_prompt
                 or (f"You just said: {announcement.message}" if announcement.message else None),
+                question=announcement.question,
             )
+        elif announcement.question is not None and not announcement.question.done():
+            announcement.question.set_result(None)  # stopped by the user: no answer
 
     async def _play(self, announcement: Announcement) -> Playback:
         link = self._manager.link

@@ -24,6 +24,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import RealtimeVoiceConfigEntry, async_send_satellite_settings
+from .answers import match_answer
 from .const import CONF_WAKE_WORDS, DOMAIN
 from .entity import RealtimeVoiceEntity
 from .session_manager import ConversationState
@@ -167,10 +168,13 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
         preannounce_media_id: str | None = None,
         answers: list[dict[str, Any]] | None = None,
     ) -> AssistSatelliteAnswer | None:
-        """Refuse at once: HA's base implementation waits for an STT pipeline event that a
-        Realtime conversation never produces, so the action would hang for ever."""
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="ask_question_not_supported",
-            translation_placeholders={"name": self._entry.title},
+        """Ask through the model's voice, listen without a wake word, and match what the user said
+        against ``answers`` (HA's base implementation waits for an STT pipeline event that a
+        Realtime conversation never produces)."""
+        heard = await self._manager.async_ask_question(
+            question or "",
+            media_id=question_media_id,
+            preannounce=preannounce,
+            preannounce_media_id=preannounce_media_id,
         )
+        return match_answer(heard, answers, self.hass.config.language)

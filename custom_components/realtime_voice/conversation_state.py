@@ -18,6 +18,7 @@ triggers; the watchdog there bounds every state but IDLE and ANNOUNCING (the ann
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -92,9 +93,12 @@ class Conversation:
     """What one conversation said and did (for the conversation_ended event)."""
 
     id: str
-    reason: str  # wake | start_conversation | barge_in
+    reason: str  # wake | start_conversation | ask_question | barge_in
     started: float = field(default_factory=time.monotonic)
     user: list[str] = field(default_factory=list)
     assistant: list[str] = field(default_factory=list)
     tool_calls: int = 0
     stopping: bool = False  # a stop word: ends once the stopped answer is truncated
+    # ask_question: the user's answer (None: none came) is all that is wanted; the model does not
+    # reply to it.
+    question: asyncio.Future[str | None] | None = None

@@ -211,16 +211,29 @@ class SessionManager:
     # --- conversations -------------------------------------------------------------------------
 
     async def async_start_conversation(
-        self, reason: str, *, extra_prompt: str | None = None
+        self,
+        reason: str,
+        *,
+        extra_prompt: str | None = None,
+        question: asyncio.Future[str | None] | None = None,
     ) -> None:
-        """A conversation without a wake word (start_conversation): the satellite is asked to listen."""
-        if await self._start(reason, extra_prompt=extra_prompt):
+        """A conversation without a wake word (start_conversation, ask_question): the satellite is
+        asked to listen."""
+        if await self._start(reason, extra_prompt=extra_prompt, question=question):
             await self._safe(self.link.listen())
+        elif question is not None and not question.done():
+            question.set_result(None)
 
-    async def _start(self, reason: str, *, extra_prompt: str | None = None) -> bool:
+    async def _start(
+        self,
+        reason: str,
+        *,
+        extra_prompt: str | None = None,
+        question: asyncio.Future[str | None] | None = None,
+    ) -> bool:
         if next_state(self.state, Trigger.START) is None:
             return False
-        conversation = Conversation(id=uuid.uuid4().hex, reason=reason)
+        conversation = Conversation(id=uuid.uuid4().hex, reason=reason, question=question)
         self.conversation = conversation
         self._responses_in_flight = 0
         self.figures.conversations += 1
@@ -271,6 +284,8 @@ class SessionManager:
             return
         self.conversation = None
         self._pending_audio = None
+        if conversation.question is not None and not conversation.question.done():
+            conversation.question.set_result(None)
         session = self.session
         if session is not None:
             try:
@@ -345,6 +360,29 @@ class SessionManager:
                 message, media_id, preannounce, preannounce_media_id, listen_after, extra_prompt
             )
         )
+
+    async def async_ask_question(
+        self,
+        question: str,
+        *,
+        media_id: str | None = None,
+        preannounce: bool = True,
+        preannounce_media_id: str | None = None,
+    ) -> str | None:
+        """Ask, then listen without a wake word: the user's answer as heard (None: no answer before
+        the conversation's watchdog ended it, or the user stopped the question)."""
+        answer: asyncio.Future[str | None] = self.hass.loop.create_future()
+        await self.announcer.async_announce(
+            Announcement(
+                question,
+                media_id,
+                preannounce,
+                preannounce_media_id,
+                listen_after=True,
+                question=answer,
+            )
+        )
+        return await answer
 
     async def async_take_turn_for_announcement(self) -> None:
         """Wait until the satellite is free for an announcement, and take it."""
@@ -473,6 +511,16 @@ class SessionManager:
                     await self._safe(self.link.stop_listening())
             case rt.InputTranscript(text=text, done=True) if conversation is not None:
                 conversation.user.append(text)
+                if conversation.question is not None:
+                    if not conversation.question.done():
+                        conversation.question.set_result(text)
+                    await self._end("answered")
+            case rt.ResponseStarted(out_of_band=False) if (
+                conversation is not None and conversation.question is not None
+            ):
+                # The answer to a question goes to the automation, not to the model.
+                if (session := self.session) is not None:
+                    await session.cancel_response()
             case rt.ResponseStarted(response_id=response_id, out_of_band=True):
                 if self.announcer.current is not None:
                     self.playbacks.bind_response(response_id, self.announcer.current.stream_id)

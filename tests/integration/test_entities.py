@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from typing import Any
 
@@ -151,34 +150,6 @@ async def test_wake_word_picker_over_the_websocket(
     assert reply["success"], reply
     await wait_until(lambda: satellite.info.wake_words_active == ["okay_nabu", "alexa"])
     assert loaded.options[CONF_WAKE_WORDS] == ["okay_nabu", "alexa"]
-
-
-async def test_ask_question_fails_at_once_with_a_translated_error(
-    hass: HomeAssistant, loaded: MockConfigEntry, satellite: LinkSatellite
-) -> None:
-    """HA's base ask_question waits for pipeline events that never come: the call would hang."""
-    async with asyncio.timeout(5):
-        with pytest.raises(HomeAssistantError) as raised:
-            await hass.services.async_call(
-                "assist_satellite",
-                "ask_question",
-                {
-                    "entity_id": "assist_satellite.kitchen",
-                    "question": "Do you want me to close the garage?",
-                    "answers": [
-                        {"id": "yes", "sentences": ["yes"]},
-                        {"id": "no", "sentences": ["no"]},
-                    ],
-                },
-                blocking=True,
-                return_response=True,
-            )
-    assert raised.value.translation_domain == DOMAIN
-    assert raised.value.translation_key == "ask_question_not_supported"
-    assert "cannot answer assist_satellite.ask_question" in str(raised.value)
-    # nothing was spoken and the satellite stays free for announcements
-    assert loaded.runtime_data.manager.conversation is None
-    assert hass.states.get("assist_satellite.kitchen").state == "idle"
 
 
 async def test_diagnostics_redact_secrets(

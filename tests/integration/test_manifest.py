@@ -92,4 +92,6 @@ def test_english_translations_are_the_strings() -> None:
         strings["options"]["error"]
     )
     assert "{admin_llm_apis}" in strings["options"]["error"][ERROR_ADMIN_LLM_API]
-    assert "{name}" in strings["exceptions"]["ask_question_not_supported"]["message"]
+    waited = strings["exceptions"]["announcement_wait_timeout"]["message"]
+    assert "{name}" in waited
+    assert "{seconds}" in waited
