@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import logging
+
 import numpy as np
 import pytest
 
@@ -370,3 +373,62 @@ def test_reset_forgets_all_state() -> None:
     fresh = run_chunks(DspChain(48_000, agc=AgcConfig()), x, [960])
     for a, b in zip(again, fresh, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+_REAL_PROCESSOR = importlib.import_module("pyspeex_noise").AudioProcessor
+
+
+class _FailsAfter:
+    """pyspeex-noise's AudioProcessor whose frame function raises after ``frames`` frames (a
+    library that breaks mid-stream); ``frames=0``: it has no frame function at all, as 2.x looked
+    to code written for 1.x (``Process10ms`` renamed)."""
+
+    frames = 0
+
+    def __init__(self, *args: object) -> None:
+        self._real = _REAL_PROCESSOR(*args)
+        self._calls = 0
+        if self.frames:
+            self.process_10ms = self._process
+
+    def _process(self, frame: bytes) -> bytes:
+        self._calls += 1
+        if self._calls > self.frames:
+            raise RuntimeError("speex fell over")
+        return self._real.process_10ms(frame)
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng not installed")
+@pytest.mark.parametrize("frames", [0, 150])
+def test_a_failing_noise_suppressor_is_turned_off_with_one_warning_and_the_chain_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, frames: int
+) -> None:
+    import pyspeex_noise
+
+    monkeypatch.setattr(_FailsAfter, "frames", frames)
+    monkeypatch.setattr(pyspeex_noise, "AudioProcessor", _FailsAfter)
+    rate = 48_000
+    x = Clip("please turn off the lights", lead_s=2.0, tail_s=0.5).render(rate)
+    chain = DspChain(rate, noise_suppression=True)
+    with caplog.at_level("DEBUG"):
+        wake, stream = run_chunks(chain, x, [960])
+    records = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(records) == 1, [r.getMessage() for r in records]
+    assert records[0].levelname == "WARNING"
+    assert "noise suppression" in records[0].getMessage()
+    assert "turned off" in records[0].getMessage()
+    assert chain.noise_suppression is False
+    # Every input sample still has its output, and from the failure on the wake word hears what
+    # the chain without the stage gives: the speech, not silence.
+    plain_wake, plain_stream = run_chunks(DspChain(rate), x, [960])
+    assert len(wake) == len(plain_wake)
+    assert abs(len(stream) - len(plain_stream)) <= 3
+    after = frames * 160 + 160
+    np.testing.assert_array_equal(wake[after:], plain_wake[after:])
+    # a reset keeps the stage off: it would fail again
+    chain.reset()
+    assert chain.noise_suppression is False
+    wake, stream = run_chunks(chain, x, [960])
+    np.testing.assert_array_equal(wake, plain_wake)
+    np.testing.assert_array_equal(stream, plain_stream)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == records

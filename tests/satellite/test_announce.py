@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncZeroconf
 
+from realtime_voice_core.link import LinkConnectionError, SatelliteLinkClient
 from realtime_voice_core.link.protocol import PROTOCOL_VERSION, ZEROCONF_TYPE
 from realtime_voice_core.satellite.announce import Announcer, service_info
+from realtime_voice_core.satellite.audio_io import WavFileSink, WavFileSource
+from realtime_voice_core.satellite.cli import run_agent
+from realtime_voice_core.satellite.config import with_overrides
+
+from .harness import KEY, Script, config
 
 
 async def test_announcement_resolves_with_its_properties() -> None:
@@ -35,3 +50,48 @@ def test_instance_name_is_a_valid_label() -> None:
     info = service_info("Living room. Left  shelf", 10800, ["192.168.1.20"], "x")
     assert info.name == f"Living-room-Left-shelf.{ZEROCONF_TYPE}"
     assert info.type == ZEROCONF_TYPE
+
+
+async def test_without_multicast_the_satellite_serves_its_link_with_discovery_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under qemu-user (and on hosts without multicast) setsockopt(IP_MULTICAST_IF) fails with
+    Errno 92; the agent, as ``realtime-voice satellite`` runs it, still serves its link."""
+    real_setsockopt = socket.socket.setsockopt
+
+    def setsockopt(sock: socket.socket, level: int, option: int, *args: Any) -> None:
+        if (level, option) == (socket.IPPROTO_IP, socket.IP_MULTICAST_IF):
+            raise OSError(errno.ENOPROTOOPT, "Protocol not available")  # qemu-user's answer
+        real_setsockopt(sock, level, option, *args)
+
+    monkeypatch.setattr(socket.socket, "setsockopt", setsockopt)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    cfg = with_overrides(config(), link={"port": port}, zeroconf={"enabled": True})
+    wav = Script().pause(1.0).write("quiet")
+    agent = asyncio.create_task(
+        run_agent(cfg, WavFileSource(wav), WavFileSink(tmp_path / "out.wav", 24_000))
+    )
+    client = SatelliteLinkClient("127.0.0.1", port, KEY)
+    try:
+        async with asyncio.timeout(20):
+            while True:  # the agent needs a moment to load the models
+                try:
+                    info = await client.connect()
+                    break
+                except LinkConnectionError:
+                    assert not agent.done(), agent.exception()
+                    await asyncio.sleep(0.1)
+        assert info.name == cfg.name
+    finally:
+        await client.close()
+        agent.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await agent
+    found = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.levelname for r in found] == ["WARNING"], [r.getMessage() for r in found]
+    message = found[0].getMessage()
+    assert "zeroconf announcement failed, discovery is off" in message
+    assert "Errno 92" in message
+    assert f"port {port}" in message  # how to add it by hand

@@ -12,6 +12,7 @@ part of a 20 ms chunk's budget, so the chain works in place on arrays it owns.
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 from collections import deque
@@ -22,6 +23,8 @@ import soxr
 
 from . import noise
 from .highpass import HighPass
+
+_LOGGER = logging.getLogger(__name__)
 
 WAKE_RATE = 16_000
 STREAM_RATE = 24_000
@@ -208,6 +211,10 @@ class DspChain:
     suppressor (``pyspeex-noise``; a clear error when it is not installed) on the 16 kHz signal;
     the 24 kHz stream is then made from that 16 kHz signal, so both carry the same cleaned audio
     (speech keeps its band up to 8 kHz) and arrive up to 10 ms later.
+
+    An optional stage that fails (the noise suppressor raising, e.g. a pyspeex-noise whose API
+    changed) is turned off with one warning, and the chain goes on without it:
+    ``noise_suppression`` then reads False, also after ``reset``.
     """
 
     def __init__(
@@ -242,8 +249,16 @@ class DspChain:
         if self._highpass is not None:
             self._highpass.reset()
         self._to_wake = _Resampler(self.input_rate, WAKE_RATE)
-        self._denoise = noise.NoiseSuppressor() if self.noise_suppression else None
-        stream_source = WAKE_RATE if self._denoise is not None else self.input_rate
+        self._denoise: noise.NoiseSuppressor | None = None
+        if self.noise_suppression:
+            try:
+                self._denoise = noise.NoiseSuppressor()
+            except Exception as err:
+                self._noise_suppression_failed(err)
+        # The stream is made from the 16 kHz signal while noise suppression is on, and stays so
+        # until the next reset if the suppressor fails: no step in the stream.
+        self._stream_from_wake = self._denoise is not None
+        stream_source = WAKE_RATE if self._stream_from_wake else self.input_rate
         self._to_stream = _Resampler(stream_source, STREAM_RATE)
         self._agc = None if self.agc_config is None else _Agc(self.agc_config)
         self._vad = _VoiceActivity()
@@ -270,8 +285,19 @@ class DspChain:
         """The samples still inside the resamplers, at the end of a stream (e.g. a WAV file)."""
         return self._frame(np.zeros(0, dtype=np.float32), _SILENCE_DBFS, False, True)
 
+    def _noise_suppression_failed(self, err: Exception) -> None:
+        _LOGGER.warning(
+            "noise suppression failed and is turned off; the wake word and the stream go on "
+            "without it (%s: %s)",
+            type(err).__name__,
+            err,
+            exc_info=err,
+        )
+        self.noise_suppression = False
+        self._denoise = None
+
     def _frame(self, x: np.ndarray, level: float, speech: bool, last: bool) -> DspFrame:
-        if self._denoise is None:
+        if not self._stream_from_wake:
             to_wake = self._to_wake(x, last)
             to_stream = self._to_stream(x, last)
             # both outputs side by side, so that one pass of each ufunc converts them
@@ -292,7 +318,15 @@ class DspChain:
             to_wake = self._to_wake(x, last)
             if to_wake is x:  # pass-through: _to_int16 works in place
                 to_wake = x.copy()
-            wake = self._denoise(_to_int16(to_wake), last=last)
+            wake = _to_int16(to_wake)
+            if self._denoise is not None:
+                held = self._denoise.held()
+                try:
+                    wake = self._denoise(wake, last=last)
+                except Exception as err:  # the chain goes on without the stage
+                    self._noise_suppression_failed(err)
+                    if len(held):  # what it held comes out as it is: no sample lost
+                        wake = np.concatenate((held, wake))
             to_stream = self._to_stream(wake.astype(np.float32), last)
             stream = _to_int16(to_stream, _PCM16).tobytes()
         return DspFrame(wake, stream, level, speech)

@@ -43,9 +43,19 @@ class NoiseSuppressor:
         self._process_10ms: Callable[[bytes], bytes]
         if hasattr(processor, "process_10ms"):
             self._process_10ms = processor.process_10ms
-        else:
+        elif hasattr(processor, "Process10ms"):
             self._process_10ms = lambda frame: processor.Process10ms(frame).audio
+        else:
+            raise RuntimeError(
+                "this pyspeex-noise's AudioProcessor has neither process_10ms (2.x) nor "
+                "Process10ms (1.x)"
+            )
         self._pending: np.ndarray = np.zeros(0, dtype=np.int16)
+
+    def held(self) -> np.ndarray:
+        """The samples waiting for a whole frame (fewer than 160), unprocessed. A call that
+        raises leaves them as they were."""
+        return self._pending
 
     def __call__(self, samples_16k: np.ndarray, last: bool = False) -> np.ndarray:
         pending = (

@@ -5,7 +5,8 @@ Modules, one job each:
 - ``audio_io``: ``AudioSource``/``AudioSink`` for sound devices (sounddevice) and WAV files.
 - ``playback``: the jitter buffer between the link and the output callback (``Player``).
 - ``agent``: the conversation (``SatelliteAgent(config, source, sink)``, ``start()``/``stop()``);
-  it is the link's ``LinkHandler``.
+  it is the link's ``LinkHandler``; ``errors``: an error on every audio block logged once, then
+  counted (``RepeatedErrors``).
 - ``announce``: the zeroconf announcement; ``identity``: the stable satellite id.
 - ``sounds``: the wake chime; ``cli``: the subcommand; ``bench``: its figures.
 """

@@ -36,6 +36,7 @@ from ..wakeword import Detection, WakeWordDetector, WakeWordError
 from .audio_io import AudioSink, AudioSource
 from .config import ConfigError, SatelliteConfig
 from .echo import OwnVoice
+from .errors import RepeatedErrors
 from .identity import satellite_id
 from .playback import Player, Stopped
 from .sounds import load_chime
@@ -134,6 +135,7 @@ class SatelliteAgent:
         self._state: p.State | None = None
         self._outbox: asyncio.Queue[p.Message | bytes] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._audio_errors = RepeatedErrors(_LOGGER, "processing microphone audio")
         # for the benchmark: perf_counter() of the last detection
         self.last_detection_at = 0.0
 
@@ -204,8 +206,10 @@ class SatelliteAgent:
             block = await self.source.read()
             try:
                 self._hear(block, loop.time())
-            except Exception:  # one bad block must not end the satellite
-                _LOGGER.exception("error while processing microphone audio")
+            except Exception as err:  # one bad block must not end the satellite
+                self._audio_errors.report(err)
+            else:
+                self._audio_errors.ok()
             # A source that is behind (a backlog of device blocks, a WAV catching up) returns
             # without suspending; yield so that the link sender is never starved.
             await asyncio.sleep(0)

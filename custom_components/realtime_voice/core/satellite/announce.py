@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import socket
 
@@ -16,6 +17,8 @@ from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from .. import __version__
 from ..link.protocol import PROTOCOL_VERSION, ZEROCONF_TYPE
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def local_addresses() -> list[str]:
@@ -48,7 +51,12 @@ def service_info(name: str, port: int, addresses: list[str], satellite_id: str) 
 
 
 class Announcer:
-    """Registers the service while the satellite runs."""
+    """Registers the service while the satellite runs.
+
+    Where multicast is unavailable (qemu-user answers setsockopt(IP_MULTICAST_IF) with Errno 92;
+    some containers and hosts have no multicast route) ``start`` logs one warning and returns
+    False: discovery is off, the link works as before and HA can add the satellite by address.
+    """
 
     def __init__(
         self, name: str, port: int, satellite_id: str, *, interfaces: list[str] | None = None
@@ -59,14 +67,31 @@ class Announcer:
         self._broadcast: asyncio.Future[None] | None = None
         self._interfaces = interfaces
 
-    async def start(self) -> None:
-        self._zeroconf = AsyncZeroconf(
-            interfaces=self._interfaces or self.addresses or InterfaceChoice.All,
-            ip_version=IPVersion.V4Only,
-        )
-        # Registration returns once the name is claimed; its announcements go on in this task.
-        broadcast = await self._zeroconf.async_register_service(self.info, allow_name_change=True)
+    async def start(self) -> bool:
+        """True when announced; False (and one warning) where multicast is unavailable."""
+        try:
+            self._zeroconf = AsyncZeroconf(
+                interfaces=self._interfaces or self.addresses or InterfaceChoice.All,
+                ip_version=IPVersion.V4Only,
+            )
+            # Registration returns once the name is claimed; its announcements go on in a task.
+            broadcast = await self._zeroconf.async_register_service(
+                self.info, allow_name_change=True
+            )
+        except OSError as err:
+            _LOGGER.warning(
+                "zeroconf announcement failed, discovery is off (%s); the link works: add the "
+                "satellite in Home Assistant by its address, port %s",
+                err,
+                self.info.port,
+            )
+            if self._zeroconf is not None:
+                with contextlib.suppress(Exception):
+                    await self._zeroconf.async_close()
+                self._zeroconf = None
+            return False
         self._broadcast = asyncio.ensure_future(broadcast)
+        return True
 
     async def stop(self) -> None:
         if self._zeroconf is None:

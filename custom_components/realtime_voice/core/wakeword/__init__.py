@@ -15,7 +15,8 @@ API (used by the satellite agent and ``realtime-voice wakeword``)::
 
 Models: openWakeWord built-ins ``BUILTIN_MODELS`` by name, or a ``.tflite`` classifier path
 (``.onnx`` when onnxruntime is installed); microWakeWord built-ins by name or a model's ``.json``.
-Bad names, files or options raise ``WakeWordError`` (a ValueError) naming them.
+Bad names, files or options raise ``WakeWordError`` (a ValueError) naming them, and so does a
+machine without a runtime for the engines (32-bit, see ``platforms``).
 The openWakeWord models run through ``tflite.TfLiteModel``: one thread and XNNPACK each, with
 scores equal to pyopen-wakeword's (see ``openwakeword.py``).
 """

@@ -9,8 +9,10 @@ from typing import Literal
 
 import numpy as np
 
+from .. import platforms
 from .engine import ScoreFrame, WakeWordEngine, WakeWordError, looks_like_path
 from .openwakeword import DEFAULT_QUIET_GATE_DBFS
+from .tflite import TfLiteError
 
 EngineName = Literal["openwakeword", "microwakeword"]
 ENGINES: tuple[str, ...] = ("openwakeword", "microwakeword")
@@ -54,10 +56,18 @@ def create_engine(
     models: Sequence[str | Path],
     quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS,
 ) -> WakeWordEngine:
+    """The engine; a ``WakeWordError`` that says why where this machine cannot run it (32-bit,
+    no runtime for the platform)."""
+    reason = platforms.unsupported_reason(*platforms.this_machine())
+    if reason is not None:
+        raise WakeWordError(reason)
     if engine == "openwakeword":
         from .openwakeword import OpenWakeWordEngine
 
-        return OpenWakeWordEngine(models, quiet_gate_dbfs=quiet_gate_dbfs)
+        try:
+            return OpenWakeWordEngine(models, quiet_gate_dbfs=quiet_gate_dbfs)
+        except TfLiteError as err:  # the runtime itself: missing, or not for this machine
+            raise WakeWordError(str(err)) from err
     if engine == "microwakeword":
         from .microwakeword import MicroWakeWordEngine
 

@@ -3,19 +3,24 @@
 pyopen-wakeword creates its interpreters without options: the runtime then spreads each tiny model
 over as many threads as it likes and runs the reference kernels. Here every interpreter gets one
 thread and the XNNPACK delegate (both are in the same ``libtensorflowlite_c``), which measured about
-three times less CPU for the same models and the same scores. Written with ctypes because the
-Python packages of LiteRT are far larger than this file and not needed for a handful of calls.
+three times less CPU for the same models and the same scores. Where the delegate cannot be created
+(XNNPACK's cpuinfo reads /sys; a chroot without it gets NULL) the interpreters run on the default
+kernels, logged once. Written with ctypes because the Python packages of LiteRT are far larger
+than this file and not needed for a handful of calls.
 """
 
 from __future__ import annotations
 
 import ctypes as C
+import logging
 import os
 import threading
 from functools import cache
 from pathlib import Path
 
 import numpy as np
+
+_LOGGER = logging.getLogger(__name__)
 
 _FLOAT32 = 1  # kTfLiteFloat32
 _OK = 0
@@ -52,7 +57,14 @@ _lib_lock = threading.Lock()
 @cache
 def _library() -> C.CDLL:
     with _lib_lock:
-        lib = C.CDLL(str(library_path()), mode=os.RTLD_GLOBAL)
+        path = library_path()
+        try:
+            lib = C.CDLL(str(path), mode=os.RTLD_GLOBAL)
+        except OSError as err:  # e.g. "wrong ELF class": the x86-64 library on armv7l
+            raise TfLiteError(
+                f"pyopen-wakeword has no runtime for this platform: its {path} does not load "
+                f"here ({err}); it ships Linux x86-64 and aarch64, macOS arm64 and Windows x86-64"
+            ) from err
         vp, i32 = C.c_void_p, C.c_int32
         signatures: dict[str, tuple[list[object], object]] = {
             "TfLiteModelCreateFromFile": ([C.c_char_p], vp),
@@ -90,6 +102,16 @@ def _library() -> C.CDLL:
         return lib
 
 
+@cache
+def xnnpack_unavailable() -> None:
+    """Logs, once per process, that the models run without XNNPACK."""
+    _LOGGER.warning(
+        "TFLite's XNNPACK delegate cannot be created here (in a chroot without /sys, for "
+        "one); the wake-word models run on TFLite's default kernels, with the same scores and "
+        "about three times the CPU"
+    )
+
+
 def _shape(lib: C.CDLL, tensor: int) -> tuple[int, ...]:
     return tuple(lib.TfLiteTensorDim(tensor, i) for i in range(lib.TfLiteTensorNumDims(tensor)))
 
@@ -124,7 +146,10 @@ class TfLiteModel:
             xnn_options = lib.TfLiteXNNPackDelegateOptionsDefault()
             xnn_options.num_threads = threads or 0
             self._delegate = lib.TfLiteXNNPackDelegateCreate(C.byref(xnn_options))
-            lib.TfLiteInterpreterOptionsAddDelegate(self._options, self._delegate)
+            if self._delegate:
+                lib.TfLiteInterpreterOptionsAddDelegate(self._options, self._delegate)
+            else:  # NULL: given to the interpreter, it would refuse to build ("Null delegate")
+                xnnpack_unavailable()
         self._interpreter = lib.TfLiteInterpreterCreate(self._model, self._options)
         if not self._interpreter:
             self.close()

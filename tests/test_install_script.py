@@ -1,0 +1,174 @@
+"""scripts/install-satellite, the documented install command for the Pi (issue #17): on a Python or
+machine the satellite cannot run on it says why within seconds, before creating or downloading
+anything (pip 23.0.1 on a refused Python backtracks for a quarter of an hour instead).
+
+Real interpreters where this machine has them (pyenv's 3.11, 3.12 and older), and a fake one that
+reports what a 32-bit Pi OS or another machine would (the script asks the interpreter for its
+version, pointer size and machine in one call)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "install-satellite"
+PYENV = Path.home() / ".pyenv" / "versions"
+
+
+def requires_python() -> str:
+    found = re.search(r'^requires-python = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert found
+    return found[1]
+
+
+def pyenv_python(version: str) -> Path | None:
+    found = sorted(PYENV.glob(f"{version}.*/bin/python"))
+    return found[-1] if found else None
+
+
+def install(
+    tmp_path: Path, python: Path | str, *, script: Path = SCRIPT, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    start = time.monotonic()
+    result = subprocess.run(
+        ["bash", str(script), "--python", str(python), str(tmp_path / "venv")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+    )
+    return result, time.monotonic() - start
+
+
+def fake_python(tmp_path: Path) -> Path:
+    """An "interpreter" that answers the script's question with $FAKE_FACTS (version, bits,
+    machine) and fails anything else (such as -m venv)."""
+    path = tmp_path / "python-fake"
+    path.write_text('#!/bin/sh\n[ "$1" = -c ] && echo "$FAKE_FACTS" && exit 0\nexit 1\n')
+    path.chmod(0o755)
+    return path
+
+
+def refused(result: subprocess.CompletedProcess[str], seconds: float, tmp_path: Path) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert seconds < 10
+    assert not (tmp_path / "venv").exists()
+    assert "Installing" not in result.stdout
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+@pytest.mark.parametrize("version", ["3.12", "3.11", "3.10", "3.9", "3.6", "2.7"])
+def test_an_older_python_is_refused_at_once(tmp_path: Path, version: str) -> None:
+    python = pyenv_python(version)
+    if python is None:
+        pytest.skip(f"no Python {version} under {PYENV}")
+    assert requires_python() == ">=3.13"  # what the message below says
+    err = refused(*install(tmp_path, python), tmp_path)
+    assert re.match(
+        rf"install-satellite: Python {re.escape(version)}\.\d+ \({re.escape(str(python))}\) is "
+        r"not supported: the satellite requires Python >=3\.13\.",
+        err,
+    ), err
+    assert "uv python install 3.13" in err
+
+
+@pytest.mark.parametrize("machine", ["armv7l", "armv6l", "aarch64"])
+def test_32_bit_is_refused_with_the_reasons(tmp_path: Path, machine: str) -> None:
+    err = refused(
+        *install(tmp_path, fake_python(tmp_path), env={"FAKE_FACTS": f"3.13.1 32 {machine}"}),
+        tmp_path,
+    )
+    assert err.startswith("install-satellite: 32-bit is not supported")
+    assert f"32-bit build on {machine}" in err
+    assert "64-bit Raspberry Pi OS" in err
+    assert "wrong ELF class" in err
+
+
+def test_a_machine_without_a_tflite_runtime_is_refused(tmp_path: Path) -> None:
+    err = refused(
+        *install(tmp_path, fake_python(tmp_path), env={"FAKE_FACTS": "3.13.1 64 riscv64"}),
+        tmp_path,
+    )
+    assert "this machine (riscv64) is not supported" in err
+
+
+def test_something_that_is_not_a_python_is_refused(tmp_path: Path) -> None:
+    err = refused(*install(tmp_path, "/bin/false"), tmp_path)
+    assert "does not run as a Python interpreter" in err
+    err = refused(*install(tmp_path, tmp_path / "nothing"), tmp_path)
+    assert "no Python" in err
+
+
+@pytest.mark.parametrize(
+    ("requires", "version", "allowed"),
+    [
+        (">=3.13", "3.13.0", True),
+        (">=3.13", "3.14.2", True),
+        (">=3.13", "3.12.9", False),
+        (">=3.11,<3.15", "3.11.2", True),
+        (">=3.11,<3.15", "3.15.0", False),
+        (">=3.11, !=3.12.0", "3.12.0", False),
+        (">=3.11, !=3.12.0", "3.12.1", True),
+        ("==3.13", "3.13.0", True),
+        (">3.13", "3.13.0", False),
+        ("<=3.13.1", "3.13.1", True),
+    ],
+)
+def test_requires_python_is_read_from_pyproject(
+    tmp_path: Path, requires: str, version: str, allowed: bool
+) -> None:
+    project = tmp_path / "project"
+    (project / "scripts").mkdir(parents=True)
+    shutil.copy(SCRIPT, project / "scripts")
+    (project / "pyproject.toml").write_text(
+        f'[project]\nname = "x"\nrequires-python = "{requires}"\n'
+    )
+    result, _ = install(
+        tmp_path,
+        fake_python(tmp_path),
+        script=project / "scripts" / "install-satellite",
+        env={"FAKE_FACTS": f"{version} 64 aarch64"},
+    )
+    assert result.returncode == 1  # the fake cannot make a venv
+    if allowed:
+        assert "Creating" in result.stdout, result.stderr
+        assert "could not create" in result.stderr
+    else:
+        assert f"requires Python {requires}" in result.stderr
+
+
+def test_an_unreadable_requires_python_is_an_error(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "scripts").mkdir(parents=True)
+    shutil.copy(SCRIPT, project / "scripts")
+    (project / "pyproject.toml").write_text('[project]\nrequires-python = "~=3.13"\n')
+    result, _ = install(
+        tmp_path,
+        fake_python(tmp_path),
+        script=project / "scripts" / "install-satellite",
+        env={"FAKE_FACTS": "3.13.1 64 x86_64"},
+    )
+    assert result.returncode == 1
+    assert "cannot read requires-python '~=3.13'" in result.stderr
+
+
+def test_the_documented_install_uses_the_script() -> None:
+    """docs/satellite.md installs with scripts/install-satellite; and never with a pip that a
+    venv made by uv does not have (uv venv makes none)."""
+    docs = (ROOT / "docs" / "satellite.md").read_text()
+    install_section = docs.split("## Install", 1)[1].split("\n## ", 1)[0]
+    assert "src/scripts/install-satellite --python" in install_section
+    assert "uv pip install --python" in install_section
+    for doc in ("satellite.md", "installation.md"):
+        text = (ROOT / "docs" / doc).read_text()
+        if "uv venv" in text:
+            assert not re.search(r"\.venv/bin/pip install", text), doc
+        assert "scripts/install-satellite" in text, doc
