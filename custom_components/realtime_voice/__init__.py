@@ -35,6 +35,7 @@ from .device import async_register_device, async_track_device_info
 from .repairs import async_check_model_shutdown
 from .satellite_link import SatelliteConnection
 from .session_manager import SessionManager
+from .timers import SatelliteTimers
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class RealtimeVoiceData:
     link: SatelliteConnection
     manager: SessionManager
     device_id: str
+    timers: SatelliteTimers
 
 
 type RealtimeVoiceConfigEntry = ConfigEntry[RealtimeVoiceData]
@@ -85,7 +87,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
     device = async_register_device(hass, entry, info)
     entry.async_on_unload(async_track_device_info(hass, link, device.id))
     manager = SessionManager(hass, entry, link, device_id=device.id)
-    entry.runtime_data = RealtimeVoiceData(link=link, manager=manager, device_id=device.id)
+    # A timer device before the session is described: the Assist API then offers timer tools.
+    timers = SatelliteTimers(hass, manager, device.id)
+    entry.async_on_unload(timers.async_start())
+    entry.runtime_data = RealtimeVoiceData(
+        link=link, manager=manager, device_id=device.id, timers=timers
+    )
 
     try:
         await manager.async_start()

@@ -21,7 +21,7 @@ from homeassistant.exceptions import HomeAssistantError
 from .const import DOMAIN
 from .conversation_state import ConversationState
 from .core.realtime import RealtimeError
-from .media import async_read_media, async_stream_media
+from .media import CHUNK_BYTES, async_read_media, async_stream_media
 from .playback import Playback
 from .satellite_link import SatelliteOfflineError
 from .tone import chime_pcm
@@ -53,6 +53,7 @@ class Announcement:
     extra_prompt: str | None = None
     # ask_question: listen after it for the answer, which resolves this
     question: asyncio.Future[str | None] | None = None
+    sound: bytes | None = None  # played instead of the preannounce sound (a timer's ring)
 
 
 class Announcer:
@@ -90,21 +91,24 @@ class Announcer:
             raise self._error(
                 "announcement_wait_timeout", seconds=f"{ANNOUNCEMENT_WAIT_S:g}"
             ) from err
+        question = announcement.question
         try:
             playback = await self._play(announcement)
+            self.current = None
+            if announcement.listen_after and not playback.stop_word:
+                # Straight from announcing to listening (no idle in between for automations).
+                await self._manager.async_start_conversation(
+                    "ask_question" if question else "start_conversation",
+                    extra_prompt=announcement.extra_prompt
+                    or (f"You just said: {announcement.message}" if announcement.message else None),
+                    question=question,
+                )
         finally:
             self.current = None
+            if question is not None and not question.done() and not self._manager.conversation:
+                question.set_result(None)  # stopped by the user, or failed: no answer
             self._manager.announcement_finished()
             self._turn.release()
-        if announcement.listen_after and not playback.stop_word:
-            await self._manager.async_start_conversation(
-                "ask_question" if announcement.question else "start_conversation",
-                extra_prompt=announcement.extra_prompt
-                or (f"You just said: {announcement.message}" if announcement.message else None),
-                question=announcement.question,
-            )
-        elif announcement.question is not None and not announcement.question.done():
-            announcement.question.set_result(None)  # stopped by the user: no answer
 
     async def _play(self, announcement: Announcement) -> Playback:
         link = self._manager.link
@@ -118,7 +122,9 @@ class Announcer:
         started = asyncio.get_running_loop().time()
         try:
             await link.play_start(playback.stream_id, "announcement")
-            if announcement.preannounce:
+            if announcement.sound is not None:
+                await self._send(playback, announcement.sound, started)
+            elif announcement.preannounce:
                 if announcement.preannounce_media_id:
                     sound = await async_read_media(
                         self._manager.hass, announcement.preannounce_media_id
@@ -128,7 +134,7 @@ class Announcer:
                 await self._send(playback, sound, started)
             if announcement.media_id:
                 await self._send_media(playback, announcement.media_id, started)
-            elif announcement.message:
+            elif announcement.message and self._still_playing(playback):
                 await self._speak(announcement.message)
             await self._end_stream(playback)
             remaining = playback.audio_ms / 1000 - (asyncio.get_running_loop().time() - started)
@@ -155,13 +161,15 @@ class Announcer:
         )
 
     async def _send(self, playback: Playback, pcm: bytes, started: float) -> None:
-        if not self._still_playing(playback):
-            return
-        ahead = playback.audio_ms / 1000 - (asyncio.get_running_loop().time() - started)
-        if ahead > MEDIA_LEAD_S:
-            await asyncio.sleep(ahead - MEDIA_LEAD_S)  # the satellite need not hold a whole file
-        playback.add_audio(pcm)
-        await self._manager.link.play_audio(pcm)
+        for start in range(0, len(pcm), CHUNK_BYTES):
+            if not self._still_playing(playback):
+                return
+            ahead = playback.audio_ms / 1000 - (asyncio.get_running_loop().time() - started)
+            if ahead > MEDIA_LEAD_S:
+                await asyncio.sleep(ahead - MEDIA_LEAD_S)  # the satellite need not hold it all
+            chunk = pcm[start : start + CHUNK_BYTES]
+            playback.add_audio(chunk)
+            await self._manager.link.play_audio(chunk)
 
     async def _send_media(self, playback: Playback, media_id: str, started: float) -> None:
         chunks: AsyncIterator[bytes] = async_stream_media(self._manager.hass, media_id)

@@ -68,7 +68,15 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
         self.async_on_remove(self._manager.async_add_state_listener(self._follow_manager_state))
+        self.async_on_remove(
+            self._entry.runtime_data.timers.async_add_listener(self.async_write_ha_state)
+        )
         self._follow_manager_state()
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The satellite's running timers (HA holds them; HA 2026.11 has no timer-list entity)."""
+        return {"timers": self._entry.runtime_data.timers.as_attributes()}
 
     @callback
     def _follow_manager_state(self) -> None:

@@ -352,12 +352,20 @@ class SessionManager:
         preannounce_media_id: str | None = None,
         listen_after: bool = False,
         extra_prompt: str | None = None,
+        sound: bytes | None = None,
     ) -> None:
         """Speak ``message`` in the model's voice (or play ``media_id``); returns when it has played.
-        With ``listen_after`` (start_conversation) the satellite then listens without a wake word."""
+        With ``listen_after`` (start_conversation) the satellite then listens without a wake word;
+        ``sound`` is played first instead of the preannounce sound."""
         await self.announcer.async_announce(
             Announcement(
-                message, media_id, preannounce, preannounce_media_id, listen_after, extra_prompt
+                message,
+                media_id,
+                preannounce,
+                preannounce_media_id,
+                listen_after,
+                extra_prompt,
+                sound=sound,
             )
         )
 

@@ -34,3 +34,11 @@ def chime_pcm() -> bytes:
 def error_tone_pcm() -> bytes:
     """Two falling tones, 0.5 s: something went wrong."""
     return _tones((493.88, 0.2), (329.63, 0.3))
+
+
+@cache
+def ring_pcm(seconds: float) -> bytes:
+    """A timer's ring: two high beeps every second, for ``seconds``."""
+    ring = _tones((1318.5, 0.12), (1.0, 0.06), (1318.5, 0.12), (1.0, 0.7))
+    repeats = max(1, round(seconds))
+    return ring * repeats
