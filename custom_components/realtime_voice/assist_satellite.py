@@ -29,6 +29,10 @@ from .const import CONF_WAKE_WORDS, DOMAIN
 from .entity import RealtimeVoiceEntity
 from .session_manager import ConversationState
 
+# Announcements, questions and wake-word settings may run at once: the announcer queues what must
+# not overlap (announcer.py), the rest is independent.
+PARALLEL_UPDATES = 0
+
 WAKE_WORD_PHRASES = {
     "okay_nabu": "Okay Nabu",
     "hey_jarvis": "Hey Jarvis",
