@@ -319,3 +319,42 @@ async def test_idle_socket_is_dropped_before_its_tls_handshake_times_out(
     assert await asyncio.wait_for(reader.read(), 3) == b""
     writer.close()
     await wait_for(lambda: server.gate.pending == 0)
+
+
+@pytest.mark.slow
+async def test_a_vanished_home_assistant_is_noticed_within_six_seconds(
+    handler: RecordingHandler, certificate: LinkCertificate
+) -> None:
+    """With the satellite's default settings, as docs/link-protocol.md promises (issue #13: 9 s)."""
+    from realtime_voice_core.satellite.config import LinkConfig
+
+    from .proxy import FreezableProxy
+
+    defaults = LinkConfig()
+    server = SatelliteLinkServer(
+        handler,
+        name="Kitchen",
+        version="0.1.0",
+        access_key=KEY,
+        certificate=certificate,
+        host="127.0.0.1",
+        port=0,
+        ping_interval=defaults.ping_interval_s,
+        ping_timeout=defaults.ping_timeout_s,
+    )
+    await server.start()
+    proxy = FreezableProxy(server.port)
+    await proxy.start()
+    try:
+        client = make_client(server, port=proxy.port)
+        client._ping_interval = client._ping_timeout = 60  # HA's side is gone, not pinging
+        await client.connect()
+        await wait_for(lambda: server.connected)
+        loop = asyncio.get_running_loop()
+        proxy.frozen.set()  # the host vanishes: no FIN, no RST
+        started = loop.time()
+        await asyncio.wait_for(handler.disconnects.wait(), 10)
+        assert loop.time() - started <= 6.2
+    finally:
+        await proxy.stop()
+        await server.stop()
