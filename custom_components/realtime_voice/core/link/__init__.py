@@ -20,7 +20,7 @@ Reconnecting is up to the caller; :func:`backoff_delays` yields delays with jitt
 """
 
 from ..backoff import backoff_delays
-from . import protocol
+from . import keys, protocol
 from .client import (
     Audio,
     LinkAuthError,
@@ -54,5 +54,6 @@ __all__ = [
     "SatelliteLinkClient",
     "SatelliteLinkServer",
     "backoff_delays",
+    "keys",
     "protocol",
 ]
