@@ -118,16 +118,18 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(f"realtime-voice satellite: {err}", file=sys.stderr)
         return 2
-    if created is not None:
+    # Shown once, on a terminal only: under systemd stdout goes to the journal, a log.
+    shown = created is not None and sys.stdout.isatty()
+    if shown and created is not None:
         show_access_key(created, config, new=True)
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if created is not None:
         _LOGGER.warning(
-            "made a new access key in %s (printed on the terminal, never logged); "
-            "enter it in Home Assistant",
+            "made a new access key in %s (%s); enter it in Home Assistant",
             state_dir(config) / "access_key",
+            "printed on the terminal, never logged" if shown else "read it there, it is not logged",
         )
     try:
         source = make_source(config, args.input_wav)
