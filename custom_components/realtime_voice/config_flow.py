@@ -53,7 +53,9 @@ from .schema_library import vol
 from .validation import (
     InvalidAccessKeyError,
     RealtimeCheckError,
+    SatelliteOutdatedError,
     SatelliteUnreachableError,
+    WeakAccessKeyError,
     async_check_realtime,
     async_check_satellite,
 )
@@ -333,8 +335,12 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
             info = await async_check_satellite(
                 satellite[CONF_HOST], satellite[CONF_PORT], satellite[CONF_ACCESS_KEY]
             )
+        except WeakAccessKeyError:
+            return None, {CONF_ACCESS_KEY: "weak_access_key"}
         except InvalidAccessKeyError:
             return None, {CONF_ACCESS_KEY: "invalid_access_key"}
+        except SatelliteOutdatedError:
+            return None, {"base": "satellite_outdated"}
         except SatelliteUnreachableError:
             return None, {"base": "cannot_connect_satellite"}
         return info, {}

@@ -116,7 +116,11 @@ class SatelliteConnection:
             self._client = None
 
     async def _run(self, client: SatelliteLinkClient) -> None:
-        """Read events; on a drop, reconnect with backoff and jitter until it comes back."""
+        """Read events; on a drop, reconnect with backoff and jitter until it comes back.
+
+        Never ends but by cancellation: whatever is raised (a drop, anything a peer on the
+        satellite's address sends, an error in the event handler) is logged once and the link
+        reconnected."""
         while True:
             self._notify(self._availability_listeners)
             self._notify(self._info_listeners)
@@ -125,7 +129,11 @@ class SatelliteConnection:
             except LinkConnectionError as err:
                 self.last_error = str(err)
                 _LOGGER.warning("Link to satellite %s lost: %s", self.name, err)
-            await client.close()
+            except Exception as err:  # the keeper must outlive any error
+                self.last_error = f"{type(err).__name__}: {err}"
+                _LOGGER.warning("Link to satellite %s failed: %s", self.name, self.last_error)
+            with contextlib.suppress(Exception):
+                await client.close()
             self._client = None
             self._notify(self._availability_listeners)
             await self._dispatch_disconnect()
@@ -166,6 +174,13 @@ class SatelliteConnection:
                 await client.close()
                 self.last_error = str(err)
                 _LOGGER.debug("Satellite %s still unreachable: %s", self.name, err)
+            except Exception as err:  # whatever it is, try again after the backoff
+                with contextlib.suppress(Exception):
+                    await client.close()
+                error = f"{type(err).__name__}: {err}"
+                if error != self.last_error:  # once, not on every retry
+                    _LOGGER.warning("Reconnecting to satellite %s failed: %s", self.name, error)
+                self.last_error = error
             else:
                 self._key_refused = False
                 self.reconnects += 1
@@ -200,8 +215,17 @@ class SatelliteConnection:
                 await self.set_volume(self.wanted_volume)
 
     async def _dispatch_disconnect(self) -> None:
-        if self._handler is not None:
+        if self._handler is None:
+            return
+        try:
             await self._handler(protocol.ListenEnd(reason="disconnected"))
+        except Exception as err:  # e.g. the Realtime session reconnecting itself
+            _LOGGER.warning(
+                "Satellite %s: handling the disconnect failed: %s: %s",
+                self.name,
+                type(err).__name__,
+                err,
+            )
 
     @staticmethod
     def _notify(listeners: list[Callable[[], None]]) -> None:

@@ -29,7 +29,14 @@ from .const import (
     DEFAULT_VOICE,
     DEFAULT_VOICE_FALLBACK,
 )
-from .core.link import LinkAuthError, LinkConnectionError, SatelliteLinkClient, protocol
+from .core.link import (
+    LinkAuthError,
+    LinkConnectionError,
+    LinkOutdatedError,
+    SatelliteLinkClient,
+    keys,
+    protocol,
+)
 from .core.realtime import (
     AuthenticationError,
     ConnectionReport,
@@ -59,6 +66,14 @@ class SatelliteUnreachableError(Exception):
 
 class InvalidAccessKeyError(Exception):
     """The satellite refused the access key."""
+
+
+class WeakAccessKeyError(Exception):
+    """The access key is too weak to be one the satellite generated; the text says why."""
+
+
+class SatelliteOutdatedError(Exception):
+    """The satellite speaks only the unencrypted link: it must be updated."""
 
 
 # Most specific first: the flow shows the first that matches.
@@ -101,11 +116,16 @@ async def async_check_realtime(hass: HomeAssistant, config: Mapping[str, Any]) -
 
 
 async def async_check_satellite(host: str, port: int, access_key: str) -> protocol.Info:
+    if (why := keys.weakness(access_key)) is not None:
+        raise WeakAccessKeyError(f"this access key {why}")  # no connection: nothing to guess from
     client = SatelliteLinkClient(host, port, access_key)
     try:
         return await client.connect()
     except LinkAuthError as err:
         raise InvalidAccessKeyError from err
+    except LinkOutdatedError as err:
+        _LOGGER.warning("%s", err)
+        raise SatelliteOutdatedError(str(err)) from err
     except LinkConnectionError as err:
         raise SatelliteUnreachableError from err
     finally:

@@ -7,7 +7,9 @@ event against the openai package's types); the satellite is the real link server
 from __future__ import annotations
 
 import logging
+import os
 import re
+import tempfile
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
@@ -38,6 +40,11 @@ from tests.realtime_standin import StandinConfig, StandinServer
 from .link_satellite import ACCESS_KEY, LinkSatellite
 
 API_KEY = "sk-test-0123456789abcdef"
+
+
+# Real agents (SatelliteAgent) keep their generated certificate here, as under systemd's
+# StateDirectory=, not in the home directory.
+os.environ.setdefault("STATE_DIRECTORY", tempfile.mkdtemp(prefix="satellite-state-"))
 
 
 @pytest.fixture(autouse=True)

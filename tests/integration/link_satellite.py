@@ -7,12 +7,19 @@ the conversation tests use the real agent on WAV files.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
-from realtime_voice_core.link import SatelliteLinkServer, protocol
+from realtime_voice_core.link import LinkCertificate, SatelliteLinkServer, protocol
+from realtime_voice_core.link.certificate import ensure_certificate
 
-ACCESS_KEY = "kitchen-secret-key"
+# As the satellite generates them (keys.new_access_key): 30 URL-safe characters.
+ACCESS_KEY = "kJ3pX9-vQ2mW7zR4tY8nB1cF6hL0sD"
+# One certificate for every test satellite, made at import (not in HA's event loop); a satellite
+# that restarts keeps it, as a real one keeps its state directory.
+CERTIFICATE = ensure_certificate(Path(tempfile.mkdtemp(prefix="link-satellite-")), "Kitchen")
 
 
 @dataclass
@@ -20,6 +27,7 @@ class LinkSatellite:
     name: str = "Kitchen"
     satellite_id: str = "kitchen-0001"
     access_key: str = ACCESS_KEY
+    certificate: LinkCertificate = CERTIFICATE
     info: protocol.Info = field(
         default_factory=lambda: protocol.Info(
             name="Kitchen",
@@ -53,6 +61,7 @@ class LinkSatellite:
             name=self.name,
             version=self.info.version,
             access_key=self.access_key,
+            certificate=self.certificate,
             host="127.0.0.1",
             port=port,
             ping_interval=1.0,

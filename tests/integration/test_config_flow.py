@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from ipaddress import ip_address
 
 import pytest
@@ -9,6 +11,8 @@ from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 from custom_components.realtime_voice.const import (
     CONF_ACCESS_KEY,
@@ -27,6 +31,8 @@ from tests.realtime_standin import StandinConfig, StandinServer
 
 from .conftest import API_KEY, entry_for
 from .link_satellite import ACCESS_KEY, LinkSatellite
+
+WRONG_KEY = "Zq8-another-strong-key-4f7Tx2"  # strong enough, but not the satellite's
 
 
 def api_input(standin: StandinServer, **changes: str) -> dict[str, str]:
@@ -147,9 +153,39 @@ async def test_satellite_step_errors(
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
-        {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port, CONF_ACCESS_KEY: "wrong"},
+        {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port, CONF_ACCESS_KEY: WRONG_KEY},
     )
     assert result["errors"] == {CONF_ACCESS_KEY: "invalid_access_key"}
+
+    # A weak key is refused before any connection (#13).
+    for weak in ("wrong", "kitchen-secret-key", "a" * 40):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port, CONF_ACCESS_KEY: weak},
+        )
+        assert result["errors"] == {CONF_ACCESS_KEY: "weak_access_key"}
+
+    # A satellite of the unencrypted protocol 2: "update the satellite", and it got no proof.
+    received: list[object] = []
+
+    async def old_satellite(connection: ServerConnection) -> None:
+        hello = {"type": "hello", "protocol": 2, "name": "Old", "version": "0.1", "nonce": "a" * 32}
+        await connection.send(json.dumps(hello))
+        with contextlib.suppress(ConnectionClosed):
+            async for message in connection:
+                received.append(message)
+
+    async with serve(old_satellite, "127.0.0.1", 0) as old:
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            {
+                CONF_HOST: "127.0.0.1",
+                CONF_PORT: old.sockets[0].getsockname()[1],
+                CONF_ACCESS_KEY: ACCESS_KEY,
+            },
+        )
+    assert result["errors"] == {"base": "satellite_outdated"}
+    assert received == []
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],

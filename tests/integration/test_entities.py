@@ -280,7 +280,11 @@ async def test_reconfigure(
         assert result["step_id"] == "reconfigure"
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"],
-            {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port, CONF_ACCESS_KEY: "wrong"},
+            {
+                CONF_HOST: "127.0.0.1",
+                CONF_PORT: satellite.port,
+                CONF_ACCESS_KEY: "Zq8-another-strong-key-4f7Tx2",
+            },
         )
         assert result["errors"] == {CONF_ACCESS_KEY: "invalid_access_key"}
         result = await hass.config_entries.flow.async_configure(

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from realtime_voice_core.link import LinkCertificate
+from realtime_voice_core.link.certificate import ensure_certificate
 
 
 @pytest.fixture(autouse=True)
 def _loopback_sockets(socket_enabled: None) -> None:
     """pytest-homeassistant-custom-component blocks sockets; the allow-list stays 127.0.0.1."""
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where agents made from a configuration without a file keep their certificate (one per run)."""
+    return tmp_path_factory.mktemp("satellite-state")
+
+
+@pytest.fixture(autouse=True)
+def _state_directory(state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As systemd's StateDirectory= would: agents made in tests write nothing into $HOME."""
+    monkeypatch.setenv("STATE_DIRECTORY", str(state_dir))
+
+
+@pytest.fixture(scope="session")
+def certificate(state_dir: Path) -> LinkCertificate:
+    return ensure_certificate(state_dir, "test")

@@ -132,3 +132,62 @@ async def test_missing_chime_file_is_a_config_error(tmp_path: Path) -> None:
     assert process.returncode == 2
     assert "conversation.chime_file:" in stderr.decode()
     assert "nope.wav" in stderr.decode()
+
+
+async def test_the_satellite_generates_its_key_and_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No link.access_key: the first start makes one (never logged) and a certificate beside the
+    config; HA connects with that key over TLS; --new-access-key prints a new one, once."""
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    port = free_port()
+    config = tmp_path / "sat.yaml"
+    silence_wav = tmp_path / "in.wav"
+    write_wav(silence_wav, np.zeros(24_000, np.int16), 24_000)
+    config.write_text(
+        f"name: Generated\nlink: {{host: 127.0.0.1, port: {port}}}\nzeroconf: {{enabled: false}}\n"
+    )
+    process = await run_cli(
+        "--config",
+        str(config),
+        "--input-wav",
+        str(silence_wav),
+        "--output-wav",
+        str(tmp_path / "o.wav"),
+    )
+    try:
+        key_file = tmp_path / "access_key"
+        async with asyncio.timeout(20):
+            while not (tmp_path / "link-certificate.pem").exists():  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        key = key_file.read_text().strip()
+        assert len(key) == 30
+        assert (key_file.stat().st_mode & 0o777) == 0o600
+        assert ((tmp_path / "link-key.pem").stat().st_mode & 0o777) == 0o600
+        client = SatelliteLinkClient("127.0.0.1", port, key)
+        async with asyncio.timeout(20):
+            while True:
+                with contextlib.suppress(Exception):
+                    info = await client.connect()
+                    break
+                await asyncio.sleep(0.2)
+        assert info.name == "Generated"
+        await client.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = await process.communicate()
+    assert key not in stdout.decode() + stderr.decode()  # not a terminal: not printed, not logged
+    assert "made a new access key in" in stderr.decode()
+
+    process = await run_cli("--config", str(config), "--new-access-key")
+    stdout, _ = await process.communicate()
+    assert process.returncode == 0
+    new_key = key_file.read_text().strip()
+    assert new_key != key
+    assert new_key in stdout.decode()
+    # a key set in satellite.yaml wins, so a generated one would be ignored: refused
+    config.write_text(f"link: {{access_key: {KEY}}}\n")
+    process = await run_cli("--config", str(config), "--new-access-key")
+    _, stderr = await process.communicate()
+    assert process.returncode == 2
+    assert "link.access_key is set there" in stderr.decode()

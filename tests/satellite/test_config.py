@@ -18,18 +18,20 @@ from realtime_voice_core.satellite.config import (
 )
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "satellite.yaml.example"
-KEY = "0123456789abcdef-key"
+KEY = "0123456789abcdef-key-of-30-chr"
 
 
 def example_text() -> str:
-    return EXAMPLE.read_text().replace(PLACEHOLDER_KEY, KEY)
+    return EXAMPLE.read_text()
 
 
 def test_example_loads_with_its_documented_values() -> None:
     config = parse_config(example_text(), "example")
     assert config.name == "Kitchen satellite"
     assert config.link.port == 10800
-    assert config.link.access_key == KEY
+    assert config.link.access_key == ""  # null: the one the satellite generates
+    assert config.link.state_dir is None
+    assert config.link.ping_interval_s + config.link.ping_timeout_s + 1 <= 6
     assert config.wake_word.models == ["hey_jarvis"]
     assert config.wake_word.threshold is None  # null: each model's recommendation
     assert config.wake_word.trigger_level is None
@@ -59,8 +61,33 @@ def test_example_documents_every_key_and_nothing_else() -> None:
 
 
 def test_the_example_placeholder_key_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"example:15: link\.access_key: expected a secret"):
-        parse_config(EXAMPLE.read_text(), "example")
+    with pytest.raises(ConfigError, match=r"y:2: link\.access_key: .*placeholder"):
+        parse_config(f"link:\n  access_key: {PLACEHOLDER_KEY}\n", "y")
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("kitchen-secret-key", "is 18 characters long; at least 22 are needed"),
+        ("abababababababababababababab", "uses only 2 different characters"),
+        ("abcdefghijklmnopqrstuv", "holds about 103 bits; at least 128 are needed"),
+    ],
+)
+def test_weak_keys_are_refused_saying_why(key: str, why: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(f"link:\n  access_key: {key}\n", "sat.yaml")
+    assert f"sat.yaml:2: link.access_key: this access key {why}" in str(err.value)
+    assert "--new-access-key" in str(err.value)
+    assert key not in str(err.value)
+
+
+def test_generated_keys_are_strong() -> None:
+    from realtime_voice_core.link import keys
+
+    made = {keys.new_access_key() for _ in range(1000)}
+    assert len(made) == 1000
+    assert all(keys.weakness(key) is None for key in made)
+    assert all(len(key) == 30 for key in made)  # 22 random bytes: 176 bits
 
 
 def test_the_key_never_appears_in_errors_or_reprs() -> None:
@@ -107,8 +134,6 @@ def test_the_key_never_appears_in_errors_or_reprs() -> None:
             "link:\n  access_key: K\nlog_level: loud\n",
             ":3: log_level: expected one of debug, info, warning, error, got 'loud'",
         ),
-        ("name: x\nlink:\n  port: 1\n", ":3: link.access_key: missing (required)"),
-        ("name: x\n", ":1: link: missing (it holds a required key)"),
         ("link: 5\n", ":1: link: expected a mapping of keys"),
         ("link:\n  access_key: K\n  port: 1\n  port: 2\n", ":4: link.port: given twice"),
         ("name: [unclosed\nlink: {}\n", ":2: YAML syntax error"),

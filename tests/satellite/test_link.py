@@ -1,4 +1,4 @@
-"""The link: the real server and the real client on loopback."""
+"""The link: the real server and the real client on loopback, over TLS."""
 
 from __future__ import annotations
 
@@ -17,16 +17,23 @@ from realtime_voice_core.link import (
     Audio,
     LinkAuthError,
     LinkBusyError,
+    LinkCertificate,
     LinkConnectionError,
     SatelliteLinkClient,
     SatelliteLinkServer,
     backoff_delays,
 )
 from realtime_voice_core.link import protocol as p
+from realtime_voice_core.link.tls import client_context, server_context
 
 from .proxy import FreezableProxy
 
 KEY = "correct horse battery staple"
+
+
+def raw_connect(port: int):  # type: ignore[no-untyped-def]
+    """A WebSocket client of our own over TLS, to send what the real client never would."""
+    return connect(f"wss://127.0.0.1:{port}/", ssl=client_context(), proxy=None, compression=None)
 
 
 class RecordingHandler:
@@ -73,12 +80,15 @@ def handler() -> RecordingHandler:
 
 
 @pytest.fixture
-async def server(handler: RecordingHandler) -> AsyncIterator[SatelliteLinkServer]:
+async def server(
+    handler: RecordingHandler, certificate: LinkCertificate
+) -> AsyncIterator[SatelliteLinkServer]:
     server = SatelliteLinkServer(
         handler,
         name="Kitchen",
         version="0.1.0",
         access_key=KEY,
+        certificate=certificate,
         host="127.0.0.1",
         port=0,
         ping_interval=0.2,
@@ -160,11 +170,11 @@ async def test_wrong_key_is_refused_and_nothing_leaks_before_auth(
         await make_client(server, key="wrong key").connect()
 
     # A raw WebSocket client sees exactly the hello, then the refusal and close code 4001.
-    async with connect(f"ws://127.0.0.1:{server.port}/", proxy=None) as raw:
+    async with raw_connect(server.port) as raw:
         hello = json.loads(await raw.recv())
         assert set(hello) == {"type", "protocol", "name", "version", "nonce"}
         await raw.send(
-            json.dumps({"type": "auth", "protocol": 1, "proof": "00" * 32, "nonce": "ab"})
+            json.dumps({"type": "auth", "protocol": 3, "proof": "00" * 32, "nonce": "ab" * 16})
         )
         frames: list[str | bytes] = []
         with contextlib.suppress(ConnectionClosed):  # ends when the server closes
@@ -181,7 +191,7 @@ async def test_wrong_key_is_refused_and_nothing_leaks_before_auth(
 
 
 async def test_client_that_never_authenticates_is_closed(server: SatelliteLinkServer) -> None:
-    async with connect(f"ws://127.0.0.1:{server.port}/", proxy=None) as raw:
+    async with raw_connect(server.port) as raw:
         await raw.recv()  # hello
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(raw.recv(), 2)
@@ -191,7 +201,7 @@ async def test_client_that_never_authenticates_is_closed(server: SatelliteLinkSe
 async def test_commands_before_auth_are_refused(
     server: SatelliteLinkServer, handler: RecordingHandler
 ) -> None:
-    async with connect(f"ws://127.0.0.1:{server.port}/", proxy=None) as raw:
+    async with raw_connect(server.port) as raw:
         await raw.recv()
         await raw.send(p.SetMute(True).to_json())
         refusal = json.loads(await raw.recv())
@@ -290,22 +300,26 @@ async def test_malformed_event_is_skipped_by_client(
     await client.close()
 
 
-async def test_client_refuses_a_satellite_that_cannot_prove_the_key() -> None:
+async def test_client_refuses_a_satellite_that_cannot_prove_the_key(
+    certificate: LinkCertificate,
+) -> None:
     async def impostor(connection) -> None:  # type: ignore[no-untyped-def]
-        await connection.send(p.Hello(1, "fake", "0", "aa").to_json())
+        await connection.send(p.Hello(3, "fake", "0", "aa" * 16).to_json())
         await connection.recv()
         await connection.send(p.AuthOk("00" * 32).to_json())
         await connection.wait_closed()
 
-    async with serve(impostor, "127.0.0.1", 0) as fake:
+    async with serve(impostor, "127.0.0.1", 0, ssl=server_context(certificate)) as fake:
         port = fake.sockets[0].getsockname()[1]
         with pytest.raises(LinkAuthError, match="could not prove"):
             await SatelliteLinkClient("127.0.0.1", port, KEY).connect()
 
 
-def test_key_is_not_in_reprs() -> None:
+def test_key_is_not_in_reprs(certificate: LinkCertificate) -> None:
     client = SatelliteLinkClient("10.0.0.2", 10800, KEY)
-    server = SatelliteLinkServer(RecordingHandler(), name="n", version="v", access_key=KEY)
+    server = SatelliteLinkServer(
+        RecordingHandler(), name="n", version="v", access_key=KEY, certificate=certificate
+    )
     assert KEY not in repr(client)
     assert KEY not in repr(server)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import numpy as np
+import pytest
 
 from realtime_voice_core.satellite.playback import Player, Stopped
 
@@ -112,3 +114,28 @@ async def test_read_from_another_thread() -> None:
     blocks = await asyncio.to_thread(drain)
     await asyncio.wait_for(finished.wait(), 1)
     assert blocks == 11  # 10 full blocks, then the one that ran out
+
+
+async def test_buffer_holds_at_most_its_seconds_of_audio_and_logs_drops_rate_limited(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A peer sending far more than is played (issue #13: 150 MB grew the satellite by 200 MB)."""
+    from realtime_voice_core.satellite import playback
+
+    assert playback.MAX_BUFFERED_S <= 300
+    player = Player(RATE, prebuffer_ms=0, max_buffered_s=2.0)
+    player.start("s1", "response")
+    second = pcm(tone(1.0))
+    with caplog.at_level(logging.WARNING):
+        for _ in range(600):  # ten minutes of audio at once
+            player.feed(second)
+    assert player.buffered_ms == 2000
+    assert player.dropped == 598 * RATE
+    drops = [r for r in caplog.records if "playback buffer full" in r.getMessage()]
+    assert len(drops) == 1
+    # what was kept plays, and room frees up as it does
+    assert player.read(RATE) is not None
+    player.feed(second)
+    assert player.buffered_ms == 2000
+    # the default: minutes, not unbounded
+    assert Player(48_000).max_buffered == 48_000 * playback.MAX_BUFFERED_S

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from websockets.asyncio.client import connect
-from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
 from realtime_voice_core.audio import read_wav
 from realtime_voice_core.link import Audio, SatelliteLinkClient
 from realtime_voice_core.link import protocol as p
+from realtime_voice_core.link.tls import client_context
 from realtime_voice_core.satellite.agent import SatelliteAgent
 from realtime_voice_core.satellite.audio_io import WavFileSink, WavFileSource
 from realtime_voice_core.satellite.config import ConfigError, parse_config
@@ -153,40 +153,38 @@ async def test_the_satellite_saying_the_stop_word_does_not_stop_itself(
         assert "ignored stop word alexa" in caplog.text
 
 
-async def test_stop_word_with_a_protocol_1_home_assistant_stays_off(tmp_path: Path) -> None:
-    """An older HA cannot understand ``stop_word``: the satellite speaks protocol 1 to it."""
-    source = WavFileSource(Script().pause(0.5).write("stop-v1"))
+async def test_stop_words_are_on_with_the_link_protocol_and_other_versions_refused(
+    tmp_path: Path,
+) -> None:
+    """Protocols 1 and 2 (without stop words, and without encryption) are no longer spoken
+    (#13): an auth naming them is refused with close code 4003; the current client gets 3."""
+    source = WavFileSource(Script().pause(0.5).write("stop-v3"))
     agent = SatelliteAgent(stop_config(), source, WavFileSink(tmp_path / "out.wav", 24_000))
     await agent.start()
     try:
-        async with connect(f"ws://127.0.0.1:{agent.server.port}/", proxy=None) as raw:
-            hello = json.loads(await raw.recv())
-            assert hello["protocol"] == p.PROTOCOL_VERSION == 2
-            proof = p.auth_proof(KEY, "client", hello["nonce"], 1)
-            await raw.send(p.Auth(1, proof, "cd" * 16).to_json())
-            ok = p.parse(await raw.recv(), (p.AuthOk,))
-            assert isinstance(ok, p.AuthOk)
-            assert p.proof_matches(KEY, "server", "cd" * 16, ok.proof, 1)
-            info = p.parse(await raw.recv(), (p.Info,))
-            assert isinstance(info, p.Info)
-            assert info.protocol == 1
-            assert agent.server.protocol == 1
-            assert not agent._stop_words_on()
-        # A version neither side speaks is refused with close code 4003.
-        async with connect(f"ws://127.0.0.1:{agent.server.port}/", proxy=None) as raw:
-            hello = json.loads(await raw.recv())
-            await raw.send(
-                p.Auth(3, p.auth_proof(KEY, "client", hello["nonce"], 3), "ab").to_json()
-            )
-            with contextlib.suppress(ConnectionClosed):
-                answer = json.loads(await raw.recv())
-                assert answer["code"] == "protocol"
-                await raw.recv()
-            assert raw.close_code == p.CLOSE_PROTOCOL_ERROR
-        # The current client speaks 2, and then the stop words are on.
+        for version in (1, 2, 4):
+            async with connect(
+                f"wss://127.0.0.1:{agent.server.port}/", ssl=client_context(), proxy=None
+            ) as raw:
+                hello = json.loads(await raw.recv())
+                assert hello["protocol"] == p.PROTOCOL_VERSION == 3
+                proof = p.auth_proof(
+                    KEY,
+                    "client",
+                    server_nonce=hello["nonce"],
+                    client_nonce="ab" * 16,
+                    certificate=agent.server.fingerprint,
+                    protocol=version,
+                )
+                await raw.send(p.Auth(version, proof, "ab" * 16).to_json())
+                with contextlib.suppress(ConnectionClosed):
+                    answer = json.loads(await raw.recv())
+                    assert answer["code"] == "protocol"
+                    await raw.recv()
+                assert raw.close_code == p.CLOSE_PROTOCOL_ERROR
         client = SatelliteLinkClient("127.0.0.1", agent.server.port, KEY)
         info = await client.connect()
-        assert client.protocol == info.protocol == 2
+        assert client.protocol == info.protocol == 3
         await asyncio.sleep(0.05)
         assert agent._stop_words_on()
         await client.close()
@@ -194,48 +192,11 @@ async def test_stop_word_with_a_protocol_1_home_assistant_stays_off(tmp_path: Pa
         await agent.stop()
 
 
-async def test_the_client_speaks_protocol_1_to_an_older_satellite() -> None:
-    """A satellite not updated yet: HA authenticates with version 1 and works as before."""
-    seen: list[p.Auth] = []
-
-    async def old_satellite(connection) -> None:  # type: ignore[no-untyped-def]
-        await connection.send(p.Hello(1, "old", "0.0.9", "ab" * 16).to_json())
-        auth = p.parse(await connection.recv(), (p.Auth,))
-        assert isinstance(auth, p.Auth)
-        seen.append(auth)
-        if p.proof_matches(KEY, "client", "ab" * 16, auth.proof, 1):
-            await connection.send(p.AuthOk(p.auth_proof(KEY, "server", auth.nonce, 1)).to_json())
-            info = p.Info(
-                name="old",
-                satellite_id="old-0001",
-                version="0.0.9",
-                protocol=1,
-                wake_words_available=["hey_jarvis"],
-                wake_words_active=["hey_jarvis"],
-                threshold=0.5,
-                follow_up_s=5.0,
-                chime=True,
-                muted=False,
-                volume=1.0,
-                state="idle",
-            )
-            await connection.send(info.to_json())
-        await connection.wait_closed()
-
-    async with serve(old_satellite, "127.0.0.1", 0) as fake:
-        port = fake.sockets[0].getsockname()[1]
-        client = SatelliteLinkClient("127.0.0.1", port, KEY)
-        info = await client.connect()
-        assert seen[0].protocol == 1
-        assert client.protocol == info.protocol == 1
-        await client.close()
-
-
 def test_negotiation_picks_the_lower_version() -> None:
-    assert p.negotiate(1) == 1
-    assert p.negotiate(2) == 2
-    assert p.negotiate(7) == 2  # a newer satellite that still speaks 2
-    assert p.negotiate(0) is None
+    assert p.negotiate(3) == 3
+    assert p.negotiate(7) == 3  # a newer satellite that still speaks 3
+    assert p.negotiate(2) is None  # unencrypted: refused, not downgraded to
+    assert p.negotiate(1) is None
 
 
 @pytest.mark.parametrize(

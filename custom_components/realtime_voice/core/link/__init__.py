@@ -1,6 +1,6 @@
 """The link between a satellite and Home Assistant (protocol in docs/link-protocol.md).
 
-One WebSocket per satellite; the satellite is the server (:class:`SatelliteLinkServer`), HA
+One WebSocket over TLS (wss://) per satellite; the satellite is the server (:class:`SatelliteLinkServer`), HA
 connects (:class:`SatelliteLinkClient`). Text frames are JSON messages (:mod:`.protocol`), binary
 frames are audio, PCM16 LE mono 24 kHz both ways, so HA forwards it to the Realtime API as is.
 
@@ -20,18 +20,21 @@ Reconnecting is up to the caller; :func:`backoff_delays` yields delays with jitt
 """
 
 from ..backoff import backoff_delays
-from . import protocol
+from . import keys, protocol
 from .client import (
     Audio,
     LinkAuthError,
     LinkBusyError,
+    LinkCertificateError,
     LinkConnectionError,
     LinkError,
     LinkEvent,
+    LinkOutdatedError,
     SatelliteLinkClient,
 )
 from .protocol import DEFAULT_PORT, PROTOCOL_VERSION, ZEROCONF_TYPE, ProtocolError
 from .server import LinkHandler, SatelliteLinkServer
+from .tls import LinkCertificate
 
 __all__ = [
     "DEFAULT_PORT",
@@ -40,13 +43,17 @@ __all__ = [
     "Audio",
     "LinkAuthError",
     "LinkBusyError",
+    "LinkCertificate",
+    "LinkCertificateError",
     "LinkConnectionError",
     "LinkError",
     "LinkEvent",
     "LinkHandler",
+    "LinkOutdatedError",
     "ProtocolError",
     "SatelliteLinkClient",
     "SatelliteLinkServer",
     "backoff_delays",
+    "keys",
     "protocol",
 ]

@@ -7,16 +7,22 @@ gives the delays.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from ..log_limit import RateLimitedLog
 from . import protocol as p
+from .tls import client_context, peer_fingerprint
 
 _LOGGER = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT = 1.0  # as the server's: part of the time a dead link takes to notice
 
 
 class LinkError(Exception):
@@ -33,6 +39,14 @@ class LinkAuthError(LinkError):
 
 class LinkBusyError(LinkConnectionError):
     """The satellite is already linked to another Home Assistant."""
+
+
+class LinkOutdatedError(LinkConnectionError):
+    """The satellite speaks the unencrypted link (protocol 1 or 2): it must be updated."""
+
+
+class LinkCertificateError(LinkConnectionError):
+    """Something between HA and the satellite presents its own certificate (terminates TLS)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +70,7 @@ class SatelliteLinkClient:
         *,
         client_name: str = "Home Assistant",
         ping_interval: float = 3.0,
-        ping_timeout: float = 3.0,
+        ping_timeout: float = 2.0,
         connect_timeout: float = 10.0,
     ) -> None:
         self.host = host
@@ -72,6 +86,9 @@ class SatelliteLinkClient:
         self.hello: p.Hello | None = None
         # The link's version: the lower of the satellite's and this client's (set by connect).
         self.protocol: int | None = None
+        # SHA-256 of the certificate the satellite presented (set by connect)
+        self.fingerprint: str | None = None
+        self._log = RateLimitedLog(_LOGGER)
 
     def __repr__(self) -> str:  # never show the key
         return f"SatelliteLinkClient(host={self.host!r}, port={self.port})"
@@ -81,44 +98,96 @@ class SatelliteLinkClient:
         return self._connection is not None and not self._closing
 
     async def connect(self) -> p.Info:
-        """Connect and authenticate both ways; returns the satellite's info.
+        """Connect over TLS and authenticate both ways; returns the satellite's info.
 
         Raises LinkAuthError for a wrong key, LinkBusyError when another HA holds the satellite,
-        LinkConnectionError for everything else (unreachable, timeout, protocol mismatch).
+        LinkOutdatedError for a satellite without encryption, LinkCertificateError when something in
+        between terminates TLS, LinkConnectionError for everything else (unreachable, timeout,
+        anything malformed). Nothing else escapes.
         """
         host = f"[{self.host}]" if ":" in self.host else self.host
-        uri = f"ws://{host}:{self.port}/"
+        uri = f"wss://{host}:{self.port}/"
         try:
             connection = await connect(
                 uri,
+                ssl=client_context(),
                 open_timeout=self._connect_timeout,
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_timeout,
-                close_timeout=self._ping_timeout,  # a dead peer never answers the close frame either
+                close_timeout=CLOSE_TIMEOUT,  # a dead peer never answers the close frame either
                 compression=None,
                 proxy=None,
-                max_size=1 << 20,
+                max_size=p.MAX_FRAME_BYTES,
             )
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as err:
+        except (TimeoutError, ConnectionRefusedError, InvalidURI) as err:
             raise LinkConnectionError(f"cannot connect to {uri}: {err}") from err
+        except (OSError, InvalidHandshake) as err:
+            # Something answered but TLS failed (an old satellite answers the ClientHello with an
+            # HTTP 400 and closes, or the bytes are not TLS): is it a satellite without encryption?
+            await self._raise_if_outdated(host)
+            what = "TLS failed: " if isinstance(err, ssl.SSLError) else ""
+            raise LinkConnectionError(f"cannot connect to {uri}: {what}{err!r}") from err
+        except Exception as err:  # whatever a peer makes the client library raise
+            raise LinkConnectionError(f"cannot connect to {uri}: {err!r}") from err
         try:
             async with asyncio.timeout(self._connect_timeout):
                 self.info = await self._handshake(connection)
         except TimeoutError as err:
-            await connection.close()
+            await self._abort(connection)
             raise LinkConnectionError(f"{uri}: no answer to the handshake in time") from err
         except ConnectionClosed as err:
             raise LinkConnectionError(f"{uri}: closed during the handshake ({err})") from err
-        except (LinkError, p.ProtocolError) as err:
-            await connection.close()
-            if isinstance(err, p.ProtocolError):
-                raise LinkConnectionError(f"{uri}: {err}") from err
+        except LinkError:
+            await self._abort(connection)
             raise
+        except p.ProtocolError as err:
+            await self._abort(connection)
+            raise LinkConnectionError(f"{uri}: {err}") from err
+        except Exception as err:
+            await self._abort(connection)
+            raise LinkConnectionError(f"{uri}: handshake failed: {err!r}") from err
         self._connection = connection
         self._closing = False
         return self.info
 
+    @staticmethod
+    async def _abort(connection: ClientConnection) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await connection.close()
+        connection.transport.abort()
+
+    async def _raise_if_outdated(self, host: str) -> None:
+        """TLS failed: if a satellite of the unencrypted protocol answers on plain ws://, say so.
+
+        Only its hello is read; nothing is sent to it (no proof, no key)."""
+        try:
+            async with (
+                asyncio.timeout(min(self._connect_timeout, 5.0)),
+                connect(
+                    f"ws://{host}:{self.port}/",
+                    compression=None,
+                    proxy=None,
+                    max_size=4096,
+                    close_timeout=CLOSE_TIMEOUT,
+                ) as plain,
+            ):
+                frame = await plain.recv()
+            hello = p.parse(frame, (p.Hello,))
+        except Exception:  # not an old satellite either: the TLS error stands
+            return
+        assert isinstance(hello, p.Hello)
+        if hello.protocol <= p.LAST_PLAIN_VERSION:
+            raise LinkOutdatedError(
+                f"the satellite at {self.host}:{self.port} speaks the unencrypted link protocol "
+                f"{hello.protocol}; update the satellite (this Home Assistant speaks only the "
+                f"encrypted protocol {p.PROTOCOL_VERSION})"
+            )
+
     async def _handshake(self, connection: ClientConnection) -> p.Info:
+        fingerprint = peer_fingerprint(connection.transport)
+        if fingerprint is None:
+            raise LinkConnectionError("the link is not encrypted")
         hello = p.parse(await connection.recv(), (p.Hello,))
         assert isinstance(hello, p.Hello)
         version = p.negotiate(hello.protocol)
@@ -129,19 +198,42 @@ class SatelliteLinkClient:
             )
         self.hello = hello
         nonce = p.new_nonce()
-        proof = p.auth_proof(self._access_key, "client", hello.nonce, version)
-        await connection.send(p.Auth(version, proof, nonce, self._client_name).to_json())
+        proof = p.auth_proof(
+            self._access_key,
+            "client",
+            server_nonce=hello.nonce,
+            client_nonce=nonce,
+            certificate=fingerprint,
+            protocol=version,
+        )
+        await connection.send(
+            p.Auth(version, proof, nonce, self._client_name, fingerprint).to_json()
+        )
         answer = p.parse(await connection.recv(), (p.AuthOk, p.AuthFailed))
         if isinstance(answer, p.AuthFailed):
             if answer.code == "invalid_auth":
                 raise LinkAuthError(answer.reason)
             if answer.code == "busy":
                 raise LinkBusyError(answer.reason)
+            if answer.code == "certificate":
+                raise LinkCertificateError(answer.reason)
             raise LinkConnectionError(answer.reason)
         assert isinstance(answer, p.AuthOk)
-        if not p.proof_matches(self._access_key, "server", nonce, answer.proof, version):
-            raise LinkAuthError("the satellite could not prove the access key")
+        if not p.proof_matches(
+            self._access_key,
+            "server",
+            server_nonce=hello.nonce,
+            client_nonce=nonce,
+            certificate=fingerprint,
+            proof=answer.proof,
+            protocol=version,
+        ):
+            raise LinkAuthError(
+                "the satellite could not prove the access key (or something in between presents "
+                "its own certificate)"
+            )
         self.protocol = version
+        self.fingerprint = fingerprint
         info = p.parse(await connection.recv(), (p.Info,))
         assert isinstance(info, p.Info)
         return info
@@ -161,7 +253,9 @@ class SatelliteLinkClient:
                 try:
                     event = p.parse(frame, p.EVENTS)
                 except p.ProtocolError as err:
-                    _LOGGER.warning("skipping a malformed event from %s: %s", self.host, err)
+                    self._log.log(
+                        "malformed", "skipping a malformed event from %s: %s", self.host, err
+                    )
                     continue
                 if isinstance(event, p.Info):
                     self.info = event
@@ -192,7 +286,7 @@ class SatelliteLinkClient:
         """Audio of the open stream: PCM16 LE mono 24 kHz, any length (whole samples)."""
         if len(pcm) % p.AUDIO_SAMPLE_BYTES:
             raise ValueError(f"pcm: {len(pcm)} bytes is not a whole number of 16-bit samples")
-        # A frame larger than the peer's limit (1 MiB, about 22 s) would close the link (1009).
+        # A frame larger than the peer's limit (MAX_FRAME_BYTES) would close the link (1009).
         for start in range(0, len(pcm), p.MAX_AUDIO_FRAME_BYTES):
             await self._send(pcm[start : start + p.MAX_AUDIO_FRAME_BYTES])
 

@@ -10,21 +10,30 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar, Literal, get_args, get_type_hints
 
 # The newest version this code speaks, and every version it still speaks. The satellite's hello
 # names its newest; the client answers with the lower of that and its own (the link's version).
-# 2 added the stop word (``stop_word``, ``playback_stopped`` reason ``stop_word``).
-PROTOCOL_VERSION = 2
-PROTOCOL_VERSIONS = (1, 2)
+# 2 added the stop word (``stop_word``, ``playback_stopped`` reason ``stop_word``); 3 is 2 over TLS
+# with proofs bound to both nonces and the certificate's fingerprint. Versions 1 and 2 (plain ws://)
+# are no longer spoken: a satellite that cannot encrypt is refused, not downgraded to.
+PROTOCOL_VERSION = 3
+PROTOCOL_VERSIONS = (3,)
+# The last version without encryption (an old satellite's hello says it over plain ws://).
+LAST_PLAIN_VERSION = 2
 AUDIO_RATE = 24_000
 AUDIO_SAMPLE_BYTES = 2
 # 20 ms of 24 kHz PCM16 mono: the size of each audio frame the satellite sends.
 AUDIO_FRAME_BYTES = AUDIO_RATE * AUDIO_SAMPLE_BYTES // 50
 # The largest audio frame either side sends: half a second (far below the 1 MiB frame limit).
 MAX_AUDIO_FRAME_BYTES = AUDIO_RATE * AUDIO_SAMPLE_BYTES // 2
+# Every frame either side accepts: the largest audio frame with room to spare; text frames are small.
+MAX_FRAME_BYTES = 64 * 1024
+# JSON nesting a text frame may have (the messages use 2: an object holding a list).
+MAX_JSON_DEPTH = 8
 DEFAULT_PORT = 10800
 ZEROCONF_TYPE = "_realtime-voice._tcp.local."
 
@@ -33,6 +42,7 @@ CLOSE_AUTH_FAILED = 4001
 CLOSE_BUSY = 4002
 CLOSE_PROTOCOL_ERROR = 4003
 CLOSE_AUTH_TIMEOUT = 4004
+CLOSE_CERTIFICATE = 4005
 CLOSE_SHUTDOWN = 1001
 
 State = Literal["idle", "listening", "responding", "muted"]
@@ -46,8 +56,13 @@ class ProtocolError(ValueError):
 
 
 # --- authentication -------------------------------------------------------------------------
-# Both sides prove the access key without sending it: HMAC-SHA256 over the other side's nonce,
-# with a role prefix so that a proof cannot be reflected back.
+# Both sides prove the access key without sending it: HMAC-SHA256 over both nonces and the
+# SHA-256 fingerprint of the TLS certificate the prover sees, with a role prefix so that a proof
+# cannot be reflected back. A relay that terminates TLS with its own certificate makes the
+# fingerprints differ, and no proof made on one side of it is valid on the other.
+
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def new_nonce() -> str:
@@ -57,23 +72,42 @@ def new_nonce() -> str:
 def auth_proof(
     access_key: str,
     role: Literal["client", "server"],
-    nonce: str,
+    *,
+    server_nonce: str,
+    client_nonce: str,
+    certificate: str,
     protocol: int = PROTOCOL_VERSION,
 ) -> str:
-    """``protocol`` is the link's version (the one in ``auth``), so a proof binds it too."""
-    message = f"realtime-voice/{protocol}/{role}:{nonce}".encode()
-    return hmac.new(access_key.encode(), message, hashlib.sha256).hexdigest()
+    """``certificate`` is the fingerprint of the satellite's certificate as the prover sees it;
+    ``protocol`` is the link's version (the one in ``auth``), so a proof binds it too."""
+    message = f"realtime-voice/{protocol}/{role}:{server_nonce}:{client_nonce}:{certificate}"
+    return hmac.new(access_key.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def proof_matches(
     access_key: str,
     role: Literal["client", "server"],
-    nonce: str,
+    *,
+    server_nonce: str,
+    client_nonce: str,
+    certificate: str,
     proof: str,
     protocol: int = PROTOCOL_VERSION,
 ) -> bool:
-    expected = auth_proof(access_key, role, nonce, protocol)
-    return hmac.compare_digest(expected.encode(), proof.encode())
+    expected = auth_proof(
+        access_key,
+        role,
+        server_nonce=server_nonce,
+        client_nonce=client_nonce,
+        certificate=certificate,
+        protocol=protocol,
+    )
+    return hmac.compare_digest(expected.encode(), proof.encode("ascii", "replace"))
+
+
+def _hex(where: str, value: str, pattern: re.Pattern[str], length: int) -> None:
+    if not pattern.fullmatch(value):
+        raise ProtocolError(f"{where}: expected {length} lowercase hex digits")
 
 
 def negotiate(satellite_protocol: int) -> int | None:
@@ -116,6 +150,9 @@ class Hello(Message):
     version: str
     nonce: str
 
+    def __post_init__(self) -> None:
+        _hex("hello.nonce", self.nonce, _HEX32, 32)
+
 
 @dataclass(frozen=True, slots=True)
 class Auth(Message):
@@ -124,6 +161,15 @@ class Auth(Message):
     proof: str
     nonce: str
     client: str = "Home Assistant"
+    # protocol 3: the fingerprint of the certificate the client saw (a hint for a clear refusal;
+    # what protects is that the proof binds it)
+    certificate: str | None = None
+
+    def __post_init__(self) -> None:
+        _hex("auth.proof", self.proof, _HEX64, 64)
+        _hex("auth.nonce", self.nonce, _HEX32, 32)
+        if self.certificate is not None:
+            _hex("auth.certificate", self.certificate, _HEX64, 64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +177,14 @@ class AuthOk(Message):
     TYPE: ClassVar[str] = "auth_ok"
     proof: str
 
+    def __post_init__(self) -> None:
+        _hex("auth_ok.proof", self.proof, _HEX64, 64)
+
 
 @dataclass(frozen=True, slots=True)
 class AuthFailed(Message):
     TYPE: ClassVar[str] = "auth_failed"
-    code: Literal["invalid_auth", "busy", "protocol"]
+    code: Literal["invalid_auth", "busy", "protocol", "certificate"]
     reason: str
 
 
@@ -373,11 +422,22 @@ _HINTS: dict[type[Message], dict[str, Any]] = {
 
 
 def parse(text: str | bytes, allowed: tuple[type[Message], ...]) -> Message:
-    """Decode one text frame into the message class its ``type`` names (one of ``allowed``)."""
+    """Decode one text frame into the message class its ``type`` names (one of ``allowed``).
+
+    Anything malformed, however (not JSON, nested deeper than ``MAX_JSON_DEPTH``, lone surrogates,
+    wrong keys or values), is a ProtocolError; nothing else escapes."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode()
+        except UnicodeDecodeError as err:
+            raise ProtocolError(f"not UTF-8: {err}") from None
     try:
         data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as err:
+    except RecursionError:
+        raise ProtocolError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as err:
         raise ProtocolError(f"not JSON: {err}") from None
+    _check_tree(data)
     if not isinstance(data, dict):
         raise ProtocolError(f"expected a JSON object, got {type(data).__name__}")
     type_name = data.pop("type", None)
@@ -396,3 +456,22 @@ def parse(text: str | bytes, allowed: tuple[type[Message], ...]) -> Message:
             continue
         kwargs[f.name] = _check(f"{type_name}.{f.name}", data[f.name], hints[f.name])
     return cls(**kwargs)
+
+
+def _check_tree(data: Any) -> None:
+    """Refuse nesting deeper than ``MAX_JSON_DEPTH`` and strings with a lone surrogate
+    (``"\\ud800"`` cannot be encoded: it would fail later, in an HMAC or a log line). Iterative, so
+    that no depth makes it recurse."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise ProtocolError("a string holds a lone surrogate") from None
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ProtocolError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)

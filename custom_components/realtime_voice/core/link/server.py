@@ -1,8 +1,10 @@
-"""The satellite's side of the link: a WebSocket server that one Home Assistant connects to.
+"""The satellite's side of the link: a WebSocket server over TLS that one Home Assistant connects to.
 
 Policy for a second connection: once it has proven the key it is refused (``auth_failed`` with code
 ``busy``, close code 4002) while the first one is alive. A dead first connection is noticed by the
-ping within ``ping_interval + ping_timeout`` seconds, after which a new one is accepted.
+ping within ``ping_interval + ping_timeout + CLOSE_TIMEOUT`` seconds, after which a new one is
+accepted. Connections before authentication are bounded (:mod:`.limits`); nothing a peer sends is
+logged as an error or with a traceback.
 """
 
 from __future__ import annotations
@@ -14,9 +16,16 @@ from typing import Protocol
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from ..log_limit import RateLimitedLog
 from . import protocol as p
+from .limits import ConnectionGate, GatedListener
+from .tls import LinkCertificate, server_context
 
 _LOGGER = logging.getLogger(__name__)
+
+# How long a close waits for the peer's close frame: a vanished peer never sends one, so this is
+# part of the time a dead link takes to notice (ping_interval + ping_timeout + CLOSE_TIMEOUT).
+CLOSE_TIMEOUT = 1.0
 
 
 class LinkHandler(Protocol):
@@ -43,15 +52,20 @@ class SatelliteLinkServer:
         name: str,
         version: str,
         access_key: str,
+        certificate: LinkCertificate,
         host: str = "0.0.0.0",
         port: int = p.DEFAULT_PORT,
         ping_interval: float = 3.0,
-        ping_timeout: float = 3.0,
+        ping_timeout: float = 2.0,
         auth_timeout: float = 5.0,
+        gate: ConnectionGate | None = None,
     ) -> None:
         if not access_key:
             raise ValueError("access_key: must not be empty")
         self._handler = handler
+        self._certificate = certificate
+        self.gate = gate or ConnectionGate()
+        self._log = RateLimitedLog(_LOGGER)
         self._name = name
         self._version = version
         self._access_key = access_key
@@ -86,18 +100,35 @@ class SatelliteLinkServer:
             return None
         return str(self._active.remote_address[0])
 
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the certificate (the satellite logs it; a user may compare it)."""
+        return self._certificate.fingerprint
+
     async def start(self) -> None:
-        self._server = await serve(
-            self._serve_connection,
+        listener = GatedListener.bind_to(self._host, self._port, self.gate)
+        try:
+            self._server = await serve(
+                self._serve_connection,
+                sock=listener,
+                ssl=server_context(self._certificate),
+                # TLS handshake and HTTP upgrade each within the time allowed to authenticate
+                open_timeout=self._auth_timeout,
+                ping_interval=self._ping_interval,
+                ping_timeout=self._ping_timeout,
+                close_timeout=CLOSE_TIMEOUT,
+                compression=None,  # audio does not compress; deflate would only add latency
+                max_size=p.MAX_FRAME_BYTES,
+            )
+        except BaseException:
+            listener.close()
+            raise
+        _LOGGER.info(
+            "link listening on %s:%s (TLS, certificate sha256 %s)",
             self._host,
-            self._port,
-            ping_interval=self._ping_interval,
-            ping_timeout=self._ping_timeout,
-            close_timeout=self._ping_timeout,  # a dead peer never answers the close frame either
-            compression=None,  # audio does not compress; deflate would only add latency
-            max_size=1 << 20,
+            self.port,
+            self.fingerprint,
         )
-        _LOGGER.info("link listening on %s:%s", self._host, self.port)
 
     async def stop(self) -> None:
         if self._server is None:
@@ -125,10 +156,29 @@ class SatelliteLinkServer:
         return True
 
     async def _serve_connection(self, connection: ServerConnection) -> None:
-        peer = connection.remote_address[0] if connection.remote_address else "?"
+        """Whatever the peer does, nothing escapes to websockets (which would log an ERROR with a
+        traceback): it is logged once, at most, and the connection closed."""
+        remote = connection.remote_address
+        peer = str(remote[0]) if remote else "?"
+        try:
+            await self._serve_authenticated(connection, peer)
+        except Exception as err:
+            self._log.log(
+                f"failed:{peer}",
+                "link connection from %s failed: %s: %s",
+                peer,
+                type(err).__name__,
+                err,
+            )
+            connection.transport.abort()
+        finally:
+            self.gate.release(remote)
+
+    async def _serve_authenticated(self, connection: ServerConnection, peer: str) -> None:
         version = await self._authenticate(connection, peer)
         if version is None:
             return
+        self.gate.release(connection.remote_address)
         self._active = connection
         self.protocol = version
         _LOGGER.info("Home Assistant connected from %s (link protocol %d)", peer, version)
@@ -142,7 +192,9 @@ class SatelliteLinkServer:
                 try:
                     command = p.parse(frame, p.COMMANDS)
                 except p.ProtocolError as err:
-                    _LOGGER.warning("skipping a malformed command from %s: %s", peer, err)
+                    self._log.log(
+                        f"malformed:{peer}", "skipping a malformed command from %s: %s", peer, err
+                    )
                     await connection.send(p.Error("bad_command", str(err)).to_json())
                     continue
                 try:
@@ -181,7 +233,9 @@ class SatelliteLinkServer:
         except ConnectionClosed:
             return None
         try:
-            auth = p.parse(frame, (p.Auth,))
+            auth = p.parse(frame, (p.Auth,)) if isinstance(frame, str) else None
+            if auth is None:
+                raise p.ProtocolError("a binary frame")
         except p.ProtocolError as err:
             await self._refuse(
                 connection, peer, "protocol", f"expected auth: {err}", p.CLOSE_PROTOCOL_ERROR
@@ -198,7 +252,26 @@ class SatelliteLinkServer:
                 p.CLOSE_PROTOCOL_ERROR,
             )
             return None
-        if not p.proof_matches(self._access_key, "client", nonce, auth.proof, auth.protocol):
+        own = self._certificate.fingerprint
+        if auth.certificate is not None and auth.certificate != own:
+            await self._refuse(
+                connection,
+                peer,
+                "certificate",
+                f"the client sees another certificate (sha256 {auth.certificate[:16]}...) than "
+                f"this satellite's ({own[:16]}...): something between them terminates TLS",
+                p.CLOSE_CERTIFICATE,
+            )
+            return None
+        if not p.proof_matches(
+            self._access_key,
+            "client",
+            server_nonce=nonce,
+            client_nonce=auth.nonce,
+            certificate=own,
+            proof=auth.proof,
+            protocol=auth.protocol,
+        ):
             await self._refuse(
                 connection, peer, "invalid_auth", "invalid access key", p.CLOSE_AUTH_FAILED
             )
@@ -215,18 +288,24 @@ class SatelliteLinkServer:
         try:
             await connection.send(
                 p.AuthOk(
-                    p.auth_proof(self._access_key, "server", auth.nonce, auth.protocol)
+                    p.auth_proof(
+                        self._access_key,
+                        "server",
+                        server_nonce=nonce,
+                        client_nonce=auth.nonce,
+                        certificate=own,
+                        protocol=auth.protocol,
+                    )
                 ).to_json()
             )
         except ConnectionClosed:
             return None
         return auth.protocol
 
-    @staticmethod
     async def _refuse(
-        connection: ServerConnection, peer: str, code: str, reason: str, close_code: int
+        self, connection: ServerConnection, peer: str, code: str, reason: str, close_code: int
     ) -> None:
-        _LOGGER.warning("refused link client %s: %s", peer, reason)
+        self._log.log(f"refused:{peer}:{code}", "refused link client %s: %s", peer, reason)
         try:
             await connection.send(p.AuthFailed(code, reason).to_json())  # type: ignore[arg-type]
             await connection.close(close_code, reason[:120])

@@ -32,9 +32,11 @@ from .. import __version__
 from ..audio import AgcConfig, DspChain, WavError
 from ..link import protocol as p
 from ..link.server import SatelliteLinkServer
+from ..link.tls import LinkCertificate
 from ..wakeword import Detection, WakeWordDetector, WakeWordError
 from .audio_io import AudioSink, AudioSource
 from .config import ConfigError, SatelliteConfig
+from .credentials import link_certificate
 from .echo import OwnVoice
 from .errors import RepeatedErrors
 from .identity import satellite_id
@@ -57,6 +59,7 @@ class SatelliteAgent:
         sink: AudioSink,
         *,
         detector: WakeWordDetector | None = None,
+        certificate: LinkCertificate | None = None,
     ) -> None:
         self.config = config
         self.satellite_id = satellite_id(config.link.port)
@@ -121,6 +124,8 @@ class SatelliteAgent:
             name=config.name,
             version=__version__,
             access_key=config.link.access_key,
+            # made in link.state_dir on first start (credentials.py)
+            certificate=certificate or link_certificate(config),
             host=config.link.host,
             port=config.link.port,
             ping_interval=config.link.ping_interval_s,

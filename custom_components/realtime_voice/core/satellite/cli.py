@@ -1,4 +1,8 @@
-"""``realtime-voice satellite --config FILE [--input-wav PATH] [--output-wav PATH]``: runs the agent."""
+"""``realtime-voice satellite --config FILE [--input-wav PATH] [--output-wav PATH]``: runs the agent.
+
+``--new-access-key`` makes a new access key in the state directory, prints it once and exits (the
+first start without ``link.access_key`` does the same before running).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from .audio_io import (
     WavFileSource,
 )
 from .config import ConfigError, SatelliteConfig, load_config
+from .credentials import state_dir, with_access_key, write_access_key
 from .identity import satellite_id
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,6 +40,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--output-wav", type=Path, help="write what is played to this WAV instead of the speaker"
+    )
+    parser.add_argument(
+        "--new-access-key",
+        action="store_true",
+        help="make a new access key (printed once, to enter in Home Assistant) and exit",
+    )
+
+
+def show_access_key(key: str, config: SatelliteConfig, *, new: bool) -> None:
+    """On the terminal only (stdout), never in the log."""
+    what = "A new access key was made" if new else "The access key"
+    print(
+        f"{what} for satellite {config.name!r} (kept in {state_dir(config)}/access_key).\n"
+        f"Enter it in Home Assistant (Realtime Voice, field 'access key'); it is shown only now:\n\n"
+        f"    {key}\n",
+        flush=True,
     )
 
 
@@ -85,12 +106,31 @@ async def run_agent(config: SatelliteConfig, source: AudioSource, sink: AudioSin
 def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
+        if args.new_access_key:
+            if config.link.access_key:
+                raise ConfigError(
+                    f"{args.config}: link.access_key is set there and wins over a generated key; "
+                    "remove it, then make a new one"
+                )
+            show_access_key(write_access_key(state_dir(config)), config, new=True)
+            return 0
+        config, created = with_access_key(config)
     except ConfigError as err:
         print(f"realtime-voice satellite: {err}", file=sys.stderr)
         return 2
+    # Shown once, on a terminal only: under systemd stdout goes to the journal, a log.
+    shown = created is not None and sys.stdout.isatty()
+    if shown and created is not None:
+        show_access_key(created, config, new=True)
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if created is not None:
+        _LOGGER.warning(
+            "made a new access key in %s (%s); enter it in Home Assistant",
+            state_dir(config) / "access_key",
+            "printed on the terminal, never logged" if shown else "read it there, it is not logged",
+        )
     try:
         source = make_source(config, args.input_wav)
         sink = make_sink(config, args.output_wav)

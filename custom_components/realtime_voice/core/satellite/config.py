@@ -6,6 +6,7 @@ Errors name the file, the line, the key and what was expected, e.g.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -14,10 +15,11 @@ from typing import Any
 
 import yaml
 
+from ..link import keys
 from ..link.protocol import DEFAULT_PORT
 
-PLACEHOLDER_KEY = "change-me-to-a-long-random-string"
-MIN_KEY_LENGTH = 16
+PLACEHOLDER_KEY = keys.PLACEHOLDER
+MIN_KEY_LENGTH = keys.MIN_LENGTH
 
 
 class ConfigError(ValueError):
@@ -93,14 +95,23 @@ def _device() -> Check:
     return Check("a device name, a device index (0 or more) or null", convert)
 
 
+class WeakKeyError(TypeError):
+    """The value is a string but too weak for an access key; the text says why (not the key)."""
+
+
 def _access_key() -> Check:
     def convert(value: Any) -> Any:
-        if not isinstance(value, str) or len(value) < MIN_KEY_LENGTH or value == PLACEHOLDER_KEY:
+        if value is None or value == "":
+            return ""  # the generated key
+        if not isinstance(value, str):
             raise TypeError
+        if (why := keys.weakness(value)) is not None:
+            raise WeakKeyError(f"this access key {why}; {keys.HOW_TO_MAKE_ONE}, or remove the key")
         return value
 
     return Check(
-        f"a secret of at least {MIN_KEY_LENGTH} characters (not the example's placeholder)", convert
+        f"null or a secret of at least {MIN_KEY_LENGTH} characters and {keys.MIN_BITS} bits",
+        convert,
     )
 
 
@@ -119,11 +130,13 @@ def _path(*, nullable: bool) -> Check:
 class LinkConfig:
     host: str = field(default="0.0.0.0", metadata={"check": _typed(str, "a host address")})
     port: int = field(default=DEFAULT_PORT, metadata={"check": _number(1, 65535, integer=True)})
-    access_key: str = field(
-        default="", repr=False, metadata={"check": _access_key(), "required": True}
-    )
+    # Empty: the key the satellite generated in state_dir (``access_key`` file), made on first start.
+    access_key: str = field(default="", repr=False, metadata={"check": _access_key()})
+    # Where the satellite keeps what it generates (TLS certificate and key, access key). None: the
+    # systemd StateDirectory ($STATE_DIRECTORY), else the directory of the configuration file.
+    state_dir: Path | None = field(default=None, metadata={"check": _path(nullable=True)})
     ping_interval_s: float = field(default=3.0, metadata={"check": _number(0.1, 60)})
-    ping_timeout_s: float = field(default=3.0, metadata={"check": _number(0.1, 60)})
+    ping_timeout_s: float = field(default=2.0, metadata={"check": _number(0.1, 60)})
 
 
 @dataclass(frozen=True)
@@ -227,7 +240,13 @@ def load_config(path: str | Path) -> SatelliteConfig:
         raise ConfigError(f"{path}: configuration file not found") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read the configuration: {err.strerror}") from None
-    return parse_config(text, str(path))
+    config = parse_config(text, str(path))
+    if config.link.state_dir is None:
+        state_dir = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+        config = with_overrides(
+            config, link={"state_dir": Path(state_dir) if state_dir else path.parent.absolute()}
+        )
+    return config
 
 
 def parse_config(text: str, source: str = "<config>") -> SatelliteConfig:
@@ -238,7 +257,7 @@ def parse_config(text: str, source: str = "<config>") -> SatelliteConfig:
         line = mark.line + 1 if mark else "?"
         raise ConfigError(f"{source}:{line}: YAML syntax error: {err.problem or err}") from None
     if root is None:
-        raise ConfigError(f"{source}:1: link.access_key: missing (the file is empty)")
+        return SatelliteConfig()
     return _build(SatelliteConfig, root, "", source)
 
 
@@ -267,6 +286,10 @@ def _build(cls: type, node: yaml.Node, prefix: str, source: str) -> Any:
         value = yaml.SafeLoader("").construct_object(value_node, deep=True)
         try:
             values[key] = check.convert(value)
+        except WeakKeyError as err:
+            raise ConfigError(
+                f"{source}:{value_node.start_mark.line + 1}: {prefix}{key}: {err}"
+            ) from None
         except TypeError:
             shown = "***" if key == "access_key" else repr(value)
             raise ConfigError(

@@ -5,11 +5,16 @@ output (a PortAudio thread or the WAV sink's task) calls :meth:`read` once per b
 starts sounding once ``prebuffer_ms`` are buffered (or its end is known); an underrun pads with
 silence and buffers again; :meth:`stop` takes effect at the next block. When a stream has played
 out, ``on_finished(stream_id, played_ms)`` runs on the event loop.
+
+The buffer holds at most ``max_buffered_s`` seconds of audio (HA sends answers faster than real time
+and paces media a few seconds ahead): what a peer sends beyond is dropped, logged at most every 10 s,
+so that no stream can grow the satellite's memory without end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -19,6 +24,12 @@ import numpy as np
 import soxr
 
 from ..link.protocol import AUDIO_RATE, PlayKind
+from ..log_limit import RateLimitedLog
+
+_LOGGER = logging.getLogger(__name__)
+
+# Three minutes: longer than any spoken answer, about 17 MB at 48 kHz.
+MAX_BUFFERED_S = 180.0
 
 
 @dataclass(slots=True)
@@ -48,8 +59,12 @@ class Player:
         volume: float = 1.0,
         on_finished: Callable[[str, PlayKind, int], None] | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        max_buffered_s: float = MAX_BUFFERED_S,
     ) -> None:
         self.output_rate = output_rate
+        self.max_buffered = int(output_rate * max_buffered_s)
+        self.dropped = 0  # output samples dropped because the buffer was full
+        self._log = RateLimitedLog(_LOGGER)
         self.prebuffer = output_rate * prebuffer_ms // 1000
         self.volume = volume
         self.underruns = 0
@@ -102,9 +117,24 @@ class Player:
         if self._resampler is not None:
             samples = self._resampler.resample_chunk(samples)
         with self._lock:
-            if self._stream is not None and len(samples):
-                self._chunks.append(samples)
-                self._buffered += len(samples)
+            if self._stream is None or not len(samples):
+                return
+            room = self.max_buffered - self._buffered
+            if len(samples) > room:
+                dropped = len(samples) - max(room, 0)
+                self.dropped += dropped
+                samples = samples[: max(room, 0)]
+                self._log.log(
+                    "full",
+                    "playback buffer full (%.0f s): dropping audio of stream %s (%.0f s so far)",
+                    self.max_buffered / self.output_rate,
+                    self._stream.stream_id,
+                    self.dropped / self.output_rate,
+                )
+                if not len(samples):
+                    return
+            self._chunks.append(samples)
+            self._buffered += len(samples)
 
     def end(self, stream_id: str) -> None:
         """No more audio for ``stream_id``: it finishes when the buffer has played."""
