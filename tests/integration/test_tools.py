@@ -454,3 +454,25 @@ async def test_wildcard_selects_only_services_that_act_on_exposed_entities(house
     # Named exactly, a service without a target is offered (the user chose it knowingly).
     named = await house.toolset(services=["persistent_notification.create"])
     assert "persistent_notification__create" in {spec.name for spec in named.definitions}
+
+
+async def test_huge_or_deep_arguments_are_refused_and_nothing_runs(house: House) -> None:
+    """#13 bounds: 5 MB of arguments, or arguments nested 100,000 deep (which raised in
+    Toolset.async_call, whose contract is never to raise), are refused before anything runs, and the
+    tool_called event does not carry them."""
+    hass = house.hass
+    calls = async_capture_events(hass, EVENT_CALL_SERVICE)
+    called = async_capture_events(hass, EVENT_TOOL_CALLED)
+    toolset = await house.toolset(services=["light.turn_on"])
+    huge = json.dumps({"entity_id": "light.kitchen", "effect": "x" * 5_000_000})
+    deep = '{"entity_id": "light.kitchen", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    nested = json.dumps({"entity_id": "light.kitchen", "x": [[[[[[[[[[1]]]]]]]]]]})
+    for call_id, arguments in (("c1", huge), ("c2", deep), ("c3", nested)):
+        toolset.start_turn()
+        result = await toolset.async_call("light__turn_on", arguments, call_id=call_id)
+        assert result["error"]["code"] == "invalid_arguments", result
+    await hass.async_block_till_done()
+    assert _service_calls(hass, calls, "light") == []
+    assert hass.states.get("light.kitchen").state == "off"
+    assert all(len(json.dumps(e.data, default=str)) < 20_000 for e in called)
+    assert "more than the 16384" in called[0].data["error"]["message"]

@@ -18,6 +18,10 @@ DEFAULT_MAX_TOOL_CALLS_PER_TURN: Final = 5
 DEFAULT_TOOL_CALL_TIMEOUT: Final = 10.0
 
 MAX_TOOL_CALLS_PER_TURN_RANGE: Final = (1, 20)
+# What one tool call's arguments may be: no service needs more, and nothing larger or deeper reaches
+# a service or the event bus.
+MAX_ARGUMENTS_CHARS: Final = 16_384
+MAX_ARGUMENTS_DEPTH: Final = 8
 TOOL_CALL_TIMEOUT_RANGE: Final = (1.0, 120.0)
 
 # Platform name handed to HA's LLM APIs (shows in intent traces).

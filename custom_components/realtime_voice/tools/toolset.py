@@ -34,6 +34,8 @@ from .const import (
     EVENT_TOOL_CALLED,
     EXPOSE_ASSISTANT,
     LLM_PLATFORM,
+    MAX_ARGUMENTS_CHARS,
+    MAX_ARGUMENTS_DEPTH,
     STATE_TOOL_NAME,
 )
 from .llm_tools import async_build_llm_api_tools
@@ -92,7 +94,12 @@ class Toolset:
         Never raises for a bad call: refusals and failures come back as
         {"error": {"code": ..., "message": ...}}. Refusals happen before anything runs.
         """
-        arguments: Any = arguments_json
+        # What the tool_called event shows of arguments it could not use: never megabytes.
+        arguments: Any = (
+            arguments_json
+            if len(arguments_json) <= MAX_ARGUMENTS_CHARS
+            else f"<{len(arguments_json)} characters, not shown>"
+        )
         context: Context | None = None
         try:
             self._count_call()
@@ -126,10 +133,23 @@ class Toolset:
 
     @staticmethod
     def _parse_arguments(arguments_json: str) -> dict[str, Any]:
+        if len(arguments_json) > MAX_ARGUMENTS_CHARS:
+            raise ToolRefusal(
+                ERR_INVALID_ARGUMENTS,
+                f"Arguments of {len(arguments_json)} characters are more than the "
+                f"{MAX_ARGUMENTS_CHARS} a tool accepts; nothing was done.",
+            )
         try:
             arguments = json.loads(arguments_json or "{}")
         except json.JSONDecodeError as err:
             raise ToolRefusal(ERR_INVALID_JSON, f"Arguments are not valid JSON: {err}") from err
+        except RecursionError:
+            arguments = None  # nested too deep for the parser: refused below as too deep
+        if arguments is None or _depth(arguments) > MAX_ARGUMENTS_DEPTH:
+            raise ToolRefusal(
+                ERR_INVALID_ARGUMENTS,
+                f"Arguments nested deeper than {MAX_ARGUMENTS_DEPTH} levels; nothing was done.",
+            )
         if not isinstance(arguments, dict):
             raise ToolRefusal(ERR_INVALID_ARGUMENTS, "Arguments must be a JSON object.")
         return arguments
@@ -191,6 +211,19 @@ class Toolset:
         self.hass.bus.async_fire(
             EVENT_TOOL_CALL_STARTED, self._event_base(name, arguments, call_id), context=context
         )
+
+
+def _depth(value: Any) -> int:
+    """How deep JSON ``value`` nests (iterative: no depth makes it recurse)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend(
+                (child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
+            )
+    return deepest
 
 
 def satellite_entity_id(hass: HomeAssistant, device_id: str | None) -> str | None:
