@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
+from .core.backoff import backoff_delays
 from .core.link import (
     LinkAuthError,
     LinkConnectionError,
     LinkError,
     LinkEvent,
     SatelliteLinkClient,
-    backoff_delays,
     protocol,
 )
 

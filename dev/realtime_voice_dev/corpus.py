@@ -2,7 +2,7 @@
 
 Clips are cached as WAV files under tests/.cache/corpus/ (git-ignored), keyed by everything that
 shapes them, so a second run costs nothing. Noise is generated with numpy from a seed, so every
-clip is reproducible. Import as ``tests.corpus``.
+clip is reproducible. Used by the tests and the wake-word benchmark.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime_voice_core.audio.wav import read_wav, write_wav
+from realtime_voice_satellite.audio.wav import read_wav, write_wav
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "tests" / ".cache" / "corpus"

@@ -15,8 +15,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from . import events as ev
-from .errors import (
+from realtime_voice_core.realtime import events as ev
+from realtime_voice_core.realtime.errors import (
     AuthenticationError,
     ConfigurationError,
     InterfaceUnsupportedError,
@@ -24,10 +24,22 @@ from .errors import (
     RealtimeError,
     VoiceUnavailableError,
 )
-from .metrics import Usage
-from .registry import DEFAULT_LEGACY_MODEL, DEFAULT_MODEL, DEFAULT_VOICE, DEFAULT_VOICE_FALLBACK
-from .selection import open_session
-from .settings import DEFAULT_URL, RealtimeSettings, SessionDescription, ToolDefinition
+from realtime_voice_core.realtime.metrics import Usage
+from realtime_voice_core.realtime.registry import (
+    DEFAULT_LEGACY_MODEL,
+    DEFAULT_MODEL,
+    DEFAULT_VOICE,
+    DEFAULT_VOICE_FALLBACK,
+)
+from realtime_voice_core.realtime.selection import open_session
+from realtime_voice_core.realtime.settings import (
+    DEFAULT_URL,
+    RealtimeSettings,
+    SessionDescription,
+    ToolDefinition,
+)
+
+HELP = "connect to a Realtime endpoint and run one short turn"
 
 # Errors the user fixes in the configuration (or by re-authenticating): exit code 2.
 CONFIGURATION_ERRORS = (

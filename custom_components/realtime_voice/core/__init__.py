@@ -1,8 +1,7 @@
-"""HA-free core of Realtime Voice: realtime protocol, audio, wake word, link and the satellite agent.
+"""HA-free core of the integration: the Realtime client (``realtime``) and the link (``link``).
 
-Installed on a Pi as ``realtime_voice_core`` (``pip install .[satellite]``) and used inside Home
-Assistant as ``custom_components.realtime_voice.core``. Nothing in here imports homeassistant, and all
-imports inside this package are relative so that both names work.
+Nothing in here imports homeassistant, and imports inside are relative. ``link`` is shared with the
+satellite package (satellite/, where ``realtime_voice_satellite/link`` is a symlink to it); the
+repository's own tools and tests also import this package as ``realtime_voice_core`` (the root
+pyproject.toml maps it), where no Home Assistant is installed.
 """
-
-__version__ = "0.1.0"

@@ -13,14 +13,10 @@ import os
 import platform
 from dataclasses import asdict, dataclass
 
+HELP = "run the benchmarks and print their figures"
+
 # Areas that contribute figures, in the order they are printed.
-AREAS: tuple[str, ...] = (
-    ".realtime.bench",
-    ".audio.bench",
-    ".wakeword.bench",
-    ".satellite.bench",
-    ".pipeline_bench",
-)
+AREAS: tuple[str, ...] = (".realtime", ".audio", ".wakeword", ".satellite", ".pipeline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +52,8 @@ def collect(areas: tuple[str, ...] = AREAS) -> list[Figure]:
 
 
 def area_name(module_name: str) -> str:
-    """ ".audio.bench" -> "audio", ".pipeline_bench" -> "pipeline"."""
-    return module_name.strip(".").split(".")[0].removesuffix("_bench")
+    """ ".audio" -> "audio"."""
+    return module_name.strip(".")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -7,8 +7,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..bench import Figure
-from .dsp import STREAM_RATE, WAKE_RATE, AgcConfig, DspChain, _Resampler
+from realtime_voice_satellite.audio.dsp import (
+    STREAM_RATE,
+    WAKE_RATE,
+    AgcConfig,
+    DspChain,
+    _Resampler,
+)
+
+from . import Figure
 
 RATE = 48_000
 CHUNK = RATE // 50  # 20 ms

@@ -61,16 +61,22 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from .audio import DspChain, read_wav
-from .bench import Figure
-from .link import Audio, LinkError, SatelliteLinkClient
-from .link import protocol as p
-from .realtime import RealtimeSession, RealtimeSettings, SessionDescription, open_session
-from .realtime import events as rt
-from .satellite.agent import SatelliteAgent
-from .satellite.audio_io import Pull
-from .satellite.config import parse_config, with_overrides
-from .wakeword import Detection, WakeWordDetector
+from realtime_voice_core.link import Audio, LinkError, SatelliteLinkClient
+from realtime_voice_core.link import protocol as p
+from realtime_voice_core.realtime import (
+    RealtimeSession,
+    RealtimeSettings,
+    SessionDescription,
+    open_session,
+)
+from realtime_voice_core.realtime import events as rt
+from realtime_voice_satellite.agent.agent import SatelliteAgent
+from realtime_voice_satellite.agent.audio_io import Pull
+from realtime_voice_satellite.agent.config import parse_config, with_overrides
+from realtime_voice_satellite.audio import DspChain, read_wav
+from realtime_voice_satellite.wakeword import Detection, WakeWordDetector
+
+from . import Figure
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -17,10 +17,11 @@ from collections.abc import Awaitable, Callable
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from ..bench import Figure
-from .connection import Link
-from .session import RealtimeSession
-from .settings import RealtimeSettings, SessionDescription
+from realtime_voice_core.realtime.connection import Link
+from realtime_voice_core.realtime.session import RealtimeSession
+from realtime_voice_core.realtime.settings import RealtimeSettings, SessionDescription
+
+from . import Figure
 
 FRAME = bytes(range(256)) * 3 + bytes(192)  # 20 ms of PCM16 at 24 kHz: 960 bytes
 DELTA_MS = 100  # the stand-in's and a typical service delta

@@ -22,13 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import read_wav, write_wav
-from ..bench import Figure
-from ..link import Audio, SatelliteLinkClient
-from ..link import protocol as p
-from .agent import SatelliteAgent
-from .audio_io import WavFileSink, WavFileSource
-from .config import parse_config, with_overrides
+from realtime_voice_core.link import Audio, SatelliteLinkClient
+from realtime_voice_core.link import protocol as p
+from realtime_voice_satellite.agent.agent import SatelliteAgent
+from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+from realtime_voice_satellite.agent.config import parse_config, with_overrides
+from realtime_voice_satellite.audio import read_wav, write_wav
+
+from . import Figure
 
 KEY = "bench-access-key-0123456789"
 WAKES = 15

@@ -6,15 +6,13 @@ options, fed 16 kHz audio directly, no DSP) beside our chain (48 kHz microphone 
 same audio resampled to 16 kHz, without the DSP chain, and its raw scores go through the same
 decision rule (``WakeWordDetector.detect``) with the same settings: each model's defaults
 (``detector.RECOMMENDED``), as the figure names say. So the comparison measures only what our
-chain changes (DSP, resampling, streaming, the quiet gate). The corpus comes from the
-repository's ``tests/corpus`` (espeak-ng); without the repository or espeak-ng, only the CPU
-figures are produced. The false accept corpus is 0.1 h by default;
+chain changes (DSP, resampling, streaming, the quiet gate). The corpus is synthesized with
+espeak-ng (``realtime_voice_dev.corpus``); without espeak-ng, only the CPU figures are produced. The false accept corpus is 0.1 h by default;
 ``REALTIME_VOICE_BENCH_FA_HOURS=1`` runs a full hour.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 import shutil
@@ -26,10 +24,9 @@ from types import ModuleType
 
 import numpy as np
 
-from ..audio.dsp import DspChain
-from ..bench import Figure
-from .detector import Detection, WakeWordDetector
-from .openwakeword import (
+from realtime_voice_satellite.audio.dsp import DspChain
+from realtime_voice_satellite.wakeword.detector import Detection, WakeWordDetector
+from realtime_voice_satellite.wakeword.openwakeword import (
     BUILTIN_MODELS,
     EMBEDDING_WINDOW,
     MEL_WINDOW_SAMPLES,
@@ -38,21 +35,19 @@ from .openwakeword import (
     OpenWakeWordEngine,
     models_dir,
 )
-from .tflite import TfLiteModel
+from realtime_voice_satellite.wakeword.tflite import TfLiteModel
+
+from .. import corpus as corpus_module
+from . import Figure
 
 MIC_RATE = 48_000
 IDLE_MODEL = "okay_nabu"
 IDLE_SECONDS = 30.0
 FA_SEGMENT_S = 360.0
-_REPO = Path(__file__).resolve().parents[4]
 
 
 def _corpus() -> ModuleType | None:
-    if not (_REPO / "tests" / "corpus" / "__init__.py").is_file() or not shutil.which("espeak-ng"):
-        return None
-    if str(_REPO) not in sys.path:
-        sys.path.insert(0, str(_REPO))
-    return importlib.import_module("tests.corpus")
+    return corpus_module if shutil.which("espeak-ng") else None
 
 
 def _cpu_per_audio_second(run: Callable[[], object], seconds: float) -> float:
@@ -176,7 +171,7 @@ def quiet_room(seconds: float, rate: int, speech: list[np.ndarray], seed: int = 
 
 
 def _idle_figures(corpus: ModuleType | None) -> list[Figure]:
-    from ..audio.bench import bench_signal
+    from .audio import bench_signal
 
     def both_rates(make: Callable[[int], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         return make(MIC_RATE), make(16_000)
@@ -312,7 +307,7 @@ def collect() -> list[Figure]:
     figures = _idle_figures(corpus)
     if corpus is None:
         print(
-            "wakeword bench: no tests/corpus or espeak-ng, detection figures skipped",
+            "wakeword bench: no espeak-ng, detection figures skipped",
             file=sys.stderr,
         )
     else:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from .tls import LinkCertificate, fingerprint
+from ..link.tls import LinkCertificate, fingerprint
 
 CERT_FILE = "link-certificate.pem"
 KEY_FILE = "link-key.pem"

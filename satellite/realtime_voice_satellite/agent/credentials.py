@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 from ..link import keys
-from ..link.certificate import CertificateError, ensure_certificate
 from ..link.tls import LinkCertificate
+from .certificate import CertificateError, ensure_certificate
 from .config import ConfigError, SatelliteConfig, with_overrides
 
 ACCESS_KEY_FILE = "access_key"

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
+from ..link.log_limit import RateLimitedLog
 from ..link.protocol import AUDIO_RATE, PlayKind
-from ..log_limit import RateLimitedLog
 
 _LOGGER = logging.getLogger(__name__)
 

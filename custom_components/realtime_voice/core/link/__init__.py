@@ -16,10 +16,13 @@ HA side, in short::
             case protocol.StopWord(): ...   # protocol 2: end the conversation, don't listen
     await client.play_start("resp-1"); await client.play_audio(pcm); await client.play_end("resp-1")
 
-Reconnecting is up to the caller; :func:`backoff_delays` yields delays with jitter.
+Reconnecting is up to the caller (HA: ``core/backoff.py``).
+
+Both sides run this package: Home Assistant as ``custom_components.realtime_voice.core.link``, the
+satellite as ``realtime_voice_satellite.link`` (a symlink in satellite/ that its wheel resolves into
+real files). So nothing in here imports from outside it, and imports inside are relative.
 """
 
-from ..backoff import backoff_delays
 from . import keys, protocol
 from .client import (
     Audio,
@@ -53,7 +56,6 @@ __all__ = [
     "ProtocolError",
     "SatelliteLinkClient",
     "SatelliteLinkServer",
-    "backoff_delays",
     "keys",
     "protocol",
 ]

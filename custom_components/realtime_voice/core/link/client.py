@@ -1,6 +1,6 @@
 """Home Assistant's side of the link: connects to a satellite, authenticates, yields its events.
 
-Reconnecting is the caller's job (HA's entry set-up); :func:`backoff_delays` (core/backoff.py)
+Reconnecting is the caller's job (HA's entry set-up); the integration's ``core/backoff.py``
 gives the delays.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from ..log_limit import RateLimitedLog
 from . import protocol as p
+from .log_limit import RateLimitedLog
 from .tls import client_context, peer_fingerprint
 
 _LOGGER = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import logging
 import socket
 from typing import Any
 
-from ..log_limit import RateLimitedLog
+from .log_limit import RateLimitedLog
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from typing import Protocol
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from ..log_limit import RateLimitedLog
 from . import protocol as p
 from .limits import ConnectionGate, GatedListener
+from .log_limit import RateLimitedLog
 from .tls import LinkCertificate, server_context
 
 _LOGGER = logging.getLogger(__name__)
