@@ -22,7 +22,9 @@ PYENV = Path.home() / ".pyenv" / "versions"
 
 
 def requires_python() -> str:
-    found = re.search(r'^requires-python = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
+    found = re.search(
+        r'^requires-python = "([^"]+)"', (ROOT / "satellite" / "pyproject.toml").read_text(), re.M
+    )
     assert found
     return found[1]
 
@@ -65,16 +67,16 @@ def refused(result: subprocess.CompletedProcess[str], seconds: float, tmp_path: 
     return result.stderr
 
 
-@pytest.mark.parametrize("version", ["3.12", "3.11", "3.10", "3.9", "3.6", "2.7"])
+@pytest.mark.parametrize("version", ["3.10", "3.9", "3.6", "2.7"])
 def test_an_older_python_is_refused_at_once(tmp_path: Path, version: str) -> None:
     python = pyenv_python(version)
     if python is None:
         pytest.skip(f"no Python {version} under {PYENV}")
-    assert requires_python() == ">=3.13"  # what the message below says
+    assert requires_python() == ">=3.11"  # what the message below says
     err = refused(*install(tmp_path, python), tmp_path)
     assert re.match(
         rf"install-satellite: Python {re.escape(version)}\.\d+ \({re.escape(str(python))}\) is "
-        r"not supported: the satellite requires Python >=3\.13\.",
+        r"not supported: the satellite requires Python >=3\.11\.",
         err,
     ), err
     assert "uv python install 3.13" in err
@@ -128,7 +130,8 @@ def test_requires_python_is_read_from_pyproject(
     project = tmp_path / "project"
     (project / "scripts").mkdir(parents=True)
     shutil.copy(SCRIPT, project / "scripts")
-    (project / "pyproject.toml").write_text(
+    (project / "satellite").mkdir()
+    (project / "satellite" / "pyproject.toml").write_text(
         f'[project]\nname = "x"\nrequires-python = "{requires}"\n'
     )
     result, _ = install(
@@ -149,7 +152,8 @@ def test_an_unreadable_requires_python_is_an_error(tmp_path: Path) -> None:
     project = tmp_path / "project"
     (project / "scripts").mkdir(parents=True)
     shutil.copy(SCRIPT, project / "scripts")
-    (project / "pyproject.toml").write_text('[project]\nrequires-python = "~=3.13"\n')
+    (project / "satellite").mkdir()
+    (project / "satellite" / "pyproject.toml").write_text('[project]\nrequires-python = "~=3.13"\n')
     result, _ = install(
         tmp_path,
         fake_python(tmp_path),
@@ -172,3 +176,43 @@ def test_the_documented_install_uses_the_script() -> None:
         if "uv venv" in text:
             assert not re.search(r"\.venv/bin/pip install", text), doc
         assert "scripts/install-satellite" in text, doc
+
+
+@pytest.mark.parametrize("version", ["3.11", "3.13"])
+def test_the_satellite_installs_and_runs_on_bookworm_and_trixie_pythons(
+    tmp_path: Path, version: str
+) -> None:
+    """The documented install on the Pythons of Raspberry Pi OS Bookworm (3.11) and Trixie (3.13):
+    pip builds satellite/ in place, the link arrives as the integration's real files, and the
+    command has the Pi's subcommands only (bench and probe are the repository's)."""
+    python = pyenv_python(version)
+    if python is None:
+        pytest.skip(f"no Python {version} under {PYENV}")
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--python", str(python), str(tmp_path / "venv"), "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("realtime-voice 0.1.0")
+    (site,) = (tmp_path / "venv" / "lib").glob("python3.*/site-packages")
+    link = site / "realtime_voice_satellite" / "link"
+    sources = sorted((ROOT / "custom_components" / "realtime_voice" / "core" / "link").glob("*.py"))
+    assert sources
+    for source in sources:
+        installed = link / source.name
+        assert not installed.is_symlink()
+        assert installed.read_bytes() == source.read_bytes(), installed
+    assert not (site / "realtime_voice_core").exists()
+    assert not (site / "realtime_voice_dev").exists()
+    help_text = subprocess.run(
+        [str(tmp_path / "venv" / "bin" / "realtime-voice"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    commands = re.findall(r"^    ([a-z]+)(?: |$)", help_text, re.M)
+    assert sorted(commands) == ["satellite", "wakeword"], help_text

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ROOTFS = ROOT / ".cache" / "arm64" / "rootfs"
-VENV = "/opt/realtime-voice/venv"
+VENV = "/opt/realtime-voice-satellite/venv"
 
 
 def tier_ready() -> bool:

@@ -1,6 +1,6 @@
 """The satellite on arm64 as a Pi owner installs it (issue #17): Debian bookworm's Python 3.11 and
 pip, the versions a plain pip install resolves there, under qemu-user (scripts/setup-arm64 and
-scripts/arm64-run; the repository's core runs, on the installed dependencies).
+scripts/arm64-run; the repository's satellite package runs, on the installed dependencies).
 
 - The real agent (``realtime-voice satellite`` on a WAV of wake-word clips, zeroconf on, which
   qemu-user refuses with Errno 92) serves its link to a client on this machine and wakes on every
@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_voice_core.audio import write_wav
-from realtime_voice_core.link import LinkConnectionError, SatelliteLinkClient
-from realtime_voice_core.link import protocol as p
-from tests.corpus import Clip, espeak_available
+from realtime_voice_dev.corpus import Clip, espeak_available
+from realtime_voice_satellite.audio import write_wav
+from realtime_voice_satellite.link import LinkConnectionError, SatelliteLinkClient
+from realtime_voice_satellite.link import protocol as p
 
 from .conftest import ROOT, VENV
 
@@ -81,14 +81,15 @@ def test_the_install_resolved_what_a_pi_gets() -> None:
     result = arm64(
         f"{VENV}/bin/python",
         "-c",
-        "import importlib.metadata as m, platform, sys, realtime_voice_core as c; "
-        "print(platform.machine(), sys.version_info[:2], m.version('pyspeex-noise'), c.__file__)",
+        "import importlib.metadata as m, platform, sys, realtime_voice_satellite as s; "
+        "print(platform.machine(), sys.version_info[:2], m.version('pyspeex-noise'), s.__file__)",
     )
     assert result.returncode == 0, result.stderr
-    machine, version, speex, core = result.stdout.replace(", ", ",").split()
+    machine, version, speex, package = result.stdout.replace(", ", ",").split()
     assert (machine, version) == ("aarch64", "(3,11)")
     assert speex.startswith("2.")  # not Home Assistant's pin (1.0.2)
-    assert core == "/run/realtime-voice/realtime_voice_core/__init__.py"  # this checkout's code
+    # this checkout's code
+    assert package == "/run/realtime-voice/realtime_voice_satellite/__init__.py"
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from realtime_voice_core.wakeword import bench as wakeword_bench
+from realtime_voice_dev.bench import wakeword as wakeword_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / ".venv" / "bin" / "realtime-voice"

@@ -8,8 +8,8 @@ import logging
 import numpy as np
 import pytest
 
-from realtime_voice_core.audio import STREAM_RATE, WAKE_RATE, AgcConfig, DspChain, DspFrame
-from tests.corpus import Clip, espeak_available, load, synthesize
+from realtime_voice_dev.corpus import Clip, espeak_available, load, synthesize
+from realtime_voice_satellite.audio import STREAM_RATE, WAKE_RATE, AgcConfig, DspChain, DspFrame
 
 RATES = (16_000, 24_000, 44_100, 48_000)
 
@@ -234,7 +234,7 @@ def test_bad_chunks() -> None:
 def test_highpass_equals_scipy_lfilter_in_any_chunking(cutoff: float, rate: int) -> None:
     from scipy import signal
 
-    from realtime_voice_core.audio.highpass import HighPass, butterworth_highpass
+    from realtime_voice_satellite.audio.highpass import HighPass, butterworth_highpass
 
     b, a = signal.butter(2, cutoff, btype="highpass", fs=rate)
     ours_b, ours_a = butterworth_highpass(cutoff, rate)
@@ -289,7 +289,7 @@ def test_noise_suppression_is_chunking_independent() -> None:
 def test_noise_suppression_without_the_library_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from realtime_voice_core.audio import noise
+    from realtime_voice_satellite.audio import noise
 
     monkeypatch.setattr(noise, "available", lambda: False)
     with pytest.raises(ValueError, match="pip install pyspeex-noise"):
@@ -299,7 +299,7 @@ def test_noise_suppression_without_the_library_says_what_to_install(
 def test_highpass_int16_input_with_scale_mixes_with_float_input() -> None:
     from scipy import signal
 
-    from realtime_voice_core.audio.highpass import HighPass, butterworth_highpass
+    from realtime_voice_satellite.audio.highpass import HighPass, butterworth_highpass
 
     x = (np.random.default_rng(2).standard_normal(48_000) * 5000).astype(np.int16)
     expected = signal.lfilter(*butterworth_highpass(80.0, 48_000), x / 32768)

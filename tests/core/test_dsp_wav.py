@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_voice_core.audio import WavError, WavWriter, read_wav, write_wav
+from realtime_voice_satellite.audio import WavError, WavWriter, read_wav, write_wav
 
 
 def raw_wav(path: Path, data: bytes, *, rate: int, channels: int, width: int) -> Path:

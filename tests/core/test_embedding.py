@@ -11,16 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_voice_core.wakeword import BUILTIN_MODELS, ScoreFrame, WakeWordError
-from realtime_voice_core.wakeword import embedding as embedding_module
-from realtime_voice_core.wakeword.embedding import (
+from realtime_voice_dev.corpus import Clip, background, espeak_available, noise, wake_clips
+from realtime_voice_satellite.wakeword import BUILTIN_MODELS, ScoreFrame, WakeWordError
+from realtime_voice_satellite.wakeword import embedding as embedding_module
+from realtime_voice_satellite.wakeword.embedding import (
     EmbeddingModelError,
     IncrementalEmbedding,
     compile_layers,
     read_graph,
 )
-from realtime_voice_core.wakeword.melspec import MelSpectrogram
-from realtime_voice_core.wakeword.openwakeword import (
+from realtime_voice_satellite.wakeword.melspec import MelSpectrogram
+from realtime_voice_satellite.wakeword.openwakeword import (
     EMBEDDING_WINDOW,
     MEL_FRAMES_PER_STEP,
     MEL_WINDOW_SAMPLES,
@@ -28,8 +29,7 @@ from realtime_voice_core.wakeword.openwakeword import (
     OpenWakeWordEngine,
     models_dir,
 )
-from realtime_voice_core.wakeword.tflite import TfLiteModel
-from tests.corpus import Clip, background, espeak_available, noise, wake_clips
+from realtime_voice_satellite.wakeword.tflite import TfLiteModel
 
 MODEL = models_dir() / "embedding_model.tflite"
 # Embeddings (features up to about 80): numpy float32 products vs the model's XNNPACK kernels.
@@ -129,7 +129,9 @@ def test_engine_falls_back_to_tflite_with_a_log_line(
     def refuse(path: Path, step: int = 8) -> IncrementalEmbedding:
         raise EmbeddingModelError(f"{path}: operator 3 (SQUEEZE) is not implemented")
 
-    monkeypatch.setattr("realtime_voice_core.wakeword.openwakeword.IncrementalEmbedding", refuse)
+    monkeypatch.setattr(
+        "realtime_voice_satellite.wakeword.openwakeword.IncrementalEmbedding", refuse
+    )
     with caplog.at_level(logging.WARNING):
         engine = OpenWakeWordEngine(["okay_nabu"], quiet_gate_dbfs=None)
     try:

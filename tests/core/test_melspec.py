@@ -7,16 +7,16 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from realtime_voice_core.wakeword import WakeWordError
-from realtime_voice_core.wakeword.melspec import MelSpectrogram, mel_filterbank
-from realtime_voice_core.wakeword.openwakeword import (
+from realtime_voice_dev.corpus import Clip, background, espeak_available, noise
+from realtime_voice_satellite.wakeword import WakeWordError
+from realtime_voice_satellite.wakeword.melspec import MelSpectrogram, mel_filterbank
+from realtime_voice_satellite.wakeword.openwakeword import (
     MEL_WINDOW_SAMPLES,
     STEP_SAMPLES,
     OpenWakeWordEngine,
     models_dir,
 )
-from realtime_voice_core.wakeword.tflite import TfLiteModel
-from tests.corpus import Clip, background, espeak_available, noise
+from realtime_voice_satellite.wakeword.tflite import TfLiteModel
 
 # On the model's scale after openWakeWord's /10 + 2 (0.1 = 1 dB). Measured: at most 1e-4 on
 # speech (quiet bands, where the model's float32 convolutions lose digits; the model's own

@@ -13,8 +13,8 @@ import pytest
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import BaseModel, TypeAdapter
 
-from realtime_voice_core import bench as bench_cli
-from realtime_voice_core import pipeline_bench as bench
+from realtime_voice_dev import bench as bench_cli
+from realtime_voice_dev.bench import pipeline as bench
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")  # loopback only (HA's test plugin)
 
@@ -54,7 +54,7 @@ def test_the_bench_server_sends_valid_ga_events() -> None:
 
 
 def test_the_area_is_part_of_the_bench() -> None:
-    assert ".pipeline_bench" in bench_cli.AREAS
+    assert ".pipeline" in bench_cli.AREAS
 
 
 def test_collect_returns_named_finite_figures(monkeypatch: pytest.MonkeyPatch) -> None:

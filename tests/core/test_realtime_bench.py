@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from realtime_voice_core.realtime import bench
+from realtime_voice_dev.bench import realtime as bench
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")  # loopback only (HA's test plugin)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from realtime_voice_core import cli
 from realtime_voice_core.realtime import Usage, cost_for_model
+from realtime_voice_satellite import cli
 from tests.realtime_standin import StandinConfig, StandinServer, ToolScript
 from tests.realtime_standin.testing import TEST_KEY
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_voice_core import platforms
-from realtime_voice_core.audio import DspChain
-from realtime_voice_core.cli import main
-from realtime_voice_core.wakeword import Detection, WakeWordDetector, WakeWordError, tflite
-from tests.corpus import Clip, espeak_available
+from realtime_voice_dev.corpus import Clip, espeak_available
+from realtime_voice_satellite import platforms
+from realtime_voice_satellite.audio import DspChain
+from realtime_voice_satellite.cli import main
+from realtime_voice_satellite.wakeword import Detection, WakeWordDetector, WakeWordError, tflite
 
 ROOT = Path(__file__).resolve().parents[2]
 JARVIS = Clip("hey jarvis", "en-us", 175)
@@ -125,7 +125,7 @@ def test_the_wakeword_command_on_32_bit_exits_2_with_the_reason(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    from realtime_voice_core.audio import write_wav
+    from realtime_voice_satellite.audio import write_wav
 
     wav = tmp_path / "silence.wav"
     write_wav(wav, np.zeros(16_000, np.int16), 16_000)

@@ -13,17 +13,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_voice_core.audio import DspChain, write_wav
-from realtime_voice_core.wakeword import (
+from realtime_voice_dev.corpus import Clip, background, espeak_available
+from realtime_voice_satellite.audio import DspChain, write_wav
+from realtime_voice_satellite.wakeword import (
     BUILTIN_MODELS,
     Detection,
     ScoreFrame,
     WakeWordDetector,
     WakeWordError,
 )
-from realtime_voice_core.wakeword.detector import RECOMMENDED, recommended
-from realtime_voice_core.wakeword.openwakeword import OpenWakeWordEngine, models_dir
-from tests.corpus import Clip, background, espeak_available
+from realtime_voice_satellite.wakeword.detector import RECOMMENDED, recommended
+from realtime_voice_satellite.wakeword.openwakeword import OpenWakeWordEngine, models_dir
 
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng not installed")
 
@@ -321,8 +321,8 @@ def test_bench_judges_both_sides_at_each_models_defaults(
 ) -> None:
     """The bench on a tiny corpus: every built-in model, named with its defaults, the bare
     engine's scores through the same rule (one clean clip each, 7 s of other speech)."""
-    from realtime_voice_core.wakeword import bench
-    from tests import corpus
+    from realtime_voice_dev import corpus
+    from realtime_voice_dev.bench import wakeword as bench
 
     class Tiny:
         @staticmethod
@@ -439,7 +439,7 @@ def test_microwakeword_engine() -> None:
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "realtime_voice_core.cli", "wakeword", *args],
+        [sys.executable, "-m", "realtime_voice_satellite.cli", "wakeword", *args],
         capture_output=True,
         text=True,
         timeout=60,

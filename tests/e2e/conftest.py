@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import pytest_socket
 
-from tests.corpus import espeak_available
+from realtime_voice_dev.corpus import espeak_available
 
 from .stack import ROOT, Satellite, Stack, Standin, silence_wav
 

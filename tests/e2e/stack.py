@@ -140,14 +140,14 @@ def command_wav(path: Path, lead_s: float, text: str = "turn on the kitchen ligh
 
     script = Script().pause(lead_s).say("hey jarvis").pause(0.1).say(text).pause(1.0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from realtime_voice_core.audio import write_wav
+    from realtime_voice_satellite.audio import write_wav
 
     write_wav(path, script.samples(), script.rate)
     return path
 
 
 def silence_wav(path: Path, seconds: float = 1.0) -> Path:
-    from realtime_voice_core.audio import write_wav
+    from realtime_voice_satellite.audio import write_wav
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_wav(path, np.zeros(int(seconds * 16_000), np.int16), 16_000)

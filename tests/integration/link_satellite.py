@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from realtime_voice_core.link import LinkCertificate, SatelliteLinkServer, protocol
-from realtime_voice_core.link.certificate import ensure_certificate
+from realtime_voice_satellite.agent.certificate import ensure_certificate
+from realtime_voice_satellite.link import LinkCertificate, SatelliteLinkServer, protocol
 
 # As the satellite generates them (keys.new_access_key): 30 URL-safe characters.
 ACCESS_KEY = "kJ3pX9-vQ2mW7zR4tY8nB1cF6hL0sD"

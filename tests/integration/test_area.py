@@ -15,7 +15,7 @@ from homeassistant.setup import async_setup_component
 
 from custom_components.realtime_voice.const import DOMAIN
 from custom_components.realtime_voice.tone import chime_pcm
-from realtime_voice_core.link import protocol
+from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinConfig, StandinServer, ToolScript
 from tests.realtime_standin.audio import speech
 

@@ -21,10 +21,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from realtime_voice_core.audio import read_wav
-from realtime_voice_core.satellite.agent import SatelliteAgent
-from realtime_voice_core.satellite.audio_io import WavFileSink, WavFileSource
-from tests.corpus import espeak_available
+from realtime_voice_dev.corpus import espeak_available
+from realtime_voice_satellite.agent.agent import SatelliteAgent
+from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+from realtime_voice_satellite.audio import read_wav
 from tests.realtime_standin import StandinConfig, StandinServer, ToolScript
 from tests.satellite.harness import KEY, SPEED, Script, config
 

@@ -14,7 +14,7 @@ from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.realtime_voice.const import DOMAIN
-from realtime_voice_core.link import protocol
+from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinConfig, StandinServer
 
 from .conftest import API_KEY, entry_for

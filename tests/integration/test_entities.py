@@ -34,7 +34,7 @@ from custom_components.realtime_voice.const import (
     DOMAIN,
 )
 from custom_components.realtime_voice.repairs import async_check_model_shutdown
-from realtime_voice_core.link import protocol
+from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinServer
 
 from .conftest import API_KEY, entry_for

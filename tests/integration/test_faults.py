@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from homeassistant.core import HomeAssistant
 
-from realtime_voice_core.link import protocol
+from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinConfig, StandinServer
 from tests.realtime_standin.audio import speech
 

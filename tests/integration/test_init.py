@@ -17,7 +17,7 @@ from custom_components.realtime_voice.const import (
     CONF_WAKE_THRESHOLD,
     DOMAIN,
 )
-from realtime_voice_core.link import protocol
+from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinServer
 
 from .conftest import API_KEY, entry_for

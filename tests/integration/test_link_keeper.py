@@ -16,8 +16,8 @@ from websockets.exceptions import ConnectionClosed
 
 from custom_components.realtime_voice.core.link import protocol as ha_protocol
 from custom_components.realtime_voice.core.realtime import RealtimeConnectionError
-from realtime_voice_core.link import protocol
-from realtime_voice_core.link.tls import server_context
+from realtime_voice_satellite.link import protocol
+from realtime_voice_satellite.link.tls import server_context
 from tests.realtime_standin import StandinServer
 
 from .conftest import entry_for
@@ -78,7 +78,7 @@ async def test_an_error_in_the_disconnect_handler_does_not_end_the_keeper(
     assert handler is not None
 
     async def failing(event: object) -> None:
-        # the integration's own module (realtime_voice_core here is another copy of it)
+        # the integration's own module (realtime_voice_satellite.link is the satellite's import of it)
         if isinstance(event, ha_protocol.ListenEnd) and event.reason == "disconnected":
             raise RealtimeConnectionError("Not connected (reconnecting)")
         await handler(event)  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from pytest_homeassistant_custom_component.common import (
     async_mock_restore_state_shutdown_restart,
 )
 
-from realtime_voice_core.link import protocol
+from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinServer
 
 from .conftest import entry_for

@@ -13,7 +13,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.realtime_voice.const import CONF_ACCESS_KEY, DOMAIN
-from realtime_voice_core.link import protocol
+from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinServer
 
 from .conftest import entry_for

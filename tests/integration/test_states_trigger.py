@@ -9,7 +9,7 @@ from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import intent
 from homeassistant.setup import async_setup_component
 
-from realtime_voice_core.link import protocol
+from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinServer
 
 from .conftest import entry_for

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from homeassistant.core import HomeAssistant
 
-from realtime_voice_core.link import protocol
-from realtime_voice_core.satellite.agent import SatelliteAgent
-from realtime_voice_core.satellite.audio_io import WavFileSink, WavFileSource
-from tests.corpus import espeak_available
+from realtime_voice_dev.corpus import espeak_available
+from realtime_voice_satellite.agent.agent import SatelliteAgent
+from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinConfig, StandinServer
 from tests.satellite.harness import KEY, SPEED, Script, config
 
@@ -184,7 +184,7 @@ async def test_real_agent_stop_word_ends_the_conversation(
         assert agent.link_info().state == "idle"
         samples = np.zeros(0)
         if output.exists():
-            from realtime_voice_core.audio import read_wav
+            from realtime_voice_satellite.audio import read_wav
 
             samples, _ = read_wav(output)
         # the answer stopped where HA truncated it (the chime plays first, then the answer)

@@ -12,7 +12,7 @@ from homeassistant.helpers import intent
 
 from custom_components.realtime_voice.const import DOMAIN
 from custom_components.realtime_voice.tone import ring_pcm
-from realtime_voice_core.link import protocol
+from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinConfig, StandinServer, ToolScript
 from tests.realtime_standin.audio import speech
 from tests.realtime_standin.server import offered_name

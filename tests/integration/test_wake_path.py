@@ -10,7 +10,7 @@ import time
 import pytest
 from homeassistant.core import HomeAssistant
 
-from realtime_voice_core.link import protocol
+from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinConfig, StandinServer
 
 from .conftest import API_KEY, entry_for

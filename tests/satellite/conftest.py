@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from realtime_voice_core.link import LinkCertificate
-from realtime_voice_core.link.certificate import ensure_certificate
+from realtime_voice_satellite.agent.certificate import ensure_certificate
+from realtime_voice_satellite.link import LinkCertificate
 
 
 @pytest.fixture(autouse=True)

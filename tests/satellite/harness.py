@@ -13,13 +13,13 @@ import numpy as np
 import soxr
 from scipy import signal
 
-from realtime_voice_core.audio import read_wav, write_wav
-from realtime_voice_core.link import Audio, LinkEvent, SatelliteLinkClient
-from realtime_voice_core.link import protocol as p
-from realtime_voice_core.satellite.agent import SatelliteAgent
-from realtime_voice_core.satellite.audio_io import WavFileSink, WavFileSource
-from realtime_voice_core.satellite.config import SatelliteConfig, parse_config, with_overrides
-from tests.corpus import synthesize
+from realtime_voice_dev.corpus import synthesize
+from realtime_voice_satellite.agent.agent import SatelliteAgent
+from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+from realtime_voice_satellite.agent.config import SatelliteConfig, parse_config, with_overrides
+from realtime_voice_satellite.audio import read_wav, write_wav
+from realtime_voice_satellite.link import Audio, LinkEvent, SatelliteLinkClient
+from realtime_voice_satellite.link import protocol as p
 
 KEY = "a-test-access-key-of-some-length"
 SPEED = 2.0  # the WAV source and sink run twice as fast as real time: same timeline, half the wait

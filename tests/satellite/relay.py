@@ -17,8 +17,8 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from realtime_voice_core.link.certificate import ensure_certificate
-from realtime_voice_core.link.tls import client_context, server_context
+from realtime_voice_satellite.agent.certificate import ensure_certificate
+from realtime_voice_satellite.link.tls import client_context, server_context
 
 
 class ByteRelay:

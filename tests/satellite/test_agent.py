@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import soxr
 
-from realtime_voice_core.audio import read_wav
-from realtime_voice_core.link import Audio, LinkAuthError, SatelliteLinkClient
-from realtime_voice_core.link import protocol as p
-from realtime_voice_core.satellite.audio_io import WavFileSource
-from tests.corpus import espeak_available
+from realtime_voice_dev.corpus import espeak_available
+from realtime_voice_satellite.agent.audio_io import WavFileSource
+from realtime_voice_satellite.audio import read_wav
+from realtime_voice_satellite.link import Audio, LinkAuthError, SatelliteLinkClient
+from realtime_voice_satellite.link import protocol as p
 
 from .harness import (
     KEY,

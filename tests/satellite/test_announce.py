@@ -14,12 +14,12 @@ import pytest
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncZeroconf
 
-from realtime_voice_core.link import LinkConnectionError, SatelliteLinkClient
-from realtime_voice_core.link.protocol import PROTOCOL_VERSION, ZEROCONF_TYPE
-from realtime_voice_core.satellite.announce import Announcer, service_info
-from realtime_voice_core.satellite.audio_io import WavFileSink, WavFileSource
-from realtime_voice_core.satellite.cli import run_agent
-from realtime_voice_core.satellite.config import with_overrides
+from realtime_voice_satellite.agent.announce import Announcer, service_info
+from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+from realtime_voice_satellite.agent.cli import run_agent
+from realtime_voice_satellite.agent.config import with_overrides
+from realtime_voice_satellite.link import LinkConnectionError, SatelliteLinkClient
+from realtime_voice_satellite.link.protocol import PROTOCOL_VERSION, ZEROCONF_TYPE
 
 from .harness import KEY, Script, config
 

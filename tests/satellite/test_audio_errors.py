@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_voice_core.link import protocol as p
-from realtime_voice_core.satellite.errors import RepeatedErrors
-from tests.corpus import espeak_available
+from realtime_voice_dev.corpus import espeak_available
+from realtime_voice_satellite.agent.errors import RepeatedErrors
+from realtime_voice_satellite.link import protocol as p
 
 from .harness import command_script, config, running_satellite
 

@@ -17,16 +17,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from realtime_voice_core.audio import write_wav
-from realtime_voice_core.satellite import audio_io
-from realtime_voice_core.satellite.audio_io import (
+from realtime_voice_satellite.agent import audio_io
+from realtime_voice_satellite.agent.audio_io import (
     AudioDeviceError,
     DeviceSink,
     DeviceSource,
     WavFileSink,
     WavFileSource,
 )
-from realtime_voice_core.satellite.playback import Player
+from realtime_voice_satellite.agent.playback import Player
+from realtime_voice_satellite.audio import write_wav
 
 
 class FakeStream:

@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from realtime_voice_core.satellite import audio_io
-from realtime_voice_core.satellite.audio_io import (
+from realtime_voice_satellite.agent import audio_io
+from realtime_voice_satellite.agent.audio_io import (
     AudioDeviceError,
     DeviceSink,
     DeviceSource,

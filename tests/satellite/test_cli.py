@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_voice_core.audio import read_wav, write_wav
-from realtime_voice_core.link import Audio, SatelliteLinkClient
-from realtime_voice_core.link import protocol as p
-from tests.corpus import espeak_available
+from realtime_voice_dev.corpus import espeak_available
+from realtime_voice_satellite.audio import read_wav, write_wav
+from realtime_voice_satellite.link import Audio, SatelliteLinkClient
+from realtime_voice_satellite.link import protocol as p
 
 from .harness import KEY, Script, locate, speech
 
@@ -32,7 +32,7 @@ async def run_cli(*args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "realtime_voice_core.cli",
+        "realtime_voice_satellite.cli",
         "satellite",
         *args,
         stdout=asyncio.subprocess.PIPE,

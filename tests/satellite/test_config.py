@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_voice_core.satellite.config import (
+from realtime_voice_satellite.agent.config import (
     PLACEHOLDER_KEY,
     ConfigError,
     SatelliteConfig,
@@ -82,7 +82,7 @@ def test_weak_keys_are_refused_saying_why(key: str, why: str) -> None:
 
 
 def test_generated_keys_are_strong() -> None:
-    from realtime_voice_core.link import keys
+    from realtime_voice_satellite.link import keys
 
     made = {keys.new_access_key() for _ in range(1000)}
     assert len(made) == 1000
@@ -184,11 +184,11 @@ def test_threshold_and_trigger_level_are_optional(
 def test_the_agent_uses_each_models_defaults_unless_set(tmp_path: Path) -> None:
     """Absent in the YAML: every model at its recommendation in the satellite, through the
     barge-in threshold and back; a threshold from HA (configure) then applies to every model."""
-    from realtime_voice_core.audio import write_wav
-    from realtime_voice_core.link import protocol as p
-    from realtime_voice_core.satellite.agent import SatelliteAgent
-    from realtime_voice_core.satellite.audio_io import WavFileSink, WavFileSource
-    from realtime_voice_core.wakeword.detector import RECOMMENDED
+    from realtime_voice_satellite.agent.agent import SatelliteAgent
+    from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+    from realtime_voice_satellite.audio import write_wav
+    from realtime_voice_satellite.link import protocol as p
+    from realtime_voice_satellite.wakeword.detector import RECOMMENDED
 
     models = ["hey_jarvis", "alexa", "hey_rhasspy"]
     wav = tmp_path / "in.wav"

@@ -13,7 +13,8 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
-from realtime_voice_core.link import (
+from realtime_voice_core.backoff import backoff_delays
+from realtime_voice_satellite.link import (
     Audio,
     LinkAuthError,
     LinkBusyError,
@@ -21,10 +22,9 @@ from realtime_voice_core.link import (
     LinkConnectionError,
     SatelliteLinkClient,
     SatelliteLinkServer,
-    backoff_delays,
 )
-from realtime_voice_core.link import protocol as p
-from realtime_voice_core.link.tls import client_context, server_context
+from realtime_voice_satellite.link import protocol as p
+from realtime_voice_satellite.link.tls import client_context, server_context
 
 from .proxy import FreezableProxy
 

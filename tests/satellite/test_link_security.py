@@ -16,7 +16,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from realtime_voice_core.link import (
+from realtime_voice_satellite.link import (
     LinkAuthError,
     LinkCertificate,
     LinkCertificateError,
@@ -25,8 +25,8 @@ from realtime_voice_core.link import (
     SatelliteLinkClient,
     SatelliteLinkServer,
 )
-from realtime_voice_core.link import protocol as p
-from realtime_voice_core.link.tls import server_context
+from realtime_voice_satellite.link import protocol as p
+from realtime_voice_satellite.link.tls import server_context
 
 from .relay import ByteRelay, TerminatingRelay
 from .test_link import KEY, RecordingHandler, make_client, raw_connect, wait_for
@@ -295,7 +295,7 @@ async def test_connections_before_authentication_are_bounded(
 
 
 async def test_bounds_per_address_and_in_total(certificate: LinkCertificate) -> None:
-    from realtime_voice_core.link.limits import ConnectionGate
+    from realtime_voice_satellite.link.limits import ConnectionGate
 
     gate = ConnectionGate(max_total=3, max_per_address=2)
     assert gate.admit(("10.0.0.1", 1))
@@ -326,7 +326,7 @@ async def test_a_vanished_home_assistant_is_noticed_within_six_seconds(
     handler: RecordingHandler, certificate: LinkCertificate
 ) -> None:
     """With the satellite's default settings, as docs/link-protocol.md promises (issue #13: 9 s)."""
-    from realtime_voice_core.satellite.config import LinkConfig
+    from realtime_voice_satellite.agent.config import LinkConfig
 
     from .proxy import FreezableProxy
 

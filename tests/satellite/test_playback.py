@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pytest
 
-from realtime_voice_core.satellite.playback import Player, Stopped
+from realtime_voice_satellite.agent.playback import Player, Stopped
 
 RATE = 24_000
 BLOCK = 480  # 20 ms
@@ -120,7 +120,7 @@ async def test_buffer_holds_at_most_its_seconds_of_audio_and_logs_drops_rate_lim
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A peer sending far more than is played (issue #13: 150 MB grew the satellite by 200 MB)."""
-    from realtime_voice_core.satellite import playback
+    from realtime_voice_satellite.agent import playback
 
     assert playback.MAX_BUFFERED_S <= 300
     player = Player(RATE, prebuffer_ms=0, max_buffered_s=2.0)

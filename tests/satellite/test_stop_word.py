@@ -17,14 +17,14 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from realtime_voice_core.audio import read_wav
-from realtime_voice_core.link import Audio, SatelliteLinkClient
-from realtime_voice_core.link import protocol as p
-from realtime_voice_core.link.tls import client_context
-from realtime_voice_core.satellite.agent import SatelliteAgent
-from realtime_voice_core.satellite.audio_io import WavFileSink, WavFileSource
-from realtime_voice_core.satellite.config import ConfigError, parse_config
-from tests.corpus import espeak_available
+from realtime_voice_dev.corpus import espeak_available
+from realtime_voice_satellite.agent.agent import SatelliteAgent
+from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+from realtime_voice_satellite.agent.config import ConfigError, parse_config
+from realtime_voice_satellite.audio import read_wav
+from realtime_voice_satellite.link import Audio, SatelliteLinkClient
+from realtime_voice_satellite.link import protocol as p
+from realtime_voice_satellite.link.tls import client_context
 
 from .harness import KEY, Script, command_script, config, locate, running_satellite, silence, speech
 
@@ -141,7 +141,7 @@ async def test_the_satellite_saying_the_stop_word_does_not_stop_itself(
                 speech("and I will be quiet.", rate),
             ]
         )
-        with caplog.at_level(logging.INFO, logger="realtime_voice_core.satellite.agent"):
+        with caplog.at_level(logging.INFO, logger="realtime_voice_satellite.agent.agent"):
             await sat.play("answer-2", answer)
             finished = await sat.next(p.PlaybackFinished, within=15)
         assert isinstance(finished, p.PlaybackFinished)
