@@ -20,6 +20,8 @@ import numpy as np
 
 RATE = 16_000
 FRAME = 160  # 10 ms at 16 kHz
+CONVERGED_S = 2.5
+CONVERGED_FRAMES = round(CONVERGED_S * RATE / FRAME)
 
 
 class Reference(Protocol):
@@ -53,6 +55,12 @@ class EchoCanceller:
         self._pending = np.zeros(0, dtype=np.int16)
         self._quiet_frames = self.tail_frames  # frames since the reference last held sound
         self.frames_cancelled = 0
+
+    @property
+    def converged(self) -> bool:
+        """True once the canceller has run for ``CONVERGED_S`` of playback (AEC3 converges in
+        about 1.5 s; before that its residual is loud enough to sound like speech)."""
+        return self.frames_cancelled >= CONVERGED_FRAMES
 
     @property
     def active(self) -> bool:

@@ -297,9 +297,18 @@ class SatelliteAgent:
 
     def _heard_voice(self, frame: DspFrame) -> bool:
         """The user's voice over the answer, in the echo-cancelled signal (:mod:`.voice`)."""
-        if self.voice_barge_in is None or frame.echo_mic_16k is None or frame.echo_out_16k is None:
+        echo = self.dsp.echo
+        if (
+            self.voice_barge_in is None
+            or echo is None
+            or frame.echo_mic_16k is None
+            or frame.echo_out_16k is None
+        ):
             return False
-        return self.voice_barge_in(frame.echo_mic_16k, frame.echo_out_16k) is not None
+        heard = self.voice_barge_in(frame.echo_mic_16k, frame.echo_out_16k) is not None
+        # Before the canceller has converged (the first answer's first seconds after start) its
+        # residual sounds like speech (docs/performance.md): only the wake word interrupts then.
+        return heard and echo.converged
 
     def _stop_words_on(self) -> bool:
         """Stop words need a detector and an HA that understands ``stop_word`` (protocol 2)."""

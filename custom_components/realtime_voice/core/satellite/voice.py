@@ -56,7 +56,10 @@ class VoiceBargeIn:
         """A new answer: forget the speech heard so far."""
         from pymicro_vad import MicroVad
 
-        self._vad = MicroVad()
+        vad = MicroVad()
+        # pymicro-vad 2.x (what pip resolves on a Pi) has process_10ms; 1.0.1 (Home Assistant's
+        # pin) Process10ms, which returns -1 until it has enough audio. Chosen once.
+        self._score_10ms = getattr(vad, "process_10ms", None) or vad.Process10ms
         self._count = 0.0
         self._kept: deque[float] = deque(maxlen=self.frames_needed + 2)
         self.score = 0.0
@@ -74,7 +77,7 @@ class VoiceBargeIn:
             kept = _db(out_energy, mic_energy)
             # a frame too quiet to be someone talking to the satellite keeps nothing
             self._kept.append(kept if out_energy >= self.min_energy else -120.0)
-            score = self._vad.process_10ms(np.ascontiguousarray(out, dtype="<i2").tobytes())
+            score = self._score_10ms(np.ascontiguousarray(out, dtype="<i2").tobytes())
             if score >= self.threshold:
                 self.score = score if self._count < 1 else max(self.score, score)
                 self._count += 1
