@@ -9,8 +9,11 @@ barge-in needs both:
 
 - ``speech_ms`` of speech frames in a row (a lone frame below ``threshold`` is forgiven);
 - within them, ``kept_frames`` frames where the cancelled signal kept at least ``kept_db`` of
-  the microphone's energy, at ``min_dbfs`` or louder: the canceller removed little there, so something the speaker did not
-  play was heard (AEC3 suppresses a talker during double talk, but not throughout a word).
+  the microphone's energy, at ``min_dbfs`` or louder: the canceller removed little there, so
+  something the speaker did not play was heard (AEC3 suppresses a talker during double talk,
+  but not throughout a word).
+
+The agent also waits for the canceller's convergence (``EchoCanceller.converged``).
 
 docs/satellite.md says why this runs on the satellite, not in the Realtime API's VAD.
 """
