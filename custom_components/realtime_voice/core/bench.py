@@ -19,6 +19,7 @@ AREAS: tuple[str, ...] = (
     ".audio.bench",
     ".wakeword.bench",
     ".satellite.bench",
+    ".satellite.echo_bench",
     ".pipeline_bench",
 )
 
