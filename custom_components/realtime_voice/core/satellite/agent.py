@@ -46,6 +46,7 @@ from .echo import OwnVoice
 from .echo_cancel import echo_cancellation_on
 from .errors import RepeatedErrors
 from .identity import satellite_id
+from .mixer import Mixer
 from .playback import Player, Stopped
 from .played import PlaybackTap
 from .sounds import load_chime
@@ -118,8 +119,17 @@ class SatelliteAgent:
             volume=config.audio.volume,
             on_finished=self._on_playback_finished,
         )
-        # what the output really takes: the echo canceller's reference (and file mode's room)
-        self.playback_tap = PlaybackTap(self.player.read, sink.rate)
+        # Music from HA's media player: a second layer under the voice, ducked by it (mixer.py).
+        self.media = Player(
+            sink.rate,
+            prebuffer_ms=config.audio.prebuffer_ms,
+            volume=config.audio.volume,
+            on_finished=self._on_media_finished,
+        )
+        self.mixer = Mixer(self.player, self.media)
+        # what the output really takes, voice and music: the echo canceller's reference (and file
+        # mode's room)
+        self.playback_tap = PlaybackTap(self.mixer.read, sink.rate)
         echo_on = echo_cancellation_on(config.audio)
         self.voice_barge_in: VoiceBargeIn | None = None
         try:
@@ -408,6 +418,7 @@ class SatelliteAgent:
     ) -> None:
         loop = asyncio.get_running_loop()
         self.listening = reason
+        self.mixer.listening = True
         self._listen_deadline = loop.time() + (
             timeout_s or self.config.conversation.listen_timeout_s
         )
@@ -420,10 +431,18 @@ class SatelliteAgent:
         if self.listening is None:
             return
         self.listening = None
+        self.mixer.listening = False
         self._send(p.ListenEnd(reason))
         self._update_state()
 
     # --- playback ------------------------------------------------------------------------------
+
+    def _is_media(self, stream_id: str | None) -> bool:
+        current = self.media.current
+        return stream_id is not None and current is not None and current[0] == stream_id
+
+    def _on_media_finished(self, stream_id: str, kind: p.PlayKind, played_ms: int) -> None:
+        self._send(p.PlaybackFinished(stream_id, played_ms))
 
     def _on_playback_finished(self, stream_id: str, kind: p.PlayKind, played_ms: int) -> None:
         if stream_id != LOCAL_CHIME:
@@ -477,10 +496,15 @@ class SatelliteAgent:
 
     def on_disconnected(self) -> None:
         self.listening = None
+        self.mixer.listening = False
         self.player.stop()  # an answer nobody can stop or truncate any more
+        self.media.stop()  # music nobody can stop any more
         while not self._outbox.empty():
             self._outbox.get_nowait()
         self._update_state()
+
+    def on_media_audio(self, pcm: bytes) -> None:
+        self.media.feed(pcm)
 
     def on_audio(self, pcm: bytes) -> None:
         current = self.player.current
@@ -504,6 +528,12 @@ class SatelliteAgent:
                     )
             case p.StopListening():
                 self._end_listening("stopped")
+            case p.PlayStart(stream_id=stream_id, kind="media"):
+                self._report_stopped(self.media.start(stream_id, "media"), "replaced")
+            case p.PlayEnd(stream_id=stream_id) if self._is_media(stream_id):
+                self.media.end(stream_id)
+            case p.StopPlayback(stream_id=stream_id) if self._is_media(stream_id):
+                self._report_stopped(self.media.stop(), "command")
             case p.PlayStart(stream_id=stream_id, kind=kind):
                 if kind != "chime":
                     self._end_listening("stopped")
@@ -532,6 +562,7 @@ class SatelliteAgent:
                 self._send_info()
             case p.SetVolume(volume=volume):
                 self.player.volume = volume
+                self.media.volume = volume
                 self._send_info()
             case p.Configure() as configure:
                 self._configure(configure)
