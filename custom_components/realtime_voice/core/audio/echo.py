@@ -14,6 +14,7 @@ all, so an idle satellite pays nothing for it; the microphone passes through unc
 from __future__ import annotations
 
 import importlib.util
+from functools import cache
 from typing import Protocol
 
 import numpy as np
@@ -31,17 +32,31 @@ class Reference(Protocol):
         ...
 
 
+@cache
+def unavailable_reason() -> str | None:
+    """Why pywebrtc-audio cannot be used here, or None. Installed is not enough: it must load (with
+    pyspeex-noise 1.x already loaded in the same Python, both register a native type named
+    AudioProcessor and the second one fails; pyspeex-noise 2.x does not clash)."""
+    if importlib.util.find_spec("pywebrtc_audio") is None:
+        return "pywebrtc-audio is not installed"
+    try:
+        import pywebrtc_audio  # noqa: F401
+    except ImportError as err:
+        return f"pywebrtc-audio does not load ({err}; with pyspeex-noise 1.x, install 2.x)"
+    return None
+
+
 def available() -> bool:
-    return importlib.util.find_spec("pywebrtc_audio") is not None
+    return unavailable_reason() is None
 
 
 class EchoCanceller:
     """The microphone's echo of ``reference`` removed; see the module's docstring."""
 
     def __init__(self, reference: Reference, *, tail_s: float = 1.0) -> None:
-        if not available():
+        if (reason := unavailable_reason()) is not None:
             raise ValueError(
-                "echo cancellation needs the pywebrtc-audio package, which is not installed "
+                f"echo cancellation needs pywebrtc-audio: {reason} "
                 "(pip install pywebrtc-audio, or set audio.echo_cancellation: off)"
             )
         self.reference = reference

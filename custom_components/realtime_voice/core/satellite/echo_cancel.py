@@ -31,18 +31,18 @@ def echo_cancellation_on(audio: AudioConfig) -> bool:
     if mode == "off":
         return False
     missing = [
-        package
-        for package, present in (
-            ("pywebrtc-audio", echo.available()),
-            ("pymicro-vad", voice.available()),
+        reason
+        for reason in (
+            echo.unavailable_reason(),
+            None if voice.available() else "pymicro-vad is not installed",
         )
-        if not present
+        if reason is not None
     ]
     if mode == "on":
         if missing:
             raise ConfigError(
-                f"audio.echo_cancellation: on needs {' and '.join(missing)}, which is not "
-                "installed (pip install 'realtime-voice[satellite]')"
+                f"audio.echo_cancellation: on, but {'; '.join(missing)} "
+                "(pip install 'realtime-voice[satellite]')"
             )
         return True
     device = audio.input_device
@@ -55,8 +55,8 @@ def echo_cancellation_on(audio: AudioConfig) -> bool:
         return False
     if missing:
         _LOGGER.warning(
-            "echo cancellation off: %s not installed; only the wake word interrupts an answer",
-            " and ".join(missing),
+            "echo cancellation off: %s; only the wake word interrupts an answer",
+            "; ".join(missing),
         )
         return False
     return True
