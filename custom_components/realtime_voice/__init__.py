@@ -42,6 +42,7 @@ _LOGGER = logging.getLogger(__name__)
 PLATFORMS: list[Platform] = [
     Platform.ASSIST_SATELLITE,
     Platform.BINARY_SENSOR,
+    Platform.MEDIA_PLAYER,
     Platform.NUMBER,
     Platform.SENSOR,
     Platform.SWITCH,

@@ -22,7 +22,7 @@ from .const import DOMAIN
 from .conversation_state import ConversationState
 from .core.realtime import RealtimeError
 from .media import CHUNK_BYTES, async_read_media, async_stream_media
-from .playback import Playback
+from .playback import PacedSender, Playback
 from .satellite_link import SatelliteOfflineError
 from .tone import chime_pcm
 
@@ -120,10 +120,13 @@ class Announcer:
         )
         self.current = self._manager.playbacks.add(playback)
         started = asyncio.get_running_loop().time()
+        sender = PacedSender(
+            link.play_audio, playback, MEDIA_LEAD_S, wanted=lambda: self._still_playing(playback)
+        )
         try:
             await link.play_start(playback.stream_id, "announcement")
             if announcement.sound is not None:
-                await self._send(playback, announcement.sound, started)
+                await sender.send(announcement.sound, CHUNK_BYTES)
             elif announcement.preannounce:
                 if announcement.preannounce_media_id:
                     sound = await async_read_media(
@@ -131,9 +134,9 @@ class Announcer:
                     )
                 else:
                     sound = chime_pcm()
-                await self._send(playback, sound, started)
+                await sender.send(sound, CHUNK_BYTES)
             if announcement.media_id:
-                await self._send_media(playback, announcement.media_id, started)
+                await self._send_media(sender, playback, announcement.media_id)
             elif announcement.message and self._still_playing(playback):
                 await self._speak(announcement.message)
             await self._end_stream(playback)
@@ -160,24 +163,13 @@ class Announcer:
             and self._manager.playbacks.get(playback.stream_id) is playback
         )
 
-    async def _send(self, playback: Playback, pcm: bytes, started: float) -> None:
-        for start in range(0, len(pcm), CHUNK_BYTES):
-            if not self._still_playing(playback):
-                return
-            ahead = playback.audio_ms / 1000 - (asyncio.get_running_loop().time() - started)
-            if ahead > MEDIA_LEAD_S:
-                await asyncio.sleep(ahead - MEDIA_LEAD_S)  # the satellite need not hold it all
-            chunk = pcm[start : start + CHUNK_BYTES]
-            playback.add_audio(chunk)
-            await self._manager.link.play_audio(chunk)
-
-    async def _send_media(self, playback: Playback, media_id: str, started: float) -> None:
+    async def _send_media(self, sender: PacedSender, playback: Playback, media_id: str) -> None:
         chunks: AsyncIterator[bytes] = async_stream_media(self._manager.hass, media_id)
         try:
             async for chunk in chunks:
                 if not self._still_playing(playback):
                     break
-                await self._send(playback, chunk, started)
+                await sender.send(chunk, CHUNK_BYTES)
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
 

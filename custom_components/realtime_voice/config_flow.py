@@ -230,7 +230,8 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
             await async_check_satellite(
                 entry_data[CONF_HOST], entry_data[CONF_PORT], entry_data[CONF_ACCESS_KEY]
             )
-        except InvalidAccessKeyError:
+        except (InvalidAccessKeyError, WeakAccessKeyError):
+            # A weak stored key dates from before the encrypted link: the satellite made a new one.
             return await self.async_step_reauth_access_key()
         except SatelliteUnreachableError:  # also "busy": HA's own link is up with this key
             pass

@@ -32,8 +32,16 @@ def _error(key: str, **placeholders: str) -> HomeAssistantError:
     )
 
 
-async def async_stream_media(hass: HomeAssistant, media_id: str) -> AsyncIterator[bytes]:
-    """The audio of ``media_id`` (a media-source id or a URL) in chunks of whole samples."""
+async def async_stream_media(
+    hass: HomeAssistant,
+    media_id: str,
+    *,
+    start_s: float = 0.0,
+    max_seconds: float | None = None,
+) -> AsyncIterator[bytes]:
+    """The audio of ``media_id`` (a media-source id or a URL) in chunks of whole samples, from
+    ``start_s`` on, at most ``max_seconds`` (default MAX_MEDIA_SECONDS, an announcement's limit)."""
+    max_seconds = MAX_MEDIA_SECONDS if max_seconds is None else max_seconds
     url = media_id
     if media_source.is_media_source_id(media_id):
         url = (await media_source.async_resolve_media(hass, media_id, None)).url
@@ -45,7 +53,7 @@ async def async_stream_media(hass: HomeAssistant, media_id: str) -> AsyncIterato
             ffmpeg = await asyncio.create_subprocess_exec(
                 get_ffmpeg_manager(hass).binary,
                 *("-v", "error", "-i", "pipe:0", "-f", "s16le", "-ac", "1"),
-                *("-ar", str(protocol.AUDIO_RATE), "pipe:1"),
+                *("-ss", f"{start_s:.3f}", "-ar", str(protocol.AUDIO_RATE), "pipe:1"),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -66,7 +74,7 @@ async def async_stream_media(hass: HomeAssistant, media_id: str) -> AsyncIterato
 
         feeder = asyncio.create_task(feed())
         errors = asyncio.create_task(stderr.read())
-        limit = int(MAX_MEDIA_SECONDS * 1000) * BYTES_PER_MS
+        limit = int(max_seconds * 1000) * BYTES_PER_MS
         total = 0
         try:
             pending = b""
@@ -75,7 +83,7 @@ async def async_stream_media(hass: HomeAssistant, media_id: str) -> AsyncIterato
                 whole = len(data) - len(data) % protocol.AUDIO_SAMPLE_BYTES
                 data, pending = data[:whole], data[whole:]
                 if total + len(data) > limit:
-                    raise _error("media_too_long", media=media_id, seconds=f"{MAX_MEDIA_SECONDS:g}")
+                    raise _error("media_too_long", media=media_id, seconds=f"{max_seconds:g}")
                 total += len(data)
                 if data:
                     yield data

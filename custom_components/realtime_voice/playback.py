@@ -4,6 +4,7 @@ announcements (a stream of their own; a spoken one's out-of-band response is bou
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .core.link import protocol
@@ -69,3 +70,44 @@ class PlaybackTracker:
         """The satellite is gone or stopped everything: nothing will report playback."""
         for stream_id in list(self._streams):
             self.remove(stream_id)
+
+
+class PacedSender:
+    """Sends a stream's audio at most ``lead_s`` ahead of what the satellite has played (counted
+    from the first send), so that the satellite never has to hold a whole file."""
+
+    def __init__(
+        self,
+        send: Callable[[bytes], Awaitable[None]],
+        playback: Playback,
+        lead_s: float,
+        *,
+        wanted: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self._send = send
+        self._playback = playback
+        self._lead_s = lead_s
+        self._wanted = wanted  # False once the stream was stopped: nothing more is sent
+        self._started: float | None = None
+
+    async def send(self, pcm: bytes, chunk_bytes: int) -> None:
+        loop = asyncio.get_running_loop()
+        if self._started is None:
+            self._started = loop.time()
+        for start in range(0, len(pcm), chunk_bytes):
+            if not self._wanted():
+                return
+            ahead = self._playback.audio_ms / 1000 - (loop.time() - self._started)
+            if ahead > self._lead_s:
+                await asyncio.sleep(ahead - self._lead_s)
+            chunk = pcm[start : start + chunk_bytes]
+            self._playback.add_audio(chunk)
+            await self._send(chunk)
+
+    @property
+    def unplayed_s(self) -> float:
+        """How much of what was sent the satellite has not played yet (at most)."""
+        if self._started is None:
+            return 0.0
+        elapsed = asyncio.get_running_loop().time() - self._started
+        return max(0.0, self._playback.audio_ms / 1000 - elapsed)

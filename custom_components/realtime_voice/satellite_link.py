@@ -251,6 +251,9 @@ class SatelliteConnection:
     async def play_audio(self, pcm: bytes) -> None:
         await self._require().play_audio(pcm)
 
+    async def play_media_audio(self, pcm: bytes) -> None:
+        await self._require().play_media_audio(pcm)
+
     async def play_end(self, stream_id: str) -> None:
         await self._require().play_end(stream_id)
 

@@ -49,6 +49,7 @@ class LinkSatellite:
     commands: list[protocol.Message] = field(default_factory=list)
     played: dict[str, bytearray] = field(default_factory=dict)
     _current_stream: str | None = None
+    _media_stream: str | None = None
     server: SatelliteLinkServer | None = None
     connected_event: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -87,6 +88,28 @@ class LinkSatellite:
         self.commands.append(command)
         assert self.server is not None
         match command:
+            case protocol.PlayStart(stream_id=stream_id, kind="media"):
+                self._media_stream = stream_id  # a layer of its own, under the voice
+                self.played[stream_id] = bytearray()
+            case protocol.PlayEnd(stream_id=stream_id) if stream_id == self._media_stream:
+                if self.finish_playback:
+                    self._media_stream = None
+                    await self.server.send_event(
+                        protocol.PlaybackFinished(
+                            stream_id=stream_id, played_ms=len(self.played[stream_id]) // 48
+                        )
+                    )
+            case protocol.StopPlayback(stream_id=stream_id) if (
+                stream_id is not None and stream_id == self._media_stream
+            ):
+                self._media_stream = None
+                await self.server.send_event(
+                    protocol.PlaybackStopped(
+                        stream_id=stream_id,
+                        played_ms=len(self.played[stream_id]) // 48,
+                        reason="command",
+                    )
+                )
             case protocol.PlayStart(stream_id=stream_id):
                 self._current_stream = stream_id
                 self.played[stream_id] = bytearray()
@@ -117,6 +140,10 @@ class LinkSatellite:
                     changes["threshold"] = self.own_threshold
                 self.info = replace(self.info, **changes)
                 await self.server.send_event(self.info)
+
+    def on_media_audio(self, pcm: bytes) -> None:
+        if self._media_stream is not None:
+            self.played[self._media_stream].extend(pcm)
 
     def on_audio(self, pcm: bytes) -> None:
         if self._current_stream is not None:

@@ -110,3 +110,24 @@ async def test_an_answer_that_matches_nothing_and_no_answer(
     await wait_until(lambda: hass.states.get(SATELLITE).state == "idle")
     result = await asyncio.wait_for(ask(hass, GARAGE), 20)
     assert result == {"id": None, "sentence": "", "slots": {}}
+
+
+@pytest.mark.parametrize(
+    "standin_config", [StandinConfig(endpoint="ga", api_key=API_KEY, transcript="Blue.")]
+)
+async def test_a_question_without_answers_returns_what_was_heard(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry)
+    pending = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite",
+            "ask_question",
+            {"entity_id": SATELLITE, "question": "Which colour?", "preannounce": False},
+            blocking=True,
+            return_response=True,
+        )
+    )
+    await answer(satellite)
+    assert await asyncio.wait_for(pending, 15) == {"id": None, "sentence": "Blue.", "slots": {}}

@@ -5,6 +5,7 @@ silences it; a timer that finishes while the satellite is offline rings when it 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from homeassistant.core import HomeAssistant
@@ -130,3 +131,30 @@ async def test_a_timer_that_finished_offline_rings_when_the_satellite_is_back(
     assert len(satellite.played[stream_id]) == len(ring_pcm(RING_S)) + len(
         speech("The bread timer is done.", "tone")
     )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "started"),
+    [({"seconds": 0}, False), ({"hours": 100_000}, False), ({"minutes": 5}, True)],
+)
+async def test_a_timer_of_zero_or_absurd_length_is_refused_to_the_model(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    arguments: dict[str, int],
+    started: bool,
+) -> None:
+    entry = entry_for(standin, satellite, llm_hass_api=["assist"])
+    await load_entry(hass, entry)
+    toolset = entry.runtime_data.manager.keeper.toolset
+    assert toolset is not None
+    name = offered_name("HassStartTimer", set(toolset.tools))
+    assert name is not None
+    result = await toolset.async_call(name, json.dumps(arguments), call_id="c1")
+    if started:
+        assert "error" not in result, result
+        assert len(entry.runtime_data.timers.running) == 1
+    else:
+        assert result["error"]["code"] == "invalid_arguments"
+        assert "nothing was started" in result["error"]["message"]
+        assert entry.runtime_data.timers.running == {}

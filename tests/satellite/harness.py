@@ -17,6 +17,7 @@ from realtime_voice_dev.corpus import synthesize
 from realtime_voice_satellite.agent.agent import SatelliteAgent
 from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
 from realtime_voice_satellite.agent.config import SatelliteConfig, parse_config, with_overrides
+from realtime_voice_satellite.agent.room import EchoRoomSource, load_impulse_response
 from realtime_voice_satellite.audio import read_wav, write_wav
 from realtime_voice_satellite.link import Audio, LinkEvent, SatelliteLinkClient
 from realtime_voice_satellite.link import protocol as p
@@ -191,19 +192,31 @@ class Satellite:
 
 @contextlib.asynccontextmanager
 async def running_satellite(
-    input_wav: Path, tmp_path: Path, cfg: SatelliteConfig | None = None, *, echo: bool = False
+    input_wav: Path,
+    tmp_path: Path,
+    cfg: SatelliteConfig | None = None,
+    *,
+    echo: bool = False,
+    room: str | None = None,
 ) -> AsyncIterator[Satellite]:
+    """``echo``: the test's own full-level echo; ``room``: file mode's ``--echo`` room (an
+    impulse response file or ``default``), as the CLI sets it up."""
     cfg = cfg or config()
     output = tmp_path / "out.wav"
     sink = WavFileSink(output, 24_000, speed=SPEED)
-    source: WavFileSource
-    if echo:
+    source: WavFileSource | EchoRoomSource
+    if room is not None:
+        wav = WavFileSource(input_wav, speed=SPEED)
+        source = EchoRoomSource(wav, load_impulse_response(room, wav.rate))
+    elif echo:
         echo_source = EchoSource(input_wav, sink.rate, speed=SPEED)
         sink.on_block = echo_source.hear
         source = echo_source
     else:
         source = WavFileSource(input_wav, speed=SPEED)
     agent = SatelliteAgent(cfg, source, sink)
+    if isinstance(source, EchoRoomSource):
+        source.hear(agent.playback_tap)
     events: asyncio.Queue[LinkEvent] = asyncio.Queue()
     client = SatelliteLinkClient("127.0.0.1", 0, KEY, ping_interval=0.5, ping_timeout=1.0)
     pump: asyncio.Task[None] | None = None

@@ -233,3 +233,33 @@ async def test_an_answer_that_says_the_wake_word_does_not_interrupt_itself(tmp_p
         assert not any(isinstance(e, p.BargeIn | p.PlaybackStopped) for e in sat.log)
         assert sat.agent.own_voice is not None
         assert len(sat.agent.own_voice.hits_ms) == 1  # the answer's own "hey jarvis"
+
+
+async def test_music_plays_under_the_wake_word_and_ducks_while_listening(tmp_path: Path) -> None:
+    """HA's media player sends music on the media stream (#15 item 4): the wake word works while it
+    plays (a wake, not a barge-in), the music ducks while the satellite listens and is not stopped."""
+    script = command_script()
+    cfg = config(audio={"output_rate": 24000, "prebuffer_ms": 60})
+    t = np.arange(int(20 * p.AUDIO_RATE)) / p.AUDIO_RATE
+    song = (np.sin(2 * np.pi * 220 * t) * 8000).astype("<i2").tobytes()
+    async with running_satellite(script.write("music"), tmp_path, cfg) as sat:
+        await sat.client.play_start("song", "media")
+        await sat.client.play_media_audio(song)
+        await sat.client.play_end("song")
+        assert sat.agent.mixer.ducked is False
+        wake = await sat.next(p.Wake, within=20)
+        assert isinstance(wake, p.Wake)
+        assert await sat.next(p.ListenStart) == p.ListenStart("wake")
+        assert sat.agent.mixer.ducked is True
+        assert sat.agent.media.current == ("song", "media")
+        await sat.audio_for(0.5)
+        await sat.client.stop_listening()
+        await sat.next(p.ListenEnd)
+        assert sat.agent.mixer.ducked is False
+        assert not any(isinstance(e, p.BargeIn | p.PlaybackStopped) for e in sat.log)
+        await sat.client.stop_playback("song")
+        stopped = await sat.next(p.PlaybackStopped)
+        assert isinstance(stopped, p.PlaybackStopped)
+        assert stopped.stream_id == "song"
+        assert stopped.reason == "command"
+        assert stopped.played_ms > 1000

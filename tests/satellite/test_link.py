@@ -42,6 +42,7 @@ class RecordingHandler:
     def __init__(self) -> None:
         self.commands: list[p.Message] = []
         self.audio: list[bytes] = []
+        self.media_audio: list[bytes] = []
         self.connects = 0
         self.disconnects = asyncio.Event()
 
@@ -66,6 +67,9 @@ class RecordingHandler:
 
     def on_audio(self, pcm: bytes) -> None:
         self.audio.append(pcm)
+
+    def on_media_audio(self, pcm: bytes) -> None:
+        self.media_audio.append(pcm)
 
     def on_connected(self) -> None:
         self.connects += 1
@@ -144,6 +148,13 @@ async def test_connect_commands_events_and_audio_both_ways(
         p.SetVolume(0.25),
     ]
     assert handler.audio == [b"\x01\x00" * 480]
+    # The media stream's audio is told apart from the voice stream's (an odd, tagged frame).
+    await client.play_start("song", "media")
+    await client.play_media_audio(b"\x03\x00" * 480)
+    await client.play_audio(b"\x04\x00" * 2)
+    await wait_for(lambda: len(handler.audio) == 2)
+    assert handler.media_audio == [b"\x03\x00" * 480]
+    assert handler.audio[1] == b"\x04\x00" * 2
 
     await server.send_event(p.Wake("hey_jarvis", 0.93, 12.5))
     await server.send_audio(b"\x02\x00" * 480)

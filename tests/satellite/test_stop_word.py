@@ -40,7 +40,10 @@ LONG_ANSWER = (
 
 
 def stop_config(**wake_word: object):  # type: ignore[no-untyped-def]
+    # Without echo cancellation: with it, the user's voice interrupts (barge-in by voice) before
+    # a stop word is whole, and the satellite's own stop word is cancelled before the guard.
     return config(
+        audio={"output_rate": 24000, "prebuffer_ms": 60, "echo_cancellation": "off"},
         wake_word={
             "models": ["hey_jarvis"],
             "threshold": 0.5,
@@ -49,7 +52,7 @@ def stop_config(**wake_word: object):  # type: ignore[no-untyped-def]
             "warmup_s": 1.0,
             "stop_words": ["alexa"],
             **wake_word,
-        }
+        },
     )
 
 

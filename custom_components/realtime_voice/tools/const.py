@@ -22,6 +22,8 @@ MAX_TOOL_CALLS_PER_TURN_RANGE: Final = (1, 20)
 # a service or the event bus.
 MAX_ARGUMENTS_CHARS: Final = 16_384
 MAX_ARGUMENTS_DEPTH: Final = 8
+# A timer the model starts: at least a second, at most a day (longer is a reminder, not a timer).
+TIMER_SECONDS_RANGE: Final = (1, 24 * 3600)
 TOOL_CALL_TIMEOUT_RANGE: Final = (1.0, 120.0)
 
 # Platform name handed to HA's LLM APIs (shows in intent traces).

@@ -10,10 +10,11 @@ from typing import Any
 
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import llm
+from homeassistant.helpers import intent, llm
 
 from ..schema_library import to_json_schema
-from .base import Tool, ToolSpec, validate_with_schema
+from .base import Tool, ToolRefusal, ToolSpec, validate_with_schema
+from .const import ERR_INVALID_ARGUMENTS, TIMER_SECONDS_RANGE
 from .names import ToolNamer
 from .options import requires_admin
 
@@ -47,7 +48,9 @@ class LLMApiTool(Tool):
 
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """Check against the tool's schema; the tool itself gets the arguments as the model sent them."""
-        validate_with_schema(self._tool.parameters, arguments)
+        validated = validate_with_schema(self._tool.parameters, arguments)
+        if self._tool.name.rsplit("__", 1)[-1] == intent.INTENT_START_TIMER:
+            check_timer_length(validated)
         return arguments
 
     async def async_run(
@@ -60,6 +63,21 @@ class LLMApiTool(Tool):
             llm.ToolInput(tool_name=self._tool.name, tool_args=arguments, id=call_id)
         )
         return tool_result_data(result)
+
+
+def check_timer_length(arguments: dict[str, Any]) -> None:
+    """HA starts a timer of 0 seconds or of years; the satellite's owner asked for neither."""
+    seconds = sum(
+        int(arguments.get(unit) or 0) * factor
+        for unit, factor in (("hours", 3600), ("minutes", 60), ("seconds", 1))
+    )
+    low, high = TIMER_SECONDS_RANGE
+    if not low <= seconds <= high:
+        raise ToolRefusal(
+            ERR_INVALID_ARGUMENTS,
+            f"A timer of {seconds} s: timers run from {low} s to {high // 3600} hours; "
+            "nothing was started.",
+        )
 
 
 def tool_result_data(result: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 HELP = "run the benchmarks and print their figures"
 
 # Areas that contribute figures, in the order they are printed.
-AREAS: tuple[str, ...] = (".realtime", ".audio", ".wakeword", ".satellite", ".pipeline")
+AREAS: tuple[str, ...] = (".realtime", ".audio", ".wakeword", ".satellite", ".echo", ".pipeline")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,11 @@ Rules (docs/link-protocol.md has the events):
   satellite speaks: it stops playback (``stop_word``, ``playback_stopped`` with ``played_ms``)
   and the satellite goes idle without listening; HA ends the conversation. The own-voice guard
   holds for it too. It needs link protocol 2: with an older HA it stays off.
+- Echo cancellation (``audio.echo_cancellation``, :mod:`.echo_cancel`): the microphone signal
+  has the speaker's sound removed (the reference is what the output really took, through
+  :class:`.played.PlaybackTap`). The wake word and stop words then hear the cancelled signal, and
+  the user's voice alone interrupts an answer (:mod:`.voice`): ``barge_in`` with model
+  ``voice``, then the same as a wake word's barge-in.
 - Muted: the microphone is ignored (no wake word, no audio to HA); playback still works.
 """
 
@@ -29,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import __version__
-from ..audio import AgcConfig, DspChain, WavError
+from ..audio import WAKE_RATE, AgcConfig, DspChain, DspFrame, WavError
 from ..link import protocol as p
 from ..link.server import SatelliteLinkServer
 from ..link.tls import LinkCertificate
@@ -38,10 +43,14 @@ from .audio_io import AudioSink, AudioSource
 from .config import ConfigError, SatelliteConfig
 from .credentials import link_certificate
 from .echo import OwnVoice
+from .echo_cancel import echo_cancellation_on
 from .errors import RepeatedErrors
 from .identity import satellite_id
+from .mixer import Mixer
 from .playback import Player, Stopped
+from .played import PlaybackTap
 from .sounds import load_chime
+from .voice import VoiceBargeIn
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -104,21 +113,42 @@ class SatelliteAgent:
             self._chime_pcm = load_chime(config.conversation.chime_file)
         except WavError as err:
             raise ConfigError(f"conversation.chime_file: {err}") from err
-        try:
-            self.dsp = DspChain(
-                source.rate,
-                highpass_hz=config.audio.highpass_hz,
-                agc=AgcConfig() if config.audio.agc else None,
-                noise_suppression=config.audio.noise_suppression,
-            )
-        except ValueError as err:  # e.g. noise suppression without its library
-            raise ConfigError(f"audio: {err}") from err
         self.player = Player(
             sink.rate,
             prebuffer_ms=config.audio.prebuffer_ms,
             volume=config.audio.volume,
             on_finished=self._on_playback_finished,
         )
+        # Music from HA's media player: a second layer under the voice, ducked by it (mixer.py).
+        self.media = Player(
+            sink.rate,
+            prebuffer_ms=config.audio.prebuffer_ms,
+            volume=config.audio.volume,
+            on_finished=self._on_media_finished,
+        )
+        self.mixer = Mixer(self.player, self.media)
+        # what the output really takes, voice and music: the echo canceller's reference (and file
+        # mode's room)
+        self.playback_tap = PlaybackTap(self.mixer.read, sink.rate)
+        echo_on = echo_cancellation_on(config.audio)
+        self.voice_barge_in: VoiceBargeIn | None = None
+        try:
+            if echo_on:
+                self.voice_barge_in = VoiceBargeIn()
+            self.dsp = DspChain(
+                source.rate,
+                highpass_hz=config.audio.highpass_hz,
+                agc=AgcConfig() if config.audio.agc else None,
+                noise_suppression=config.audio.noise_suppression,
+                # The canceller runs while an answer or announcement plays (and its tail), not
+                # for a chime: AEC3 before it has converged cuts the start of the command the
+                # user says over the wake chime, whose echo is short and harmless.
+                echo_reference=(
+                    self.playback_tap.reader(WAKE_RATE, counts=self._speaking) if echo_on else None
+                ),
+            )
+        except ValueError as err:  # e.g. noise suppression without its library
+            raise ConfigError(f"audio: {err}") from err
         self.server = SatelliteLinkServer(
             self,
             name=config.name,
@@ -181,7 +211,7 @@ class SatelliteAgent:
     async def start(self) -> None:
         await self.server.start()
         await self.source.start()
-        await self.sink.start(self.player.read)
+        await self.sink.start(self.playback_tap)
         self._tasks = [
             asyncio.create_task(self._listen_loop(), name="satellite-microphone"),
             asyncio.create_task(self._send_loop(), name="satellite-link-sender"),
@@ -230,6 +260,9 @@ class SatelliteAgent:
         detections = [d for d in detections if d.model in self.active]
         if speaking and self._stop_words_on() and self._heard_stop_word(frame.wake_16k, pcm, now):
             return  # a stop word wins over a barge-in in the same block
+        if speaking and not detections and self._heard_voice(frame):
+            self._barge_in(Detection("voice", now, self.voice_barge_in.score), pcm)  # type: ignore[union-attr]
+            return
         if detections and not (self.listening and not speaking):
             best = max(detections, key=lambda d: d.score)
             if self._own_voice_explains(self.own_voice, best, now, ""):
@@ -276,6 +309,21 @@ class SatelliteAgent:
             self.player.start(LOCAL_CHIME, "chime")
             self.player.feed(self._chime_pcm)
             self.player.end(LOCAL_CHIME)
+
+    def _heard_voice(self, frame: DspFrame) -> bool:
+        """The user's voice over the answer, in the echo-cancelled signal (:mod:`.voice`)."""
+        echo = self.dsp.echo
+        if (
+            self.voice_barge_in is None
+            or echo is None
+            or frame.echo_mic_16k is None
+            or frame.echo_out_16k is None
+        ):
+            return False
+        heard = self.voice_barge_in(frame.echo_mic_16k, frame.echo_out_16k) is not None
+        # Before the canceller has converged (the first answer's first seconds after start) its
+        # residual sounds like speech (docs/performance.md): only the wake word interrupts then.
+        return heard and echo.converged
 
     def _stop_words_on(self) -> bool:
         """Stop words need a detector and an HA that understands ``stop_word`` (protocol 2)."""
@@ -370,6 +418,7 @@ class SatelliteAgent:
     ) -> None:
         loop = asyncio.get_running_loop()
         self.listening = reason
+        self.mixer.listening = True
         self._listen_deadline = loop.time() + (
             timeout_s or self.config.conversation.listen_timeout_s
         )
@@ -382,10 +431,18 @@ class SatelliteAgent:
         if self.listening is None:
             return
         self.listening = None
+        self.mixer.listening = False
         self._send(p.ListenEnd(reason))
         self._update_state()
 
     # --- playback ------------------------------------------------------------------------------
+
+    def _is_media(self, stream_id: str | None) -> bool:
+        current = self.media.current
+        return stream_id is not None and current is not None and current[0] == stream_id
+
+    def _on_media_finished(self, stream_id: str, kind: p.PlayKind, played_ms: int) -> None:
+        self._send(p.PlaybackFinished(stream_id, played_ms))
 
     def _on_playback_finished(self, stream_id: str, kind: p.PlayKind, played_ms: int) -> None:
         if stream_id != LOCAL_CHIME:
@@ -439,10 +496,15 @@ class SatelliteAgent:
 
     def on_disconnected(self) -> None:
         self.listening = None
+        self.mixer.listening = False
         self.player.stop()  # an answer nobody can stop or truncate any more
+        self.media.stop()  # music nobody can stop any more
         while not self._outbox.empty():
             self._outbox.get_nowait()
         self._update_state()
+
+    def on_media_audio(self, pcm: bytes) -> None:
+        self.media.feed(pcm)
 
     def on_audio(self, pcm: bytes) -> None:
         current = self.player.current
@@ -466,6 +528,12 @@ class SatelliteAgent:
                     )
             case p.StopListening():
                 self._end_listening("stopped")
+            case p.PlayStart(stream_id=stream_id, kind="media"):
+                self._report_stopped(self.media.start(stream_id, "media"), "replaced")
+            case p.PlayEnd(stream_id=stream_id) if self._is_media(stream_id):
+                self.media.end(stream_id)
+            case p.StopPlayback(stream_id=stream_id) if self._is_media(stream_id):
+                self._report_stopped(self.media.stop(), "command")
             case p.PlayStart(stream_id=stream_id, kind=kind):
                 if kind != "chime":
                     self._end_listening("stopped")
@@ -473,6 +541,8 @@ class SatelliteAgent:
                 if kind != "chime":
                     for guard in self._own_voice_guards():
                         guard.start()
+                    if self.voice_barge_in is not None:
+                        self.voice_barge_in.reset()
                 self._update_state()
             case p.PlayEnd(stream_id=stream_id):
                 self.player.end(stream_id)
@@ -492,6 +562,7 @@ class SatelliteAgent:
                 self._send_info()
             case p.SetVolume(volume=volume):
                 self.player.volume = volume
+                self.media.volume = volume
                 self._send_info()
             case p.Configure() as configure:
                 self._configure(configure)

@@ -1,4 +1,5 @@
-"""``realtime-voice satellite --config FILE [--input-wav PATH] [--output-wav PATH]``: runs the agent.
+"""``realtime-voice satellite --config FILE [--input-wav PATH] [--output-wav PATH] [--echo IR]``:
+runs the agent.
 
 ``--new-access-key`` makes a new access key in the state directory, prints it once and exits (the
 first start without ``link.access_key`` does the same before running).
@@ -27,6 +28,7 @@ from .audio_io import (
 from .config import ConfigError, SatelliteConfig, load_config
 from .credentials import state_dir, with_access_key, write_access_key
 from .identity import satellite_id
+from .room import EchoRoomSource, load_impulse_response
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,6 +42,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--output-wav", type=Path, help="write what is played to this WAV instead of the speaker"
+    )
+    parser.add_argument(
+        "--echo",
+        metavar="IR.wav|default",
+        help="with --input-wav: a room, where the input also hears what the satellite plays, "
+        "through this impulse response (a WAV file of at most 2 s; 'default': a small room)",
     )
     parser.add_argument(
         "--new-access-key",
@@ -82,6 +90,8 @@ async def run_agent(config: SatelliteConfig, source: AudioSource, sink: AudioSin
     from .announce import Announcer
 
     agent = SatelliteAgent(config, source, sink)
+    if isinstance(source, EchoRoomSource):
+        source.hear(agent.playback_tap)
     announcer = (
         Announcer(config.name, config.link.port, satellite_id(config.link.port))
         if config.zeroconf.enabled
@@ -133,6 +143,11 @@ def run(args: argparse.Namespace) -> int:
         )
     try:
         source = make_source(config, args.input_wav)
+        if args.echo is not None:
+            if not isinstance(source, WavFileSource):
+                print("realtime-voice satellite: --echo needs --input-wav", file=sys.stderr)
+                return 2
+            source = EchoRoomSource(source, load_impulse_response(args.echo, source.rate))
         sink = make_sink(config, args.output_wav)
         asyncio.run(run_agent(config, source, sink))
     except ConfigError as err:

@@ -73,6 +73,18 @@ def _choice(*options: str, nullable: bool = False) -> Check:
     return Check(f"one of {', '.join(options)}" + (" or null" if nullable else ""), convert)
 
 
+def _switch() -> Check:
+    """auto, on or off; YAML 1.1 reads a bare on/off as true/false, which mean the same."""
+    choice = _choice("auto", "on", "off")
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return choice.convert(value)
+
+    return Check(choice.expected, convert)
+
+
 def _string_list(*, non_empty: bool) -> Check:
     def convert(value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
@@ -196,6 +208,9 @@ class AudioConfig:
     )
     volume: float = field(default=1.0, metadata={"check": _number(0, 1)})
     prebuffer_ms: int = field(default=120, metadata={"check": _number(0, 2000, integer=True)})
+    # auto: on unless the input device is an echo-cancelling one (echo_cancel.py); off for
+    # boards with hardware echo cancellation or an OS echo-cancel device
+    echo_cancellation: str = field(default="auto", metadata={"check": _switch()})
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import soxr
 
-from . import noise
+from . import echo, noise
 from .highpass import HighPass
 
 _LOGGER = logging.getLogger(__name__)
@@ -83,6 +83,10 @@ class DspFrame:
     stream_24k: bytes
     level_dbfs: float
     speech: bool
+    # while echo cancellation runs (the speaker played within its tail): the 16 kHz microphone
+    # before the canceller and after it (before noise suppression), the same samples; else None
+    echo_mic_16k: np.ndarray | None = None
+    echo_out_16k: np.ndarray | None = None
 
 
 @dataclass(slots=True)
@@ -212,6 +216,10 @@ class DspChain:
     the 24 kHz stream is then made from that 16 kHz signal, so both carry the same cleaned audio
     (speech keeps its band up to 8 kHz) and arrive up to 10 ms later.
 
+    ``echo_reference`` turns on echo cancellation (``pywebrtc-audio``'s AEC3, see
+    :mod:`.echo`) on the 16 kHz signal, before noise suppression; the stream is then made from the
+    16 kHz signal, as with noise suppression.
+
     An optional stage that fails (the noise suppressor raising, e.g. a pyspeex-noise whose API
     changed) is turned off with one warning, and the chain goes on without it:
     ``noise_suppression`` then reads False, also after ``reset``.
@@ -224,6 +232,7 @@ class DspChain:
         highpass_hz: float = 80.0,
         agc: AgcConfig | None = None,
         noise_suppression: bool = False,
+        echo_reference: echo.Reference | None = None,
     ) -> None:
         if isinstance(input_rate, float) and input_rate.is_integer():
             input_rate = int(input_rate)  # sounddevice reports rates as floats (48000.0)
@@ -241,6 +250,9 @@ class DspChain:
         self.highpass_hz = highpass_hz
         self.agc_config = agc
         self.noise_suppression = noise_suppression
+        self.echo_reference = echo_reference
+        if echo_reference is not None and not echo.available():
+            echo.EchoCanceller(echo_reference)  # raises the error that says what to install
         self._highpass = HighPass(highpass_hz, input_rate) if highpass_hz > 0 else None
         self.reset()
 
@@ -255,9 +267,12 @@ class DspChain:
                 self._denoise = noise.NoiseSuppressor()
             except Exception as err:
                 self._noise_suppression_failed(err)
-        # The stream is made from the 16 kHz signal while noise suppression is on, and stays so
-        # until the next reset if the suppressor fails: no step in the stream.
-        self._stream_from_wake = self._denoise is not None
+        self.echo: echo.EchoCanceller | None = (
+            None if self.echo_reference is None else echo.EchoCanceller(self.echo_reference)
+        )
+        # The stream is made from the 16 kHz signal while noise suppression or echo cancellation
+        # is on, and stays so until the next reset if the suppressor fails: no step in the stream.
+        self._stream_from_wake = self._denoise is not None or self.echo is not None
         stream_source = WAKE_RATE if self._stream_from_wake else self.input_rate
         self._to_stream = _Resampler(stream_source, STREAM_RATE)
         self._agc = None if self.agc_config is None else _Agc(self.agc_config)
@@ -319,6 +334,13 @@ class DspChain:
             if to_wake is x:  # pass-through: _to_int16 works in place
                 to_wake = x.copy()
             wake = _to_int16(to_wake)
+            echo_mic = echo_out = None
+            if self.echo is not None:
+                echo_mic, wake = self.echo(wake)
+                if self.echo.active:
+                    echo_out = wake
+                else:
+                    echo_mic = None
             if self._denoise is not None:
                 held = self._denoise.held()
                 try:
@@ -329,6 +351,7 @@ class DspChain:
                         wake = np.concatenate((held, wake))
             to_stream = self._to_stream(wake.astype(np.float32), last)
             stream = _to_int16(to_stream, _PCM16).tobytes()
+            return DspFrame(wake, stream, level, speech, echo_mic, echo_out)
         return DspFrame(wake, stream, level, speech)
 
 

@@ -290,6 +290,14 @@ class SatelliteLinkClient:
         for start in range(0, len(pcm), p.MAX_AUDIO_FRAME_BYTES):
             await self._send(pcm[start : start + p.MAX_AUDIO_FRAME_BYTES])
 
+    async def play_media_audio(self, pcm: bytes) -> None:
+        """Audio of the open media stream (PCM16 LE mono 24 kHz, whole samples), tagged so that the
+        satellite plays it under the voice stream."""
+        if len(pcm) % p.AUDIO_SAMPLE_BYTES:
+            raise ValueError(f"pcm: {len(pcm)} bytes is not a whole number of 16-bit samples")
+        for start in range(0, len(pcm), p.MAX_AUDIO_FRAME_BYTES):
+            await self._send(p.MEDIA_AUDIO_TAG + pcm[start : start + p.MAX_AUDIO_FRAME_BYTES])
+
     async def play_end(self, stream_id: str) -> None:
         await self.send(p.PlayEnd(stream_id))
 

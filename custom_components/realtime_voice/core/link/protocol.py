@@ -30,6 +30,10 @@ AUDIO_SAMPLE_BYTES = 2
 AUDIO_FRAME_BYTES = AUDIO_RATE * AUDIO_SAMPLE_BYTES // 50
 # The largest audio frame either side sends: half a second (far below the 1 MiB frame limit).
 MAX_AUDIO_FRAME_BYTES = AUDIO_RATE * AUDIO_SAMPLE_BYTES // 2
+# HA -> satellite binary frames: an even length is audio of the voice stream (an answer, an
+# announcement, a chime); an odd length is this byte, then audio of the media stream (music, played
+# under the voice and ducked by it). PCM16 frames always have an even length, so the two never mix up.
+MEDIA_AUDIO_TAG = b"\x01"
 # Every frame either side accepts: the largest audio frame with room to spare; text frames are small.
 MAX_FRAME_BYTES = 64 * 1024
 # JSON nesting a text frame may have (the messages use 2: an object holding a list).
@@ -46,7 +50,7 @@ CLOSE_CERTIFICATE = 4005
 CLOSE_SHUTDOWN = 1001
 
 State = Literal["idle", "listening", "responding", "muted"]
-PlayKind = Literal["response", "announcement", "chime"]
+PlayKind = Literal["response", "announcement", "chime", "media"]
 ListenReason = Literal["wake", "command", "barge_in"]
 ListenEndReason = Literal["stopped", "timeout", "muted", "disconnected"]
 

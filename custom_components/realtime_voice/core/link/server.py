@@ -37,6 +37,8 @@ class LinkHandler(Protocol):
 
     def on_audio(self, pcm: bytes) -> None: ...
 
+    def on_media_audio(self, pcm: bytes) -> None: ...
+
     def on_connected(self) -> None: ...
 
     def on_disconnected(self) -> None: ...
@@ -187,7 +189,10 @@ class SatelliteLinkServer:
             self._handler.on_connected()
             async for frame in connection:
                 if isinstance(frame, bytes):
-                    self._handler.on_audio(frame)
+                    if len(frame) % 2:  # tagged: the media stream (protocol.MEDIA_AUDIO_TAG)
+                        self._handler.on_media_audio(frame[1:])
+                    else:
+                        self._handler.on_audio(frame)
                     continue
                 try:
                     command = p.parse(frame, p.COMMANDS)

@@ -1,0 +1,160 @@
+"""What the speaker really played, as the echo canceller's reference (and the simulated room's).
+
+:class:`PlaybackTap` wraps the player's ``read`` that the output pulls from: every block handed
+to the device (silence when nothing plays) is recorded, at the device's rate and when the device
+takes it, not as the answer was decoded. Each :class:`PlayedAudio` keeps the last seconds of it
+at its own rate for one reader that follows ``margin_s`` behind the newest sample: the margin
+absorbs the jitter between the output's and the microphone's blocks, so that the reader takes a
+continuous signal.
+
+A reader never waits: a reference that runs dry (a stalled output device) reads as silence, and
+one that drifts more than ``resync_s`` from where it should be (a device clock that drifts, a
+microphone that fell behind, an output that comes back after a stall) is re-anchored
+``margin_s`` behind the newest sample. The canceller then re-converges; the microphone never stops.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+import soxr
+
+Pull = Callable[[int], np.ndarray | None]
+
+
+class PlayedAudio:
+    """The last ``keep_s`` of what was played, at ``rate``, for one reader; while ``counts``
+    returns False, what plays is recorded as silence."""
+
+    def __init__(
+        self,
+        played_rate: int,
+        rate: int,
+        *,
+        margin_s: float = 0.06,
+        keep_s: float = 2.0,
+        resync_s: float = 0.25,
+        counts: Callable[[], bool] | None = None,
+    ) -> None:
+        self.counts = counts
+        self.played_rate = played_rate
+        self.rate = rate
+        self.margin = round(margin_s * rate)
+        self.resync = round(resync_s * rate)
+        self._ring = np.zeros(round(keep_s * rate), dtype=np.int16)
+        self._lock = threading.Lock()
+        self._written = 0  # samples ever written (the ring holds the last len(_ring))
+        self._read: int | None = None  # the reader's position, in the same count
+        self._last_written = 0
+        self._resampler: soxr.ResampleStream | None = None
+        self._silence_carry = 0.0
+        self.dry_samples = 0  # asked for but not played yet: read as silence
+        self.resyncs = 0
+
+    # --- the output's side (any thread) --------------------------------------------------------
+
+    def write(self, block: np.ndarray | None, frames: int) -> None:
+        """One block the output took (``frames`` samples at ``played_rate``); None: silence."""
+        if block is None or (self.counts is not None and not self.counts()):
+            self._write_silence(frames)
+            return
+        if self.played_rate == self.rate:
+            samples = block
+        else:
+            if self._resampler is None:
+                self._resampler = soxr.ResampleStream(self.played_rate, self.rate, 1, dtype="int16")
+            samples = self._resampler.resample_chunk(block)
+        self._append(samples)
+
+    def _write_silence(self, frames: int) -> None:
+        # Silence needs no resampler: its length at our rate, fractions carried. The resampler
+        # starts afresh with the next sound (its history is silence anyway, bar a short tail).
+        self._resampler = None
+        exact = frames * self.rate / self.played_rate + self._silence_carry
+        n = int(exact)
+        self._silence_carry = exact - n
+        self._append(np.zeros(n, dtype=np.int16))
+
+    def _append(self, samples: np.ndarray) -> None:
+        n = len(samples)
+        if not n:
+            return
+        size = len(self._ring)
+        with self._lock:
+            if n > size:  # only the last ``size`` samples can be kept
+                self._written += n - size
+                samples = samples[-size:]
+                n = size
+            start = self._written % size
+            first = min(n, size - start)
+            self._ring[start : start + first] = samples[:first]
+            if first < n:
+                self._ring[: n - first] = samples[first:]
+            self._written += n
+
+    # --- the reader's side -------------------------------------------------------------------
+
+    @property
+    def lead(self) -> int:
+        """Samples played beyond the reader's position (negative: the reader is ahead)."""
+        return self._written - (self._read if self._read is not None else self._written)
+
+    def read(self, n: int) -> np.ndarray:
+        """The next ``n`` samples for the reader; silence for what was not played (yet)."""
+        with self._lock:
+            written = self._written
+            position = self._read
+            behind = written - (position + n) if position is not None else 0
+            resumed = written != self._last_written
+            self._last_written = written
+            if (
+                position is None
+                or behind > self.margin + self.resync  # the microphone fell behind, or drift
+                or (behind < -self.resync and resumed)  # the output is back after a stall
+            ):
+                if position is not None:
+                    self.resyncs += 1
+                # the read ends ``margin`` behind the newest sample (before the first: silence)
+                position = written - self.margin - n
+            self._read = position + n
+            out = np.zeros(n, dtype=np.int16)
+            size = len(self._ring)
+            first = max(position, written - size, 0)  # older samples are gone
+            last = min(position + n, written)
+            if last > first:
+                self._copy(out, first - position, first, last - first)
+            if position + n > written:
+                self.dry_samples += min(n, position + n - written)
+        return out
+
+    def _copy(self, out: np.ndarray, at: int, start: int, n: int) -> None:
+        size = len(self._ring)
+        index = start % size
+        first = min(n, size - index)
+        out[at : at + first] = self._ring[index : index + first]
+        if first < n:
+            out[at + first : at + n] = self._ring[: n - first]
+
+
+class PlaybackTap:
+    """Wraps the output's pull: every block it takes also goes to each :class:`PlayedAudio`."""
+
+    def __init__(self, pull: Pull, played_rate: int) -> None:
+        self._pull = pull
+        self.played_rate = played_rate
+        self._readers: list[PlayedAudio] = []
+
+    def reader(
+        self, rate: int, *, margin_s: float = 0.06, counts: Callable[[], bool] | None = None
+    ) -> PlayedAudio:
+        played = PlayedAudio(self.played_rate, rate, margin_s=margin_s, counts=counts)
+        self._readers = [*self._readers, played]  # the output thread iterates a stable list
+        return played
+
+    def __call__(self, frames: int) -> np.ndarray | None:
+        block = self._pull(frames)
+        for reader in self._readers:
+            reader.write(block, frames)
+        return block

@@ -1,0 +1,114 @@
+"""Echo cancellation with WebRTC's AEC3 (``pywebrtc-audio``) on the 16 kHz microphone signal.
+
+The reference is what the speaker played (:class:`Reference`, e.g. the satellite's
+``PlayedAudio``), read in step with the microphone: one 10 ms frame of reference per 10 ms frame
+of microphone. AEC3 finds the delay between the two itself (its estimator covers a few hundred
+ms), so the reference only has to lead the echo, never lag it.
+
+Like the noise suppressor, this stage works in 10 ms frames and holds up to one frame: its output
+lags its input by less than 10 ms and comes in multiples of 160 samples. While the reference has
+been silent for ``tail_s`` (nothing played: the satellite is idle) the canceller is not run at
+all, so an idle satellite pays nothing for it; the microphone passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+from typing import Protocol
+
+import numpy as np
+
+RATE = 16_000
+FRAME = 160  # 10 ms at 16 kHz
+CONVERGED_S = 2.5
+CONVERGED_FRAMES = round(CONVERGED_S * RATE / FRAME)
+
+
+class Reference(Protocol):
+    def read(self, n: int) -> np.ndarray:
+        """The next ``n`` samples (int16, 16 kHz) the speaker played, in step with the
+        microphone; silence where nothing was (or could be) played. Never blocks."""
+        ...
+
+
+@cache
+def unavailable_reason() -> str | None:
+    """Why pywebrtc-audio cannot be used here, or None. Installed is not enough: it must load (with
+    pyspeex-noise 1.x already loaded in the same Python, both register a native type named
+    AudioProcessor and the second one fails; pyspeex-noise 2.x does not clash)."""
+    if importlib.util.find_spec("pywebrtc_audio") is None:
+        return "pywebrtc-audio is not installed"
+    try:
+        import pywebrtc_audio  # noqa: F401
+    except ImportError as err:
+        return f"pywebrtc-audio does not load ({err}; with pyspeex-noise 1.x, install 2.x)"
+    return None
+
+
+def available() -> bool:
+    return unavailable_reason() is None
+
+
+class EchoCanceller:
+    """The microphone's echo of ``reference`` removed; see the module's docstring."""
+
+    def __init__(self, reference: Reference, *, tail_s: float = 1.0) -> None:
+        if (reason := unavailable_reason()) is not None:
+            raise ValueError(
+                f"echo cancellation needs pywebrtc-audio: {reason} "
+                "(pip install pywebrtc-audio, or set audio.echo_cancellation: off)"
+            )
+        self.reference = reference
+        self.tail_frames = round(tail_s * RATE / FRAME)
+        self.reset()
+
+    def reset(self) -> None:
+        import pywebrtc_audio
+
+        self._aec = pywebrtc_audio.EchoCanceller(RATE)
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._quiet_frames = self.tail_frames  # frames since the reference last held sound
+        self.frames_cancelled = 0
+
+    @property
+    def converged(self) -> bool:
+        """True once the canceller has run for ``CONVERGED_S`` of playback (AEC3 converges in
+        about 1.5 s; before that its residual is loud enough to sound like speech)."""
+        return self.frames_cancelled >= CONVERGED_FRAMES
+
+    @property
+    def active(self) -> bool:
+        """True while the speaker plays or its echo may still be in the room."""
+        return self._quiet_frames < self.tail_frames
+
+    def held(self) -> np.ndarray:
+        """The samples waiting for a whole frame (fewer than 160)."""
+        return self._pending
+
+    def __call__(self, near: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``near`` (int16, 16 kHz, any length) in; (the microphone, the microphone without
+        the echo) out, both the same whole frames."""
+        pending = np.concatenate((self._pending, near)) if len(self._pending) else near
+        usable = len(pending) - len(pending) % FRAME
+        self._pending = np.array(pending[usable:], dtype=np.int16)
+        mic = pending[:usable]
+        if not usable:
+            return mic, mic
+        far = self.reference.read(usable)
+        # Frame by frame: each decides whether the canceller runs (sound within the tail).
+        out = None
+        for start in range(0, usable, FRAME):
+            far_frame = far[start : start + FRAME]
+            if far_frame.any():
+                self._quiet_frames = 0
+            elif self._quiet_frames < self.tail_frames:
+                self._quiet_frames += 1
+            if self.active:
+                if out is None:
+                    out = mic.copy()
+                out[start : start + FRAME] = self._aec.process(
+                    np.ascontiguousarray(mic[start : start + FRAME]), far_frame
+                )
+                self.frames_cancelled += 1
+        return mic, (mic if out is None else out)

@@ -1,0 +1,215 @@
+"""Echo cancellation (#16): the satellite in file mode's room (``--echo``), through the same
+agent, DSP and link as with a microphone; the reference, the room and the configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime_voice_core.audio import write_wav
+from realtime_voice_core.audio.wav import WavError
+from realtime_voice_core.link import Audio
+from realtime_voice_core.link import protocol as p
+from realtime_voice_core.satellite.config import ConfigError, parse_config
+from realtime_voice_core.satellite.played import PlaybackTap
+from realtime_voice_core.satellite.room import (
+    Convolver,
+    EchoRoomSource,
+    default_room,
+    load_impulse_response,
+)
+from tests.corpus import espeak_available
+from tests.satellite.harness import KEY, Script, config, running_satellite, speech
+
+pytestmark = pytest.mark.timeout(90)
+
+ANSWER = (
+    "Sure. The lights in the kitchen are on now, and the heating is set to twenty one degrees. "
+    "The forecast for tomorrow says sunny spells in the morning and showers later on."
+)
+
+
+# --- the reference ------------------------------------------------------------------------------
+
+
+def test_reference_follows_what_the_output_took_and_never_waits() -> None:
+    tone = (np.sin(np.arange(24_000) / 5) * 10_000).astype(np.int16)
+    blocks = iter(np.split(tone, 50))
+    tap = PlaybackTap(lambda frames: next(blocks, None), 24_000)
+    reader = tap.reader(24_000, margin_s=0.04)
+    got = []
+    for _ in range(50):
+        tap(480)
+        got.append(reader.read(480))
+    heard = np.concatenate(got)
+    # continuous, 40 ms (two blocks) behind: the tone sample for sample
+    assert np.array_equal(heard[960:], tone[: len(tone) - 960])
+    assert reader.dry_samples == 0
+    # the output stalls: the reader gets silence at once, and re-anchors past the stall
+    stalled = [reader.read(480) for _ in range(30)]
+    assert not np.concatenate(stalled[2:]).any()  # what was played (the margin), then silence
+    assert reader.dry_samples > 0
+    assert reader.resyncs == 0
+    tap(480)  # the output is back: the reader re-anchors to what it plays now
+    assert reader.read(480).any()
+    assert reader.resyncs == 1
+
+
+def test_chime_is_not_reference_when_it_does_not_count() -> None:
+    tap = PlaybackTap(lambda frames: np.full(frames, 1000, np.int16), 16_000)
+    reader = tap.reader(16_000, margin_s=0.0, counts=lambda: False)
+    tap(160)
+    assert not reader.read(160).any()
+
+
+# --- the room ------------------------------------------------------------------------------------
+
+
+def test_convolver_in_blocks_equals_one_convolution() -> None:
+    rng = np.random.default_rng(1)
+    ir = default_room(16_000)
+    x = rng.standard_normal(5000)
+    room = Convolver(ir)
+    blocks = np.concatenate([room(x[i : i + 320]) for i in range(0, len(x), 320)])
+    assert np.allclose(blocks, np.convolve(x, ir)[: len(x)], atol=1e-6)
+
+
+def test_impulse_response_of_the_wrong_format_is_refused_naming_it(tmp_path: Path) -> None:
+    text = tmp_path / "room.wav"
+    text.write_text("not audio")
+    with pytest.raises(WavError, match=r"room\.wav"):
+        load_impulse_response(text, 16_000)
+    long = tmp_path / "recording.wav"
+    write_wav(long, np.ones(16_000 * 3, np.int16), 16_000)
+    with pytest.raises(WavError, match=r"recording\.wav.*3\.0 s"):
+        load_impulse_response(long, 16_000)
+    silent = tmp_path / "silent.wav"
+    write_wav(silent, np.zeros(100, np.int16), 16_000)
+    with pytest.raises(WavError, match=r"silent\.wav.*silent"):
+        load_impulse_response(silent, 16_000)
+    ir = tmp_path / "ir.wav"
+    write_wav(ir, (default_room(48_000) * 32767).astype(np.int16), 48_000)
+    assert len(load_impulse_response(ir, 16_000)) == pytest.approx(len(default_room(16_000)), 2)
+
+
+def test_cli_refuses_a_bad_impulse_response_naming_it(tmp_path: Path) -> None:
+    cfg = tmp_path / "satellite.yaml"
+    cfg.write_text(f"link: {{access_key: {KEY}}}\nzeroconf: {{enabled: false}}\n")
+    bad = tmp_path / "not-an-ir.wav"
+    bad.write_text("hello")
+    wav = tmp_path / "in.wav"
+    write_wav(wav, np.zeros(1600, np.int16), 16_000)
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "realtime_voice_core.cli", "satellite", "--config", str(cfg)),
+            *("--input-wav", str(wav), "--output-wav", str(tmp_path / "o.wav")),
+            *("--echo", str(bad)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "not-an-ir.wav" in result.stderr
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+def test_echo_cancellation_setting() -> None:
+    base = f"link: {{access_key: {KEY}}}\n"
+    assert parse_config(base).audio.echo_cancellation == "auto"
+    # YAML reads a bare off/on as false/true
+    assert parse_config(base + "audio: {echo_cancellation: off}").audio.echo_cancellation == "off"
+    assert parse_config(base + "audio: {echo_cancellation: on}").audio.echo_cancellation == "on"
+    with pytest.raises(ConfigError, match=r"audio\.echo_cancellation: expected one of auto, on"):
+        parse_config(base + "audio: {echo_cancellation: maybe}")
+
+
+def test_auto_is_off_for_an_echo_cancelling_input() -> None:
+    from realtime_voice_core.satellite.echo_cancel import echo_cancellation_on
+
+    audio = config().audio
+    assert echo_cancellation_on(audio)
+    for name in ("Echo-Cancel Source", "ReSpeaker XVF3800 4-Mic Array", "echo_cancel_source"):
+        assert not echo_cancellation_on(config(audio={"input_device": name}).audio)
+    assert echo_cancellation_on(
+        config(audio={"input_device": name, "echo_cancellation": "on"}).audio
+    )
+
+
+# --- the satellite in the room -----------------------------------------------------------------
+
+
+async def _answer_in_room(
+    tmp_path: Path, script: Script, name: str, echo_cancellation: str
+) -> tuple[list[object], np.ndarray]:
+    """Plays ANSWER in the default room over ``script``; the link's events and the output."""
+    cfg = config(
+        audio={"output_rate": 24000, "prebuffer_ms": 60, "echo_cancellation": echo_cancellation}
+    )
+    async with running_satellite(script.write(name), tmp_path, cfg, room="default") as sat:
+        assert isinstance(sat.agent.source, EchoRoomSource)
+        answer = speech(ANSWER, p.AUDIO_RATE)
+        await asyncio.sleep(0.5)
+        await sat.play("answer-1", answer)
+        end = await sat.next(p.PlaybackFinished | p.PlaybackStopped, within=20)
+        await asyncio.sleep(0.5)
+        while not sat.events.empty():
+            sat.log.append(sat.events.get_nowait())
+        return [*sat.log, end], answer
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech")
+async def test_the_user_interrupts_by_voice_and_the_answer_never_interrupts_itself(
+    tmp_path: Path,
+) -> None:
+    # The satellite alone with its own answer: no barge-in, no wake, nothing streamed.
+    quiet = Script(rate=16_000).pause(14.0)
+    log, _ = await _answer_in_room(tmp_path, quiet, "room-quiet", "on")
+    assert any(isinstance(e, p.PlaybackFinished) for e in log), log
+    assert not any(isinstance(e, p.BargeIn | p.Wake | p.StopWord | Audio) for e in log)
+
+    # The user speaks over the answer 4.5 s in: barge_in(voice), the answer stops where heard.
+    talk = (
+        Script(rate=16_000).pause(5.0).say("no wait, turn off the bedroom light", "user").pause(6)
+    )
+    log, _ = await _answer_in_room(tmp_path, talk, "room-talk", "on")
+    barge = next(e for e in log if isinstance(e, p.BargeIn))
+    assert barge.model == "voice"
+    assert barge.stream_id == "answer-1"
+    stopped = next(e for e in log if isinstance(e, p.PlaybackStopped))
+    assert stopped.reason == "barge_in"
+    assert 3000 < stopped.played_ms < 6000  # the answer started about 0.6 s into the input
+    assert p.ListenStart("barge_in") in log
+    assert any(isinstance(e, Audio) for e in log[log.index(p.ListenStart("barge_in")) :])
+
+    # Without echo cancellation the same voice does not interrupt (only the wake word does).
+    log, _ = await _answer_in_room(tmp_path, talk, "room-talk-off", "off")
+    assert not any(isinstance(e, p.BargeIn) for e in log)
+    assert any(isinstance(e, p.PlaybackFinished) for e in log)
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech")
+async def test_a_stalled_output_never_stops_the_microphone(tmp_path: Path) -> None:
+    """The output stops pulling (a stalled device) while an answer plays: the wake word is
+    still heard afterwards."""
+    script = Script(rate=16_000).pause(4.0).say("hey jarvis", "wake").pause(2.0)
+    cfg = config(audio={"output_rate": 24000, "prebuffer_ms": 60, "echo_cancellation": "on"})
+    async with running_satellite(script.write("stall"), tmp_path, cfg, room="default") as sat:
+        await sat.play("answer-1", speech("one two three", p.AUDIO_RATE))
+        await sat.until(p.StateChanged("responding"))
+        await asyncio.sleep(0.3)
+        sink_task = sat.agent.sink._task  # type: ignore[attr-defined]
+        sink_task.cancel()  # the device stops taking audio; the answer never ends
+        await sat.client.stop_playback()
+        wake = await sat.next(p.Wake, within=15)
+        assert isinstance(wake, p.Wake)
+        assert sat.agent.dsp.echo is not None
+        assert sat.agent.dsp.echo.reference.dry_samples > 0  # type: ignore[attr-defined]

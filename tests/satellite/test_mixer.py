@@ -1,0 +1,71 @@
+"""Music under the voice (#15 item 4, satellite side): the media layer plays at full level alone,
+ducks while the voice plays or the satellite listens, and comes back after, without a click."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from realtime_voice_core.satellite.mixer import DUCK_GAIN, Mixer
+from realtime_voice_core.satellite.playback import Player
+
+RATE = 24_000
+BLOCK = 480  # 20 ms
+
+
+def music(seconds: float) -> bytes:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (np.sin(2 * np.pi * 220 * t) * 10_000).astype("<i2").tobytes()
+
+
+def level(block: np.ndarray | None) -> float:
+    assert block is not None
+    return float(np.sqrt(np.mean(block.astype(np.float64) ** 2)))
+
+
+def blocks(mixer: Mixer, seconds: float) -> list[np.ndarray]:
+    out = []
+    for _ in range(int(seconds * RATE / BLOCK)):
+        block = mixer.read(BLOCK)
+        assert block is not None
+        out.append(block)
+    return out
+
+
+async def test_music_ducks_under_the_voice_and_while_listening_then_comes_back() -> None:
+    voice, media = Player(RATE, prebuffer_ms=0), Player(RATE, prebuffer_ms=0)
+    mixer = Mixer(voice, media)
+    assert mixer.read(BLOCK) is None  # nothing plays: the output plays silence
+    media.start("song", "media")
+    media.feed(music(6.0))
+    full = level(blocks(mixer, 0.5)[-1])
+    assert full > 6000
+
+    voice.start("answer", "response")
+    voice.feed(bytes(RATE * 2))  # a second of (silent) voice: only the music's level is measured
+    voice.end("answer")
+    ducked = blocks(mixer, 0.9)
+    assert abs(level(ducked[-1]) / full - DUCK_GAIN) < 0.02
+    # The change ramps: no block jumps from full to ducked.
+    steps = [level(b) for b in ducked[:10]]
+    assert steps[0] > steps[5] > steps[9]
+
+    blocks(mixer, 0.3)  # the voice has played out: the music comes back
+    assert abs(level(blocks(mixer, 0.3)[-1]) / full - 1.0) < 0.02
+
+    mixer.listening = True  # the wake word: ducked while the satellite listens
+    assert abs(level(blocks(mixer, 0.3)[-1]) / full - DUCK_GAIN) < 0.02
+    mixer.listening = False
+    assert abs(level(blocks(mixer, 0.3)[-1]) / full - 1.0) < 0.02
+
+
+async def test_voice_alone_is_untouched() -> None:
+    voice, media = Player(RATE, prebuffer_ms=0), Player(RATE, prebuffer_ms=0)
+    mixer = Mixer(voice, media)
+    voice.start("answer", "response")
+    audio = music(0.2)
+    voice.feed(audio)
+    voice.end("answer")
+    out = []
+    while (block := mixer.read(BLOCK)) is not None:
+        out.append(block)
+    assert np.concatenate(out)[: len(audio) // 2].tobytes() == audio
