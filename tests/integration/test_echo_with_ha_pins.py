@@ -8,9 +8,9 @@ from importlib.metadata import version
 
 import pyspeex_noise  # noqa: F401 - loaded first, as when HA's pipeline has used it
 
-from realtime_voice_core.audio import echo
-from realtime_voice_core.satellite.config import AudioConfig
-from realtime_voice_core.satellite.echo_cancel import echo_cancellation_on
+from realtime_voice_satellite.agent.config import AudioConfig
+from realtime_voice_satellite.agent.echo_cancel import echo_cancellation_on
+from realtime_voice_satellite.audio import echo
 
 
 def test_the_clash_is_named_and_auto_goes_on_without_it() -> None:

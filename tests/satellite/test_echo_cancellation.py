@@ -11,19 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_voice_core.audio import write_wav
-from realtime_voice_core.audio.wav import WavError
-from realtime_voice_core.link import Audio
-from realtime_voice_core.link import protocol as p
-from realtime_voice_core.satellite.config import ConfigError, parse_config
-from realtime_voice_core.satellite.played import PlaybackTap
-from realtime_voice_core.satellite.room import (
+from realtime_voice_dev.corpus import espeak_available
+from realtime_voice_satellite.agent.config import ConfigError, parse_config
+from realtime_voice_satellite.agent.played import PlaybackTap
+from realtime_voice_satellite.agent.room import (
     Convolver,
     EchoRoomSource,
     default_room,
     load_impulse_response,
 )
-from tests.corpus import espeak_available
+from realtime_voice_satellite.audio import write_wav
+from realtime_voice_satellite.audio.wav import WavError
+from realtime_voice_satellite.link import Audio
+from realtime_voice_satellite.link import protocol as p
 from tests.satellite.harness import KEY, Script, config, running_satellite, speech
 
 pytestmark = pytest.mark.timeout(90)
@@ -106,7 +106,14 @@ def test_cli_refuses_a_bad_impulse_response_naming_it(tmp_path: Path) -> None:
     write_wav(wav, np.zeros(1600, np.int16), 16_000)
     result = subprocess.run(
         [
-            *(sys.executable, "-m", "realtime_voice_core.cli", "satellite", "--config", str(cfg)),
+            *(
+                sys.executable,
+                "-m",
+                "realtime_voice_satellite.cli",
+                "satellite",
+                "--config",
+                str(cfg),
+            ),
             *("--input-wav", str(wav), "--output-wav", str(tmp_path / "o.wav")),
             *("--echo", str(bad)),
         ],
@@ -133,7 +140,7 @@ def test_echo_cancellation_setting() -> None:
 
 
 def test_auto_is_off_for_an_echo_cancelling_input() -> None:
-    from realtime_voice_core.satellite.echo_cancel import echo_cancellation_on
+    from realtime_voice_satellite.agent.echo_cancel import echo_cancellation_on
 
     audio = config().audio
     assert echo_cancellation_on(audio)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from realtime_voice_core.satellite.mixer import DUCK_GAIN, Mixer
-from realtime_voice_core.satellite.playback import Player
+from realtime_voice_satellite.agent.mixer import DUCK_GAIN, Mixer
+from realtime_voice_satellite.agent.playback import Player
 
 RATE = 24_000
 BLOCK = 480  # 20 ms

@@ -52,8 +52,8 @@ def collect(areas: tuple[str, ...] = AREAS) -> list[Figure]:
 
 
 def area_name(module_name: str) -> str:
-    """ ".audio" -> "audio"."""
-    return module_name.strip(".")
+    """ ".audio" -> "audio"; the echo canceller's figures are the satellite's."""
+    return {".echo": "satellite"}.get(module_name, module_name.strip("."))
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -61,7 +61,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--area",
         action="append",
-        choices=[area_name(m) for m in AREAS],
+        choices=list(dict.fromkeys(area_name(m) for m in AREAS)),
         help="only this area's figures (repeatable); default: all",
     )
 

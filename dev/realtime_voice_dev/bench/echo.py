@@ -30,11 +30,12 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from ..audio import DspChain, read_wav
-from ..bench import Figure
-from .played import PlaybackTap
-from .room import Convolver, default_room
-from .voice import VoiceBargeIn
+from realtime_voice_satellite.agent.played import PlaybackTap
+from realtime_voice_satellite.agent.room import Convolver, default_room
+from realtime_voice_satellite.agent.voice import VoiceBargeIn
+from realtime_voice_satellite.audio import DspChain, read_wav
+
+from . import Figure
 
 RATE = 16_000  # the microphone's
 OUT_RATE = 24_000

@@ -62,7 +62,7 @@ class VoiceBargeIn:
         vad = MicroVad()
         # pymicro-vad 2.x (what pip resolves on a Pi) has process_10ms; 1.0.1 (Home Assistant's
         # pin) Process10ms, which returns -1 until it has enough audio. Chosen once.
-        self._score_10ms = getattr(vad, "process_10ms", None) or vad.Process10ms
+        self._score_10ms = getattr(vad, "process_10ms", None) or vad.Process10ms  # type: ignore[attr-defined]
         self._count = 0.0
         self._kept: deque[float] = deque(maxlen=self.frames_needed + 2)
         self.score = 0.0
