@@ -104,7 +104,7 @@ def test_a_damaged_id_file_is_named_with_the_fix(tmp_path: Path) -> None:
 def test_a_state_directory_it_cannot_write_is_named(tmp_path: Path) -> None:
     blocked = tmp_path / "file"
     blocked.write_text("")
-    with pytest.raises(ConfigError, match="link.state_dir"):
+    with pytest.raises(ConfigError, match=r"link\.state_dir"):
         satellite_id(blocked / "state", 10800, hardware=PI_A)
 
 

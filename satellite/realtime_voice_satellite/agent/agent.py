@@ -41,7 +41,7 @@ from ..link.tls import LinkCertificate
 from ..wakeword import Detection, WakeWordDetector, WakeWordError
 from .audio_io import AudioSink, AudioSource
 from .config import ConfigError, SatelliteConfig
-from .credentials import link_certificate
+from .credentials import link_certificate, state_dir
 from .echo import OwnVoice
 from .echo_cancel import echo_cancellation_on
 from .errors import RepeatedErrors
@@ -71,7 +71,9 @@ class SatelliteAgent:
         certificate: LinkCertificate | None = None,
     ) -> None:
         self.config = config
-        self.satellite_id = satellite_id(config.link.port)
+        # before the certificate: a state directory with one but no stored id ran before ids were
+        # stored (identity.py)
+        self.satellite_id = satellite_id(state_dir(config), config.link.port)
         self.source = source
         self.sink = sink
         wake = config.wake_word

@@ -27,7 +27,6 @@ from .audio_io import (
 )
 from .config import ConfigError, SatelliteConfig, load_config
 from .credentials import state_dir, with_access_key, write_access_key
-from .identity import satellite_id
 from .room import EchoRoomSource, load_impulse_response
 
 _LOGGER = logging.getLogger(__name__)
@@ -93,7 +92,7 @@ async def run_agent(config: SatelliteConfig, source: AudioSource, sink: AudioSin
     if isinstance(source, EchoRoomSource):
         source.hear(agent.playback_tap)
     announcer = (
-        Announcer(config.name, config.link.port, satellite_id(config.link.port))
+        Announcer(config.name, config.link.port, agent.satellite_id)
         if config.zeroconf.enabled
         else None
     )
