@@ -95,3 +95,61 @@ async def test_without_multicast_the_satellite_serves_its_link_with_discovery_of
     assert "zeroconf announcement failed, discovery is off" in message
     assert "Errno 92" in message
     assert f"port {port}" in message  # how to add it by hand
+
+
+async def test_the_announcement_follows_an_address_change() -> None:
+    """DHCP gives the Pi another address: the announcement says so within the check interval, so
+    Home Assistant's zeroconf sees the known id at the new address and updates its entry
+    (tests/integration/test_config_flow.py, test_zeroconf_known_satellite_updates_address)."""
+    addresses = ["192.168.1.20"]
+    announcer = Announcer(
+        "Kitchen satellite",
+        10801,
+        "abc123",
+        interfaces=["127.0.0.1"],
+        addresses=lambda: list(addresses),
+        check_interval_s=0.2,
+    )
+    browser = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
+    await announcer.start()
+    try:
+        info = await browser.async_get_service_info(
+            ZEROCONF_TYPE, announcer.info.name, timeout=3000
+        )
+        assert info is not None
+        assert info.parsed_addresses() == ["192.168.1.20"]
+        addresses[:] = ["192.168.1.57"]
+        async with asyncio.timeout(5):
+            while True:
+                await asyncio.sleep(0.2)
+                info = await browser.async_get_service_info(
+                    ZEROCONF_TYPE, announcer.info.name, timeout=3000
+                )
+                if info is not None and info.parsed_addresses() == ["192.168.1.57"]:
+                    break
+        assert info.properties[b"id"] == b"abc123"
+        assert info.port == 10801
+    finally:
+        await browser.async_close()
+        await announcer.stop()
+
+
+async def test_no_address_for_a_while_keeps_the_last_announcement() -> None:
+    """Between two leases the Pi has no address; the announcement keeps the last one rather than
+    announcing none."""
+    addresses = ["192.168.1.20"]
+    announcer = Announcer(
+        "Kitchen satellite",
+        10801,
+        "abc123",
+        interfaces=["127.0.0.1"],
+        addresses=lambda: list(addresses),
+        check_interval_s=0.1,
+    )
+    await announcer.start()
+    try:
+        addresses.clear()
+        await asyncio.sleep(0.5)
+        assert announcer.info.parsed_addresses() == ["192.168.1.20"]
+    finally:
+        await announcer.stop()
