@@ -1,6 +1,8 @@
 """Zeroconf (mDNS) announcement: ``<name>._realtime-voice._tcp.local.`` so HA discovers the satellite.
 
 TXT properties: ``name``, ``id`` (the stable satellite id), ``version``, ``protocol`` (the link protocol version).
+The addresses are checked every ``check_interval_s`` (30 s): when DHCP gives the Pi another one, the
+announcement is updated, and Home Assistant, seeing the known id at a new address, updates its entry.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import contextlib
 import logging
 import re
 import socket
+from collections.abc import Callable
 
 import ifaddr
 from zeroconf import InterfaceChoice, IPVersion
@@ -59,13 +62,28 @@ class Announcer:
     """
 
     def __init__(
-        self, name: str, port: int, satellite_id: str, *, interfaces: list[str] | None = None
+        self,
+        name: str,
+        port: int,
+        satellite_id: str,
+        *,
+        interfaces: list[str] | None = None,
+        addresses: Callable[[], list[str]] | None = None,
+        check_interval_s: float = 30.0,
     ) -> None:
-        self.addresses = interfaces or local_addresses()
+        """``interfaces``: where to send (default: every interface); ``addresses``: what to
+        announce (default: ``interfaces`` if given, else this machine's addresses, re-read every
+        ``check_interval_s``)."""
+        fixed = list(interfaces) if interfaces else None
+        self._addresses = addresses or ((lambda: list(fixed)) if fixed else local_addresses)
+        self.addresses = self._addresses()
+        self._name, self._port, self._satellite_id = name, port, satellite_id
         self.info = service_info(name, port, self.addresses, satellite_id)
         self._zeroconf: AsyncZeroconf | None = None
         self._broadcast: asyncio.Future[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._interfaces = interfaces
+        self._check_interval_s = check_interval_s
 
     async def start(self) -> bool:
         """True when announced; False (and one warning) where multicast is unavailable."""
@@ -91,11 +109,43 @@ class Announcer:
                 self._zeroconf = None
             return False
         self._broadcast = asyncio.ensure_future(broadcast)
+        self._watch = asyncio.create_task(self._follow_addresses())
+        return True
+
+    async def _follow_addresses(self) -> None:
+        while True:
+            await asyncio.sleep(self._check_interval_s)
+            try:
+                await self.check_addresses()
+            except Exception:  # a failed update is retried at the next check
+                _LOGGER.warning("zeroconf: updating the announced addresses failed", exc_info=True)
+
+    async def check_addresses(self) -> bool:
+        """Announce this machine's addresses if they changed; True when they did. No address at
+        all (between two DHCP leases) keeps the last announcement."""
+        now = self._addresses()
+        if not now or sorted(now) == sorted(self.addresses) or self._zeroconf is None:
+            return False
+        _LOGGER.info("zeroconf: address changed from %s to %s", self.addresses, now)
+        self.addresses = now
+        # Unregistering says goodbye for the old address records (an update would leave them in
+        # every cache for their two minutes, beside the new ones); then the new ones are announced.
+        await self._zeroconf.async_unregister_service(self.info)
+        self.info = service_info(self._name, self._port, now, self._satellite_id)
+        if self._broadcast is not None:
+            self._broadcast.cancel()
+        broadcast = await self._zeroconf.async_register_service(self.info, allow_name_change=True)
+        self._broadcast = asyncio.ensure_future(broadcast)
         return True
 
     async def stop(self) -> None:
         if self._zeroconf is None:
             return
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         if self._broadcast is not None:
             self._broadcast.cancel()
             with contextlib.suppress(asyncio.CancelledError):
