@@ -42,7 +42,7 @@ def echo_cancellation_on(audio: AudioConfig) -> bool:
         if missing:
             raise ConfigError(
                 f"audio.echo_cancellation: on, but {'; '.join(missing)} "
-                "(pip install 'realtime-voice[satellite]')"
+                "(both come with the satellite package: run scripts/install-satellite again)"
             )
         return True
     device = audio.input_device
