@@ -178,6 +178,25 @@ def run(args: argparse.Namespace) -> int:
             f"announcement audio written to {output}: {played(output)[0] - before:.2f} s "
             f"(file now {played(output)[0]:.2f} s) {SIM} speech is a tone"
         )
+        # A timer, set through HA's Assist for this satellite (what the Assist dialog does with a
+        # device), rings on the satellite when it finishes, then says its name.
+        before = played(output)[1]
+        reply = hass.ws_command(
+            "conversation/process",
+            text="set a timer for 3 seconds",
+            language="en",
+            device_id=wake["data"]["device_id"],
+        )
+        answer = reply["response"]["speech"]["plain"]["speech"]
+        step(f"Assist for the Kitchen satellite: 'set a timer for 3 seconds' -> {answer!r}")
+        timers = (hass.state(ENTITY) or {}).get("attributes", {}).get("timers", [])
+        detail(f"{ENTITY} timers attribute: {[(t['seconds'], t['seconds_left']) for t in timers]}")
+        wait_for(lambda: played(output)[1] > before + 3.0, 40, "the timer's ring", logs)
+        hass.wait_state(ENTITY, lambda s: s == "idle", 30, "to be idle after the ring")
+        step(
+            f"The timer rang on the satellite: {played(output)[1] - before:.1f} s of ring and "
+            f"'Your timer is done.' {SIM} speech is a tone"
+        )
         for sensor in ("tokens", "cost", "response_latency"):
             found = hass.state(f"sensor.kitchen_{sensor}") or {}
             unit = found.get("attributes", {}).get("unit_of_measurement", "")
