@@ -152,3 +152,44 @@ async def test_broadcast_reaches_the_other_satellites(
         )
     finally:
         await bedroom.stop()
+
+
+@pytest.mark.parametrize(
+    "standin_config",
+    [
+        config(
+            ToolScript(
+                "assist_satellite__announce",
+                {"entity_id": ["assist_satellite.bedroom"], "message": "Dinner is ready"},
+                "I told the bedroom.",
+            )
+        )
+    ],
+)
+async def test_the_model_announces_on_another_satellite_through_the_announce_action(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """The model's broadcast in HA 2026: the announce action as a service tool, the other
+    satellites exposed (docs/tools.md)."""
+    bedroom = LinkSatellite(name="Bedroom", satellite_id="bedroom-0002")
+    await bedroom.start()
+    try:
+        await load_entry(hass, entry_for(standin, bedroom))
+        async_expose_entity(hass, "conversation", "assist_satellite.bedroom", True)
+        await load_entry(
+            hass, entry_for(standin, satellite, tool_services=["assist_satellite.announce"])
+        )
+        ended = collect(hass, f"{DOMAIN}_conversation_ended")
+        await satellite.say(tone(0.8) + silence(1.0))  # "tell the bedroom dinner is ready"
+        await wait_until(lambda: bool(ended), within=20)
+        (stream_id,) = [
+            c.stream_id
+            for c in bedroom.commands
+            if isinstance(c, protocol.PlayStart) and c.kind == "announcement"
+        ]
+        assert len(bedroom.played[stream_id]) == len(chime_pcm()) + len(
+            speech("Dinner is ready", "tone")
+        )
+        assert ended[0].data["assistant"] == ["I told the bedroom."]
+    finally:
+        await bedroom.stop()
