@@ -11,7 +11,6 @@ from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import intent
-from homeassistant.setup import async_setup_component
 
 from custom_components.realtime_voice.const import DOMAIN
 from custom_components.realtime_voice.tone import chime_pcm
@@ -21,39 +20,13 @@ from tests.realtime_standin.audio import speech
 
 from .conftest import API_KEY, entry_for
 from .link_satellite import LinkSatellite, silence, tone
-from .test_tools_support import _template_light
+from .test_tools_support import async_setup_lights
 from .waiting import collect, load_entry, wait_until
 
 
 async def two_rooms(hass: HomeAssistant) -> None:
     """A kitchen light and a bedroom light in their areas, both exposed."""
-    for domain, config in (
-        ("input_boolean", {"input_boolean": {"kitchen": {}, "bedroom": {}}}),
-        (
-            "input_number",
-            {
-                "input_number": {
-                    "kitchen_level": {"min": 0, "max": 255, "initial": 0},
-                    "bedroom_level": {"min": 0, "max": 255, "initial": 0},
-                }
-            },
-        ),
-        (
-            "template",
-            {
-                "template": [
-                    {
-                        "light": [
-                            _template_light("Kitchen light", "kitchen", "kitchen_level"),
-                            _template_light("Bedroom light", "bedroom", "bedroom_level"),
-                        ]
-                    }
-                ]
-            },
-        ),
-    ):
-        assert await async_setup_component(hass, domain, config)
-    await hass.async_block_till_done()
+    await async_setup_lights(hass)
     areas, entities = ar.async_get(hass), er.async_get(hass)
     for room in ("kitchen", "bedroom"):
         area = areas.async_get_or_create(room.title())
