@@ -21,6 +21,7 @@ from .core.link import (
     SatelliteLinkClient,
     protocol,
 )
+from .core.log_limit import RateLimitedLog
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class SatelliteConnection:
         self._info_listeners: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self.info: protocol.Info | None = None
+        self._handler_errors: set[str] = set()
+        self._handler_log = RateLimitedLog(_LOGGER, 60.0)
         self.reconnects = 0
         self.last_error: str | None = None
         # HA's mute switch and volume (None: HA has none yet, the satellite's own stands), applied
@@ -147,8 +150,21 @@ class SatelliteConnection:
             if self._handler is not None:
                 try:
                     await self._handler(event)
-                except Exception:
-                    _LOGGER.exception("Error handling %s from satellite %s", event, self.name)
+                except Exception as err:
+                    self._handler_failed(event, err)
+
+    def _handler_failed(self, event: LinkEvent, err: Exception) -> None:
+        """A bug met on every audio frame must not flood the log: the first error of a kind with
+        its traceback, the repeats rate-limited without."""
+        name = type(event).__name__  # not the event: an Audio frame's repr is its bytes
+        kind = f"{name}:{type(err).__name__}"
+        if kind not in self._handler_errors:
+            self._handler_errors.add(kind)
+            _LOGGER.exception("Error handling %s from satellite %s", name, self.name)
+        else:
+            self._handler_log.log(
+                kind, "Error handling %s from satellite %s again: %r", name, self.name, err
+            )
 
     async def _reconnect(self) -> SatelliteLinkClient:
         for delay in backoff_delays():

@@ -22,7 +22,6 @@ from .stack import (
     ROOT,
     USERNAME,
     StackError,
-    command_wav,
     free_port,
     played,
     running_stack,
@@ -33,6 +32,25 @@ SIM = "[SIMULATION]"
 LIGHT = "light.kitchen"
 ENTITY = "assist_satellite.kitchen"
 _T0 = time.monotonic()
+
+
+COMMAND_AT_S = 8.0
+ANSWER_AT_S = 70.0
+ANSWER = "the kitchen light"
+
+
+def demo_wav(path: Path) -> Path:
+    """The microphone of the demo: silence, "hey jarvis, turn on the kitchen light", silence, then
+    at ANSWER_AT_S the answer to the question the demo asks (espeak-ng, cached)."""
+    from realtime_voice_core.audio import write_wav
+    from tests.satellite.harness import Script
+
+    script = Script().pause(COMMAND_AT_S).say("hey jarvis").pause(0.1)
+    script.say("turn on the kitchen light")
+    script.pause(ANSWER_AT_S - script.seconds).say(ANSWER).pause(1.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_wav(path, script.samples(), script.rate)
+    return path
 
 
 def step(text: str) -> None:
@@ -120,10 +138,14 @@ def run(args: argparse.Namespace) -> int:
         step(f"Onboarded the owner: user '{USERNAME}', password '{PASSWORD}'")
 
         kitchen = stack.satellite("Kitchen")
-        wav = command_wav(args.dir / "input.wav", 8.0)
+        wav = demo_wav(args.dir / "input.wav")
         kitchen.start(wav)
+        listening_since = time.monotonic()  # the input WAV plays in real time from here
         step(f"Satellite agent 'Kitchen' listens on 127.0.0.1:{kitchen.port}")
-        detail(f"microphone: {wav} (8 s of silence, 'hey jarvis', 'turn on the kitchen light')")
+        detail(
+            f"microphone: {wav} ({COMMAND_AT_S:.0f} s of silence, 'hey jarvis', 'turn on the "
+            f"kitchen light'; at {ANSWER_AT_S:.0f} s, without wake word: '{ANSWER}')"
+        )
         detail(f"speaker:    {kitchen.output}")
         detail(f"log:        {kitchen.log}")
 
@@ -177,6 +199,50 @@ def run(args: argparse.Namespace) -> int:
         detail(
             f"announcement audio written to {output}: {played(output)[0] - before:.2f} s "
             f"(file now {played(output)[0]:.2f} s) {SIM} speech is a tone"
+        )
+        # A timer, set through HA's Assist for this satellite (what the Assist dialog does with a
+        # device), rings on the satellite when it finishes, then says its name.
+        before = played(output)[1]
+        reply = hass.ws_command(
+            "conversation/process",
+            text="set a timer for 3 seconds",
+            language="en",
+            device_id=wake["data"]["device_id"],
+        )
+        answer = reply["response"]["speech"]["plain"]["speech"]
+        step(f"Assist for the Kitchen satellite: 'set a timer for 3 seconds' -> {answer!r}")
+        timers = (hass.state(ENTITY) or {}).get("attributes", {}).get("timers", [])
+        detail(f"{ENTITY} timers attribute: {[(t['seconds'], t['seconds_left']) for t in timers]}")
+        wait_for(lambda: played(output)[1] > before + 3.0, 40, "the timer's ring", logs)
+        hass.wait_state(ENTITY, lambda s: s == "idle", 30, "to be idle after the ring")
+        step(
+            f"The timer rang on the satellite: {played(output)[1] - before:.1f} s of ring and "
+            f"'Your timer is done.' {SIM} speech is a tone"
+        )
+        # ask_question: the satellite asks, listens without a wake word, and the answer (the
+        # input WAV's second sentence) is matched against the automation's sentence templates.
+        ask_at = ANSWER_AT_S - 5.0  # the question takes about 2 s; listening lasts 8 s
+        late = time.monotonic() - listening_since - ask_at
+        if late > 2.0:
+            raise StackError(f"the demo reached ask_question {late:.1f} s after its answer's cue")
+        time.sleep(max(0.0, -late))
+        result = hass.request(
+            "POST",
+            "/api/services/assist_satellite/ask_question?return_response",
+            json={
+                "entity_id": ENTITY,
+                "question": "Which light?",
+                "answers": [
+                    {"id": "kitchen", "sentences": ["[turn on] the kitchen light"]},
+                    {"id": "bedroom", "sentences": ["[turn on] the bedroom light"]},
+                ],
+            },
+            timeout=60,
+        )
+        answer = result["service_response"]
+        step(
+            f"assist_satellite.ask_question 'Which light?' through the REST API: the user said "
+            f"{answer['sentence']!r} {SIM}, matched answer id {answer['id']!r}"
         )
         for sensor in ("tokens", "cost", "response_latency"):
             found = hass.state(f"sensor.kitchen_{sensor}") or {}

@@ -36,6 +36,10 @@ def test_demo_walks_through_every_step_and_cleans_up() -> None:
         "light.kitchen after: on",
         "user said ['Turn on the kitchen light.']",
         "announcement audio written to",
+        "Assist for the Kitchen satellite: 'set a timer for 3 seconds' ->",
+        "The timer rang on the satellite:",
+        "assist_satellite.ask_question 'Which light?' through the REST API: the user said "
+        "'Turn on the kitchen light.' [SIMULATION], matched answer id 'kitchen'",
         "HA log: 0 ERROR lines from custom_components.realtime_voice",
         "log in as 'demo' / 'demo-password'",
     ):

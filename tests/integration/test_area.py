@@ -11,7 +11,6 @@ from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import intent
-from homeassistant.setup import async_setup_component
 
 from custom_components.realtime_voice.const import DOMAIN
 from custom_components.realtime_voice.tone import chime_pcm
@@ -21,39 +20,13 @@ from tests.realtime_standin.audio import speech
 
 from .conftest import API_KEY, entry_for
 from .link_satellite import LinkSatellite, silence, tone
-from .test_tools_support import _template_light
+from .test_tools_support import async_setup_lights
 from .waiting import collect, load_entry, wait_until
 
 
 async def two_rooms(hass: HomeAssistant) -> None:
     """A kitchen light and a bedroom light in their areas, both exposed."""
-    for domain, config in (
-        ("input_boolean", {"input_boolean": {"kitchen": {}, "bedroom": {}}}),
-        (
-            "input_number",
-            {
-                "input_number": {
-                    "kitchen_level": {"min": 0, "max": 255, "initial": 0},
-                    "bedroom_level": {"min": 0, "max": 255, "initial": 0},
-                }
-            },
-        ),
-        (
-            "template",
-            {
-                "template": [
-                    {
-                        "light": [
-                            _template_light("Kitchen light", "kitchen", "kitchen_level"),
-                            _template_light("Bedroom light", "bedroom", "bedroom_level"),
-                        ]
-                    }
-                ]
-            },
-        ),
-    ):
-        assert await async_setup_component(hass, domain, config)
-    await hass.async_block_till_done()
+    await async_setup_lights(hass)
     areas, entities = ar.async_get(hass), er.async_get(hass)
     for room in ("kitchen", "bedroom"):
         area = areas.async_get_or_create(room.title())
@@ -150,5 +123,46 @@ async def test_broadcast_reaches_the_other_satellites(
             isinstance(c, protocol.PlayStart) and c.kind == "announcement"
             for c in satellite.commands
         )
+    finally:
+        await bedroom.stop()
+
+
+@pytest.mark.parametrize(
+    "standin_config",
+    [
+        config(
+            ToolScript(
+                "assist_satellite__announce",
+                {"entity_id": ["assist_satellite.bedroom"], "message": "Dinner is ready"},
+                "I told the bedroom.",
+            )
+        )
+    ],
+)
+async def test_the_model_announces_on_another_satellite_through_the_announce_action(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """The model's broadcast in HA 2026: the announce action as a service tool, the other
+    satellites exposed (docs/tools.md)."""
+    bedroom = LinkSatellite(name="Bedroom", satellite_id="bedroom-0002")
+    await bedroom.start()
+    try:
+        await load_entry(hass, entry_for(standin, bedroom))
+        async_expose_entity(hass, "conversation", "assist_satellite.bedroom", True)
+        await load_entry(
+            hass, entry_for(standin, satellite, tool_services=["assist_satellite.announce"])
+        )
+        ended = collect(hass, f"{DOMAIN}_conversation_ended")
+        await satellite.say(tone(0.8) + silence(1.0))  # "tell the bedroom dinner is ready"
+        await wait_until(lambda: bool(ended), within=20)
+        (stream_id,) = [
+            c.stream_id
+            for c in bedroom.commands
+            if isinstance(c, protocol.PlayStart) and c.kind == "announcement"
+        ]
+        assert len(bedroom.played[stream_id]) == len(chime_pcm()) + len(
+            speech("Dinner is ready", "tone")
+        )
+        assert ended[0].data["assistant"] == ["I told the bedroom."]
     finally:
         await bedroom.stop()

@@ -166,3 +166,35 @@ async def test_an_unexpected_error_while_connecting_does_not_end_the_keeper(
     assert calls >= 3
     assert keeper_errors(caplog) == []
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_handler_error_on_every_frame_is_logged_once_with_its_traceback(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug met on every 20 ms audio frame: one ERROR with the traceback, not fifty a second."""
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry)
+    link = entry.runtime_data.link
+
+    async def failing(event: object) -> None:
+        raise KeyError("a bug")
+
+    link.set_event_handler(failing)
+    assert satellite.server is not None
+    for _ in range(200):  # four seconds of microphone audio
+        await satellite.server.send_audio(bytes(protocol.AUDIO_FRAME_BYTES))
+    await satellite.server.send_event(protocol.Wake(model="hey_jarvis", score=0.9, t=1.0))
+    await wait_until(lambda: caplog.text.count("Error handling") >= 2)
+    await asyncio.sleep(0.2)
+    logged = [r for r in caplog.records if r.getMessage().startswith("Error handling")]
+    # one per kind of event (Audio, Wake) with its traceback; of 199 repeats, one line at most
+    assert [r.getMessage() for r in logged if r.exc_info] == [
+        "Error handling Audio from satellite Kitchen",
+        "Error handling Wake from satellite Kitchen",
+    ]
+    assert len(logged) <= 3
+    assert link.available
+    assert await hass.config_entries.async_unload(entry.entry_id)

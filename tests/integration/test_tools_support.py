@@ -82,6 +82,43 @@ class House:
         return await async_build_toolset(self.hass, **kwargs)
 
 
+# The kitchen and bedroom lights: dimmable template lights backed by helpers (real HA, no hardware).
+TWO_LIGHTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("input_boolean", {"input_boolean": {"kitchen": {}, "bedroom": {}}}),
+    (
+        "input_number",
+        {
+            "input_number": {
+                "kitchen_level": {"min": 0, "max": 255, "initial": 0},
+                "bedroom_level": {"min": 0, "max": 255, "initial": 0},
+            }
+        },
+    ),
+    (
+        # the template integration's own format (HA 2026 no longer reads `light: - platform:
+        # template`); default_entity_id keeps light.kitchen and light.bedroom
+        "template",
+        {
+            "template": [
+                {
+                    "light": [
+                        _template_light("Kitchen light", "kitchen", "kitchen_level"),
+                        _template_light("Bedroom light", "bedroom", "bedroom_level"),
+                    ]
+                }
+            ]
+        },
+    ),
+)
+
+
+async def async_setup_lights(hass: HomeAssistant) -> None:
+    """light.kitchen and light.bedroom."""
+    for domain, config in TWO_LIGHTS:
+        assert await async_setup_component(hass, domain, config)
+    await hass.async_block_till_done()
+
+
 async def async_setup_house(hass: HomeAssistant) -> House:
     """Lights (kitchen exposed, bedroom not), scripts, intents, and a satellite device."""
     for domain, config in (
@@ -89,31 +126,7 @@ async def async_setup_house(hass: HomeAssistant) -> House:
         ("intent", {}),
         # the integration's dependency; on HA 2026.10+ it brings `llm`, which registers the Assist API
         ("conversation", {}),
-        ("input_boolean", {"input_boolean": {"kitchen": {}, "bedroom": {}}}),
-        (
-            "input_number",
-            {
-                "input_number": {
-                    "kitchen_level": {"min": 0, "max": 255, "initial": 0},
-                    "bedroom_level": {"min": 0, "max": 255, "initial": 0},
-                }
-            },
-        ),
-        (
-            # the template integration's own format (HA 2026 no longer reads `light: - platform:
-            # template`); default_entity_id keeps light.kitchen and light.bedroom
-            "template",
-            {
-                "template": [
-                    {
-                        "light": [
-                            _template_light("Kitchen light", "kitchen", "kitchen_level"),
-                            _template_light("Bedroom light", "bedroom", "bedroom_level"),
-                        ]
-                    }
-                ]
-            },
-        ),
+        *TWO_LIGHTS,
         (
             "script",
             {
