@@ -42,7 +42,7 @@ ANSWER = "the kitchen light"
 def demo_wav(path: Path) -> Path:
     """The microphone of the demo: silence, "hey jarvis, turn on the kitchen light", silence, then
     at ANSWER_AT_S the answer to the question the demo asks (espeak-ng, cached)."""
-    from realtime_voice_core.audio import write_wav
+    from realtime_voice_satellite.audio import write_wav
     from tests.satellite.harness import Script
 
     script = Script().pause(COMMAND_AT_S).say("hey jarvis").pause(0.1)
