@@ -103,6 +103,25 @@ def test_hacs_ships_only_what_home_assistant_imports() -> None:
     assert not unreached, "shipped by HACS, never imported by HA:\n" + "\n".join(unreached)
 
 
+def test_every_relative_import_of_the_integration_finds_its_module() -> None:
+    """A module moved out of (or within) the integration leaves no import of its old place
+    (mypy and the integration tests see it too, but only in the HA environment)."""
+    package = "custom_components.realtime_voice"
+    modules = {module_name(p, HACS, package) for p in HACS.rglob("*.py")}
+    missing = []
+    for path in HACS.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                here = module_name(path, HACS, package).split(".")
+                if path.name != "__init__.py":
+                    here.pop()
+                base = here[: len(here) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+                if module not in modules:
+                    missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {module}")
+    assert missing == []
+
+
 def test_hacs_ships_no_satellite_bench_or_test_code() -> None:
     names = {p.relative_to(HACS).as_posix() for p in HACS.rglob("*") if p.is_file()}
     assert not [n for n in names if "bench" in n or "probe" in n or n.endswith("cli.py")]
