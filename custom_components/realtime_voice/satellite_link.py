@@ -21,7 +21,7 @@ from .core.link import (
     SatelliteLinkClient,
     protocol,
 )
-from .core.log_limit import RateLimitedLog
+from .core.link.log_limit import RateLimitedLog
 
 _LOGGER = logging.getLogger(__name__)
 
