@@ -90,10 +90,6 @@ class SessionKeeper:
     def session(self) -> RealtimeSession | None:
         return self._session
 
-    @property
-    def resetting(self) -> bool:
-        return self._reset is not None and not self._reset.done()
-
     def start(self) -> None:
         self._opener = self.hass.async_create_background_task(
             self._keep_open(), f"realtime_voice session {self.name}"

@@ -118,8 +118,7 @@ class SessionManager:
     async def async_stop(self) -> None:
         self._closing = True
         self._disarm()
-        if self._audio_watchdog is not None:
-            self._audio_watchdog.cancel()
+        self._stop_expecting_audio()
         await self.keeper.async_stop()
 
     @callback
@@ -161,9 +160,8 @@ class SessionManager:
     def _arm_for(self, state: ConversationState) -> None:
         if state in (S.LISTENING, S.FOLLOW_UP):
             self._expect_audio()
-        elif self._audio_watchdog is not None:
-            self._audio_watchdog.cancel()
-            self._audio_watchdog = None
+        else:
+            self._stop_expecting_audio()
         match state:
             case S.LISTENING:
                 self._arm(NO_SPEECH_TIMEOUT_S, "no_speech")
@@ -192,12 +190,16 @@ class SessionManager:
     def _expect_audio(self) -> None:
         """While listening, the satellite streams its microphone: silence on the link means it
         stopped (a blip, a crash), and the conversation must not wait for speech that cannot come."""
-        if self._audio_watchdog is not None:
-            self._audio_watchdog.cancel()
+        self._stop_expecting_audio()
         self._audio_watchdog = self.hass.loop.call_later(
             NO_AUDIO_TIMEOUT_S,
             lambda: self.hass.async_create_task(self._end("no_audio"), eager_start=True),
         )
+
+    def _stop_expecting_audio(self) -> None:
+        if self._audio_watchdog is not None:
+            self._audio_watchdog.cancel()
+            self._audio_watchdog = None
 
     def _playing_for(self) -> float:
         """Seconds of answer audio not played yet (at most: what was sent)."""
