@@ -43,6 +43,19 @@ def place(hass: HomeAssistant, entry_id: str, room: str) -> None:
     devices.async_update_device(device.id, area_id=area.id)
 
 
+async def command_in_the_bedroom(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """Two rooms, the satellite placed in the bedroom, one spoken command run to its end."""
+    await two_rooms(hass)
+    entry = entry_for(standin, satellite, llm_hass_api=["assist"])
+    await load_entry(hass, entry)
+    place(hass, entry.entry_id, "Bedroom")
+    ended = collect(hass, f"{DOMAIN}_conversation_ended")
+    await satellite.say(tone(0.8) + silence(1.0))
+    await wait_until(lambda: bool(ended), within=15)
+
+
 def config(*tools: ToolScript) -> StandinConfig:
     return StandinConfig(endpoint="ga", api_key=API_KEY, tools=tools)
 
@@ -55,13 +68,7 @@ def config(*tools: ToolScript) -> StandinConfig:
 async def test_the_lights_are_those_of_the_satellites_area(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
-    await two_rooms(hass)
-    entry = entry_for(standin, satellite, llm_hass_api=["assist"])
-    await load_entry(hass, entry)
-    place(hass, entry.entry_id, "Bedroom")
-    ended = collect(hass, f"{DOMAIN}_conversation_ended")
-    await satellite.say(tone(0.8) + silence(1.0))  # "turn on the lights"
-    await wait_until(lambda: bool(ended), within=15)
+    await command_in_the_bedroom(hass, standin, satellite)  # "turn on the lights"
     assert hass.states.get("light.bedroom").state == "on"
     assert hass.states.get("light.kitchen").state == "off"
     # The model was told where it is: the device's area reached the Assist API's context.
@@ -78,13 +85,7 @@ async def test_the_lights_are_those_of_the_satellites_area(
 async def test_a_light_of_another_room_by_name(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
-    await two_rooms(hass)
-    entry = entry_for(standin, satellite, llm_hass_api=["assist"])
-    await load_entry(hass, entry)
-    place(hass, entry.entry_id, "Bedroom")
-    ended = collect(hass, f"{DOMAIN}_conversation_ended")
-    await satellite.say(tone(0.8) + silence(1.0))  # "turn on the kitchen light"
-    await wait_until(lambda: bool(ended), within=15)
+    await command_in_the_bedroom(hass, standin, satellite)  # "turn on the kitchen light"
     assert hass.states.get("light.kitchen").state == "on"
     assert hass.states.get("light.bedroom").state == "off"
 
