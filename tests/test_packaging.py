@@ -188,8 +188,14 @@ def test_no_shipped_code_puts_anything_on_sys_path() -> None:
 
 @pytest.fixture(scope="module")
 def satellite_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel of ``pip install ./satellite``: pip builds a local directory in place."""
+    """The wheel of ``pip install ./satellite``: pip builds a local directory in place.
+
+    A build in place leaves ``satellite/build/``; a module that was there from an older build but
+    has since been removed from the source must not reach the next wheel.
+    """
     out = tmp_path_factory.mktemp("wheel")
+    STALE_MODULE.parent.mkdir(parents=True, exist_ok=True)
+    STALE_MODULE.write_text("REMOVED_SINCE_THE_LAST_BUILD = True\n")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
          "--wheel-dir", str(out), str(SATELLITE)],
@@ -197,8 +203,19 @@ def satellite_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         text=True,
     )  # fmt: skip
+    STALE_MODULE.unlink(missing_ok=True)  # the build removes it
     (wheel,) = out.glob("realtime_voice_satellite-*.whl")
     return wheel
+
+
+STALE_MODULE = SATELLITE / "build" / "lib" / "realtime_voice_satellite" / "removed_since.py"
+
+
+def test_a_stale_build_folder_does_not_reach_the_wheel(satellite_wheel: Path) -> None:
+    with zipfile.ZipFile(satellite_wheel) as wheel:
+        names = wheel.namelist()
+    assert "realtime_voice_satellite/agent/agent.py" in names
+    assert not [n for n in names if "removed_since" in n]
 
 
 def test_the_satellite_wheel_holds_the_real_link_files(satellite_wheel: Path) -> None:
