@@ -186,7 +186,7 @@ class _Agc:
             self.gain_db += (1.0 - math.exp(-seconds / tau)) * (wanted - self.gain_db)
         gain = 10 ** (self.gain_db / 20)
         # argmax and argmin: about half the cost of max() and min() on a float32 chunk
-        peak = max(float(x[x.argmax()]), -float(x[x.argmin()]))
+        peak = max(float(x[np.argmax(x)]), -float(x[np.argmin(x)]))
         if peak * gain > self._limit:
             gain = self._limit / peak
             self.gain_db = 20 * math.log10(gain)
@@ -227,7 +227,7 @@ class DspChain:
 
     def __init__(
         self,
-        input_rate: int,
+        input_rate: int | float,
         *,
         highpass_hz: float = 80.0,
         agc: AgcConfig | None = None,
