@@ -231,3 +231,36 @@ def test_the_numpy_mel_and_incremental_embedding_agree_with_the_tflite_models_as
         worst = float(np.max(np.abs(got["ours"] - got["tflite"])))
         assert worst < FRONT_END_ATOL, (machine, worst)
     assert float(np.max(np.abs(arm["ours"] - x86["ours"]))) < MACHINE_ATOL
+
+
+def echo_figures(python: list[str], wav: Path) -> dict[str, float]:
+    script = Path(__file__).with_name("echo_figures.py")
+    result = subprocess.run(
+        [*python, str(script), str(wav)], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def test_echo_cancellation_and_the_voice_detector_work_on_aarch64_as_on_x86() -> None:
+    """pywebrtc-audio's AEC3 and pymicro-vad from their aarch64 wheels, through the satellite's
+    classes: an answer played into the default room."""
+    answer = Clip(
+        "The kitchen lights are on, and the living room is at twenty one degrees. "
+        "Anything else I can do for you?",
+        "en-us",
+        160,
+        lead_s=0.2,
+        tail_s=0.5,
+    )
+    wav = WORK / "answer-16k.wav"
+    WORK.mkdir(parents=True, exist_ok=True)
+    write_wav(wav, answer.render(16_000), 16_000)
+    arm = echo_figures([str(RUN), f"{VENV}/bin/python"], wav)
+    x86 = echo_figures([sys.executable], wav)
+    assert arm["erle_db"] >= 25.0, arm
+    assert abs(arm["erle_db"] - x86["erle_db"]) < 3.0, (arm, x86)
+    assert arm["speech_frames_in_speech"] > 200, arm  # at least 2 s of the answer is speech
+    assert arm["speech_frames_in_speech"] == pytest.approx(x86["speech_frames_in_speech"], rel=0.05)
+    # what the canceller leaves of the echo is far less speech than the echo was
+    assert arm["speech_frames_in_residual"] < arm["speech_frames_in_speech"] / 4, arm
