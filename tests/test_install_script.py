@@ -8,6 +8,7 @@ version, pointer size and machine in one call)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -16,8 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from realtime_voice_dev.corpus import Clip, espeak_available
+from realtime_voice_satellite.audio import write_wav
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "install-satellite"
+ECHO_FIGURES = ROOT / "tests" / "arm64" / "echo_figures.py"  # runs on any machine
+ANSWER = "The kitchen lights are on. Anything else I can do for you?"
 PYENV = Path.home() / ".pyenv" / "versions"
 
 
@@ -216,3 +222,32 @@ def test_the_satellite_installs_and_runs_on_bookworm_and_trixie_pythons(
     ).stdout
     commands = re.findall(r"^    ([a-z]+)(?: |$)", help_text, re.M)
     assert sorted(commands) == ["satellite", "wakeword"], help_text
+    hears_the_wake_word_and_cancels_echo(tmp_path / "venv", tmp_path)
+
+
+def hears_the_wake_word_and_cancels_echo(venv: Path, work: Path) -> None:
+    """With what pip resolved on this Python: both wake-word engines detect a spoken wake word,
+    and the echo canceller (pywebrtc-audio) with the voice detector (pymicro-vad) works."""
+    if not espeak_available():
+        pytest.skip("espeak-ng not installed")
+    # espeak's voice wakes hey_jarvis in openWakeWord and okay_nabu in microWakeWord
+    for engine, model in (("openwakeword", "hey_jarvis"), ("microwakeword", "okay_nabu")):
+        wake = Clip(model.replace("_", " "), "en-gb", 140, lead_s=1.5, tail_s=1.5).wav()
+        result = subprocess.run(
+            [str(venv / "bin" / "realtime-voice"), "wakeword", "--input", str(wake), "--json",
+             "--engine", engine, "--model", model],
+            capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        found = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [d["model"] for d in found] == [model], (engine, result.stdout)
+    answer = work / "answer.wav"
+    write_wav(answer, Clip(ANSWER, "en-us", 160, lead_s=0.2, tail_s=0.5).render(), 16_000)
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), str(ECHO_FIGURES), str(answer)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["erle_db"] >= 25.0, figures
+    assert figures["speech_frames_in_residual"] < figures["speech_frames_in_speech"] / 4, figures
