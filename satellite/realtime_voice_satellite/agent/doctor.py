@@ -78,7 +78,7 @@ class Context:
         try:
             self.sd = import_sounddevice()
         except AudioDeviceError as err:
-            self.portaudio_error = str(err)
+            self.portaudio_error = f"PortAudio could not be loaded ({err.__cause__ or err})"
 
     @property
     def settings(self) -> SatelliteConfig:
