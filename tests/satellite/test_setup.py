@@ -73,7 +73,8 @@ def test_interactive_setup_writes_a_config_the_agent_loads_and_shows_the_key(
     assert key not in caplog.text
     assert "realtime-voice satellite --doctor --config" in out
     assert "sudo systemctl restart realtime-voice-satellite" in out
-    assert "Settings > Devices & services" in out and "port 10800" in out
+    assert "Settings > Devices & services" in out
+    assert "port 10800" in out
 
     # what was recorded and played: the chosen devices, at their rates
     assert pa.recorded == [{"device": 1, "rate": 48000, "frames": 96000}]
@@ -138,6 +139,7 @@ def test_an_existing_config_is_kept_unless_the_answer_is_yes(
 def test_a_microphone_that_hears_nothing_or_clips_is_warned_about(
     tmp_path: Path,
     pa: fake.FakePortAudio,
+    *,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     heard: str,
@@ -274,8 +276,17 @@ def test_without_portaudio_the_setup_says_install_it(tmp_path: Path) -> None:
     prefix = portaudio_unfindable()
     assert prefix is not None
     result = subprocess.run(
-        [*prefix, str(empty), sys.executable, "-m", "realtime_voice_satellite.cli", "satellite"]
-        + ["--setup", "--config", str(tmp_path / "s.yaml")],
+        [
+            *prefix,
+            str(empty),
+            sys.executable,
+            "-m",
+            "realtime_voice_satellite.cli",
+            "satellite",
+            "--setup",
+            "--config",
+            str(tmp_path / "s.yaml"),
+        ],
         capture_output=True,
         text=True,
         check=False,
