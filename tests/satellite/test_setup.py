@@ -103,6 +103,28 @@ def test_flags_answer_everything_and_a_second_run_shows_the_same_key(
     assert load_config(config).audio.output_device == "USB PnP Sound Device: Audio (hw:1,0)"
 
 
+def test_the_services_state_directory_is_used_when_it_is_there(
+    tmp_path: Path,
+    pa: fake.FakePortAudio,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """install-satellite --service made /var/lib/realtime-voice for the user: the key goes there,
+    where the service (StateDirectory=) finds it, not next to the config."""
+    from realtime_voice_satellite.agent import setup as setup_module
+
+    monkeypatch.delenv("STATE_DIRECTORY")
+    service_state = tmp_path / "var-lib-realtime-voice"
+    service_state.mkdir()
+    monkeypatch.setattr(setup_module, "SERVICE_STATE_DIR", service_state)
+    config = tmp_path / "etc" / "satellite.yaml"
+    assert setup(monkeypatch, config, ["", "", "", ""]) == 0
+    key = (service_state / ACCESS_KEY_FILE).read_text().strip()
+    assert f"    {key}\n" in capsys.readouterr().out
+    assert load_config(config).link.state_dir == service_state
+    assert not (config.parent / ACCESS_KEY_FILE).exists()
+
+
 def test_an_existing_config_is_kept_unless_the_answer_is_yes(
     tmp_path: Path,
     pa: fake.FakePortAudio,

@@ -35,6 +35,9 @@ from .devices import (
 from .doctor import SERVICE
 from .portaudio import explain
 
+# The unit's StateDirectory=, which scripts/install-satellite --service makes for the user: the
+# access key made here must be the one the service finds.
+SERVICE_STATE_DIR = Path("/var/lib/realtime-voice")
 RECORD_S = 2.0
 FALLBACK_RATES = (48_000, 44_100, 32_000, 16_000)
 HEADER = (
@@ -183,6 +186,16 @@ def existing_settings(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def service_state_dir(given: Path | None, keep: dict[str, Any]) -> Path | None:
+    """link.state_dir to write: the one given; else, when the file sets none, the service's if it
+    is there for this user (else the loader's default: the config file's directory)."""
+    if given is not None:
+        return given
+    if (keep.get("link") or {}).get("state_dir") is None and os.access(SERVICE_STATE_DIR, os.W_OK):
+        return SERVICE_STATE_DIR
+    return None
+
+
 def render(settings: dict[str, Any], path: Path) -> str:
     """The YAML text, checked by the agent's own loader before it is written."""
     text = HEADER + yaml.safe_dump(settings, sort_keys=False, allow_unicode=True)
@@ -242,8 +255,9 @@ def run_setup(options: Options) -> int:
         audio[f"{kind}_device"] = device_setting(sd, device, kind)
         audio[f"{kind}_rate"] = None if rates[kind] == device.rate else rates[kind]
     settings = {**keep, "name": name, "audio": audio}
-    if options.state_dir is not None:
-        settings["link"] = {**(keep.get("link") or {}), "state_dir": str(options.state_dir)}
+    state = service_state_dir(options.state_dir, keep)
+    if state is not None:
+        settings["link"] = {**(keep.get("link") or {}), "state_dir": str(state)}
     try:
         write_config(path, render(settings, path))
         config, created = with_access_key(load_config(path))
