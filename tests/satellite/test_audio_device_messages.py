@@ -121,3 +121,25 @@ def test_the_agent_on_a_busy_device_exits_1_saying_so(
     assert err.strip().splitlines()[-1] == (
         f"realtime-voice satellite: audio.input_device 'USB': Error opening InputStream: {BUSY}"
     )
+
+
+@pytest.mark.parametrize(
+    ("error", "fix"),
+    [
+        (fake.PortAudioError("Error opening InputStream: Device unavailable", -9985), "busy"),
+        (fake.PortAudioError("Error starting stream: Device unavailable"), "busy"),  # no code
+        (fake.PortAudioError("Invalid sample rate", -9997), "set audio.input_rate to one it takes"),
+        (fake.PortAudioError("Invalid device", -9996), "(unplugged?)"),
+        (fake.PortAudioError("Unanticipated host error", -9999), None),
+        (ValueError("No input device matching 'x'"), None),
+    ],
+)
+def test_portaudios_errors_and_their_fixes(error: Exception, fix: str | None) -> None:
+    from realtime_voice_satellite.agent import portaudio
+
+    explained = portaudio.explain(error, "input")
+    assert explained.startswith(str(error))
+    if fix is None:
+        assert explained == str(error)
+    else:
+        assert fix in explained

@@ -321,3 +321,24 @@ def test_without_portaudio_the_setup_says_install_it(tmp_path: Path) -> None:
         "realtime-voice satellite --setup: sound devices need PortAudio, which could not be "
         "loaded (PortAudio library not found); install it: sudo apt install libportaudio2"
     )
+
+
+def test_a_name_two_devices_answer_to_is_written_as_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two identical USB microphones: the name would open the first, so the index is kept."""
+    twins = fake.FakePortAudio(
+        [
+            fake.FakeDevice("USB PnP Sound Device: Audio (hw:1,0)", inputs=1),
+            fake.FakeDevice("USB PnP Sound Device: Audio (hw:1,0)", inputs=1, outputs=2),
+        ],
+        default_input=0,
+        default_output=1,
+    )
+    monkeypatch.setitem(sys.modules, "sounddevice", fake.module(twins))
+    config = tmp_path / "s.yaml"
+    config.write_text("name: [unclosed\n")  # not YAML: replaced whole
+    assert setup(monkeypatch, config, ["y", "1", "", "", "Den"]) == 0
+    loaded = load_config(config)
+    assert (loaded.name, loaded.audio.input_device) == ("Den", 1)
+    assert loaded.audio.output_device == "USB PnP Sound Device: Audio (hw:1,0)"  # the only output

@@ -120,8 +120,6 @@ def _dbfs(value: float) -> float:
 def level(samples: np.ndarray) -> Level:
     """Peak and RMS of int16 audio in dB relative to full scale."""
     scaled = samples.astype(np.float64).ravel() / 32768.0
-    if not len(scaled):
-        return Level(-math.inf, -math.inf)
     return Level(
         _dbfs(float(np.max(np.abs(scaled)))), _dbfs(float(np.sqrt(np.mean(scaled * scaled))))
     )

@@ -26,7 +26,6 @@ from .audio_io import AudioDeviceError
 from .config import ConfigError, SatelliteConfig, load_config
 from .devices import Device, check_rate, find_device, import_sounddevice, list_devices, try_open
 
-MIN_PYTHON = (3, 11)
 # A clock before this is certainly wrong (a Pi without a real-time clock starts at its last
 # shutdown, or in 1970): TLS certificates are then "not yet valid".
 PLAUSIBLE_SINCE = time.mktime((2025, 1, 1, 0, 0, 0, 0, 0, -1))
@@ -90,12 +89,7 @@ class Context:
 def check_python(ctx: Context) -> Result:
     version = ".".join(map(str, sys.version_info[:3]))
     machine, bits = platforms.this_machine()
-    if sys.version_info < MIN_PYTHON:
-        return fail(
-            "python",
-            f"Python {version} is too old",
-            "install the satellite with Python 3.11 or newer (scripts/install-satellite)",
-        )
+    # An older Python cannot install the package (requires-python), nor run this module.
     if (why := platforms.unsupported_reason(machine, bits)) is not None:
         return fail("python", why, "reflash the SD card with 64-bit Raspberry Pi OS")
     return ok("python", f"Python {version}, {bits}-bit, {machine}")
