@@ -254,6 +254,20 @@ def test_a_wrong_device_is_asked_again_or_named(
     assert not config.exists()
 
 
+def test_no_default_device_and_no_answer_gives_up_saying_what_to_give(
+    tmp_path: Path,
+    pa: fake.FakePortAudio,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pa.default_input = -1  # PortAudio has no default input device
+    assert setup(monkeypatch, tmp_path / "s.yaml", []) == 1
+    out = capsys.readouterr().out
+    assert out.count("no default input device (Error querying device -1); give a number") == 5
+    assert out.strip().endswith("no input device chosen; give one with --input-device")
+    assert not (tmp_path / "s.yaml").exists()
+
+
 def test_no_microphone_stops_the_setup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

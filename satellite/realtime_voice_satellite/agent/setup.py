@@ -39,6 +39,7 @@ from .portaudio import explain
 # access key made here must be the one the service finds.
 SERVICE_STATE_DIR = Path("/var/lib/realtime-voice")
 RECORD_S = 2.0
+TRIES = 5  # answers that name no device before setup gives up
 FALLBACK_RATES = (48_000, 44_100, 32_000, 16_000)
 HEADER = (
     "# Written by 'realtime-voice satellite --setup'; every key is explained in\n"
@@ -97,7 +98,7 @@ def choose(sd: Any, kind: str, given: str | None, ask: Ask) -> Device:
     print(f"\n{kind.capitalize()} devices (* the default):")
     for device in listed:
         print(device.line())
-    while True:
+    for _ in range(TRIES):
         answer = given if given is not None else ask(f"{kind.capitalize()} device [default]: ")
         wanted: str | int | None = int(answer) if answer.isdigit() else answer or None
         try:
@@ -109,6 +110,8 @@ def choose(sd: Any, kind: str, given: str | None, ask: Ask) -> Device:
             continue
         print(f"Using {kind} device {device.index}: {device.name}")
         return device
+    # e.g. no default device and no more answers on stdin
+    raise SetupError(f"no {kind} device chosen; give one with --{kind}-device")
 
 
 def pick_rate(sd: Any, device: Device, kind: str) -> int:
