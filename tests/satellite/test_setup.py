@@ -356,3 +356,14 @@ def test_a_name_two_devices_answer_to_is_written_as_the_index(
     loaded = load_config(config)
     assert (loaded.name, loaded.audio.input_device) == ("Den", 1)
     assert loaded.audio.output_device == "USB PnP Sound Device: Audio (hw:1,0)"  # the only output
+
+
+def test_setup_answers_without_setup_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "s.yaml"
+    assert main(["satellite", "--config", str(config), "--input-device", "USB", "--overwrite"]) == 2
+    assert capsys.readouterr().err == (
+        "realtime-voice satellite: --input-device, --overwrite go with --setup\n"
+    )
+    assert not config.exists()

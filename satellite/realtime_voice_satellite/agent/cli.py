@@ -142,6 +142,14 @@ def run(args: argparse.Namespace) -> int:
         from .doctor import Context, run_doctor
 
         return run_doctor(Context(args.config))
+    setup_only = [
+        f"--{name.replace('_', '-')}"
+        for name in ("input_device", "output_device", "name", "state_dir", "overwrite")
+        if getattr(args, name) not in (None, False)
+    ]
+    if setup_only and not args.setup:
+        print(f"realtime-voice satellite: {', '.join(setup_only)} go with --setup", file=sys.stderr)
+        return 2
     if args.setup:
         from .setup import Options, run_setup
 
