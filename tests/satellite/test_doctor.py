@@ -351,6 +351,52 @@ def test_no_access_to_the_sound_devices_says_what_to_do(
     )
 
 
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root to drop privileges"
+)
+def test_a_state_directory_that_cannot_be_written(tmp_path: Path) -> None:
+    """Without root's override of file permissions, in a directory of another owner."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chown(locked, 4321, 4321)
+    locked.chmod(0o755)
+    config = tmp_path / "s.yaml"
+    config.write_text(f"link: {{state_dir: {locked}/state}}\n")
+    code = (
+        "from pathlib import Path\n"
+        "from realtime_voice_satellite.agent.doctor import Context, check_state_dir\n"
+        f"context = Context(Path('{config}'))\n"
+        "context.load()\n"
+        "print(check_state_dir(context).line())\n"
+    )
+    result = subprocess.run(
+        ["setpriv", "--inh-caps=-all", "--bounding-set=-all", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "USER": "pi"},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        f"FAIL state directory: {locked}/state is not writable for pi -> fix: sudo install -d "
+        f"-o USER -m 700 {locked}/state (USER: the service's), or set link.state_dir to a "
+        "directory of yours"
+    )
+
+
+def test_a_state_directory_to_be_made_is_fine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "s.yaml"
+    config.write_text(f"link: {{state_dir: {tmp_path}/a/b}}\n")
+    context = Context(config)
+    context.load()
+    assert doctor.check_state_dir(context).line() == (
+        f"OK   state directory: {tmp_path}/a/b (to be made in {tmp_path})"
+    )
+
+
 def test_python_and_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     context = Context(Path("x"))
     assert doctor.check_python(context).status == "OK"

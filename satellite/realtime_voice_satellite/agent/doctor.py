@@ -24,6 +24,7 @@ from .. import platforms
 from ..wakeword import WakeWordDetector, WakeWordError
 from .audio_io import AudioDeviceError
 from .config import ConfigError, SatelliteConfig, load_config
+from .credentials import state_dir
 from .devices import Device, check_rate, find_device, import_sounddevice, list_devices, try_open
 
 # A clock before this is certainly wrong (a Pi without a real-time clock starts at its last
@@ -265,6 +266,25 @@ def check_clock(ctx: Context) -> Result:
     return ok(name, f"{shown}, {note}")
 
 
+def check_state_dir(ctx: Context) -> Result:
+    """Where the access key, the certificate and the id are kept must be writable (the first
+    start makes them)."""
+    name = "state directory"
+    if ctx.config is None:
+        return skip(name, "no valid configuration")
+    directory = state_dir(ctx.config)
+    existing = next((p for p in (directory, *directory.parents) if p.exists()), directory)
+    if os.access(existing, os.W_OK | os.X_OK) and existing.is_dir():
+        made = "" if existing == directory else f" (to be made in {existing})"
+        return ok(name, f"{directory}{made}")
+    return fail(
+        name,
+        f"{directory} is not writable for {os.environ.get('USER') or os.getuid()}",
+        f"sudo install -d -o USER -m 700 {directory} (USER: the service's), or set "
+        "link.state_dir to a directory of yours",
+    )
+
+
 def check_wake_words(ctx: Context) -> Result:
     name = "wake words"
     if ctx.config is None:
@@ -303,6 +323,7 @@ def checks() -> list[Callable[[Context], Result]]:
         check_sound_permission,
         check_link_port,
         check_clock,
+        check_state_dir,
         check_wake_words,
     ]
 
