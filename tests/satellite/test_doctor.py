@@ -261,6 +261,11 @@ def test_a_clock_without_timedatectl_is_judged_by_its_date(
     _, out = run(write_config(tmp_path), snd, capsys)
     assert line(out, "clock").endswith("synchronisation unknown (no timedatectl answer)")
     assert line(out, "clock").startswith("OK")
+    broken = tmp_path / "timedatectl"  # one that cannot be run at all
+    broken.write_text("#!/nonexistent/interpreter\n")
+    broken.chmod(0o755)
+    _, out = run(write_config(tmp_path), snd, capsys)
+    assert line(out, "clock").endswith("synchronisation unknown (no timedatectl answer)")
 
 
 def test_an_invalid_config_gives_the_loaders_error(
