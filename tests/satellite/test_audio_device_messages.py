@@ -130,6 +130,7 @@ def test_the_agent_on_a_busy_device_exits_1_saying_so(
         (fake.PortAudioError("Error starting stream: Device unavailable"), "busy"),  # no code
         (fake.PortAudioError("Invalid sample rate", -9997), "set audio.input_rate to one it takes"),
         (fake.PortAudioError("Invalid device", -9996), "(unplugged?)"),
+        (fake.PortAudioError("Invalid number of channels", -9998), "'sysdefault'"),
         (fake.PortAudioError("Unanticipated host error", -9999), None),
         (ValueError("No input device matching 'x'"), None),
     ],

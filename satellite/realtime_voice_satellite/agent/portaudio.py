@@ -8,6 +8,7 @@ INSTALL_PORTAUDIO = "install it: sudo apt install libportaudio2"
 DEVICE_UNAVAILABLE = -9985
 INVALID_DEVICE = -9996
 INVALID_SAMPLE_RATE = -9997
+INVALID_CHANNEL_COUNT = -9998
 _FIXES = {
     DEVICE_UNAVAILABLE: (
         "the device is busy: another program holds it (a second satellite, PulseAudio or "
@@ -17,6 +18,10 @@ _FIXES = {
     INVALID_SAMPLE_RATE: (
         "the device does not take this sample rate: set audio.{kind}_rate to one it takes "
         "(e.g. 48000), or to null for its own"
+    ),
+    INVALID_CHANNEL_COUNT: (
+        "the device does not take one channel, which the satellite uses: choose ALSA's "
+        "'default' or 'sysdefault' device, which converts, or a plughw: device"
     ),
     INVALID_DEVICE: (
         "the device cannot be opened (unplugged?); "
