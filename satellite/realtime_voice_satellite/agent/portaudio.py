@@ -21,7 +21,7 @@ _FIXES = {
     ),
     INVALID_CHANNEL_COUNT: (
         "the device does not take one channel, which the satellite uses: choose ALSA's "
-        "'default' or 'sysdefault' device, which converts, or a plughw: device"
+        "'default' or 'sysdefault' device, which converts"
     ),
     INVALID_DEVICE: (
         "the device cannot be opened (unplugged?); "
