@@ -251,3 +251,166 @@ def hears_the_wake_word_and_cancels_echo(venv: Path, work: Path) -> None:
     figures = json.loads(result.stdout)
     assert figures["erle_db"] >= 25.0, figures
     assert figures["speech_frames_in_residual"] < figures["speech_frames_in_speech"] / 4, figures
+
+
+# --- --service: the systemd unit ------------------------------------------------------------------
+
+
+def fake_venv(tmp_path: Path) -> Path:
+    """A virtual environment whose pip installs nothing (the package install is tested above):
+    its python answers the script's question with this machine's facts, and realtime-voice
+    exists as the executable the unit runs."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text(
+        '#!/bin/sh\n[ "$1" = -c ] && exec python3 "$@"\n[ "$1 $2" = "-m pip" ] && exit 0\nexit 1\n'
+    )
+    command = venv / "bin" / "realtime-voice"
+    command.write_text('#!/bin/sh\necho "realtime-voice 0.1.0"\n')
+    for path in (python, command):
+        path.chmod(0o755)
+    return venv
+
+
+def install_service(
+    tmp_path: Path, *options: str, venv: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    venv = venv or fake_venv(tmp_path)
+    return subprocess.run(
+        ["bash", str(SCRIPT), "--service", *options, str(venv)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+
+
+def unit_settings(path: Path) -> dict[str, dict[str, list[str]]]:
+    """A unit file's sections and settings (a key may repeat), as systemd reads it."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] | None = None
+    for line in path.read_text().splitlines():
+        if not line.strip() or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), {})
+            continue
+        key, value = line.split("=", 1)
+        assert current is not None, line
+        current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+def test_the_service_unit_runs_the_venvs_agent_with_the_config(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    config = "/etc/realtime-voice/kitchen.yaml"
+    result = install_service(tmp_path, "--root", str(root), "--user", "pi", "--config", config)
+    assert result.returncode == 0, result.stderr
+    unit = root / "etc" / "systemd" / "system" / "realtime-voice-satellite.service"
+    assert f"Written under {root} (nothing enabled): {unit}" in result.stdout
+    service = unit_settings(unit)["Service"]
+    venv = (tmp_path / "venv").resolve()
+    assert service["ExecStart"] == [f"{venv}/bin/realtime-voice satellite --config {config}"]
+    assert service["User"] == ["pi"]
+    assert service["SupplementaryGroups"] == ["audio"]
+    assert service["StateDirectory"] == ["realtime-voice"]
+    assert service["ReadOnlyPaths"] == ["/etc/realtime-voice"]
+    assert service["RestartPreventExitStatus"] == ["2"]  # a bad config is not restarted
+    assert unit_settings(unit)["Install"]["WantedBy"] == ["multi-user.target"]
+    assert "sudo cp" not in unit.read_text()  # the template's own install note is not kept
+    assert (root / "etc" / "realtime-voice").is_dir()
+    assert (root / "var" / "lib" / "realtime-voice").stat().st_mode & 0o777 == 0o700
+    if shutil.which("systemd-analyze"):
+        # systemd's own check, which also finds the ExecStart= program missing or not executable
+        verify = subprocess.run(
+            ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False
+        )
+        assert verify.returncode == 0, verify.stderr
+        (venv / "bin" / "realtime-voice").unlink()
+        verify = subprocess.run(
+            ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False
+        )
+        assert verify.returncode != 0
+        assert "realtime-voice is not executable" in verify.stderr
+
+
+def test_the_service_user_defaults_to_the_venvs_owner_but_never_root(tmp_path: Path) -> None:
+    venv = fake_venv(tmp_path)
+    owner = venv.owner()
+    result = install_service(tmp_path, "--root", str(tmp_path / "root"), venv=venv)
+    if owner == "root":
+        assert result.returncode == 1
+        assert "the service should not run as root: give --user USER" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
+        unit = tmp_path / "root/etc/systemd/system/realtime-voice-satellite.service"
+        assert unit_settings(unit)["Service"]["User"] == [owner]
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        (("--config", "satellite.yaml"), "--config must be an absolute path"),
+        (("--config", "/etc/my voice/s.yaml"), "must not contain spaces"),
+        (("--user", "no-such-user-here"), "no user 'no-such-user-here' on this system"),
+    ],
+)
+def test_bad_service_options_are_named(
+    tmp_path: Path, options: tuple[str, ...], error: str
+) -> None:
+    result = install_service(tmp_path, *options)
+    assert result.returncode == 1
+    assert error in result.stderr
+    assert not (tmp_path / "root").exists()
+
+
+def test_an_unknown_option_shows_the_usage(tmp_path: Path) -> None:
+    result = install_service(tmp_path, "--servcie")
+    assert result.returncode == 2
+    assert "usage: scripts/install-satellite [--python PYTHON] [--service" in result.stderr
+
+
+def test_one_command_installs_the_agent_and_its_unit_on_bookworms_python(tmp_path: Path) -> None:
+    """The real install (pip and all) with --service: the unit systemd would run names the
+    installed command, which has the first-start and doctor modes."""
+    python = pyenv_python("3.11")
+    if python is None:
+        pytest.skip(f"no Python 3.11 under {PYENV}")
+    root = tmp_path / "root"
+    result = subprocess.run(
+        [
+            "bash",
+            str(SCRIPT),
+            "--python",
+            str(python),
+            "--service",
+            "--root",
+            str(root),
+            "--user",
+            "pi",
+            str(tmp_path / "venv"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    unit = root / "etc" / "systemd" / "system" / "realtime-voice-satellite.service"
+    (exec_start,) = unit_settings(unit)["Service"]["ExecStart"]
+    command, *arguments = exec_start.split()
+    assert command == str(tmp_path / "venv" / "bin" / "realtime-voice")
+    assert arguments == ["satellite", "--config", "/etc/realtime-voice/satellite.yaml"]
+    if shutil.which("systemd-analyze"):
+        verify = subprocess.run(
+            ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False
+        )
+        assert verify.returncode == 0, verify.stderr
+    help_text = subprocess.run(
+        [command, "satellite", "--help"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert "--setup" in help_text
+    assert "--doctor" in help_text

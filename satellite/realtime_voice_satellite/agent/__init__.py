@@ -9,4 +9,7 @@ Modules, one job each:
   counted (``RepeatedErrors``).
 - ``announce``: the zeroconf announcement; ``identity``: the stable satellite id.
 - ``sounds``: the wake chime; ``cli``: the subcommand; ``bench``: its figures.
+- ``setup``: the guided first start (``--setup``); ``doctor``: the checks with their fixes
+  (``--doctor``); ``devices``: the sound devices as those two see them; ``portaudio``: what
+  PortAudio's failures mean, with the fix (also for ``audio_io``).
 """

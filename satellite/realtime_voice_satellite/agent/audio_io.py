@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..audio.wav import WavWriter, read_wav
+from . import portaudio
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def _sounddevice() -> Any:
     try:
         import sounddevice
     except OSError as err:  # PortAudio missing
-        raise AudioDeviceError(f"sound devices need PortAudio: {err}") from err
+        raise AudioDeviceError(portaudio.missing(err)) from err
     return sounddevice
 
 
@@ -227,7 +228,9 @@ class _DeviceStream:
             self._stream = self._open_started()
             _OPEN.add(self)
         except Exception as err:
-            raise AudioDeviceError(f"audio.{self.kind}_device {self.device!r}: {err}") from err
+            raise AudioDeviceError(
+                f"audio.{self.kind}_device {self.device!r}: {portaudio.explain(err, self.kind)}"
+            ) from err
         self._watch = asyncio.create_task(self._watch_device(), name=f"{self.kind}-device-watch")
 
     def _on_finished(self) -> None:

@@ -2,7 +2,8 @@
 runs the agent.
 
 ``--new-access-key`` makes a new access key in the state directory, prints it once and exits (the
-first start without ``link.access_key`` does the same before running).
+first start without ``link.access_key`` does the same before running). ``--setup`` is the guided
+first start that writes FILE (setup.py); ``--doctor`` checks this machine and FILE (doctor.py).
 """
 
 from __future__ import annotations
@@ -52,6 +53,30 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--new-access-key",
         action="store_true",
         help="make a new access key (printed once, to enter in Home Assistant) and exit",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--setup",
+        action="store_true",
+        help="guided first start: choose and test the microphone and speaker, write --config "
+        "(an existing file only after a yes), show the access key",
+    )
+    mode.add_argument(
+        "--doctor",
+        action="store_true",
+        help="check this machine and --config: each problem with its fix (exit code 1 if any)",
+    )
+    setup = parser.add_argument_group("--setup answers (asked for when not given)")
+    setup.add_argument("--input-device", help="microphone: index or a part of its name")
+    setup.add_argument("--output-device", help="speaker: index or a part of its name")
+    setup.add_argument("--name", help="the satellite's name in Home Assistant")
+    setup.add_argument(
+        "--state-dir",
+        type=Path,
+        help="link.state_dir to write (the service's: /var/lib/realtime-voice)",
+    )
+    setup.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --config without asking"
     )
 
 
@@ -113,6 +138,31 @@ async def run_agent(config: SatelliteConfig, source: AudioSource, sink: AudioSin
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.doctor:
+        from .doctor import Context, run_doctor
+
+        return run_doctor(Context(args.config))
+    setup_only = [
+        f"--{name.replace('_', '-')}"
+        for name in ("input_device", "output_device", "name", "state_dir", "overwrite")
+        if getattr(args, name) not in (None, False)
+    ]
+    if setup_only and not args.setup:
+        print(f"realtime-voice satellite: {', '.join(setup_only)} go with --setup", file=sys.stderr)
+        return 2
+    if args.setup:
+        from .setup import Options, run_setup
+
+        return run_setup(
+            Options(
+                args.config,
+                input_device=args.input_device,
+                output_device=args.output_device,
+                name=args.name,
+                state_dir=args.state_dir,
+                overwrite=args.overwrite,
+            )
+        )
     try:
         config = load_config(args.config)
         if args.new_access_key:
