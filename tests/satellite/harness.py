@@ -15,7 +15,7 @@ from scipy import signal
 
 from realtime_voice_dev.corpus import synthesize
 from realtime_voice_satellite.agent.agent import SatelliteAgent
-from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+from realtime_voice_satellite.agent.audio_io import AudioSource, WavFileSink, WavFileSource
 from realtime_voice_satellite.agent.config import SatelliteConfig, parse_config, with_overrides
 from realtime_voice_satellite.agent.room import EchoRoomSource, load_impulse_response
 from realtime_voice_satellite.audio import read_wav, write_wav
@@ -198,14 +198,18 @@ async def running_satellite(
     *,
     echo: bool = False,
     room: str | None = None,
+    microphone: AudioSource | None = None,
 ) -> AsyncIterator[Satellite]:
     """``echo``: the test's own full-level echo; ``room``: file mode's ``--echo`` room (an
-    impulse response file or ``default``), as the CLI sets it up."""
+    impulse response file or ``default``), as the CLI sets it up; ``microphone``: this source
+    instead of ``input_wav`` (e.g. a ``DeviceSource``)."""
     cfg = cfg or config()
     output = tmp_path / "out.wav"
     sink = WavFileSink(output, 24_000, speed=SPEED)
-    source: WavFileSource | EchoRoomSource
-    if room is not None:
+    source: AudioSource
+    if microphone is not None:
+        source = microphone
+    elif room is not None:
         wav = WavFileSource(input_wav, speed=SPEED)
         source = EchoRoomSource(wav, load_impulse_response(room, wav.rate))
     elif echo:

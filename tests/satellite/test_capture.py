@@ -1,0 +1,174 @@
+"""The microphone's processing (DSP, wake and stop words, voice) runs in one worker thread, off the
+event loop (#14 item 5): a blocked loop or a slow link loses no microphone audio, and audio that is
+lost anyway is logged, rate-limited.
+
+The microphone is a ``DeviceSource`` on a stand-in for sounddevice that plays a WAV from its own
+thread (``wav_device.py``): the same callback and delivery as a real microphone's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from realtime_voice_dev.corpus import espeak_available
+from realtime_voice_satellite.agent import audio_io, capture
+from realtime_voice_satellite.agent.audio_io import DeviceSource, DropReport
+from realtime_voice_satellite.link import protocol as p
+
+from .harness import SPEED, command_script, locate, pcm_to_samples, running_satellite
+from .wav_device import WavSoundDevice
+
+pytestmark = [
+    pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech"),
+    pytest.mark.timeout(60),
+]
+
+
+def wav_microphone(
+    monkeypatch: pytest.MonkeyPatch, samples: np.ndarray, rate: int, **source: int
+) -> tuple[WavSoundDevice, DeviceSource]:
+    device = WavSoundDevice(samples, rate, speed=SPEED)
+    monkeypatch.setattr(audio_io, "_sounddevice", lambda: device)
+    return device, DeviceSource(None, block_ms=20, **source)
+
+
+def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def played_to(device: WavSoundDevice, seconds: float) -> None:
+    async with asyncio.timeout(20):
+        while device.seconds_played < seconds:  # noqa: ASYNC110 - the device has no event
+            await asyncio.sleep(0.01)
+
+
+async def test_a_blocked_event_loop_loses_no_microphone_audio(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The loop is blocked for 1.2 s (2.4 s of audio at SPEED) from just before the wake word:
+    the wake word is still heard, and HA gets the command without a gap."""
+    script = command_script()
+    device, source = wav_microphone(monkeypatch, script.samples(), script.rate)
+    async with running_satellite(Path("unused.wav"), tmp_path, microphone=source) as sat:
+        await played_to(device, script.marks["wake"][0] - 0.1)
+        time.sleep(2.4 / SPEED)  # noqa: ASYNC251 - a slow handler: nothing on the loop runs
+        wake = await sat.next(p.Wake)
+        assert isinstance(wake, p.Wake)
+        assert wake.model == "hey_jarvis"
+        assert script.marks["wake"][0] < wake.t < script.marks["command"][0] + 0.5
+        assert await sat.next(p.ListenStart) == p.ListenStart("wake")
+        await played_to(device, script.seconds + 0.2)
+        await sat.client.stop_listening()
+        pcm, end = await sat.audio_until(p.ListenEnd)
+        assert end == p.ListenEnd("stopped")
+    assert source.overflows == 0
+    assert not [w for w in warnings(caplog) if "lost" in w]
+    heard = pcm_to_samples(pcm)
+    reference = soxr.resample(script.samples(), script.rate, p.AUDIO_RATE).astype(np.int16)
+    second = p.AUDIO_RATE
+    first_at, first_similarity = locate(heard[:second], reference)
+    last_at, last_similarity = locate(heard[-2 * second : -second], reference)
+    assert first_similarity > 0.9
+    assert last_similarity > 0.9
+    # Every sample captured from the pre-roll on reached HA: the span of input that the audio
+    # covers is exactly as long as the audio (a lost 20 ms block would make it 480 longer).
+    span = last_at + second - first_at
+    assert abs(span - (len(heard) - second)) <= 2, (span, len(heard) - second)
+    command_start, command_end = (int(t * p.AUDIO_RATE) for t in script.marks["command"])
+    assert first_at <= command_start
+    assert first_at + len(heard) >= command_end
+
+
+async def test_processing_runs_in_one_worker_thread_and_the_loop_only_decides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = command_script()
+    _, source = wav_microphone(monkeypatch, script.samples(), script.rate)
+    loop_thread = threading.get_ident()
+    threads: dict[str, set[int]] = {"dsp": set(), "wake word": set()}
+    async with running_satellite(Path("unused.wav"), tmp_path, microphone=source) as sat:
+        dsp, detector = sat.agent.dsp, sat.agent.detector
+        dsp_process, detector_process = dsp.process, detector.process
+
+        def watched_dsp(block: np.ndarray):  # type: ignore[no-untyped-def]
+            threads["dsp"].add(threading.get_ident())
+            return dsp_process(block)
+
+        def watched_detector(samples: np.ndarray):  # type: ignore[no-untyped-def]
+            threads["wake word"].add(threading.get_ident())
+            return detector_process(samples)
+
+        dsp.process = watched_dsp  # type: ignore[method-assign]
+        detector.process = watched_detector  # type: ignore[method-assign]
+        wake = await sat.next(p.Wake)
+        assert isinstance(wake, p.Wake)
+    assert len(threads["dsp"]) == 1
+    assert threads["wake word"] == threads["dsp"]
+    assert loop_thread not in threads["dsp"]
+
+
+async def test_lost_blocks_are_logged_at_once_then_at_most_once_a_minute(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without a reader the source's own buffer overflows, and PortAudio flags an input
+    overflow: the first loss is a warning at once, later ones one line a minute with the count."""
+    now = [0.0]
+    samples = np.zeros(16_000 * 20, np.int16)
+    device, source = wav_microphone(monkeypatch, samples, 16_000, max_blocks=3)
+    source.drops = DropReport(clock=lambda: now[0])
+    await source.start()
+    try:
+        await asyncio.sleep(0.3)  # 30 blocks at SPEED, nobody reads
+        assert source.overflows > 10
+        assert len(warnings(caplog)) == 1
+        assert (
+            "microphone audio lost: 1 block (the event loop did not take it in time)"
+            in warnings(caplog)[0]
+        )
+        now[0] = 61.0
+        device.overflow_next = True
+        await asyncio.sleep(0.1)
+    finally:
+        await source.stop()
+    lines = warnings(caplog)
+    assert len(lines) == 2, lines
+    assert "in the last 61 s" in lines[1]
+    assert "input overflow" in lines[1]
+    assert f"{source.overflows} in all" in lines[1] or "in all" in lines[1]
+
+
+async def test_a_full_processing_queue_is_logged_and_the_satellite_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The processing stalls (a CPU far too slow) until its queue of blocks overflows: the
+    loss is logged once, and the wake word is heard once it runs again."""
+    monkeypatch.setattr(capture, "QUEUE_BLOCKS", 10)
+    script = command_script()
+    device, source = wav_microphone(monkeypatch, script.samples(), script.rate)
+    stalled = threading.Event()
+    async with running_satellite(Path("unused.wav"), tmp_path, microphone=source) as sat:
+        detector_process = sat.agent.detector.process
+        resume = threading.Event()
+
+        def stalling(samples: np.ndarray):  # type: ignore[no-untyped-def]
+            if not stalled.is_set():
+                stalled.set()
+                resume.wait(5)
+            return detector_process(samples)
+
+        sat.agent.detector.process = stalling  # type: ignore[method-assign]
+        await played_to(device, 0.8)  # 20 blocks while the processing waits
+        resume.set()
+        wake = await sat.next(p.Wake)
+        assert isinstance(wake, p.Wake)
+    lines = [w for w in warnings(caplog) if "lost" in w]
+    assert len(lines) == 1, lines
+    assert "processing queue full" in lines[0]
