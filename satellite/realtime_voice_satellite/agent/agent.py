@@ -153,9 +153,7 @@ class SatelliteAgent:
             # for a chime: AEC3 before it has converged cuts the start of the command the
             # user says over the wake chime, whose echo is short and harmless.
             reference = (
-                CapturedReference(
-                    self.playback_tap.reader(WAKE_RATE, counts=self._speaking), source.rate
-                )
+                CapturedReference(self.playback_tap.reader(WAKE_RATE, counts=self._speaking))
                 if echo_on
                 else None
             )

@@ -50,7 +50,7 @@ class _Block:
     captured_at: float
     overflowed: bool  # the sound device lost audio just before this block
     lost_before: int  # blocks the queue had no room for just before this one
-    reference: np.ndarray | None  # what the speaker played meanwhile, for the echo canceller
+    reference: int | None  # how much the speaker had played (for the echo canceller)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +105,7 @@ class CaptureWorker:
         if not self._room.acquire(blocking=False):
             self._lost += 1
             return
-        reference = None if self.reference is None else self.reference.capture(len(samples))
+        reference = None if self.reference is None else self.reference.capture()
         self._queue.put(_Block(samples, captured_at, overflowed, self._lost, reference))
         self._lost = 0
 
