@@ -315,6 +315,7 @@ class OpenWakeWordFrontEnd:
         for push in self._pipeline(np.zeros(PREFILL_SAMPLES, dtype=np.float32), score=False):
             for classifier in self._classifiers.values():
                 classifier.push(push.embedding, score=False)
+        self._quiet_steps = self._skipped = 0  # the prefill is not part of the stream
         self._initial = self._state()
         self._initial_classifiers = {n: c.state() for n, c in self._classifiers.items()}
 
