@@ -112,3 +112,29 @@ def test_models_of_a_shared_front_end_are_checked(front_end: OpenWakeWordFrontEn
     first.close()
     with pytest.raises(WakeWordError, match="cannot run microwakeword models"):
         WakeWordDetector(["okay_nabu"], engine="microwakeword", front_end=front_end)
+
+
+def test_microwakeword_models_share_their_features() -> None:
+    """Two microWakeWord models in one engine read one feature front end: their scores equal
+    those of each model alone, and the features are computed once."""
+    from realtime_voice_satellite.wakeword.microwakeword import MicroWakeWordEngine
+
+    audio = np.concatenate(
+        [Clip("okay nabu", "en-us", 140).render(RATE), Clip("alexa", "en-gb", 140).render(RATE)]
+    )
+    both = MicroWakeWordEngine(["okay_nabu", "alexa"])
+    alone = [MicroWakeWordEngine(["okay_nabu"]), MicroWakeWordEngine(["alexa"])]
+    frames: dict[str, list] = {"both": [], "okay_nabu": [], "alexa": []}  # type: ignore[type-arg]
+    for i in range(0, len(audio), 320):
+        block = audio[i : i + 320]
+        frames["both"] += both.process(block)
+        frames["okay_nabu"] += alone[0].process(block)
+        frames["alexa"] += alone[1].process(block)
+    for index, name in enumerate(("okay_nabu", "alexa")):
+        own = {f.t: f.scores[0] for f in frames[name]}
+        shared = {f.t: f.scores[index] for f in frames["both"] if f.t in own}
+        assert shared == own
+        assert max(own.values()) > 0.5
+    assert both.feature_frames == alone[0].feature_frames == alone[1].feature_frames > 0
+    for engine in (both, *alone):
+        engine.close()
