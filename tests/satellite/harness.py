@@ -27,8 +27,8 @@ SPEED = 2.0  # the WAV source and sink run twice as fast as real time: same time
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "satellite"
 
 
-def speech(text: str, rate: int) -> np.ndarray:
-    samples, source_rate = read_wav(synthesize(text))
+def speech(text: str, rate: int, voice: str = "en-us") -> np.ndarray:
+    samples, source_rate = read_wav(synthesize(text, voice))
     if source_rate != rate:
         samples = soxr.resample(samples, source_rate, rate).astype(np.int16)
     return samples
@@ -57,8 +57,8 @@ class Script:
             self.marks[mark] = (start, self.seconds)
         return self
 
-    def say(self, text: str, mark: str | None = None) -> Script:
-        return self.add(speech(text, self.rate), mark)
+    def say(self, text: str, mark: str | None = None, voice: str = "en-us") -> Script:
+        return self.add(speech(text, self.rate, voice), mark)
 
     def pause(self, seconds: float) -> Script:
         return self.add(silence(seconds, self.rate))
