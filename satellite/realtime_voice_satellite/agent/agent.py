@@ -45,7 +45,7 @@ from ..link.tls import LinkCertificate
 from ..wakeword import Detection, WakeWordDetector, WakeWordError
 from ..wakeword.detector import create_front_end
 from ..wakeword.openwakeword import OpenWakeWordFrontEnd, resolve_model
-from .audio_io import AudioSink, AudioSource, DeviceSource
+from .audio_io import AudioSink, AudioSource, PushSource
 from .capture import CaptureWorker
 from .captured_reference import CapturedReference
 from .config import ConfigError, SatelliteConfig
@@ -259,7 +259,7 @@ class SatelliteAgent:
     async def start(self) -> None:
         await self.server.start()
         self._capture.start()
-        if isinstance(self.source, DeviceSource):
+        if isinstance(self.source, PushSource):
             # straight from PortAudio's thread to the worker: a busy loop cannot lose blocks
             self.source.attach(self._capture.submit_block)
         await self.source.start()
@@ -268,7 +268,7 @@ class SatelliteAgent:
             asyncio.create_task(self._act_loop(), name="satellite-hearing"),
             asyncio.create_task(self._send_loop(), name="satellite-link-sender"),
         ]
-        if not isinstance(self.source, DeviceSource):
+        if not isinstance(self.source, PushSource):
             self._tasks.append(
                 asyncio.create_task(self._microphone_loop(), name="satellite-microphone")
             )
@@ -285,7 +285,7 @@ class SatelliteAgent:
         await self.server.stop()
         await self.sink.stop()
         await self.source.stop()
-        if isinstance(self.source, DeviceSource):
+        if isinstance(self.source, PushSource):
             self.source.attach(None)
         await self._capture.stop()
         self.detector.close()

@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -50,6 +50,16 @@ class AudioSource(Protocol):
     async def read(self) -> np.ndarray: ...
 
     async def stop(self) -> None: ...
+
+
+Consumer = Callable[[np.ndarray, float, bool], None]
+
+
+@runtime_checkable
+class PushSource(AudioSource, Protocol):
+    """A source that can hand its blocks to a consumer on its own thread (``DeviceSource``)."""
+
+    def attach(self, consumer: Consumer | None) -> None: ...
 
 
 class AudioSink(Protocol):
@@ -361,9 +371,6 @@ def _rescan_devices() -> None:
     with contextlib.suppress(Exception):
         sd._terminate()
         sd._initialize()
-
-
-Consumer = Callable[[np.ndarray, float, bool], None]
 
 
 class DeviceSource(_DeviceStream):
