@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -127,22 +128,32 @@ async def test_lost_blocks_are_logged_at_once_then_at_most_once_a_minute(
     await source.start()
     try:
         await asyncio.sleep(0.3)  # 30 blocks at SPEED, nobody reads
-        assert source.overflows > 10
-        assert len(warnings(caplog)) == 1
-        assert (
-            "microphone audio lost: 1 block (the event loop did not take it in time)"
-            in warnings(caplog)[0]
-        )
-        now[0] = 61.0
+        assert source.dropped > 10
+        assert warnings(caplog) == [
+            "microphone audio lost: 1 block (the event loop did not take it in time); further "
+            "losses are logged at most once every 60 s"
+        ]
         device.overflow_next = True
+        await asyncio.sleep(0.1)
+        assert source.input_overflows == 1
+        assert len(warnings(caplog)) == 1  # counted, not logged yet
+        now[0] = 61.0
         await asyncio.sleep(0.1)
     finally:
         await source.stop()
     lines = warnings(caplog)
     assert len(lines) == 2, lines
-    assert "in the last 61 s" in lines[1]
-    assert "input overflow" in lines[1]
-    assert f"{source.overflows} in all" in lines[1] or "in all" in lines[1]
+    found = re.fullmatch(
+        r"microphone audio lost: (\d+) blocks in the last 61 s \((\d+) the event loop did not "
+        r"take it in time, 1 input overflow in the sound device\); (\d+) in all "
+        r"\((\d+) more like this not logged\)",
+        lines[1],
+    )
+    assert found is not None, lines[1]
+    count, behind, total, calls = (int(g) for g in found.groups())
+    assert count == behind + 1
+    assert total == count + 1  # the first line's block
+    assert calls == count - 1  # the line itself is the last of them
 
 
 async def test_a_full_processing_queue_is_logged_and_the_satellite_goes_on(
