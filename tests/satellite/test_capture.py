@@ -183,3 +183,65 @@ async def test_a_full_processing_queue_is_logged_and_the_satellite_goes_on(
     lines = [w for w in warnings(caplog) if "lost" in w]
     assert len(lines) == 1, lines
     assert "processing queue full" in lines[0]
+
+
+def test_the_own_voice_guards_share_one_front_end_on_the_answers_audio(tmp_path: Path) -> None:
+    """The guards hear the answer as HA sends it (not the microphone): the wake word's and the
+    stop word's guard share one front end there, and find what separate guards find."""
+    from realtime_voice_satellite.agent.agent import SatelliteAgent
+    from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+    from realtime_voice_satellite.agent.echo import OwnVoice
+    from realtime_voice_satellite.wakeword import WakeWordDetector
+
+    from .harness import Script, silence, speech
+    from .test_stop_word import ALEXA_VOICE, stop_config
+
+    rate = p.AUDIO_RATE
+    answer = np.concatenate(
+        [
+            speech("The light is on. Say hey jarvis, to wake me up.", rate),
+            silence(0.3, rate),
+            speech("alexa", rate, ALEXA_VOICE),
+            silence(0.5, rate),
+        ]
+    )
+    source = WavFileSource(Script().pause(0.2).write("guards"))
+    agent = SatelliteAgent(stop_config(), source, WavFileSink(tmp_path / "out.wav", 24_000))
+    hearing = agent._capture.hearing
+    front = agent.answer_front_end
+    assert front is not None
+    separate = [
+        OwnVoice(
+            WakeWordDetector(["hey_jarvis"], 0.5, trigger_level=1, refractory_s=0.5, warmup_s=0)
+        ),
+        OwnVoice(WakeWordDetector(["alexa"], 0.5, trigger_level=1, refractory_s=0.5, warmup_s=0)),
+    ]
+    to_16k = soxr.ResampleStream(rate, 16_000, 1, dtype="int16")
+    hits: list[list[float]] = [[], []]
+    separate_hits: list[list[float]] = [[], []]
+    computed = front.embeddings_computed
+    hearing.answer_started()
+    for own in separate:
+        own.restart()
+    alone = separate[0].detector._engine  # type: ignore[attr-defined]
+    alone_computed = alone.embeddings_computed
+    chunk = rate // 10  # 100 ms, as HA sends them
+    for start in range(0, len(answer), chunk):
+        block = answer[start : start + chunk]
+        for guard, found in enumerate(hearing.hear_answer(block.astype("<i2").tobytes())):
+            hits[guard] += found
+        block_16k = to_16k.resample_chunk(block)
+        for guard, own in enumerate(separate):
+            separate_hits[guard] += own.hear(block_16k)
+    assert len(hits[0]) == 1  # "hey jarvis"
+    assert len(hits[1]) == 1  # "alexa"
+    assert hits[1][0] > hits[0][0]
+    assert hits == separate_hits
+    # one embedding per step for both guards: as many as one guard alone computes
+    assert front.embeddings_computed - computed == alone.embeddings_computed - alone_computed > 0
+    for detector in (agent.detector, agent.stop_detector):
+        assert detector is not None
+        detector.close()
+    for guard in (*separate, agent.own_voice, agent.stop_own_voice):
+        assert guard is not None
+        guard.close()

@@ -98,6 +98,12 @@ class SatelliteAgent:
             front_end=self.front_end,
         )
         self.active = self._check_active(wake.active or self.detector.names)
+        # The guards hear the answers' audio (not the microphone's): one front end of their own.
+        self.answer_front_end = (
+            create_front_end([*wake.models, *wake.stop_words])
+            if self.front_end is not None and wake.barge_in_threshold < 1.0
+            else None
+        )
         # Barge-in on (threshold under 1): a second detector listens to the answers themselves.
         self.own_voice = (
             OwnVoice(
@@ -108,6 +114,7 @@ class SatelliteAgent:
                     refractory_s=0.5,
                     warmup_s=0.0,
                     engine=wake.engine,  # type: ignore[arg-type]
+                    front_end=self.answer_front_end,
                 )
             )
             if wake.barge_in_threshold < 1.0
@@ -195,6 +202,7 @@ class SatelliteAgent:
                 stop_detector=self.stop_detector,
                 voice_barge_in=self.voice_barge_in,
                 guards=self._own_voice_guards(),
+                guards_front_end=self.answer_front_end,
             ),
             self._hearing_state(),
             reference=reference,
@@ -244,6 +252,7 @@ class SatelliteAgent:
                     refractory_s=0.5,
                     warmup_s=0.0,
                     engine=engine,  # type: ignore[arg-type]
+                    front_end=self.answer_front_end,
                 )
             )
         except WakeWordError as err:
@@ -289,7 +298,8 @@ class SatelliteAgent:
             self.source.attach(None)
         await self._capture.stop()
         self.detector.close()
-        for extra in (self.own_voice, self.stop_detector, self.stop_own_voice, self.front_end):
+        extras = (self.own_voice, self.stop_detector, self.stop_own_voice)
+        for extra in (*extras, self.front_end, self.answer_front_end):
             if extra is not None:
                 extra.close()
 

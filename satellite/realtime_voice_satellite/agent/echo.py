@@ -5,9 +5,9 @@ out, but an answer that itself says the wake word ("Hey Jarvis is my name") woul
 itself. So the answer's audio, as it arrives from HA, runs through a second detector; a wake word
 heard by the microphone close to a position where the answer says it is the satellite's own.
 
-The work is split between two threads. The capture worker (:mod:`.capture`) runs the detector:
-:meth:`OwnVoice.restart` when an answer starts, :meth:`OwnVoice.hear` on its audio; it alone
-touches the detector and the resampler. The event loop decides: :meth:`OwnVoice.begin` when an
+The work is split between two threads. The capture worker (:mod:`.capture`, :mod:`.hearing`, which
+resamples the answer to 16 kHz once for all guards) runs the detector: :meth:`OwnVoice.restart`
+when an answer starts, :meth:`OwnVoice.hear` on its audio; it alone touches the detector. The event loop decides: :meth:`OwnVoice.begin` when an
 answer starts, :meth:`OwnVoice.add` with what the worker heard, :meth:`OwnVoice.explains`; it
 alone touches ``hits_ms``. The answer number keeps hits of an earlier answer, still on their way
 from the worker, out of the new one's.
@@ -16,12 +16,8 @@ from the worker, out of the new one's.
 from __future__ import annotations
 
 import numpy as np
-import soxr
 
-from ..link.protocol import AUDIO_RATE
 from ..wakeword import WakeWordDetector
-
-WAKE_RATE = 16_000
 
 
 class OwnVoice:
@@ -34,7 +30,6 @@ class OwnVoice:
         self.after_ms = after_ms
         self.hits_ms: list[float] = []
         self.answer = 0
-        self._resampler = soxr.ResampleStream(AUDIO_RATE, WAKE_RATE, 1, dtype="int16")
 
     # --- the event loop ----------------------------------------------------------------------
 
@@ -57,15 +52,12 @@ class OwnVoice:
 
     def restart(self) -> None:
         self.detector.reset()
-        self._resampler = soxr.ResampleStream(AUDIO_RATE, WAKE_RATE, 1, dtype="int16")
 
-    def hear(self, pcm: bytes) -> list[float]:
+    def hear(self, samples_16k: np.ndarray) -> list[float]:
         """Positions (ms from the answer's start) where the answer says one of the models."""
-        samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.int16)
-        resampled = self._resampler.resample_chunk(samples)
-        if not len(resampled):
+        if not len(samples_16k):
             return []
-        return [d.t * 1000 for d in self.detector.process(resampled)]
+        return [d.t * 1000 for d in self.detector.process(samples_16k)]
 
     def close(self) -> None:
         self.detector.close()

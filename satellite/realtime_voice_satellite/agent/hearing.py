@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import soxr
 
-from ..audio import DspChain, DspFrame
+from ..audio import WAKE_RATE, DspChain, DspFrame
+from ..link.protocol import AUDIO_RATE
 from ..wakeword import Detection
+from ..wakeword.openwakeword import OpenWakeWordFrontEnd
 from .echo import OwnVoice
 from .voice import VoiceBargeIn
 
@@ -81,12 +84,16 @@ class Hearing:
         stop_detector: Detector | None = None,
         voice_barge_in: VoiceBargeIn | None = None,
         guards: Sequence[OwnVoice] = (),
+        guards_front_end: OpenWakeWordFrontEnd | None = None,
     ) -> None:
+        """``guards_front_end``: the one the guards' detectors share, if they do."""
         self.dsp = dsp
         self.detector = detector
         self.stop_detector = stop_detector
         self.voice_barge_in = voice_barge_in
         self.guards = list(guards)
+        self.guards_front_end = guards_front_end
+        self._answer_to_16k = soxr.ResampleStream(AUDIO_RATE, WAKE_RATE, 1, dtype="int16")
 
     def hear(self, block: np.ndarray, captured_at: float, state: HearingState) -> Heard:
         frame = self.dsp.process(block)  # also while muted: the chain's state stays continuous
@@ -129,9 +136,15 @@ class Hearing:
         """A new answer plays: the VAD and the guards start afresh."""
         if self.voice_barge_in is not None:
             self.voice_barge_in.reset()
+        self._answer_to_16k = soxr.ResampleStream(AUDIO_RATE, WAKE_RATE, 1, dtype="int16")
+        if self.guards_front_end is not None:
+            self.guards_front_end.reset()  # positions count from the answer's start
         for guard in self.guards:
             guard.restart()
 
     def hear_answer(self, pcm: bytes) -> list[list[float]]:
-        """The answer's audio as HA sent it: per guard, where in it the guard's models are said."""
-        return [guard.hear(pcm) for guard in self.guards]
+        """The answer's audio as HA sent it: per guard, where in it the guard's models are said.
+        Resampled once; the guards get the same block (on a shared front end, computed once)."""
+        samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.int16)
+        samples_16k = self._answer_to_16k.resample_chunk(samples)
+        return [guard.hear(samples_16k) for guard in self.guards]
