@@ -180,9 +180,46 @@ async def test_a_full_processing_queue_is_logged_and_the_satellite_goes_on(
         resume.set()
         wake = await sat.next(p.Wake)
         assert isinstance(wake, p.Wake)
+        device.overflow_next = True  # then the device itself loses some audio
+        await played_to(device, device.seconds_played + 0.2)
+        drops = sat.agent._capture.drops
     lines = [w for w in warnings(caplog) if "lost" in w]
-    assert len(lines) == 1, lines
+    assert len(lines) == 1, lines  # the rest are counted for the next line
     assert "processing queue full" in lines[0]
+    assert source.input_overflows == 1
+    assert drops.total > 10
+
+
+async def test_the_worker_runs_other_work_in_order_and_survives_its_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from realtime_voice_satellite.agent.capture import CaptureWorker
+    from realtime_voice_satellite.agent.hearing import Hearing, HearingState
+    from realtime_voice_satellite.audio import DspChain
+    from realtime_voice_satellite.wakeword import WakeWordDetector
+
+    detector = WakeWordDetector(["hey_jarvis"])
+    worker = CaptureWorker(Hearing(DspChain(16_000), detector), HearingState())
+    await worker.stop()  # not started: nothing to stop
+    worker.start()
+    done: asyncio.Queue[object] = asyncio.Queue()
+
+    def broken() -> object:
+        raise RuntimeError("a guard broke")
+
+    try:
+        for _ in range(3):
+            worker.run(broken, done.put_nowait)
+        worker.run(lambda: "after", done.put_nowait)
+        assert await asyncio.wait_for(done.get(), 5) == "after"
+    finally:
+        await worker.stop()
+        detector.close()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert (
+        "listening to the answer's own audio: RuntimeError: a guard broke" in errors[0].getMessage()
+    )
 
 
 def test_the_own_voice_guards_share_one_front_end_on_the_answers_audio(tmp_path: Path) -> None:

@@ -267,12 +267,12 @@ class SatelliteAgent:
 
     async def start(self) -> None:
         await self.server.start()
-        self._capture.start()
         if isinstance(self.source, PushSource):
             # straight from PortAudio's thread to the worker: a busy loop cannot lose blocks
             self.source.attach(self._capture.submit_block)
         await self.source.start()
         await self.sink.start(self.playback_tap)
+        self._capture.start()  # what the source captured meanwhile waits in its queue
         self._tasks = [
             asyncio.create_task(self._act_loop(), name="satellite-hearing"),
             asyncio.create_task(self._send_loop(), name="satellite-link-sender"),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -59,20 +59,15 @@ def create_engine(
 ) -> WakeWordEngine:
     """The engine (openWakeWord's on ``front_end`` when given); a ``WakeWordError`` that says
     why where this machine cannot run it (32-bit, no runtime for the platform)."""
-    reason = platforms.unsupported_reason(*platforms.this_machine())
-    if reason is not None:
-        raise WakeWordError(reason)
+    _check_machine()
     if front_end is not None and engine != "openwakeword":
         raise WakeWordError(f"a shared openWakeWord front end cannot run {engine} models")
     if engine == "openwakeword":
         from .openwakeword import OpenWakeWordEngine
 
-        try:
-            if front_end is not None:
-                return front_end.engine(models)
-            return OpenWakeWordEngine(models, quiet_gate_dbfs=quiet_gate_dbfs)
-        except TfLiteError as err:  # the runtime itself: missing, or not for this machine
-            raise WakeWordError(str(err)) from err
+        if front_end is not None:  # its runtime is loaded: the engine only attaches
+            return front_end.engine(models)
+        return _loaded(lambda: OpenWakeWordEngine(models, quiet_gate_dbfs=quiet_gate_dbfs))
     if engine == "microwakeword":
         from .microwakeword import MicroWakeWordEngine
 
@@ -83,14 +78,25 @@ def create_engine(
 def create_front_end(
     models: Sequence[str | Path], quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS
 ) -> OpenWakeWordFrontEnd:
-    """An openWakeWord front end for detectors that share it (``front_end``), or the
-    ``WakeWordError`` that ``create_engine`` gives."""
+    """An openWakeWord front end for detectors that share it (``front_end``); the errors are
+    ``create_engine``'s."""
+    _check_machine()
+    return _loaded(lambda: OpenWakeWordFrontEnd(models, quiet_gate_dbfs=quiet_gate_dbfs))
+
+
+def _check_machine() -> None:
     reason = platforms.unsupported_reason(*platforms.this_machine())
     if reason is not None:
         raise WakeWordError(reason)
+
+
+T = TypeVar("T")
+
+
+def _loaded(make: Callable[[], T]) -> T:
     try:
-        return OpenWakeWordFrontEnd(models, quiet_gate_dbfs=quiet_gate_dbfs)
-    except TfLiteError as err:
+        return make()
+    except TfLiteError as err:  # the runtime itself: missing, or not for this machine
         raise WakeWordError(str(err)) from err
 
 
