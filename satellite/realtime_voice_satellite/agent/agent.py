@@ -212,8 +212,8 @@ class SatelliteAgent:
 
     def _shared_front_end(self) -> OpenWakeWordFrontEnd | None:
         """One openWakeWord front end (mel spectrogram, embedding) for the wake words and the
-        stop words, when both are openWakeWord models. (microWakeWord's models each have their
-        features inside pymicro-wakeword, which has no way to share them.)"""
+        stop words, when both are openWakeWord models. (With microWakeWord the models of one
+        detector share their features, the wake words' detector and the stop words' do not.)"""
         wake = self.config.wake_word
         engines = {wake.engine, wake.stop_word_engine or wake.engine}
         if not wake.stop_words or engines != {"openwakeword"}:
