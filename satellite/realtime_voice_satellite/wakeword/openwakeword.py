@@ -499,6 +499,10 @@ class OpenWakeWordEngine:
         self._queued = -1  # the block fed last, while this engine has not taken it
 
     @property
+    def mel(self) -> MelFrontEnd:
+        return self.front_end.mel
+
+    @property
     def embedding(self) -> EmbeddingBackEnd:
         return self.front_end.embedding
 
