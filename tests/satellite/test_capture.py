@@ -282,3 +282,55 @@ def test_the_own_voice_guards_share_one_front_end_on_the_answers_audio(tmp_path:
     for guard in (*separate, agent.own_voice, agent.stop_own_voice):
         assert guard is not None
         guard.close()
+
+
+async def test_an_error_while_acting_on_a_block_is_logged_once_and_the_satellite_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from .harness import Script
+
+    async with running_satellite(Script().pause(3.0).write("act-errors"), tmp_path) as sat:
+        acted = 0
+
+        def broken(heard: object) -> None:
+            nonlocal acted
+            acted += 1
+            raise RuntimeError("deciding broke")
+
+        sat.agent._act = broken  # type: ignore[method-assign]
+        await asyncio.sleep(0.5)  # about 50 blocks at SPEED
+        await sat.client.set_volume(0.5)  # the link still answers
+        info = await sat.next(p.Info)
+        assert isinstance(info, p.Info)
+        assert info.volume == 0.5
+    assert acted > 10
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert "acting on microphone audio: RuntimeError: deciding broke" in errors[0].getMessage()
+
+
+def test_microwakeword_stop_words_keep_their_own_front_end_and_errors(tmp_path: Path) -> None:
+    """Stop words in microWakeWord share nothing with openWakeWord wake words; their model
+    errors still name the setting."""
+    from realtime_voice_satellite.agent.agent import SatelliteAgent
+    from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+    from realtime_voice_satellite.agent.config import ConfigError
+
+    from .harness import Script
+    from .test_stop_word import stop_config
+
+    source = WavFileSource(Script().pause(0.2).write("micro-stop"))
+    sink = WavFileSink(tmp_path / "out.wav", 24_000)
+    with pytest.raises(ConfigError, match=r"wake_word\.stop_words: .*'nope'"):
+        SatelliteAgent(
+            stop_config(stop_word_engine="microwakeword", stop_words=["nope"]), source, sink
+        )
+    wake_word = {"models": ["okay_nabu"], "engine": "microwakeword", "stop_words": ["okay_nabu"]}
+    with pytest.raises(ConfigError, match="'okay_nabu' is also a wake word"):
+        SatelliteAgent(stop_config(**wake_word), source, sink)
+    agent = SatelliteAgent(stop_config(stop_word_engine="microwakeword"), source, sink)
+    assert agent.front_end is None
+    assert agent.answer_front_end is None
+    for detector in (agent.detector, agent.stop_detector, agent.own_voice, agent.stop_own_voice):
+        assert detector is not None
+        detector.close()

@@ -480,8 +480,6 @@ class OpenWakeWordEngine:
         mel: MelFrontEnd = "numpy",
         embedding: EmbeddingBackEnd = "incremental",
     ) -> None:
-        if not models:
-            raise WakeWordError("no wake word model given")
         self._owns_front_end = front_end is None
         self.front_end = front_end or OpenWakeWordFrontEnd(
             models,
@@ -494,7 +492,7 @@ class OpenWakeWordEngine:
         self.names = tuple(resolve_model(m).stem for m in models)
         self._classifiers = self.front_end._attach(self)
         # only the last window of embeddings of blocks this engine was not given matters
-        self._keep = max(c.window for c in self._classifiers)
+        self._keep = max((c.window for c in self._classifiers), default=0)
         self._backlog: list[tuple[int, _Push]] = []
         self._queued = -1  # the block fed last, while this engine has not taken it
 
