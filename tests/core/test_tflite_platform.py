@@ -162,3 +162,19 @@ def test_the_install_script_gives_the_same_reasons() -> None:
     script = (ROOT / "scripts" / "install-satellite").read_text()
     for package in platforms.NO_32_BIT_WHEELS:
         assert package in script
+
+
+def test_a_shared_front_end_names_what_is_missing_like_a_detector(
+    fresh_runtime: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from realtime_voice_satellite.wakeword.detector import create_front_end
+
+    real = platforms.this_machine
+    monkeypatch.setattr(platforms, "this_machine", lambda: ("armv7l", 32))
+    with pytest.raises(WakeWordError, match=r"^32-bit is not supported"):
+        create_front_end(["hey_jarvis", "alexa"])
+    monkeypatch.setattr(platforms, "this_machine", real)
+    library = elf32_library(tmp_path / "libtensorflowlite_c.so")
+    monkeypatch.setattr(tflite, "library_path", lambda: library)
+    with pytest.raises(WakeWordError, match="pyopen-wakeword has no runtime for this platform"):
+        create_front_end(["hey_jarvis", "alexa"])

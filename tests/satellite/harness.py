@@ -15,7 +15,7 @@ from scipy import signal
 
 from realtime_voice_dev.corpus import synthesize
 from realtime_voice_satellite.agent.agent import SatelliteAgent
-from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+from realtime_voice_satellite.agent.audio_io import AudioSource, WavFileSink, WavFileSource
 from realtime_voice_satellite.agent.config import SatelliteConfig, parse_config, with_overrides
 from realtime_voice_satellite.agent.room import EchoRoomSource, load_impulse_response
 from realtime_voice_satellite.audio import read_wav, write_wav
@@ -27,8 +27,8 @@ SPEED = 2.0  # the WAV source and sink run twice as fast as real time: same time
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "satellite"
 
 
-def speech(text: str, rate: int) -> np.ndarray:
-    samples, source_rate = read_wav(synthesize(text))
+def speech(text: str, rate: int, voice: str = "en-us") -> np.ndarray:
+    samples, source_rate = read_wav(synthesize(text, voice))
     if source_rate != rate:
         samples = soxr.resample(samples, source_rate, rate).astype(np.int16)
     return samples
@@ -57,8 +57,8 @@ class Script:
             self.marks[mark] = (start, self.seconds)
         return self
 
-    def say(self, text: str, mark: str | None = None) -> Script:
-        return self.add(speech(text, self.rate), mark)
+    def say(self, text: str, mark: str | None = None, voice: str = "en-us") -> Script:
+        return self.add(speech(text, self.rate, voice), mark)
 
     def pause(self, seconds: float) -> Script:
         return self.add(silence(seconds, self.rate))
@@ -198,14 +198,18 @@ async def running_satellite(
     *,
     echo: bool = False,
     room: str | None = None,
+    microphone: AudioSource | None = None,
 ) -> AsyncIterator[Satellite]:
     """``echo``: the test's own full-level echo; ``room``: file mode's ``--echo`` room (an
-    impulse response file or ``default``), as the CLI sets it up."""
+    impulse response file or ``default``), as the CLI sets it up; ``microphone``: this source
+    instead of ``input_wav`` (e.g. a ``DeviceSource``)."""
     cfg = cfg or config()
     output = tmp_path / "out.wav"
     sink = WavFileSink(output, 24_000, speed=SPEED)
-    source: WavFileSource | EchoRoomSource
-    if room is not None:
+    source: AudioSource
+    if microphone is not None:
+        source = microphone
+    elif room is not None:
         wav = WavFileSource(input_wav, speed=SPEED)
         source = EchoRoomSource(wav, load_impulse_response(room, wav.rate))
     elif echo:

@@ -4,6 +4,7 @@
   frame received by a real :class:`SatelliteLinkClient`, over many wakes of a WAV file played four
   times faster than real time; baseline: one audio frame through the same idle link.
 - stop_playback -> playback_stopped: what a barge-in or HA's stop costs on the link and player.
+- the capture processing's CPU and the microphone's latency through a blocked loop: ``capture.py``.
 - play_start -> sound: from HA's first answer audio to the first block the (real-time) speaker
   plays: the link, the jitter buffer's 60 ms prebuffer (filled at once here, as the Realtime API
   sends faster than real time) and up to one 20 ms output block.
@@ -29,7 +30,7 @@ from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
 from realtime_voice_satellite.agent.config import parse_config, with_overrides
 from realtime_voice_satellite.audio import read_wav, write_wav
 
-from . import Figure
+from . import Figure, capture
 
 KEY = "bench-access-key-0123456789"
 WAKES = 15
@@ -139,6 +140,7 @@ def collect() -> list[Figure]:
         return []
     with tempfile.TemporaryDirectory() as tmp:
         results = asyncio.run(_measure(Path(tmp)))
+        capture_figures = capture.collect_from(lambda text: _say(text, Path(tmp)), Path(tmp))
     logging.getLogger(__name__).debug("wake latencies (ms): %s", results["wake"])
     link_p50 = _percentile(results["link"], 50)
     figures = []
@@ -175,7 +177,7 @@ def collect() -> list[Figure]:
             link_p50,
         ),
     ]
-    return figures
+    return figures + capture_figures
 
 
 if __name__ == "__main__":  # pragma: no cover

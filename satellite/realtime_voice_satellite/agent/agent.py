@@ -19,6 +19,11 @@ Rules (docs/link-protocol.md has the events):
   the user's voice alone interrupts an answer (:mod:`.voice`): ``barge_in`` with model
   ``voice``, then the same as a wake word's barge-in.
 - Muted: the microphone is ignored (no wake word, no audio to HA); playback still works.
+
+Threads: the audio processing (DSP, wake and stop words, the voice barge-in, the own-voice
+guards) runs on the capture worker's thread (:mod:`.capture`, :mod:`.hearing`); the event loop
+does the rest: it decides on what was heard (``_act``), keeps the state, and talks to HA. The loop
+publishes its state to the worker (``_publish``) after everything that changes it.
 """
 
 from __future__ import annotations
@@ -29,22 +34,26 @@ import logging
 import time
 from collections import deque
 from dataclasses import replace
+from functools import partial
 from typing import Any, Literal
 
-import numpy as np
-
 from .. import __version__
-from ..audio import WAKE_RATE, AgcConfig, DspChain, DspFrame, WavError
+from ..audio import WAKE_RATE, AgcConfig, DspChain, WavError
 from ..link import protocol as p
 from ..link.server import SatelliteLinkServer
 from ..link.tls import LinkCertificate
 from ..wakeword import Detection, WakeWordDetector, WakeWordError
-from .audio_io import AudioSink, AudioSource
+from ..wakeword.detector import create_front_end
+from ..wakeword.openwakeword import OpenWakeWordFrontEnd, resolve_model
+from .audio_io import AudioSink, AudioSource, PushSource
+from .capture import CaptureWorker
+from .captured_reference import CapturedReference
 from .config import ConfigError, SatelliteConfig
 from .credentials import link_certificate, state_dir
 from .echo import OwnVoice
 from .echo_cancel import echo_cancellation_on
 from .errors import RepeatedErrors
+from .hearing import Heard, Hearing, HearingState, wanted_thresholds
 from .identity import satellite_id
 from .mixer import Mixer
 from .playback import Player, Stopped
@@ -77,6 +86,8 @@ class SatelliteAgent:
         self.source = source
         self.sink = sink
         wake = config.wake_word
+        # the wake words' and the stop words' models hear the same signal: one front end
+        self.front_end = None if detector is not None else self._shared_front_end()
         self.detector = detector or WakeWordDetector(
             list(wake.models),
             wake.threshold,
@@ -84,8 +95,15 @@ class SatelliteAgent:
             refractory_s=wake.refractory_s,
             warmup_s=wake.warmup_s,
             engine=wake.engine,  # type: ignore[arg-type]
+            front_end=self.front_end,
         )
         self.active = self._check_active(wake.active or self.detector.names)
+        # The guards hear the answers' audio (not the microphone's): one front end of their own.
+        self.answer_front_end = (
+            create_front_end([*wake.models, *wake.stop_words])
+            if self.front_end is not None and wake.barge_in_threshold < 1.0
+            else None
+        )
         # Barge-in on (threshold under 1): a second detector listens to the answers themselves.
         self.own_voice = (
             OwnVoice(
@@ -96,6 +114,7 @@ class SatelliteAgent:
                     refractory_s=0.5,
                     warmup_s=0.0,
                     engine=wake.engine,  # type: ignore[arg-type]
+                    front_end=self.answer_front_end,
                 )
             )
             if wake.barge_in_threshold < 1.0
@@ -137,17 +156,20 @@ class SatelliteAgent:
         try:
             if echo_on:
                 self.voice_barge_in = VoiceBargeIn()
+            # The canceller runs while an answer or announcement plays (and its tail), not
+            # for a chime: AEC3 before it has converged cuts the start of the command the
+            # user says over the wake chime, whose echo is short and harmless.
+            reference = (
+                CapturedReference(self.playback_tap.reader(WAKE_RATE, counts=self._speaking))
+                if echo_on
+                else None
+            )
             self.dsp = DspChain(
                 source.rate,
                 highpass_hz=config.audio.highpass_hz,
                 agc=AgcConfig() if config.audio.agc else None,
                 noise_suppression=config.audio.noise_suppression,
-                # The canceller runs while an answer or announcement plays (and its tail), not
-                # for a chime: AEC3 before it has converged cuts the start of the command the
-                # user says over the wake chime, whose echo is short and harmless.
-                echo_reference=(
-                    self.playback_tap.reader(WAKE_RATE, counts=self._speaking) if echo_on else None
-                ),
+                echo_reference=reference,
             )
         except ValueError as err:  # e.g. noise suppression without its library
             raise ConfigError(f"audio: {err}") from err
@@ -172,9 +194,40 @@ class SatelliteAgent:
         self._state: p.State | None = None
         self._outbox: asyncio.Queue[p.Message | bytes] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self._audio_errors = RepeatedErrors(_LOGGER, "processing microphone audio")
+        self._audio_errors = RepeatedErrors(_LOGGER, "acting on microphone audio")
+        self._capture = CaptureWorker(
+            Hearing(
+                self.dsp,
+                self.detector,
+                stop_detector=self.stop_detector,
+                voice_barge_in=self.voice_barge_in,
+                guards=self._own_voice_guards(),
+                guards_front_end=self.answer_front_end,
+            ),
+            self._hearing_state(),
+            reference=reference,
+        )
         # for the benchmark: perf_counter() of the last detection
         self.last_detection_at = 0.0
+
+    def _shared_front_end(self) -> OpenWakeWordFrontEnd | None:
+        """One openWakeWord front end (mel spectrogram, embedding) for the wake words and the
+        stop words, when both are openWakeWord models. (With microWakeWord the models of one
+        detector share their features, the wake words' detector and the stop words' do not.)"""
+        wake = self.config.wake_word
+        engines = {wake.engine, wake.stop_word_engine or wake.engine}
+        if not wake.stop_words or engines != {"openwakeword"}:
+            return None
+        try:
+            stop_names = {resolve_model(m).stem for m in wake.stop_words}
+        except WakeWordError as err:
+            raise ConfigError(f"wake_word.stop_words: {err}") from err
+        both = sorted(stop_names & {resolve_model(m).stem for m in wake.models})
+        if both:
+            raise ConfigError(
+                f"wake_word.stop_words: {both[0]!r} is also a wake word; a model is one or the other"
+            )
+        return create_front_end([*wake.models, *wake.stop_words])
 
     def _load_stop_words(self) -> None:
         """The stop-word detector, and its own-voice guard on the answers' audio."""
@@ -189,6 +242,7 @@ class SatelliteAgent:
                 refractory_s=wake.refractory_s,
                 warmup_s=wake.warmup_s,
                 engine=engine,  # type: ignore[arg-type]
+                front_end=self.front_end,
             )
             self.stop_own_voice = OwnVoice(
                 WakeWordDetector(
@@ -198,6 +252,7 @@ class SatelliteAgent:
                     refractory_s=0.5,
                     warmup_s=0.0,
                     engine=engine,  # type: ignore[arg-type]
+                    front_end=self.answer_front_end,
                 )
             )
         except WakeWordError as err:
@@ -212,13 +267,22 @@ class SatelliteAgent:
 
     async def start(self) -> None:
         await self.server.start()
+        if isinstance(self.source, PushSource):
+            # straight from PortAudio's thread to the worker: a busy loop cannot lose blocks
+            self.source.attach(self._capture.submit_block)
         await self.source.start()
         await self.sink.start(self.playback_tap)
+        self._capture.start()  # what the source captured meanwhile waits in its queue
         self._tasks = [
-            asyncio.create_task(self._listen_loop(), name="satellite-microphone"),
+            asyncio.create_task(self._act_loop(), name="satellite-hearing"),
             asyncio.create_task(self._send_loop(), name="satellite-link-sender"),
         ]
+        if not isinstance(self.source, PushSource):
+            self._tasks.append(
+                asyncio.create_task(self._microphone_loop(), name="satellite-microphone")
+            )
         self._update_state()
+        self._publish()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -230,40 +294,57 @@ class SatelliteAgent:
         await self.server.stop()
         await self.sink.stop()
         await self.source.stop()
+        if isinstance(self.source, PushSource):
+            self.source.attach(None)
+        await self._capture.stop()
         self.detector.close()
-        for extra in (self.own_voice, self.stop_detector, self.stop_own_voice):
+        extras = (self.own_voice, self.stop_detector, self.stop_own_voice)
+        for extra in (*extras, self.front_end, self.answer_front_end):
             if extra is not None:
                 extra.close()
 
     # --- microphone ----------------------------------------------------------------------------
 
-    async def _listen_loop(self) -> None:
+    async def _microphone_loop(self) -> None:
+        """For sources the loop paces (WAV files): each block to the capture worker."""
         loop = asyncio.get_running_loop()
         while True:
             block = await self.source.read()
+            self._capture.submit_block(block, loop.time())
+            # A source that is behind (a WAV catching up) returns without suspending; yield so
+            # that the rest of the loop is never starved.
+            await asyncio.sleep(0)
+
+    async def _act_loop(self) -> None:
+        while True:
+            heard = await self._capture.heard.get()
             try:
-                self._hear(block, loop.time())
+                self._act(heard)
             except Exception as err:  # one bad block must not end the satellite
                 self._audio_errors.report(err)
             else:
                 self._audio_errors.ok()
-            # A source that is behind (a backlog of device blocks, a WAV catching up) returns
-            # without suspending; yield so that the link sender is never starved.
+            self._publish()
+            # After a blocked loop many results wait; yield so that the link sender keeps up.
             await asyncio.sleep(0)
 
-    def _hear(self, block: np.ndarray, now: float) -> None:
-        frame = self.dsp.process(block)
-        pcm = frame.stream_24k
-        if self.muted:
+    def _act(self, heard: Heard) -> None:
+        """Decide on one block the worker heard.
+
+        What ran on the block followed ``heard.state``, the state the worker had when it took the
+        block; the decisions follow the state now. The two differ only when the state changed in
+        between (a few ms; longer after a blocked loop): a stop word or the voice then count only
+        if the satellite still speaks, and a wake word is a barge-in only if it does.
+        """
+        pcm, now = heard.pcm, heard.captured_at
+        if heard.state.muted or self.muted:
             return
         speaking = self._speaking()
-        self._apply_threshold(speaking or now < self._echo_guard_until)
-        detections = self.detector.process(frame.wake_16k) if len(frame.wake_16k) else []
-        detections = [d for d in detections if d.model in self.active]
-        if speaking and self._stop_words_on() and self._heard_stop_word(frame.wake_16k, pcm, now):
+        if speaking and heard.stop and self._heard_stop_word(heard.stop, pcm, now):
             return  # a stop word wins over a barge-in in the same block
-        if speaking and not detections and self._heard_voice(frame):
-            self._barge_in(Detection("voice", now, self.voice_barge_in.score), pcm)  # type: ignore[union-attr]
+        detections = heard.wake
+        if speaking and not detections and heard.voice is not None:
+            self._barge_in(Detection("voice", now, heard.voice), pcm)
             return
         if detections and not (self.listening and not speaking):
             best = max(detections, key=lambda d: d.score)
@@ -312,31 +393,12 @@ class SatelliteAgent:
             self.player.feed(self._chime_pcm)
             self.player.end(LOCAL_CHIME)
 
-    def _heard_voice(self, frame: DspFrame) -> bool:
-        """The user's voice over the answer, in the echo-cancelled signal (:mod:`.voice`)."""
-        echo = self.dsp.echo
-        if (
-            self.voice_barge_in is None
-            or echo is None
-            or frame.echo_mic_16k is None
-            or frame.echo_out_16k is None
-        ):
-            return False
-        heard = self.voice_barge_in(frame.echo_mic_16k, frame.echo_out_16k) is not None
-        # Before the canceller has converged (the first answer's first seconds after start) its
-        # residual sounds like speech (docs/performance.md): only the wake word interrupts then.
-        return heard and echo.converged
-
     def _stop_words_on(self) -> bool:
         """Stop words need a detector and an HA that understands ``stop_word`` (protocol 2)."""
         return self.stop_detector is not None and self.server.protocol >= 2
 
-    def _heard_stop_word(self, wake_16k: np.ndarray, pcm: bytes, now: float) -> bool:
-        """Run the stop words on one block while speaking; True when one stopped the satellite."""
-        assert self.stop_detector is not None
-        detections = self.stop_detector.process(wake_16k) if len(wake_16k) else []
-        if not detections:
-            return False
+    def _heard_stop_word(self, detections: tuple[Detection, ...], pcm: bytes, now: float) -> bool:
+        """The stop words heard in a block while speaking; True when one stopped the satellite."""
         best = max(detections, key=lambda d: d.score)
         if self._own_voice_explains(self.stop_own_voice, best, now, "stop word "):
             return False
@@ -403,15 +465,28 @@ class SatelliteAgent:
         return None
 
     def _apply_threshold(self, guarded: bool) -> None:
+        """Set the detector's thresholds now (the worker sets them per block from the state)."""
         threshold = self.config.wake_word.barge_in_threshold if guarded else self.threshold
-        # WakeWordDetector keeps one threshold per model in ``thresholds``.
-        wanted = (
-            self.detector.recommended_thresholds
-            if threshold is None
-            else (threshold,) * len(self.detector.names)
+        self.detector.thresholds = wanted_thresholds(self.detector, threshold)
+
+    def _hearing_state(self) -> HearingState:
+        return HearingState(
+            muted=self.muted,
+            speaking=self._speaking(),
+            echo_guard_until=self._echo_guard_until,
+            thresholds=wanted_thresholds(self.detector, self.threshold),
+            guarded_thresholds=wanted_thresholds(
+                self.detector, self.config.wake_word.barge_in_threshold
+            ),
+            active=frozenset(self.active),
+            stop_words_on=self._stop_words_on(),
         )
-        if self.detector.thresholds != wanted:
-            self.detector.thresholds = wanted
+
+    def _publish(self) -> None:
+        """The state, for the capture worker's next block (see :class:`.hearing.HearingState`)."""
+        state = self._hearing_state()
+        if state != self._capture.state:
+            self._capture.state = state
 
     # --- listening -----------------------------------------------------------------------------
 
@@ -452,6 +527,7 @@ class SatelliteAgent:
         if kind != "chime":
             self._start_echo_guard(played_ms)
         self._update_state()
+        self._publish()
 
     def _report_stopped(self, stopped: Stopped | None, reason: str) -> None:
         if stopped is None or stopped.stream_id == LOCAL_CHIME:
@@ -489,6 +565,7 @@ class SatelliteAgent:
 
     def on_connected(self) -> None:
         self._state = self._current_state()
+        self._publish()
         if self.stop_detector is not None and not self._stop_words_on():
             _LOGGER.warning(
                 "stop words are off: Home Assistant speaks link protocol %d, they need 2 "
@@ -504,6 +581,7 @@ class SatelliteAgent:
         while not self._outbox.empty():
             self._outbox.get_nowait()
         self._update_state()
+        self._publish()
 
     def on_media_audio(self, pcm: bytes) -> None:
         self.media.feed(pcm)
@@ -512,11 +590,21 @@ class SatelliteAgent:
         current = self.player.current
         if current is not None and current[0] != LOCAL_CHIME:
             self.player.feed(pcm)
-            if current[1] != "chime":
-                for guard in self._own_voice_guards():
-                    guard.feed(pcm)
+            guards = self._own_voice_guards()
+            if current[1] != "chime" and guards:
+                answers = [guard.answer for guard in guards]
+
+                def add(hits: list[list[float]]) -> None:
+                    for guard, answer, found in zip(guards, answers, hits, strict=True):
+                        guard.add(answer, found)
+
+                self._capture.run(partial(self._capture.hearing.hear_answer, pcm), add)
 
     async def on_command(self, command: p.Command) -> None:
+        self._command(command)
+        self._publish()
+
+    def _command(self, command: p.Command) -> None:
         match command:
             case p.Listen(timeout_s=timeout_s):
                 if self.muted:
@@ -542,9 +630,8 @@ class SatelliteAgent:
                 self._report_stopped(self.player.start(stream_id, kind), "replaced")
                 if kind != "chime":
                     for guard in self._own_voice_guards():
-                        guard.start()
-                    if self.voice_barge_in is not None:
-                        self.voice_barge_in.reset()
+                        guard.begin()
+                    self._capture.run(self._capture.hearing.answer_started, _nothing)
                 self._update_state()
             case p.PlayEnd(stream_id=stream_id):
                 self.player.end(stream_id)
@@ -637,3 +724,7 @@ class SatelliteAgent:
 
     def stats(self) -> dict[str, Any]:
         return {"underruns": self.player.underruns, "state": self._current_state()}
+
+
+def _nothing(_: object) -> None:
+    return None

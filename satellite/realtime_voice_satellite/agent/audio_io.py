@@ -4,7 +4,8 @@ An :class:`AudioSource` yields int16 mono blocks at its ``rate``; an :class:`Aud
 int16 mono blocks at its ``rate`` from a ``pull(frames)`` function (the player), which returns
 None when nothing is playing. Devices run through ``sounddevice`` (imported lazily: a machine
 without PortAudio can still use the WAV files); their callbacks run on PortAudio's thread and hand
-audio to the event loop with ``call_soon_threadsafe``, never blocking.
+audio to the event loop with ``call_soon_threadsafe``, never blocking, or (``attach``) straight to
+a consumer such as the agent's capture worker. Audio lost on the way is logged (:class:`DropReport`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..audio.wav import WavWriter, read_wav
+from ..link.log_limit import RateLimitedLog
 from . import portaudio
 
 _LOGGER = logging.getLogger(__name__)
@@ -29,6 +31,12 @@ Pull = Callable[[int], np.ndarray | None]
 REOPEN_INTERVAL_S = 2.0  # how often a vanished device is looked for
 WATCH_INTERVAL_S = 0.5  # how often an open device is checked
 STALL_S = 1.5  # no callback for this long: the device is gone even if PortAudio did not say so
+DROP_LOG_INTERVAL_S = 60.0
+
+# why microphone audio was lost
+LOOP_BEHIND = "the event loop did not take it in time"
+INPUT_OVERFLOW = "input overflow in the sound device"
+QUEUE_FULL = "processing queue full"
 
 
 class AudioDeviceError(RuntimeError):
@@ -45,12 +53,73 @@ class AudioSource(Protocol):
     async def stop(self) -> None: ...
 
 
+Consumer = Callable[[np.ndarray, float, bool], None]
+
+
+@runtime_checkable
+class PushSource(AudioSource, Protocol):
+    """A source that can hand its blocks to a consumer on its own thread (``DeviceSource``)."""
+
+    def attach(self, consumer: Consumer | None) -> None: ...
+
+
 class AudioSink(Protocol):
     rate: int
 
     async def start(self, pull: Pull) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class DropReport:
+    """Microphone audio lost, as warnings: the first loss at once, then at most one line every
+    ``interval_s`` (:class:`RateLimitedLog`) with what was lost since the line before, by cause.
+    Used from one thread."""
+
+    def __init__(
+        self,
+        *,
+        interval_s: float = DROP_LOG_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = RateLimitedLog(_LOGGER, interval_s, clock=clock)
+        self._clock = clock
+        self.interval_s = interval_s
+        self.total = 0
+        self._unlogged: dict[str, int] = {}
+        self._since = 0.0
+
+    def lost(self, reason: str, blocks: int = 1) -> None:
+        if blocks <= 0:
+            return
+        now = self._clock()
+        if not self._unlogged:
+            self._since = now
+        self.total += blocks
+        self._unlogged[reason] = self._unlogged.get(reason, 0) + blocks
+        count = sum(self._unlogged.values())
+        causes = ", ".join(f"{n} {cause}" for cause, n in self._unlogged.items())
+        if self.total == count:  # the first line
+            logged = self._log.log(
+                "lost",
+                "microphone audio lost: %d block%s (%s); further losses are logged at most "
+                "once every %g s",
+                count,
+                "" if count == 1 else "s",
+                reason if len(self._unlogged) == 1 else causes,
+                self.interval_s,
+            )
+        else:
+            logged = self._log.log(
+                "lost",
+                "microphone audio lost: %d blocks in the last %.0f s (%s); %d in all",
+                count,
+                now - self._since,
+                causes,
+                self.total,
+            )
+        if logged:
+            self._unlogged = {}
 
 
 # --- WAV files ---------------------------------------------------------------------------------
@@ -308,7 +377,8 @@ def _rescan_devices() -> None:
 
 
 class DeviceSource(_DeviceStream):
-    """Microphone through sounddevice; blocks queue up on the event loop (oldest dropped if full)."""
+    """Microphone through sounddevice; blocks queue up on the event loop (oldest dropped if full),
+    or go to a consumer (:meth:`attach`)."""
 
     kind = "input"
 
@@ -323,19 +393,43 @@ class DeviceSource(_DeviceStream):
         super().__init__(device, rate, block_ms)
         self._blocks: deque[np.ndarray] = deque(maxlen=max_blocks)
         self._ready = asyncio.Event()
-        self.overflows = 0
+        self._consumer: Consumer | None = None
+        self.input_overflows = 0  # PortAudio's flag (written on its thread)
+        self.dropped = 0  # blocks the event loop did not read in time (written on the loop)
+        self.drops = DropReport()  # the event loop's, for the blocks read with ``read``
+
+    @property
+    def overflows(self) -> int:
+        """Blocks lost: by the device (input overflow) or because the loop fell behind."""
+        return self.input_overflows + self.dropped
+
+    def attach(self, consumer: Consumer | None) -> None:
+        """Hand each block to ``consumer(block, captured_at, overflowed)`` on PortAudio's thread
+        instead of queueing it for :meth:`read` (``captured_at``: ``time.monotonic()``, the event
+        loop's clock; ``overflowed``: the device lost audio before it). The consumer must not
+        block, and logs the losses it is told of."""
+        self._consumer = consumer
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # PortAudio's thread: copy and hand over, nothing that can block.
-        self._last_callback = time.monotonic()
-        if status and status.input_overflow:
-            self.overflows += 1
+        now = self._last_callback = time.monotonic()
+        overflowed = bool(status and status.input_overflow)
+        if overflowed:
+            self.input_overflows += 1
+        block = indata[:, 0].copy()
+        consumer = self._consumer
+        if consumer is not None:
+            consumer(block, now, overflowed)
+            return
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._deliver, indata[:, 0].copy())
+        self._loop.call_soon_threadsafe(self._deliver, block, overflowed)
 
-    def _deliver(self, block: np.ndarray) -> None:
+    def _deliver(self, block: np.ndarray, overflowed: bool = False) -> None:
+        if overflowed:
+            self.drops.lost(INPUT_OVERFLOW)
         if len(self._blocks) == self._blocks.maxlen:
-            self.overflows += 1  # the loop fell behind: the oldest block is dropped
+            self.dropped += 1  # the loop fell behind: the oldest block is dropped
+            self.drops.lost(LOOP_BEHIND)
         self._blocks.append(block)
         self._ready.set()
 

@@ -4,17 +4,20 @@ Without an echo canceller the microphone hears the answer. The barge-in threshol
 out, but an answer that itself says the wake word ("Hey Jarvis is my name") would interrupt
 itself. So the answer's audio, as it arrives from HA, runs through a second detector; a wake word
 heard by the microphone close to a position where the answer says it is the satellite's own.
+
+The work is split between two threads. The capture worker (:mod:`.capture`, :mod:`.hearing`, which
+resamples the answer to 16 kHz once for all guards) runs the detector: :meth:`OwnVoice.restart`
+when an answer starts, :meth:`OwnVoice.hear` on its audio; it alone touches the detector. The event loop decides: :meth:`OwnVoice.begin` when an
+answer starts, :meth:`OwnVoice.add` with what the worker heard, :meth:`OwnVoice.explains`; it
+alone touches ``hits_ms``. The answer number keeps hits of an earlier answer, still on their way
+from the worker, out of the new one's.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import soxr
 
-from ..link.protocol import AUDIO_RATE
 from ..wakeword import WakeWordDetector
-
-WAKE_RATE = 16_000
 
 
 class OwnVoice:
@@ -26,23 +29,35 @@ class OwnVoice:
         self.before_ms = before_ms
         self.after_ms = after_ms
         self.hits_ms: list[float] = []
-        self._resampler = soxr.ResampleStream(AUDIO_RATE, WAKE_RATE, 1, dtype="int16")
+        self.answer = 0
 
-    def start(self) -> None:
-        """A new answer: positions count from its start."""
-        self.detector.reset()
+    # --- the event loop ----------------------------------------------------------------------
+
+    def begin(self) -> int:
+        """A new answer: positions count from its start. Returns its number."""
+        self.answer += 1
         self.hits_ms = []
-        self._resampler = soxr.ResampleStream(AUDIO_RATE, WAKE_RATE, 1, dtype="int16")
+        return self.answer
 
-    def feed(self, pcm: bytes) -> None:
-        samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.int16)
-        resampled = self._resampler.resample_chunk(samples)
-        if len(resampled):
-            self.hits_ms += [d.t * 1000 for d in self.detector.process(resampled)]
+    def add(self, answer: int, hits_ms: list[float]) -> None:
+        """What :meth:`hear` found in audio of answer number ``answer``."""
+        if answer == self.answer:
+            self.hits_ms += hits_ms
 
     def explains(self, position_ms: float) -> bool:
         """True when a detection at this playback position is the echo of the answer's wake word."""
         return any(h - self.before_ms <= position_ms <= h + self.after_ms for h in self.hits_ms)
+
+    # --- the capture worker ------------------------------------------------------------------
+
+    def restart(self) -> None:
+        self.detector.reset()
+
+    def hear(self, samples_16k: np.ndarray) -> list[float]:
+        """Positions (ms from the answer's start) where the answer says one of the models."""
+        if not len(samples_16k):
+            return []
+        return [d.t * 1000 for d in self.detector.process(samples_16k)]
 
     def close(self) -> None:
         self.detector.close()

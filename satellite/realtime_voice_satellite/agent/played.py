@@ -97,14 +97,21 @@ class PlayedAudio:
     # --- the reader's side -------------------------------------------------------------------
 
     @property
+    def written(self) -> int:
+        """Samples ever written: where the newest one is (for ``read``'s ``as_of``)."""
+        return self._written
+
+    @property
     def lead(self) -> int:
         """Samples played beyond the reader's position (negative: the reader is ahead)."""
         return self._written - (self._read if self._read is not None else self._written)
 
-    def read(self, n: int) -> np.ndarray:
-        """The next ``n`` samples for the reader; silence for what was not played (yet)."""
+    def read(self, n: int, *, as_of: int | None = None) -> np.ndarray:
+        """The next ``n`` samples for the reader; silence for what was not played (yet).
+        ``as_of``: read as if only that many samples had been written (``written`` when the
+        microphone block was captured, for a reader that processes it later)."""
         with self._lock:
-            written = self._written
+            written = self._written if as_of is None else min(as_of, self._written)
             position = self._read
             behind = written - (position + n) if position is not None else 0
             resumed = written != self._last_written
@@ -121,7 +128,7 @@ class PlayedAudio:
             self._read = position + n
             out = np.zeros(n, dtype=np.int16)
             size = len(self._ring)
-            first = max(position, written - size, 0)  # older samples are gone
+            first = max(position, self._written - size, 0)  # older samples are gone
             last = min(position + n, written)
             if last > first:
                 self._copy(out, first - position, first, last - first)

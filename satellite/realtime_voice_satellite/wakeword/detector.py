@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
 from .. import platforms
 from .engine import ScoreFrame, WakeWordEngine, WakeWordError, looks_like_path
-from .openwakeword import DEFAULT_QUIET_GATE_DBFS
+from .openwakeword import DEFAULT_QUIET_GATE_DBFS, OpenWakeWordFrontEnd
 from .tflite import TfLiteError
 
 EngineName = Literal["openwakeword", "microwakeword"]
@@ -55,24 +55,49 @@ def create_engine(
     engine: str,
     models: Sequence[str | Path],
     quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS,
+    front_end: OpenWakeWordFrontEnd | None = None,
 ) -> WakeWordEngine:
-    """The engine; a ``WakeWordError`` that says why where this machine cannot run it (32-bit,
-    no runtime for the platform)."""
-    reason = platforms.unsupported_reason(*platforms.this_machine())
-    if reason is not None:
-        raise WakeWordError(reason)
+    """The engine (openWakeWord's on ``front_end`` when given); a ``WakeWordError`` that says
+    why where this machine cannot run it (32-bit, no runtime for the platform)."""
+    _check_machine()
+    if front_end is not None and engine != "openwakeword":
+        raise WakeWordError(f"a shared openWakeWord front end cannot run {engine} models")
     if engine == "openwakeword":
         from .openwakeword import OpenWakeWordEngine
 
-        try:
-            return OpenWakeWordEngine(models, quiet_gate_dbfs=quiet_gate_dbfs)
-        except TfLiteError as err:  # the runtime itself: missing, or not for this machine
-            raise WakeWordError(str(err)) from err
+        if front_end is not None:  # its runtime is loaded: the engine only attaches
+            return front_end.engine(models)
+        return _loaded(lambda: OpenWakeWordEngine(models, quiet_gate_dbfs=quiet_gate_dbfs))
     if engine == "microwakeword":
         from .microwakeword import MicroWakeWordEngine
 
         return MicroWakeWordEngine(models)
     raise WakeWordError(f"unknown wake word engine {engine!r}; engines: {', '.join(ENGINES)}")
+
+
+def create_front_end(
+    models: Sequence[str | Path], quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS
+) -> OpenWakeWordFrontEnd:
+    """An openWakeWord front end for detectors that share it (``front_end``); the errors are
+    ``create_engine``'s."""
+    _check_machine()
+    return _loaded(lambda: OpenWakeWordFrontEnd(models, quiet_gate_dbfs=quiet_gate_dbfs))
+
+
+def _check_machine() -> None:
+    reason = platforms.unsupported_reason(*platforms.this_machine())
+    if reason is not None:
+        raise WakeWordError(reason)
+
+
+T = TypeVar("T")
+
+
+def _loaded(make: Callable[[], T]) -> T:
+    try:
+        return make()
+    except TfLiteError as err:  # the runtime itself: missing, or not for this machine
+        raise WakeWordError(str(err)) from err
 
 
 class WakeWordDetector:
@@ -88,6 +113,8 @@ class WakeWordDetector:
     every 80 ms step a score depends on (about 2.2 s) is quieter than ``quiet_gate_dbfs``, the
     embedding model is skipped and no score is produced; the first louder step computes what was
     skipped, so scores are those of an engine that never skips. ``None`` never skips.
+    ``front_end``: an ``OpenWakeWordFrontEnd`` shared with other detectors that hear the same
+    audio (e.g. the wake words and the stop words); it holds the quiet gate then.
     """
 
     def __init__(
@@ -100,6 +127,7 @@ class WakeWordDetector:
         warmup_s: float = 1.0,
         engine: EngineName = "openwakeword",
         quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS,
+        front_end: OpenWakeWordFrontEnd | None = None,
     ) -> None:
         if threshold is not None and not 0.0 < threshold < 1.0:
             raise WakeWordError(f"threshold must be between 0 and 1, got {threshold!r}")
@@ -116,7 +144,7 @@ class WakeWordDetector:
         if isinstance(models, (str, Path)):
             models = [models]
         models = list(models)
-        self._engine = create_engine(engine, models, quiet_gate_dbfs)
+        self._engine = create_engine(engine, models, quiet_gate_dbfs, front_end)
         own = getattr(self._engine, "default_thresholds", (DEFAULT_THRESHOLD,) * len(models))
         advice = [recommended(engine, m) for m in models]
         self.recommended_thresholds: tuple[float, ...] = tuple(

@@ -49,7 +49,8 @@ def resolve_config(model: str | Path) -> Path:
 
 
 class MicroWakeWordEngine:
-    """Several microWakeWord models, each with its own feature frontend (``WakeWordEngine``)."""
+    """Several microWakeWord models on one feature front end (``WakeWordEngine``): every model
+    reads the same 10 ms feature frames, so they are computed once for all."""
 
     def __init__(self, models: Sequence[str | Path]) -> None:
         from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures
@@ -65,25 +66,23 @@ class MicroWakeWordEngine:
                 raise WakeWordError(f"{config}: not a microWakeWord model config ({err})") from err
         self.names = tuple(m.id for m in self._models)
         self.default_thresholds = tuple(float(m.probability_cutoff) for m in self._models)
-        self._features = [MicroWakeWordFeatures() for _ in self._models]
+        self._features = MicroWakeWordFeatures()
+        self.feature_frames = 0  # computed since the start (for the benchmark and tests)
         self._feature_count = 0
         self._latest = [0.0] * len(self._models)  # a model's last score, held between its steps
 
     def process(self, samples_16k: np.ndarray) -> list[ScoreFrame]:
         data = np.asarray(samples_16k, dtype="<i2").tobytes()
-        # (feature index, model, score) of every inference; every model sees the same audio,
-        # so their feature frames line up
+        features = list(self._features.process_streaming(data))
+        self.feature_frames += len(features)
+        # (feature index, model, score) of every inference
         events: list[tuple[int, int, float]] = []
-        counted = self._feature_count
-        for i, (model, features) in enumerate(zip(self._models, self._features, strict=True)):
-            index = self._feature_count
-            for feature in features.process_streaming(data):
-                index += 1
+        for i, model in enumerate(self._models):
+            for index, feature in enumerate(features, start=self._feature_count + 1):
                 prob = model.process_streaming_prob(feature)
                 if not model._features:  # an inference ran (its input buffer was consumed)
                     events.append((index, i, 0.0 if prob is None else float(prob)))
-            counted = index
-        self._feature_count = counted
+        self._feature_count += len(features)
         frames: list[ScoreFrame] = []
         for index, i, score in sorted(events):
             self._latest[i] = score
@@ -97,9 +96,9 @@ class MicroWakeWordEngine:
         return frames
 
     def reset(self) -> None:
-        for model, features in zip(self._models, self._features, strict=True):
+        for model in self._models:
             model.reset()
-            features.reset()
+        self._features.reset()
         self._feature_count = 0
         self._latest = [0.0] * len(self._models)
 

@@ -161,15 +161,24 @@ class _Classifier:
 
 
 @dataclass(slots=True)
-class _EngineState:
+class _FrontEndState:
     audio: np.ndarray
     mels: np.ndarray
     mel_end: int
     mel_count: int
     pending_mels: int
     consumed: int
-    classifiers: list[tuple[np.ndarray, int]]
     embedding: tuple[int | None, list[np.ndarray]] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Push:
+    """One embedding for the classifiers: ``scored``, a score for audio up to ``t`` seconds;
+    otherwise only pushed into their windows (the silent prefill, a quiet-gate catch-up)."""
+
+    t: float
+    embedding: np.ndarray
+    scored: bool
 
 
 class _TfLiteMels:
@@ -190,8 +199,18 @@ class _TfLiteMels:
         self.model.close()
 
 
-class OpenWakeWordEngine:
-    """Several openWakeWord models sharing one feature pipeline (``WakeWordEngine``).
+class OpenWakeWordFrontEnd:
+    """openWakeWord's feature pipeline (mel spectrogram, embedding, quiet gate, silent prefill)
+    for the classifiers of ``models``, computed once for every engine that hears the same audio.
+
+    Engines on it (:meth:`engine`) each score some of the models; two engines never share a
+    model. An engine given a block feeds it (:meth:`feed`), unless it is the block fed last (the
+    same array) and the engine has not taken it yet: then it takes what the feed produced. So the
+    wake words and the stop words, given the same block one after the other, cost one mel
+    spectrogram and one embedding per step. An engine that is not given some blocks (the stop
+    words while the satellite is not speaking) pushes their embeddings into its classifiers,
+    without scoring them, with the next block it is given: its scores then equal those of an
+    engine given every block, and it saved the classifiers' inference.
 
     ``mel="numpy"`` (the default) computes the mel spectrogram with ``melspec.MelSpectrogram``;
     ``mel="tflite"`` runs pyopen-wakeword's ``melspectrogram.tflite`` instead (for comparison:
@@ -202,6 +221,7 @@ class OpenWakeWordEngine:
     from the model file; a file of another structure is logged and run with TFLite);
     ``embedding="tflite"`` runs the whole model every step (for comparison: the embeddings agree
     within float32 rounding, the scores within 1e-4). ``self.embedding`` says which one runs.
+    ``embeddings_computed`` counts the embeddings computed (the prefill's included).
     """
 
     def __init__(
@@ -250,10 +270,10 @@ class OpenWakeWordEngine:
                 threads=threads,
                 xnnpack=xnnpack,
             )
-        self._classifiers: list[_Classifier] = []
+        self._classifiers: dict[str, _Classifier] = {}
         try:
             for name, path in zip(names, paths, strict=True):
-                self._classifiers.append(_Classifier(name, _load_classifier(path)))
+                self._classifiers[name] = _Classifier(name, _load_classifier(path))
         except BaseException:
             self.close()
             raise
@@ -268,7 +288,7 @@ class OpenWakeWordEngine:
             if quiet_gate_dbfs is None
             else (32768.0 * 10 ** (quiet_gate_dbfs / 20)) ** 2 * STEP_SAMPLES
         )
-        longest = max(c.window for c in self._classifiers)
+        longest = max(c.window for c in self._classifiers.values())
         # a score depends on the audio of its classifier's window of embeddings plus one
         # embedding's mel window (76 frames, 9.5 steps); one step more for the mel overlap
         self._quiet_steps_to_skip = longest + EMBEDDING_WINDOW // MEL_FRAMES_PER_STEP + 2
@@ -288,23 +308,66 @@ class OpenWakeWordEngine:
         self._quiet_steps = 0
         self._skipped = 0
         self._consumed = -PREFILL_SAMPLES  # stream position (samples) of self._audio[0]
+        self._engines: list[OpenWakeWordEngine] = []
+        self.blocks_fed = 0
+        self._latest: np.ndarray | None = None
         # the prefill has no wake word in it: build its state once, restore it on reset()
-        self._process(np.zeros(PREFILL_SAMPLES, dtype=np.float32), score=False)
+        for push in self._pipeline(np.zeros(PREFILL_SAMPLES, dtype=np.float32), score=False):
+            for classifier in self._classifiers.values():
+                classifier.push(push.embedding, score=False)
+        self._quiet_steps = self._skipped = 0  # the prefill is not part of the stream
         self._initial = self._state()
+        self._initial_classifiers = {n: c.state() for n, c in self._classifiers.items()}
 
-    def _state(self) -> _EngineState:
-        return _EngineState(
+    def engine(self, models: Sequence[str | Path]) -> OpenWakeWordEngine:
+        """An engine that scores ``models`` (some of this front end's) on the shared features."""
+        return OpenWakeWordEngine(models, front_end=self)
+
+    def _attach(self, engine: OpenWakeWordEngine) -> list[_Classifier]:
+        taken = {n for e in self._engines for n in e.names}
+        for name in engine.names:
+            if name not in self._classifiers:
+                raise WakeWordError(
+                    f"wake word model {name!r} is not one of the shared front end's "
+                    f"({', '.join(self.names)})"
+                )
+            if name in taken:
+                raise WakeWordError(f"wake word model {name!r} already has an engine")
+        self._engines.append(engine)
+        return [self._classifiers[n] for n in engine.names]
+
+    def _detach(self, engine: OpenWakeWordEngine) -> None:
+        if engine in self._engines:
+            self._engines.remove(engine)
+
+    def initial_state(self, name: str) -> tuple[np.ndarray, int]:
+        """A classifier's state after the prefill."""
+        return self._initial_classifiers[name]
+
+    def is_latest(self, samples: np.ndarray) -> bool:
+        return samples is self._latest
+
+    def feed(self, samples_16k: np.ndarray) -> None:
+        """One block of audio: its embeddings go to every engine."""
+        pushes = self._pipeline(np.asarray(samples_16k, dtype=np.float32), score=True)
+        self.blocks_fed += 1
+        self._latest = samples_16k
+        for engine in self._engines:
+            engine._queue(self.blocks_fed, pushes)
+
+    def _state(self) -> _FrontEndState:
+        return _FrontEndState(
             self._audio.copy(),
             self._mels.copy(),
             self._mel_end,
             self._mel_count,
             self._pending_mels,
             self._consumed,
-            [c.state() for c in self._classifiers],
             self._incremental.state() if self._incremental is not None else None,
         )
 
     def reset(self) -> None:
+        """Back to the state after the prefill, the classifiers of every engine too."""
         initial = self._initial
         self._audio = initial.audio.copy()
         self._mels[:] = initial.mels
@@ -313,20 +376,20 @@ class OpenWakeWordEngine:
         self._pending_mels = initial.pending_mels
         self._consumed = initial.consumed
         self._quiet_steps = self._skipped = 0
-        for classifier, state in zip(self._classifiers, initial.classifiers, strict=True):
-            classifier.restore(state)
+        for name, classifier in self._classifiers.items():
+            classifier.restore(self._initial_classifiers[name])
         if self._incremental is not None and initial.embedding is not None:
             self._incremental.restore(initial.embedding)
+        self._latest = None
+        for engine in self._engines:
+            engine._forget()
 
-    def process(self, samples_16k: np.ndarray) -> list[ScoreFrame]:
-        return self._process(np.asarray(samples_16k, dtype=np.float32), score=True)
-
-    def _process(self, samples: np.ndarray, *, score: bool) -> list[ScoreFrame]:
-        frames: list[ScoreFrame] = []
+    def _pipeline(self, samples: np.ndarray, *, score: bool) -> list[_Push]:
+        pushes: list[_Push] = []
         held = len(self._audio)
         if held + len(samples) < MEL_WINDOW_SAMPLES:  # most calls (20 ms): no step completes
             self._audio = np.concatenate((self._audio, samples)) if held else samples.copy()
-            return frames
+            return pushes
         audio = np.concatenate((self._audio, samples)) if held else samples
         mels = self._mels
         offset = 0
@@ -357,14 +420,11 @@ class OpenWakeWordEngine:
                     self._skipped = min(self._skipped + 1, self._max_catch_up)
                     continue
                 if self._skipped:
-                    self._catch_up(start)
-                embedding = self._embed(start)
-                scores = [c.push(embedding, score) for c in self._classifiers]
-                if score and all(s is not None for s in scores):
-                    frames.append(ScoreFrame(end / SAMPLE_RATE, tuple(scores)))  # type: ignore[arg-type]
+                    pushes += self._catch_up(start)
+                pushes.append(_Push(end / SAMPLE_RATE, self._embed(start), score))
         self._consumed += offset
         self._audio = audio[offset:].copy()
-        return frames
+        return pushes
 
     def _embed(self, start: int) -> np.ndarray:
         self.embeddings_computed += 1
@@ -376,17 +436,18 @@ class OpenWakeWordEngine:
         assert self._embedding is not None
         return self._embedding.run(window).reshape(EMBEDDING_FEATURES).copy()
 
-    def _catch_up(self, start: int) -> None:
-        """Compute the skipped embeddings the classifiers' windows still need (their mel
-        windows are still in the buffer, each one step earlier), so that the scores after a
-        quiet stretch equal those of an engine that never skipped. When more were skipped than
-        are caught up, the incremental embedding's first is computed from its window alone,
-        which gives the same bits as the step-by-step computation (``embedding.py``)."""
-        for back in range(self._skipped, 0, -1):
-            embedding = self._embed(start - back * MEL_FRAMES_PER_STEP)
-            for classifier in self._classifiers:
-                classifier.push(embedding, score=False)
+    def _catch_up(self, start: int) -> list[_Push]:
+        """The skipped embeddings the classifiers' windows still need (their mel windows are
+        still in the buffer, each one step earlier), so that the scores after a quiet stretch
+        equal those of an engine that never skipped. When more were skipped than are caught up,
+        the incremental embedding's first is computed from its window alone, which gives the
+        same bits as the step-by-step computation (``embedding.py``)."""
+        pushes = [
+            _Push(0.0, self._embed(start - back * MEL_FRAMES_PER_STEP), False)
+            for back in range(self._skipped, 0, -1)
+        ]
         self._skipped = 0
+        return pushes
 
     def close(self) -> None:
         mel = getattr(self, "_mel", None)
@@ -395,7 +456,104 @@ class OpenWakeWordEngine:
         embedding = getattr(self, "_embedding", None)
         if embedding is not None:
             embedding.close()
-        for classifier in getattr(self, "_classifiers", []):
+        for classifier in getattr(self, "_classifiers", {}).values():
+            classifier.model.close()
+
+
+class OpenWakeWordEngine:
+    """openWakeWord models on a feature pipeline (``WakeWordEngine``): its own, or a shared
+    :class:`OpenWakeWordFrontEnd` (``front_end``; the other options are then the front end's).
+    ``mel``, ``embedding``: see :class:`OpenWakeWordFrontEnd`.
+
+    On a shared front end ``reset`` starts the engine's classifiers afresh (after the prefill),
+    not the front end: ``t`` goes on counting from the front end's start.
+    """
+
+    def __init__(
+        self,
+        models: Sequence[str | Path],
+        *,
+        front_end: OpenWakeWordFrontEnd | None = None,
+        quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS,
+        threads: int | None = 1,
+        xnnpack: bool = True,
+        mel: MelFrontEnd = "numpy",
+        embedding: EmbeddingBackEnd = "incremental",
+    ) -> None:
+        self._owns_front_end = front_end is None
+        self.front_end = front_end or OpenWakeWordFrontEnd(
+            models,
+            quiet_gate_dbfs=quiet_gate_dbfs,
+            threads=threads,
+            xnnpack=xnnpack,
+            mel=mel,
+            embedding=embedding,
+        )
+        self.names = tuple(resolve_model(m).stem for m in models)
+        self._classifiers = self.front_end._attach(self)
+        # only the last window of embeddings of blocks this engine was not given matters
+        self._keep = max((c.window for c in self._classifiers), default=0)
+        self._backlog: list[tuple[int, _Push]] = []
+        self._queued = -1  # the block fed last, while this engine has not taken it
+
+    @property
+    def mel(self) -> MelFrontEnd:
+        return self.front_end.mel
+
+    @property
+    def embedding(self) -> EmbeddingBackEnd:
+        return self.front_end.embedding
+
+    @property
+    def embeddings_computed(self) -> int:
+        return self.front_end.embeddings_computed
+
+    @property
+    def _incremental(self) -> IncrementalEmbedding | None:
+        return self.front_end._incremental
+
+    def process(self, samples_16k: np.ndarray) -> list[ScoreFrame]:
+        front = self.front_end
+        if not (self._queued == front.blocks_fed and front.is_latest(samples_16k)):
+            front.feed(samples_16k)
+        return self._take()
+
+    def _queue(self, block: int, pushes: list[_Push]) -> None:
+        if len(self._backlog) > self._keep:  # from blocks this engine was not given
+            self._backlog = self._backlog[-self._keep :]
+        self._backlog += [(block, push) for push in pushes]
+        self._queued = block
+
+    def _take(self) -> list[ScoreFrame]:
+        latest = self.front_end.blocks_fed
+        frames: list[ScoreFrame] = []
+        for block, push in self._backlog:
+            scored = push.scored and block == latest
+            scores = [c.push(push.embedding, scored) for c in self._classifiers]
+            if scored and all(s is not None for s in scores):
+                frames.append(ScoreFrame(push.t, tuple(scores)))  # type: ignore[arg-type]
+        self._backlog = []
+        self._queued = -1
+        return frames
+
+    def _forget(self) -> None:
+        self._backlog = []
+        self._queued = -1
+
+    def reset(self) -> None:
+        if self._owns_front_end:
+            self.front_end.reset()
+            return
+        self._forget()
+        for classifier in self._classifiers:
+            classifier.restore(self.front_end.initial_state(classifier.name))
+
+    def close(self) -> None:
+        if self._owns_front_end:
+            self.front_end.close()
+            return
+        self.front_end._detach(self)
+        for classifier in self._classifiers:
             classifier.model.close()
 
 
