@@ -220,3 +220,30 @@ async def test_a_stalled_output_never_stops_the_microphone(tmp_path: Path) -> No
         assert isinstance(wake, p.Wake)
         assert sat.agent.dsp.echo is not None
         assert sat.agent.dsp.echo.reference.dry_samples > 0  # type: ignore[attr-defined]
+
+
+def test_reference_keeps_its_place_across_many_answers_at_another_rate() -> None:
+    """Sound and silence alternate (answers with pauses) at the output's 24 kHz, read at 16 kHz:
+    the reader stays the margin behind the newest sample, never dry, never re-anchored (each
+    answer's start used to lose the resampler's delay, until the reference ran dry)."""
+    tone = (np.sin(np.arange(480 * 25) / 5) * 10_000).astype(np.int16)
+    playing = False
+    blocks: list[np.ndarray] = []
+
+    def pull(frames: int) -> np.ndarray | None:
+        return blocks.pop(0) if playing and blocks else None
+
+    tap = PlaybackTap(pull, 24_000)
+    reader = tap.reader(16_000, margin_s=0.06)
+    leads = []
+    for _ in range(60):  # sixty answers of half a second, 200 ms apart
+        playing = True
+        blocks = list(np.split(tone, 25))
+        for _ in range(35):
+            tap(480)
+            reader.read(320)
+            playing = bool(blocks)
+        leads.append(reader.lead)
+    assert max(leads) - min(leads) <= 2, leads
+    assert reader.dry_samples == 0
+    assert reader.resyncs == 0

@@ -49,7 +49,8 @@ class PlayedAudio:
         self._read: int | None = None  # the reader's position, in the same count
         self._last_written = 0
         self._resampler: soxr.ResampleStream | None = None
-        self._silence_carry = 0.0
+        self._taken = 0  # frames the output took, at ``played_rate``
+        self._made = 0  # samples made of them, at ``rate``
         self.dry_samples = 0  # asked for but not played yet: read as silence
         self.resyncs = 0
 
@@ -57,8 +58,9 @@ class PlayedAudio:
 
     def write(self, block: np.ndarray | None, frames: int) -> None:
         """One block the output took (``frames`` samples at ``played_rate``); None: silence."""
+        self._taken += frames
         if block is None or (self.counts is not None and not self.counts()):
-            self._write_silence(frames)
+            self._write_silence()
             return
         if self.played_rate == self.rate:
             samples = block
@@ -68,19 +70,23 @@ class PlayedAudio:
             samples = self._resampler.resample_chunk(block)
         self._append(samples)
 
-    def _write_silence(self, frames: int) -> None:
-        # Silence needs no resampler: its length at our rate, fractions carried. The resampler
-        # starts afresh with the next sound (its history is silence anyway, bar a short tail).
-        self._resampler = None
-        exact = frames * self.rate / self.played_rate + self._silence_carry
-        n = int(exact)
-        self._silence_carry = exact - n
-        self._append(np.zeros(n, dtype=np.int16))
+    def _write_silence(self) -> None:
+        # Silence needs no resampler. The one that ran gives back what it holds (its delay), and
+        # the silence fills up to what the output took in all, at our rate: the count never
+        # drifts, however often sound starts and stops (a fresh resampler's first output is
+        # short by its delay; without the top-up every answer moved the reference by it).
+        if self._resampler is not None:
+            self._append(self._resampler.resample_chunk(np.zeros(0, np.int16), last=True))
+            self._resampler = None
+        due = self._taken * self.rate // self.played_rate - self._made
+        if due > 0:
+            self._append(np.zeros(due, dtype=np.int16))
 
     def _append(self, samples: np.ndarray) -> None:
         n = len(samples)
         if not n:
             return
+        self._made += n
         size = len(self._ring)
         with self._lock:
             if n > size:  # only the last ``size`` samples can be kept
