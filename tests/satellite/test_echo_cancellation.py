@@ -247,3 +247,44 @@ def test_reference_keeps_its_place_across_many_answers_at_another_rate() -> None
     assert max(leads) - min(leads) <= 2, leads
     assert reader.dry_samples == 0
     assert reader.resyncs == 0
+
+
+def test_idle_canceller_costs_nothing_and_loses_no_sample() -> None:
+    """Configured but nothing played: the chain gives what the chain without a canceller gives
+    (the idle path is the same work); when the answer starts it cancels, and after its tail it
+    is idle again, every microphone sample accounted for."""
+    from realtime_voice_satellite.audio import DspChain
+
+    rng = np.random.default_rng(5)
+    mic = (rng.standard_normal(16_000 * 5) * 2000).astype(np.int16)
+    answer = (np.sin(np.arange(24_000) / 7) * 8000).astype(np.int16)
+    played = {"on": False, "at": 0}
+
+    def pull(frames: int) -> np.ndarray | None:
+        if not played["on"] or played["at"] >= len(answer):
+            return None
+        played["at"] += frames
+        return answer[played["at"] - frames : played["at"]]
+
+    tap = PlaybackTap(pull, 24_000)
+    on, off = DspChain(16_000, echo_reference=tap.reader(16_000)), DspChain(16_000)
+    assert on.echo is not None
+    wake_on, wake_off, stream_on, stream_off = [], [], [], []
+    for i in range(0, len(mic), 320):
+        played["on"] = 16_000 <= i < 2 * 16_000  # an answer of a second, one second in
+        tap(480)
+        chunk = mic[i : i + 320 + (i % 960 == 0)]  # now and then not whole 10 ms frames
+        a, b = on.process(chunk), off.process(chunk)
+        wake_on.append(a.wake_16k)
+        wake_off.append(b.wake_16k)
+        stream_on.append(np.frombuffer(a.stream_24k, "<i2"))
+        stream_off.append(np.frombuffer(b.stream_24k, "<i2"))
+        if i < 16_000 or i > 3.5 * 16_000:  # idle: the same samples, nothing cancelled
+            assert a.echo_out_16k is None
+            assert np.array_equal(a.wake_16k, b.wake_16k)
+    assert on.echo.frames_cancelled == pytest.approx(100 + 100 + 10, abs=12)  # answer + 1 s tail
+    assert sum(map(len, wake_on)) == sum(map(len, wake_off))
+    late = slice(-16_000, None)  # idle again, 1.5 s after the tail
+    s_on, s_off = np.concatenate(stream_on), np.concatenate(stream_off)
+    assert len(s_on) == pytest.approx(len(s_off), abs=24)
+    assert np.abs(s_on[late].astype(int) - s_off[-len(s_on[late]) :].astype(int)).max() <= 1

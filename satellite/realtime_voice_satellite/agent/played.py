@@ -49,6 +49,7 @@ class PlayedAudio:
         self._read: int | None = None  # the reader's position, in the same count
         self._last_written = 0
         self._resampler: soxr.ResampleStream | None = None
+        self._sound_end = 0  # ``_written`` after the last block that counted as sound
         self._taken = 0  # frames the output took, at ``played_rate``
         self._made = 0  # samples made of them, at ``rate``
         self.dry_samples = 0  # asked for but not played yet: read as silence
@@ -69,6 +70,7 @@ class PlayedAudio:
                 self._resampler = soxr.ResampleStream(self.played_rate, self.rate, 1, dtype="int16")
             samples = self._resampler.resample_chunk(block)
         self._append(samples)
+        self._sound_end = self._written
 
     def _write_silence(self) -> None:
         # Silence needs no resampler. The one that ran gives back what it holds (its delay), and
@@ -107,23 +109,39 @@ class PlayedAudio:
         """Samples played beyond the reader's position (negative: the reader is ahead)."""
         return self._written - (self._read if self._read is not None else self._written)
 
+    def silent(self, n: int) -> bool:
+        """True, and the ``n`` samples passed, when the next ``n`` are silence (nothing that
+        counted was played there: cheaper than reading them); else False and nothing read."""
+        with self._lock:
+            position = self._position(n)
+            if position < self._sound_end:
+                return False
+            self._read = position + n
+            return True
+
+    def _position(self, n: int) -> int:
+        """Where the next read of ``n`` starts (re-anchored if it must be); under the lock."""
+        written = self._written
+        position = self._read
+        behind = written - (position + n) if position is not None else 0
+        resumed = written != self._last_written
+        self._last_written = written
+        if (
+            position is None
+            or behind > self.margin + self.resync  # the microphone fell behind, or drift
+            or (behind < -self.resync and resumed)  # the output is back after a stall
+        ):
+            if position is not None:
+                self.resyncs += 1
+            # the read ends ``margin`` behind the newest sample (before the first: silence)
+            position = written - self.margin - n
+        return position
+
     def read(self, n: int) -> np.ndarray:
         """The next ``n`` samples for the reader; silence for what was not played (yet)."""
         with self._lock:
             written = self._written
-            position = self._read
-            behind = written - (position + n) if position is not None else 0
-            resumed = written != self._last_written
-            self._last_written = written
-            if (
-                position is None
-                or behind > self.margin + self.resync  # the microphone fell behind, or drift
-                or (behind < -self.resync and resumed)  # the output is back after a stall
-            ):
-                if position is not None:
-                    self.resyncs += 1
-                # the read ends ``margin`` behind the newest sample (before the first: silence)
-                position = written - self.margin - n
+            position = self._position(n)
             self._read = position + n
             out = np.zeros(n, dtype=np.int16)
             size = len(self._ring)
