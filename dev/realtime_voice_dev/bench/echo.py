@@ -37,8 +37,8 @@ import numpy as np
 import soxr
 
 from realtime_voice_satellite.agent.mixer import Mixer
-from realtime_voice_satellite.agent.played import PlaybackTap
 from realtime_voice_satellite.agent.playback import Player
+from realtime_voice_satellite.agent.played import PlaybackTap
 from realtime_voice_satellite.agent.room import Convolver, default_room
 from realtime_voice_satellite.agent.voice import VoiceBargeIn
 from realtime_voice_satellite.audio import DspChain, read_wav
@@ -90,7 +90,9 @@ USERS = (
 INTERRUPTIONS = 20
 SELF_SPEECH_S = 300.0  # the default of --self-speech-s
 SESSION_S = 75.0
-FALSE_AT: list[tuple[int, str, int]] = []  # (session, answer, block) of each false barge-in  # a fresh canceller (a satellite restart) every so many seconds of answers
+FALSE_AT: list[
+    tuple[int, str, int]
+] = []  # (session, answer, block) of each false barge-in  # a fresh canceller (a satellite restart) every so many seconds of answers
 
 
 def set_self_speech(self_speech_s: float) -> None:
@@ -408,7 +410,13 @@ def _collect(directory: Path, loop: asyncio.AbstractEventLoop) -> list[Figure]:
     figures.append(Figure("echo: barge-ins by voice detected", share, "%", ">= 90", share_off))
     within = sum(lat <= 400 for lat in latencies) / INTERRUPTIONS * 100
     figures.append(
-        Figure("echo: barge-ins by voice, silence at the speaker within 400 ms", within, "%", ">= 90", 0.0)
+        Figure(
+            "echo: barge-ins by voice, silence at the speaker within 400 ms",
+            within,
+            "%",
+            ">= 90",
+            0.0,
+        )
     )
     if latencies:
         for q in (50, 95):
@@ -437,7 +445,11 @@ def _collect(directory: Path, loop: asyncio.AbstractEventLoop) -> list[Figure]:
     idle, idle_off = idle_cpu()
     figures.append(
         Figure(
-            "echo: CPU idle (nothing played), capture path", idle * 1000, "ms/s", "= baseline", idle_off * 1000
+            "echo: CPU idle (nothing played), capture path",
+            idle * 1000,
+            "ms/s",
+            "= baseline",
+            idle_off * 1000,
         )
     )
     return figures
