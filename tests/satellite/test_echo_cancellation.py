@@ -288,3 +288,40 @@ def test_idle_canceller_costs_nothing_and_loses_no_sample() -> None:
     s_on, s_off = np.concatenate(stream_on), np.concatenate(stream_off)
     assert len(s_on) == pytest.approx(len(s_off), abs=24)
     assert np.abs(s_on[late].astype(int) - s_off[-len(s_on[late]) :].astype(int)).max() <= 1
+
+
+def _frames(level_dbfs: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    return (rng.standard_normal(n * 160) * 32768 * 10 ** (level_dbfs / 20)).astype(np.int16)
+
+
+def test_voice_barge_in_learns_the_rooms_residual_and_hears_what_rises_above_it() -> None:
+    """A loud leak of the talker through the canceller interrupts within ``loud_ms``; the same
+    leak as loud as the room's residual echo (learned over the playback) does not, and neither
+    does anything before 3 s of playback have taught it the room."""
+    from realtime_voice_satellite.agent.voice import VoiceBargeIn
+
+    rng = np.random.default_rng(3)
+    far = _frames(-15, 600, rng)
+    detector = VoiceBargeIn()
+
+    def feed(out: np.ndarray, far_part: np.ndarray, mic: np.ndarray | None = None) -> list[int]:
+        mic = out if mic is None else mic  # out == mic: the canceller kept all of it
+        return [
+            i
+            for i in range(0, len(out), 160)
+            if detector(mic[i : i + 160], out[i : i + 160], far_part[i : i + 160]) is not None
+        ]
+
+    burst = _frames(-25, 20, rng)  # 10 dB under the reference: a talker through a leak
+    assert feed(burst, far[: len(burst)]) == []  # not learned yet: nothing counts
+    # 4 s of playback: the residual mostly 40 dB under the reference, now and then -10 dB (a
+    # reverberant room's tail in the answer's pauses), the microphone's echo 6 dB under
+    residual = _frames(-55, 400, rng)
+    for k in range(0, 400, 25):
+        residual[k * 160 : (k + 2) * 160] = _frames(-25, 2, rng)
+    mic = _frames(-21, 400, rng)
+    assert feed(residual, far[3200 : 3200 + len(residual)], mic) == []
+    assert -15 < detector.residual_db < -5  # the tail's peaks, the 99th percentile
+    assert feed(_frames(-25, 20, rng), far[:3200]) == []  # as loud as the tail: not the user
+    loud = _frames(-12, 20, rng)  # 3 dB over the reference: someone talking
+    assert feed(loud, far[:3200])[0] == 4 * 160  # the fifth 10 ms frame: 50 ms

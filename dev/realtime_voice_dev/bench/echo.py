@@ -181,6 +181,7 @@ class _Run:
         self.cpu = 0.0  # process time in the chain and the voice detector
         self.heard_played: list[np.ndarray] = []  # what the room heard the speaker play, per block
         self.i = 0  # the next block
+        self.far: np.ndarray | None = None  # the reference beside the last block
 
     def sounding(self) -> bool:
         """What the agent counts as reference: the voice (not a chime) or the music."""
@@ -195,7 +196,8 @@ class _Run:
     def heard(self, near: np.ndarray, out: np.ndarray) -> bool:
         started = time.process_time()
         echo = self.chain.echo
-        heard = self.voice(near, out) is not None and (echo is None or echo.converged)
+        far = self.far if echo is not None else None
+        heard = self.voice(near, out, far) is not None and (echo is None or echo.converged)
         self.cpu += time.process_time() - started
         return heard
 
@@ -216,6 +218,7 @@ class _Run:
         self.cpu += time.process_time() - started
         cancelled = frame.wake_16k
         near = frame.echo_mic_16k if frame.echo_mic_16k is not None else cancelled
+        self.far = frame.echo_far_16k if frame.echo_far_16k is not None else None
         return near, cancelled
 
 
@@ -288,20 +291,27 @@ def barge_ins(
     interruptions: int = INTERRUPTIONS,
 ) -> tuple[float, list[float]]:
     """(share detected within the speech, latencies in ms from onset to silence at the
-    speaker). Each interruption comes 3 s or more into an answer (the canceller converged)."""
+    speaker). The satellite has said one answer before (its canceller and detector have heard
+    the room; the first answer after a start is another matter: docs/satellite.md); each
+    interruption comes 3 s or more into the next answer."""
     rng = np.random.default_rng(16)
     detected = 0
     latencies: list[float] = []
     for k in range(interruptions):
+        before = answers[(k + 1) % len(answers)]
         answer = answers[k % len(answers)]
         user = (users[k % len(users)] * (0.5, 0.7, 1.0)[k % 3]).astype(np.int16)
         length = len(answer) * RATE // OUT_RATE
         onset = int(rng.uniform(3.0, max(3.5, length / RATE - 3.0)) * RATE)
+        warm_blocks = len(before) // OUT_BLOCK + 50  # the answer before, and a second
+        onset += warm_blocks * BLOCK
         spoken = onset + int(np.argmax(np.abs(user) > 500))
         talker = np.concatenate([np.zeros(onset, np.int16), user])
         run = _Run(cancel=cancel, user_16k=talker, loop=loop)
-        run.say(answer)
+        run.say(before)
         for i in range(len(talker) // BLOCK):
+            if i == warm_blocks:
+                run.say(answer)
             near, out = run.step()
             # the detector hears every block, as in the agent; a decision before the onset is
             # not the user's

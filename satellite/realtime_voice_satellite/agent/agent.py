@@ -322,7 +322,10 @@ class SatelliteAgent:
             or frame.echo_out_16k is None
         ):
             return False
-        heard = self.voice_barge_in(frame.echo_mic_16k, frame.echo_out_16k) is not None
+        heard = (
+            self.voice_barge_in(frame.echo_mic_16k, frame.echo_out_16k, frame.echo_far_16k)
+            is not None
+        )
         # Before the canceller has converged (the first answer's first seconds after start) its
         # residual sounds like speech (docs/performance.md): only the wake word interrupts then.
         return heard and echo.converged

@@ -84,9 +84,11 @@ class DspFrame:
     level_dbfs: float
     speech: bool
     # while echo cancellation runs (the speaker played within its tail): the 16 kHz microphone
-    # before the canceller and after it (before noise suppression), the same samples; else None
+    # before the canceller and after it (before noise suppression), the same samples, and the
+    # reference beside them; else None
     echo_mic_16k: np.ndarray | None = None
     echo_out_16k: np.ndarray | None = None
+    echo_far_16k: np.ndarray | None = None  # the reference the canceller had for them
 
 
 @dataclass(slots=True)
@@ -323,11 +325,11 @@ class DspChain:
         if to_wake is x:  # pass-through: _to_int16 works in place
             to_wake = x.copy()
         wake = _to_int16(to_wake)
-        echo_mic = echo_out = None
+        echo_mic = echo_out = echo_far = None
         if self.echo is not None:
             echo_mic, wake = self.echo(wake)
             if self.echo.active:
-                echo_out = wake
+                echo_out, echo_far = wake, self.echo.far
             else:
                 echo_mic = None
         if self._denoise is not None:
@@ -340,7 +342,7 @@ class DspChain:
                     wake = np.concatenate((held, wake))
         to_stream = self._to_stream(wake.astype(np.float32), last)
         stream = _to_int16(to_stream, _PCM16).tobytes()
-        return DspFrame(wake, stream, level, speech, echo_mic, echo_out)
+        return DspFrame(wake, stream, level, speech, echo_mic, echo_out, echo_far)
 
     def _both(
         self, to_wake: np.ndarray, to_stream: np.ndarray, level: float, speech: bool

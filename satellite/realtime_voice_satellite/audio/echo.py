@@ -79,6 +79,7 @@ class EchoCanceller:
         self._far: np.ndarray | None = None  # reference read ahead by ``idle`` for the next call
         self._quiet_frames = self.tail_frames  # frames since the reference last held sound
         self.frames_cancelled = 0
+        self.far = np.zeros(0, dtype=np.int16)  # the reference beside the last call's output
 
     @property
     def converged(self) -> bool:
@@ -113,6 +114,7 @@ class EchoCanceller:
         far_near = self._far if self._far is not None else self.reference.read(len(near))
         self._far = None
         if not self.active and not len(self._pending) and not far_near.any():
+            self.far = far_near
             return near, near
         pending = np.concatenate((self._pending, near)) if len(self._pending) else near
         far_all = np.concatenate((self._far_pending, far_near)) if len(self._pending) else far_near
@@ -140,5 +142,7 @@ class EchoCanceller:
         if not self.active and len(self._pending):  # stopped: what it held goes on unchanged
             mic = np.concatenate((mic, self._pending))
             out = np.concatenate((out, self._pending))
+            far = np.concatenate((far, self._far_pending))
             self._pending = self._far_pending = np.zeros(0, dtype=np.int16)
+        self.far = far
         return mic, out
