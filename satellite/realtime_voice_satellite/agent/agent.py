@@ -50,11 +50,14 @@ from .mixer import Mixer
 from .playback import Player, Stopped
 from .played import PlaybackTap
 from .sounds import load_chime
-from .voice import VoiceBargeIn
+from .voice import HeldBargeIn, VoiceBargeIn
 
 _LOGGER = logging.getLogger(__name__)
 
 LOCAL_CHIME = "local:chime"  # stream id of the wake chime; never reported to HA
+# With stop words and echo cancellation: how long a voice barge-in waits for the stop word, which
+# the voice detector hears before the stop-word model has heard it whole (docs/satellite.md)
+STOP_WORD_HOLD_S = 0.8
 _SEND_QUEUE_LIMIT = 500  # about 10 s of audio frames; beyond that HA is not keeping up
 
 
@@ -106,6 +109,7 @@ class SatelliteAgent:
         if wake.stop_words:
             self._load_stop_words()
         self._last_answer: tuple[float, float] | None = None  # (loop time it ended, played ms)
+        self._held: HeldBargeIn | None = None  # a voice barge-in waiting for a stop word
         self.threshold = wake.threshold
         self._configured_threshold = wake.threshold  # satellite.yaml's (None: each model's own)
         self.follow_up_s = config.conversation.follow_up_s
@@ -261,9 +265,16 @@ class SatelliteAgent:
         detections = self.detector.process(frame.wake_16k) if len(frame.wake_16k) else []
         detections = [d for d in detections if d.model in self.active]
         if speaking and self._stop_words_on() and self._heard_stop_word(frame.wake_16k, pcm, now):
-            return  # a stop word wins over a barge-in in the same block
+            self._held = None
+            return  # a stop word wins over a barge-in in the same block, or a held one
+        if self._holding(speaking, bool(detections), pcm, now):
+            return
         if speaking and not detections and self._heard_voice(frame):
-            self._barge_in(Detection("voice", now, self.voice_barge_in.score), pcm)  # type: ignore[union-attr]
+            voice = Detection("voice", now, self.voice_barge_in.score)  # type: ignore[union-attr]
+            if self._stop_words_on():  # it may be the stop word, not yet whole (voice.py)
+                self._held = HeldBargeIn(voice, now + STOP_WORD_HOLD_S, [pcm])
+            else:
+                self._barge_in(voice, pcm)
             return
         if detections and not (self.listening and not speaking):
             best = max(detections, key=lambda d: d.score)
@@ -281,6 +292,24 @@ class SatelliteAgent:
             elif pcm:
                 self._send(pcm)
         self._remember(pcm)
+
+    def _holding(self, speaking: bool, wake_word: bool, pcm: bytes, now: float) -> bool:
+        """A held voice barge-in: True while it waits for the stop word (or is released now);
+        dropped, its audio kept in the pre-roll, when the answer ended or a wake word came."""
+        held = self._held
+        if held is None:
+            return False
+        if not speaking or wake_word:
+            self._held = None
+            for block in held.pcm:
+                self._remember(block)
+            return False
+        if now < held.until:
+            held.pcm.append(pcm)
+            return True
+        self._held = None
+        self._barge_in(held.detection, b"".join([*held.pcm, pcm]))  # type: ignore[arg-type]
+        return True
 
     def _remember(self, pcm: bytes) -> None:
         if not self._pre_roll_limit or not pcm:
@@ -428,8 +457,9 @@ class SatelliteAgent:
             timeout_s or self.config.conversation.listen_timeout_s
         )
         self._send(p.ListenStart(reason))
-        if first:
-            self._send(first)
+        # frames the peer accepts (a long pre-roll, or a held barge-in's audio, is more)
+        for start in range(0, len(first), p.MAX_AUDIO_FRAME_BYTES):
+            self._send(first[start : start + p.MAX_AUDIO_FRAME_BYTES])
         self._update_state()
 
     def _end_listening(self, reason: p.ListenEndReason) -> None:

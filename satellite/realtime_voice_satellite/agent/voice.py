@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib.util
 import math
 from collections import deque
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -165,3 +166,14 @@ def _db(out_energy: float, mic_energy: float) -> float:
     if mic_energy <= 0:
         return 0.0
     return max(-120.0, 10 * math.log10(out_energy / mic_energy))
+
+
+@dataclass(slots=True)
+class HeldBargeIn:
+    """A barge-in by voice held back while a stop word may still be coming: the user's "stop"
+    is speech too, and the voice detector hears it before the stop-word model has heard the
+    whole word. ``pcm`` is the stream's audio since the detection, for HA if it is released."""
+
+    detection: object  # the agent's Detection
+    until: float  # loop time at which it is released as a barge-in
+    pcm: list[bytes] = field(default_factory=list)
