@@ -373,6 +373,37 @@ def self_interruptions(
     return false, played, cpu / audio_s
 
 
+def wake_over_music(
+    directory: Path,
+    loop: asyncio.AbstractEventLoop,
+    *,
+    cancel: bool,
+    gain: float = 2.0,
+    tries: int = 8,
+) -> float:
+    """% of "hey jarvis" said over loud music (the media layer at ``gain`` of :func:`music`'s
+    level, about -8 dBFS, in the default room) that the wake word hears, with the music as the
+    canceller's reference or without a canceller."""
+    from realtime_voice_satellite.wakeword import WakeWordDetector
+
+    voices = ("en-us", "en-gb", "en-us+f3", "en-029")
+    words = [_say("hey jarvis", voice, directory, RATE) for voice in voices]
+    tune = (music(30.0, OUT_RATE, seed=9).astype(np.float64) * gain).astype(np.int16)
+    detector = WakeWordDetector(["hey_jarvis"])
+    heard = 0
+    for k in range(tries):
+        onset = int((4.0 + 1.7 * k) * RATE)
+        word = words[k % len(words)]
+        user = np.concatenate([np.zeros(onset, np.int16), word, np.zeros(RATE, np.int16)])
+        run = _Run(cancel=cancel, user_16k=user, music_24k=tune, loop=loop)
+        detector.reset()
+        out = [run.step()[1] for _ in range(len(user) // BLOCK)]
+        detections = detector.process(np.concatenate(out))
+        heard += any(d.t * RATE > onset for d in detections)
+    detector.close()
+    return heard / tries * 100
+
+
 def idle_cpu(seconds: float = 10.0, rounds: int = 6) -> tuple[float, float]:
     """CPU s per audio s of the capture path with nothing played, with cancellation configured
     and without, measured in alternating rounds on the same noise; the lower quartile of each."""
@@ -452,6 +483,17 @@ def _collect(directory: Path, loop: asyncio.AbstractEventLoop) -> list[Figure]:
         )
     )
     figures.append(Figure("echo: CPU while speaking", cpu * 1000, "ms/s", None, cpu_off * 1000))
+    over_music = wake_over_music(directory, loop, cancel=True)
+    over_music_off = wake_over_music(directory, loop, cancel=False)
+    figures.append(
+        Figure(
+            "echo: wake word heard over loud music (music cancelled)",
+            over_music,
+            "%",
+            "> baseline",
+            over_music_off,
+        )
+    )
     idle, idle_off = idle_cpu()
     figures.append(
         Figure(
