@@ -316,12 +316,19 @@ def test_voice_barge_in_learns_the_rooms_residual_and_hears_what_rises_above_it(
     assert feed(burst, far[: len(burst)]) == []  # not learned yet: nothing counts
     # 4 s of playback: the residual mostly 40 dB under the reference, now and then -10 dB (a
     # reverberant room's tail in the answer's pauses), the microphone's echo 6 dB under
-    residual = _frames(-55, 400, rng)
-    for k in range(0, 400, 25):
+    residual = _frames(-55, 440, rng)
+    for k in range(0, 440, 25):
         residual[k * 160 : (k + 2) * 160] = _frames(-25, 2, rng)
-    mic = _frames(-21, 400, rng)
+    mic = _frames(-21, 440, rng)
     assert feed(residual, far[3200 : 3200 + len(residual)], mic) == []
     assert -15 < detector.residual_db < -5  # the tail's peaks, the 99th percentile
     assert feed(_frames(-25, 20, rng), far[:3200]) == []  # as loud as the tail: not the user
     loud = _frames(-12, 20, rng)  # 3 dB over the reference: someone talking
     assert feed(loud, far[:3200])[0] == 4 * 160  # the fifth 10 ms frame: 50 ms
+    # The next answer: what the microphone hears before its reference has played 300 ms (say
+    # music that is not cancelled, heard as it was) is not the user, however loud.
+    detector.reset()
+    quiet = np.zeros(160 * 20, np.int16)
+    assert feed(_frames(-12, 20, rng), quiet) == []
+    assert feed(_frames(-12, 25, rng), far[: 160 * 25]) == []
+    assert feed(_frames(-12, 10, rng), far[160 * 25 : 160 * 35]) != []

@@ -160,9 +160,11 @@ class _Run:
         user_16k: np.ndarray | None = None,
         room: np.ndarray | None = None,
         music_24k: np.ndarray | None = None,
+        music_reference: bool = False,
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         self.user = np.zeros(0, np.int16) if user_16k is None else user_16k
+        self.music_reference = music_reference
         self.player = Player(OUT_RATE, prebuffer_ms=0, loop=loop)
         self.media = Player(OUT_RATE, prebuffer_ms=0, loop=loop)
         self.mixer = Mixer(self.player, self.media)
@@ -184,8 +186,11 @@ class _Run:
         self.far: np.ndarray | None = None  # the reference beside the last block
 
     def sounding(self) -> bool:
-        """What the agent counts as reference: the voice (not a chime) or the music."""
-        return self.player.current is not None or self.media.current is not None
+        """What counts as reference: as in the agent, while the voice plays (with the music
+        under it); with ``music_reference``, the music alone too."""
+        return self.player.current is not None or (
+            self.music_reference and self.media.current is not None
+        )
 
     def say(self, answer_24k: np.ndarray) -> None:
         self.player.start("answer", "response")
@@ -196,8 +201,10 @@ class _Run:
     def heard(self, near: np.ndarray, out: np.ndarray) -> bool:
         started = time.process_time()
         echo = self.chain.echo
-        far = self.far if echo is not None else None
-        heard = self.voice(near, out, far) is not None and (echo is None or echo.converged)
+        if echo is not None and self.far is None:
+            heard = False  # the canceller is not running: the agent does not listen for voice
+        else:
+            heard = self.voice(near, out, self.far) is not None and (echo is None or echo.converged)
         self.cpu += time.process_time() - started
         return heard
 
@@ -395,7 +402,7 @@ def wake_over_music(
         onset = int((4.0 + 1.7 * k) * RATE)
         word = words[k % len(words)]
         user = np.concatenate([np.zeros(onset, np.int16), word, np.zeros(RATE, np.int16)])
-        run = _Run(cancel=cancel, user_16k=user, music_24k=tune, loop=loop)
+        run = _Run(cancel=cancel, user_16k=user, music_24k=tune, music_reference=True, loop=loop)
         detector.reset()
         out = [run.step()[1] for _ in range(len(user) // BLOCK)]
         detections = detector.process(np.concatenate(out))

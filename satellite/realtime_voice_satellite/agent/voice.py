@@ -18,7 +18,10 @@ Either way a frame counts only above what the room's residual echo reaches (``_a
 its level against the reference's loudest frame of the last 500 ms, ``residual_margin_db``
 above the ``residual_percentile`` of that ratio over the last 30 s of playback. A reverberant
 room, whose tail AEC3 removes less of, so asks for a louder voice rather than interrupting
-itself; until 3 s of playback have been heard, a frame must be as loud as the reference.
+itself; until 3 s of playback have been heard, a frame must be as loud as the reference. And
+nothing counts until the reference has played for 300 ms (``FAR_SETTLE``) after 500 ms
+without sound: at an answer's start the microphone still hears what played before it without
+the canceller, e.g. the music, which is not cancelled, before it ducks.
 
 The agent also waits for the canceller's convergence (``EchoCanceller.converged``).
 
@@ -36,6 +39,7 @@ import numpy as np
 
 FRAME = 160  # 10 ms at 16 kHz
 FAR_WINDOW = 50  # frames: 500 ms of the reference, the echo's delay and most of a room's tail
+FAR_SETTLE = 30  # frames of reference before a frame counts (its echo and the music's ducking)
 FAR_MIN_ENERGY = 10 ** (-60 / 10) * 32768.0**2 * FRAME
 RESIDUAL_HISTORY = 3000  # frames of playback (30 s) the residual's level is learned over
 RESIDUAL_LEARNED = 300  # learned after 3 s of playback
@@ -80,6 +84,7 @@ class VoiceBargeIn:
         self._far_energies: deque[float] = deque(maxlen=FAR_WINDOW)
         self._ratios = np.zeros(RESIDUAL_HISTORY, dtype=np.float32)
         self._n_ratios = 0
+        self._far_frames = 0  # frames since the reference last went quiet for FAR_WINDOW
         self.residual_db = 0.0  # until learned: only what is as loud as the reference counts
         self.reset()
 
@@ -93,6 +98,8 @@ class VoiceBargeIn:
         self._score_10ms = getattr(vad, "process_10ms", None) or vad.Process10ms  # type: ignore[attr-defined]
         self._count = 0.0
         self._loud = 0
+        self._far_energies.clear()  # the last answer's reference is not this one's
+        self._far_frames = 0
         self._kept: deque[float] = deque(maxlen=self.frames_needed + 2)
         self.score = 0.0
 
@@ -105,7 +112,14 @@ class VoiceBargeIn:
         self._far_energies.append(float(far_f.dot(far_f)))
         far_envelope = max(self._far_energies)
         if far_envelope < FAR_MIN_ENERGY:
-            return True  # nothing played lately: no echo to mistake
+            # Nothing in the reference lately: the answer has not reached the speaker yet, or
+            # pauses. What is heard then is not cancelled (e.g. music, which is not cancelled,
+            # or the room's echo of it): it counts once the reference has played a while.
+            self._far_frames = 0
+            return False
+        self._far_frames += 1
+        if self._far_frames < FAR_SETTLE:
+            return False  # neither counted nor learned from
         ratio = _db(out_energy, far_envelope)
         self._ratios[self._n_ratios % RESIDUAL_HISTORY] = ratio
         self._n_ratios += 1
