@@ -494,7 +494,7 @@ def _collect(directory: Path, loop: asyncio.AbstractEventLoop) -> list[Figure]:
     over_music_off = wake_over_music(directory, loop, cancel=False)
     figures.append(
         Figure(
-            "echo: wake word heard over loud music (music cancelled)",
+            "echo: hey jarvis heard over loud music (music cancelled)",
             over_music,
             "%",
             "> baseline",
