@@ -307,3 +307,30 @@ async def test_with_echo_cancellation_and_stop_words_other_speech_barges_in_afte
         at_once = await sat.audio_for(0.3 + 0.7, within=0.5)
         assert len(at_once) >= 2 * p.AUDIO_RATE * (0.3 + 0.7)
         assert not any(isinstance(e, p.StopWord) for e in sat.log)
+
+
+async def test_a_held_barge_in_is_dropped_when_the_answer_ends_or_a_wake_word_comes(
+    tmp_path: Path,
+) -> None:
+    """The answer ended during the hold, or a wake word interrupts: the held barge-in is dropped
+    (the wake word's own barge-in or wake follows as usual) and its audio stays in the
+    pre-roll, so nothing said is lost."""
+    from realtime_voice_satellite.agent.voice import HeldBargeIn
+    from realtime_voice_satellite.wakeword import Detection
+
+    script = Script(rate=16_000).pause(1.0)
+    async with running_satellite(
+        script.write("held"), tmp_path, echo_stop_config(), room="default"
+    ) as sat:
+        agent = sat.agent
+        said = [bytes([k]) * 960 for k in range(3)]
+        for answer_ended, wake_word in ((True, False), (False, True)):
+            agent._held = HeldBargeIn(Detection("voice", 0.0, 0.9), 1e9, list(said[:2]))
+            assert not agent._holding(not answer_ended, wake_word, said[2], 0.0)
+            assert agent._held is None
+            assert list(agent._pre_roll)[-2:] == said[:2]
+        agent._held = HeldBargeIn(Detection("voice", 0.0, 0.9), 1e9, [])
+        assert agent._holding(True, False, said[0], 0.0)  # still waiting: the block is held
+        assert agent._held is not None
+        assert agent._held.pcm == [said[0]]
+        agent._held = None
