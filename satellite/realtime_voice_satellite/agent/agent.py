@@ -308,7 +308,7 @@ class SatelliteAgent:
             held.pcm.append(pcm)
             return True
         self._held = None
-        self._barge_in(held.detection, b"".join([*held.pcm, pcm]))  # type: ignore[arg-type]
+        self._barge_in(held.detection, b"".join([*held.pcm, pcm]))
         return True
 
     def _remember(self, pcm: bytes) -> None:

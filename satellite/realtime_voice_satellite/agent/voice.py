@@ -34,8 +34,12 @@ import importlib.util
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..wakeword import Detection
 
 FRAME = 160  # 10 ms at 16 kHz
 FAR_WINDOW = 50  # frames: 500 ms of the reference, the echo's delay and most of a room's tail
@@ -188,6 +192,6 @@ class HeldBargeIn:
     is speech too, and the voice detector hears it before the stop-word model has heard the
     whole word. ``pcm`` is the stream's audio since the detection, for HA if it is released."""
 
-    detection: object  # the agent's Detection
+    detection: Detection
     until: float  # loop time at which it is released as a barge-in
     pcm: list[bytes] = field(default_factory=list)
