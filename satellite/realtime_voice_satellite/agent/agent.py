@@ -17,7 +17,8 @@ Rules (docs/link-protocol.md has the events):
   has the speaker's sound removed (the reference is what the output really took, through
   :class:`.played.PlaybackTap`). The wake word and stop words then hear the cancelled signal, and
   the user's voice alone interrupts an answer (:mod:`.voice`): ``barge_in`` with model
-  ``voice``, then the same as a wake word's barge-in.
+  ``voice``, then the same as a wake word's barge-in. With stop words, that barge-in is held
+  ``STOP_WORD_HOLD_S`` first: a stop word heard meanwhile stops the answer as a stop word.
 - Muted: the microphone is ignored (no wake word, no audio to HA); playback still works.
 """
 
