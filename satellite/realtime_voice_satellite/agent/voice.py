@@ -67,7 +67,7 @@ class VoiceBargeIn:
         loud_dbfs: float = -38.0,
         loud_ms: int = 50,
         residual_margin_db: float | None = 6.0,
-        residual_percentile: float = 99.0,
+        residual_percentile: float = 99.9,
     ) -> None:
         if not available():
             raise ValueError(
