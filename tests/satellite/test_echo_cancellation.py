@@ -220,3 +220,115 @@ async def test_a_stalled_output_never_stops_the_microphone(tmp_path: Path) -> No
         assert isinstance(wake, p.Wake)
         assert sat.agent.dsp.echo is not None
         assert sat.agent.dsp.echo.reference.dry_samples > 0  # type: ignore[attr-defined]
+
+
+def test_reference_keeps_its_place_across_many_answers_at_another_rate() -> None:
+    """Sound and silence alternate (answers with pauses) at the output's 24 kHz, read at 16 kHz:
+    the reader stays the margin behind the newest sample, never dry, never re-anchored (each
+    answer's start used to lose the resampler's delay, until the reference ran dry)."""
+    tone = (np.sin(np.arange(480 * 25) / 5) * 10_000).astype(np.int16)
+    playing = False
+    blocks: list[np.ndarray] = []
+
+    def pull(frames: int) -> np.ndarray | None:
+        return blocks.pop(0) if playing and blocks else None
+
+    tap = PlaybackTap(pull, 24_000)
+    reader = tap.reader(16_000, margin_s=0.06)
+    leads = []
+    for _ in range(60):  # sixty answers of half a second, 200 ms apart
+        playing = True
+        blocks = list(np.split(tone, 25))
+        for _ in range(35):
+            tap(480)
+            reader.read(320)
+            playing = bool(blocks)
+        leads.append(reader.lead)
+    assert max(leads) - min(leads) <= 2, leads
+    assert reader.dry_samples == 0
+    assert reader.resyncs == 0
+
+
+def test_idle_canceller_costs_nothing_and_loses_no_sample() -> None:
+    """Configured but nothing played: the chain gives what the chain without a canceller gives
+    (the idle path is the same work); when the answer starts it cancels, and after its tail it
+    is idle again, every microphone sample accounted for."""
+    from realtime_voice_satellite.audio import DspChain
+
+    rng = np.random.default_rng(5)
+    mic = (rng.standard_normal(16_000 * 5) * 2000).astype(np.int16)
+    answer = (np.sin(np.arange(24_000) / 7) * 8000).astype(np.int16)
+    played = {"on": False, "at": 0}
+
+    def pull(frames: int) -> np.ndarray | None:
+        if not played["on"] or played["at"] >= len(answer):
+            return None
+        played["at"] += frames
+        return answer[played["at"] - frames : played["at"]]
+
+    tap = PlaybackTap(pull, 24_000)
+    on, off = DspChain(16_000, echo_reference=tap.reader(16_000)), DspChain(16_000)
+    assert on.echo is not None
+    wake_on, wake_off, stream_on, stream_off = [], [], [], []
+    for i in range(0, len(mic), 320):
+        played["on"] = 16_000 <= i < 2 * 16_000  # an answer of a second, one second in
+        tap(480)
+        chunk = mic[i : i + 320 + (i % 960 == 0)]  # now and then not whole 10 ms frames
+        a, b = on.process(chunk), off.process(chunk)
+        wake_on.append(a.wake_16k)
+        wake_off.append(b.wake_16k)
+        stream_on.append(np.frombuffer(a.stream_24k, "<i2"))
+        stream_off.append(np.frombuffer(b.stream_24k, "<i2"))
+        if i < 16_000 or i > 3.5 * 16_000:  # idle: the same samples, nothing cancelled
+            assert a.echo_out_16k is None
+            assert np.array_equal(a.wake_16k, b.wake_16k)
+    assert on.echo.frames_cancelled == pytest.approx(100 + 100 + 10, abs=12)  # answer + 1 s tail
+    assert sum(map(len, wake_on)) == sum(map(len, wake_off))
+    late = slice(-16_000, None)  # idle again, 1.5 s after the tail
+    s_on, s_off = np.concatenate(stream_on), np.concatenate(stream_off)
+    assert len(s_on) == pytest.approx(len(s_off), abs=24)
+    assert np.abs(s_on[late].astype(int) - s_off[-len(s_on[late]) :].astype(int)).max() <= 1
+
+
+def _frames(level_dbfs: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    return (rng.standard_normal(n * 160) * 32768 * 10 ** (level_dbfs / 20)).astype(np.int16)
+
+
+def test_voice_barge_in_learns_the_rooms_residual_and_hears_what_rises_above_it() -> None:
+    """A loud leak of the talker through the canceller interrupts within ``loud_ms``; the same
+    leak as loud as the room's residual echo (learned over the playback) does not, and neither
+    does anything before 3 s of playback have taught it the room."""
+    from realtime_voice_satellite.agent.voice import VoiceBargeIn
+
+    rng = np.random.default_rng(3)
+    far = _frames(-15, 600, rng)
+    detector = VoiceBargeIn()
+
+    def feed(out: np.ndarray, far_part: np.ndarray, mic: np.ndarray | None = None) -> list[int]:
+        mic = out if mic is None else mic  # out == mic: the canceller kept all of it
+        return [
+            i
+            for i in range(0, len(out), 160)
+            if detector(mic[i : i + 160], out[i : i + 160], far_part[i : i + 160]) is not None
+        ]
+
+    burst = _frames(-25, 20, rng)  # 10 dB under the reference: a talker through a leak
+    assert feed(burst, far[: len(burst)]) == []  # not learned yet: nothing counts
+    # 4 s of playback: the residual mostly 40 dB under the reference, now and then -10 dB (a
+    # reverberant room's tail in the answer's pauses), the microphone's echo 6 dB under
+    residual = _frames(-55, 440, rng)
+    for k in range(0, 440, 25):
+        residual[k * 160 : (k + 2) * 160] = _frames(-25, 2, rng)
+    mic = _frames(-21, 440, rng)
+    assert feed(residual, far[3200 : 3200 + len(residual)], mic) == []
+    assert -15 < detector.residual_db < -5  # the tail's peaks, the 99th percentile
+    assert feed(_frames(-25, 20, rng), far[:3200]) == []  # as loud as the tail: not the user
+    loud = _frames(-12, 20, rng)  # 3 dB over the reference: someone talking
+    assert feed(loud, far[:3200])[0] == 4 * 160  # the fifth 10 ms frame: 50 ms
+    # The next answer: what the microphone hears before its reference has played 300 ms (say
+    # music that is not cancelled, heard as it was) is not the user, however loud.
+    detector.reset()
+    quiet = np.zeros(160 * 20, np.int16)
+    assert feed(_frames(-12, 20, rng), quiet) == []
+    assert feed(_frames(-12, 25, rng), far[: 160 * 25]) == []
+    assert feed(_frames(-12, 10, rng), far[160 * 25 : 160 * 35]) != []

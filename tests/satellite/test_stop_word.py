@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -260,3 +261,87 @@ def test_config_defaults_and_model_errors(tmp_path: Path) -> None:
     assert micro.detector.engine == "openwakeword"
     for detector in (micro.detector, micro.stop_detector):
         detector.close()
+
+
+def echo_stop_config():  # type: ignore[no-untyped-def]
+    # the answer at 0.3 of full volume: at full volume in the default room, AEC3's suppressor
+    # takes the stop word itself away (docs/performance.md), with or without the hold
+    cfg = stop_config()
+    return replace(cfg, audio=replace(cfg.audio, echo_cancellation="on", volume=0.3))
+
+
+async def test_with_echo_cancellation_a_spoken_stop_word_stops_not_barges_in(
+    tmp_path: Path,
+) -> None:
+    """Echo cancellation on, file mode's room: the user says the stop word over the answer. The
+    voice barge-in waits while the stop word may still come, so the satellite stops and goes
+    idle (``stop_word``), instead of listening (``barge_in`` by voice)."""
+    script = Script(rate=16_000).pause(5.0).say("alexa", "stop").pause(4.0)
+    async with running_satellite(
+        script.write("stop-echo-on"), tmp_path, echo_stop_config(), room="default"
+    ) as sat:
+        await asyncio.sleep(0.3)
+        await sat.play("answer-1", speech(LONG_ANSWER, p.AUDIO_RATE))
+        stop = await sat.next(p.StopWord, within=15)
+        assert isinstance(stop, p.StopWord)
+        assert stop.model == "alexa"
+        stopped = await sat.next(p.PlaybackStopped)
+        assert isinstance(stopped, p.PlaybackStopped)
+        assert stopped.reason == "stop_word"
+        await sat.until(p.StateChanged("idle"), within=1)
+        with contextlib.suppress(TimeoutError):
+            await sat.next(p.ListenStart, within=1.0)
+        assert not any(isinstance(e, p.BargeIn | p.ListenStart | Audio) for e in sat.log)
+        assert sat.agent._held is None
+
+
+async def test_with_echo_cancellation_and_stop_words_other_speech_barges_in_after_the_hold(
+    tmp_path: Path,
+) -> None:
+    """Not a stop word: the held barge-in goes to HA when the hold ends, with everything said
+    since 300 ms before the detection (the pre-roll and the held audio)."""
+    script = Script(rate=16_000).pause(5.0).say("no wait, turn off the bedroom light").pause(4.0)
+    async with running_satellite(
+        script.write("stop-echo-other"), tmp_path, echo_stop_config(), room="default"
+    ) as sat:
+        await asyncio.sleep(0.3)
+        await sat.play("answer-1", speech(LONG_ANSWER, p.AUDIO_RATE))
+        barge = await sat.next(p.BargeIn, within=15)
+        assert isinstance(barge, p.BargeIn)
+        assert barge.model == "voice"
+        stopped = await sat.next(p.PlaybackStopped)
+        assert isinstance(stopped, p.PlaybackStopped)
+        assert stopped.reason == "barge_in"
+        assert await sat.next(p.ListenStart) == p.ListenStart("barge_in")
+        # the pre-roll and the held audio at once, in frames the link takes (the first used to
+        # be one frame too large, and the link closed)
+        at_once = await sat.audio_for(0.3 + 0.7, within=0.5)
+        assert len(at_once) >= 2 * p.AUDIO_RATE * (0.3 + 0.7)
+        assert not any(isinstance(e, p.StopWord) for e in sat.log)
+
+
+async def test_a_held_barge_in_is_dropped_when_the_answer_ends_or_a_wake_word_comes(
+    tmp_path: Path,
+) -> None:
+    """The answer ended during the hold, or a wake word interrupts: the held barge-in is dropped
+    (the wake word's own barge-in or wake follows as usual) and its audio stays in the
+    pre-roll, so nothing said is lost."""
+    from realtime_voice_satellite.agent.voice import HeldBargeIn
+    from realtime_voice_satellite.wakeword import Detection
+
+    script = Script(rate=16_000).pause(1.0)
+    async with running_satellite(
+        script.write("held"), tmp_path, echo_stop_config(), room="default"
+    ) as sat:
+        agent = sat.agent
+        said = [bytes([k]) * 960 for k in range(3)]
+        for answer_ended, wake_word in ((True, False), (False, True)):
+            agent._held = HeldBargeIn(Detection("voice", 0.0, 0.9), 1e9, list(said[:2]))
+            assert not agent._holding(not answer_ended, wake_word, said[2], 0.0)
+            assert agent._held is None
+            assert list(agent._pre_roll)[-2:] == said[:2]
+        agent._held = HeldBargeIn(Detection("voice", 0.0, 0.9), 1e9, [])
+        assert agent._holding(True, False, said[0], 0.0)  # still waiting: the block is held
+        assert agent._held is not None
+        assert agent._held.pcm == [said[0]]
+        agent._held = None

@@ -64,10 +64,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         choices=list(dict.fromkeys(area_name(m) for m in AREAS)),
         help="only this area's figures (repeatable); default: all",
     )
+    parser.add_argument(
+        "--self-speech-s",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds of the satellite's own speech for the false self-interruptions "
+        "(default 300; 3600 for the hour of issue #16, a few minutes of CPU)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     wanted = getattr(args, "area", None)
+    if getattr(args, "self_speech_s", None):
+        from . import echo
+
+        echo.set_self_speech(args.self_speech_s)
     figures = collect(tuple(m for m in AREAS if not wanted or area_name(m) in wanted))
     if args.json:
         print(json.dumps({"machine": machine(), "figures": [asdict(f) for f in figures]}))

@@ -17,7 +17,8 @@ Rules (docs/link-protocol.md has the events):
   has the speaker's sound removed (the reference is what the output really took, through
   :class:`.played.PlaybackTap`). The wake word and stop words then hear the cancelled signal, and
   the user's voice alone interrupts an answer (:mod:`.voice`): ``barge_in`` with model
-  ``voice``, then the same as a wake word's barge-in.
+  ``voice``, then the same as a wake word's barge-in. With stop words, that barge-in is held
+  ``STOP_WORD_HOLD_S`` first: a stop word heard meanwhile stops the answer as a stop word.
 - Muted: the microphone is ignored (no wake word, no audio to HA); playback still works.
 
 Threads: the audio processing (DSP, wake and stop words, the voice barge-in, the own-voice
@@ -59,11 +60,14 @@ from .mixer import Mixer
 from .playback import Player, Stopped
 from .played import PlaybackTap
 from .sounds import load_chime
-from .voice import VoiceBargeIn
+from .voice import HeldBargeIn, VoiceBargeIn
 
 _LOGGER = logging.getLogger(__name__)
 
 LOCAL_CHIME = "local:chime"  # stream id of the wake chime; never reported to HA
+# With stop words and echo cancellation: how long a voice barge-in waits for the stop word, which
+# the voice detector hears before the stop-word model has heard it whole (docs/satellite.md)
+STOP_WORD_HOLD_S = 0.8
 _SEND_QUEUE_LIMIT = 500  # about 10 s of audio frames; beyond that HA is not keeping up
 
 
@@ -125,6 +129,7 @@ class SatelliteAgent:
         if wake.stop_words:
             self._load_stop_words()
         self._last_answer: tuple[float, float] | None = None  # (loop time it ended, played ms)
+        self._held: HeldBargeIn | None = None  # a voice barge-in waiting for a stop word
         self.threshold = wake.threshold
         self._configured_threshold = wake.threshold  # satellite.yaml's (None: each model's own)
         self.follow_up_s = config.conversation.follow_up_s
@@ -341,10 +346,17 @@ class SatelliteAgent:
             return
         speaking = self._speaking()
         if speaking and heard.stop and self._heard_stop_word(heard.stop, pcm, now):
-            return  # a stop word wins over a barge-in in the same block
+            self._held = None
+            return  # a stop word wins over a barge-in in the same block, or a held one
         detections = heard.wake
+        if self._holding(speaking, bool(detections), pcm, now):
+            return
         if speaking and not detections and heard.voice is not None:
-            self._barge_in(Detection("voice", now, heard.voice), pcm)
+            voice = Detection("voice", now, heard.voice)
+            if self._stop_words_on():  # it may be the stop word, not yet whole (voice.py)
+                self._held = HeldBargeIn(voice, now + STOP_WORD_HOLD_S, [pcm])
+            else:
+                self._barge_in(voice, pcm)
             return
         if detections and not (self.listening and not speaking):
             best = max(detections, key=lambda d: d.score)
@@ -362,6 +374,24 @@ class SatelliteAgent:
             elif pcm:
                 self._send(pcm)
         self._remember(pcm)
+
+    def _holding(self, speaking: bool, wake_word: bool, pcm: bytes, now: float) -> bool:
+        """A held voice barge-in: True while it waits for the stop word (or is released now);
+        dropped, its audio kept in the pre-roll, when the answer ended or a wake word came."""
+        held = self._held
+        if held is None:
+            return False
+        if not speaking or wake_word:
+            self._held = None
+            for block in held.pcm:
+                self._remember(block)
+            return False
+        if now < held.until:
+            held.pcm.append(pcm)
+            return True
+        self._held = None
+        self._barge_in(held.detection, b"".join([*held.pcm, pcm]))
+        return True
 
     def _remember(self, pcm: bytes) -> None:
         if not self._pre_roll_limit or not pcm:
@@ -500,8 +530,9 @@ class SatelliteAgent:
             timeout_s or self.config.conversation.listen_timeout_s
         )
         self._send(p.ListenStart(reason))
-        if first:
-            self._send(first)
+        # frames the peer accepts (a long pre-roll, or a held barge-in's audio, is more)
+        for start in range(0, len(first), p.MAX_AUDIO_FRAME_BYTES):
+            self._send(first[start : start + p.MAX_AUDIO_FRAME_BYTES])
         self._update_state()
 
     def _end_listening(self, reason: p.ListenEndReason) -> None:

@@ -35,3 +35,6 @@ class CapturedReference:
 
     def read(self, n: int) -> np.ndarray:
         return self.played.read(n, as_of=self._as_of)
+
+    def silent(self, n: int) -> bool:
+        return self.played.silent(n, as_of=self._as_of)

@@ -49,7 +49,9 @@ class PlayedAudio:
         self._read: int | None = None  # the reader's position, in the same count
         self._last_written = 0
         self._resampler: soxr.ResampleStream | None = None
-        self._silence_carry = 0.0
+        self._sound_end = 0  # ``_written`` after the last block that counted as sound
+        self._taken = 0  # frames the output took, at ``played_rate``
+        self._made = 0  # samples made of them, at ``rate``
         self.dry_samples = 0  # asked for but not played yet: read as silence
         self.resyncs = 0
 
@@ -57,8 +59,9 @@ class PlayedAudio:
 
     def write(self, block: np.ndarray | None, frames: int) -> None:
         """One block the output took (``frames`` samples at ``played_rate``); None: silence."""
+        self._taken += frames
         if block is None or (self.counts is not None and not self.counts()):
-            self._write_silence(frames)
+            self._write_silence()
             return
         if self.played_rate == self.rate:
             samples = block
@@ -67,20 +70,25 @@ class PlayedAudio:
                 self._resampler = soxr.ResampleStream(self.played_rate, self.rate, 1, dtype="int16")
             samples = self._resampler.resample_chunk(block)
         self._append(samples)
+        self._sound_end = self._written
 
-    def _write_silence(self, frames: int) -> None:
-        # Silence needs no resampler: its length at our rate, fractions carried. The resampler
-        # starts afresh with the next sound (its history is silence anyway, bar a short tail).
-        self._resampler = None
-        exact = frames * self.rate / self.played_rate + self._silence_carry
-        n = int(exact)
-        self._silence_carry = exact - n
-        self._append(np.zeros(n, dtype=np.int16))
+    def _write_silence(self) -> None:
+        # Silence needs no resampler. The one that ran gives back what it holds (its delay), and
+        # the silence fills up to what the output took in all, at our rate: the count never
+        # drifts, however often sound starts and stops (a fresh resampler's first output is
+        # short by its delay; without the top-up every answer moved the reference by it).
+        if self._resampler is not None:
+            self._append(self._resampler.resample_chunk(np.zeros(0, np.int16), last=True))
+            self._resampler = None
+        due = self._taken * self.rate // self.played_rate - self._made
+        if due > 0:
+            self._append(np.zeros(due, dtype=np.int16))
 
     def _append(self, samples: np.ndarray) -> None:
         n = len(samples)
         if not n:
             return
+        self._made += n
         size = len(self._ring)
         with self._lock:
             if n > size:  # only the last ``size`` samples can be kept
@@ -106,25 +114,43 @@ class PlayedAudio:
         """Samples played beyond the reader's position (negative: the reader is ahead)."""
         return self._written - (self._read if self._read is not None else self._written)
 
+    def silent(self, n: int, *, as_of: int | None = None) -> bool:
+        """True, and the ``n`` samples passed, when the next ``n`` are silence; else False and
+        nothing read. Cheaper than reading them, for a reader that is idle: no lock, no copy.
+        The reader is let go (the next read re-anchors ``margin`` behind the newest sample,
+        as the first one does), so only sound within that margin of the newest sample counts;
+        a block the output is writing meanwhile is in the margin of the next call. ``as_of``
+        as for :meth:`read`."""
+        written = self._written if as_of is None else min(as_of, self._written)
+        if self._sound_end > written - self.margin - n:
+            return False
+        self._read = None
+        return True
+
+    def _position(self, n: int, written: int) -> int:
+        """Where the next read of ``n`` starts (re-anchored if it must be); under the lock."""
+        position = self._read
+        behind = written - (position + n) if position is not None else 0
+        resumed = written != self._last_written
+        self._last_written = written
+        if (
+            position is None
+            or behind > self.margin + self.resync  # the microphone fell behind, or drift
+            or (behind < -self.resync and resumed)  # the output is back after a stall
+        ):
+            if position is not None:
+                self.resyncs += 1
+            # the read ends ``margin`` behind the newest sample (before the first: silence)
+            position = written - self.margin - n
+        return position
+
     def read(self, n: int, *, as_of: int | None = None) -> np.ndarray:
         """The next ``n`` samples for the reader; silence for what was not played (yet).
         ``as_of``: read as if only that many samples had been written (``written`` when the
         microphone block was captured, for a reader that processes it later)."""
         with self._lock:
             written = self._written if as_of is None else min(as_of, self._written)
-            position = self._read
-            behind = written - (position + n) if position is not None else 0
-            resumed = written != self._last_written
-            self._last_written = written
-            if (
-                position is None
-                or behind > self.margin + self.resync  # the microphone fell behind, or drift
-                or (behind < -self.resync and resumed)  # the output is back after a stall
-            ):
-                if position is not None:
-                    self.resyncs += 1
-                # the read ends ``margin`` behind the newest sample (before the first: silence)
-                position = written - self.margin - n
+            position = self._position(n, written)
             self._read = position + n
             out = np.zeros(n, dtype=np.int16)
             size = len(self._ring)

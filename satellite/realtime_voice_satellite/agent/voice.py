@@ -2,16 +2,26 @@
 
 ``pymicro-vad`` (the voice activity detector Home Assistant's own pipeline uses) scores each 10 ms
 of the cancelled microphone. A score says "speech", not whose: the residual of the satellite's
-own voice is speech too. Measured on the default room (docs/performance.md): after convergence
-the residual scores low, but while AEC3 converges (the first second or two of the first answer),
-and in the answer's pauses then, the faint residual scored high for a second at a time. So a
-barge-in needs both:
+own voice is speech too. And AEC3 (measured, docs/performance.md) passes a talker only in short
+leaks: once converged, its suppressor takes the cancelled signal to about -90 dBFS while the
+answer plays, the user's words included, and lets through a syllable now and then. So a barge-in
+is either of:
 
-- ``speech_ms`` of speech frames in a row (a lone frame below ``threshold`` is forgiven);
-- within them, ``kept_frames`` frames where the cancelled signal kept at least ``kept_db`` of
-  the microphone's energy, at ``min_dbfs`` or louder: the canceller removed little there, so
-  something the speaker did not play was heard (AEC3 suppresses a talker during double talk,
-  but not throughout a word).
+- ``speech_ms`` of speech frames in a row (a lone frame below ``threshold`` is forgiven) with,
+  within them, ``kept_frames`` frames where the cancelled signal kept at least ``kept_db`` of
+  the microphone's energy, at ``min_dbfs`` or louder (the canceller removed little there);
+- ``loud_ms`` of frames in a row that kept at least ``loud_db`` of the microphone's energy at
+  ``loud_dbfs`` or louder: a leak loud enough to be someone talking, caught before pymicro-vad
+  (whose score takes 100-300 ms to rise, and some voices it barely scores) says speech.
+
+Either way a frame counts only above what the room's residual echo reaches (``_above_residual``):
+its level against the reference's loudest frame of the last 500 ms, ``residual_margin_db``
+above the ``residual_percentile`` of that ratio over the last 30 s of playback. A reverberant
+room, whose tail AEC3 removes less of, so asks for a louder voice rather than interrupting
+itself; until 3 s of playback have been heard, a frame must be as loud as the reference. And
+nothing counts until the reference has played for 300 ms (``FAR_SETTLE``) after 500 ms
+without sound: at an answer's start the microphone still hears what played before it without
+the canceller, e.g. the music, which is not cancelled, before it ducks.
 
 The agent also waits for the canceller's convergence (``EchoCanceller.converged``).
 
@@ -23,10 +33,21 @@ from __future__ import annotations
 import importlib.util
 import math
 from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from ..wakeword import Detection
+
 FRAME = 160  # 10 ms at 16 kHz
+FAR_WINDOW = 50  # frames: 500 ms of the reference, the echo's delay and most of a room's tail
+FAR_SETTLE = 30  # frames of reference before a frame counts (its echo and the music's ducking)
+FAR_MIN_ENERGY = 10 ** (-60 / 10) * 32768.0**2 * FRAME
+RESIDUAL_HISTORY = 3000  # frames of playback (30 s) the residual's level is learned over
+RESIDUAL_LEARNED = 300  # learned after 3 s of playback
+RESIDUAL_UPDATE = 50  # frames between updates
 
 
 def available() -> bool:
@@ -42,6 +63,11 @@ class VoiceBargeIn:
         kept_db: float = -20.0,
         kept_frames: int = 3,
         min_dbfs: float = -40.0,
+        loud_db: float | None = -12.0,
+        loud_dbfs: float = -38.0,
+        loud_ms: int = 50,
+        residual_margin_db: float | None = 6.0,
+        residual_percentile: float = 99.9,
     ) -> None:
         if not available():
             raise ValueError(
@@ -53,6 +79,17 @@ class VoiceBargeIn:
         self.kept_db = kept_db
         self.kept_frames = kept_frames
         self.min_energy = 10 ** (min_dbfs / 10) * 32768.0**2 * FRAME
+        self.loud_db = loud_db
+        self.loud_energy = 10 ** (loud_dbfs / 10) * 32768.0**2 * FRAME
+        self.loud_frames = max(1, loud_ms // 10)
+        self.residual_margin_db = residual_margin_db
+        self.residual_percentile = residual_percentile
+        # the room's residual, learned over the answers (not reset between them)
+        self._far_energies: deque[float] = deque(maxlen=FAR_WINDOW)
+        self._ratios = np.zeros(RESIDUAL_HISTORY, dtype=np.float32)
+        self._n_ratios = 0
+        self._far_frames = 0  # frames since the reference last went quiet for FAR_WINDOW
+        self.residual_db = 0.0  # until learned: only what is as loud as the reference counts
         self.reset()
 
     def reset(self) -> None:
@@ -64,12 +101,43 @@ class VoiceBargeIn:
         # pin) Process10ms, which returns -1 until it has enough audio. Chosen once.
         self._score_10ms = getattr(vad, "process_10ms", None) or vad.Process10ms  # type: ignore[attr-defined]
         self._count = 0.0
+        self._loud = 0
+        self._far_energies.clear()  # the last answer's reference is not this one's
+        self._far_frames = 0
         self._kept: deque[float] = deque(maxlen=self.frames_needed + 2)
         self.score = 0.0
 
-    def __call__(self, mic: np.ndarray, cancelled: np.ndarray) -> float | None:
-        """Whole 10 ms frames of the microphone and of the cancelled signal (int16, 16 kHz);
-        the speech score when they make a barge-in, else None."""
+    def _above_residual(self, out_energy: float, far: np.ndarray) -> bool:
+        """Whether the cancelled frame is louder than the room's residual echo could be: its
+        ratio to the reference's loudest frame of the last ``FAR_WINDOW`` (the echo's delay and
+        tail), against the ``residual_percentile`` of that ratio over the last
+        ``RESIDUAL_HISTORY`` frames of playback, plus ``residual_margin_db``."""
+        far_f = far.astype(np.float32)
+        self._far_energies.append(float(far_f.dot(far_f)))
+        far_envelope = max(self._far_energies)
+        if far_envelope < FAR_MIN_ENERGY:
+            # Nothing in the reference lately: the answer has not reached the speaker yet, or
+            # pauses. What is heard then is not cancelled (e.g. music, which is not cancelled,
+            # or the room's echo of it): it counts once the reference has played a while.
+            self._far_frames = 0
+            return False
+        self._far_frames += 1
+        if self._far_frames < FAR_SETTLE:
+            return False  # neither counted nor learned from
+        ratio = _db(out_energy, far_envelope)
+        self._ratios[self._n_ratios % RESIDUAL_HISTORY] = ratio
+        self._n_ratios += 1
+        if self._n_ratios >= RESIDUAL_LEARNED and self._n_ratios % RESIDUAL_UPDATE == 0:
+            learned = self._ratios[: min(self._n_ratios, RESIDUAL_HISTORY)]
+            self.residual_db = float(np.percentile(learned, self.residual_percentile))
+        assert self.residual_margin_db is not None
+        return ratio >= self.residual_db + self.residual_margin_db
+
+    def __call__(
+        self, mic: np.ndarray, cancelled: np.ndarray, far: np.ndarray | None = None
+    ) -> float | None:
+        """Whole 10 ms frames of the microphone, of the cancelled signal and of the reference
+        beside them (int16, 16 kHz); the speech score when they make a barge-in, else None."""
         heard = None
         for start in range(0, len(cancelled) - FRAME + 1, FRAME):
             out = cancelled[start : start + FRAME]
@@ -78,21 +146,34 @@ class VoiceBargeIn:
             mic_energy = float(near.dot(near))
             out_energy = float(out_f.dot(out_f))
             kept = _db(out_energy, mic_energy)
+            if (
+                self.residual_margin_db is not None
+                and far is not None
+                and not self._above_residual(out_energy, far[start : start + FRAME])
+            ):
+                kept = -120.0  # within what the room's residual echo reaches
             # a frame too quiet to be someone talking to the satellite keeps nothing
             self._kept.append(kept if out_energy >= self.min_energy else -120.0)
+            if self.loud_db is not None and kept >= self.loud_db and out_energy >= self.loud_energy:
+                self._loud += 1
+            else:
+                self._loud = 0
             score = self._score_10ms(np.ascontiguousarray(out, dtype="<i2").tobytes())
             if score >= self.threshold:
                 self.score = score if self._count < 1 else max(self.score, score)
                 self._count += 1
             else:
                 self._count = max(0.0, self._count - 1.5)
-            if (
-                heard is None
-                and self._count >= self.frames_needed
-                and sum(k >= self.kept_db for k in self._kept) >= self.kept_frames
+            if heard is None and (
+                (
+                    self._count >= self.frames_needed
+                    and sum(k >= self.kept_db for k in self._kept) >= self.kept_frames
+                )
+                or self._loud >= self.loud_frames
             ):
-                heard = self.score
+                heard = max(self.score, score)
                 self._count = 0.0
+                self._loud = 0
         return heard
 
 
@@ -103,3 +184,14 @@ def _db(out_energy: float, mic_energy: float) -> float:
     if mic_energy <= 0:
         return 0.0
     return max(-120.0, 10 * math.log10(out_energy / mic_energy))
+
+
+@dataclass(slots=True)
+class HeldBargeIn:
+    """A barge-in by voice held back while a stop word may still be coming: the user's "stop"
+    is speech too, and the voice detector hears it before the stop-word model has heard the
+    whole word. ``pcm`` is the stream's audio since the detection, for HA if it is released."""
+
+    detection: Detection
+    until: float  # loop time at which it is released as a barge-in
+    pcm: list[bytes] = field(default_factory=list)

@@ -84,9 +84,11 @@ class DspFrame:
     level_dbfs: float
     speech: bool
     # while echo cancellation runs (the speaker played within its tail): the 16 kHz microphone
-    # before the canceller and after it (before noise suppression), the same samples; else None
+    # before the canceller and after it (before noise suppression), the same samples, and the
+    # reference beside them; else None
     echo_mic_16k: np.ndarray | None = None
     echo_out_16k: np.ndarray | None = None
+    echo_far_16k: np.ndarray | None = None  # the reference the canceller had for them
 
 
 @dataclass(slots=True)
@@ -313,46 +315,52 @@ class DspChain:
 
     def _frame(self, x: np.ndarray, level: float, speech: bool, last: bool) -> DspFrame:
         if not self._stream_from_wake:
-            to_wake = self._to_wake(x, last)
-            to_stream = self._to_stream(x, last)
-            # both outputs side by side, so that one pass of each ufunc converts them
-            n_wake = len(to_wake)
-            n = n_wake + len(to_stream)
-            if len(self._outputs) < n:
-                self._outputs = np.empty(max(n, 2 * len(self._outputs)), dtype=np.float32)
-            both = self._outputs[:n]
-            both[:n_wake] = to_wake
-            both[n_wake:] = to_stream
-            ints = _to_int16(both)
-            wake = ints[:n_wake]
-            stream_ints = ints[n_wake:]
-            if not _LITTLE_ENDIAN:
-                stream_ints = stream_ints.astype(_PCM16)
-            stream = stream_ints.tobytes()
-        else:
-            to_wake = self._to_wake(x, last)
-            if to_wake is x:  # pass-through: _to_int16 works in place
-                to_wake = x.copy()
-            wake = _to_int16(to_wake)
-            echo_mic = echo_out = None
-            if self.echo is not None:
-                echo_mic, wake = self.echo(wake)
-                if self.echo.active:
-                    echo_out = wake
-                else:
-                    echo_mic = None
-            if self._denoise is not None:
-                held = self._denoise.held()
-                try:
-                    wake = self._denoise(wake, last=last)
-                except Exception as err:  # the chain goes on without the stage
-                    self._noise_suppression_failed(err)
-                    if len(held):  # what it held comes out as it is: no sample lost
-                        wake = np.concatenate((held, wake))
-            to_stream = self._to_stream(wake.astype(np.float32), last)
-            stream = _to_int16(to_stream, _PCM16).tobytes()
-            return DspFrame(wake, stream, level, speech, echo_mic, echo_out)
-        return DspFrame(wake, stream, level, speech)
+            return self._both(self._to_wake(x, last), self._to_stream(x, last), level, speech)
+        to_wake = self._to_wake(x, last)
+        if self._denoise is None and self.echo is not None and self.echo.idle(len(to_wake)):
+            # The canceller is idle (nothing played): the path costs what it costs without it.
+            # The stream still comes from the 16 kHz signal (one resampler, no step when the
+            # canceller starts), unrounded here: less than half a step of int16 apart.
+            return self._both(to_wake, self._to_stream(to_wake, last), level, speech)
+        if to_wake is x:  # pass-through: _to_int16 works in place
+            to_wake = x.copy()
+        wake = _to_int16(to_wake)
+        echo_mic = echo_out = echo_far = None
+        if self.echo is not None:
+            echo_mic, wake = self.echo(wake)
+            if self.echo.active:
+                echo_out, echo_far = wake, self.echo.far
+            else:
+                echo_mic = None
+        if self._denoise is not None:
+            held = self._denoise.held()
+            try:
+                wake = self._denoise(wake, last=last)
+            except Exception as err:  # the chain goes on without the stage
+                self._noise_suppression_failed(err)
+                if len(held):  # what it held comes out as it is: no sample lost
+                    wake = np.concatenate((held, wake))
+        to_stream = self._to_stream(wake.astype(np.float32), last)
+        stream = _to_int16(to_stream, _PCM16).tobytes()
+        return DspFrame(wake, stream, level, speech, echo_mic, echo_out, echo_far)
+
+    def _both(
+        self, to_wake: np.ndarray, to_stream: np.ndarray, level: float, speech: bool
+    ) -> DspFrame:
+        """Both outputs side by side, so that one pass of each ufunc converts them."""
+        n_wake = len(to_wake)
+        n = n_wake + len(to_stream)
+        if len(self._outputs) < n:
+            self._outputs = np.empty(max(n, 2 * len(self._outputs)), dtype=np.float32)
+        both = self._outputs[:n]
+        both[:n_wake] = to_wake
+        both[n_wake:] = to_stream
+        ints = _to_int16(both)
+        wake = ints[:n_wake]
+        stream_ints = ints[n_wake:]
+        if not _LITTLE_ENDIAN:
+            stream_ints = stream_ints.astype(_PCM16)
+        return DspFrame(wake, stream_ints.tobytes(), level, speech)
 
 
 def _checked(chunk: np.ndarray) -> tuple[np.ndarray, float]:

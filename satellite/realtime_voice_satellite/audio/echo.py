@@ -6,9 +6,11 @@ of microphone. AEC3 finds the delay between the two itself (its estimator covers
 ms), so the reference only has to lead the echo, never lag it.
 
 Like the noise suppressor, this stage works in 10 ms frames and holds up to one frame: its output
-lags its input by less than 10 ms and comes in multiples of 160 samples. While the reference has
-been silent for ``tail_s`` (nothing played: the satellite is idle) the canceller is not run at
-all, so an idle satellite pays nothing for it; the microphone passes through unchanged.
+lags its input by less than 10 ms and comes in multiples of 160 samples while it runs. While the
+reference has been silent for ``tail_s`` (nothing played: the satellite is idle) the canceller is
+not run at all and holds nothing: :meth:`EchoCanceller.idle` passes the reference's silence
+without reading it, and the microphone goes on unchanged, so that an idle satellite pays
+(almost) nothing for it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ class Reference(Protocol):
     def read(self, n: int) -> np.ndarray:
         """The next ``n`` samples (int16, 16 kHz) the speaker played, in step with the
         microphone; silence where nothing was (or could be) played. Never blocks."""
+        ...
+
+    def silent(self, n: int) -> bool:
+        """True, and the next ``n`` samples passed, when they are silence; else False and
+        nothing read. Never blocks."""
         ...
 
 
@@ -68,8 +75,11 @@ class EchoCanceller:
 
         self._aec = pywebrtc_audio.EchoCanceller(RATE)
         self._pending = np.zeros(0, dtype=np.int16)
+        self._far_pending = np.zeros(0, dtype=np.int16)  # the reference beside ``_pending``
+        self._far: np.ndarray | None = None  # reference read ahead by ``idle`` for the next call
         self._quiet_frames = self.tail_frames  # frames since the reference last held sound
         self.frames_cancelled = 0
+        self.far = np.zeros(0, dtype=np.int16)  # the reference beside the last call's output
 
     @property
     def converged(self) -> bool:
@@ -86,16 +96,33 @@ class EchoCanceller:
         """The samples waiting for a whole frame (fewer than 160)."""
         return self._pending
 
+    def idle(self, n: int) -> bool:
+        """True when the canceller would pass the next ``n`` samples through unchanged (it is
+        not running, nothing is held, and the reference there is silence): they are then taken
+        as passed, and the caller need not call it for them. False: call it next with ``n``."""
+        if self.active or len(self._pending) or self._far is not None:
+            return False
+        if self.reference.silent(n):
+            return True
+        self._far = self.reference.read(n)
+        return False
+
     def __call__(self, near: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``near`` (int16, 16 kHz, any length) in; (the microphone, the microphone without
-        the echo) out, both the same whole frames."""
+        the echo) out, the same samples: whole frames while it runs, all of them once it
+        stops."""
+        far_near = self._far if self._far is not None else self.reference.read(len(near))
+        self._far = None
+        if not self.active and not len(self._pending) and not far_near.any():
+            self.far = far_near
+            return near, near
         pending = np.concatenate((self._pending, near)) if len(self._pending) else near
+        far_all = np.concatenate((self._far_pending, far_near)) if len(self._pending) else far_near
         usable = len(pending) - len(pending) % FRAME
         self._pending = np.array(pending[usable:], dtype=np.int16)
+        self._far_pending = np.array(far_all[usable:], dtype=np.int16)
         mic = pending[:usable]
-        if not usable:
-            return mic, mic
-        far = self.reference.read(usable)
+        far = far_all[:usable]
         # Frame by frame: each decides whether the canceller runs (sound within the tail).
         out = None
         for start in range(0, usable, FRAME):
@@ -111,4 +138,11 @@ class EchoCanceller:
                     np.ascontiguousarray(mic[start : start + FRAME]), far_frame
                 )
                 self.frames_cancelled += 1
-        return mic, (mic if out is None else out)
+        out = mic if out is None else out
+        if not self.active and len(self._pending):  # stopped: what it held goes on unchanged
+            mic = np.concatenate((mic, self._pending))
+            out = np.concatenate((out, self._pending))
+            far = np.concatenate((far, self._far_pending))
+            self._pending = self._far_pending = np.zeros(0, dtype=np.int16)
+        self.far = far
+        return mic, out
