@@ -143,13 +143,18 @@ def check_device(ctx: Context, kind: str) -> Result:
     return ok(name, f"{device.index} {device.name!r}")
 
 
+def configured_rate(ctx: Context, kind: str, device: Device) -> int:
+    """The rate the agent opens the device at: satellite.yaml's, else the device's own."""
+    audio = ctx.settings.audio
+    return (audio.input_rate if kind == "input" else audio.output_rate) or device.rate
+
+
 def check_rate_of(ctx: Context, kind: str) -> Result:
     name = f"{kind} rate"
     device = ctx.devices.get(kind)
     if device is None:
         return skip(name, f"no {kind} device")
-    audio = ctx.settings.audio
-    rate = (audio.input_rate if kind == "input" else audio.output_rate) or device.rate
+    rate = configured_rate(ctx, kind, device)
     if (why := check_rate(ctx.sd, device.index, kind, rate)) is not None:
         return fail(
             name,
@@ -164,8 +169,7 @@ def check_free(ctx: Context, kind: str) -> Result:
     device = ctx.devices.get(kind)
     if device is None:
         return skip(name, f"no {kind} device")
-    audio = ctx.settings.audio
-    rate = (audio.input_rate if kind == "input" else audio.output_rate) or device.rate
+    rate = configured_rate(ctx, kind, device)
     if (why := try_open(ctx.sd, device.index, kind, rate)) is not None:
         return fail(
             name,
