@@ -82,10 +82,13 @@ async def test_wake_streams_the_whole_command_and_plays_the_answer(
 
 
 async def test_wake_word_during_the_answer_barges_in(tmp_path: Path) -> None:
+    """The wake word's own barge-in: with echo cancellation on, the voice detector would hear
+    the user first (test_echo_cancellation.py), so it is off here."""
     script = (
         command_script().pause(1.5).say("hey jarvis", "barge").pause(0.1).say("stop").pause(1.0)
     )
-    async with running_satellite(script.write("barge"), tmp_path) as sat:
+    cfg = config(audio={"echo_cancellation": "off"})
+    async with running_satellite(script.write("barge"), tmp_path, cfg) as sat:
         await sat.next(p.Wake)
         await sat.audio_for(1.2)
         await sat.client.stop_listening()
@@ -99,6 +102,7 @@ async def test_wake_word_during_the_answer_barges_in(tmp_path: Path) -> None:
         barge = await sat.next(p.BargeIn, within=15)
         assert isinstance(barge, p.BargeIn)
         assert barge.stream_id == "answer-2"
+        assert barge.model == "hey_jarvis"
         assert barge.score >= 0.8  # the barge-in threshold
         stopped = await sat.next(p.PlaybackStopped)
         assert isinstance(stopped, p.PlaybackStopped)
