@@ -1,0 +1,50 @@
+"""AEC3's output against a linear canceller's (:mod:`.linear_echo`) as what voice barge-in hears,
+in the same run: ``python -m realtime_voice_dev.bench.linear_compare [self-speech s]``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import echo
+
+
+def main(self_speech_s: float = 600.0, interruptions: int = echo.INTERRUPTIONS) -> None:
+    loop = asyncio.new_event_loop()
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        answers = [echo._say(text, voice, directory, echo.OUT_RATE) for voice, text in echo.ANSWERS]
+        users = [echo._say(text, voice, directory, echo.RATE) for voice, text in echo.USERS]
+        for linear in (False, True):
+            name = "linear" if linear else "AEC3 (baseline)"
+            share, latencies = echo.barge_ins(
+                answers, users, loop, cancel=True, interruptions=interruptions, linear=linear
+            )
+            within = sum(lat <= 400 for lat in latencies) / interruptions * 100
+            p50, p95 = (np.percentile(latencies, q) if latencies else float("nan") for q in (50, 95))
+            print(
+                f"{name}: detected {share:.0f} %, silence within 400 ms {within:.0f} %, "
+                f"p50 {p50:.0f} ms, p95 {p95:.0f} ms",
+                flush=True,
+            )
+        for linear in (False, True):
+            name = "linear" if linear else "AEC3 (baseline)"
+            echo.FALSE_AT.clear()
+            false, seconds, cpu = echo.self_interruptions(
+                directory, loop, self_speech_s, cancel=True, linear=linear
+            )
+            print(
+                f"{name}: false self-interruptions {false} in {seconds:.0f} s "
+                f"({false * 3600 / seconds:.1f}/h), CPU while speaking {cpu * 1000:.1f} ms/s, "
+                f"at {echo.FALSE_AT[:10]}",
+                flush=True,
+            )
+    loop.close()
+
+
+if __name__ == "__main__":
+    main(*(float(a) if i == 0 else int(a) for i, a in enumerate(sys.argv[1:])))  # type: ignore[arg-type]
