@@ -30,7 +30,7 @@ ADAPTED_FRAMES = 150  # frames with reference before the guard is trusted (1.5 s
 class LinearEchoCanceller:
     """``__call__(mic, far)``: int16 16 kHz, the same samples; the mic minus the echo estimate."""
 
-    def __init__(self, *, tail_s: float = 0.4, step: float = 0.8) -> None:
+    def __init__(self, *, tail_s: float = 0.4, step: float = 1.0) -> None:
         self.partitions = max(1, round(tail_s * 100))
         self.step = step
         self.reset()
@@ -63,7 +63,7 @@ class LinearEchoCanceller:
             if error_energy > DOUBLE_TALK_RATIO * echo_energy + 1e2 * FRAME:
                 step *= DOUBLE_TALK_SLOW
         e = np.fft.rfft(np.concatenate((np.zeros(FRAME), error)))
-        gradient = np.conj(self._x) * (e / (self._power + 1e-3 * self._power.mean() + 1e4))
+        gradient = np.conj(self._x) * (e / (self._power + 1e-2 * self._power.mean() + 1e4))
         # the constraint: only the first half of each partition's impulse response is kept
         g = np.fft.irfft(gradient, axis=1)
         g[:, FRAME:] = 0.0
