@@ -308,6 +308,7 @@ def barge_ins(
     cancel: bool,
     interruptions: int = INTERRUPTIONS,
     linear: bool = False,
+    warm: int = 1,
 ) -> tuple[float, list[float]]:
     """(share detected within the speech, latencies in ms from onset to silence at the
     speaker). The satellite has said one answer before (its canceller and detector have heard
@@ -317,7 +318,8 @@ def barge_ins(
     detected = 0
     latencies: list[float] = []
     for k in range(interruptions):
-        before = answers[(k + 1) % len(answers)]
+        # ``warm`` answers said before, one after the other (the canceller's history)
+        before = np.concatenate([answers[(k + 1 + j) % len(answers)] for j in range(warm)])
         answer = answers[k % len(answers)]
         user = (users[k % len(users)] * (0.5, 0.7, 1.0)[k % 3]).astype(np.int16)
         length = len(answer) * RATE // OUT_RATE

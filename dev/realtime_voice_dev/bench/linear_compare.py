@@ -27,6 +27,7 @@ def main(
     self_speech_s: float = 600.0,
     interruptions: int = echo.INTERRUPTIONS,
     percentile: float = 99.9,
+    warm: int = 1,
 ) -> None:
     loop = asyncio.new_event_loop()
     with tempfile.TemporaryDirectory() as tmp:
@@ -37,7 +38,7 @@ def main(
             name = "linear" if linear else "AEC3 (baseline)"
             _detector(linear, percentile)
             share, latencies = echo.barge_ins(
-                answers, users, loop, cancel=True, interruptions=interruptions, linear=linear
+                answers, users, loop, cancel=True, interruptions=interruptions, linear=linear, warm=warm
             )
             within = sum(lat <= 400 for lat in latencies) / interruptions * 100
             p50, p95 = (np.percentile(latencies, q) if latencies else float("nan") for q in (50, 95))
@@ -68,4 +69,5 @@ if __name__ == "__main__":
         float(args[0]) if args else 600.0,
         int(args[1]) if len(args) > 1 else echo.INTERRUPTIONS,
         float(args[2]) if len(args) > 2 else 99.9,
+        int(args[3]) if len(args) > 3 else 1,
     )
