@@ -18,7 +18,7 @@ from . import echo
 
 def _detector(linear: bool, percentile: float) -> None:
     """The linear run's voice detector learns the residual at ``percentile``; AEC3's as shipped."""
-    echo.VoiceBargeIn = (  # type: ignore[misc]
+    echo.VoiceBargeIn = (  # type: ignore[assignment]
         functools.partial(VoiceBargeIn, residual_percentile=percentile) if linear else VoiceBargeIn
     )
 
@@ -38,10 +38,18 @@ def main(
             name = "linear" if linear else "AEC3 (baseline)"
             _detector(linear, percentile)
             share, latencies = echo.barge_ins(
-                answers, users, loop, cancel=True, interruptions=interruptions, linear=linear, warm=warm
+                answers,
+                users,
+                loop,
+                cancel=True,
+                interruptions=interruptions,
+                linear=linear,
+                warm=warm,
             )
             within = sum(lat <= 400 for lat in latencies) / interruptions * 100
-            p50, p95 = (np.percentile(latencies, q) if latencies else float("nan") for q in (50, 95))
+            p50, p95 = (
+                np.percentile(latencies, q) if latencies else float("nan") for q in (50, 95)
+            )
             print(
                 f"{name}: detected {share:.0f} %, silence within 400 ms {within:.0f} %, "
                 f"p50 {p50:.0f} ms, p95 {p95:.0f} ms",
