@@ -44,6 +44,7 @@ from realtime_voice_satellite.agent.voice import VoiceBargeIn
 from realtime_voice_satellite.audio import DspChain, read_wav
 
 from . import Figure
+from .linear_echo import LinearEchoCanceller
 
 RATE = 16_000  # the microphone's
 OUT_RATE = 24_000
@@ -161,8 +162,11 @@ class _Run:
         room: np.ndarray | None = None,
         music_24k: np.ndarray | None = None,
         music_reference: bool = False,
+        linear: bool = False,
         loop: asyncio.AbstractEventLoop,
     ) -> None:
+        # the voice detector hears a linear canceller's output instead of AEC3's (.linear_echo)
+        self.linear = LinearEchoCanceller() if linear else None
         self.user = np.zeros(0, np.int16) if user_16k is None else user_16k
         self.music_reference = music_reference
         self.player = Player(OUT_RATE, prebuffer_ms=0, loop=loop)
@@ -184,6 +188,7 @@ class _Run:
         self.heard_played: list[np.ndarray] = []  # what the room heard the speaker play, per block
         self.i = 0  # the next block
         self.far: np.ndarray | None = None  # the reference beside the last block
+        self.linear_out = np.zeros(0, np.int16)  # the linear canceller's, beside the last block
 
     def sounding(self) -> bool:
         """What counts as reference: as in the agent, while the voice plays (with the music
@@ -204,6 +209,8 @@ class _Run:
         if echo is not None and self.far is None:
             heard = False  # the canceller is not running: the agent does not listen for voice
         else:
+            if self.linear is not None:
+                out = self.linear_out
             heard = self.voice(near, out, self.far) is not None and (echo is None or echo.converged)
         self.cpu += time.process_time() - started
         return heard
@@ -226,6 +233,10 @@ class _Run:
         cancelled = frame.wake_16k
         near = frame.echo_mic_16k if frame.echo_mic_16k is not None else cancelled
         self.far = frame.echo_far_16k if frame.echo_far_16k is not None else None
+        if self.linear is not None and self.far is not None and frame.echo_mic_16k is not None:
+            started = time.process_time()
+            self.linear_out = self.linear(frame.echo_mic_16k, self.far)
+            self.cpu += time.process_time() - started
         return near, cancelled
 
 
@@ -296,6 +307,8 @@ def barge_ins(
     *,
     cancel: bool,
     interruptions: int = INTERRUPTIONS,
+    linear: bool = False,
+    warm: int = 1,
 ) -> tuple[float, list[float]]:
     """(share detected within the speech, latencies in ms from onset to silence at the
     speaker). The satellite has said one answer before (its canceller and detector have heard
@@ -305,7 +318,8 @@ def barge_ins(
     detected = 0
     latencies: list[float] = []
     for k in range(interruptions):
-        before = answers[(k + 1) % len(answers)]
+        # ``warm`` answers said before, one after the other (the canceller's history)
+        before = np.concatenate([answers[(k + 1 + j) % len(answers)] for j in range(warm)])
         answer = answers[k % len(answers)]
         user = (users[k % len(users)] * (0.5, 0.7, 1.0)[k % 3]).astype(np.int16)
         length = len(answer) * RATE // OUT_RATE
@@ -314,7 +328,7 @@ def barge_ins(
         onset += warm_blocks * BLOCK
         spoken = onset + int(np.argmax(np.abs(user) > 500))
         talker = np.concatenate([np.zeros(onset, np.int16), user])
-        run = _Run(cancel=cancel, user_16k=talker, loop=loop)
+        run = _Run(cancel=cancel, user_16k=talker, linear=linear, loop=loop)
         run.say(before)
         for i in range(len(talker) // BLOCK):
             if i == warm_blocks:
@@ -343,7 +357,12 @@ def _own_speech(directory: Path) -> Iterator[tuple[str, np.ndarray]]:
 
 
 def self_interruptions(
-    directory: Path, loop: asyncio.AbstractEventLoop, seconds: float, *, cancel: bool
+    directory: Path,
+    loop: asyncio.AbstractEventLoop,
+    seconds: float,
+    *,
+    cancel: bool,
+    linear: bool = False,
 ) -> tuple[int, float, float]:
     """(false barge-ins, seconds of answer played, CPU s per audio s while speaking): the
     satellite's own answers one after the other with a second between, as sessions of
@@ -358,7 +377,7 @@ def self_interruptions(
     while played < seconds:
         room = default_room(RATE) if session % 2 == 0 else hall_room(RATE)
         tune = music(SESSION_S + 60, OUT_RATE, seed=session) if session % 4 >= 2 else None
-        run = _Run(cancel=cancel, room=room, music_24k=tune, loop=loop)
+        run = _Run(cancel=cancel, room=room, music_24k=tune, linear=linear, loop=loop)
         session_played = 0.0
         while session_played < SESSION_S and played + session_played < seconds:
             name, answer = next(answers)
