@@ -3,7 +3,10 @@ cancels a linear echo path and keeps a talker whole."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import pytest
 
 from realtime_voice_dev.bench.linear_echo import FRAME, LinearEchoCanceller
 
@@ -40,3 +43,28 @@ def test_a_remainder_passes_unchanged() -> None:
     assert len(out) == FRAME + 7
     np.testing.assert_array_equal(out[FRAME:], mic[FRAME:])
     np.testing.assert_array_equal(out[:FRAME], mic[:FRAME])  # silence in the reference: no echo
+
+
+def test_the_comparison_prints_the_linear_figures_beside_aec3s(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``python -m realtime_voice_dev.bench.linear_compare``, shortened: both detectors' figures
+    from the same run."""
+    from realtime_voice_dev.bench import linear_compare
+
+    linear_compare.main(20.0, 2, 99.9, 1)
+    out = capsys.readouterr().out
+    for name in ("AEC3 (baseline)", "linear"):
+        found = re.search(
+            rf"^{re.escape(name)}: detected (\d+) %, silence within 400 ms", out, re.M
+        )
+        assert found, out
+        cpu = re.search(
+            rf"^{re.escape(name)}: false self-interruptions \d+ in (\d+) s .* "
+            r"CPU while speaking ([\d.]+) ms/s",
+            out,
+            re.M,
+        )
+        assert cpu, out
+        assert int(cpu[1]) >= 20
+        assert float(cpu[2]) > 0
