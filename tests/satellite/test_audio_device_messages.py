@@ -21,7 +21,7 @@ from realtime_voice_satellite.cli import main
 
 from . import fake_sounddevice as fake
 from .harness import KEY
-from .test_doctor import free_port, portaudio_unfindable
+from .test_doctor import free_port, portaudio_unfindable, without_portaudio
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -58,11 +58,7 @@ def run_agent(
 
 @pytest.mark.skipif(portaudio_unfindable() is None, reason="needs root and unshare")
 def test_the_agent_without_portaudio_says_install_it(tmp_path: Path) -> None:
-    empty = tmp_path / "ld.so.cache"
-    empty.write_text("")
-    prefix = portaudio_unfindable()
-    assert prefix is not None
-    result = run_agent(tmp_path, [*prefix, str(empty)], {"PATH": str(tmp_path)})
+    result = run_agent(tmp_path, without_portaudio(tmp_path), {"PATH": str(tmp_path)})
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "realtime-voice satellite: sound devices need PortAudio, which could not be loaded "

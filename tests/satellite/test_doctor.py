@@ -440,17 +440,21 @@ def portaudio_unfindable() -> list[str] | None:
     return [str(unshare), "--mount", str(sh), "-c", script]
 
 
-@pytest.mark.skipif(portaudio_unfindable() is None, reason="needs root and unshare")
-def test_without_portaudio_the_doctor_says_install_it(tmp_path: Path) -> None:
-    empty = tmp_path / "ld.so.cache"
-    empty.write_text("")
-    config = write_config(tmp_path)
+def without_portaudio(tmp_path: Path) -> list[str]:
+    """The command prefix of :func:`portaudio_unfindable`, with its empty ld.so cache made."""
     prefix = portaudio_unfindable()
     assert prefix is not None
+    empty = tmp_path / "ld.so.cache"
+    empty.write_text("")
+    return [*prefix, str(empty)]
+
+
+@pytest.mark.skipif(portaudio_unfindable() is None, reason="needs root and unshare")
+def test_without_portaudio_the_doctor_says_install_it(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
     result = subprocess.run(
         [
-            *prefix,
-            str(empty),
+            *without_portaudio(tmp_path),
             sys.executable,
             "-m",
             "realtime_voice_satellite.cli",

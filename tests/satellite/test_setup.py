@@ -19,7 +19,7 @@ from realtime_voice_satellite.cli import main
 
 from . import fake_sounddevice as fake
 from .harness import KEY
-from .test_doctor import portaudio_unfindable
+from .test_doctor import portaudio_unfindable, without_portaudio
 
 
 @pytest.fixture
@@ -307,14 +307,9 @@ def test_kept_keys_that_are_invalid_are_reported_and_nothing_is_written(
 def test_without_portaudio_the_setup_says_install_it(tmp_path: Path) -> None:
     import subprocess
 
-    empty = tmp_path / "ld.so.cache"
-    empty.write_text("")
-    prefix = portaudio_unfindable()
-    assert prefix is not None
     result = subprocess.run(
         [
-            *prefix,
-            str(empty),
+            *without_portaudio(tmp_path),
             sys.executable,
             "-m",
             "realtime_voice_satellite.cli",
