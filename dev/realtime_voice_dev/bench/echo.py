@@ -188,6 +188,8 @@ class _Run:
         self.heard_played: list[np.ndarray] = []  # what the room heard the speaker play, per block
         self.i = 0  # the next block
         self.far: np.ndarray | None = None  # the reference beside the last block
+        # the canceller's linear residual and echo estimates beside the last block
+        self.linear_in: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         self.linear_out = np.zeros(0, np.int16)  # the linear canceller's, beside the last block
 
     def sounding(self) -> bool:
@@ -211,7 +213,9 @@ class _Run:
         else:
             if self.linear is not None:
                 out = self.linear_out
-            heard = self.voice(near, out, self.far) is not None and (echo is None or echo.converged)
+            heard = self.voice(near, out, self.far, *self.linear_in) is not None and (
+                echo is None or echo.converged
+            )
         self.cpu += time.process_time() - started
         return heard
 
@@ -233,6 +237,7 @@ class _Run:
         cancelled = frame.wake_16k
         near = frame.echo_mic_16k if frame.echo_mic_16k is not None else cancelled
         self.far = frame.echo_far_16k if frame.echo_far_16k is not None else None
+        self.linear_in = (frame.echo_linear_16k, frame.echo_estimates)
         if self.linear is not None and self.far is not None and frame.echo_mic_16k is not None:
             started = time.process_time()
             self.linear_out = self.linear(frame.echo_mic_16k, self.far)

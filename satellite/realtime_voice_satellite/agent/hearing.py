@@ -127,7 +127,13 @@ class Hearing:
             or frame.echo_out_16k is None
         ):
             return None
-        score = self.voice_barge_in(frame.echo_mic_16k, frame.echo_out_16k, frame.echo_far_16k)
+        score = self.voice_barge_in(
+            frame.echo_mic_16k,
+            frame.echo_out_16k,
+            frame.echo_far_16k,
+            frame.echo_linear_16k,
+            frame.echo_estimates,
+        )
         # Before the canceller has converged (the first answer's first seconds after start) its
         # residual sounds like speech (docs/performance.md): only the wake word interrupts then.
         return score if score is not None and echo.converged else None

@@ -14,7 +14,16 @@ is either of:
   ``loud_dbfs`` or louder: a leak loud enough to be someone talking, caught before pymicro-vad
   (whose score takes 100-300 ms to rise, and some voices it barely scores) says speech.
 
-Either way a frame counts only above what the room's residual echo reaches (``_above_residual``):
+- ``linear_frames`` frames in a row where the linear canceller's residual (:mod:`..audio.
+  linear_echo`, which keeps the talker whole) is ``linear_db`` or more above the residual its
+  echo estimate leaves (the estimate over the echo removal it has reached, plus a floor at
+  ``linear_floor_dbfs``) and at ``linear_dbfs`` or louder: the echo cannot explain it. This is the fast path (docs/performance.md: the user is heard in 200-300
+  ms where AEC3's leaks take 700 ms and more); it counts once the linear canceller removes
+  ``linear_erle_db`` of the echo, learned over the answer's own playback (at least 500 ms of
+  it; the reference is re-anchored when playback resumes, and a canceller the move put out of
+  step removes nothing until it has re-converged).
+
+The first two count a frame only above what the room's residual echo reaches (``_above_residual``):
 its level against the reference's loudest frame of the last 500 ms, ``residual_margin_db``
 above the ``residual_percentile`` of that ratio over the last 30 s of playback. A reverberant
 room, whose tail AEC3 removes less of, so asks for a louder voice rather than interrupting
@@ -48,6 +57,7 @@ FAR_MIN_ENERGY = 10 ** (-60 / 10) * 32768.0**2 * FRAME
 RESIDUAL_HISTORY = 3000  # frames of playback (30 s) the residual's level is learned over
 RESIDUAL_LEARNED = 300  # learned after 3 s of playback
 RESIDUAL_UPDATE = 50  # frames between updates
+LINEAR_LEARNED = 50  # frames of an answer's playback before the linear path counts
 
 
 def available() -> bool:
@@ -68,6 +78,11 @@ class VoiceBargeIn:
         loud_ms: int = 50,
         residual_margin_db: float | None = 6.0,
         residual_percentile: float = 99.9,
+        linear_db: float = 10.0,
+        linear_dbfs: float = -40.0,
+        linear_floor_dbfs: float = -50.0,
+        linear_frames: int = 6,
+        linear_erle_db: float = 12.0,
     ) -> None:
         if not available():
             raise ValueError(
@@ -84,6 +99,11 @@ class VoiceBargeIn:
         self.loud_frames = max(1, loud_ms // 10)
         self.residual_margin_db = residual_margin_db
         self.residual_percentile = residual_percentile
+        self.linear_ratio = 10 ** (linear_db / 10)
+        self.linear_energy = 10 ** (linear_dbfs / 10) * 32768.0**2 * FRAME
+        self.linear_floor = 10 ** (linear_floor_dbfs / 10) * 32768.0**2 * FRAME
+        self.linear_frames = linear_frames
+        self.linear_erle = 10 ** (linear_erle_db / 10)
         # the room's residual, learned over the answers (not reset between them)
         self._far_energies: deque[float] = deque(maxlen=FAR_WINDOW)
         self._ratios = np.zeros(RESIDUAL_HISTORY, dtype=np.float32)
@@ -102,6 +122,12 @@ class VoiceBargeIn:
         self._score_10ms = getattr(vad, "process_10ms", None) or vad.Process10ms  # type: ignore[attr-defined]
         self._count = 0.0
         self._loud = 0
+        self._linear_run = 0
+        # the linear canceller's echo removal, learned afresh for each answer: the reference is
+        # re-anchored when playback resumes, and the canceller re-converges if it moved
+        self._linear_mic = 0.0
+        self._linear_out = 0.0
+        self._linear_learned = 0
         self._far_energies.clear()  # the last answer's reference is not this one's
         self._far_frames = 0
         self._kept: deque[float] = deque(maxlen=self.frames_needed + 2)
@@ -124,20 +150,50 @@ class VoiceBargeIn:
         self._far_frames += 1
         if self._far_frames < FAR_SETTLE:
             return False  # neither counted nor learned from
+        if self.residual_margin_db is None:
+            return True
         ratio = _db(out_energy, far_envelope)
         self._ratios[self._n_ratios % RESIDUAL_HISTORY] = ratio
         self._n_ratios += 1
         if self._n_ratios >= RESIDUAL_LEARNED and self._n_ratios % RESIDUAL_UPDATE == 0:
             learned = self._ratios[: min(self._n_ratios, RESIDUAL_HISTORY)]
             self.residual_db = float(np.percentile(learned, self.residual_percentile))
-        assert self.residual_margin_db is not None
         return ratio >= self.residual_db + self.residual_margin_db
 
+    def _linear_says_talk(self, mic_energy: float, residual: np.ndarray, estimate: float) -> bool:
+        """Whether this frame of the linear canceller's residual is ``linear_db`` above what its
+        echo estimate leaves (the estimate over the echo removal learned so far), once the
+        canceller removes ``linear_erle_db`` of the echo. The removal is learned from the frames
+        that do not count as talk, over about two seconds."""
+        r = residual.astype(np.float32)
+        energy = float(r.dot(r))
+        erle = self._linear_mic / self._linear_out if self._linear_out > 0 else 1.0
+        if self._linear_learned < LINEAR_LEARNED:
+            erle = 1.0
+        expected = estimate / erle + self.linear_floor
+        talk = (
+            erle >= self.linear_erle
+            and energy >= self.linear_energy
+            and energy >= self.linear_ratio * expected
+        )
+        if estimate > 0 and not talk:
+            self._linear_mic = 0.995 * self._linear_mic + 0.005 * mic_energy
+            self._linear_out = 0.995 * self._linear_out + 0.005 * energy
+            self._linear_learned += 1
+        return talk
+
     def __call__(
-        self, mic: np.ndarray, cancelled: np.ndarray, far: np.ndarray | None = None
+        self,
+        mic: np.ndarray,
+        cancelled: np.ndarray,
+        far: np.ndarray | None = None,
+        linear: np.ndarray | None = None,
+        estimates: np.ndarray | None = None,
     ) -> float | None:
         """Whole 10 ms frames of the microphone, of the cancelled signal and of the reference
-        beside them (int16, 16 kHz); the speech score when they make a barge-in, else None."""
+        beside them (int16, 16 kHz), and optionally the linear canceller's residual and echo
+        estimates (:class:`~..audio.echo.EchoCanceller`); the speech score when they make a
+        barge-in, else None."""
         heard = None
         for start in range(0, len(cancelled) - FRAME + 1, FRAME):
             out = cancelled[start : start + FRAME]
@@ -146,11 +202,8 @@ class VoiceBargeIn:
             mic_energy = float(near.dot(near))
             out_energy = float(out_f.dot(out_f))
             kept = _db(out_energy, mic_energy)
-            if (
-                self.residual_margin_db is not None
-                and far is not None
-                and not self._above_residual(out_energy, far[start : start + FRAME])
-            ):
+            settled = far is None or self._above_residual(out_energy, far[start : start + FRAME])
+            if far is not None and self.residual_margin_db is not None and not settled:
                 kept = -120.0  # within what the room's residual echo reaches
             # a frame too quiet to be someone talking to the satellite keeps nothing
             self._kept.append(kept if out_energy >= self.min_energy else -120.0)
@@ -164,16 +217,24 @@ class VoiceBargeIn:
                 self._count += 1
             else:
                 self._count = max(0.0, self._count - 1.5)
+            if linear is not None and estimates is not None:
+                talk = self._linear_says_talk(
+                    mic_energy, linear[start : start + FRAME], float(estimates[start // FRAME])
+                )
+                playing = far is not None and self._far_frames >= FAR_SETTLE
+                self._linear_run = self._linear_run + 1 if talk and playing else 0
             if heard is None and (
                 (
                     self._count >= self.frames_needed
                     and sum(k >= self.kept_db for k in self._kept) >= self.kept_frames
                 )
                 or self._loud >= self.loud_frames
+                or self._linear_run >= self.linear_frames
             ):
                 heard = max(self.score, score)
                 self._count = 0.0
                 self._loud = 0
+                self._linear_run = 0
         return heard
 
 

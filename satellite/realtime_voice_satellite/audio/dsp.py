@@ -89,6 +89,9 @@ class DspFrame:
     echo_mic_16k: np.ndarray | None = None
     echo_out_16k: np.ndarray | None = None
     echo_far_16k: np.ndarray | None = None  # the reference the canceller had for them
+    # the linear canceller's residual of them, and its echo estimate's energy per 10 ms frame
+    echo_linear_16k: np.ndarray | None = None
+    echo_estimates: np.ndarray | None = None
 
 
 @dataclass(slots=True)
@@ -325,11 +328,12 @@ class DspChain:
         if to_wake is x:  # pass-through: _to_int16 works in place
             to_wake = x.copy()
         wake = _to_int16(to_wake)
-        echo_mic = echo_out = echo_far = None
+        echo_mic = echo_out = echo_far = echo_linear = echo_estimates = None
         if self.echo is not None:
             echo_mic, wake = self.echo(wake)
             if self.echo.active:
                 echo_out, echo_far = wake, self.echo.far
+                echo_linear, echo_estimates = self.echo.linear, self.echo.echo_estimates
             else:
                 echo_mic = None
         if self._denoise is not None:
@@ -342,7 +346,9 @@ class DspChain:
                     wake = np.concatenate((held, wake))
         to_stream = self._to_stream(wake.astype(np.float32), last)
         stream = _to_int16(to_stream, _PCM16).tobytes()
-        return DspFrame(wake, stream, level, speech, echo_mic, echo_out, echo_far)
+        return DspFrame(
+            wake, stream, level, speech, echo_mic, echo_out, echo_far, echo_linear, echo_estimates
+        )
 
     def _both(
         self, to_wake: np.ndarray, to_stream: np.ndarray, level: float, speech: bool

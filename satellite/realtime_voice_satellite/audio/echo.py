@@ -5,6 +5,10 @@ The reference is what the speaker played (:class:`Reference`, e.g. the satellite
 of microphone. AEC3 finds the delay between the two itself (its estimator covers a few hundred
 ms), so the reference only has to lead the echo, never lag it.
 
+Beside AEC3 a linear canceller (:mod:`.linear_echo`) runs on the same frames: its residual and
+its echo estimate's energy (``linear``, ``echo_estimates``) are what the voice barge-in listens
+to, since AEC3's suppressor hides the user while the answer plays.
+
 Like the noise suppressor, this stage works in 10 ms frames and holds up to one frame: its output
 lags its input by less than 10 ms and comes in multiples of 160 samples while it runs. While the
 reference has been silent for ``tail_s`` (nothing played: the satellite is idle) the canceller is
@@ -20,6 +24,8 @@ from functools import cache
 from typing import Protocol
 
 import numpy as np
+
+from .linear_echo import LinearEchoCanceller
 
 RATE = 16_000
 FRAME = 160  # 10 ms at 16 kHz
@@ -74,12 +80,17 @@ class EchoCanceller:
         import pywebrtc_audio
 
         self._aec = pywebrtc_audio.EchoCanceller(RATE)
+        self._linear = LinearEchoCanceller()
         self._pending = np.zeros(0, dtype=np.int16)
         self._far_pending = np.zeros(0, dtype=np.int16)  # the reference beside ``_pending``
         self._far: np.ndarray | None = None  # reference read ahead by ``idle`` for the next call
         self._quiet_frames = self.tail_frames  # frames since the reference last held sound
         self.frames_cancelled = 0
         self.far = np.zeros(0, dtype=np.int16)  # the reference beside the last call's output
+        # beside the last call's output too: the linear canceller's residual, and per 10 ms
+        # frame its echo estimate's energy (the microphone and 0 where the canceller did not run)
+        self.linear = np.zeros(0, dtype=np.int16)
+        self.echo_estimates = np.zeros(0)
 
     @property
     def converged(self) -> bool:
@@ -115,6 +126,8 @@ class EchoCanceller:
         self._far = None
         if not self.active and not len(self._pending) and not far_near.any():
             self.far = far_near
+            self.linear = near
+            self.echo_estimates = np.zeros(len(near) // FRAME)
             return near, near
         pending = np.concatenate((self._pending, near)) if len(self._pending) else near
         far_all = np.concatenate((self._far_pending, far_near)) if len(self._pending) else far_near
@@ -125,6 +138,8 @@ class EchoCanceller:
         far = far_all[:usable]
         # Frame by frame: each decides whether the canceller runs (sound within the tail).
         out = None
+        linear = mic.copy()
+        estimates = np.zeros(usable // FRAME)
         for start in range(0, usable, FRAME):
             far_frame = far[start : start + FRAME]
             if far_frame.any():
@@ -134,15 +149,19 @@ class EchoCanceller:
             if self.active:
                 if out is None:
                     out = mic.copy()
-                out[start : start + FRAME] = self._aec.process(
-                    np.ascontiguousarray(mic[start : start + FRAME]), far_frame
-                )
+                mic_frame = np.ascontiguousarray(mic[start : start + FRAME])
+                out[start : start + FRAME] = self._aec.process(mic_frame, far_frame)
+                linear[start : start + FRAME], estimate = self._linear(mic_frame, far_frame)
+                estimates[start // FRAME] = estimate[0]
                 self.frames_cancelled += 1
         out = mic if out is None else out
         if not self.active and len(self._pending):  # stopped: what it held goes on unchanged
             mic = np.concatenate((mic, self._pending))
             out = np.concatenate((out, self._pending))
             far = np.concatenate((far, self._far_pending))
+            linear = np.concatenate((linear, self._pending))
             self._pending = self._far_pending = np.zeros(0, dtype=np.int16)
         self.far = far
+        self.linear = linear
+        self.echo_estimates = estimates
         return mic, out
