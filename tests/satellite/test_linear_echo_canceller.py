@@ -85,7 +85,7 @@ def _energy(x: np.ndarray) -> float:
 
 def test_the_voice_path_hears_what_the_echo_estimate_cannot_explain() -> None:
     """The echo at -20 dBFS, the canceller leaves -50: after 500 ms of the answer, a talker at
-    -30 dBFS (10 dB under the echo) is heard in six frames; before, or with a canceller that
+    -30 dBFS (10 dB under the echo) is heard in eight frames; before, or with a canceller that
     removes nothing (out of step after the reference moved), nothing is."""
     rng = np.random.default_rng(5)
     detector = VoiceBargeIn()
@@ -124,6 +124,6 @@ def test_the_voice_path_hears_what_the_echo_estimate_cannot_explain() -> None:
     assert answer(200, None) == []  # two seconds of the answer alone
     detector.reset()
     heard = answer(200, -30)
-    assert heard[:1] == [200 - 20 + 5]  # the sixth frame of the talker
+    assert heard[:1] == [200 - 20 + 7]  # the eighth frame of the talker
     detector.reset()
     assert answer(200, -30, removed_db=0.0) == []  # a canceller out of step never counts

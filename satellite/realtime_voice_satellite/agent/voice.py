@@ -78,10 +78,10 @@ class VoiceBargeIn:
         loud_ms: int = 50,
         residual_margin_db: float | None = 6.0,
         residual_percentile: float = 99.9,
-        linear_db: float = 10.0,
+        linear_db: float = 12.0,
         linear_dbfs: float = -40.0,
         linear_floor_dbfs: float = -50.0,
-        linear_frames: int = 6,
+        linear_frames: int = 8,
         linear_erle_db: float = 12.0,
     ) -> None:
         if not available():
