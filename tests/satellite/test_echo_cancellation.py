@@ -249,6 +249,54 @@ def test_reference_keeps_its_place_across_many_answers_at_another_rate() -> None
     assert reader.resyncs == 0
 
 
+def test_reference_keeps_its_phase_across_answers_with_any_block_size() -> None:
+    """Answers start at any frame of the output's 24 kHz (blocks of 1000 frames, silences of any
+    length): the 16 kHz reference of each is where one continuous resampling of everything
+    played puts it, to a fraction of a sample. A linear echo canceller converged on one answer
+    removes nothing of the next once it has moved by a third of a sample (each restart used to
+    round the answer's start down to a whole 16 kHz sample)."""
+    import soxr
+
+    rng = np.random.default_rng(7)
+    played: list[np.ndarray] = []  # everything the output took, silence as zeros
+    sound: list[np.ndarray] = []
+    playing = False
+
+    def pull(frames: int) -> np.ndarray | None:
+        block = sound.pop(0) if playing and sound else None
+        played.append(np.zeros(frames, np.int16) if block is None else block)
+        return block
+
+    tap = PlaybackTap(pull, 24_000)
+    reader = tap.reader(16_000, margin_s=0.06)
+    got: list[np.ndarray] = []
+
+    def step() -> None:  # one output block, and the microphone's share of it at 16 kHz
+        tap(1000)
+        due = len(played) * 1000 * 2 // 3 - sum(map(len, got))
+        got.append(reader.read(due))
+
+    for _ in range(8):
+        playing = True
+        sound = [(rng.standard_normal(1000) * 8000).astype(np.int16) for _ in range(30)]
+        while sound:
+            step()
+        playing = False
+        for _ in range(int(rng.integers(3, 9))):  # silence: 3 to 8 blocks
+            step()
+    assert reader.resyncs == 0
+    reference = np.concatenate(got).astype(np.float64)
+    whole = soxr.resample(np.concatenate(played).astype(np.float64), 24_000, 16_000)
+    n = len(reference) - 4000
+    lags = range(0, 3000)
+    lag = max(lags, key=lambda k: float(reference[k : k + 16_000] @ whole[:16_000]))
+    expected = whole[:n]
+    actual = reference[lag : lag + n]
+    loud = np.abs(expected) > 1000
+    error = actual[loud] - expected[loud]
+    assert 10 * np.log10(expected[loud] @ expected[loud] / (error @ error)) > 40
+
+
 def test_idle_canceller_costs_nothing_and_loses_no_sample() -> None:
     """Configured but nothing played: the chain gives what the chain without a canceller gives
     (the idle path is the same work); when the answer starts it cancels, and after its tail it

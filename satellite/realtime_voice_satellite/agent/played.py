@@ -15,6 +15,7 @@ microphone that fell behind, an output that comes back after a stall) is re-anch
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 
@@ -53,6 +54,11 @@ class PlayedAudio:
         self._taken = 0  # frames the output took, at ``played_rate``
         self._made = 0  # samples made of them, at ``rate``
         self.dry_samples = 0  # asked for but not played yet: read as silence
+        # the rates' smallest whole period: so many frames at ``played_rate`` make exactly
+        # ``_period_out`` samples at ``rate``
+        common = math.gcd(played_rate, rate)
+        self._period_in = played_rate // common
+        self._period_out = rate // common
         self.resyncs = 0
 
     # --- the output's side (any thread) --------------------------------------------------------
@@ -68,6 +74,13 @@ class PlayedAudio:
         else:
             if self._resampler is None:
                 self._resampler = soxr.ResampleStream(self.played_rate, self.rate, 1, dtype="int16")
+                # Start where a whole resampling period began (the silence was topped up to
+                # there), the frames since as zeros: the reference keeps its phase to the
+                # sample's fraction across answers (a linear echo canceller, converged on it,
+                # removes nothing once it has moved by a third of a sample).
+                since = (self._taken - frames) % self._period_in
+                if since:
+                    block = np.concatenate((np.zeros(since, dtype=block.dtype), block))
             samples = self._resampler.resample_chunk(block)
         self._append(samples)
         self._sound_end = self._written
@@ -80,7 +93,7 @@ class PlayedAudio:
         if self._resampler is not None:
             self._append(self._resampler.resample_chunk(np.zeros(0, np.int16), last=True))
             self._resampler = None
-        due = self._taken * self.rate // self.played_rate - self._made
+        due = self._taken // self._period_in * self._period_out - self._made
         if due > 0:
             self._append(np.zeros(due, dtype=np.int16))
 
