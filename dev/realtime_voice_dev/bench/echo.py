@@ -19,6 +19,9 @@ Speech is espeak-ng's (answers and interruptions in several voices).
   agent keeps one, per hour of answer; ``--self-speech-s 3600`` measures a whole hour.
 - wake word over music: "hey jarvis" said over loud music in the default room, detected with the
   music cancelled (the media layer is the canceller's reference) against without.
+- stop and wake words over the answer: "alexa" and "hey jarvis" said over the second answer in
+  a row, heard in what the agent's words hear (the linear canceller's residual once converged)
+  against AEC3's output.
 - CPU per audio second of the capture path, while speaking and idle (nothing played), the runs
   with and without cancellation interleaved.
 """
@@ -435,6 +438,49 @@ def wake_over_music(
     return heard / tries * 100
 
 
+def words_over_answer(
+    directory: Path,
+    answers: list[np.ndarray],
+    loop: asyncio.AbstractEventLoop,
+    *,
+    word: str,
+    model: str,
+    tries: int = 12,
+) -> tuple[float, float]:
+    """% of ``word`` said over the satellite's second answer in a row (a converged canceller; at
+    0.5/0.7/1.0 of full level, four voices, 3 s or more in) that ``model`` hears: (in what the
+    agent's wake and stop words hear, the linear residual once converged; in AEC3's output)."""
+    from realtime_voice_satellite.wakeword import WakeWordDetector
+
+    voices = ("en-us", "en-gb", "en-us+f3", "en-029")
+    words = [_say(word, voice, directory, RATE) for voice in voices]
+    detector = WakeWordDetector([model])
+    heard = [0, 0]
+    for k in range(tries):
+        before, answer = answers[(k + 1) % len(answers)], answers[k % len(answers)]
+        warm_blocks = len(before) // OUT_BLOCK + 50
+        onset = warm_blocks * BLOCK + int((3.0 + 0.4 * k) * RATE)
+        said = (words[k % len(words)] * (0.5, 0.7, 1.0)[k % 3]).astype(np.int16)
+        user = np.concatenate([np.zeros(onset, np.int16), said, np.zeros(RATE, np.int16)])
+        run = _Run(cancel=True, user_16k=user, loop=loop)
+        run.say(before)
+        outs: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        for i in range(len(user) // BLOCK):
+            if i == warm_blocks:
+                run.say(answer)
+            _, cancelled = run.step()
+            linear = run.linear_in[0]
+            echo = run.chain.echo
+            converged = echo is not None and echo.linear_converged
+            outs[0].append(linear if linear is not None and converged else cancelled)
+            outs[1].append(cancelled)
+        for j, out in enumerate(outs):
+            detector.reset()
+            heard[j] += any(d.t * RATE > onset for d in detector.process(np.concatenate(out)))
+    detector.close()
+    return heard[0] / tries * 100, heard[1] / tries * 100
+
+
 def idle_cpu(seconds: float = 10.0, rounds: int = 6) -> tuple[float, float]:
     """CPU s per audio s of the capture path with nothing played, with cancellation configured
     and without, measured in alternating rounds on the same noise; the lower quartile of each."""
@@ -525,6 +571,17 @@ def _collect(directory: Path, loop: asyncio.AbstractEventLoop) -> list[Figure]:
             over_music_off,
         )
     )
+    for word, model in (("alexa", "alexa"), ("hey jarvis", "hey_jarvis")):
+        heard, heard_aec3 = words_over_answer(directory, answers, loop, word=word, model=model)
+        figures.append(
+            Figure(
+                f"echo: {word!r} heard over the second answer (baseline: in AEC3's output)",
+                heard,
+                "%",
+                "> baseline",
+                heard_aec3,
+            )
+        )
     idle, idle_off = idle_cpu()
     figures.append(
         Figure(

@@ -104,7 +104,7 @@ class Hearing:
         wanted = state.guarded_thresholds if guarded else state.thresholds
         if self.detector.thresholds != wanted:
             self.detector.thresholds = wanted
-        samples = frame.wake_16k
+        samples = self._words_hear(frame)
         wake: tuple[Detection, ...] = ()
         stop: tuple[Detection, ...] = ()
         if len(samples):
@@ -116,6 +116,16 @@ class Hearing:
         # answer anyway.
         voice = self._voice(frame) if state.speaking and not wake else None
         return Heard(captured_at, pcm, state, wake, stop, voice)
+
+    def _words_hear(self, frame: DspFrame) -> np.ndarray:
+        """What the wake and stop words hear. While the canceller runs and its linear stage has
+        converged: the linear residual, which keeps the talker whole, not AEC3's output, whose
+        suppressor takes the user's words away with the echo (docs/performance.md). The same
+        samples as ``wake_16k`` (with noise suppression on, up to 10 ms apart at a switch)."""
+        echo = self.dsp.echo
+        if frame.echo_linear_16k is not None and echo is not None and echo.linear_converged:
+            return frame.echo_linear_16k
+        return frame.wake_16k
 
     def _voice(self, frame: DspFrame) -> float | None:
         """The user's voice over the answer, in the echo-cancelled signal (:mod:`.voice`)."""

@@ -30,6 +30,8 @@ from .linear_echo import LinearEchoCanceller
 RATE = 16_000
 FRAME = 160  # 10 ms at 16 kHz
 CONVERGED_S = 2.5
+LINEAR_CONVERGED_DB = 20.0  # the linear canceller's echo removal at which it is heard instead
+LINEAR_LOST_DB = 10.0  # ... and below which it is not any more (out of step, or a new room)
 CONVERGED_FRAMES = round(CONVERGED_S * RATE / FRAME)
 
 
@@ -81,6 +83,7 @@ class EchoCanceller:
 
         self._aec = pywebrtc_audio.EchoCanceller(RATE)
         self._linear = LinearEchoCanceller()
+        self._linear_converged = False
         self._pending = np.zeros(0, dtype=np.int16)
         self._far_pending = np.zeros(0, dtype=np.int16)  # the reference beside ``_pending``
         self._far: np.ndarray | None = None  # reference read ahead by ``idle`` for the next call
@@ -97,6 +100,20 @@ class EchoCanceller:
         """True once the canceller has run for ``CONVERGED_S`` of playback (AEC3 converges in
         about 1.5 s; before that its residual is loud enough to sound like speech)."""
         return self.frames_cancelled >= CONVERGED_FRAMES
+
+    @property
+    def linear_converged(self) -> bool:
+        """True once the linear canceller removes ``LINEAR_CONVERGED_DB`` of the echo, until it
+        removes less than ``LINEAR_LOST_DB``: its residual then serves the wake and stop words
+        better than AEC3's output (it keeps the talker). Before (the first answer or two after
+        start), AEC3's output, which converges much faster, serves them better. The gap keeps
+        the user's own words, which lower the measured removal, from switching mid-word."""
+        erle = self._linear.erle_db
+        if erle >= LINEAR_CONVERGED_DB:
+            self._linear_converged = True
+        elif erle < LINEAR_LOST_DB:
+            self._linear_converged = False
+        return self._linear_converged
 
     @property
     def active(self) -> bool:

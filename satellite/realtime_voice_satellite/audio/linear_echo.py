@@ -58,6 +58,17 @@ class LinearEchoCanceller:
         self._far_prev = np.zeros(FRAME)
         self._noise = np.zeros(BINS)  # the near-end power (a-posteriori error), smoothed
         self._padded = np.zeros(2 * FRAME)
+        # the echo removal reached: microphone and residual energy, smoothed over about two
+        # seconds of frames the echo dominates (residual no louder than the estimate)
+        self._mic_energy = 0.0
+        self._residual_energy = 0.0
+
+    @property
+    def erle_db(self) -> float:
+        """The echo removal reached, in dB (0 before any echo)."""
+        if self._residual_energy <= 0 or self._mic_energy <= 0:
+            return 0.0
+        return float(10 * np.log10(self._mic_energy / self._residual_energy))
 
     def _frame(self, mic: np.ndarray, far: np.ndarray) -> tuple[np.ndarray, float]:
         self._x[1:] = self._x[:-1]
@@ -82,7 +93,12 @@ class LinearEchoCanceller:
         ep = np.fft.rfft(self._padded)
         s = self.noise_smoothing
         self._noise = s * self._noise + (1 - s) * (ep.real**2 + ep.imag**2)
-        return error, float(echo.dot(echo))
+        estimate = float(echo.dot(echo))
+        residual = float(error.dot(error))
+        if estimate > 1e3 * FRAME and residual <= estimate:
+            self._mic_energy = 0.995 * self._mic_energy + 0.005 * float(mic.dot(mic))
+            self._residual_energy = 0.995 * self._residual_energy + 0.005 * residual
+        return error, estimate
 
     def __call__(self, mic: np.ndarray, far: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(mic) % FRAME or len(far) != len(mic):
