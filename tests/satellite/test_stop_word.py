@@ -302,7 +302,7 @@ async def test_with_echo_cancellation_a_stop_word_over_the_next_answer_at_full_v
     """The second answer in a row at full volume (the canceller converged on the first, its
     suppressor at full strength): the user's "alexa" 3.5 s into it still stops it. The stop
     words hear the linear canceller's residual; on AEC3's output this failed."""
-    first = speech(LONG_ANSWER, p.AUDIO_RATE)
+    first = speech(f"{LONG_ANSWER} {LONG_ANSWER}", p.AUDIO_RATE)  # the linear stage converges
     first_s = len(first) / p.AUDIO_RATE
     script = Script(rate=16_000).pause(first_s + 4.0).say("alexa", "stop").pause(4.0)
     async with running_satellite(
