@@ -30,7 +30,17 @@ from realtime_voice_satellite.link import Audio, SatelliteLinkClient
 from realtime_voice_satellite.link import protocol as p
 from realtime_voice_satellite.link.tls import client_context
 
-from .harness import KEY, Script, command_script, config, locate, running_satellite, silence, speech
+from .harness import (
+    KEY,
+    Satellite,
+    Script,
+    command_script,
+    config,
+    locate,
+    running_satellite,
+    silence,
+    speech,
+)
 
 pytestmark = [
     pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech"),
@@ -271,6 +281,17 @@ def echo_stop_config(volume: float = 0.3):  # type: ignore[no-untyped-def]
     return replace(cfg, audio=replace(cfg.audio, echo_cancellation="on", volume=volume))
 
 
+async def stopped_by_stop_word(sat: Satellite) -> tuple[p.StopWord, p.PlaybackStopped]:
+    """The next stop word and the playback it stopped."""
+    stop = await sat.next(p.StopWord, within=15)
+    assert isinstance(stop, p.StopWord)
+    assert stop.model == "alexa"
+    stopped = await sat.next(p.PlaybackStopped)
+    assert isinstance(stopped, p.PlaybackStopped)
+    assert stopped.reason == "stop_word"
+    return stop, stopped
+
+
 async def test_with_echo_cancellation_a_spoken_stop_word_stops_not_barges_in(
     tmp_path: Path,
 ) -> None:
@@ -283,12 +304,7 @@ async def test_with_echo_cancellation_a_spoken_stop_word_stops_not_barges_in(
     ) as sat:
         await asyncio.sleep(0.3)
         await sat.play("answer-1", speech(LONG_ANSWER, p.AUDIO_RATE))
-        stop = await sat.next(p.StopWord, within=15)
-        assert isinstance(stop, p.StopWord)
-        assert stop.model == "alexa"
-        stopped = await sat.next(p.PlaybackStopped)
-        assert isinstance(stopped, p.PlaybackStopped)
-        assert stopped.reason == "stop_word"
+        await stopped_by_stop_word(sat)
         await sat.until(p.StateChanged("idle"), within=1)
         with contextlib.suppress(TimeoutError):
             await sat.next(p.ListenStart, within=1.0)
@@ -313,12 +329,8 @@ async def test_with_echo_cancellation_a_stop_word_over_the_next_answer_at_full_v
         finished = await sat.next(p.PlaybackFinished, within=first_s + 5)
         assert isinstance(finished, p.PlaybackFinished)
         await sat.play("answer-2", speech(LONG_ANSWER, p.AUDIO_RATE))
-        stop = await sat.next(p.StopWord, within=15)
-        assert isinstance(stop, p.StopWord)
+        stop, stopped = await stopped_by_stop_word(sat)
         assert stop.stream_id == "answer-2"
-        stopped = await sat.next(p.PlaybackStopped)
-        assert isinstance(stopped, p.PlaybackStopped)
-        assert stopped.reason == "stop_word"
         assert 2500 < stopped.played_ms < 5500
 
 
