@@ -1,7 +1,8 @@
 """Run by tests/arm64 with a Python on either machine: the satellite's echo canceller (AEC3 from
 pywebrtc-audio) and voice detector (pymicro-vad) on a 16 kHz WAV of speech played into the default
-room, printed as JSON: the echo removed after convergence (ERLE, dB), and how many 10 ms frames the
-voice detector scores as speech in the speech itself and in what is left of its echo."""
+room, printed as JSON: the echo removed after convergence (ERLE, dB) by AEC3 and by the linear
+canceller beside it, and how many 10 ms frames the voice detector scores as speech in the speech
+itself and in what is left of its echo."""
 
 from __future__ import annotations
 
@@ -49,16 +50,20 @@ def main(path: str) -> None:
     room = np.convolve(far.astype(np.float64), default_room(RATE))[: len(far)]
     echo = np.clip(np.rint(room), -32768, 32767).astype(np.int16)
     canceller = EchoCanceller(Played(far))
-    cancelled = np.concatenate(
-        [canceller(echo[i : i + BLOCK])[1] for i in range(0, len(echo), BLOCK)]
-    )
+    outputs, linear_outputs = [], []
+    for i in range(0, len(echo), BLOCK):
+        outputs.append(canceller(echo[i : i + BLOCK])[1])
+        linear_outputs.append(canceller.linear)
+    cancelled = np.concatenate(outputs)
     converged = slice(3 * RATE, len(cancelled))
+    linear = np.concatenate(linear_outputs)[converged].astype(np.float64)
     mic = echo[: len(cancelled)][converged].astype(np.float64)
     out = cancelled[converged].astype(np.float64)
     print(
         json.dumps(
             {
                 "erle_db": 10 * np.log10(mic.dot(mic) / max(out.dot(out), 1.0)),
+                "linear_erle_db": 10 * np.log10(mic.dot(mic) / max(linear.dot(linear), 1.0)),
                 "speech_frames_in_speech": speech_frames(far),
                 "speech_frames_in_residual": speech_frames(cancelled[converged]),
             }
