@@ -421,3 +421,61 @@ def test_microwakeword_wake_and_stop_words_share_one_front_end(tmp_path: Path) -
         detector.close()
     for own in separate:
         own.close()
+
+
+async def test_answer_audio_beyond_its_bound_is_lost_counted_and_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker stalls while HA sends an answer: what does not fit the answer's queue is
+    lost, the first loss logged at once and the next ones a minute later with the count; the
+    microphone's blocks are all heard once the worker runs again, and so is the answer that fit."""
+    from realtime_voice_satellite.agent.capture import CaptureWorker
+    from realtime_voice_satellite.agent.hearing import Hearing, HearingState
+    from realtime_voice_satellite.audio import DspChain
+    from realtime_voice_satellite.wakeword import WakeWordDetector
+
+    chunk = bytes(p.AUDIO_RATE // 10 * 2)  # 100 ms, as HA sends them
+    monkeypatch.setattr(capture, "ANSWER_QUEUE_BYTES", 10 * len(chunk))
+    now = [0.0]
+    detector = WakeWordDetector(["hey_jarvis"])
+    state = HearingState(thresholds=(0.5,), guarded_thresholds=(0.5,))
+    worker = CaptureWorker(Hearing(DspChain(16_000), detector), state)
+    worker.answer_drops = DropReport(what=capture.ANSWER_AUDIO, unit="chunk", clock=lambda: now[0])
+    worker.start()
+    resume = threading.Event()
+    answered: asyncio.Queue[list[list[float]]] = asyncio.Queue()
+    try:
+        worker.run(lambda: resume.wait(5), lambda _: None)  # the worker stalls
+        for _ in range(15):
+            worker.submit_answer(chunk, answered.put_nowait)
+        assert warnings(caplog) == [
+            "answer audio for the own-voice guards lost: 1 chunk (processing queue full); "
+            "further losses are logged at most once every 60 s"
+        ]
+        for i in range(5):
+            worker.submit_block(np.zeros(320, np.int16), float(i))
+        resume.set()
+        async with asyncio.timeout(5):
+            heard = [await worker.heard.get() for _ in range(5)]
+            answers = [await answered.get() for _ in range(10)]
+        assert [h.captured_at for h in heard] == [0.0, 1.0, 2.0, 3.0, 4.0]
+        assert answers == [[]] * 10  # no guards: nothing found in each chunk heard
+        assert answered.empty()
+        worker.submit_answer(chunk, answered.put_nowait)  # room again
+        assert await asyncio.wait_for(answered.get(), 5) == []
+        assert worker.answer_drops.total == 5
+        now[0] = 61.0
+        resume.clear()
+        worker.run(lambda: resume.wait(5), lambda _: None)  # stalls again
+        for _ in range(11):
+            worker.submit_answer(chunk, answered.put_nowait)
+        resume.set()
+    finally:
+        await worker.stop()
+        detector.close()
+    lines = warnings(caplog)
+    assert len(lines) == 2, lines
+    assert lines[1] == (
+        "answer audio for the own-voice guards lost: 5 chunks in the last 61 s "
+        "(5 processing queue full); 6 in all (4 more like this not logged)"
+    )

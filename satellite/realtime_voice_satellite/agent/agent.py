@@ -35,7 +35,6 @@ import logging
 import time
 from collections import deque
 from dataclasses import replace
-from functools import partial
 from typing import Any, Literal
 
 from .. import __version__
@@ -638,7 +637,7 @@ class SatelliteAgent:
                     for guard, answer, found in zip(guards, answers, hits, strict=True):
                         guard.add(answer, found)
 
-                self._capture.run(partial(self._capture.hearing.hear_answer, pcm), add)
+                self._capture.submit_answer(pcm, add)
 
     async def on_command(self, command: p.Command) -> None:
         self._command(command)
