@@ -21,7 +21,8 @@ FEATURE_STEP_SAMPLES = 160  # 10 ms per feature frame
 FEATURE_WINDOW_SAMPLES = 480  # each frame sees 30 ms
 # Inferences after which a model's streaming state no longer depends on what came before: the
 # built-in models' reaches back up to 52 (measured: a model started afresh that many inferences
-# early gives the same scores); twice that for other models.
+# early gives the same scores from then on); twice that for other models. Frames older than
+# that (and the sliding window's) are dropped for an engine not given them.
 REMEMBERED_INFERENCES = 104
 
 
@@ -59,10 +60,11 @@ class MicroWakeWordFrontEnd:
     An engine given a block feeds it (:meth:`feed`), unless it is the block fed last (the same
     array) and the engine has not taken it yet: then it takes the frames the feed computed. An
     engine that is not given some blocks (the stop words while the satellite is not speaking)
-    runs their last frames through its models, without scoring them, with the next block it is
-    given: its scores then equal those of an engine given every block. ``feature_frames`` counts
-    the frames computed; frame ``n`` (from 1, since the start or the last :meth:`reset`) ends
-    at ``n`` steps plus a window.
+    runs their last frames (as many as its models remember, ``REMEMBERED_INFERENCES``) through
+    its models, without scoring them, with the next block it is given: its scores then equal
+    those of an engine given every block, and the models' inference was saved meanwhile.
+    ``feature_frames`` counts the frames computed; frame ``n`` (from 1, since the start or the
+    last :meth:`reset`) ends ``n - 1`` steps and a window into the stream.
     """
 
     def __init__(self) -> None:
