@@ -18,9 +18,10 @@ pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng not in
 def test_capture_figures_beside_their_baselines(tmp_path: Path) -> None:
     figures = {f.name: f for f in capture.collect_from(lambda text: _say(text, tmp_path), tmp_path)}
     cpu = figures["satellite: capture CPU per audio s, wake + stop words, shared"]
+    micro = figures["satellite: capture CPU per audio s, wake + stop words, shared, microWakeWord"]
     latency = figures["satellite: mic block -> decision, max, loop blocked 1 s"]
     decided = figures["satellite: mic blocks decided on, loop blocked 1 s"]
-    for figure in (cpu, latency, decided):
+    for figure in (cpu, micro, latency, decided):
         assert figure.value > 0
         assert math.isfinite(figure.value)
         assert figure.baseline is not None

@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -334,3 +335,147 @@ def test_microwakeword_stop_words_keep_their_own_front_end_and_errors(tmp_path: 
     for detector in (agent.detector, agent.stop_detector, agent.own_voice, agent.stop_own_voice):
         assert detector is not None
         detector.close()
+
+
+def test_microwakeword_wake_and_stop_words_share_one_front_end(tmp_path: Path) -> None:
+    """With microWakeWord for both, the wake words and the stop words read one feature front end
+    on the microphone's audio (the stop words only while speaking), the guards one on the
+    answers' audio; each finds its words, and the features are computed once per step."""
+    from realtime_voice_satellite.agent.agent import SatelliteAgent
+    from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+    from realtime_voice_satellite.agent.echo import OwnVoice
+    from realtime_voice_satellite.agent.hearing import HearingState
+    from realtime_voice_satellite.wakeword import WakeWordDetector
+    from realtime_voice_satellite.wakeword.microwakeword import MicroWakeWordFrontEnd
+
+    from .harness import Script, silence, speech
+    from .test_stop_word import ALEXA_VOICE, stop_config
+
+    script = Script().pause(1.0).say("okay nabu", "wake").pause(1.0)
+    script = script.say("alexa", "stop", voice=ALEXA_VOICE).pause(1.0)
+    source = WavFileSource(script.write("micro-shared"))
+    config = stop_config(models=["okay_nabu"], engine="microwakeword")
+    agent = SatelliteAgent(config, source, WavFileSink(tmp_path / "out.wav", 24_000))
+    front, guards_front = agent.front_end, agent.answer_front_end
+    assert isinstance(front, MicroWakeWordFrontEnd)
+    assert isinstance(guards_front, MicroWakeWordFrontEnd)
+    assert agent.stop_detector is not None
+    heard_16k = 0
+    wake_process = agent.detector.process
+
+    def counted(samples: np.ndarray) -> list:  # type: ignore[type-arg]
+        nonlocal heard_16k
+        heard_16k += len(samples)
+        return wake_process(samples)
+
+    agent.detector.process = counted  # type: ignore[method-assign]
+    hearing = agent._capture.hearing
+    idle = HearingState(
+        thresholds=(0.5,), guarded_thresholds=(0.8,), active=frozenset({"okay_nabu"})
+    )
+    speaking = replace(idle, speaking=True, stop_words_on=True)
+    samples, block = script.samples(), script.rate // 50
+    speaks_from = int((script.marks["wake"][1] + 0.5) * script.rate)
+    wake, stop = [], []
+    for start in range(0, len(samples), block):
+        state = speaking if start >= speaks_from else idle
+        heard = hearing.hear(samples[start : start + block], 0.0, state)
+        wake += heard.wake
+        stop += heard.stop
+    assert [d.model for d in wake] == ["okay_nabu"]
+    assert [d.model for d in stop] == ["alexa"]
+    assert front.feature_frames == heard_16k // 160 - 2  # once for both: 10 ms steps, 30 ms windows
+
+    rate = p.AUDIO_RATE
+    guard = {"engine": "microwakeword", "trigger_level": 1, "refractory_s": 0.5, "warmup_s": 0}
+    answer = np.concatenate(
+        [
+            speech("Say okay nabu, to wake me up.", rate),
+            silence(0.3, rate),
+            speech("alexa", rate, ALEXA_VOICE),
+            silence(0.5, rate),
+        ]
+    )
+    separate = [
+        OwnVoice(WakeWordDetector([model], 0.5, **guard))  # type: ignore[arg-type]
+        for model in ("okay_nabu", "alexa")
+    ]
+    to_16k = soxr.ResampleStream(rate, 16_000, 1, dtype="int16")
+    hearing.answer_started()
+    hits: list[list[float]] = [[], []]
+    separate_hits: list[list[float]] = [[], []]
+    for start in range(0, len(answer), rate // 10):  # 100 ms, as HA sends them
+        chunk = answer[start : start + rate // 10]
+        for guard, found in enumerate(hearing.hear_answer(chunk.astype("<i2").tobytes())):
+            hits[guard] += found
+        chunk_16k = to_16k.resample_chunk(chunk)
+        for guard, own in enumerate(separate):
+            separate_hits[guard] += own.hear(chunk_16k)
+    assert hits == separate_hits
+    assert hits[0]  # "okay nabu" (maybe twice: the guard's refractory time is 0.5 s)
+    assert len(hits[1]) == 1  # "alexa"
+    assert hits[1][0] > hits[0][-1]
+    assert abs(guards_front.feature_frames - len(answer) * 100 / rate) < 5  # once for both
+    for detector in (agent.detector, agent.stop_detector, agent.own_voice, agent.stop_own_voice):
+        assert detector is not None
+        detector.close()
+    for own in separate:
+        own.close()
+
+
+async def test_answer_audio_beyond_its_bound_is_lost_counted_and_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker stalls while HA sends an answer: what does not fit the answer's queue is
+    lost, the first loss logged at once and the next ones a minute later with the count; the
+    microphone's blocks are all heard once the worker runs again, and so is the answer that fit."""
+    from realtime_voice_satellite.agent.capture import CaptureWorker
+    from realtime_voice_satellite.agent.hearing import Hearing, HearingState
+    from realtime_voice_satellite.audio import DspChain
+    from realtime_voice_satellite.wakeword import WakeWordDetector
+
+    chunk = bytes(p.AUDIO_RATE // 10 * 2)  # 100 ms, as HA sends them
+    monkeypatch.setattr(capture, "ANSWER_QUEUE_BYTES", 10 * len(chunk))
+    now = [0.0]
+    detector = WakeWordDetector(["hey_jarvis"])
+    state = HearingState(thresholds=(0.5,), guarded_thresholds=(0.5,))
+    worker = CaptureWorker(Hearing(DspChain(16_000), detector), state)
+    worker.answer_drops = DropReport(what=capture.ANSWER_AUDIO, unit="chunk", clock=lambda: now[0])
+    worker.start()
+    resume = threading.Event()
+    answered: asyncio.Queue[list[list[float]]] = asyncio.Queue()
+    try:
+        worker.run(lambda: resume.wait(5), lambda _: None)  # the worker stalls
+        for _ in range(15):
+            worker.submit_answer(chunk, answered.put_nowait)
+        assert warnings(caplog) == [
+            "answer audio for the own-voice guards lost: 1 chunk (processing queue full); "
+            "further losses are logged at most once every 60 s"
+        ]
+        for i in range(5):
+            worker.submit_block(np.zeros(320, np.int16), float(i))
+        resume.set()
+        async with asyncio.timeout(5):
+            heard = [await worker.heard.get() for _ in range(5)]
+            answers = [await answered.get() for _ in range(10)]
+        assert [h.captured_at for h in heard] == [0.0, 1.0, 2.0, 3.0, 4.0]
+        assert answers == [[]] * 10  # no guards: nothing found in each chunk heard
+        assert answered.empty()
+        worker.submit_answer(chunk, answered.put_nowait)  # room again
+        assert await asyncio.wait_for(answered.get(), 5) == []
+        assert worker.answer_drops.total == 5
+        now[0] = 61.0
+        resume.clear()
+        worker.run(lambda: resume.wait(5), lambda _: None)  # stalls again
+        for _ in range(11):
+            worker.submit_answer(chunk, answered.put_nowait)
+        resume.set()
+    finally:
+        await worker.stop()
+        detector.close()
+    lines = warnings(caplog)
+    assert len(lines) == 2, lines
+    assert lines[1] == (
+        "answer audio for the own-voice guards lost: 5 chunks in the last 61 s "
+        "(5 processing queue full); 6 in all (4 more like this not logged)"
+    )

@@ -3,8 +3,9 @@
 - CPU per audio second of the capture processing (DSP, the wake word ``hey_jarvis`` and the stop
   word ``alexa``, as while an answer plays, when both run) on espeak-ng speech and pauses fed in
   20 ms blocks at 22.05 kHz, with the wake and stop words on one openWakeWord front end; baseline:
-  the same with a front end each (as before), in the same run. The thread's CPU time, the best of
-  ``REPEATS``.
+  the same with a front end each (as before), in the same run. The same pair with microWakeWord
+  (its models of the same names on one feature front end, and on one each). The thread's CPU
+  time, the best of ``REPEATS``.
 - the event loop's latency for a microphone block (capture -> the agent's decision on it), the
   maximum, with the loop blocked for ``BLOCKED_S`` while the wake word is said; baseline: the same
   run without the block. The microphone is a thread that hands 20 ms blocks to the agent as a
@@ -28,7 +29,7 @@ from realtime_voice_satellite.agent.config import parse_config, with_overrides
 from realtime_voice_satellite.agent.hearing import Heard, Hearing, HearingState
 from realtime_voice_satellite.audio import DspChain
 from realtime_voice_satellite.wakeword import WakeWordDetector
-from realtime_voice_satellite.wakeword.detector import create_front_end
+from realtime_voice_satellite.wakeword.detector import EngineName, create_front_end
 
 from . import Figure
 
@@ -49,11 +50,13 @@ def _speech(say: Callable[[str], tuple[np.ndarray, int]]) -> tuple[np.ndarray, i
     return np.concatenate([*parts, np.zeros(rate, np.int16)]), rate
 
 
-def _cpu_per_audio_second(audio: np.ndarray, rate: int, *, shared: bool) -> float:
+def _cpu_per_audio_second(
+    audio: np.ndarray, rate: int, *, shared: bool, engine: EngineName = "openwakeword"
+) -> float:
     """ms of this thread's CPU per second of audio, hearing as while an answer plays."""
-    front = create_front_end(["hey_jarvis", "alexa"]) if shared else None
-    wake = WakeWordDetector(["hey_jarvis"], 0.5, front_end=front)
-    stop = WakeWordDetector(["alexa"], 0.8, front_end=front)
+    front = create_front_end(["hey_jarvis", "alexa"], engine=engine) if shared else None
+    wake = WakeWordDetector(["hey_jarvis"], 0.5, engine=engine, front_end=front)
+    stop = WakeWordDetector(["alexa"], 0.8, engine=engine, front_end=front)
     hearing = Hearing(DspChain(rate), wake, stop_detector=stop)
     state = HearingState(
         speaking=True,
@@ -166,6 +169,13 @@ def collect_from(say: Callable[[str], tuple[np.ndarray, int]], directory: Path) 
     audio, rate = _speech(say)
     shared = min(_cpu_per_audio_second(audio, rate, shared=True) for _ in range(REPEATS))
     separate = min(_cpu_per_audio_second(audio, rate, shared=False) for _ in range(REPEATS))
+    micro = {
+        shared: min(
+            _cpu_per_audio_second(audio, rate, shared=shared, engine="microwakeword")
+            for _ in range(REPEATS)
+        )
+        for shared in (True, False)
+    }
     free_delay, free_share = asyncio.run(_block_latency(audio, rate, directory, blocked=False))
     blocked_delay, blocked_share = asyncio.run(_block_latency(audio, rate, directory, blocked=True))
     return [
@@ -175,6 +185,13 @@ def collect_from(say: Callable[[str], tuple[np.ndarray, int]], directory: Path) 
             "ms/s",
             None,
             separate,
+        ),
+        Figure(
+            "satellite: capture CPU per audio s, wake + stop words, shared, microWakeWord",
+            micro[True],
+            "ms/s",
+            None,
+            micro[False],
         ),
         Figure(
             f"satellite: mic block -> decision, max, loop blocked {BLOCKED_S:g} s",

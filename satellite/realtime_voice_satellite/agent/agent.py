@@ -35,7 +35,6 @@ import logging
 import time
 from collections import deque
 from dataclasses import replace
-from functools import partial
 from typing import Any, Literal
 
 from .. import __version__
@@ -44,8 +43,9 @@ from ..link import protocol as p
 from ..link.server import SatelliteLinkServer
 from ..link.tls import LinkCertificate
 from ..wakeword import Detection, WakeWordDetector, WakeWordError
-from ..wakeword.detector import create_front_end
-from ..wakeword.openwakeword import OpenWakeWordFrontEnd, resolve_model
+from ..wakeword.detector import FrontEnd, create_front_end
+from ..wakeword.microwakeword import resolve_config
+from ..wakeword.openwakeword import resolve_model
 from .audio_io import AudioSink, AudioSource, PushSource
 from .capture import CaptureWorker
 from .captured_reference import CapturedReference
@@ -104,7 +104,10 @@ class SatelliteAgent:
         self.active = self._check_active(wake.active or self.detector.names)
         # The guards hear the answers' audio (not the microphone's): one front end of their own.
         self.answer_front_end = (
-            create_front_end([*wake.models, *wake.stop_words])
+            create_front_end(
+                [*wake.models, *wake.stop_words],
+                engine=wake.engine,  # type: ignore[call-overload]
+            )
             if self.front_end is not None and wake.barge_in_threshold < 1.0
             else None
         )
@@ -215,14 +218,19 @@ class SatelliteAgent:
         # for the benchmark: perf_counter() of the last detection
         self.last_detection_at = 0.0
 
-    def _shared_front_end(self) -> OpenWakeWordFrontEnd | None:
-        """One openWakeWord front end (mel spectrogram, embedding) for the wake words and the
-        stop words, when both are openWakeWord models. (With microWakeWord the models of one
-        detector share their features, the wake words' detector and the stop words' do not.)"""
+    def _shared_front_end(self) -> FrontEnd | None:
+        """One front end for the wake words and the stop words when both are of one engine:
+        openWakeWord's mel spectrogram and embedding, or microWakeWord's features."""
         wake = self.config.wake_word
-        engines = {wake.engine, wake.stop_word_engine or wake.engine}
-        if not wake.stop_words or engines != {"openwakeword"}:
+        if not wake.stop_words or (wake.stop_word_engine or wake.engine) != wake.engine:
             return None
+        if wake.engine == "microwakeword":
+            try:  # the same model twice is refused once the detectors have their names
+                for model in wake.stop_words:
+                    resolve_config(model)
+            except WakeWordError as err:
+                raise ConfigError(f"wake_word.stop_words: {err}") from err
+            return create_front_end([*wake.models, *wake.stop_words], engine="microwakeword")
         try:
             stop_names = {resolve_model(m).stem for m in wake.stop_words}
         except WakeWordError as err:
@@ -629,7 +637,7 @@ class SatelliteAgent:
                     for guard, answer, found in zip(guards, answers, hits, strict=True):
                         guard.add(answer, found)
 
-                self._capture.run(partial(self._capture.hearing.hear_answer, pcm), add)
+                self._capture.submit_answer(pcm, add)
 
     async def on_command(self, command: p.Command) -> None:
         self._command(command)

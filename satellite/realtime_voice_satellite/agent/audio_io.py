@@ -72,16 +72,20 @@ class AudioSink(Protocol):
 
 
 class DropReport:
-    """Microphone audio lost, as warnings: the first loss at once, then at most one line every
-    ``interval_s`` (:class:`RateLimitedLog`) with what was lost since the line before, by cause.
-    Used from one thread."""
+    """Audio lost (``what``, in ``unit``s: microphone blocks by default), as warnings: the first
+    loss at once, then at most one line every ``interval_s`` (:class:`RateLimitedLog`) with what
+    was lost since the line before, by cause. Used from one thread."""
 
     def __init__(
         self,
         *,
+        what: str = "microphone audio",
+        unit: str = "block",
         interval_s: float = DROP_LOG_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._what = what.replace("%", "%%")
+        self._unit = unit.replace("%", "%%")
         self._log = RateLimitedLog(_LOGGER, interval_s, clock=clock)
         self._clock = clock
         self.interval_s = interval_s
@@ -102,7 +106,7 @@ class DropReport:
         if self.total == count:  # the first line
             logged = self._log.log(
                 "lost",
-                "microphone audio lost: %d block%s (%s); further losses are logged at most "
+                f"{self._what} lost: %d {self._unit}%s (%s); further losses are logged at most "
                 "once every %g s",
                 count,
                 "" if count == 1 else "s",
@@ -112,7 +116,7 @@ class DropReport:
         else:
             logged = self._log.log(
                 "lost",
-                "microphone audio lost: %d blocks in the last %.0f s (%s); %d in all",
+                f"{self._what} lost: %d {self._unit}s in the last %.0f s (%s); %d in all",
                 count,
                 now - self._since,
                 causes,

@@ -14,7 +14,9 @@ stays responsive meanwhile.
 
 The queue holds at most ``QUEUE_BLOCKS`` microphone blocks (10 s); a block beyond that is lost
 and counted, and the loss is logged (:class:`.audio_io.DropReport`) when the worker gets to the
-next block. The agent's state reaches the worker as :attr:`CaptureWorker.state` (see
+next block. Likewise at most ``ANSWER_QUEUE_BYTES`` of the answers' audio (two minutes): a chunk
+beyond that is lost, counted and logged at once (by the event loop, which submits them); the
+guards then place what they find after it early by as much as was lost. The agent's state reaches the worker as :attr:`CaptureWorker.state` (see
 :class:`.hearing.HearingState`), the echo canceller's reference with each block
 (:mod:`.captured_reference`).
 """
@@ -28,10 +30,12 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
 
+from ..link.protocol import AUDIO_RATE
 from .audio_io import INPUT_OVERFLOW, QUEUE_FULL, DropReport
 from .captured_reference import CapturedReference
 from .errors import RepeatedErrors
@@ -40,6 +44,8 @@ from .hearing import Heard, Hearing, HearingState
 _LOGGER = logging.getLogger(__name__)
 
 QUEUE_BLOCKS = 500  # microphone blocks waiting for the worker: 10 s of 20 ms blocks
+ANSWER_QUEUE_BYTES = 120 * AUDIO_RATE * 2  # the answers' audio waiting for the worker: 2 min
+ANSWER_AUDIO = "answer audio for the own-voice guards"
 
 T = TypeVar("T")
 
@@ -54,6 +60,12 @@ class _Block:
 
 
 @dataclass(frozen=True, slots=True)
+class _Answer:
+    pcm: bytes
+    then: Callable[[list[list[float]]], None]
+
+
+@dataclass(frozen=True, slots=True)
 class _Task:
     work: Callable[[], Any]
     then: Callable[[Any], None]
@@ -61,8 +73,8 @@ class _Task:
 
 class CaptureWorker:
     """``start()`` on the event loop, then ``submit_block`` for each microphone block (from one
-    thread: the device's or the loop), ``run`` for other work in the same order, ``heard`` for
-    the results; ``await stop()``."""
+    thread: the device's or the loop), ``submit_answer`` for the answers' audio and ``run`` for
+    other work in the same order (from the loop), ``heard`` for the results; ``await stop()``."""
 
     def __init__(
         self,
@@ -78,9 +90,14 @@ class CaptureWorker:
         self.state = state
         self.heard: asyncio.Queue[Heard] = asyncio.Queue()
         self.drops = DropReport()  # the worker's thread only
-        self._queue: queue.SimpleQueue[_Block | _Task | None] = queue.SimpleQueue()
+        self.answer_drops = DropReport(what=ANSWER_AUDIO, unit="chunk")  # the loop's only
+        self._queue: queue.SimpleQueue[_Block | _Answer | _Task | None] = queue.SimpleQueue()
         self._room = threading.BoundedSemaphore(QUEUE_BLOCKS)
         self._lost = 0  # written only by the thread that submits blocks
+        # the answers' audio queued: their difference (each written by one thread, no lock)
+        self._answer_bound = ANSWER_QUEUE_BYTES
+        self._answer_submitted = 0  # the loop's
+        self._answer_taken = 0  # the worker's
         self._errors = RepeatedErrors(_LOGGER, "processing microphone audio")
         self._answer_errors = RepeatedErrors(_LOGGER, "listening to the answer's own audio")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -109,6 +126,15 @@ class CaptureWorker:
         self._queue.put(_Block(samples, captured_at, overflowed, self._lost, reference))
         self._lost = 0
 
+    def submit_answer(self, pcm: bytes, then: Callable[[list[list[float]]], None]) -> None:
+        """Queue the answer's audio for the guards (``Hearing.hear_answer``), then ``then(hits)``
+        on the loop; lost when ``ANSWER_QUEUE_BYTES`` are waiting already."""
+        if self._answer_submitted - self._answer_taken + len(pcm) > self._answer_bound:
+            self.answer_drops.lost(QUEUE_FULL)
+            return
+        self._answer_submitted += len(pcm)
+        self._queue.put(_Answer(pcm, then))
+
     def run(self, work: Callable[[], T], then: Callable[[T], None]) -> None:
         """``work()`` on the worker after what is queued, then ``then(result)`` on the loop."""
         self._queue.put(_Task(work, then))
@@ -118,14 +144,20 @@ class CaptureWorker:
             if isinstance(item, _Block):
                 self._room.release()
                 self._hear(item)
+            elif isinstance(item, _Answer):
+                self._answer_taken += len(item.pcm)
+                self._do(partial(self.hearing.hear_answer, item.pcm), item.then)
             else:
-                try:
-                    result = item.work()
-                except Exception as err:
-                    self._answer_errors.report(err)
-                else:
-                    self._answer_errors.ok()
-                    self._to_loop(item.then, result)
+                self._do(item.work, item.then)
+
+    def _do(self, work: Callable[[], T], then: Callable[[T], None]) -> None:
+        try:
+            result = work()
+        except Exception as err:
+            self._answer_errors.report(err)
+        else:
+            self._answer_errors.ok()
+            self._to_loop(then, result)
 
     def _hear(self, block: _Block) -> None:
         if block.overflowed:

@@ -23,7 +23,7 @@ import soxr
 from ..audio import WAKE_RATE, DspChain, DspFrame
 from ..link.protocol import AUDIO_RATE
 from ..wakeword import Detection
-from ..wakeword.openwakeword import OpenWakeWordFrontEnd
+from ..wakeword.detector import FrontEnd
 from .echo import OwnVoice
 from .voice import VoiceBargeIn
 
@@ -84,7 +84,7 @@ class Hearing:
         stop_detector: Detector | None = None,
         voice_barge_in: VoiceBargeIn | None = None,
         guards: Sequence[OwnVoice] = (),
-        guards_front_end: OpenWakeWordFrontEnd | None = None,
+        guards_front_end: FrontEnd | None = None,
     ) -> None:
         """``guards_front_end``: the one the guards' detectors share, if they do."""
         self.dsp = dsp

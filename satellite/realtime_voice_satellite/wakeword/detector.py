@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, overload
 
 import numpy as np
 
 from .. import platforms
 from .engine import ScoreFrame, WakeWordEngine, WakeWordError, looks_like_path
+from .microwakeword import MicroWakeWordFrontEnd, resolve_config
 from .openwakeword import DEFAULT_QUIET_GATE_DBFS, OpenWakeWordFrontEnd
 from .tflite import TfLiteError
 
 EngineName = Literal["openwakeword", "microwakeword"]
 ENGINES: tuple[str, ...] = ("openwakeword", "microwakeword")
+# the features that detectors hearing the same audio share (``create_front_end``)
+FrontEnd = OpenWakeWordFrontEnd | MicroWakeWordFrontEnd
 
 # What a model uses when the caller gives no threshold or trigger level (None): for openWakeWord's
 # built-in models, (threshold, trigger level) chosen on an hour of other speech and noise and the
@@ -55,13 +58,15 @@ def create_engine(
     engine: str,
     models: Sequence[str | Path],
     quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS,
-    front_end: OpenWakeWordFrontEnd | None = None,
+    front_end: FrontEnd | None = None,
 ) -> WakeWordEngine:
-    """The engine (openWakeWord's on ``front_end`` when given); a ``WakeWordError`` that says
-    why where this machine cannot run it (32-bit, no runtime for the platform)."""
+    """The engine (on ``front_end`` when given); a ``WakeWordError`` that says why where this
+    machine cannot run it (32-bit, no runtime for the platform)."""
     _check_machine()
-    if front_end is not None and engine != "openwakeword":
+    if isinstance(front_end, OpenWakeWordFrontEnd) and engine != "openwakeword":
         raise WakeWordError(f"a shared openWakeWord front end cannot run {engine} models")
+    if isinstance(front_end, MicroWakeWordFrontEnd) and engine != "microwakeword":
+        raise WakeWordError(f"a shared microWakeWord front end cannot run {engine} models")
     if engine == "openwakeword":
         from .openwakeword import OpenWakeWordEngine
 
@@ -69,18 +74,46 @@ def create_engine(
             return front_end.engine(models)
         return _loaded(lambda: OpenWakeWordEngine(models, quiet_gate_dbfs=quiet_gate_dbfs))
     if engine == "microwakeword":
+        if isinstance(front_end, MicroWakeWordFrontEnd):
+            return front_end.engine(models)
         from .microwakeword import MicroWakeWordEngine
 
         return MicroWakeWordEngine(models)
     raise WakeWordError(f"unknown wake word engine {engine!r}; engines: {', '.join(ENGINES)}")
 
 
+@overload
 def create_front_end(
-    models: Sequence[str | Path], quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS
-) -> OpenWakeWordFrontEnd:
-    """An openWakeWord front end for detectors that share it (``front_end``); the errors are
-    ``create_engine``'s."""
+    models: Sequence[str | Path],
+    quiet_gate_dbfs: float | None = ...,
+    *,
+    engine: Literal["openwakeword"] = ...,
+) -> OpenWakeWordFrontEnd: ...
+
+
+@overload
+def create_front_end(
+    models: Sequence[str | Path],
+    quiet_gate_dbfs: float | None = ...,
+    *,
+    engine: Literal["microwakeword"],
+) -> MicroWakeWordFrontEnd: ...
+
+
+def create_front_end(
+    models: Sequence[str | Path],
+    quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS,
+    *,
+    engine: EngineName = "openwakeword",
+) -> FrontEnd:
+    """A front end of ``engine`` for detectors of ``models`` that share it (``front_end``); the
+    errors are ``create_engine``'s. (microWakeWord's features do not depend on the models: they
+    are only checked.)"""
     _check_machine()
+    if engine == "microwakeword":
+        for model in models:
+            resolve_config(model)
+        return MicroWakeWordFrontEnd()
     return _loaded(lambda: OpenWakeWordFrontEnd(models, quiet_gate_dbfs=quiet_gate_dbfs))
 
 
@@ -113,8 +146,9 @@ class WakeWordDetector:
     every 80 ms step a score depends on (about 2.2 s) is quieter than ``quiet_gate_dbfs``, the
     embedding model is skipped and no score is produced; the first louder step computes what was
     skipped, so scores are those of an engine that never skips. ``None`` never skips.
-    ``front_end``: an ``OpenWakeWordFrontEnd`` shared with other detectors that hear the same
-    audio (e.g. the wake words and the stop words); it holds the quiet gate then.
+    ``front_end``: the engine's front end (``create_front_end``), shared with other detectors
+    that hear the same audio (e.g. the wake words and the stop words); an openWakeWord one holds
+    the quiet gate then.
     """
 
     def __init__(
@@ -127,7 +161,7 @@ class WakeWordDetector:
         warmup_s: float = 1.0,
         engine: EngineName = "openwakeword",
         quiet_gate_dbfs: float | None = DEFAULT_QUIET_GATE_DBFS,
-        front_end: OpenWakeWordFrontEnd | None = None,
+        front_end: FrontEnd | None = None,
     ) -> None:
         if threshold is not None and not 0.0 < threshold < 1.0:
             raise WakeWordError(f"threshold must be between 0 and 1, got {threshold!r}")
