@@ -223,6 +223,15 @@ class _Run:
         self.cpu += time.process_time() - started
         return heard
 
+    def words_hear(self, cancelled: np.ndarray) -> np.ndarray:
+        """What the agent's wake and stop words hear of the last block (``Hearing``): the
+        linear canceller's residual once it has converged, else ``cancelled`` (AEC3's)."""
+        linear = self.linear_in[0]
+        echo = self.chain.echo
+        if linear is not None and echo is not None and echo.linear_converged:
+            return linear
+        return cancelled
+
     def step(self) -> tuple[np.ndarray, np.ndarray]:
         """The next block: the 16 kHz microphone before and after the canceller."""
         i = self.i
@@ -444,12 +453,7 @@ def wake_over_music(
         detector.reset()
         out = []
         for _ in range(len(user) // BLOCK):
-            cancelled = run.step()[1]
-            linear = run.linear_in[0]
-            echo = run.chain.echo
-            # what the agent's wake words hear: the linear residual once it has converged
-            converged = linear is not None and echo is not None and echo.linear_converged
-            out.append(linear if converged else cancelled)
+            out.append(run.words_hear(run.step()[1]))
         detections = detector.process(np.concatenate(out))
         heard += any(d.t * RATE > onset for d in detections)
     detector.close()
@@ -487,10 +491,7 @@ def words_over_answer(
             if i == warm_blocks:
                 run.say(answer)
             _, cancelled = run.step()
-            linear = run.linear_in[0]
-            echo = run.chain.echo
-            converged = echo is not None and echo.linear_converged
-            outs[0].append(linear if linear is not None and converged else cancelled)
+            outs[0].append(run.words_hear(cancelled))
             outs[1].append(cancelled)
         for j, out in enumerate(outs):
             detector.reset()
