@@ -176,6 +176,8 @@ async def test_real_agent_stop_word_ends_the_conversation(
         ended = collect(hass, "realtime_voice_conversation_ended")
         await wait_until(lambda: bool(ended), within=40)
         assert ended[0].data["reason"] == "stop_word"
+        # HA ends the conversation as it sends the truncate: the stand-in may read it just after
+        await wait_until(lambda: bool(standin.received_of("conversation.item.truncate")))
         (truncate,) = standin.received_of("conversation.item.truncate")
         assert truncate["audio_end_ms"] > 0
         assert hass.states.get("assist_satellite.test_satellite").state == "idle"
