@@ -17,11 +17,11 @@ is either of:
 - ``linear_frames`` frames in a row where the linear canceller's residual (:mod:`..audio.
   linear_echo`, which keeps the talker whole) is ``linear_db`` or more above the residual its
   echo estimate leaves (the estimate over the echo removal it has reached, plus a floor at
-  ``linear_floor_dbfs``) and at ``linear_dbfs`` or louder: the echo cannot explain it. This is the fast path (docs/performance.md: the user is heard in 200-300
-  ms where AEC3's leaks take 700 ms and more); it counts once the linear canceller removes
-  ``linear_erle_db`` of the echo, learned over the answer's own playback (at least 500 ms of
-  it; the reference is re-anchored when playback resumes, and a canceller the move put out of
-  step removes nothing until it has re-converged).
+  ``linear_floor_dbfs``) and at ``linear_dbfs`` or louder: the echo cannot explain it. This
+  is the fast path (docs/performance.md: the user is heard in 200-300 ms where AEC3's leaks
+  take 700 ms and more); it counts once the linear canceller removes ``linear_erle_db`` of the
+  echo, learned over the answer's own playback (at least 500 ms of it: at some answers' starts
+  the canceller was measured out of step, removing nothing until it re-converged).
 
 The first two count a frame only above what the room's residual echo reaches (``_above_residual``):
 its level against the reference's loudest frame of the last 500 ms, ``residual_margin_db``
@@ -123,8 +123,8 @@ class VoiceBargeIn:
         self._count = 0.0
         self._loud = 0
         self._linear_run = 0
-        # the linear canceller's echo removal, learned afresh for each answer: the reference is
-        # re-anchored when playback resumes, and the canceller re-converges if it moved
+        # the linear canceller's echo removal, learned afresh for each answer: at some answers'
+        # starts it was measured out of step (docs/performance.md)
         self._linear_mic = 0.0
         self._linear_out = 0.0
         self._linear_learned = 0
