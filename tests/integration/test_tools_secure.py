@@ -97,7 +97,8 @@ async def test_safe_directions_run_without_a_question(house: House) -> None:
         result = await toolset.async_call(
             assist_tool_name(toolset, intent), json.dumps({"name": name}), call_id=intent
         )
-        assert "status" not in result and "error" not in result, (intent, name, result)
+        assert "status" not in result, (intent, name, result)
+        assert "error" not in result, (intent, name, result)
     await hass.async_block_till_done()
     assert toolset.take_held() is None
     assert states(hass) == {LOCK: "locked", GARAGE: "closed", BLIND: "open", ALARM: "armed_away"}
@@ -278,7 +279,7 @@ async def test_named_play_media_takes_only_allowed_urls(
     toolset = await media_house.toolset(
         services=["media_player.play_media"], media_hosts=["radio.example.org"]
     )
-    assert [spec.name for spec in toolset.definitions][0] == "media_player__play_media"
+    assert [spec.name for spec in toolset.definitions] == ["media_player__play_media"]
     data = {
         "entity_id": [PLAYER],
         # the media selector's value names the player too
