@@ -7,6 +7,7 @@ from typing import Any
 
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 
 LOCK = "lock.front_door"
 GARAGE = "cover.garage_door"
@@ -98,3 +99,11 @@ def expose_secure_devices(hass: HomeAssistant) -> None:
         async_expose_entity(hass, "conversation", entity_id, True)
     for backing in BOOLEANS:  # only the devices themselves are voice's to reach
         async_expose_entity(hass, "conversation", f"input_boolean.{backing}", False)
+
+
+async def async_setup_secure_devices(hass: HomeAssistant) -> None:
+    """Only the secure devices (for conversation tests that need no lights)."""
+    assert await async_setup_component(hass, "input_boolean", {"input_boolean": BOOLEANS})
+    assert await async_setup_component(hass, "template", {"template": TEMPLATE_ITEMS})
+    await hass.async_block_till_done()
+    expose_secure_devices(hass)
