@@ -66,7 +66,8 @@ async def test_the_door_opens_after_the_users_yes(
     calls_before = len(standin.sent_of("response.function_call_arguments.done"))
     standin.config.transcript = "Yes, please."
     await satellite.stream(speech())
-    await wait_until(lambda: hass.states.get(LOCK).state == "unlocked")
+    await wait_until(lambda: len(tools) == 2)
+    assert hass.states.get(LOCK).state == "unlocked"
     assert tools[-1].data["confirmation"] is True
     assert tools[-1].data["result"]["response_type"] == "action_done"
     # HA ran the call itself: the model made no second call on the yes, and was told the result
