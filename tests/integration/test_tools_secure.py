@@ -11,6 +11,7 @@ import pytest
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.components.media_player import MediaPlayerEntityFeature
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import service as service_helper
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import async_capture_events
 
@@ -20,7 +21,7 @@ from custom_components.realtime_voice.tools.secure import (
     confirmation_of,
     spoken_digits,
 )
-from custom_components.realtime_voice.tools.selection import is_dangerous
+from custom_components.realtime_voice.tools.selection import fetches_urls, is_dangerous
 
 from .secure_house import ALARM, BLIND, GARAGE, LOCK
 from .test_tools_support import House, assist_tool_name, async_setup_house
@@ -229,7 +230,8 @@ URL_SERVICES = ("media_player.play_media", "assist_satellite.announce")
 async def media_house(house: House) -> House:
     """A media player that says it plays media (a state only: nothing behind it fetches), exposed."""
     hass = house.hass
-    assert await async_setup_component(hass, "media_player", {})
+    for domain in ("media_player", "notify"):
+        assert await async_setup_component(hass, domain, {})
     hass.states.async_set(
         PLAYER,
         "idle",
@@ -249,13 +251,28 @@ async def test_url_fetching_services_are_never_offered_through_a_wildcard(
         for service in services
     }
     assert "media_player.play_media" in registered
-    toolset = await media_house.toolset(services=["*.*", "media_player.*"])
-    offered = {spec.name.replace("__", ".", 1) for spec in toolset.definitions}
-    assert "media_player.media_play" in offered  # the player is offered, not its URL fetching
-    assert not offered & set(URL_SERVICES)
-    # lock.open and alarm_trigger sit behind the dangerous switch now.
-    assert {"lock.unlock", "alarm_control_panel.alarm_disarm"} <= offered
-    assert not offered & {"lock.open", "alarm_control_panel.alarm_trigger"}
+    descriptions = await service_helper.async_get_all_descriptions(hass)
+    fetching = {
+        service
+        for service in registered
+        if fetches_urls(
+            service, descriptions.get(service.split(".")[0], {}).get(service.split(".")[1])
+        )
+    }
+    assert {"media_player.play_media", "notify.send_message"} <= fetching
+
+    for dangerous in (False, True):
+        toolset = await media_house.toolset(
+            services=["*.*", "media_player.*", "lock.*"], allow_dangerous_services=dangerous
+        )
+        offered = {spec.name.replace("__", ".", 1) for spec in toolset.definitions}
+        assert "media_player.media_play" in offered  # the player, not its URL fetching
+        assert not offered & fetching, "a service that fetches URLs came through a wildcard"
+        # lock.unlock and alarm_disarm are offered (behind the spoken yes); lock.open and
+        # alarm_trigger only with the dangerous switch and their domain written out.
+        assert {"lock.unlock", "alarm_control_panel.alarm_disarm"} <= offered
+        assert ("lock.open" in offered) is dangerous
+        assert "alarm_control_panel.alarm_trigger" not in offered
     assert is_dangerous("lock.open")
     assert is_dangerous("alarm_control_panel.alarm_trigger")
 
