@@ -296,7 +296,7 @@ async def test_named_play_media_takes_only_allowed_urls(
     toolset = await media_house.toolset(
         services=["media_player.play_media"], media_hosts=["radio.example.org"]
     )
-    assert [spec.name for spec in toolset.definitions] == ["media_player__play_media"]
+    assert "media_player__play_media" in {spec.name for spec in toolset.definitions}
     data = {
         "entity_id": [PLAYER],
         # the media selector's value names the player too
