@@ -45,7 +45,6 @@ from .satellite_link import SatelliteConnection, SatelliteOfflineError
 from .session_keeper import Figures, SessionKeeper
 from .tone import error_tone_pcm
 from .tools.const import ERR_NOT_NOW
-from .tools.results import error_result
 
 __all__ = ["ConversationState", "Figures", "SessionManager"]
 
@@ -645,8 +644,12 @@ class SessionManager:
         if conversation is not None and conversation.question is not None:
             # The answer to an automation's question is the automation's: nothing acts on it.
             # (No response is asked for while the answer is awaited; this holds if one comes.)
-            refusal = error_result(
-                ERR_NOT_NOW, "The user is answering a question of an automation; nothing was done."
+            refusal = toolset.refuse(
+                call.name,
+                call.arguments,
+                call_id=call.call_id,
+                code=ERR_NOT_NOW,
+                message="The user is answering a question of an automation; nothing was done.",
             )
             await session.send_function_output(call.call_id, _json(refusal), respond=False)
             return

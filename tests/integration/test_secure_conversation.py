@@ -189,3 +189,47 @@ async def test_nothing_acts_on_the_answer_to_an_automations_question(
         if not u["session"]["audio"]["input"]["turn_detection"]["create_response"]
     ]
     assert held, "the session was not told to hold its responses"
+
+
+@pytest.mark.parametrize(
+    "standin_config",
+    [
+        StandinConfig(
+            endpoint="ga",
+            api_key=API_KEY,
+            transcript="The kitchen.",
+            tools=(ToolScript("HassTurnOn", {"name": "Kitchen light"}, "Done."),),
+        )
+    ],
+)
+async def test_a_call_while_the_answer_is_awaited_is_refused(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """Should a response come anyway while HA waits for the answer (here: asked for by the test),
+    the tool call it makes is refused and nothing is switched."""
+    hass.states.async_set("light.kitchen", "off", {"friendly_name": "Kitchen light"})
+    async_expose_entity(hass, "conversation", "light.kitchen", True)
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry)
+    tools = collect(hass, "realtime_voice_tool_called")
+    switched = collect(hass, "call_service")
+    pending = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite",
+            "ask_question",
+            {"entity_id": SATELLITE, "question": "Which room?", "preannounce": False},
+            blocking=True,
+            return_response=True,
+        )
+    )
+    await wait_until(lambda: protocol.Listen() in satellite.commands)
+    calls = standin.sent_of("response.function_call_arguments.done")
+    await entry.runtime_data.manager.session.create_response()
+    await wait_until(lambda: bool(tools) or standin.responses_done >= 1)
+    await satellite.stream(speech())
+    await asyncio.wait_for(pending, 15)
+    await wait_until(lambda: hass.states.get(SATELLITE).state == "idle", within=15)
+    if standin.sent_of("response.function_call_arguments.done") != calls:
+        assert [e.data["error"]["code"] for e in tools] == ["not_now"]
+    assert tools == [] or all("error" in e.data for e in tools)
+    assert [e for e in switched if e.data["domain"] in ("light", "homeassistant")] == []

@@ -125,6 +125,16 @@ class Toolset:
         self._fire_called(name, arguments, call_id, result, context)
         return result
 
+    def refuse(
+        self, name: str, arguments_json: str, *, call_id: str, code: str, message: str
+    ) -> dict[str, Any]:
+        """Refuse a call without looking at it (the conversation allows none now); the refusal is
+        an event like any call's."""
+        result = error_result(code, message)
+        shown = arguments_json if len(arguments_json) <= MAX_ARGUMENTS_CHARS else "<not shown>"
+        self._fire_called(name, shown, call_id, result, None)
+        return result
+
     def take_held(self) -> PendingConfirmation | None:
         """The call the last async_call held for the user's yes, if any (once)."""
         held, self._held = self._held, None
