@@ -21,11 +21,24 @@ from .secure_house import LOCK, async_setup_secure_devices
 from .waiting import collect, load_entry, wait_until
 
 SATELLITE = "assist_satellite.kitchen"
+# A model that switches the kitchen light on whatever it hears.
+CALLS_ON_EVERY_TURN = StandinConfig(
+    endpoint="ga",
+    api_key=API_KEY,
+    transcript="The kitchen.",
+    tools=(ToolScript("HassTurnOn", {"name": "Kitchen light"}, "Done."),),
+)
 UNLOCK = ToolScript("HassTurnOff", {"name": "Front door"}, "The front door is unlocked.")
 
 
 def speech() -> bytes:
     return tone(0.8) + silence(1.0)
+
+
+def kitchen_light(hass: HomeAssistant) -> None:
+    """An exposed light state (nothing behind it: a call on it shows as a service call)."""
+    hass.states.async_set("light.kitchen", "off", {"friendly_name": "Kitchen light"})
+    async_expose_entity(hass, "conversation", "light.kitchen", True)
 
 
 def listens(satellite: LinkSatellite) -> int:
@@ -140,24 +153,12 @@ async def test_an_announcement_in_between_cancels(
     assert len(tools) == 2
 
 
-@pytest.mark.parametrize(
-    "standin_config",
-    [
-        StandinConfig(
-            endpoint="ga",
-            api_key=API_KEY,
-            transcript="The kitchen.",
-            tools=(ToolScript("HassTurnOn", {"name": "Kitchen light"}, "Done."),),
-        )
-    ],
-)
+@pytest.mark.parametrize("standin_config", [CALLS_ON_EVERY_TURN])
 async def test_nothing_acts_on_the_answer_to_an_automations_question(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
     """The outside tests' case: the answer "the kitchen" made the model switch the kitchen light."""
-    await async_setup_secure_devices(hass)
-    hass.states.async_set("light.kitchen", "off", {"friendly_name": "Kitchen light"})
-    async_expose_entity(hass, "conversation", "light.kitchen", True)
+    kitchen_light(hass)
     await load_entry(hass, entry_for(standin, satellite))
     tools = collect(hass, "realtime_voice_tool_called")
     pending = hass.async_create_task(
@@ -191,24 +192,13 @@ async def test_nothing_acts_on_the_answer_to_an_automations_question(
     assert held, "the session was not told to hold its responses"
 
 
-@pytest.mark.parametrize(
-    "standin_config",
-    [
-        StandinConfig(
-            endpoint="ga",
-            api_key=API_KEY,
-            transcript="The kitchen.",
-            tools=(ToolScript("HassTurnOn", {"name": "Kitchen light"}, "Done."),),
-        )
-    ],
-)
+@pytest.mark.parametrize("standin_config", [CALLS_ON_EVERY_TURN])
 async def test_a_call_while_the_answer_is_awaited_is_refused(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
     """Should a response come anyway while HA waits for the answer (here: asked for by the test),
     the tool call it makes is refused and nothing is switched."""
-    hass.states.async_set("light.kitchen", "off", {"friendly_name": "Kitchen light"})
-    async_expose_entity(hass, "conversation", "light.kitchen", True)
+    kitchen_light(hass)
     entry = entry_for(standin, satellite)
     await load_entry(hass, entry)
     tools = collect(hass, "realtime_voice_tool_called")
