@@ -1,0 +1,258 @@
+"""The link against online guessing and log flooding (#23 item 5): failed authentications slow
+the address they come from (a right key from another address is not slowed), websockets' lines
+per connection stay out of the satellite's log, every line a peer can cause is rate-limited, and
+the state directory is the owner's alone."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import stat
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from realtime_voice_satellite.agent.cli import configure_logging
+from realtime_voice_satellite.agent.config import parse_config
+from realtime_voice_satellite.agent.credentials import (
+    link_certificate,
+    private_state_dir,
+    with_access_key,
+)
+from realtime_voice_satellite.agent.identity import satellite_id
+from realtime_voice_satellite.link import LinkCertificate, SatelliteLinkServer
+from realtime_voice_satellite.link import protocol as p
+from realtime_voice_satellite.link.limits import AuthBackoff
+from realtime_voice_satellite.link.tls import client_context
+
+from .test_link import KEY, RecordingHandler, make_client, wait_for
+
+WRONG = "not the key, but a guess at it"
+
+
+@pytest.fixture
+async def server(certificate: LinkCertificate) -> AsyncIterator[SatelliteLinkServer]:
+    server = SatelliteLinkServer(
+        RecordingHandler(),
+        name="Kitchen",
+        version="0.1.0",
+        access_key=KEY,
+        certificate=certificate,
+        host="127.0.0.1",
+        port=0,
+        auth_timeout=5.0,
+        auth_backoff=AuthBackoff(first_s=0.4, max_s=1.6),
+    )
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def attempt(server: SatelliteLinkServer, key: str, source: str) -> tuple[str, float]:
+    """One authentication from ``source`` (a loopback address): the answer ("auth_ok", or the
+    refusal's code) and the seconds from sending the proof to the answer."""
+    async with connect(
+        f"wss://127.0.0.1:{server.port}/",
+        ssl=client_context(),
+        proxy=None,
+        compression=None,
+        local_addr=(source, 0),
+        open_timeout=10,
+    ) as connection:
+        hello = p.parse(await connection.recv(), (p.Hello,))
+        assert isinstance(hello, p.Hello)
+        nonce = p.new_nonce()
+        proof = p.auth_proof(
+            key,
+            "client",
+            server_nonce=hello.nonce,
+            client_nonce=nonce,
+            certificate=server.fingerprint,
+            protocol=p.PROTOCOL_VERSION,
+        )
+        auth = p.Auth(p.PROTOCOL_VERSION, proof, nonce, "guesser", server.fingerprint)
+        started = time.monotonic()
+        await connection.send(auth.to_json())
+        answer = json.loads(await connection.recv())
+        return answer.get("code") or answer["type"], time.monotonic() - started
+
+
+async def test_wrong_keys_from_one_address_are_slowed_a_right_key_from_another_is_not(
+    server: SatelliteLinkServer,
+) -> None:
+    """Sleeps are lower bounds whatever the machine's load: the slowed attempts are asserted
+    to wait at least their delay, the others only to take far less than it."""
+    waits = []
+    for _ in range(5):
+        answer, took = await attempt(server, WRONG, "127.0.0.2")
+        assert answer == "invalid_auth"
+        waits.append(took)
+    # 0, then 0.4 s doubling per failure, bounded at 1.6 s
+    for took, delay in zip(waits, (0.0, 0.4, 0.8, 1.6, 1.6), strict=True):
+        assert took >= delay - 0.02, waits
+    assert waits[4] < 1.6 + 1.0, waits  # bounded
+    # a right key from another address right after: not slowed
+    answer, took = await attempt(server, KEY, "127.0.0.1")
+    assert answer == "auth_ok"
+    assert took < 1.0
+    # from the guessing address, a right key waits its turn too, and resets the address
+    answer, took = await attempt(server, KEY, "127.0.0.2")
+    assert answer == "auth_ok"
+    assert took >= 1.6 - 0.02
+    answer, took = await attempt(server, WRONG, "127.0.0.2")
+    assert answer == "invalid_auth"
+    assert took < 1.0
+
+
+async def test_parallel_guesses_from_one_address_queue_behind_each_other(
+    server: SatelliteLinkServer,
+) -> None:
+    """More connections do not buy more guesses: after a failure, four at once are checked one
+    delay apart."""
+    assert (await attempt(server, WRONG, "127.0.0.2"))[0] == "invalid_auth"
+    started = time.monotonic()
+    answers = await asyncio.gather(*(attempt(server, WRONG, "127.0.0.2") for _ in range(4)))
+    assert [a for a, _ in answers] == ["invalid_auth"] * 4
+    # slots at 0.4, 0.8, 1.2 and 1.6 s at least (each failure lengthens the delay further)
+    assert time.monotonic() - started >= 1.6 - 0.02
+    assert sorted(t for _, t in answers)[-1] >= 1.6 - 0.02
+
+
+def test_backoff_grows_is_bounded_resets_and_remembers_a_bounded_number_of_addresses() -> None:
+    now = [0.0]
+    backoff = AuthBackoff(first_s=0.5, max_s=4.0, max_addresses=100, clock=lambda: now[0])
+    assert backoff.wait("10.0.0.1") == 0.0
+    waits = []
+    for _ in range(6):
+        backoff.failed("10.0.0.1")
+        waits.append(backoff.wait("10.0.0.1"))
+        now[0] += waits[-1]
+    assert waits == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert backoff.wait("10.0.0.2") == 0.0  # another address
+    backoff.succeeded("10.0.0.1")
+    assert backoff.wait("10.0.0.1") == 0.0
+    for n in range(10_000):  # a scan from many addresses
+        backoff.failed(f"fd00::{n:x}")
+    assert len(backoff) == 100
+    with pytest.raises(ValueError, match="first_s"):
+        AuthBackoff(first_s=0.0)
+
+
+@pytest.fixture
+def _websockets_level() -> Iterator[None]:
+    """configure_logging changes the websockets logger's level: put it back after."""
+    logger = logging.getLogger("websockets")
+    level = logger.level
+    yield
+    logger.setLevel(level)
+
+
+@pytest.mark.usefixtures("_websockets_level")
+async def test_connections_that_never_authenticate_leave_no_websockets_lines(
+    server: SatelliteLinkServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The satellite's log set up as the CLI does (``log_level: info``): a flood of connections
+    that open the WebSocket and leave, or guess the key, logs a line or two of the satellite's
+    own, not websockets' two INFO lines per connection."""
+    configure_logging("info")
+    caplog.set_level(logging.INFO)
+    server.auth_backoff = AuthBackoff(first_s=0.01, max_s=0.02)
+    for _ in range(20):
+        async with connect(
+            f"wss://127.0.0.1:{server.port}/", ssl=client_context(), proxy=None
+        ) as connection:
+            await connection.recv()  # the hello; then gone
+    for _ in range(10):
+        assert (await attempt(server, WRONG, "127.0.0.2"))[0] == "invalid_auth"
+    await asyncio.sleep(0.2)
+    names = {r.name for r in caplog.records}
+    assert not [n for n in names if n.startswith("websockets")], names
+    refused = [r for r in caplog.records if "refused link client" in r.getMessage()]
+    assert len(refused) == 1
+
+
+async def test_what_home_assistant_can_make_the_satellite_log_is_rate_limited(
+    certificate: LinkCertificate, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An HA holding the key connects and leaves 20 times, and sends a command that fails 20
+    times: a few lines each, the failure's traceback once."""
+    handler = RecordingHandler()
+
+    async def broken(command: p.Message) -> None:
+        raise RuntimeError("mixer not found")
+
+    handler.on_command = broken  # type: ignore[method-assign]
+    server = SatelliteLinkServer(
+        handler,
+        name="Kitchen",
+        version="0.1.0",
+        access_key=KEY,
+        certificate=certificate,
+        host="127.0.0.1",
+        port=0,
+    )
+    caplog.set_level(logging.INFO)
+    await server.start()
+    try:
+        for _ in range(20):
+            client = make_client(server)
+            await client.connect()
+            await client.close()
+            await wait_for(lambda: not server.connected)
+        client = make_client(server)
+        await client.connect()
+        for _ in range(20):
+            await client.set_volume(0.5)
+        errors = 0
+        with contextlib.suppress(TimeoutError, ConnectionClosed):
+            async with asyncio.timeout(2):
+                async for event in client.events():
+                    errors += isinstance(event, p.Error)
+                    if errors == 20:
+                        break
+        assert errors == 20  # each is still answered
+        await client.close()
+    finally:
+        await server.stop()
+    messages = [r.getMessage() for r in caplog.records]
+    assert 1 <= sum("Home Assistant connected" in m for m in messages) <= 6
+    assert 1 <= sum("disconnected" in m for m in messages) <= 6
+    failed = [r for r in caplog.records if "command set_volume failed" in r.getMessage()]
+    assert len(failed) == 1
+    assert failed[0].exc_info is not None
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_state_directory_is_made_owner_only(tmp_path: Path) -> None:
+    """A first start in a new state directory: the directory is 0700, the key files 0600."""
+    state = tmp_path / "var" / "realtime-voice"
+    config = parse_config(
+        f"name: Kitchen\nlink: {{state_dir: {state}}}\nzeroconf: {{enabled: false}}\n", "t.yaml"
+    )
+    config, created = with_access_key(config)
+    assert created is not None
+    link_certificate(config)
+    satellite_id(state, 10800)
+    assert _mode(state) == 0o700
+    assert {f.name: _mode(f) for f in state.iterdir() if "key" in f.name} == {
+        "access_key": 0o600,
+        "link-key.pem": 0o600,
+    }
+
+
+def test_an_existing_open_state_directory_is_made_owner_only_at_start(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
+    assert private_state_dir(state) == 0o755  # the old mode, for the log
+    assert _mode(state) == 0o700
+    assert private_state_dir(state) is None  # nothing to change any more
