@@ -8,10 +8,9 @@ import logging
 import pytest
 from homeassistant.core import HomeAssistant
 
+from custom_components.realtime_voice.const import EVENT_WAKE_WORD_DETECTED
 from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinServer
-
-from custom_components.realtime_voice.const import EVENT_WAKE_WORD_DETECTED
 
 from .conftest import entry_for
 from .link_satellite import LinkSatellite
