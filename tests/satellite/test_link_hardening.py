@@ -26,11 +26,14 @@ from realtime_voice_satellite.agent.credentials import (
     with_access_key,
 )
 from realtime_voice_satellite.agent.identity import satellite_id
+from realtime_voice_satellite.audio import write_wav
 from realtime_voice_satellite.link import LinkCertificate, SatelliteLinkServer
 from realtime_voice_satellite.link import protocol as p
 from realtime_voice_satellite.link.limits import AuthBackoff
 from realtime_voice_satellite.link.tls import client_context
 
+from .harness import running_satellite, silence
+from .test_cli import run_cli
 from .test_link import KEY, RecordingHandler, make_client, wait_for
 
 WRONG = "not the key, but a guess at it"
@@ -228,6 +231,19 @@ async def test_what_home_assistant_can_make_the_satellite_log_is_rate_limited(
     assert failed[0].exc_info is not None
 
 
+async def test_home_assistant_not_keeping_up_is_a_line_a_minute(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The agent's queue to HA full (HA stopped reading): a line, not one per message dropped."""
+    wav = tmp_path / "quiet.wav"
+    write_wav(wav, silence(5.0, 16_000), 16_000)
+    async with running_satellite(wav, tmp_path) as sat:
+        for _ in range(2000):  # without yielding: the sender cannot drain the queue meanwhile
+            sat.agent._send(p.StateChanged("idle"))
+    dropped = [r for r in caplog.records if "not keeping up" in r.getMessage()]
+    assert len(dropped) == 1
+
+
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -256,3 +272,19 @@ def test_an_existing_open_state_directory_is_made_owner_only_at_start(tmp_path: 
     assert private_state_dir(state) == 0o755  # the old mode, for the log
     assert _mode(state) == 0o700
     assert private_state_dir(state) is None  # nothing to change any more
+
+
+async def test_the_satellite_makes_an_open_state_directory_private_at_start(
+    tmp_path: Path,
+) -> None:
+    """Through the CLI (``--new-access-key``, the quickest start): 0755 becomes 0700."""
+    state = tmp_path / "state"
+    state.mkdir()
+    state.chmod(0o755)
+    config = tmp_path / "satellite.yaml"
+    config.write_text(f"name: Kitchen\nlink: {{state_dir: {state}}}\n")
+    process = await run_cli("--config", str(config), "--new-access-key")
+    _, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    assert _mode(state) == 0o700
+    assert _mode(state / "access_key") == 0o600
