@@ -31,6 +31,7 @@ from realtime_voice_satellite.audio import write_wav
 from realtime_voice_satellite.link import LinkCertificate, SatelliteLinkServer
 from realtime_voice_satellite.link import protocol as p
 from realtime_voice_satellite.link.limits import AuthBackoff
+from realtime_voice_satellite.link.log_limit import MAX_KEYS, RateLimitedLog
 from realtime_voice_satellite.link.tls import client_context
 
 from .harness import running_satellite, silence
@@ -294,3 +295,26 @@ async def test_the_satellite_makes_an_open_state_directory_private_at_start(
     assert process.returncode == 0, stderr.decode()
     assert _mode(state) == 0o700
     assert _mode(state / "access_key") == 0o600
+
+
+def test_rate_limited_log_bursts_counts_what_it_left_out_and_stays_bounded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    logger = logging.getLogger("test.rate_limited")
+    log = RateLimitedLog(logger, 60.0, level=logging.INFO, burst=2, clock=lambda: now[0])
+    caplog.set_level(logging.INFO, logger="test.rate_limited")
+    for n in range(10):
+        log.log("stop", "stop word %d", n)
+    now[0] = 61.0
+    log.log("stop", "stop word %d", 10, level=logging.WARNING, exc_info=ValueError("x"))
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.INFO, "stop word 0"),
+        (logging.INFO, "stop word 1"),
+        (logging.WARNING, "stop word 10 (8 more like this not logged)"),
+    ]
+    assert caplog.records[-1].exc_info is not None
+    for n in range(5 * MAX_KEYS):  # a key per address, all within one interval
+        log.log(f"address {n}", "refused %d", n)
+    assert len(log._last) <= MAX_KEYS
+    assert len(log._suppressed) <= MAX_KEYS
