@@ -23,7 +23,7 @@ from realtime_voice_satellite.agent.cli import configure_logging
 from realtime_voice_satellite.agent.config import parse_config
 from realtime_voice_satellite.agent.credentials import (
     link_certificate,
-    private_state_dir,
+    private_dir,
     with_access_key,
 )
 from realtime_voice_satellite.agent.identity import satellite_id
@@ -276,9 +276,9 @@ def test_an_existing_open_state_directory_is_made_owner_only_at_start(tmp_path: 
     state = tmp_path / "state"
     state.mkdir(mode=0o755)
     state.chmod(0o755)
-    assert private_state_dir(state) == 0o755  # the old mode, for the log
+    assert private_dir(state) == 0o755  # the old mode, for the log
     assert _mode(state) == 0o700
-    assert private_state_dir(state) is None  # nothing to change any more
+    assert private_dir(state) is None  # nothing to change any more
 
 
 async def test_the_satellite_makes_an_open_state_directory_private_at_start(

@@ -27,7 +27,7 @@ from .audio_io import (
     WavFileSource,
 )
 from .config import ConfigError, SatelliteConfig, load_config
-from .credentials import private_state_dir, state_dir, with_access_key, write_access_key
+from .credentials import private_dir, state_dir, with_access_key, write_access_key
 from .room import EchoRoomSource, load_impulse_response
 
 _LOGGER = logging.getLogger(__name__)
@@ -165,7 +165,11 @@ def run(args: argparse.Namespace) -> int:
         )
     try:
         config = load_config(args.config)
-        tightened = private_state_dir(state_dir(config))
+        tightened: int | OSError | None
+        try:
+            tightened = private_dir(state_dir(config))
+        except OSError as err:  # e.g. read-only; writing a key or certificate there would say so
+            tightened = err
         if args.new_access_key:
             if config.link.access_key:
                 raise ConfigError(
@@ -183,7 +187,13 @@ def run(args: argparse.Namespace) -> int:
     if shown and created is not None:
         show_access_key(created, config, new=True)
     configure_logging(config.log_level)
-    if tightened is not None:
+    if isinstance(tightened, OSError):
+        _LOGGER.warning(
+            "cannot make the state directory %s private (mode 0700): %s",
+            state_dir(config),
+            tightened.strerror,
+        )
+    elif tightened is not None:
         _LOGGER.info(
             "made the state directory %s private (mode 0700, was %04o): it holds the access key "
             "and the link's private key",

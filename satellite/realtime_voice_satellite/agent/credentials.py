@@ -45,17 +45,6 @@ def private_dir(directory: Path) -> int | None:
     return None
 
 
-def private_state_dir(directory: Path) -> int | None:
-    """:func:`private_dir` for the state directory at start; a ConfigError naming it."""
-    try:
-        return private_dir(directory)
-    except OSError as err:
-        raise ConfigError(
-            f"{directory}: cannot make the state directory private: {err.strerror} "
-            "(set link.state_dir to a directory the satellite may write)"
-        ) from None
-
-
 def write_access_key(directory: Path) -> str:
     """A new access key in ``directory``/access_key (owner-only), replacing any earlier one."""
     key = keys.new_access_key()
