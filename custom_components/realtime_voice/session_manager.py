@@ -37,6 +37,7 @@ from .conversation_state import (
     next_state,
 )
 from .core.link import Audio, LinkEvent, protocol
+from .core.link.log_limit import RateLimitedLog
 from .core.realtime import RealtimeError, RealtimeSession
 from .core.realtime import events as rt
 from .description import Described, async_describe_session
@@ -79,6 +80,9 @@ class SessionManager:
         self.hass = hass
         self.entry = entry
         self.link = link
+        # The lines the satellite's events cause (one holding the key could send them in a
+        # flood): a few a minute of each kind at most.
+        self._satellite_log = RateLimitedLog(_LOGGER, 60.0, burst=3)
         self.device_id = device_id
         self.state = S.IDLE
         self.conversation: Conversation | None = None
@@ -268,7 +272,13 @@ class SessionManager:
         try:
             session = await self.keeper.async_session()
         except RealtimeError as err:
-            _LOGGER.error("Cannot start a conversation on %s: %s", self.link.name, err)
+            self._satellite_log.log(
+                "start",
+                "Cannot start a conversation on %s: %s",
+                self.link.name,
+                err,
+                level=logging.ERROR,
+            )
             if self.conversation is conversation:
                 await self._play_error_tone()
                 await self._end(f"error: {err.code}")
@@ -289,7 +299,12 @@ class SessionManager:
                 # What the model may do is described again beside the user's audio, not before it.
                 await self.keeper.async_refresh(extra_prompt)
         except RealtimeError as err:
-            _LOGGER.warning("Could not update the session of %s: %s", self.link.name, err)
+            self._satellite_log.log(
+                "update",
+                "Could not update the session of %s: %s",
+                self.link.name,
+                err,
+            )
 
     async def _play_error_tone(self) -> None:
         stream_id = f"error-{uuid.uuid4().hex[:12]}"
@@ -451,7 +466,13 @@ class SessionManager:
             case protocol.ListenEnd(reason="timeout") if self.state == S.LISTENING:
                 await self._end("listen_timeout")  # the satellite's own limit on listening
             case protocol.Error(code=code, message=message):
-                _LOGGER.warning("Satellite %s reports %s: %s", self.link.name, code, message)
+                self._satellite_log.log(
+                    "error",
+                    "Satellite %s reports %s: %s",
+                    self.link.name,
+                    code,
+                    message,
+                )
 
     async def _user_audio(self, pcm: bytes) -> None:
         if self.conversation is None:
@@ -485,7 +506,14 @@ class SessionManager:
         answer is truncated there, then the conversation ends. An announcement just stops (and a
         start_conversation does not listen after it).
         """
-        _LOGGER.info("Stop word %s on %s during %s", model, self.link.name, stream_id)
+        self._satellite_log.log(
+            "stop_word",
+            "Stop word %s on %s during %s",
+            model,
+            self.link.name,
+            stream_id,
+            level=logging.INFO,
+        )
         if self.announcer.stop_word(stream_id):
             return
         conversation = self.conversation
