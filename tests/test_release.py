@@ -103,6 +103,7 @@ def small_copy(tmp_path: Path) -> Path:
         rv.MANIFEST,
         rv.SATELLITE_INIT,
         rv.PROTOCOL,
+        *rv.DOCS_WITH_VERSION,
     ):
         target = tmp_path / source.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)

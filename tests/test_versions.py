@@ -34,6 +34,8 @@ def test_the_integration_and_the_satellite_have_one_version() -> None:
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert shown == f"realtime-voice {version}"
+    for doc in rv.DOCS_WITH_VERSION:  # the install commands clone the release's tag
+        assert set(re.findall(r"VERSION=(\S+)", doc.read_text())) == {version}, doc
 
 
 def test_the_link_protocol_is_read_where_both_sides_get_it() -> None:
