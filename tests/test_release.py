@@ -144,3 +144,13 @@ def test_a_changelog_section_must_be_dated_and_say_what_it_needs(small_copy: Pat
         text.replace("## [Unreleased]", "## [9.8.7] - 2026-12-07").replace(line, "Works.")
     )
     assert f"section 9.8.7 does not say: {line}" in run_release(small_copy, "9.8.7").stderr
+
+
+def test_the_release_notes_are_the_changelogs_section(release: Release) -> None:
+    notes = subprocess.run(
+        [sys.executable, str(release.root / "scripts" / "release"), release.version, "--notes"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert notes.startswith(release_module().compatibility_line())
+    assert "### Security" in notes
+    assert "## [" not in notes
