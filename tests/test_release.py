@@ -154,3 +154,15 @@ def test_the_release_notes_are_the_changelogs_section(release: Release) -> None:
     assert notes.startswith(release_module().compatibility_line())
     assert "### Security" in notes
     assert "## [" not in notes
+
+
+def test_the_pypi_page_has_no_link_into_the_repository_tree(release: Release) -> None:
+    """The wheel's description (satellite/README.md) is what PyPI shows: a relative link there
+    points nowhere."""
+    with zipfile.ZipFile(release.wheel) as wheel:
+        info = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+        description = email.parser.Parser().parsestr(wheel.read(info).decode()).get_payload()
+    assert "realtime-voice-satellite" in str(description)
+    links = re.findall(r"\]\(([^)]+)\)", str(description))
+    assert links
+    assert all(link.startswith("https://") for link in links), links
