@@ -376,7 +376,10 @@ def test_bad_service_options_are_named(
 def test_an_unknown_option_shows_the_usage(tmp_path: Path) -> None:
     result = install_service(tmp_path, "--servcie")
     assert result.returncode == 2
-    assert "usage: scripts/install-satellite [--python PYTHON] [--from PATH] [--service" in result.stderr
+    assert (
+        "usage: scripts/install-satellite [--python PYTHON] [--from PATH] [--service"
+        in result.stderr
+    )
 
 
 def test_one_command_installs_the_agent_and_its_unit_on_bookworms_python(

@@ -49,7 +49,7 @@ def test_the_released_wheel_installs_by_name_from_an_index_and_hears(release: Re
         with release_module().serve(release.dist) as (url, asked):
             result = arm64(
                 str(WORK / "src" / "scripts" / "install-satellite"), "--python", "/usr/bin/python3",
-                # no bytecode compiled at install (minutes under qemu; Python compiles what it runs)
+                # no bytecode compiled at install (slow under qemu; Python compiles what it runs)
                 str(venv), "--quiet", "--no-compile",
                 env={**os.environ, "PIP_INDEX_URL": f"{url}/simple/",
                      "PIP_EXTRA_INDEX_URL": "https://pypi.org/simple"},
