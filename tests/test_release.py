@@ -166,3 +166,26 @@ def test_the_pypi_page_has_no_link_into_the_repository_tree(release: Release) ->
     links = re.findall(r"\]\(([^)]+)\)", str(description))
     assert links
     assert all(link.startswith("https://") for link in links), links
+
+
+def test_a_second_run_changes_no_file_and_keeps_what_else_is_in_dist(
+    release: Release, tmp_path: Path
+) -> None:
+    """On the release's own commit (as the publishing workflow runs it) nothing is bumped; DIR
+    loses only an earlier release's files."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "notes.txt").write_text("mine")
+    (dist / "realtime_voice_satellite-0.0.1-py3-none-any.whl").write_text("old")
+    result = subprocess.run(
+        [sys.executable, str(release.root / "scripts" / "release"), release.version,
+         "--dist", str(dist), "--no-verify"],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " -> " not in result.stdout
+    assert (dist / "notes.txt").read_text() == "mine"
+    assert {p.name for p in dist.glob("realtime_voice_satellite-*")} == {
+        release.sdist.name,
+        release.wheel.name,
+    }
