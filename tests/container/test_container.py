@@ -1,0 +1,202 @@
+"""The satellite's container image (satellite/Containerfile), built and run with podman.
+
+The image is built from the repository's root on a Debian bookworm base made locally
+(scripts/setup-container: no registry is reached), as users build it on python:3.11-slim-bookworm.
+The container runs the agent on a WAV file with the configuration and the state as mounted volumes
+and the link published on a port of 127.0.0.1; the integration's own link client connects to it
+as Home Assistant does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime_voice_core.link import LinkEvent, SatelliteLinkClient
+from realtime_voice_core.link import protocol as p
+from realtime_voice_satellite import __version__
+from realtime_voice_satellite.audio import read_wav, write_wav
+from tests.satellite.harness import Script
+
+from .podman import IMAGE, base_image, build, limits, podman, wait_for_log
+
+pytestmark = pytest.mark.slow
+
+KEY = "container-test-access-key-0123456789"
+UID = 1000  # the image's user "satellite" (satellite/Containerfile)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    start = time.monotonic()
+    base = base_image()
+    made = time.monotonic() - start
+    seconds = build(base)
+    print(f"base image {base}: {made:.1f} s; image {IMAGE} built in {seconds:.1f} s")
+    return IMAGE
+
+
+def owned_dir(path: Path) -> Path:
+    """A directory the container's user may write (as a volume or a bind mount owned by it)."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chown(path, UID, UID)
+    return path
+
+
+@contextlib.contextmanager
+def container(name: str, *args: str) -> Iterator[str]:
+    podman("run", "--detach", "--name", name, *limits(), *args)
+    try:
+        yield name
+    finally:
+        podman("rm", "--force", "--time", "2", name, check=False)
+
+
+def test_image_runs_the_agent_as_a_non_root_user_with_portaudio(image: str) -> None:
+    config = json.loads(podman("image", "inspect", image))[0]["Config"]
+    assert config["User"] == "satellite"
+    assert set(config["Volumes"]) == {"/etc/realtime-voice", "/var/lib/realtime-voice"}
+    assert config["Entrypoint"][:2] == ["realtime-voice", "satellite"]
+    assert "10800/tcp" in config["ExposedPorts"]
+    out = podman(
+        "run",
+        "--rm",
+        *limits(),
+        "--entrypoint",
+        "python",
+        image,
+        "-c",
+        "import grp, os, sounddevice; "
+        "print(os.getuid(), grp.getgrgid(os.getgid()).gr_name, sounddevice.get_portaudio_version()[1])",
+    )
+    uid, group, portaudio = out.strip().splitlines()[-1].split(" ", 2)
+    assert (uid, group) == (str(UID), "audio")
+    assert portaudio.startswith("PortAudio V19")
+
+
+def wake_wav(path: Path) -> Path:
+    """"hey jarvis" twice (at 2 s and at 12 s: the second one surely after the test's client has
+    connected), each with a command."""
+    script = (
+        Script()
+        .pause(2.0)
+        .say("hey jarvis")
+        .pause(0.1)
+        .say("turn on the light")
+        .pause(8.0)
+        .say("hey jarvis")
+        .pause(0.1)
+        .say("turn on the light")
+        .pause(1.0)
+    )
+    write_wav(path, script.samples(), script.rate)
+    return path
+
+
+async def connect(port: int) -> SatelliteLinkClient:
+    client = SatelliteLinkClient("127.0.0.1", port, KEY, ping_interval=1.0, ping_timeout=2.0)
+    await client.connect()
+    return client
+
+
+async def next_event(client: SatelliteLinkClient, kind: type, within: float) -> LinkEvent:
+    async def first() -> LinkEvent:
+        async for event in client.events():
+            if isinstance(event, kind):
+                return event
+        raise AssertionError(f"the link closed before a {kind.__name__} event")
+
+    return await asyncio.wait_for(first(), within)
+
+
+async def wait_audible(path: Path, within: float) -> None:
+    """Until the growing output WAV has a sound above -30 dBFS in it."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            data = path.read_bytes()[44:]
+            samples = np.frombuffer(data[: len(data) // 2 * 2], "<i2").astype(np.int32)
+            if len(samples) and np.abs(samples).max() > 1000:
+                return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"nothing audible in {path} within {within:.0f} s")
+
+
+async def test_container_serves_the_link_and_detects_the_wake_word(
+    image: str, tmp_path: Path
+) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "satellite.yaml").write_text(
+        f"""name: Container satellite
+link: {{access_key: {KEY}}}
+zeroconf: {{enabled: false}}
+wake_word: {{models: [hey_jarvis], threshold: 0.5, warmup_s: 1.0}}
+log_level: info
+"""
+    )
+    state = owned_dir(tmp_path / "state")
+    audio = owned_dir(tmp_path / "audio")
+    wake_wav(audio / "in.wav")
+    port = free_port()
+    name = f"realtime-voice-test-{secrets.token_hex(4)}"
+    volumes = [
+        f"--volume={conf}:/etc/realtime-voice:ro",
+        f"--volume={state}:/var/lib/realtime-voice",
+        f"--volume={audio}:/audio",
+        f"--publish=127.0.0.1:{port}:10800",
+    ]
+    wav = ["--input-wav", "/audio/in.wav", "--output-wav", "/audio/out.wav"]
+
+    with container(name, *volumes, image, *wav):
+        wait_for_log(name, "link listening on 0.0.0.0:10800", 90)
+        client = await connect(port)
+        try:
+            info = client.info
+            assert info is not None
+            assert (info.name, info.version) == ("Container satellite", __version__)
+            assert info.wake_words_active == ["hey_jarvis"]
+            wake = await next_event(client, p.Wake, 40)
+            assert isinstance(wake, p.Wake) and wake.model == "hey_jarvis"
+            first = (info.satellite_id, client.fingerprint)
+            # the wake chime, played while HA listens (a disconnect would end the turn)
+            await wait_audible(audio / "out.wav", 10)
+        finally:
+            await client.close()
+        log = wait_for_log(name, "wake word hey_jarvis", 5)
+        assert KEY not in log
+        # The agent is PID 1 and stops cleanly on the SIGTERM of `podman stop`.
+        podman("stop", "--time", "10", name)
+        assert podman("inspect", "--format", "{{.State.ExitCode}}", name).strip() == "0"
+
+    # What the agent wrote belongs to its user: the state (certificate, id) and the speaker's WAV.
+    assert {f.name for f in state.iterdir()} >= {"satellite_id.json"}
+    assert all(f.stat().st_uid == UID for f in state.iterdir())
+    assert (audio / "out.wav").stat().st_uid == UID
+    assert read_wav(audio / "out.wav")[1] == 24_000
+
+    # A new container on the same state volume is the same satellite to Home Assistant.
+    with container(f"{name}-again", *volumes, image, *wav):
+        wait_for_log(f"{name}-again", "link listening on 0.0.0.0:10800", 90)
+        client = await connect(port)
+        try:
+            assert client.info is not None
+            assert (client.info.satellite_id, client.fingerprint) == first
+        finally:
+            await client.close()
