@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from realtime_voice_core.link import LinkEvent, SatelliteLinkClient
 from realtime_voice_core.link import protocol as p
@@ -28,12 +29,15 @@ from realtime_voice_satellite import __version__
 from realtime_voice_satellite.audio import read_wav, write_wav
 from tests.satellite.harness import Script
 
-from .podman import IMAGE, base_image, build, limits, podman, wait_for_log
+from .podman import CONTAINERFILE, IMAGE, ROOT, base_image, build, limits, podman, wait_for_log
 
-pytestmark = pytest.mark.slow
+# Cold (no base image, no layers cached): the base's debootstrap and the build's pip downloads,
+# about 3.5 minutes, more than the suite's per-test timeout.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 KEY = "container-test-access-key-0123456789"
 UID = 1000  # the image's user "satellite" (satellite/Containerfile)
+COMPOSE = ROOT / "satellite" / "compose.yaml"
 
 
 def free_port() -> int:
@@ -90,8 +94,22 @@ def test_image_runs_the_agent_as_a_non_root_user_with_portaudio(image: str) -> N
     assert portaudio.startswith("PortAudio V19")
 
 
+def write_config(directory: Path) -> Path:
+    """The mounted configuration: the access key Home Assistant would be given, no zeroconf."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "satellite.yaml").write_text(
+        f"""name: Container satellite
+link: {{access_key: {KEY}}}
+zeroconf: {{enabled: false}}
+wake_word: {{models: [hey_jarvis], threshold: 0.5, warmup_s: 1.0}}
+log_level: info
+"""
+    )
+    return directory
+
+
 def wake_wav(path: Path) -> Path:
-    """"hey jarvis" twice (at 2 s and at 12 s: the second one surely after the test's client has
+    """ "hey jarvis" twice (at 2 s and at 12 s: the second one surely after the test's client has
     connected), each with a command."""
     script = (
         Script()
@@ -141,16 +159,7 @@ async def wait_audible(path: Path, within: float) -> None:
 async def test_container_serves_the_link_and_detects_the_wake_word(
     image: str, tmp_path: Path
 ) -> None:
-    conf = tmp_path / "conf"
-    conf.mkdir()
-    (conf / "satellite.yaml").write_text(
-        f"""name: Container satellite
-link: {{access_key: {KEY}}}
-zeroconf: {{enabled: false}}
-wake_word: {{models: [hey_jarvis], threshold: 0.5, warmup_s: 1.0}}
-log_level: info
-"""
-    )
+    conf = write_config(tmp_path / "conf")
     state = owned_dir(tmp_path / "state")
     audio = owned_dir(tmp_path / "audio")
     wake_wav(audio / "in.wav")
@@ -200,3 +209,56 @@ log_level: info
             assert (client.info.satellite_id, client.fingerprint) == first
         finally:
             await client.close()
+
+
+def compose_run_args(tmp_path: Path, volume: str) -> list[str]:
+    """satellite/compose.yaml's service as `podman run` options: its volumes (./config a directory
+    of the test's, the named volume ``volume``), groups and capabilities. Not its devices (this
+    machine has no sound card) nor its host network (the port might be taken): the link is
+    published on a free port instead."""
+    compose = yaml.safe_load(COMPOSE.read_text())
+    service = compose["services"]["satellite"]
+    build = service["build"]
+    assert (COMPOSE.parent / build["context"] / build["dockerfile"]).resolve() == CONTAINERFILE
+    assert build["args"]["UID"] == str(UID)
+    assert "/dev/snd:/dev/snd" in service["devices"]
+    assert service["network_mode"] == "host"
+    args = [f"--group-add={group}" for group in service.get("group_add", [])]
+    args += [f"--cap-add={cap}" for cap in service.get("cap_add", [])]
+    for spec in service["volumes"]:
+        source, target = spec.split(":")[:2]
+        if source == "./config":
+            source = str(tmp_path / "conf")
+        else:
+            assert source in compose["volumes"], f"{source} is not a named volume"
+            source = volume
+        args.append(f"--volume={source}:{target}")
+    return args
+
+
+async def test_compose_service_keeps_its_state_in_a_named_volume(
+    image: str, tmp_path: Path
+) -> None:
+    """A named volume starts with the image's ownership of /var/lib/realtime-voice: the agent,
+    not root, can write its state there."""
+    write_config(tmp_path / "conf")
+    audio = owned_dir(tmp_path / "audio")
+    write_wav(audio / "silence.wav", np.zeros(16_000, np.int16), 16_000)
+    volume = f"realtime-voice-test-{secrets.token_hex(4)}"
+    port = free_port()
+    name = volume
+    try:
+        args = compose_run_args(tmp_path, volume)
+        args += [f"--volume={audio}:/audio", f"--publish=127.0.0.1:{port}:10800", image]
+        with container(
+            name, *args, "--input-wav", "/audio/silence.wav", "--output-wav", "/audio/out.wav"
+        ):
+            wait_for_log(name, "link listening on 0.0.0.0:10800", 90)
+            client = await connect(port)
+            await client.close()
+            listing = podman("exec", name, "ls", "-ln", "/var/lib/realtime-voice")
+        files = [line.split() for line in listing.splitlines() if not line.startswith("total")]
+        assert {f[-1] for f in files} >= {"satellite_id.json"}
+        assert all(f[2] == str(UID) for f in files), listing
+    finally:
+        podman("volume", "rm", "--force", volume, check=False)
