@@ -148,7 +148,7 @@ async def wait_audible(path: Path, within: float) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError):
-            data = path.read_bytes()[44:]
+            data = (await asyncio.to_thread(path.read_bytes))[44:]
             samples = np.frombuffer(data[: len(data) // 2 * 2], "<i2").astype(np.int32)
             if len(samples) and np.abs(samples).max() > 1000:
                 return
@@ -182,7 +182,8 @@ async def test_container_serves_the_link_and_detects_the_wake_word(
             assert (info.name, info.version) == ("Container satellite", __version__)
             assert info.wake_words_active == ["hey_jarvis"]
             wake = await next_event(client, p.Wake, 40)
-            assert isinstance(wake, p.Wake) and wake.model == "hey_jarvis"
+            assert isinstance(wake, p.Wake)
+            assert wake.model == "hey_jarvis"
             first = (info.satellite_id, client.fingerprint)
             # the wake chime, played while HA listens (a disconnect would end the turn)
             await wait_audible(audio / "out.wav", 10)
