@@ -11,6 +11,7 @@ Ports are published as usual (netavark's bridge works).
 
 from __future__ import annotations
 
+import platform
 import resource
 import subprocess
 import time
@@ -22,6 +23,24 @@ SETUP = ROOT / "scripts" / "setup-container"
 CONTAINERFILE = ROOT / "satellite" / "Containerfile"
 IGNOREFILE = ROOT / "satellite" / "Containerfile.dockerignore"
 IMAGE = "localhost/realtime-voice-satellite:test"
+HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+
+
+def arm64_runs() -> bool:
+    """arm64 programs run here: natively, or through qemu-user registered with binfmt_misc (with
+    the F flag, as scripts/setup-arm64 registers it, so that it works inside a container)."""
+    if HOST_ARCH == "arm64":
+        return True
+    try:
+        with open("/proc/sys/fs/binfmt_misc/qemu-aarch64") as entry:
+            text = entry.read()
+    except OSError:
+        return False
+    return text.startswith("enabled") and "flags: " in text and "F" in text.split("flags: ")[1]
+
+
+# The image for this machine's architecture, and for arm64 (a Pi's) where it runs.
+ARCHES = [HOST_ARCH] + (["arm64"] if HOST_ARCH != "arm64" and arm64_runs() else [])
 
 
 class PodmanError(AssertionError):
@@ -64,11 +83,13 @@ def base_image(arch: str = "amd64") -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def build(base: str, tag: str = IMAGE, extra: Sequence[str] = ()) -> float:
-    """Builds satellite/Containerfile from the repository's root on ``base``; the seconds it took."""
+def build(base: str, tag: str, arch: str, extra: Sequence[str] = ()) -> float:
+    """Builds satellite/Containerfile from the repository's root on ``base`` for ``arch``; the
+    seconds it took."""
     start = time.monotonic()
     podman(
         "build",
+        f"--arch={arch}",
         "--network=host",
         *limits(),
         "--ignorefile",

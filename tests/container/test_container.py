@@ -17,6 +17,7 @@ import secrets
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,18 @@ from realtime_voice_satellite import __version__
 from realtime_voice_satellite.audio import read_wav, write_wav
 from tests.satellite.harness import Script
 
-from .podman import CONTAINERFILE, IMAGE, ROOT, base_image, build, limits, podman, wait_for_log
+from .podman import (
+    ARCHES,
+    CONTAINERFILE,
+    HOST_ARCH,
+    IMAGE,
+    ROOT,
+    base_image,
+    build,
+    limits,
+    podman,
+    wait_for_log,
+)
 
 # Cold (no base image, no layers cached): the base's debootstrap and the build's pip downloads,
 # about 3.5 minutes, more than the suite's per-test timeout.
@@ -46,14 +58,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Image:
+    tag: str
+    arch: str
+
+    @property
+    def options(self) -> list[str]:
+        """`podman run` options for a container of this image."""
+        # qemu-user's default CPU makes OpenBLAS compute wrong results (scripts/arm64-run)
+        return ["--env=QEMU_CPU=cortex-a72"] if self.arch == "arm64" else []
+
+
 @pytest.fixture(scope="module")
-def image() -> str:
+def image(request: pytest.FixtureRequest) -> Image:
+    """The image for the architecture the test is parametrized with (built once per module)."""
+    arch: str = request.param
     start = time.monotonic()
-    base = base_image()
+    base = base_image(arch)
     made = time.monotonic() - start
-    seconds = build(base)
-    print(f"base image {base}: {made:.1f} s; image {IMAGE} built in {seconds:.1f} s")
-    return IMAGE
+    tag = f"{IMAGE}-{arch}"
+    seconds = build(base, tag, arch)
+    print(f"base image {base}: {made:.1f} s; image {tag} built in {seconds:.1f} s")
+    return Image(tag, arch)
 
 
 def owned_dir(path: Path) -> Path:
@@ -72,8 +99,11 @@ def container(name: str, *args: str) -> Iterator[str]:
         podman("rm", "--force", "--time", "2", name, check=False)
 
 
-def test_image_runs_the_agent_as_a_non_root_user_with_portaudio(image: str) -> None:
-    config = json.loads(podman("image", "inspect", image))[0]["Config"]
+@pytest.mark.parametrize("image", ARCHES, indirect=True)
+def test_image_runs_the_agent_as_a_non_root_user_with_portaudio(image: Image) -> None:
+    inspected = json.loads(podman("image", "inspect", image.tag))[0]
+    assert inspected["Architecture"] == image.arch
+    config = inspected["Config"]
     assert config["User"] == "satellite"
     assert set(config["Volumes"]) == {"/etc/realtime-voice", "/var/lib/realtime-voice"}
     assert config["Entrypoint"][:2] == ["realtime-voice", "satellite"]
@@ -82,9 +112,10 @@ def test_image_runs_the_agent_as_a_non_root_user_with_portaudio(image: str) -> N
         "run",
         "--rm",
         *limits(),
+        *image.options,
         "--entrypoint",
         "python",
-        image,
+        image.tag,
         "-c",
         "import grp, os, sounddevice; "
         "print(os.getuid(), grp.getgrgid(os.getgid()).gr_name, sounddevice.get_portaudio_version()[1])",
@@ -156,8 +187,9 @@ async def wait_audible(path: Path, within: float) -> None:
     raise AssertionError(f"nothing audible in {path} within {within:.0f} s")
 
 
+@pytest.mark.parametrize("image", ARCHES, indirect=True)
 async def test_container_serves_the_link_and_detects_the_wake_word(
-    image: str, tmp_path: Path
+    image: Image, tmp_path: Path
 ) -> None:
     conf = write_config(tmp_path / "conf")
     state = owned_dir(tmp_path / "state")
@@ -170,10 +202,11 @@ async def test_container_serves_the_link_and_detects_the_wake_word(
         f"--volume={state}:/var/lib/realtime-voice",
         f"--volume={audio}:/audio",
         f"--publish=127.0.0.1:{port}:10800",
+        *image.options,
     ]
     wav = ["--input-wav", "/audio/in.wav", "--output-wav", "/audio/out.wav"]
 
-    with container(name, *volumes, image, *wav):
+    with container(name, *volumes, image.tag, *wav):
         wait_for_log(name, "link listening on 0.0.0.0:10800", 90)
         client = await connect(port)
         try:
@@ -202,7 +235,7 @@ async def test_container_serves_the_link_and_detects_the_wake_word(
     assert read_wav(audio / "out.wav")[1] == 24_000
 
     # A new container on the same state volume is the same satellite to Home Assistant.
-    with container(f"{name}-again", *volumes, image, *wav):
+    with container(f"{name}-again", *volumes, image.tag, *wav):
         wait_for_log(f"{name}-again", "link listening on 0.0.0.0:10800", 90)
         client = await connect(port)
         try:
@@ -237,8 +270,9 @@ def compose_run_args(tmp_path: Path, volume: str) -> list[str]:
     return args
 
 
+@pytest.mark.parametrize("image", [HOST_ARCH], indirect=True)  # the same image on arm64
 async def test_compose_service_keeps_its_state_in_a_named_volume(
-    image: str, tmp_path: Path
+    image: Image, tmp_path: Path
 ) -> None:
     """A named volume starts with the image's ownership of /var/lib/realtime-voice: the agent,
     not root, can write its state there."""
@@ -250,7 +284,8 @@ async def test_compose_service_keeps_its_state_in_a_named_volume(
     name = volume
     try:
         args = compose_run_args(tmp_path, volume)
-        args += [f"--volume={audio}:/audio", f"--publish=127.0.0.1:{port}:10800", image]
+        args += [f"--volume={audio}:/audio", f"--publish=127.0.0.1:{port}:10800", *image.options]
+        args.append(image.tag)
         with container(
             name, *args, "--input-wav", "/audio/silence.wav", "--output-wav", "/audio/out.wav"
         ):
