@@ -4,9 +4,9 @@ What a plain ``podman run`` lacks here (a Firecracker VM, root without CAP_SYS_R
 hybrid mode):
 - ``--runtime runc``: crun refuses hybrid cgroups ("drop all controllers from cgroupv2");
 - ``--ulimit nofile=N:N --ulimit nproc=N:N`` at most this process's hard limits: podman's defaults
-  (about a million) are above them, and only CAP_SYS_RESOURCE may raise a hard limit;
-- the build's RUN steps on the host's network (``--network=host``), for pip's downloads.
-Ports are published as usual (netavark's bridge works).
+  (about a million) are above them, and only CAP_SYS_RESOURCE may raise a hard limit.
+The network is podman's default (netavark's bridge): the build's pip reaches PyPI through it and
+ports are published as usual.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ SETUP = ROOT / "scripts" / "setup-container"
 CONTAINERFILE = ROOT / "satellite" / "Containerfile"
 IGNOREFILE = ROOT / "satellite" / "Containerfile.dockerignore"
 IMAGE = "localhost/realtime-voice-satellite:test"
+TITLE = "org.opencontainers.image.title=Realtime Voice satellite"  # satellite/Containerfile's label
 HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
 
@@ -90,7 +91,6 @@ def build(base: str, tag: str, arch: str, extra: Sequence[str] = ()) -> float:
     podman(
         "build",
         f"--arch={arch}",
-        "--network=host",
         *limits(),
         "--ignorefile",
         str(IGNOREFILE),
@@ -104,6 +104,9 @@ def build(base: str, tag: str, arch: str, extra: Sequence[str] = ()) -> float:
         str(ROOT),
         timeout=1800,
     )
+    # The image this one replaced under the same tag, now without a name: gone (the build stage's
+    # images stay, the next build's cache).
+    podman("image", "prune", "--force", f"--filter=label={TITLE}", check=False)
     return time.monotonic() - start
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import yaml
 
-from realtime_voice_core.link import LinkEvent, SatelliteLinkClient
+from realtime_voice_core.link import LinkAuthError, LinkEvent, SatelliteLinkClient
 from realtime_voice_core.link import protocol as p
 from realtime_voice_satellite import __version__
 from realtime_voice_satellite.audio import read_wav, write_wav
@@ -50,6 +50,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 KEY = "container-test-access-key-0123456789"
 UID = 1000  # the image's user "satellite" (satellite/Containerfile)
 COMPOSE = ROOT / "satellite" / "compose.yaml"
+TEST_LABEL = "io.github.realtime-voice.test=container"
 
 
 def free_port() -> int:
@@ -74,6 +75,9 @@ class Image:
 def image(request: pytest.FixtureRequest) -> Image:
     """The image for the architecture the test is parametrized with (built once per module)."""
     arch: str = request.param
+    # containers a killed run left behind (a timeout kills without the clean-up)
+    for left in podman("ps", "--all", "--quiet", f"--filter=label={TEST_LABEL}").split():
+        podman("rm", "--force", "--time", "2", left, check=False)
     start = time.monotonic()
     base = base_image(arch)
     made = time.monotonic() - start
@@ -92,7 +96,7 @@ def owned_dir(path: Path) -> Path:
 
 @contextlib.contextmanager
 def container(name: str, *args: str) -> Iterator[str]:
-    podman("run", "--detach", "--name", name, *limits(), *args)
+    podman("run", "--detach", "--name", name, f"--label={TEST_LABEL}", *limits(), *args)
     try:
         yield name
     finally:
@@ -222,6 +226,9 @@ async def test_container_serves_the_link_and_detects_the_wake_word(
             await wait_audible(audio / "out.wav", 10)
         finally:
             await client.close()
+        # the key is the mounted configuration's: another one is refused
+        with pytest.raises(LinkAuthError):
+            await SatelliteLinkClient("127.0.0.1", port, "another-key-" + KEY).connect()
         log = wait_for_log(name, "wake word hey_jarvis", 5)
         assert KEY not in log
         # The agent is PID 1 and stops cleanly on the SIGTERM of `podman stop`.
