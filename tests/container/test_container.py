@@ -261,7 +261,7 @@ def compose_run_args(tmp_path: Path, volume: str) -> list[str]:
     service = compose["services"]["satellite"]
     build = service["build"]
     assert (COMPOSE.parent / build["context"] / build["dockerfile"]).resolve() == CONTAINERFILE
-    assert build["args"]["UID"] == str(UID)
+    assert build["args"]["USER_ID"] == str(UID)
     assert "/dev/snd:/dev/snd" in service["devices"]
     assert service["network_mode"] == "host"
     args = [f"--group-add={group}" for group in service.get("group_add", [])]
