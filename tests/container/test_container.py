@@ -103,6 +103,21 @@ def container(name: str, *args: str) -> Iterator[str]:
         podman("rm", "--force", "--time", "2", name, check=False)
 
 
+PROBE = """
+import grp, json, os, sounddevice
+from importlib.metadata import distribution
+dist = distribution("realtime-voice-satellite")
+licenses = [f for f in dist.files or () if f.name == "LICENSE"]
+print(json.dumps({
+    "uid": os.getuid(),
+    "group": grp.getgrgid(os.getgid()).gr_name,
+    "portaudio": sounddevice.get_portaudio_version()[1],
+    "version": dist.version,
+    "license": licenses[0].read_text() if licenses else "",
+}))
+"""
+
+
 @pytest.mark.parametrize("image", ARCHES, indirect=True)
 def test_image_runs_the_agent_as_a_non_root_user_with_portaudio(image: Image) -> None:
     inspected = json.loads(podman("image", "inspect", image.tag))[0]
@@ -121,12 +136,15 @@ def test_image_runs_the_agent_as_a_non_root_user_with_portaudio(image: Image) ->
         "python",
         image.tag,
         "-c",
-        "import grp, os, sounddevice; "
-        "print(os.getuid(), grp.getgrgid(os.getgid()).gr_name, sounddevice.get_portaudio_version()[1])",
+        PROBE,
     )
-    uid, group, portaudio = out.strip().splitlines()[-1].split(" ", 2)
-    assert (uid, group) == (str(UID), "audio")
-    assert portaudio.startswith("PortAudio V19")
+    found = json.loads(out.strip().splitlines()[-1])
+    assert (found["uid"], found["group"]) == (UID, "audio")
+    assert found["portaudio"].startswith("PortAudio V19")
+    # the wheel built in the image is this checkout's, with the license text (a symlink to the
+    # repository's LICENSE, which the build must have been given)
+    assert found["version"] == __version__
+    assert found["license"].lstrip().startswith("Apache License"), found["license"][:80]
 
 
 def write_config(directory: Path) -> Path:
