@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from homeassistant.core import HomeAssistant
 
+from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinServer
 
 from .conftest import entry_for
@@ -39,13 +40,16 @@ async def test_a_failed_context_reset_is_made_up_before_the_next_conversation(
     await wait_until(lambda: len(ended) == 1)
     await wait_until(lambda: "Could not reset the conversation of Kitchen" in caplog.text)
     assert [c.refused for c in standin.connections][-1] == "model_not_found"
+    await standin.wait_live(1)  # the refused connection's closing handshake takes a moment
     assert user_items(standin) == [1]  # still the old connection, with the old context
 
     standin.config.models = None
+    listens = satellite.commands.count(protocol.Listen())
     await satellite.say(tone(0.8) + silence(1.0))
-    # In the follow-up window of the second conversation: its connection holds its own command
-    # only, not the first conversation's.
-    await wait_until(lambda: hass.states.get("assist_satellite.kitchen").state == "listening")
+    # In the follow-up window of the second conversation (answered, listening again): its
+    # connection holds its own command only, not the first conversation's.
+    await wait_until(lambda: satellite.commands.count(protocol.Listen()) > listens)
+    await standin.wait_live(1)
     assert user_items(standin) == [1]
     await wait_until(lambda: len(ended) == 2)
     assert ended[1].data["user"] == ["What time is it?"]
