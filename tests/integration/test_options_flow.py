@@ -80,6 +80,7 @@ async def test_stored_wake_word_the_satellite_no_longer_offers_can_be_saved(
     assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
     result = await save_shown_form(hass, entry, {CONF_WAKE_WORDS: ["okay_nabu"]})
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()  # a save may reload the entry: let it finish first
     await wait_until(lambda: satellite.info.wake_words_active == ["okay_nabu"])
     assert await hass.config_entries.async_unload(entry.entry_id)
 
