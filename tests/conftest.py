@@ -24,3 +24,7 @@ def pytest_runtest_makereport(
         report.longrepr = (
             f"skipped in CI, where scripts/setup installs what it needs: {report.longrepr}"
         )
+
+
+# scripts/release, run once per session (tests/release_build.py)
+from .release_build import release  # noqa: E402, F401

@@ -9,6 +9,7 @@ version, pointer size and machine in one call)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,6 +20,8 @@ import pytest
 
 from realtime_voice_dev.corpus import Clip, espeak_available
 from realtime_voice_satellite.audio import write_wav
+
+from .release_build import Release, release_module
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "install-satellite"
@@ -184,25 +187,29 @@ def test_the_documented_install_uses_the_script() -> None:
         assert "scripts/install-satellite" in text, doc
 
 
-@pytest.mark.parametrize("version", ["3.11", "3.13"])
+@pytest.mark.parametrize(("version", "origin"), [("3.11", "wheel"), ("3.13", "clone")])
 def test_the_satellite_installs_and_runs_on_bookworm_and_trixie_pythons(
-    tmp_path: Path, version: str
+    tmp_path: Path, version: str, origin: str, request: pytest.FixtureRequest
 ) -> None:
-    """The documented install on the Pythons of Raspberry Pi OS Bookworm (3.11) and Trixie (3.13):
-    pip builds satellite/ in place, the link arrives as the integration's real files, and the
-    command has the Pi's subcommands only (bench and probe are the repository's)."""
+    """--from PATH on the Pythons of Raspberry Pi OS Bookworm (3.11: the released wheel) and Trixie
+    (3.13: this clone, which pip builds in place): the link arrives as the integration's real
+    files, and the command has the Pi's subcommands only (bench and probe are the repository's)."""
     python = pyenv_python(version)
     if python is None:
         pytest.skip(f"no Python {version} under {PYENV}")
+    if origin == "wheel":
+        release: Release = request.getfixturevalue("release")
+        path, installed, expected = release.wheel, release.wheel, release.version
+    else:
+        path, installed, expected = ROOT, ROOT / "satellite", release_module().manifest_version()
     result = subprocess.run(
-        ["bash", str(SCRIPT), "--python", str(python), str(tmp_path / "venv"), "--quiet"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+        ["bash", str(SCRIPT), "--python", str(python), "--from", str(path),
+         str(tmp_path / "venv"), "--quiet"],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip().endswith("realtime-voice 0.1.0")
+    assert f"Installing the satellite from {installed} into" in result.stdout
+    assert result.stdout.strip().endswith(f"realtime-voice {expected}")
     (site,) = (tmp_path / "venv" / "lib").glob("python3.*/site-packages")
     link = site / "realtime_voice_satellite" / "link"
     sources = sorted((ROOT / "custom_components" / "realtime_voice" / "core" / "link").glob("*.py"))
@@ -267,7 +274,7 @@ def fake_venv(tmp_path: Path) -> Path:
         '#!/bin/sh\n[ "$1" = -c ] && exec python3 "$@"\n[ "$1 $2" = "-m pip" ] && exit 0\nexit 1\n'
     )
     command = venv / "bin" / "realtime-voice"
-    command.write_text('#!/bin/sh\necho "realtime-voice 0.1.0"\n')
+    command.write_text(f'#!/bin/sh\necho "realtime-voice {release_module().manifest_version()}"\n')
     for path in (python, command):
         path.chmod(0o755)
     return venv
@@ -369,36 +376,39 @@ def test_bad_service_options_are_named(
 def test_an_unknown_option_shows_the_usage(tmp_path: Path) -> None:
     result = install_service(tmp_path, "--servcie")
     assert result.returncode == 2
-    assert "usage: scripts/install-satellite [--python PYTHON] [--service" in result.stderr
+    assert (
+        "usage: scripts/install-satellite [--python PYTHON] [--from PATH] [--service"
+        in result.stderr
+    )
 
 
-def test_one_command_installs_the_agent_and_its_unit_on_bookworms_python(tmp_path: Path) -> None:
-    """The real install (pip and all) with --service: the unit systemd would run names the
-    installed command, which has the first-start and doctor modes."""
+def test_one_command_installs_the_agent_and_its_unit_on_bookworms_python(
+    tmp_path: Path, release: Release
+) -> None:
+    """The real install with --service, as a Pi owner runs it: realtime-voice-satellite of the
+    integration's version by name from the package index that PIP_INDEX_URL names (here a local
+    PEP 503 index holding the wheel that scripts/release built; the dependencies from PyPI). The
+    unit systemd would run names the installed command, which has the first-start and doctor
+    modes."""
     python = pyenv_python("3.11")
     if python is None:
         pytest.skip(f"no Python 3.11 under {PYENV}")
     root = tmp_path / "root"
-    result = subprocess.run(
-        [
-            "bash",
-            str(SCRIPT),
-            "--python",
-            str(python),
-            "--service",
-            "--root",
-            str(root),
-            "--user",
-            "pi",
-            str(tmp_path / "venv"),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    with release_module().serve(release.dist) as (url, asked):
+        result = subprocess.run(
+            ["bash", str(release.root / "scripts" / "install-satellite"), "--python", str(python),
+             "--service", "--root", str(root), "--user", "pi", str(tmp_path / "venv"), "--quiet"],
+            capture_output=True, text=True, check=False, timeout=300,
+            env={**os.environ, "PIP_INDEX_URL": f"{url}/simple/",
+                 "PIP_EXTRA_INDEX_URL": "https://pypi.org/simple"},
+        )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        f"Installing realtime-voice-satellite=={release.version} into {tmp_path / 'venv'} from "
+        f"pip's package index ({url}/simple/)"
+    ) in result.stdout
+    assert f"/{release.wheel.name}" in asked
+    assert f"realtime-voice {release.version}" in result.stdout
     unit = root / "etc" / "systemd" / "system" / "realtime-voice-satellite.service"
     (exec_start,) = unit_settings(unit)["Service"]["ExecStart"]
     command, *arguments = exec_start.split()
@@ -414,3 +424,33 @@ def test_one_command_installs_the_agent_and_its_unit_on_bookworms_python(tmp_pat
     ).stdout
     assert "--setup" in help_text
     assert "--doctor" in help_text
+
+
+def test_pip_conf_names_the_index_and_a_missing_version_is_a_clear_error(tmp_path: Path) -> None:
+    """pip's own configuration (here PIP_CONFIG_FILE's index-url) says where the satellite comes
+    from; a version that the index does not have ends with a message that names it, where pip
+    looked, and --from."""
+    python = pyenv_python("3.11")
+    if python is None:
+        pytest.skip(f"no Python 3.11 under {PYENV}")
+    (tmp_path / "index" / "simple").mkdir(parents=True)
+    with release_module().serve(tmp_path / "index") as (url, asked):
+        (tmp_path / "pip.conf").write_text(f"[global]\nindex-url = {url}/simple/\n")
+        result, _ = install(tmp_path, python, env={"PIP_CONFIG_FILE": str(tmp_path / "pip.conf")})
+    version = release_module().manifest_version()
+    assert result.returncode == 1
+    assert f"pip could not install realtime-voice-satellite=={version}" in result.stderr
+    assert "pip config list" in result.stderr
+    assert f"--from {ROOT}" in result.stderr
+    assert "/simple/realtime-voice-satellite/" in asked
+
+
+@pytest.mark.parametrize("source", ["nowhere", "README.md", "docs"])
+def test_from_something_that_is_not_the_satellite_is_refused(tmp_path: Path, source: str) -> None:
+    result = subprocess.run(
+        ["bash", str(SCRIPT), "--from", str(ROOT / source), str(tmp_path / "venv")],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"--from {ROOT / source}: not a clone of this repository" in result.stderr
+    assert not (tmp_path / "venv").exists()

@@ -22,6 +22,10 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .tools.secure import PendingConfirmation
 
 
 class ConversationState(StrEnum):
@@ -102,3 +106,10 @@ class Conversation:
     # ask_question: the user's answer (None: none came) is all that is wanted; the model does not
     # reply to it.
     question: asyncio.Future[str | None] | None = None
+    # A secure call (tools/secure.py) waiting for the user's yes: their next words decide it.
+    confirmation: PendingConfirmation | None = None
+
+    @property
+    def awaits_answer(self) -> bool:
+        """HA, not the model, handles the user's next words: the model responds to none of them."""
+        return self.question is not None or self.confirmation is not None

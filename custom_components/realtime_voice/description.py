@@ -12,7 +12,7 @@ from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import template
 
 from .const import CONF_INSTRUCTIONS, DEFAULT_INSTRUCTIONS
-from .core.realtime import SessionDescription, ToolDefinition
+from .core.realtime import SessionDescription, ToolDefinition, TurnDetection
 from .tools import Toolset, async_build_toolset, tool_settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -33,7 +33,11 @@ async def async_describe_session(
     device_id: str | None,
     satellite_name: str,
     extra_prompt: str | None = None,
+    hold_responses: bool = False,
 ) -> Described:
+    """The description and toolset of a satellite's session; ``hold_responses`` while HA waits for
+    the user's answer (ask_question, a secure call's confirmation): the model does not respond to
+    the user's words by itself, so nothing it would do on them happens."""
     instructions = template.Template(
         options.get(CONF_INSTRUCTIONS, DEFAULT_INSTRUCTIONS), hass
     ).async_render(parse_result=False)
@@ -55,4 +59,11 @@ async def async_describe_session(
     tools = tuple(
         ToolDefinition(spec.name, spec.description, spec.parameters) for spec in toolset.definitions
     )
-    return Described(SessionDescription(instructions="\n\n".join(parts), tools=tools), toolset)
+    return Described(
+        SessionDescription(
+            instructions="\n\n".join(parts),
+            tools=tools,
+            turn_detection=TurnDetection(create_response=not hold_responses),
+        ),
+        toolset,
+    )

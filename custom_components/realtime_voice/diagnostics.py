@@ -10,9 +10,11 @@ from homeassistant.core import HomeAssistant
 
 from . import RealtimeVoiceConfigEntry
 from .const import CONF_ACCESS_KEY, CONF_API_KEY, CONF_URL, DEFAULT_URL
+from .tools.const import CONF_SECURE_PIN
 
-# The endpoint URL too: Azure and proxy URLs can carry a key or a signature in their query.
-TO_REDACT = {CONF_API_KEY, CONF_ACCESS_KEY, CONF_URL}
+# The endpoint URL too: Azure and proxy URLs can carry a key or a signature in their query; and
+# the spoken PIN of secure devices.
+TO_REDACT = {CONF_API_KEY, CONF_ACCESS_KEY, CONF_URL, CONF_SECURE_PIN}
 
 
 async def async_get_config_entry_diagnostics(

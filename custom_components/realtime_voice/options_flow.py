@@ -65,6 +65,7 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             "invalid_services": "",
             "unknown_llm_apis": "",
             "admin_llm_apis": "",
+            "invalid_media_hosts": "",
         }
         if user_input is not None:
             tool_errors, tool_placeholders = validate_tool_options(self.hass, user_input)

@@ -66,6 +66,9 @@ class SatelliteConnection:
         self.info: protocol.Info | None = None
         self._handler_errors: set[str] = set()
         self._handler_log = RateLimitedLog(_LOGGER, 60.0)
+        # the link dropping and coming back, as the satellite (the peer) makes it: a few lines
+        # a minute at most
+        self._link_log = RateLimitedLog(_LOGGER, 60.0, burst=4)
         self.reconnects = 0
         self.last_error: str | None = None
         # HA's mute switch and volume (None: HA has none yet, the satellite's own stands), applied
@@ -131,10 +134,12 @@ class SatelliteConnection:
                 await self._pump(client)
             except LinkConnectionError as err:
                 self.last_error = str(err)
-                _LOGGER.warning("Link to satellite %s lost: %s", self.name, err)
+                self._link_log.log("lost", "Link to satellite %s lost: %s", self.name, err)
             except Exception as err:  # the keeper must outlive any error
                 self.last_error = f"{type(err).__name__}: {err}"
-                _LOGGER.warning("Link to satellite %s failed: %s", self.name, self.last_error)
+                self._link_log.log(
+                    "failed", "Link to satellite %s failed: %s", self.name, self.last_error
+                )
             with contextlib.suppress(Exception):
                 await client.close()
             self._client = None
@@ -180,10 +185,12 @@ class SatelliteConnection:
                     _LOGGER.debug("Satellite %s still refuses the access key", self.name)
                 else:
                     self._key_refused = True
-                    _LOGGER.error(
+                    self._link_log.log(
+                        "refused",
                         "Satellite %s refused the access key (%s); re-authentication started",
                         self.name,
                         err,
+                        level=logging.ERROR,
                     )
                     self._on_auth_failed()
             except LinkConnectionError as err:
@@ -195,13 +202,17 @@ class SatelliteConnection:
                     await client.close()
                 error = f"{type(err).__name__}: {err}"
                 if error != self.last_error:  # once, not on every retry
-                    _LOGGER.warning("Reconnecting to satellite %s failed: %s", self.name, error)
+                    self._link_log.log(
+                        "reconnect", "Reconnecting to satellite %s failed: %s", self.name, error
+                    )
                 self.last_error = error
             else:
                 self._key_refused = False
                 self.reconnects += 1
                 self._client = client
-                _LOGGER.info("Link to satellite %s is back", self.name)
+                self._link_log.log(
+                    "back", "Link to satellite %s is back", self.name, level=logging.INFO
+                )
                 return client
         raise AssertionError("backoff_delays is endless")
 
@@ -236,7 +247,8 @@ class SatelliteConnection:
         try:
             await self._handler(protocol.ListenEnd(reason="disconnected"))
         except Exception as err:  # e.g. the Realtime session reconnecting itself
-            _LOGGER.warning(
+            self._link_log.log(
+                "disconnect",
                 "Satellite %s: handling the disconnect failed: %s: %s",
                 self.name,
                 type(err).__name__,

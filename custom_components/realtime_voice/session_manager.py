@@ -37,6 +37,7 @@ from .conversation_state import (
     next_state,
 )
 from .core.link import Audio, LinkEvent, protocol
+from .core.link.log_limit import RateLimitedLog
 from .core.realtime import RealtimeError, RealtimeSession
 from .core.realtime import events as rt
 from .description import Described, async_describe_session
@@ -44,6 +45,7 @@ from .playback import Playback, PlaybackTracker
 from .satellite_link import SatelliteConnection, SatelliteOfflineError
 from .session_keeper import Figures, SessionKeeper
 from .tone import error_tone_pcm
+from .tools.const import ERR_NOT_NOW
 
 __all__ = ["ConversationState", "Figures", "SessionManager"]
 
@@ -59,6 +61,9 @@ NO_AUDIO_TIMEOUT_S = 3.0  # listening, but the satellite sends no audio (it stre
 # Audio heard while the session gets ready (after a wake word that came during a reset) is kept,
 # up to this much, and sent once it is.
 MAX_PENDING_AUDIO_BYTES = 10 * protocol.AUDIO_RATE * protocol.AUDIO_SAMPLE_BYTES
+# After the model asks for a secure call's confirmation, the answer is listened for at least this
+# long, whatever the follow-up window (which may be off).
+CONFIRMATION_LISTEN_S = 8.0
 
 
 class SessionManager:
@@ -75,6 +80,9 @@ class SessionManager:
         self.hass = hass
         self.entry = entry
         self.link = link
+        # The lines the satellite's events cause (one holding the key could send them in a
+        # flood): a few a minute of each kind at most.
+        self._satellite_log = RateLimitedLog(_LOGGER, 60.0, burst=3)
         self.device_id = device_id
         self.state = S.IDLE
         self.conversation: Conversation | None = None
@@ -131,12 +139,14 @@ class SessionManager:
             listener()
 
     async def _describe(self, extra_prompt: str | None) -> Described:
+        conversation = self.conversation
         return await async_describe_session(
             self.hass,
             self.options,
             device_id=self.device_id,
             satellite_name=self.link.name,
             extra_prompt=extra_prompt,
+            hold_responses=conversation is not None and conversation.awaits_answer,
         )
 
     # --- the state machine ---------------------------------------------------------------------
@@ -166,8 +176,7 @@ class SessionManager:
             case S.LISTENING:
                 self._arm(NO_SPEECH_TIMEOUT_S, "no_speech")
             case S.FOLLOW_UP:
-                seconds = float(self.options.get(CONF_FOLLOW_UP_SECONDS, DEFAULT_FOLLOW_UP_SECONDS))
-                self._arm(seconds, "no_speech")
+                self._arm(self._follow_up_seconds(), "no_speech")
             case S.PROCESSING:
                 self._arm(ANSWER_TIMEOUT_S, "no_answer")
             case S.RESPONDING:
@@ -200,6 +209,14 @@ class SessionManager:
         if self._audio_watchdog is not None:
             self._audio_watchdog.cancel()
             self._audio_watchdog = None
+
+    def _follow_up_seconds(self) -> float:
+        """How long to listen after an answer; a question of the model that HA waits for the
+        answer of (a secure call's confirmation) gets at least CONFIRMATION_LISTEN_S."""
+        seconds = float(self.options.get(CONF_FOLLOW_UP_SECONDS, DEFAULT_FOLLOW_UP_SECONDS))
+        if self.conversation is not None and self.conversation.confirmation is not None:
+            return max(seconds, CONFIRMATION_LISTEN_S)
+        return seconds
 
     def _playing_for(self) -> float:
         """Seconds of answer audio not played yet (at most: what was sent)."""
@@ -255,7 +272,13 @@ class SessionManager:
         try:
             session = await self.keeper.async_session()
         except RealtimeError as err:
-            _LOGGER.error("Cannot start a conversation on %s: %s", self.link.name, err)
+            self._satellite_log.log(
+                "start",
+                "Cannot start a conversation on %s: %s",
+                self.link.name,
+                err,
+                level=logging.ERROR,
+            )
             if self.conversation is conversation:
                 await self._play_error_tone()
                 await self._end(f"error: {err.code}")
@@ -266,12 +289,22 @@ class SessionManager:
         if self.keeper.toolset is not None:
             self.keeper.toolset.start_turn()
         try:
+            if conversation.awaits_answer:
+                # ask_question: the model must not respond to the answer, so the session says so
+                # before any of it arrives.
+                await self.keeper.async_refresh(extra_prompt)
             if pending:
                 await session.append_audio(bytes(pending))
-            # What the model may do is described again beside the user's audio, not before it.
-            await self.keeper.async_refresh(extra_prompt)
+            if not conversation.awaits_answer:
+                # What the model may do is described again beside the user's audio, not before it.
+                await self.keeper.async_refresh(extra_prompt)
         except RealtimeError as err:
-            _LOGGER.warning("Could not update the session of %s: %s", self.link.name, err)
+            self._satellite_log.log(
+                "update",
+                "Could not update the session of %s: %s",
+                self.link.name,
+                err,
+            )
 
     async def _play_error_tone(self) -> None:
         stream_id = f"error-{uuid.uuid4().hex[:12]}"
@@ -288,6 +321,11 @@ class SessionManager:
         self._pending_audio = None
         if conversation.question is not None and not conversation.question.done():
             conversation.question.set_result(None)
+        if conversation.confirmation is not None and self.keeper.toolset is not None:
+            # No answer came: the held call does not run (the refusal is logged and in the events).
+            await self.keeper.toolset.async_resolve(
+                conversation.confirmation, None, call_id=f"confirm_{uuid.uuid4().hex[:12]}"
+            )
         session = self.session
         if session is not None:
             try:
@@ -329,8 +367,7 @@ class SessionManager:
 
     async def _answered(self) -> None:
         """After the answer, listen again without the wake word for the follow-up window."""
-        seconds = float(self.options.get(CONF_FOLLOW_UP_SECONDS, DEFAULT_FOLLOW_UP_SECONDS))
-        if seconds <= 0:
+        if self._follow_up_seconds() <= 0:
             await self._end("done")
             return
         if not self._fire(Trigger.ANSWERED):
@@ -429,7 +466,13 @@ class SessionManager:
             case protocol.ListenEnd(reason="timeout") if self.state == S.LISTENING:
                 await self._end("listen_timeout")  # the satellite's own limit on listening
             case protocol.Error(code=code, message=message):
-                _LOGGER.warning("Satellite %s reports %s: %s", self.link.name, code, message)
+                self._satellite_log.log(
+                    "error",
+                    "Satellite %s reports %s: %s",
+                    self.link.name,
+                    code,
+                    message,
+                )
 
     async def _user_audio(self, pcm: bytes) -> None:
         if self.conversation is None:
@@ -463,7 +506,14 @@ class SessionManager:
         answer is truncated there, then the conversation ends. An announcement just stops (and a
         start_conversation does not listen after it).
         """
-        _LOGGER.info("Stop word %s on %s during %s", model, self.link.name, stream_id)
+        self._satellite_log.log(
+            "stop_word",
+            "Stop word %s on %s during %s",
+            model,
+            self.link.name,
+            stream_id,
+            level=logging.INFO,
+        )
         if self.announcer.stop_word(stream_id):
             return
         conversation = self.conversation
@@ -525,6 +575,8 @@ class SessionManager:
                     if not conversation.question.done():
                         conversation.question.set_result(text)
                     await self._end("answered")
+                elif conversation.confirmation is not None:
+                    await self._confirm(conversation, text)
             case rt.ResponseStarted(out_of_band=False) if (
                 conversation is not None and conversation.question is not None
             ):
@@ -614,17 +666,48 @@ class SessionManager:
             await self._end("error: response_failed")
 
     async def _run_tool(self, call: rt.FunctionCall) -> None:
-        session, toolset = self.session, self.keeper.toolset
+        session, toolset, conversation = self.session, self.keeper.toolset, self.conversation
         if session is None or toolset is None:
             return
-        if self.conversation is not None:
-            self.conversation.tool_calls += 1
+        if conversation is not None and conversation.question is not None:
+            # The answer to an automation's question is the automation's: nothing acts on it.
+            # (No response is asked for while the answer is awaited; this holds if one comes.)
+            refusal = toolset.refuse(
+                call.name,
+                call.arguments,
+                call_id=call.call_id,
+                code=ERR_NOT_NOW,
+                message="The user is answering a question of an automation; nothing was done.",
+            )
+            await session.send_function_output(call.call_id, _json(refusal), respond=False)
+            return
+        if conversation is not None:
+            conversation.tool_calls += 1
         if self.state == S.PROCESSING:
             self._arm(ANSWER_TIMEOUT_S, "no_answer")  # a tool is progress
         result = await toolset.async_call(call.name, call.arguments, call_id=call.call_id)
-        await session.send_function_output(
-            call.call_id, json.dumps(result, separators=(",", ":")), respond=True
-        )
+        held = toolset.take_held()
+        if held is not None and conversation is not None and self.conversation is conversation:
+            conversation.confirmation = held
+            # The user's answer is HA's to hear: the model responds to it no more by itself.
+            await self.keeper.async_refresh()
+        await session.send_function_output(call.call_id, _json(result), respond=True)
+
+    async def _confirm(self, conversation: Conversation, answer: str) -> None:
+        """The user's words after a secure call's question: it runs only if they confirm; the
+        model then hears what happened, as the output of that call made again by HA."""
+        held, conversation.confirmation = conversation.confirmation, None
+        session, toolset = self.session, self.keeper.toolset
+        if held is None or session is None or toolset is None:
+            return
+        call_id = f"confirm_{uuid.uuid4().hex[:12]}"
+        result = await toolset.async_resolve(held, answer, call_id=call_id)
+        conversation.tool_calls += 1
+        if self.state == S.PROCESSING:
+            self._arm(ANSWER_TIMEOUT_S, "no_answer")
+        await self.keeper.async_refresh()  # the model responds to the user again
+        await session.add_function_call(call_id, held.name, _json(held.arguments))
+        await session.send_function_output(call_id, _json(result), respond=True)
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -641,3 +724,7 @@ class SessionManager:
             await command
         except SatelliteOfflineError as err:
             _LOGGER.debug("Link command skipped: %s", err)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

@@ -16,11 +16,13 @@ import pytest_socket
 
 from realtime_voice_dev.corpus import espeak_available
 
+from .log_check import LogCheck
 from .stack import ROOT, Satellite, Stack, Standin, silence_wav
 
 WORKDIR = ROOT / "tests" / ".cache" / "e2e"
 
 _current: Stack | None = None
+_log_check = LogCheck()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -41,6 +43,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 @pytest.fixture(autouse=True)
 def _loopback_sockets(socket_enabled: None) -> None:
     """pytest-homeassistant-custom-component blocks sockets; the allow-list stays 127.0.0.1."""
+
+
+@pytest.fixture(autouse=True)
+def _clean_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test on the shared stack leaves no ERROR, traceback or HA report about the integration
+    in hass's and the satellites' logs (log_check.py); fails in its teardown otherwise."""
+    if "main_stack" not in request.fixturenames:
+        yield
+        return
+    stack = request.getfixturevalue("main_stack").stack
+    yield
+    problems = _log_check.problems(stack, request.node.originalname)
+    if problems:
+        pytest.fail(
+            f"{len(problems)} ERROR, traceback or 'Detected' lines in the logs:\n"
+            + "\n".join(problems[:20]),
+            pytrace=False,
+        )
 
 
 class MainStack:
@@ -80,6 +100,11 @@ def main_stack() -> Iterator[MainStack]:
     finally:
         _current = None
         stack.close()
+    # hass and the satellites stopping: no error either
+    problems = _log_check.problems(stack, "stopping the stack")
+    assert problems == [], "ERROR, traceback or 'Detected' lines in the logs:\n" + "\n".join(
+        problems
+    )
     # Stand-ins stopped with SIGINT report what the integration sent that the openai types reject
     # (one killed on purpose by a test loses what it saw before).
     violations = [v for standin in stack.standins for v in standin.violations]

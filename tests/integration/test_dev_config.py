@@ -12,7 +12,7 @@ from homeassistant.util.yaml import load_yaml_dict
 CONFIG = Path(__file__).parents[2] / "config" / "configuration.yaml"
 
 
-async def test_demo_light_and_switch_exist_and_act(hass: HomeAssistant) -> None:
+async def test_demo_light_switch_and_lock_exist_and_act(hass: HomeAssistant) -> None:
     config = await hass.async_add_executor_job(load_yaml_dict, CONFIG)
     assert "light" not in config  # the legacy platform format
     assert "switch" not in config
@@ -38,3 +38,13 @@ async def test_demo_light_and_switch_exist_and_act(hass: HomeAssistant) -> None:
     assert hass.states.get("input_boolean.kitchen_light_power").state == "on"
     assert hass.states.get("light.kitchen").state == "on"
     assert hass.states.get("switch.coffee_machine").state == "on"
+    # The demo's secure device: a lock that starts locked (#23: it opens only after a spoken yes).
+    door = hass.states.get("lock.front_door")
+    assert door is not None
+    assert door.name == "Front door"
+    assert door.state == "locked"
+    await hass.services.async_call(
+        "lock", "unlock", {"entity_id": "lock.front_door"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get("lock.front_door").state == "unlocked"

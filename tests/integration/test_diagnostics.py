@@ -18,6 +18,7 @@ from .link_satellite import ACCESS_KEY, LinkSatellite
 from .waiting import load_entry
 
 SIGNATURE = "sig-0123456789-secret"
+SECURE_PIN = "80417"  # the spoken PIN of secure devices (#23)
 
 
 async def test_diagnostics_redact_the_endpoint_url(
@@ -26,13 +27,16 @@ async def test_diagnostics_redact_the_endpoint_url(
     standin: StandinServer,
     satellite: LinkSatellite,
 ) -> None:
-    entry = entry_for(standin, satellite, url=f"{standin.url}?sig={SIGNATURE}")
+    entry = entry_for(
+        standin, satellite, url=f"{standin.url}?sig={SIGNATURE}", secure_pin=SECURE_PIN
+    )
     await load_entry(hass, entry)
     assert await async_setup_component(hass, "diagnostics", {})
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     text = repr(diagnostics)
-    for secret in (SIGNATURE, API_KEY, ACCESS_KEY, standin.url):
+    for secret in (SIGNATURE, API_KEY, ACCESS_KEY, standin.url, SECURE_PIN):
         assert secret not in text
     assert diagnostics["entry"]["data"][CONF_URL] == "**REDACTED**"
+    assert diagnostics["entry"]["options"]["secure_pin"] == "**REDACTED**"
     assert diagnostics["entry"]["url_is_default"] is False
     assert await hass.config_entries.async_unload(entry.entry_id)

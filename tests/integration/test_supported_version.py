@@ -46,6 +46,9 @@ def test_importing_the_integration_on_an_older_release_says_what_is_needed() -> 
     assert last_line == (
         "custom_components.realtime_voice.supported_version.UnsupportedHomeAssistantError: "
         f"Realtime Voice Satellite needs Home Assistant {MIN_HA_VERSION} or newer; this is "
-        "2025.4.4. Update Home Assistant, or install an older release of this integration."
+        "2025.4.4. Update Home Assistant, or install a release of this integration that supports "
+        "2025.4.4: each release's section of "
+        "https://github.com/realtime-voice/ha-realtime-voice/blob/main/CHANGELOG.md names the Home "
+        "Assistant it needs."
     )
     assert "session_manager" not in result.stderr  # nothing else was imported first

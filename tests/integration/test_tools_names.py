@@ -166,14 +166,14 @@ def test_wildcards_never_reach_raw_writes_files_shutdown_or_automations() -> Non
     available = {**REACHED_BY_WILDCARD, "notify": ["send_message"], "light": ["turn_on"]}
     for allow_dangerous in (False, True):
         assert select_services(
-            available, ["*.*"], allow_dangerous=allow_dangerous, targetless=TARGETLESS
+            available, ["*.*"], allow_dangerous=allow_dangerous, exact_only=TARGETLESS
         ) == [("light", "turn_on")]
     domains = [f"{d}.*" for d in available]
-    assert select_services(available, domains, allow_dangerous=False, targetless=TARGETLESS) == [
+    assert select_services(available, domains, allow_dangerous=False, exact_only=TARGETLESS) == [
         ("light", "turn_on")
     ]
     # With the switch on, a domain written out selects what of it targets entities.
-    assert select_services(available, domains, allow_dangerous=True, targetless=TARGETLESS) == [
+    assert select_services(available, domains, allow_dangerous=True, exact_only=TARGETLESS) == [
         ("automation", "turn_off"),
         ("light", "turn_on"),
     ]
@@ -185,17 +185,17 @@ def test_wildcards_never_reach_raw_writes_files_shutdown_or_automations() -> Non
 def test_a_service_without_target_is_offered_only_when_named() -> None:
     available = {"notify": ["send_message"], "mqtt": ["publish"]}
     assert select_services(
-        available, ["notify.send_message"], allow_dangerous=False, targetless=TARGETLESS
+        available, ["notify.send_message"], allow_dangerous=False, exact_only=TARGETLESS
     ) == [("notify", "send_message")]
     assert (
-        select_services(available, ["notify.send_*"], allow_dangerous=False, targetless=TARGETLESS)
+        select_services(available, ["notify.send_*"], allow_dangerous=False, exact_only=TARGETLESS)
         == []
     )
     # A raw bus write needs both: the dangerous-actions switch, and its exact name.
     assert (
-        select_services(available, ["mqtt.publish"], allow_dangerous=False, targetless=TARGETLESS)
+        select_services(available, ["mqtt.publish"], allow_dangerous=False, exact_only=TARGETLESS)
         == []
     )
     assert select_services(
-        available, ["mqtt.publish"], allow_dangerous=True, targetless=TARGETLESS
+        available, ["mqtt.publish"], allow_dangerous=True, exact_only=TARGETLESS
     ) == [("mqtt", "publish")]

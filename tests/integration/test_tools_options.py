@@ -14,6 +14,9 @@ from custom_components.realtime_voice.tools import (
     CONF_ALLOW_DANGEROUS_SERVICES,
     CONF_LLM_HASS_API,
     CONF_MAX_TOOL_CALLS_PER_TURN,
+    CONF_MEDIA_HOSTS,
+    CONF_SECURE_ENTITIES,
+    CONF_SECURE_PIN,
     CONF_TOOL_CALL_TIMEOUT,
     CONF_TOOL_SERVICES,
     normalize_tool_options,
@@ -48,7 +51,13 @@ async def test_fields_and_defaults(hass_with_house: HomeAssistant) -> None:
         CONF_ALLOW_DANGEROUS_SERVICES,
         CONF_MAX_TOOL_CALLS_PER_TURN,
         CONF_TOOL_CALL_TIMEOUT,
+        CONF_SECURE_ENTITIES,
+        CONF_SECURE_PIN,
+        CONF_MEDIA_HOSTS,
     ]
+    # The PIN is typed like a password: never shown in the form.
+    assert form[CONF_SECURE_PIN]["selector"]["text"]["type"] == "password"
+    assert form[CONF_SECURE_ENTITIES]["description"] == {"suggested_value": []}
     apis = form[CONF_LLM_HASS_API]
     assert apis["description"] == {"suggested_value": ["assist"]}
     assert {"value": "assist", "label": "Assist"} in apis["selector"]["select"]["options"]
@@ -117,6 +126,9 @@ async def test_submitted_input_validates_and_normalizes(hass_with_house: HomeAss
         CONF_ALLOW_DANGEROUS_SERVICES: False,
         CONF_MAX_TOOL_CALLS_PER_TURN: 7,
         CONF_TOOL_CALL_TIMEOUT: 2.5,
+        CONF_SECURE_ENTITIES: [],
+        CONF_SECURE_PIN: "",
+        CONF_MEDIA_HOSTS: [],
     }
     assert isinstance(stored[CONF_MAX_TOOL_CALLS_PER_TURN], int)
     assert validate_tool_options(hass_with_house, stored) == ({}, {})
@@ -124,6 +136,32 @@ async def test_submitted_input_validates_and_normalizes(hass_with_house: HomeAss
     assert settings.max_calls_per_turn == 7
     assert settings.llm_api_ids == []
     assert tool_settings({}).llm_api_ids == ["assist"]
+
+
+async def test_secure_options_validate_and_normalize(hass_with_house: HomeAssistant) -> None:
+    """#23: secure entities, the spoken PIN (digits, never echoed) and the allowed media hosts."""
+    submitted = {
+        CONF_SECURE_ENTITIES: ["switch.gate", "light.kitchen", "switch.gate"],
+        CONF_SECURE_PIN: " 4321 ",
+        CONF_MEDIA_HOSTS: [" Radio.Example.org", "nas.local"],
+    }
+    assert validate_tool_options(hass_with_house, submitted) == ({}, {})
+    stored = normalize_tool_options(submitted)
+    assert stored[CONF_SECURE_ENTITIES] == ["light.kitchen", "switch.gate"]
+    assert stored[CONF_SECURE_PIN] == "4321"
+    assert stored[CONF_MEDIA_HOSTS] == ["nas.local", "radio.example.org"]
+    settings = tool_settings(stored)
+    assert settings.secure_pin == "4321"
+    assert "4321" not in repr(settings)  # the PIN is a secret: never in a repr or a log line
+    assert tool_settings({}).secure_pin is None
+
+    errors, placeholders = validate_tool_options(
+        hass_with_house,
+        {CONF_SECURE_PIN: "12ab", CONF_MEDIA_HOSTS: ["http://nas.local/x", "ok.example"]},
+    )
+    assert errors == {CONF_SECURE_PIN: "invalid_pin", CONF_MEDIA_HOSTS: "invalid_media_host"}
+    assert placeholders == {"invalid_media_hosts": "http://nas.local/x"}
+    assert "12ab" not in str(placeholders)
 
 
 async def test_out_of_range_numbers_are_rejected(hass_with_house: HomeAssistant) -> None:

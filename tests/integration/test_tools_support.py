@@ -15,6 +15,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.realtime_voice.tools import Toolset, async_build_toolset
 from tests.realtime_standin.server import offered_name
 
+from .secure_house import BOOLEANS, TEMPLATE_ITEMS, expose_secure_devices
+
 SATELLITE_ENTITY = "assist_satellite.kitchen_satellite"
 SATELLITE_NAME = "Kitchen satellite"
 
@@ -119,14 +121,22 @@ async def async_setup_lights(hass: HomeAssistant) -> None:
     await hass.async_block_till_done()
 
 
-async def async_setup_house(hass: HomeAssistant) -> House:
-    """Lights (kitchen exposed, bedroom not), scripts, intents, and a satellite device."""
+async def async_setup_house(hass: HomeAssistant, *, secure_devices: bool = False) -> House:
+    """Lights (kitchen exposed, bedroom not), scripts, intents, and a satellite device; with
+    ``secure_devices`` also a lock, a garage door, a blind and an alarm panel (secure_house.py)."""
+    lights = TWO_LIGHTS
+    if secure_devices:
+        lights = (
+            ("input_boolean", {"input_boolean": {**TWO_LIGHTS[0][1]["input_boolean"], **BOOLEANS}}),
+            TWO_LIGHTS[1],
+            ("template", {"template": TWO_LIGHTS[2][1]["template"] + TEMPLATE_ITEMS}),
+        )
     for domain, config in (
         ("homeassistant", {}),
         ("intent", {}),
         # the integration's dependency; on HA 2026.10+ it brings `llm`, which registers the Assist API
         ("conversation", {}),
-        *TWO_LIGHTS,
+        *lights,
         (
             "script",
             {
@@ -175,6 +185,8 @@ async def async_setup_house(hass: HomeAssistant) -> House:
     await hass.async_block_till_done()
 
     async_expose_entity(hass, "conversation", "light.kitchen", True)
+    if secure_devices:
+        expose_secure_devices(hass)
     async_expose_entity(hass, "conversation", "light.bedroom", False)
     # A script's service is offered through "script.*" only when the script is exposed (#13).
     async_expose_entity(hass, "conversation", "script.movie", True)

@@ -1,8 +1,9 @@
 """``python -m tests.realtime_standin``: the stand-in Realtime server as a process (a SIMULATION).
 
 Prints its URL as the first line on stdout, a banner on stderr, and runs until SIGINT/SIGTERM.
-``--script FILE.json``: ``{"transcript": str, "reply": str, "tools": [{"tool": name,
-"arguments": {...}, "final": str}]}`` (every key optional).
+``--script FILE.json``: ``{"transcript": str, "transcripts": [str, ...], "reply": str,
+"tools": [{"tool": name, "arguments": {...}, "final": str}]}`` (every key optional; "transcripts":
+what it hears in the first user turns, one each).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def config_from(args: argparse.Namespace) -> StandinConfig:
     if args.script:
         script = json.loads(args.script.read_text())
         config.transcript = script.get("transcript", config.transcript)
+        config.transcripts = tuple(script.get("transcripts", ()))
         config.reply = script.get("reply", config.reply)
         config.tools = tuple(
             ToolScript(t["tool"], t.get("arguments", {}), t.get("final", "Done."))

@@ -91,6 +91,8 @@ class StandinConfig:
     models: frozenset[str] | None = None  # None: the models of the endpoint kind
     session_seconds: float | None = None  # send session_expired after this long
     transcript: str = "What time is it?"  # what it "hears" in any user audio
+    # What it hears in the first user turns, one each (then ``transcript``): a conversation of turns.
+    transcripts: tuple[str, ...] = ()
     reply: str = "It is twelve o'clock."
     tools: tuple[ToolScript, ...] = ()
     audio: Literal["tone", "espeak"] = "tone"
@@ -170,6 +172,7 @@ class StandinServer:
         self.sent: list[tuple[Interface, dict[str, Any]]] = []  # audio deltas left out
         self.connections: list[ConnectionRecord] = []
         self.responses_done = 0
+        self.user_turns = 0  # committed user turns, over all connections
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -670,6 +673,11 @@ class StandinServer:
             return
         await self._commit_buffer(conn, self._id("item"))
 
+    def _heard(self) -> str:
+        turn, self.user_turns = self.user_turns, self.user_turns + 1
+        transcripts = self.config.transcripts
+        return transcripts[turn] if turn < len(transcripts) else self.config.transcript
+
     async def _commit_buffer(self, conn: _Conn, item_id: str) -> None:
         audio_ms = len(conn.buffer) // 48
         conn.buffer_start_ms += audio_ms
@@ -689,13 +697,14 @@ class StandinServer:
         conn.item_audio_ms[item_id] = audio_ms
         await self._add_item(conn, item)
         if conn.transcription:
-            item["content"][0]["transcript"] = self.config.transcript
+            heard = self._heard()
+            item["content"][0]["transcript"] = heard
             await self._send(
                 conn,
                 "conversation.item.input_audio_transcription.completed",
                 item_id=item_id,
                 content_index=0,
-                transcript=self.config.transcript,
+                transcript=heard,
                 usage={"type": "duration", "seconds": audio_ms / 1000},
             )
 

@@ -48,6 +48,11 @@ class Tool(ABC):
     ) -> dict[str, Any]:
         """Run the call with validated arguments; may raise HomeAssistantError."""
 
+    def secure_targets(self, arguments: dict[str, Any], marked: Collection[str]) -> list[str]:
+        """The secure entities (secure.py) that this call with validated ``arguments`` would open,
+        unlock or disarm, or act on when ``marked``: it needs the user's spoken yes. None here."""
+        return []
+
 
 def validate_with_schema(schema: vol.Schema, arguments: dict[str, Any]) -> dict[str, Any]:
     """Run a schema (probatio or voluptuous); a failure names the bad key and value."""

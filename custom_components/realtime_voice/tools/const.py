@@ -10,12 +10,21 @@ CONF_TOOL_SERVICES: Final = "tool_services"
 CONF_ALLOW_DANGEROUS_SERVICES: Final = "allow_dangerous_services"
 CONF_MAX_TOOL_CALLS_PER_TURN: Final = "max_tool_calls_per_turn"
 CONF_TOOL_CALL_TIMEOUT: Final = "tool_call_timeout"
+CONF_SECURE_ENTITIES: Final = "secure_entities"
+CONF_SECURE_PIN: Final = "secure_pin"
+CONF_MEDIA_HOSTS: Final = "media_hosts"
 
 DEFAULT_LLM_HASS_API: Final = ("assist",)
 DEFAULT_TOOL_SERVICES: Final = ()
 DEFAULT_ALLOW_DANGEROUS_SERVICES: Final = False
 DEFAULT_MAX_TOOL_CALLS_PER_TURN: Final = 5
 DEFAULT_TOOL_CALL_TIMEOUT: Final = 10.0
+DEFAULT_SECURE_ENTITIES: Final = ()
+DEFAULT_MEDIA_HOSTS: Final = ()
+# A spoken PIN for secure devices: digits only, as long as a phone's or an alarm panel's.
+SECURE_PIN_RE: Final = r"^[0-9]{4,8}$"
+# How long a call waits for the user's spoken yes (the question, then the answer).
+CONFIRMATION_TIMEOUT_S: Final = 45.0
 
 MAX_TOOL_CALLS_PER_TURN_RANGE: Final = (1, 20)
 # What one tool call's arguments may be: no service needs more, and nothing larger or deeper reaches
@@ -51,6 +60,10 @@ ERR_NOT_FOUND: Final = "not_found"
 ERR_UNAUTHORIZED: Final = "unauthorized"
 ERR_FAILED: Final = "failed"
 ERR_INTERNAL: Final = "internal_error"
+ERR_NOT_CONFIRMED: Final = "not_confirmed"
+ERR_WRONG_PIN: Final = "wrong_pin"
+ERR_NOT_NOW: Final = "not_now"
+ERR_URL_NOT_ALLOWED: Final = "url_not_allowed"
 
 # Services that can harm the installation, run code, delete data or change what HA itself runs.
 # fnmatch patterns over "domain.service". Never offered unless the user turned on
@@ -97,4 +110,39 @@ DANGEROUS_SERVICE_PATTERNS: Final = (
     # Turning the house's own rules off.
     "automation.*",  # turn_off, toggle, trigger
     "script.turn_off",
+    # Opening the house and raising the alarm: no spoken yes makes these safe to offer by default
+    # (lock.unlock and alarm_disarm are offered, behind the spoken confirmation of secure.py).
+    "lock.open",  # unlatches the door itself
+    "alarm_control_panel.alarm_trigger",
+    "siren.turn_on",
+)
+
+# Services that make Home Assistant fetch (or play) a URL the caller chooses: through them a model
+# could make HA scan the LAN and localhost. Never selected through a wildcard; named exactly, their
+# URL arguments may only be media-source IDs or on the hosts of the `media_hosts` option. fnmatch
+# patterns over "domain.service"; services whose fields take media (a `media` selector) count too.
+URL_FETCHING_SERVICE_PATTERNS: Final = (
+    "*.play_media",  # media_player, music_assistant, and integrations' own
+    "media_extractor.*",
+    "assist_satellite.announce",  # media_id, preannounce_media_id
+    "assist_satellite.start_conversation",
+    "assist_satellite.ask_question",
+    "notify.*",  # data.image / data.attachment URLs that the notifier fetches
+    "rest_command.*",  # user-made requests whose URL templates can take the model's values
+    "downloader.*",
+)
+# Fields whose value is a URL or media the service fetches.
+URL_FIELD_NAMES: Final = frozenset(
+    {
+        "media_content_id",
+        "media_id",
+        "media",
+        "url",
+        "uri",
+        "image",
+        "image_url",
+        "preannounce_media_id",
+        "start_media_id",
+        "attachment",
+    }
 )

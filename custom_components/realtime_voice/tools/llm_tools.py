@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from homeassistant.core import Context, HomeAssistant
@@ -17,6 +17,7 @@ from .base import Tool, ToolRefusal, ToolSpec, validate_with_schema
 from .const import ERR_INVALID_ARGUMENTS, TIMER_SECONDS_RANGE
 from .names import ToolNamer
 from .options import requires_admin
+from .secure import secure_intent_targets
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,8 +37,11 @@ def openai_tool_parameters(
 class LLMApiTool(Tool):
     """One tool of an APIInstance; calls go through APIInstance.async_call_tool."""
 
-    def __init__(self, name: str, api_instance: llm.APIInstance, tool: llm.Tool) -> None:
+    def __init__(
+        self, hass: HomeAssistant, name: str, api_instance: llm.APIInstance, tool: llm.Tool
+    ) -> None:
         """Describe the tool the way openai_conversation does (its schema converter)."""
+        self._hass = hass
         self._api_instance = api_instance
         self._tool = tool
         self.spec = ToolSpec(
@@ -52,6 +56,17 @@ class LLMApiTool(Tool):
         if self._tool.name.rsplit("__", 1)[-1] == intent.INTENT_START_TIMER:
             check_timer_length(validated)
         return arguments
+
+    def secure_targets(self, arguments: dict[str, Any], marked: Collection[str]) -> list[str]:
+        """An intent: the secure entities its slots may reach; a script: itself, when marked."""
+        tool = self._tool
+        while isinstance(tool, llm.NamespacedTool):
+            tool = tool.tool
+        if isinstance(tool, llm.IntentTool):
+            return secure_intent_targets(self._hass, tool.intent_type, arguments, marked)
+        # Scripts are tools of the Assist API ("script__movie" since 2026.10, "movie" before).
+        script = f"script.{tool.name.removeprefix('script__')}"
+        return [script] if script in marked else []
 
     async def async_run(
         self, arguments: dict[str, Any], context: Context, call_id: str
@@ -130,7 +145,7 @@ async def async_build_llm_api_tools(
         if instance.api_prompt:
             prompts.append(instance.api_prompt)
         for tool in instance.tools:
-            tools.append(LLMApiTool(namer.claim(tool.name, prefix=api_id), instance, tool))
+            tools.append(LLMApiTool(hass, namer.claim(tool.name, prefix=api_id), instance, tool))
     return tools
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -15,14 +16,20 @@ from .const import (
     CONF_ALLOW_DANGEROUS_SERVICES,
     CONF_LLM_HASS_API,
     CONF_MAX_TOOL_CALLS_PER_TURN,
+    CONF_MEDIA_HOSTS,
+    CONF_SECURE_ENTITIES,
+    CONF_SECURE_PIN,
     CONF_TOOL_CALL_TIMEOUT,
     CONF_TOOL_SERVICES,
     DEFAULT_ALLOW_DANGEROUS_SERVICES,
     DEFAULT_LLM_HASS_API,
     DEFAULT_MAX_TOOL_CALLS_PER_TURN,
+    DEFAULT_MEDIA_HOSTS,
+    DEFAULT_SECURE_ENTITIES,
     DEFAULT_TOOL_CALL_TIMEOUT,
     DEFAULT_TOOL_SERVICES,
     MAX_TOOL_CALLS_PER_TURN_RANGE,
+    SECURE_PIN_RE,
     TOOL_CALL_TIMEOUT_RANGE,
 )
 from .selection import invalid_selections, offered_services
@@ -31,6 +38,13 @@ from .selection import invalid_selections, offered_services
 ERROR_INVALID_SERVICE = "invalid_service"
 ERROR_UNKNOWN_LLM_API = "unknown_llm_api"
 ERROR_ADMIN_LLM_API = "admin_llm_api"
+ERROR_INVALID_PIN = "invalid_pin"
+ERROR_INVALID_MEDIA_HOST = "invalid_media_host"
+
+# A host name or address as the user would type it (no scheme, path or port).
+_HOST_RE = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"
+)
 
 
 def requires_admin(api: llm.API) -> bool:
@@ -54,6 +68,9 @@ class ToolSettings:
     allow_dangerous_services: bool
     max_calls_per_turn: int
     call_timeout_s: float
+    secure_entities: list[str]
+    secure_pin: str | None = field(repr=False)
+    media_hosts: list[str]
 
 
 def tool_settings(options: Mapping[str, Any]) -> ToolSettings:
@@ -68,6 +85,9 @@ def tool_settings(options: Mapping[str, Any]) -> ToolSettings:
             options.get(CONF_MAX_TOOL_CALLS_PER_TURN, DEFAULT_MAX_TOOL_CALLS_PER_TURN)
         ),
         call_timeout_s=float(options.get(CONF_TOOL_CALL_TIMEOUT, DEFAULT_TOOL_CALL_TIMEOUT)),
+        secure_entities=list(options.get(CONF_SECURE_ENTITIES, DEFAULT_SECURE_ENTITIES)),
+        secure_pin=options.get(CONF_SECURE_PIN) or None,
+        media_hosts=list(options.get(CONF_MEDIA_HOSTS, DEFAULT_MEDIA_HOSTS)),
     )
 
 
@@ -138,6 +158,19 @@ def tool_options_schema(hass: HomeAssistant, options: Mapping[str, Any]) -> dict
             )
         )
     )
+    schema[
+        vol.Optional(
+            CONF_SECURE_ENTITIES, description={"suggested_value": settings.secure_entities}
+        )
+    ] = selector.EntitySelector(selector.EntitySelectorConfig(multiple=True))
+    schema[vol.Optional(CONF_SECURE_PIN, description={"suggested_value": settings.secure_pin})] = (
+        selector.TextSelector(selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD))
+    )
+    schema[
+        vol.Optional(CONF_MEDIA_HOSTS, description={"suggested_value": settings.media_hosts})
+    ] = selector.SelectSelector(
+        selector.SelectSelectorConfig(options=[], multiple=True, custom_value=True)
+    )
     return schema
 
 
@@ -157,6 +190,11 @@ def normalize_tool_options(user_input: Mapping[str, Any]) -> dict[str, Any]:
         CONF_TOOL_CALL_TIMEOUT: float(
             user_input.get(CONF_TOOL_CALL_TIMEOUT, DEFAULT_TOOL_CALL_TIMEOUT)
         ),
+        CONF_SECURE_ENTITIES: sorted(set(user_input.get(CONF_SECURE_ENTITIES, []))),
+        CONF_SECURE_PIN: str(user_input.get(CONF_SECURE_PIN) or "").strip(),
+        CONF_MEDIA_HOSTS: sorted(
+            {h.strip().lower() for h in user_input.get(CONF_MEDIA_HOSTS, []) if h.strip()}
+        ),
     }
 
 
@@ -169,6 +207,15 @@ def validate_tool_options(
     if bad := invalid_selections(s.strip().lower() for s in user_input.get(CONF_TOOL_SERVICES, [])):
         errors[CONF_TOOL_SERVICES] = ERROR_INVALID_SERVICE
         placeholders["invalid_services"] = ", ".join(bad)
+    pin = str(user_input.get(CONF_SECURE_PIN) or "").strip()
+    if pin and not re.match(SECURE_PIN_RE, pin):
+        # The PIN is a secret: the error says what is wrong, never the value.
+        errors[CONF_SECURE_PIN] = ERROR_INVALID_PIN
+    if bad_hosts := [
+        h for h in user_input.get(CONF_MEDIA_HOSTS, []) if not _HOST_RE.match(h.strip().lower())
+    ]:
+        errors[CONF_MEDIA_HOSTS] = ERROR_INVALID_MEDIA_HOST
+        placeholders["invalid_media_hosts"] = ", ".join(bad_hosts)
     apis = {api.id: api for api in llm.async_get_apis(hass)}
     chosen = list(user_input.get(CONF_LLM_HASS_API, []))
     if unknown := [a for a in chosen if a not in apis]:

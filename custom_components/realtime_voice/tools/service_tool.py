@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from homeassistant.components.homeassistant.exposed_entities import async_should_expose
 from homeassistant.core import Context, HomeAssistant, SupportsResponse
@@ -14,9 +15,10 @@ from homeassistant.helpers.translation import async_get_translations
 
 from ..schema_library import vol
 from .base import Tool, ToolRefusal, ToolSpec, ensure_exposed, validate_with_schema
-from .const import ERR_NOT_FOUND, EXPOSE_ASSISTANT
+from .const import ERR_NOT_FOUND, ERR_URL_NOT_ALLOWED, EXPOSE_ASSISTANT, URL_FIELD_NAMES
 from .names import ToolNamer, service_tool_name
-from .selection import select_services
+from .secure import secure_service_targets
+from .selection import fetches_urls, select_services
 from .service_schema import TARGET_KEY, ServiceSchema, UnofferableService, build_service_schema
 
 _LOGGER = logging.getLogger(__name__)
@@ -26,13 +28,22 @@ class ServiceTool(Tool):
     """Calls one service; entity ids limited to exposed entities; arguments checked first."""
 
     def __init__(
-        self, hass: HomeAssistant, name: str, domain: str, service: str, schema: ServiceSchema
+        self,
+        hass: HomeAssistant,
+        name: str,
+        domain: str,
+        service: str,
+        schema: ServiceSchema,
+        *,
+        media_hosts: Collection[str] | None = None,
     ) -> None:
-        """Keep what validation and the call need."""
+        """Keep what validation and the call need; ``media_hosts`` (not None for a service that
+        fetches URLs) are the hosts its URLs may name besides media-source IDs."""
         self._hass = hass
         self.domain = domain
         self.service = service
         self._schema = schema
+        self._media_hosts = None if media_hosts is None else frozenset(media_hosts)
         self.spec = ToolSpec(
             name=name, description=schema.description, parameters=schema.parameters
         )
@@ -43,13 +54,9 @@ class ServiceTool(Tool):
             # Models often send a single id where the schema says list; accept it as one.
             arguments = {**arguments, TARGET_KEY: [arguments[TARGET_KEY]]}
         data = validate_with_schema(self._schema.schema, arguments)
-        entity_ids = [
-            entity_id
-            for key in self._schema.entity_fields
-            if key in data
-            for entity_id in cv.ensure_list(data[key])
-        ]
-        ensure_exposed(self._hass, entity_ids)
+        ensure_exposed(self._hass, self._entity_ids(data))
+        if self._media_hosts is not None:
+            check_urls(data, self._media_hosts)
         registered = self._hass.services.async_services_for_domain(self.domain).get(self.service)
         if registered is None:
             raise ToolRefusal(
@@ -58,6 +65,27 @@ class ServiceTool(Tool):
         if registered.schema is not None:
             validate_with_schema(vol.Schema(registered.schema), data)
         return data
+
+    def _entity_ids(self, data: Mapping[str, Any]) -> list[str]:
+        return [
+            entity_id
+            for key in self._schema.entity_fields
+            if key in data
+            for entity_id in cv.ensure_list(data[key])
+        ]
+
+    def targets(self, data: Mapping[str, Any]) -> list[str]:
+        """The entities validated arguments act on (a script's own service: that script too)."""
+        entity_ids = self._entity_ids(data)
+        if self.domain == "script" and self.service not in ("turn_on", "turn_off", "toggle"):
+            entity_ids.append(f"script.{self.service}")
+        return entity_ids
+
+    def secure_targets(self, arguments: dict[str, Any], marked: Collection[str]) -> list[str]:
+        """The secure entities this service call opens, unlocks or disarms (or acts on, marked)."""
+        return secure_service_targets(
+            self._hass, self.domain, self.service, self.targets(arguments), marked
+        )
 
     async def async_run(
         self, arguments: dict[str, Any], context: Context, call_id: str
@@ -78,6 +106,45 @@ class ServiceTool(Tool):
         if response is not None:
             result["response"] = response
         return result
+
+
+MEDIA_SOURCE_PREFIX = "media-source://"
+# Schemes HA's media and HTTP helpers fetch even without "//" ("file:/etc/passwd", "data:...").
+URL_SCHEMES = frozenset({"http", "https", "file", "data", "ftp"})
+
+
+def check_urls(data: Mapping[str, Any], media_hosts: Collection[str]) -> None:
+    """Refuse URLs HA would fetch unless they are media-source IDs or on an allowed host.
+
+    Checked: every value of a media field (URL_FIELD_NAMES, whatever it looks like: a bare path is
+    a file HA would read) and every other string that looks like a URL.
+    """
+    for key, value in _strings(data):
+        if value.startswith(MEDIA_SOURCE_PREFIX):
+            continue
+        parts = urlsplit(value.strip())
+        if key not in URL_FIELD_NAMES and not ("://" in value or parts.scheme in URL_SCHEMES):
+            continue
+        if parts.scheme in ("http", "https") and (parts.hostname or "") in media_hosts:
+            continue
+        allowed = ", ".join(sorted(media_hosts)) or "none set"
+        raise ToolRefusal(
+            ERR_URL_NOT_ALLOWED,
+            f"{key}: {value[:200]!r} is not allowed; only media-source:// IDs and http(s) URLs "
+            f"on the hosts the user allows in the satellite's options ({allowed}). Nothing was done.",
+        )
+
+
+def _strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
+    """(field name, string) of every string in ``value``, nested ones under their own key."""
+    if isinstance(value, str):
+        yield key, value
+    elif isinstance(value, Mapping):
+        for child_key, child in value.items():
+            yield from _strings(child, str(child_key))
+    elif isinstance(value, list | tuple):
+        for child in value:
+            yield from _strings(child, key)
 
 
 def exposed_entity_ids(hass: HomeAssistant) -> list[str]:
@@ -131,6 +198,7 @@ async def async_build_service_tools(
     namer: ToolNamer,
     exposed: list[str],
     warnings: list[str],
+    media_hosts: Collection[str] = (),
 ) -> list[ServiceTool]:
     """One tool per allowed service; services that cannot be offered are noted in `warnings`."""
     if not selections:
@@ -146,8 +214,17 @@ async def async_build_service_tools(
         if not (description or {}).get("target")
         and not (domain == "script" and f"script.{service}" in exposed)
     }
+    url_fetching = {
+        f"{domain}.{service}"
+        for domain, services in available.items()
+        for service in services
+        if fetches_urls(f"{domain}.{service}", descriptions.get(domain, {}).get(service))
+    }
     chosen = select_services(
-        available, selections, allow_dangerous=allow_dangerous, targetless=targetless
+        available,
+        selections,
+        allow_dangerous=allow_dangerous,
+        exact_only=targetless | url_fetching,
     )
     translations = await async_get_translations(
         hass, hass.config.language, "services", {domain for domain, _ in chosen}
@@ -166,7 +243,16 @@ async def async_build_service_tools(
             warnings.append(f"{domain}.{service}: no exposed entity it could act on")
             continue
         name = namer.claim(service_tool_name(domain, service))
-        tools.append(ServiceTool(hass, name, domain, service, schema))
+        tools.append(
+            ServiceTool(
+                hass,
+                name,
+                domain,
+                service,
+                schema,
+                media_hosts=media_hosts if f"{domain}.{service}" in url_fetching else None,
+            )
+        )
     if not tools:
         warnings.append(f"No service tool could be offered for the selection {sorted(selections)}")
     _LOGGER.debug("Service tools: %s", [tool.spec.name for tool in tools])

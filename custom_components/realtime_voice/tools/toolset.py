@@ -25,11 +25,13 @@ from .const import (
     ERR_INTERNAL,
     ERR_INVALID_ARGUMENTS,
     ERR_INVALID_JSON,
+    ERR_NOT_CONFIRMED,
     ERR_NOT_FOUND,
     ERR_TIMEOUT,
     ERR_TOO_MANY_CALLS,
     ERR_UNAUTHORIZED,
     ERR_UNKNOWN_TOOL,
+    ERR_WRONG_PIN,
     EVENT_TOOL_CALL_STARTED,
     EVENT_TOOL_CALLED,
     EXPOSE_ASSISTANT,
@@ -41,6 +43,7 @@ from .const import (
 from .llm_tools import async_build_llm_api_tools
 from .names import ToolNamer
 from .results import compact_result, error_result
+from .secure import Confirmation, PendingConfirmation, confirmation_of
 from .service_tool import async_build_service_tools, exposed_entity_ids
 from .state_tool import EntityStateTool
 
@@ -77,7 +80,12 @@ class Toolset:
     parent_context: Context | None = None
     # Problems found while building (unknown LLM API, unofferable service), for logs and repairs.
     warnings: list[str] = field(default_factory=list)
+    # Secure devices (secure.py): what the user marked, and the spoken PIN if one is set.
+    secure_entities: frozenset[str] = frozenset()
+    secure_pin: str | None = field(default=None, repr=False)
+    language: str = "en"
     _calls_this_turn: int = field(default=0, init=False)
+    _held: PendingConfirmation | None = field(default=None, init=False)
 
     @property
     def definitions(self) -> list[ToolSpec]:
@@ -106,20 +114,105 @@ class Toolset:
             arguments = self._parse_arguments(arguments_json)
             tool = self._admit(name)
             validated = tool.validate(arguments)
-            context = self._call_context()
-            self._fire_started(name, arguments, call_id, context)
-            result = await self._run(tool, validated, context, call_id)
+            if targets := tool.secure_targets(validated, self.secure_entities):
+                result = self._hold(tool, name, arguments, targets)
+            else:
+                context = self._call_context()
+                self._fire_started(name, arguments, call_id, context)
+                result = await self._run(tool, validated, context, call_id)
         except ToolRefusal as refusal:
             result = error_result(refusal.code, refusal.message)
+        self._fire_called(name, arguments, call_id, result, context)
+        return result
+
+    def refuse(
+        self, name: str, arguments_json: str, *, call_id: str, code: str, message: str
+    ) -> dict[str, Any]:
+        """Refuse a call without looking at it (the conversation allows none now); the refusal is
+        an event like any call's."""
+        result = error_result(code, message)
+        shown = arguments_json if len(arguments_json) <= MAX_ARGUMENTS_CHARS else "<not shown>"
+        self._fire_called(name, shown, call_id, result, None)
+        return result
+
+    def take_held(self) -> PendingConfirmation | None:
+        """The call the last async_call held for the user's yes, if any (once)."""
+        held, self._held = self._held, None
+        return held
+
+    def _hold(
+        self, tool: Tool, name: str, arguments: dict[str, Any], targets: list[str]
+    ) -> dict[str, Any]:
+        names = ", ".join(
+            state.name if (state := self.hass.states.get(e)) is not None else e for e in targets
+        )
+        self._held = PendingConfirmation(
+            tool=tool, name=name, arguments=arguments, targets=targets, action=names
+        )
+        ask = "and for the PIN" if self.secure_pin else "whether they are sure (yes or no)"
+        return {
+            "status": "confirmation_required",
+            "targets": targets,
+            "message": (
+                f"Nothing was done yet: {name} on {names} needs the user's spoken confirmation. "
+                f"Ask the user {ask}, in one short question, then wait: Home Assistant itself "
+                "hears the answer and runs the call only if they confirm. Do not call it again."
+            ),
+        }
+
+    async def async_resolve(
+        self, held: PendingConfirmation, answer: str | None, *, call_id: str
+    ) -> dict[str, Any]:
+        """Run ``held`` if ``answer`` (the user's words right after the question) confirms it;
+        else refuse. The result, like any call's, goes to the model and into the events."""
+        confirmation = confirmation_of(answer, self.language, self.secure_pin)
+        context: Context | None = None
+        if held.expired:
+            result = error_result(
+                ERR_NOT_CONFIRMED, "The confirmation came too late; nothing was done."
+            )
+        elif confirmation is Confirmation.WRONG_PIN:
+            result = error_result(ERR_WRONG_PIN, "That was not the PIN; nothing was done.")
+        elif confirmation is not Confirmation.YES:
+            result = error_result(ERR_NOT_CONFIRMED, "The user did not confirm; nothing was done.")
+        else:
+            try:
+                # Checked again: exposure or the service may have changed while the user was asked.
+                validated = held.tool.validate(held.arguments)
+                context = self._call_context()
+                self._fire_started(held.name, held.arguments, call_id, context, confirmed=True)
+                result = await self._run(held.tool, validated, context, call_id)
+            except ToolRefusal as refusal:
+                result = error_result(refusal.code, refusal.message)
+        _LOGGER.info(
+            "Satellite %s: %s on %s %s",
+            self.satellite.name,
+            held.name,
+            held.action,
+            "run after the user's confirmation" if context is not None else "not confirmed",
+        )
+        self._fire_called(held.name, held.arguments, call_id, result, context, confirmed=True)
+        return result
+
+    def _fire_called(
+        self,
+        name: str,
+        arguments: Any,
+        call_id: str,
+        result: dict[str, Any],
+        context: Context | None,
+        *,
+        confirmed: bool = False,
+    ) -> None:
         self.hass.bus.async_fire(
             EVENT_TOOL_CALLED,
             {
                 **self._event_base(name, arguments, call_id),
+                **({"confirmation": True} if confirmed else {}),
                 **({"error": result["error"]} if "error" in result else {"result": result}),
             },
             context=context or self._call_context(),
         )
-        return result
 
     def _count_call(self) -> None:
         # Every call counts, refused ones too, so that a model looping on bad calls is stopped.
@@ -206,10 +299,21 @@ class Toolset:
         }
 
     def _fire_started(
-        self, name: str, arguments: dict[str, Any], call_id: str, context: Context
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        call_id: str,
+        context: Context,
+        *,
+        confirmed: bool = False,
     ) -> None:
         self.hass.bus.async_fire(
-            EVENT_TOOL_CALL_STARTED, self._event_base(name, arguments, call_id), context=context
+            EVENT_TOOL_CALL_STARTED,
+            {
+                **self._event_base(name, arguments, call_id),
+                **({"confirmation": True} if confirmed else {}),
+            },
+            context=context,
         )
 
 
@@ -248,6 +352,9 @@ async def async_build_toolset(
     satellite_name: str,
     language: str,
     context: Context | None,
+    secure_entities: list[str] | None = None,
+    secure_pin: str | None = None,
+    media_hosts: list[str] | None = None,
 ) -> Toolset:
     """Build the tools of one session; see the package docstring for the contract."""
     namer = ToolNamer()
@@ -273,6 +380,7 @@ async def async_build_toolset(
         namer=namer,
         exposed=exposed,
         warnings=warnings,
+        media_hosts=media_hosts or (),
     )
     if service_tools:
         tools.extend(service_tools)
@@ -294,4 +402,7 @@ async def async_build_toolset(
         call_timeout_s=call_timeout_s,
         parent_context=context,
         warnings=warnings,
+        secure_entities=frozenset(secure_entities or ()),
+        secure_pin=secure_pin,
+        language=language,
     )

@@ -40,6 +40,7 @@ from typing import Any, Literal
 from .. import __version__
 from ..audio import WAKE_RATE, AgcConfig, DspChain, WavError
 from ..link import protocol as p
+from ..link.log_limit import RateLimitedLog
 from ..link.server import SatelliteLinkServer
 from ..link.tls import LinkCertificate
 from ..wakeword import Detection, WakeWordDetector, WakeWordError
@@ -203,6 +204,7 @@ class SatelliteAgent:
         self._outbox: asyncio.Queue[p.Message | bytes] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._audio_errors = RepeatedErrors(_LOGGER, "acting on microphone audio")
+        self._link_log = RateLimitedLog(_LOGGER, 60.0)  # what HA (the peer) can make us log
         self._capture = CaptureWorker(
             Hearing(
                 self.dsp,
@@ -606,7 +608,8 @@ class SatelliteAgent:
         self._state = self._current_state()
         self._publish()
         if self.stop_detector is not None and not self._stop_words_on():
-            _LOGGER.warning(
+            self._link_log.log(
+                "stop words off",
                 "stop words are off: Home Assistant speaks link protocol %d, they need 2 "
                 "(update the integration)",
                 self.server.protocol,
@@ -749,7 +752,9 @@ class SatelliteAgent:
         if not self.server.connected:
             return
         if self._outbox.qsize() >= _SEND_QUEUE_LIMIT:
-            _LOGGER.warning("Home Assistant is not keeping up; dropping link data")
+            self._link_log.log(
+                "not keeping up", "Home Assistant is not keeping up; dropping link data"
+            )
             return
         self._outbox.put_nowait(message)
 

@@ -64,7 +64,7 @@ def _generate(cert_file: Path, key_file: Path, name: str) -> None:
         serialization.NoEncryption(),
     )
     try:
-        cert_file.parent.mkdir(parents=True, exist_ok=True)
+        cert_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         key_file.unlink(missing_ok=True)
         descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as out:

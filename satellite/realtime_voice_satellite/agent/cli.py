@@ -27,7 +27,7 @@ from .audio_io import (
     WavFileSource,
 )
 from .config import ConfigError, SatelliteConfig, load_config
-from .credentials import state_dir, with_access_key, write_access_key
+from .credentials import private_dir, state_dir, with_access_key, write_access_key
 from .room import EchoRoomSource, load_impulse_response
 
 _LOGGER = logging.getLogger(__name__)
@@ -165,6 +165,11 @@ def run(args: argparse.Namespace) -> int:
         )
     try:
         config = load_config(args.config)
+        tightened: int | OSError | None
+        try:
+            tightened = private_dir(state_dir(config))
+        except OSError as err:  # e.g. read-only; writing a key or certificate there would say so
+            tightened = err
         if args.new_access_key:
             if config.link.access_key:
                 raise ConfigError(
@@ -181,9 +186,20 @@ def run(args: argparse.Namespace) -> int:
     shown = created is not None and sys.stdout.isatty()
     if shown and created is not None:
         show_access_key(created, config, new=True)
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(config.log_level)
+    if isinstance(tightened, OSError):
+        _LOGGER.warning(
+            "cannot make the state directory %s private (mode 0700): %s",
+            state_dir(config),
+            tightened.strerror,
+        )
+    elif tightened is not None:
+        _LOGGER.info(
+            "made the state directory %s private (mode 0700, was %04o): it holds the access key "
+            "and the link's private key",
+            state_dir(config),
+            tightened,
+        )
     if created is not None:
         _LOGGER.warning(
             "made a new access key in %s (%s); enter it in Home Assistant",
@@ -206,3 +222,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"realtime-voice satellite: {err}", file=sys.stderr)
         return 1
     return 0
+
+
+def configure_logging(level: str) -> None:
+    """The satellite's log: ``level`` (satellite.yaml's ``log_level``) and up. websockets' own
+    lines (two INFO lines for every connection, also those that never authenticate: anyone on
+    the network could fill the SD card with them) only at ``debug``."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("websockets").setLevel(logging.WARNING)

@@ -8,6 +8,7 @@ enter in Home Assistant. ``--new-access-key`` makes a new one (rotation).
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from ..link import keys
@@ -31,12 +32,25 @@ def state_dir(config: SatelliteConfig) -> Path:
     return Path(xdg) / "realtime-voice"
 
 
+def private_dir(directory: Path) -> int | None:
+    """``directory`` made if missing (owner only: 0700, its missing parents as usual), or an
+    existing one of this user's that others may enter made owner-only; its old mode when it
+    was changed, else None. A directory of another user's is left as it is."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    status = directory.stat()
+    mode = stat.S_IMODE(status.st_mode)
+    if mode & 0o077 and status.st_uid == os.geteuid():
+        directory.chmod(mode & 0o700)
+        return mode
+    return None
+
+
 def write_access_key(directory: Path) -> str:
     """A new access key in ``directory``/access_key (owner-only), replacing any earlier one."""
     key = keys.new_access_key()
     path = directory / ACCESS_KEY_FILE
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         path.unlink(missing_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as out:

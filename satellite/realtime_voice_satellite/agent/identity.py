@@ -139,7 +139,7 @@ def _write(path: Path, satellite: str, hardware: Hardware) -> None:
     data = {"id": satellite, "serial": hardware.serial, "macs": sorted(hardware.macs)}
     partial = path.with_name(path.name + ".partial")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial.unlink(missing_ok=True)
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as out:

@@ -170,11 +170,12 @@ class VoiceBargeIn:
         erle = self._linear_mic / self._linear_out if self._linear_out > 0 else 1.0
         if self._linear_learned < LINEAR_LEARNED:
             erle = 1.0
-        expected = estimate / erle + self.linear_floor
+        # erle is 0 where the microphone gave digital silence (a muted or gated microphone) while
+        # the canceller's estimate did not: nothing removed, nothing heard (and no division)
         talk = (
             erle >= self.linear_erle
             and energy >= self.linear_energy
-            and energy >= self.linear_ratio * expected
+            and energy >= self.linear_ratio * (estimate / erle + self.linear_floor)
         )
         if estimate > 0 and not talk:
             self._linear_mic = 0.995 * self._linear_mic + 0.005 * mic_energy

@@ -381,7 +381,17 @@ def _checked(chunk: np.ndarray) -> tuple[np.ndarray, float]:
     scale = _INPUT_SCALES.get(chunk.dtype)
     if scale is None:
         raise ValueError(f"expected int16 or float32 samples, got {chunk.dtype}")
+    if scale != 1.0 and len(chunk) and not (chunk.min() >= -1.0 and chunk.max() <= 1.0):
+        chunk = _sane(chunk)
     return chunk, scale
+
+
+def _sane(chunk: np.ndarray) -> np.ndarray:
+    """A float chunk with NaN or infinity (a broken driver) or beyond full scale, as an int16
+    device would have given it: NaN as silence, the rest clipped to full scale. One NaN let
+    through would stay in the high-pass's and the resamplers' state and silence the microphone
+    for good."""
+    return np.clip(np.nan_to_num(chunk, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
 
 
 # element-wise ufuncs rather than np.clip, whose Python-level wrapper costs more than the work

@@ -1,5 +1,12 @@
 """Bounds on the satellite's link server before authentication.
 
+Failed authentications slow the address they come from (:class:`AuthBackoff`): its next attempt
+is checked only after a delay that doubles with each failure in a row, up to a bound, and the
+attempts it makes meanwhile queue behind each other, so guessing the access key from one address
+is held to one guess per delay however many connections it opens. A right key resets it; other
+addresses are not delayed. At most ``max_addresses`` are remembered (the least recently seen goes
+first), so a scan from many addresses cannot grow the memory.
+
 Connections that have not proven the access key yet (TLS handshake, HTTP upgrade, hello and auth)
 are counted from the moment the kernel hands them over: at most ``max_total``, and at most
 ``max_per_address`` from one address. One over either bound is closed at once, before the TLS
@@ -14,6 +21,10 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .log_limit import RateLimitedLog
@@ -22,6 +33,71 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_PENDING = 32
 MAX_PENDING_PER_ADDRESS = 4
+AUTH_BACKOFF_FIRST_S = 0.5  # the delay after one failure, doubled with each further one...
+AUTH_BACKOFF_MAX_S = 4.0  # ...up to this
+AUTH_BACKOFF_ADDRESSES = 4096
+
+
+@dataclass(slots=True)
+class _Failures:
+    count: int = 0
+    next_at: float = 0.0  # the clock's time before which no attempt of the address is checked
+
+
+class AuthBackoff:
+    """``wait(address)``: how long to hold an authentication attempt before checking it;
+    ``failed(address)`` and ``succeeded(address)`` after the check."""
+
+    def __init__(
+        self,
+        first_s: float = AUTH_BACKOFF_FIRST_S,
+        max_s: float = AUTH_BACKOFF_MAX_S,
+        *,
+        max_addresses: int = AUTH_BACKOFF_ADDRESSES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0 < first_s <= max_s:
+            raise ValueError(f"need 0 < first_s <= max_s, got {first_s!r} and {max_s!r}")
+        self.first_s = first_s
+        self.max_s = max_s
+        self.max_addresses = max_addresses
+        self._clock = clock
+        self._failures: OrderedDict[str, _Failures] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._failures)
+
+    def delay(self, failures: int) -> float:
+        """The delay after ``failures`` failures in a row (0 for none)."""
+        if failures <= 0:
+            return 0.0
+        return min(self.max_s, self.first_s * 2 ** min(failures - 1, 32))
+
+    def wait(self, address: str) -> float:
+        """Seconds to hold this attempt; it takes the address's next slot, so that the next
+        attempt waits a delay longer."""
+        state = self._failures.get(address)
+        if state is None:
+            return 0.0
+        self._failures.move_to_end(address)
+        now = self._clock()
+        slot = max(now, state.next_at)
+        state.next_at = slot + self.delay(state.count)
+        return slot - now
+
+    def failed(self, address: str) -> None:
+        state = self._failures.get(address)
+        if state is None:
+            state = self._failures[address] = _Failures()
+            while len(self._failures) > self.max_addresses:
+                self._failures.popitem(last=False)
+        else:
+            self._failures.move_to_end(address)
+        state.count += 1
+        state.next_at = max(state.next_at, self._clock() + self.delay(state.count))
+
+    def succeeded(self, address: str) -> None:
+        self._failures.pop(address, None)
 
 
 class ConnectionGate:

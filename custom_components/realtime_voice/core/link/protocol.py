@@ -20,6 +20,8 @@ from typing import Any, ClassVar, Literal, get_args, get_type_hints
 # 2 added the stop word (``stop_word``, ``playback_stopped`` reason ``stop_word``); 3 is 2 over TLS
 # with proofs bound to both nonces and the certificate's fingerprint. Versions 1 and 2 (plain ws://)
 # are no longer spoken: a satellite that cannot encrypt is refused, not downgraded to.
+# Each release's section of CHANGELOG.md names PROTOCOL_VERSIONS ("link protocol 3."; scripts/release
+# reads both lines as they are written here): a change to either is a new minor release at least.
 PROTOCOL_VERSION = 3
 PROTOCOL_VERSIONS = (3,)
 # The last version without encryption (an old satellite's hello says it over plain ws://).

@@ -3,13 +3,15 @@
 Policy for a second connection: once it has proven the key it is refused (``auth_failed`` with code
 ``busy``, close code 4002) while the first one is alive. A dead first connection is noticed by the
 ping within ``ping_interval + ping_timeout + CLOSE_TIMEOUT`` seconds, after which a new one is
-accepted. Connections before authentication are bounded (:mod:`.limits`); nothing a peer sends is
-logged as an error or with a traceback.
+accepted. Connections before authentication are bounded, and failed authentications slow the
+address they come from (:mod:`.limits`); nothing a peer sends is logged as an error or with a
+traceback, and every line a peer can cause is rate-limited (:mod:`.log_limit`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from typing import Protocol
 
@@ -17,7 +19,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from . import protocol as p
-from .limits import ConnectionGate, GatedListener
+from .limits import AuthBackoff, ConnectionGate, GatedListener
 from .log_limit import RateLimitedLog
 from .tls import LinkCertificate, server_context
 
@@ -61,13 +63,17 @@ class SatelliteLinkServer:
         ping_timeout: float = 2.0,
         auth_timeout: float = 5.0,
         gate: ConnectionGate | None = None,
+        auth_backoff: AuthBackoff | None = None,
     ) -> None:
         if not access_key:
             raise ValueError("access_key: must not be empty")
         self._handler = handler
         self._certificate = certificate
         self.gate = gate or ConnectionGate()
+        self.auth_backoff = AuthBackoff() if auth_backoff is None else auth_backoff
         self._log = RateLimitedLog(_LOGGER)
+        # HA connecting and leaving: a few lines a minute per address (a reload is two or three)
+        self._link_log = RateLimitedLog(_LOGGER, 60.0, level=logging.INFO, burst=6)
         self._name = name
         self._version = version
         self._access_key = access_key
@@ -183,7 +189,12 @@ class SatelliteLinkServer:
         self.gate.release(connection.remote_address)
         self._active = connection
         self.protocol = version
-        _LOGGER.info("Home Assistant connected from %s (link protocol %d)", peer, version)
+        self._link_log.log(
+            f"connected:{peer}",
+            "Home Assistant connected from %s (link protocol %d)",
+            peer,
+            version,
+        )
         try:
             await connection.send(self._handler.link_info().to_json())
             self._handler.on_connected()
@@ -205,7 +216,13 @@ class SatelliteLinkServer:
                 try:
                     await self._handler.on_command(command)  # type: ignore[arg-type]
                 except Exception as err:  # a bug in one command must not drop the link
-                    _LOGGER.exception("command %s failed", command.TYPE)
+                    self._log.log(
+                        f"command:{command.TYPE}:{type(err).__name__}",
+                        "command %s failed",
+                        command.TYPE,
+                        level=logging.ERROR,
+                        exc_info=err,
+                    )
                     await connection.send(
                         p.Error("command_failed", f"{command.TYPE}: {err}").to_json()
                     )
@@ -214,7 +231,8 @@ class SatelliteLinkServer:
         finally:
             if self._active is connection:
                 self._active = None
-                _LOGGER.info(
+                self._link_log.log(
+                    f"disconnected:{peer}",
                     "Home Assistant at %s disconnected (%s)",
                     peer,
                     connection.close_reason or connection.close_code,
@@ -268,6 +286,10 @@ class SatelliteLinkServer:
                 p.CLOSE_CERTIFICATE,
             )
             return None
+        # A guess from an address that failed lately waits its turn (limits.AuthBackoff).
+        source = _backoff_key(peer)
+        if (wait := self.auth_backoff.wait(source)) > 0:
+            await asyncio.sleep(wait)
         if not p.proof_matches(
             self._access_key,
             "client",
@@ -277,10 +299,12 @@ class SatelliteLinkServer:
             proof=auth.proof,
             protocol=auth.protocol,
         ):
+            self.auth_backoff.failed(source)
             await self._refuse(
                 connection, peer, "invalid_auth", "invalid access key", p.CLOSE_AUTH_FAILED
             )
             return None
+        self.auth_backoff.succeeded(source)
         if self._active is not None:
             await self._refuse(
                 connection,
@@ -316,3 +340,17 @@ class SatelliteLinkServer:
             await connection.close(close_code, reason[:120])
         except ConnectionClosed:
             pass
+
+
+def _backoff_key(peer: str) -> str:
+    """The address failed authentications are counted for: an IPv6 host's /64 (one host may
+    hold all of it), else the address."""
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return peer
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # a dual-stack listener's IPv4 peer
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)

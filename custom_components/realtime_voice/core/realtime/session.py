@@ -164,6 +164,15 @@ class RealtimeSession:
         event["item"]["id"] = item_id
         await self._send(event)
 
+    async def add_function_call(self, call_id: str, name: str, arguments: str) -> None:
+        """A call made for the model (one HA held for the user's yes, then ran): its output, sent
+        with ``send_function_output``, follows it."""
+        item_id = _item_id()
+        self._turns[item_id] = _Turn("call", arguments, call_id=call_id, name=name)
+        event = protocol.function_call_item(call_id, name, arguments)
+        event["item"]["id"] = item_id
+        await self._send(event)
+
     async def create_response(
         self, instructions: str | None = None, *, out_of_band: bool = False
     ) -> None:
