@@ -140,6 +140,26 @@ async def test_api_step_cannot_connect(hass: HomeAssistant, standin: StandinServ
     assert result["errors"] == {"base": "cannot_connect"}
 
 
+async def test_api_step_url_without_a_scheme(hass: HomeAssistant, standin: StandinServer) -> None:
+    """A URL typed without ws:// or https://: the form names the bad URL and what it should start
+    with (no connection is tried), and the corrected URL goes on."""
+    result = await start_user_flow(hass)
+    without_scheme = standin.url.removeprefix("ws://")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], api_input(standin, **{CONF_URL: without_scheme})
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "cannot_connect"}
+    detail = result["description_placeholders"]["detail"]
+    assert without_scheme in detail
+    assert "ws://, wss://, http:// or https://" in detail
+    assert API_KEY not in detail
+    assert standin.connections == []  # nothing was tried
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], api_input(standin))
+    assert result["step_id"] == "satellite"
+
+
 async def test_satellite_step_errors(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:

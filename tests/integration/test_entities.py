@@ -337,3 +337,64 @@ async def test_model_shutdown_fix_flow_switches_to_the_successor(
     # The entry reloaded with the successor, which has no shutdown date: the issue is gone.
     await wait_until(lambda: loaded.runtime_data.manager.session is not None)
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_model_shutdown_fix_flow_of_a_removed_entry_aborts(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+) -> None:
+    """The satellite is deleted while its repair is open: fixing it says so and changes nothing."""
+    loaded = entry_for(standin, satellite)
+    await load_entry(hass, loaded)
+    assert await async_setup_component(hass, "repairs", {})
+    async_check_model_shutdown(hass, loaded, today=date(2026, 11, 21))
+    issue_id = f"model_shutdown_{loaded.entry_id}_model"
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    flow = await response.json()
+    assert flow["step_id"] == "confirm"
+    assert await hass.config_entries.async_remove(loaded.entry_id)
+    await hass.async_block_till_done()
+
+    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    result = await response.json()
+    assert result["type"] == "abort"
+    assert result["reason"] == "entry_removed"
+    assert hass.config_entries.async_get_entry(loaded.entry_id) is None
+
+
+async def test_legacy_model_shutdown_fix_moves_to_the_ga_successor(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+) -> None:
+    """The legacy field takes any model name; one with a shutdown date gets the repair too, and
+    as its successor speaks the GA interface, the fix also makes it the model and selects "new"."""
+    entry = entry_for(standin, satellite, legacy_model="gpt-realtime-mini")  # selection "auto"
+    await load_entry(hass, entry)
+    assert await async_setup_component(hass, "repairs", {})
+    async_check_model_shutdown(hass, entry, today=date(2026, 11, 21))
+    issue_id = f"model_shutdown_{entry.entry_id}_{CONF_LEGACY_MODEL}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders["successor"] == "gpt-realtime-2.1-mini"
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    flow = await response.json()
+    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    assert (await response.json())["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert entry.options[CONF_LEGACY_MODEL] == "gpt-realtime-2.1-mini"
+    assert entry.options[CONF_MODEL] == "gpt-realtime-2.1-mini"
+    assert entry.options[CONF_MODEL_SELECTION] == "new"
+    await wait_until(lambda: entry.runtime_data.manager.session is not None)
+    assert hass.states.get("sensor.kitchen_model").state == "gpt-realtime-2.1-mini"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert await hass.config_entries.async_unload(entry.entry_id)

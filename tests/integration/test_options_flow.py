@@ -10,7 +10,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.realtime_voice.const import CONF_WAKE_WORDS
+from custom_components.realtime_voice.const import (
+    CONF_AUTO_SELECT_VOICE,
+    CONF_VOICE,
+    CONF_WAKE_WORDS,
+)
 from tests.realtime_standin import StandinServer
 
 from .conftest import entry_for
@@ -76,5 +80,24 @@ async def test_stored_wake_word_the_satellite_no_longer_offers_can_be_saved(
     assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
     result = await save_shown_form(hass, entry, {CONF_WAKE_WORDS: ["okay_nabu"]})
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()  # a save may reload the entry: let it finish first
     await wait_until(lambda: satellite.info.wake_words_active == ["okay_nabu"])
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_fixed_voice_every_selected_model_has_is_saved_and_used(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """Automatic voice choice off and a voice both the model and the legacy model offer ("alloy"):
+    saved without complaint, and the reloaded session speaks with it."""
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry)
+    result = await save_shown_form(
+        hass, entry, {CONF_AUTO_SELECT_VOICE: False, CONF_VOICE: "alloy"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    assert entry.options[CONF_VOICE] == "alloy"
+    assert entry.options[CONF_AUTO_SELECT_VOICE] is False
+    await hass.async_block_till_done()
+    await wait_until(lambda: [s["voice"] for s in standin.sessions()] == ["alloy"])
     assert await hass.config_entries.async_unload(entry.entry_id)

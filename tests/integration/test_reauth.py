@@ -12,7 +12,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.realtime_voice.const import CONF_ACCESS_KEY, DOMAIN
+from custom_components.realtime_voice.const import CONF_ACCESS_KEY, CONF_API_KEY, DOMAIN
 from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinServer
 
@@ -149,3 +149,35 @@ async def test_reauth_refuses_another_satellite_and_an_unreachable_one(
         assert entry.data[CONF_ACCESS_KEY] == "old-key"
     finally:
         await other.stop()
+
+
+async def test_api_key_revoked_while_running_asks_for_a_new_one(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """The user revokes (rotates) the OpenAI key while HA runs: the open session's reconnect is
+    refused, so HA asks for a new key rather than retrying the dead one; the new key opens a session."""
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry)
+    standin.config.api_key = "sk-rotated-9876543210fedcba"
+    standin.drop_connections()  # the session reconnects, with the old key
+
+    await wait_until(lambda: bool(reauth_flows(hass, entry)))
+    await hass.async_block_till_done()
+    (flow,) = reauth_flows(hass, entry)
+    assert flow["step_id"] == "reauth_confirm"
+    refused = [c for c in standin.connections if c.refused == "invalid_api_key"]
+    assert refused, "the reconnect was not refused"
+    # Not retried with the dead key: the reconnect gave up at the first refusal, and the keeper's
+    # new opener at its own (one each), not every backoff step.
+    assert len([c for c in standin.connections if c.refused == "invalid_api_key"]) <= 2
+    assert entry.runtime_data.manager.session is None
+
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_API_KEY: "sk-rotated-9876543210fedcba"}
+    )
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_API_KEY] == "sk-rotated-9876543210fedcba"
+    await wait_until(lambda: entry.runtime_data.manager.session is not None)
+    assert hass.states.get("sensor.kitchen_model").state == "gpt-realtime"
+    assert await hass.config_entries.async_unload(entry.entry_id)
