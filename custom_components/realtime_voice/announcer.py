@@ -123,26 +123,27 @@ class Announcer:
         """Play it; played again from the start when the satellite dropped before it played whole
         and is back within ANNOUNCEMENT_RESUME_S."""
         link = self._manager.link
-        while True:
-            dropped = False
-            back = asyncio.Event()
+        back = asyncio.Event()
+        drops = 0
 
-            def on_availability() -> None:
-                nonlocal dropped
-                if link.available:
-                    back.set()
-                else:
-                    dropped = True
-                    back.clear()
+        def on_availability() -> None:
+            nonlocal drops
+            if link.available:
+                back.set()
+            else:
+                drops += 1
+                back.clear()
 
-            unlisten = link.async_add_availability_listener(on_availability)
-            try:
+        unlisten = link.async_add_availability_listener(on_availability)
+        try:
+            while True:
+                drops_before = drops
                 try:
                     playback = await self._play(announcement)
                 except HomeAssistantError:
-                    if not dropped and link.available:
+                    if drops == drops_before and link.available:
                         raise
-                if not dropped and link.available:
+                if drops == drops_before and link.available:
                     return playback
                 _LOGGER.info(
                     "The satellite %s went offline during an announcement; it plays again when "
@@ -159,15 +160,15 @@ class Announcer:
                     raise self._error(
                         "announcement_interrupted", seconds=f"{ANNOUNCEMENT_RESUME_S:g}"
                     ) from err
-            finally:
-                unlisten()
-            try:
-                async with asyncio.timeout(ANNOUNCEMENT_WAIT_S):
-                    await self._manager.async_take_turn_for_announcement()
-            except TimeoutError as err:
-                raise self._error(
-                    "announcement_wait_timeout", seconds=f"{ANNOUNCEMENT_WAIT_S:g}"
-                ) from err
+                try:
+                    async with asyncio.timeout(ANNOUNCEMENT_WAIT_S):
+                        await self._manager.async_take_turn_for_announcement()
+                except TimeoutError as err:
+                    raise self._error(
+                        "announcement_wait_timeout", seconds=f"{ANNOUNCEMENT_WAIT_S:g}"
+                    ) from err
+        finally:
+            unlisten()
 
     async def _play(self, announcement: Announcement) -> Playback:
         link = self._manager.link

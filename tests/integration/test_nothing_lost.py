@@ -198,7 +198,10 @@ async def test_timers_are_started_again_after_a_restart_and_ring_at_their_time(
     assert {t["name"]: t["seconds_left"] for t in timers} == {"pasta": 2, "tea": 300}
 
     def spoken() -> list[str]:
-        return [e.get("response", {}).get("instructions") or "" for e in standin.received_of("response.create")]
+        return [
+            e.get("response", {}).get("instructions") or ""
+            for e in standin.received_of("response.create")
+        ]
 
     # The one that finished while HA was down rings at once; the running one at its time.
     await wait_until(lambda: any("The bread timer is done." in s for s in spoken()), 10)
@@ -253,7 +256,7 @@ async def test_the_realtime_connection_dropping_while_the_answer_is_awaited_ends
     ended = collect(hass, f"{DOMAIN}_conversation_ended")
     await satellite.say(tone(0.8) + silence(1.0))
     await wait_until(lambda: bool(standin.sent_of("response.created")), within=10)
-    assert hass.states.get(SATELLITE).state == "processing"
+    await wait_until(lambda: hass.states.get(SATELLITE).state == "processing", within=2)
     dropped = time.monotonic()
     standin.go_down(8.0)
     await wait_until(lambda: bool(ended), within=2)
