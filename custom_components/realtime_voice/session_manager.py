@@ -252,6 +252,12 @@ class SessionManager:
         return True
 
     async def _prepare(self, conversation: Conversation, extra_prompt: str | None) -> None:
+        if (current := self.keeper.session) is not None and current.reconnecting:
+            # The connection is down (Reconnecting came before the wake word): nothing said now
+            # can reach the model. Say so at once rather than after the no-speech watchdog.
+            await self._play_error_tone()
+            await self._end("connection_lost", lost="speech")
+            return
         try:
             session = await self.keeper.async_session()
         except RealtimeError as err:

@@ -7,6 +7,7 @@ with a close frame."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from typing import Any
@@ -163,14 +164,20 @@ async def test_running_timers_are_stored(
     assert stored["paused"] is False
     assert 595 <= stored["seconds_left"] <= 600
     assert abs(stored["ends_at"] - (time.time() + stored["seconds_left"])) < 5
+    # Removing the satellite removes what was stored for it.
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage
 
 
 async def test_timers_are_started_again_after_a_restart_and_ring_at_their_time(
     hass: HomeAssistant,
     standin: StandinServer,
     satellite: LinkSatellite,
+    *,
     hass_storage: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """What the store held when HA stopped: a running timer (2 s left), a paused one, one that
     finished while HA was down (30 s ago) and one that finished long ago."""
@@ -189,6 +196,7 @@ async def test_timers_are_started_again_after_a_restart_and_ring_at_their_time(
                 {**paused, "ends_at": now + 300, "finished": None},
                 {"id": "c", "name": "bread", "finished": now - 30},
                 {"id": "d", "name": "eggs", "finished": now - 3600},
+                {"id": "e", "name": "broken"},  # damaged: skipped, the others restored
             ]
         },
     }
@@ -196,6 +204,7 @@ async def test_timers_are_started_again_after_a_restart_and_ring_at_their_time(
     timers = hass.states.get(SATELLITE).attributes["timers"]
     assert sorted((t["name"], t["active"]) for t in timers) == [("pasta", True), ("tea", False)]
     assert {t["name"]: t["seconds_left"] for t in timers} == {"pasta": 2, "tea": 300}
+    assert "Timer broken of Kitchen could not be restored" in caplog.text
 
     def spoken() -> list[str]:
         return [
@@ -265,3 +274,34 @@ async def test_the_realtime_connection_dropping_while_the_answer_is_awaited_ends
     assert ended[0].data["lost"] == "answer"
     assert chimes(satellite), "no error tone"
     await wait_until(lambda: hass.states.get(SATELLITE).state == "idle", within=2)
+
+
+async def test_a_wake_word_while_the_realtime_service_is_down_is_answered_with_the_error_tone(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The connection dropped before the wake word and is not back: the user hears at once that
+    their request cannot be carried out, not 8 s of silence (no speech heard) or whenever the next
+    reconnect attempt comes (the attempts are 5 s apart here, as later in a long outage)."""
+    monkeypatch.setattr(
+        "custom_components.realtime_voice.core.realtime.session.backoff_delays",
+        lambda *_args: itertools.repeat(5.0),
+    )
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry)
+    session = entry.runtime_data.manager.session
+    assert session is not None
+    standin.go_down(10.0)
+    await wait_until(lambda: session.reconnecting, within=2)
+    await asyncio.sleep(0.5)  # the first attempt's Reconnecting met no conversation
+    ended = collect(hass, f"{DOMAIN}_conversation_ended")
+    woke = time.monotonic()
+    await satellite.say(tone(0.5))
+    await wait_until(lambda: bool(ended), within=2)
+    assert time.monotonic() - woke < 2
+    assert ended[0].data["reason"] == "connection_lost"
+    assert ended[0].data["lost"] == "speech"
+    assert chimes(satellite), "no error tone"
+    await wait_until(lambda: protocol.StopListening() in satellite.commands, within=1)
