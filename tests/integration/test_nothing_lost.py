@@ -203,7 +203,9 @@ async def test_timers_are_started_again_after_a_restart_and_ring_at_their_time(
     await load_entry(hass, entry)
     timers = hass.states.get(SATELLITE).attributes["timers"]
     assert sorted((t["name"], t["active"]) for t in timers) == [("pasta", True), ("tea", False)]
-    assert {t["name"]: t["seconds_left"] for t in timers} == {"pasta": 2, "tea": 300}
+    left = {t["name"]: t["seconds_left"] for t in timers}
+    assert left["tea"] == 300  # paused: as it was
+    assert 1 <= left["pasta"] <= 2  # what was left of it (set-up took a moment)
     assert "Timer broken of Kitchen could not be restored" in caplog.text
 
     def spoken() -> list[str]:
