@@ -206,3 +206,18 @@ def test_a_timer_running_when_home_assistant_restarts_rings_at_its_time(faults: 
     rang = time.monotonic()
     assert rang > due - 2, f"it rang {due - rang:.1f} s early"
     assert rang < max(due, time.monotonic()) + 15
+
+
+def test_no_errors_from_the_integration_through_the_faults(faults: Faults) -> None:
+    """Every fault above is expected: none of them is an ERROR of the integration, before the restart
+    (the log hass rotated to .1 when it started again) or after it."""
+    hass = faults.stack.hass
+    errors = hass.integration_errors() + hass.integration_reports()
+    rotated = hass.log.with_name(hass.log.name + ".1")
+    if rotated.exists():
+        errors += [
+            line
+            for line in rotated.read_text(errors="replace").splitlines()
+            if " ERROR " in line and "[custom_components.realtime_voice" in line
+        ]
+    assert errors == [], "\n".join(errors)
