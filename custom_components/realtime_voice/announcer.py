@@ -50,6 +50,13 @@ PLAYBACK_GRACE_S = 10.0
 SPOKEN_TIMEOUT_S = 60.0
 # How long an announcement cut off by the satellite going offline waits for it to come back.
 ANNOUNCEMENT_RESUME_S = 60.0
+# How often an announcement cut off by the Realtime connection dropping is spoken again.
+SPOKEN_ATTEMPTS = 3
+
+
+class SpokenCutError(Exception):
+    """The Realtime connection dropped while the model spoke the announcement: only part of it
+    reached the satellite."""
 
 
 @dataclass(frozen=True)
@@ -135,11 +142,27 @@ class Announcer:
                 back.clear()
 
         unlisten = link.async_add_availability_listener(on_availability)
+        spoken_attempts = 0
         try:
             while True:
                 drops_before = drops
                 try:
                     playback = await self._play(announcement)
+                except SpokenCutError as err:
+                    # Played again from the start; the new connection is waited for (up to its
+                    # connect timeout) by the next attempt's request.
+                    spoken_attempts += 1
+                    if spoken_attempts < SPOKEN_ATTEMPTS:
+                        _LOGGER.info(
+                            "The Realtime connection dropped during an announcement on %s; "
+                            "it plays again",
+                            self._name,
+                        )
+                        continue
+                    raise self._error(
+                        "announcement_session_unavailable",
+                        error="the connection dropped while the announcement was spoken",
+                    ) from err
                 except HomeAssistantError:
                     if drops == drops_before and link.available:
                         raise
@@ -208,6 +231,11 @@ class Announcer:
             raise self._error("satellite_offline") from err
         except TimeoutError as err:
             raise self._error("announcement_not_played") from err
+        except SpokenCutError:
+            playback.ended = True  # the part played stops: it plays again from the start
+            with contextlib.suppress(SatelliteOfflineError):
+                await link.stop_playback(playback.stream_id)
+            raise
         finally:
             if not playback.ended:
                 with contextlib.suppress(SatelliteOfflineError):
@@ -247,8 +275,11 @@ class Announcer:
             await session.create_response(
                 instructions=ANNOUNCE_INSTRUCTIONS.format(message=message), out_of_band=True
             )
+            reconnects = session.metrics.reconnects  # sent: on the connection that counts
             async with asyncio.timeout(SPOKEN_TIMEOUT_S):
                 await self._spoken
+            if session.reconnecting or session.metrics.reconnects != reconnects:
+                raise SpokenCutError  # the connection dropped while the model spoke it
         except TimeoutError as err:
             raise self._error("announcement_not_played") from err
         except RealtimeError as err:

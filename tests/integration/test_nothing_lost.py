@@ -307,3 +307,27 @@ async def test_a_wake_word_while_the_realtime_service_is_down_is_answered_with_t
     assert ended[0].data["lost"] == "speech"
     assert chimes(satellite), "no error tone"
     await wait_until(lambda: protocol.StopListening() in satellite.commands, within=1)
+
+
+@pytest.mark.parametrize(
+    "standin_config",
+    [StandinConfig(endpoint="ga", api_key=API_KEY, delta_interval=0.05, delta_ms=100)],
+)
+async def test_an_announcement_cut_off_by_the_realtime_connection_dropping_is_spoken_again(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """The model was speaking the announcement when its connection dropped: what reached the
+    satellite is stopped and the announcement is spoken again, whole, on the new connection."""
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry)
+    call = hass.async_create_task(announce(hass))
+    await wait_until(lambda: bool(announcements(satellite)), within=10)
+    (first,) = announcements(satellite)
+    await wait_until(lambda: len(satellite.played[first]) >= 4800, within=10)
+    assert standin.drop_connections() == 1
+    await asyncio.wait_for(call, 20)
+    assert protocol.StopPlayback(stream_id=first) in satellite.commands
+    second = announcements(satellite)[-1]
+    assert second != first
+    assert len(satellite.played[second]) == len(speech(MESSAGE, "tone"))
+    assert len(standin.received_of("response.create")) == 2
