@@ -77,7 +77,10 @@ async def test_refused_api_key_starts_reauth(
     hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_API_KEY: "sk-revoked"})
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    await wait_until(lambda: bool(list(entry.async_get_active_flows(hass, {"reauth"}))))
+    # until the flow has shown its first step (it starts in the background)
+    await wait_until(
+        lambda: any("step_id" in f for f in entry.async_get_active_flows(hass, {"reauth"}))
+    )
     flow = next(iter(entry.async_get_active_flows(hass, {"reauth"})))
     assert flow["step_id"] == "reauth_confirm"
     assert hass.states.get("sensor.kitchen_model").state == "unknown"
