@@ -176,6 +176,7 @@ def test_a_timer_running_when_home_assistant_restarts_rings_at_its_time(faults: 
     log_before = len(pantry.log_text())
 
     hass.restart()
+    back = time.monotonic()
 
     wait_for(
         lambda: "Home Assistant connected" in pantry.log_text()[log_before:], 30, "HA back", logs
@@ -205,7 +206,8 @@ def test_a_timer_running_when_home_assistant_restarts_rings_at_its_time(faults: 
     )
     rang = time.monotonic()
     assert rang > due - 2, f"it rang {due - rang:.1f} s early"
-    assert rang < max(due, time.monotonic()) + 15
+    # at its time, or (when the restart took longer than the timer) as soon as HA was back
+    assert rang < max(due, back) + 15, f"it rang {rang - max(due, back):.1f} s late"
 
 
 def test_no_errors_from_the_integration_through_the_faults(faults: Faults) -> None:
