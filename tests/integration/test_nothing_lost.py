@@ -326,8 +326,34 @@ async def test_an_announcement_cut_off_by_the_realtime_connection_dropping_is_sp
     await wait_until(lambda: len(satellite.played[first]) >= 4800, within=10)
     assert standin.drop_connections() == 1
     await asyncio.wait_for(call, 20)
-    assert protocol.StopPlayback(stream_id=first) in satellite.commands
+    await wait_until(lambda: protocol.StopPlayback(stream_id=first) in satellite.commands, 2)
     second = announcements(satellite)[-1]
     assert second != first
     assert len(satellite.played[second]) == len(speech(MESSAGE, "tone"))
     assert len(standin.received_of("response.create")) == 2
+
+
+@pytest.mark.parametrize(
+    "standin_config",
+    [StandinConfig(endpoint="ga", api_key=API_KEY, delta_interval=0.05, delta_ms=100)],
+)
+async def test_an_announcement_the_realtime_connection_keeps_cutting_fails_clearly(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("custom_components.realtime_voice.announcer.SPOKEN_ATTEMPTS", 1)
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry)
+    call = hass.async_create_task(announce(hass))
+    await wait_until(lambda: bool(announcements(satellite)), within=10)
+    (first,) = announcements(satellite)
+    await wait_until(lambda: len(satellite.played[first]) >= 4800, within=10)
+    standin.drop_connections()
+    with pytest.raises(HomeAssistantError) as raised:
+        await asyncio.wait_for(call, 10)
+    assert raised.value.translation_key == "announcement_session_unavailable"
+    assert "the connection dropped while the announcement was spoken" in str(raised.value)
+    await wait_until(lambda: protocol.StopPlayback(stream_id=first) in satellite.commands, 2)
+    await wait_until(lambda: hass.states.get(SATELLITE).state == "idle", within=5)
