@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers.storage import Store
 
 from .const import (
     CONF_ACCESS_KEY,
@@ -35,7 +36,7 @@ from .device import async_register_device, async_track_device_info
 from .repairs import async_check_model_shutdown
 from .satellite_link import SatelliteConnection
 from .session_manager import SessionManager
-from .timers import SatelliteTimers
+from .timers import STORAGE_VERSION, SatelliteTimers, storage_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -102,6 +103,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
         await manager.async_stop()
         await link.async_close()
         raise
+    await timers.async_restore()
+
+    async def stopping(_event: Event) -> None:
+        # HA does not unload entries when it stops: close the link with a close frame ourselves,
+        # so that the satellite sees Home Assistant leave rather than a dropped connection (1006).
+        await manager.async_stop()
+        await link.async_close()
+
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, stopping))
     async_check_model_shutdown(hass, entry)
     return True
 
@@ -140,3 +150,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntr
         await entry.runtime_data.manager.async_stop()
         await entry.runtime_data.link.async_close()
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry) -> None:
+    """The stored timers of a removed satellite go with it."""
+    await Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry.entry_id)).async_remove()

@@ -5,12 +5,17 @@ window in which nobody has spoken gives way at once. It then plays on a stream o
 preannounce sound, then media (streamed as it is decoded, paced a few seconds ahead of playback) or the
 message spoken by the model out of band (it does not enter the conversation). The call returns when
 the satellite reports that it played.
+
+An announcement is never dropped silently: when the satellite goes offline before it played whole (a
+restart, a power cut, the network), it is played again from the start once the satellite is back, if
+that is within ANNOUNCEMENT_RESUME_S; otherwise the action fails with `announcement_interrupted`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,6 +34,8 @@ from .tone import chime_pcm
 if TYPE_CHECKING:
     from .session_manager import SessionManager
 
+_LOGGER = logging.getLogger(__name__)
+
 ANNOUNCE_INSTRUCTIONS = (
     "Read the following announcement aloud exactly as written, in your normal voice, and say nothing "
     "else:\n{message}"
@@ -41,6 +48,15 @@ MEDIA_LEAD_S = 3.0
 PLAYBACK_GRACE_S = 10.0
 # How long the model may take to speak an announcement.
 SPOKEN_TIMEOUT_S = 60.0
+# How long an announcement cut off by the satellite going offline waits for it to come back.
+ANNOUNCEMENT_RESUME_S = 60.0
+# How often an announcement cut off by the Realtime connection dropping is spoken again.
+SPOKEN_ATTEMPTS = 3
+
+
+class SpokenCutError(Exception):
+    """The Realtime connection dropped while the model spoke the announcement: only part of it
+    reached the satellite."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +109,7 @@ class Announcer:
             ) from err
         question = announcement.question
         try:
-            playback = await self._play(announcement)
+            playback = await self._play_whole(announcement)
             self.current = None
             if announcement.listen_after and not playback.stop_word:
                 # Straight from announcing to listening (no idle in between for automations).
@@ -109,6 +125,73 @@ class Announcer:
                 question.set_result(None)  # stopped by the user, or failed: no answer
             self._manager.announcement_finished()
             self._turn.release()
+
+    async def _play_whole(self, announcement: Announcement) -> Playback:
+        """Play it; played again from the start when the satellite dropped before it played whole
+        and is back within ANNOUNCEMENT_RESUME_S."""
+        link = self._manager.link
+        back = asyncio.Event()
+        drops = 0
+
+        def on_availability() -> None:
+            nonlocal drops
+            if link.available:
+                back.set()
+            else:
+                drops += 1
+                back.clear()
+
+        unlisten = link.async_add_availability_listener(on_availability)
+        spoken_attempts = 0
+        try:
+            while True:
+                drops_before = drops
+                try:
+                    playback = await self._play(announcement)
+                except SpokenCutError as err:
+                    # Played again from the start; the new connection is waited for (up to its
+                    # connect timeout) by the next attempt's request.
+                    spoken_attempts += 1
+                    if spoken_attempts < SPOKEN_ATTEMPTS:
+                        _LOGGER.info(
+                            "The Realtime connection dropped during an announcement on %s; "
+                            "it plays again",
+                            self._name,
+                        )
+                        continue
+                    raise self._error(
+                        "announcement_session_unavailable",
+                        error="the connection dropped while the announcement was spoken",
+                    ) from err
+                except HomeAssistantError:
+                    if drops == drops_before and link.available:
+                        raise
+                if drops == drops_before and link.available:
+                    return playback
+                _LOGGER.info(
+                    "The satellite %s went offline during an announcement; it plays again when "
+                    "the satellite is back (within %g s)",
+                    self._name,
+                    ANNOUNCEMENT_RESUME_S,
+                )
+                self.current = None
+                self._manager.announcement_finished()  # nothing plays while it is away
+                try:
+                    async with asyncio.timeout(ANNOUNCEMENT_RESUME_S):
+                        await back.wait()
+                except TimeoutError as err:
+                    raise self._error(
+                        "announcement_interrupted", seconds=f"{ANNOUNCEMENT_RESUME_S:g}"
+                    ) from err
+                try:
+                    async with asyncio.timeout(ANNOUNCEMENT_WAIT_S):
+                        await self._manager.async_take_turn_for_announcement()
+                except TimeoutError as err:
+                    raise self._error(
+                        "announcement_wait_timeout", seconds=f"{ANNOUNCEMENT_WAIT_S:g}"
+                    ) from err
+        finally:
+            unlisten()
 
     async def _play(self, announcement: Announcement) -> Playback:
         link = self._manager.link
@@ -148,6 +231,11 @@ class Announcer:
             raise self._error("satellite_offline") from err
         except TimeoutError as err:
             raise self._error("announcement_not_played") from err
+        except SpokenCutError:
+            playback.ended = True  # the part played stops: it plays again from the start
+            with contextlib.suppress(SatelliteOfflineError):
+                await link.stop_playback(playback.stream_id)
+            raise
         finally:
             if not playback.ended:
                 with contextlib.suppress(SatelliteOfflineError):
@@ -187,8 +275,11 @@ class Announcer:
             await session.create_response(
                 instructions=ANNOUNCE_INSTRUCTIONS.format(message=message), out_of_band=True
             )
+            reconnects = session.metrics.reconnects  # sent: on the connection that counts
             async with asyncio.timeout(SPOKEN_TIMEOUT_S):
                 await self._spoken
+            if session.reconnecting or session.metrics.reconnects != reconnects:
+                raise SpokenCutError  # the connection dropped while the model spoke it
         except TimeoutError as err:
             raise self._error("announcement_not_played") from err
         except RealtimeError as err:

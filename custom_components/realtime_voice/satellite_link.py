@@ -63,6 +63,8 @@ class SatelliteConnection:
         self._availability_listeners: list[Callable[[], None]] = []
         self._info_listeners: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
+        self._connecting = False  # a reconnect attempt is under way (TLS handshake, hello, auth)
+        self._closing = False
         self.info: protocol.Info | None = None
         self._handler_errors: set[str] = set()
         self._handler_log = RateLimitedLog(_LOGGER, 60.0)
@@ -112,8 +114,13 @@ class SatelliteConnection:
         return self.info
 
     async def async_close(self) -> None:
+        """Close the link with a close frame, so that the satellite sees Home Assistant leave
+        rather than a dropped connection. A reconnect attempt under way is let finish (what it
+        opened is then closed the same way) rather than cut in the middle of its handshake."""
+        self._closing = True
         if self._task is not None:
-            self._task.cancel()
+            if not self._connecting:
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
@@ -145,7 +152,10 @@ class SatelliteConnection:
             self._client = None
             self._notify(self._availability_listeners)
             await self._dispatch_disconnect()
-            client = await self._reconnect()
+            reconnected = await self._reconnect()
+            if reconnected is None:  # closing
+                return
+            client = reconnected
 
     async def _pump(self, client: SatelliteLinkClient) -> None:
         async for event in client.events():
@@ -171,13 +181,20 @@ class SatelliteConnection:
                 kind, "Error handling %s from satellite %s again: %r", name, self.name, err
             )
 
-    async def _reconnect(self) -> SatelliteLinkClient:
+    async def _reconnect(self) -> SatelliteLinkClient | None:
+        """The link back (None: it is being closed)."""
         for delay in backoff_delays():
+            if self._closing:
+                return None
             await asyncio.sleep(delay)
             client = SatelliteLinkClient(self.host, self.port, self._access_key)
+            self._connecting = True
             try:
                 self.info = await client.connect()
                 await self._apply_settings(client)
+                if self._closing:
+                    await client.close()
+                    return None
             except LinkAuthError as err:
                 await client.close()
                 self.last_error = f"refused the access key: {err}"
@@ -214,6 +231,8 @@ class SatelliteConnection:
                     "back", "Link to satellite %s is back", self.name, level=logging.INFO
                 )
                 return client
+            finally:
+                self._connecting = False
         raise AssertionError("backoff_delays is endless")
 
     async def _apply_settings(self, client: SatelliteLinkClient) -> None:

@@ -269,6 +269,12 @@ class SessionManager:
         return True
 
     async def _prepare(self, conversation: Conversation, extra_prompt: str | None) -> None:
+        if (current := self.keeper.session) is not None and current.reconnecting:
+            # The connection is down (Reconnecting came before the wake word): nothing said now
+            # can reach the model. Say so at once rather than after the no-speech watchdog.
+            await self._play_error_tone()
+            await self._end("connection_lost", lost="speech")
+            return
         try:
             session = await self.keeper.async_session()
         except RealtimeError as err:
@@ -312,8 +318,9 @@ class SessionManager:
         await self._safe(self.link.play_audio(error_tone_pcm()))
         await self._safe(self.link.play_end(stream_id))
 
-    async def _end(self, reason: str) -> None:
-        """End the open conversation, whatever it is doing; then drop its context."""
+    async def _end(self, reason: str, *, lost: str | None = None) -> None:
+        """End the open conversation, whatever it is doing; then drop its context. ``lost``: what
+        a dropped connection took with it (in the event)."""
         conversation, state = self.conversation, self.state
         if conversation is None or not self._fire(Trigger.END):
             return
@@ -353,6 +360,7 @@ class SessionManager:
                 "assistant": conversation.assistant,
                 "tool_calls": conversation.tool_calls,
                 "duration_s": round(time.monotonic() - conversation.started, 2),
+                **({"lost": lost} if lost else {}),
             },
         )
         # Drop the context now, while nobody talks, so that the next wake word finds it fresh.
@@ -608,10 +616,11 @@ class SessionManager:
                 _LOGGER.warning("Realtime warning on %s: %s (%s)", self.link.name, message, code)
             case rt.Reconnecting() if self.state in (S.LISTENING, S.PROCESSING):
                 # The connection dropped while the user spoke or waited for the answer: what they
-                # said is lost with it. Say so, rather than listen for an end of speech that the
-                # new connection never heard the start of.
+                # said is lost with it. Say so at once (the reconnect may take long), rather than
+                # listen for an end of speech that the new connection never heard the start of.
+                lost = "speech" if self.state == S.LISTENING else "answer"
                 await self._play_error_tone()
-                await self._end("connection_lost")
+                await self._end("connection_lost", lost=lost)
             case rt.Reconnecting() if self.state == S.FOLLOW_UP:
                 await self._end("connection_lost")
             case rt.SessionReplaced() | rt.Reconnected() | rt.Closed():
@@ -662,6 +671,8 @@ class SessionManager:
             return
         if event.status == "completed" and event.metrics.function_calls == 0:
             await self._answered()
+        elif event.status == "failed" and event.status_reason == "connection_lost":
+            return  # Reconnecting follows at once and ends the conversation, saying so
         elif event.status == "failed":
             await self._end("error: response_failed")
 

@@ -456,13 +456,31 @@ class Hass:
         return self.wait_ready() if wait else self
 
     def wait_ready(self) -> Hass:
+        """Until hass answers: before onboarding, /api/onboarding (200); after it (where that
+        answers 404), /api/config with the owner's token, until HA reports itself RUNNING (every
+        integration set up)."""
 
         def up() -> bool:
             if not self.proc or not self.proc.alive:
                 raise StackError(f"hass exited\n{tail(self.console)}\n{self.logs()}")
-            return requests.get(f"{self.base}/api/onboarding", timeout=2).status_code == 200
+            if not self.token:
+                return requests.get(f"{self.base}/api/onboarding", timeout=2).status_code == 200
+            response = requests.get(
+                f"{self.base}/api/config",
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=2,
+            )
+            return response.status_code == 200 and response.json().get("state") == "RUNNING"
 
         wait_for(up, 120, f"Home Assistant to answer on {self.base}", self.logs)
+        return self
+
+    def restart(self) -> Hass:
+        """Stop hass as systemd or `ha core restart` do (SIGTERM) and start it again; the owner
+        stays logged in (the token is still valid) and the event subscriptions are made again."""
+        self.stop()
+        self.start()
+        self.connect_websocket()
         return self
 
     def stop(self) -> None:
@@ -472,6 +490,7 @@ class Hass:
             self.ws = None
         if self.proc is not None:
             self.proc.stop(signal.SIGTERM, within=30)
+            self.proc = None
 
     # REST -------------------------------------------------------------------------------------------
 

@@ -100,6 +100,7 @@ class StandinConfig:
     delta_interval: float = 0.0  # pause between deltas (seconds); >0 to make cancel testable
     garbage: bool = False  # send garbage frames before every response
     vad_threshold: float = 0.02  # RMS (full scale 1.0) above which server VAD hears speech
+    first_output_delay: float = 0.0  # the model "thinking" between response.created and its output
 
     def known_models(self) -> frozenset[str]:
         if self.models is not None:
@@ -173,6 +174,7 @@ class StandinServer:
         self.connections: list[ConnectionRecord] = []
         self.responses_done = 0
         self.user_turns = 0  # committed user turns, over all connections
+        self._down_until = 0.0  # loop time until which new connections are refused (an outage)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -233,6 +235,12 @@ class StandinServer:
             conn.ws.transport.abort()
         return len(conns)
 
+    def go_down(self, seconds: float) -> int:
+        """An outage: every connection drops (no close frame) and new ones are refused with HTTP
+        503, as the service's front end answers when it is unavailable, for ``seconds``."""
+        self._down_until = asyncio.get_running_loop().time() + seconds
+        return self.drop_connections()
+
     async def expire_sessions(self) -> None:
         """Send ``session_expired`` and close, like the service at the 60-minute limit."""
         for conn in list(self._conns):
@@ -287,6 +295,9 @@ class StandinServer:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         scheme, key = self._auth(request)
+        if asyncio.get_running_loop().time() < self._down_until:
+            self.connections.append(ConnectionRecord(request.path, None, None, scheme, "http_503"))
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Service Unavailable\n")
         if (
             self.config.auth_failure == "http"
             and self.config.api_key is not None
@@ -926,6 +937,8 @@ class StandinServer:
         item_id = self._id("item")
         state = {"text": "", "audio_ms": 0, "item": None}
         try:
+            if self.config.first_output_delay:
+                await asyncio.sleep(self.config.first_output_delay)
             if action == "call" and script:
                 item = await self._emit_call(conn, rid, item_id, script, oob)
             else:

@@ -155,6 +155,8 @@ class RealtimeSession:
         await self._send(protocol.commit_audio())
 
     async def clear_audio(self) -> None:
+        if self.reconnecting:
+            return  # the new connection starts with an empty buffer
         await self._send(protocol.clear_audio())
 
     async def add_user_text(self, text: str) -> None:
@@ -202,10 +204,14 @@ class RealtimeSession:
             await self.create_response()
 
     async def cancel_response(self) -> None:
+        if self.reconnecting:
+            return  # the drop ended every response (ResponseDone "failed", "connection_lost")
         await self._send(protocol.response_cancel())
 
     async def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         """Barge-in: the user heard only ``audio_end_ms`` of that item; the rest is dropped."""
+        if self.reconnecting:
+            return  # item ids are per connection: that item is gone with it
         await self._send(protocol.truncate(item_id, content_index, audio_end_ms))
 
     async def update(self, description: SessionDescription) -> None:
@@ -230,6 +236,12 @@ class RealtimeSession:
     @property
     def closed(self) -> bool:
         return self._closing
+
+    @property
+    def reconnecting(self) -> bool:
+        """The connection dropped and a new one is being made: what only makes sense on the old
+        one (cancel, clear, truncate) is done without waiting for it."""
+        return self._link is None and self._recovery is not None and not self._recovery.done()
 
     # -- connections ---------------------------------------------------------------------------
 
