@@ -284,36 +284,45 @@ class SatelliteConnection:
             raise SatelliteOfflineError(f"Satellite {self.name} is offline")
         return self._client
 
+    async def _command(self, send: Callable[[SatelliteLinkClient], Awaitable[None]]) -> None:
+        """Send one command; a link that closes while it is sent is offline too (not an error
+        with a traceback in whatever was talking to the satellite)."""
+        client = self._require()
+        try:
+            await send(client)
+        except LinkConnectionError as err:
+            raise SatelliteOfflineError(f"Satellite {self.name} went offline: {err}") from err
+
     # Commands: each raises SatelliteOfflineError while the link is down.
 
     async def listen(self, timeout_s: float | None = None) -> None:
-        await self._require().listen(timeout_s)
+        await self._command(lambda client: client.listen(timeout_s))
 
     async def stop_listening(self) -> None:
-        await self._require().stop_listening()
+        await self._command(lambda client: client.stop_listening())
 
     async def play_start(self, stream_id: str, kind: protocol.PlayKind = "response") -> None:
-        await self._require().play_start(stream_id, kind)
+        await self._command(lambda client: client.play_start(stream_id, kind))
 
     async def play_audio(self, pcm: bytes) -> None:
-        await self._require().play_audio(pcm)
+        await self._command(lambda client: client.play_audio(pcm))
 
     async def play_media_audio(self, pcm: bytes) -> None:
-        await self._require().play_media_audio(pcm)
+        await self._command(lambda client: client.play_media_audio(pcm))
 
     async def play_end(self, stream_id: str) -> None:
-        await self._require().play_end(stream_id)
+        await self._command(lambda client: client.play_end(stream_id))
 
     async def stop_playback(self, stream_id: str | None = None) -> None:
-        await self._require().stop_playback(stream_id)
+        await self._command(lambda client: client.stop_playback(stream_id))
 
     async def set_mute(self, muted: bool) -> None:
         self.wanted_muted = muted
-        await self._require().set_mute(muted)
+        await self._command(lambda client: client.set_mute(muted))
 
     async def set_volume(self, volume: float) -> None:
         self.wanted_volume = volume
-        await self._require().set_volume(volume)
+        await self._command(lambda client: client.set_volume(volume))
 
     async def configure(self, **changes: object) -> None:
-        await self._require().configure(**changes)  # type: ignore[arg-type]
+        await self._command(lambda client: client.configure(**changes))  # type: ignore[arg-type]
