@@ -64,6 +64,8 @@ MAX_PENDING_AUDIO_BYTES = 10 * protocol.AUDIO_RATE * protocol.AUDIO_SAMPLE_BYTES
 # After the model asks for a secure call's confirmation, the answer is listened for at least this
 # long, whatever the follow-up window (which may be off).
 CONFIRMATION_LISTEN_S = 8.0
+# What the conversation_ended event shows of an answer that may carry the spoken PIN.
+PIN_ANSWER_NOT_KEPT = "(the answer to a secure device's question, with the PIN: not kept)"
 
 
 class SessionManager:
@@ -713,6 +715,9 @@ class SessionManager:
             return
         call_id = f"confirm_{uuid.uuid4().hex[:12]}"
         result = await toolset.async_resolve(held, answer, call_id=call_id)
+        if toolset.secure_pin and conversation.user and conversation.user[-1] == answer:
+            # The spoken PIN stays out of the conversation_ended event (and HA's event history).
+            conversation.user[-1] = PIN_ANSWER_NOT_KEPT
         conversation.tool_calls += 1
         if self.state == S.PROCESSING:
             self._arm(ANSWER_TIMEOUT_S, "no_answer")

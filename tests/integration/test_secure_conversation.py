@@ -125,10 +125,16 @@ async def test_the_door_stays_locked_without_the_yes(
 async def test_the_door_opens_with_the_spoken_pin(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
+    ended = collect(hass, "realtime_voice_conversation_ended")
     await ask_to_unlock(hass, standin, satellite, secure_pin="4321")
     standin.config.transcript = "Four three two one."
     await satellite.stream(speech())
     await wait_until(lambda: hass.states.get(LOCK).state == "unlocked")
+    # The spoken PIN is kept out of the conversation's event (and so out of HA's history).
+    await wait_until(lambda: bool(ended), within=15)
+    assert ended[0].data["user"][0] == "Unlock the front door."
+    assert "four" not in str(ended[0].data).lower()
+    assert "not kept" in ended[0].data["user"][1]
 
 
 async def test_an_announcement_in_between_cancels(
