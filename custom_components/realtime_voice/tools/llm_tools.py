@@ -63,7 +63,9 @@ class LLMApiTool(Tool):
         while isinstance(tool, llm.NamespacedTool):
             tool = tool.tool
         if isinstance(tool, llm.IntentTool):
-            return secure_intent_targets(self._hass, tool.intent_type, arguments, marked)
+            # HA 2026.5's IntentTool has no intent_type; its name is the intent's.
+            intent_type = getattr(tool, "intent_type", None) or tool.name.rsplit("__", 1)[-1]
+            return secure_intent_targets(self._hass, intent_type, arguments, marked)
         # Scripts are tools of the Assist API ("script__movie" since 2026.10, "movie" before).
         script = f"script.{tool.name.removeprefix('script__')}"
         return [script] if script in marked else []
