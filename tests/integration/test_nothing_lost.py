@@ -17,6 +17,7 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import intent
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.realtime_voice.const import DOMAIN
 from realtime_voice_satellite.link import protocol
@@ -65,6 +66,20 @@ async def announce(hass: HomeAssistant) -> None:
 # --- announcements ----------------------------------------------------------------------------------
 
 
+async def announcement_sent(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> tuple[MockConfigEntry, asyncio.Task[Any], str]:
+    """The entry loaded and an announcement sent whole to ``satellite`` (which has not reported it
+    played): the entry, the pending action and the announcement's stream id."""
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry)
+    call = hass.async_create_task(announce(hass))
+    await wait_until(lambda: bool(announcements(satellite)), within=10)
+    (first,) = announcements(satellite)
+    await wait_until(lambda: protocol.PlayEnd(stream_id=first) in satellite.commands, 10)
+    return entry, call, first
+
+
 async def test_an_announcement_cut_off_by_the_satellite_going_down_plays_again_when_it_is_back(
     hass: HomeAssistant, standin: StandinServer
 ) -> None:
@@ -73,12 +88,7 @@ async def test_an_announcement_cut_off_by_the_satellite_going_down_plays_again_w
     satellite = LinkSatellite(finish_playback=False)  # it plays for a while, then goes down
     await satellite.start()
     try:
-        entry = entry_for(standin, satellite)
-        await load_entry(hass, entry)
-        call = hass.async_create_task(announce(hass))
-        await wait_until(lambda: bool(announcements(satellite)), within=10)
-        (first,) = announcements(satellite)
-        await wait_until(lambda: protocol.PlayEnd(stream_id=first) in satellite.commands, 10)
+        entry, call, first = await announcement_sent(hass, standin, satellite)
         port = satellite.port
         await satellite.stop()
         await wait_until(lambda: not entry.runtime_data.link.available, within=5)
@@ -102,12 +112,7 @@ async def test_an_announcement_whose_satellite_stays_away_fails_with_a_translate
     satellite = LinkSatellite(finish_playback=False)
     await satellite.start()
     try:
-        entry = entry_for(standin, satellite)
-        await load_entry(hass, entry)
-        call = hass.async_create_task(announce(hass))
-        await wait_until(lambda: bool(announcements(satellite)), within=10)
-        (first,) = announcements(satellite)
-        await wait_until(lambda: protocol.PlayEnd(stream_id=first) in satellite.commands, 10)
+        _entry, call, _first = await announcement_sent(hass, standin, satellite)
         await satellite.stop()
         with pytest.raises(HomeAssistantError) as raised:
             await asyncio.wait_for(call, 10)
