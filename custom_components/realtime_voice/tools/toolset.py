@@ -102,12 +102,7 @@ class Toolset:
         Never raises for a bad call: refusals and failures come back as
         {"error": {"code": ..., "message": ...}}. Refusals happen before anything runs.
         """
-        # What the tool_called event shows of arguments it could not use: never megabytes.
-        arguments: Any = (
-            arguments_json
-            if len(arguments_json) <= MAX_ARGUMENTS_CHARS
-            else f"<{len(arguments_json)} characters, not shown>"
-        )
+        arguments: Any = _shown(arguments_json)
         context: Context | None = None
         try:
             self._count_call()
@@ -131,8 +126,7 @@ class Toolset:
         """Refuse a call without looking at it (the conversation allows none now); the refusal is
         an event like any call's."""
         result = error_result(code, message)
-        shown = arguments_json if len(arguments_json) <= MAX_ARGUMENTS_CHARS else "<not shown>"
-        self._fire_called(name, shown, call_id, result, None)
+        self._fire_called(name, _shown(arguments_json), call_id, result, None)
         return result
 
     def take_held(self) -> PendingConfirmation | None:
@@ -315,6 +309,13 @@ class Toolset:
             },
             context=context,
         )
+
+
+def _shown(arguments_json: str) -> str:
+    """What the tool_called event shows of arguments it could not use: never megabytes."""
+    if len(arguments_json) <= MAX_ARGUMENTS_CHARS:
+        return arguments_json
+    return f"<{len(arguments_json)} characters, not shown>"
 
 
 def _depth(value: Any) -> int:
