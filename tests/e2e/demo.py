@@ -244,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
             f"assist_satellite.ask_question 'Which light?' through the REST API: the user said "
             f"{answer['sentence']!r} {SIM}, matched answer id {answer['id']!r}"
         )
-        for sensor in ("tokens", "cost", "response_latency"):
+        for sensor in ("tokens", "cost"):  # response_latency is disabled by default
             found = hass.state(f"sensor.kitchen_{sensor}") or {}
             unit = found.get("attributes", {}).get("unit_of_measurement", "")
             detail(f"sensor.kitchen_{sensor}: {found.get('state')} {unit} {SIM}")

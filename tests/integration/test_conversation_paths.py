@@ -24,6 +24,7 @@ from .waiting import collect, load_entry, wait_until
 SATELLITE = "assist_satellite.kitchen"
 
 
+@pytest.mark.usefixtures("entities_enabled")
 async def test_follow_up_listens_without_wake_word_then_ends(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
