@@ -15,7 +15,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ from typing import Any
 import numpy as np
 import requests
 from websockets.sync.client import ClientConnection, connect
+
+from tests.helpers.network import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
@@ -53,12 +54,6 @@ OUT_RATE = 24_000
 
 class StackError(AssertionError):
     """A step failed; the message carries the tails of the processes' logs."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def tail(path: Path, lines: int = 40) -> str:

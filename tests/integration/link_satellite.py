@@ -14,6 +14,7 @@ from typing import Literal
 
 from realtime_voice_satellite.agent.certificate import ensure_certificate
 from realtime_voice_satellite.link import LinkCertificate, SatelliteLinkServer, protocol
+from tests.helpers import audio
 
 # As the satellite generates them (keys.new_access_key): 30 URL-safe characters.
 ACCESS_KEY = "kJ3pX9-vQ2mW7zR4tY8nB1cF6hL0sD"
@@ -205,11 +206,8 @@ class LinkSatellite:
 
 def tone(seconds: float, level: float = 0.3) -> bytes:
     """Something the stand-in's voice activity detection hears as speech (PCM16 24 kHz)."""
-    import numpy as np
-
-    t = np.arange(int(seconds * protocol.AUDIO_RATE)) / protocol.AUDIO_RATE
-    return (np.sin(2 * np.pi * 220 * t) * level * 32767).astype("<i2").tobytes()
+    return audio.tone_pcm(seconds, protocol.AUDIO_RATE, 220, level)
 
 
 def silence(seconds: float) -> bytes:
-    return bytes(int(seconds * protocol.AUDIO_RATE) * 2)
+    return audio.silence_pcm(seconds, protocol.AUDIO_RATE)

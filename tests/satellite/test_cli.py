@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -16,16 +15,11 @@ from realtime_voice_dev.corpus import espeak_available
 from realtime_voice_satellite.audio import read_wav, write_wav
 from realtime_voice_satellite.link import Audio, SatelliteLinkClient
 from realtime_voice_satellite.link import protocol as p
+from tests.helpers.network import free_port
 
 from .harness import KEY, Script, locate, speech
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def run_cli(*args: str) -> asyncio.subprocess.Process:

@@ -23,6 +23,7 @@ from realtime_voice_satellite import platforms
 from realtime_voice_satellite.agent import doctor
 from realtime_voice_satellite.agent.doctor import Context, run_doctor
 from realtime_voice_satellite.cli import main
+from tests.helpers.network import free_port
 
 from . import fake_sounddevice as fake
 from .harness import KEY
@@ -31,12 +32,6 @@ try:
     AUDIO_GID = grp.getgrnam("audio").gr_gid
 except KeyError:  # no audio group here: the test that needs it is skipped
     AUDIO_GID = -1
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
