@@ -33,10 +33,11 @@ from realtime_voice_satellite.link import protocol as p
 from realtime_voice_satellite.link.limits import AuthBackoff
 from realtime_voice_satellite.link.log_limit import MAX_KEYS, RateLimitedLog
 from realtime_voice_satellite.link.tls import client_context
+from tests.helpers.waiting import wait_until
 
 from .harness import running_satellite, silence
 from .test_cli import run_cli
-from .test_link import KEY, RecordingHandler, make_client, wait_for
+from .test_link import KEY, RecordingHandler, make_client
 
 WRONG = "not the key, but a guess at it"
 
@@ -214,7 +215,7 @@ async def test_what_home_assistant_can_make_the_satellite_log_is_rate_limited(
             client = make_client(server)
             await client.connect()
             await client.close()
-            await wait_for(lambda: not server.connected)
+            await wait_until(lambda: not server.connected)
         client = make_client(server)
         await client.connect()
         for _ in range(20):
