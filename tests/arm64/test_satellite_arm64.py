@@ -196,7 +196,7 @@ def test_without_sys_the_wake_word_runs_on_the_default_kernels() -> None:
 
 
 # The scores of the whole engine, numpy vs TFLite front end: at most 5e-5 apart on x86-64
-# (tests/core/test_melspec.py allows 2e-4). Between the machines, on the same input, the float32
+# (tests/satellite/wakeword/test_melspec.py allows 2e-4). Between the machines, on the same input, the float32
 # kernels differ (NEON vs AVX): 3e-6 measured.
 FRONT_END_ATOL = 2e-4
 MACHINE_ATOL = 1e-4
