@@ -209,7 +209,7 @@ def test_the_docs_call_the_integration_by_its_manifest_name() -> None:
         for pattern in (
             rf"Add integration (?:>|->) {segment}",
             rf"Devices & services (?:>|->) {segment}",
-            rf"\badd \*{{1,2}}([^*\n]+)\*{{1,2}} with",
+            rf"\badd\s+\*{{1,2}}([^*\n]+)\*{{1,2}}\s+with",
         ):
             for found in re.finditer(pattern, text, re.M):
                 quoted = " ".join(found[1].split())  # a name wrapped over two lines
