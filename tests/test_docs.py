@@ -334,3 +334,34 @@ def test_every_link_into_the_repository_resolves(path: Path) -> None:
         elif anchor and target.suffix == ".md" and anchor not in anchors(target):
             wrong.append(f"{at}: {target.relative_to(ROOT)} has no heading #{anchor}")
     assert not wrong, "\n".join(wrong)
+
+
+# --- README.md, HACS's page -------------------------------------------------------------------
+
+README = ROOT / "README.md"
+
+
+def test_every_doc_path_of_the_readme_is_a_link() -> None:
+    text = LINK.sub("", prose(text_of(README)))
+    unlinked = re.findall(r"[\w./-]*\.md\b", text)
+    assert not unlinked, f"doc paths in README.md without a link: {unlinked}"
+
+
+def test_the_readmes_links_are_absolute_and_its_picture_is_in_the_repository() -> None:
+    """HACS shows README.md inside Home Assistant, where a relative link leads nowhere."""
+    targets = LINK.findall(prose(text_of(README)))
+    assert targets and all(re.match(r"https://", target) for target in targets), targets
+    pictures = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", text_of(README))
+    assert pictures and all(ABSOLUTE.fullmatch(p) for p in pictures)  # resolved by the link test
+    manifest = json.loads(text_of(INTEGRATION / "manifest.json"))
+    assert manifest["issue_tracker"] == f"https://github.com/{REPOSITORY}/issues"
+
+
+def test_the_readmes_install_commands_are_the_satellite_guides() -> None:
+    guide = text_of(ROOT / "docs" / "satellite.md")
+    shell = "\n".join(re.findall(r"^```sh\n(.*?)^```", text_of(README), re.S | re.M))
+    commands = [line.strip() for line in shell.splitlines() if "realtime-voice" in line]
+    assert any("scripts/install-satellite" in line and "--service" in line for line in commands)
+    assert any("satellite --setup --config" in line for line in commands)
+    for line in commands:
+        assert line in guide, f"README.md's {line!r} is not docs/satellite.md's"
