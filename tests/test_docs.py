@@ -47,7 +47,9 @@ def text_of(path: Path) -> str:
 
 def prose(text: str) -> str:
     """The text with its fenced code blocks blanked out (the lines stay where they were)."""
-    return re.sub(r"^```.*?^```", lambda block: "\n" * block[0].count("\n"), text, flags=re.S | re.M)
+    return re.sub(
+        r"^```.*?^```", lambda block: "\n" * block[0].count("\n"), text, flags=re.S | re.M
+    )
 
 
 def where(path: Path, text: str, index: int) -> str:
@@ -209,7 +211,7 @@ def test_the_docs_call_the_integration_by_its_manifest_name() -> None:
         for pattern in (
             rf"Add integration (?:>|->) {segment}",
             rf"Devices & services (?:>|->) {segment}",
-            rf"\badd\s+\*{{1,2}}([^*\n]+)\*{{1,2}}\s+with",
+            r"\badd\s+\*{1,2}([^*\n]+)\*{1,2}\s+with",
         ):
             for found in re.finditer(pattern, text, re.M):
                 quoted = " ".join(found[1].split())  # a name wrapped over two lines
@@ -267,7 +269,7 @@ def test_the_flow_messages_of_troubleshooting_are_the_flows() -> None:
 
 def test_the_unit_the_docs_and_the_code_name_is_the_units_file() -> None:
     unit = UNIT_FILE.stem
-    assert service.SERVICE == unit
+    assert unit == service.SERVICE
     assert f"\nUNIT={unit}\n" in text_of(ROOT / "scripts" / "install-satellite")
     commands = re.compile(
         r"\b(?:systemctl(?: --?[\w-]+)*(?: [a-z-]+)(?: --?[\w-]+)*|journalctl(?: --?[\w-]+)* -u) "
@@ -350,9 +352,11 @@ def test_every_doc_path_of_the_readme_is_a_link() -> None:
 def test_the_readmes_links_are_absolute_and_its_picture_is_in_the_repository() -> None:
     """HACS shows README.md inside Home Assistant, where a relative link leads nowhere."""
     targets = LINK.findall(prose(text_of(README)))
-    assert targets and all(re.match(r"https://", target) for target in targets), targets
+    assert targets
+    assert all(re.match(r"https://", target) for target in targets), targets
     pictures = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", text_of(README))
-    assert pictures and all(ABSOLUTE.fullmatch(p) for p in pictures)  # resolved by the link test
+    assert pictures
+    assert all(ABSOLUTE.fullmatch(p) for p in pictures)
     manifest = json.loads(text_of(INTEGRATION / "manifest.json"))
     assert manifest["issue_tracker"] == f"https://github.com/{REPOSITORY}/issues"
 

@@ -21,7 +21,11 @@ VERSIONS = ha_versions()
 def checkout(tmp_path: Path) -> Path:
     """What the scripts read: scripts/, both pyproject.toml files and the manifest."""
     shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
-    for name in ("pyproject.toml", "satellite/pyproject.toml", "custom_components/realtime_voice/manifest.json"):
+    for name in (
+        "pyproject.toml",
+        "satellite/pyproject.toml",
+        "custom_components/realtime_voice/manifest.json",
+    ):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
     return tmp_path
@@ -85,4 +89,5 @@ def test_an_unknown_option_is_refused_with_the_usage(script: str, checkout: Path
     )
     assert result.returncode == 2
     assert f"usage: scripts/{script} [" in result.stderr
-    assert not (checkout / ".venv").exists() and not (checkout / ".cache").exists()
+    assert not (checkout / ".venv").exists()
+    assert not (checkout / ".cache").exists()

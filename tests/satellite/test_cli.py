@@ -55,7 +55,9 @@ async def test_a_retired_key_is_named_on_stderr_and_the_satellite_goes_on(tmp_pa
     """conversation.follow_up_s (Home Assistant decides the follow-up window) no longer stops an
     old satellite.yaml: the satellite says that it ignores it, and runs."""
     config = tmp_path / "sat.yaml"
-    config.write_text(f"name: x\nconversation:\n  follow_up_s: 5.0\nlink: {{state_dir: {tmp_path}}}\n")
+    config.write_text(
+        f"name: x\nconversation:\n  follow_up_s: 5.0\nlink: {{state_dir: {tmp_path}}}\n"
+    )
     process = await run_cli("--config", str(config), "--new-access-key")
     stdout, stderr = await process.communicate()
     assert process.returncode == 0, stderr.decode()

@@ -153,7 +153,9 @@ def test_a_retired_key_is_ignored_saying_why_and_an_unknown_one_is_still_an_erro
     config = parse_config(text, "sat.yaml")
     assert config.conversation.chime is False  # the rest of the section is read
     (message,) = config.ignored
-    assert message.startswith("sat.yaml:5: conversation.follow_up_s is no longer read, it is ignored")
+    assert message.startswith(
+        "sat.yaml:5: conversation.follow_up_s is no longer read, it is ignored"
+    )
     assert "'Follow-up window'" in message
     assert "remove the line" in message
     with pytest.raises(ConfigError, match=r"sat.yaml:5: conversation.follow_up: unknown key"):

@@ -423,7 +423,8 @@ def test_setup_run_as_root_for_a_service_user_refuses_naming_the_command(
         "key would belong to root, and the service runs as 'pi', which could not read them. Run "
         f"it as pi instead:\n    sudo -u pi {command} satellite --setup --config {config}\n"
     )
-    assert not config.parent.exists() and not state.exists()  # nothing written, nothing asked
+    assert not config.parent.exists()
+    assert not state.exists()
     assert pa.recorded == []
 
 

@@ -36,4 +36,3 @@ def sudo_user() -> str | None:
     """The user who ran ``sudo``, unless that was root itself."""
     name = os.environ.get("SUDO_USER", "")
     return name if name and name != "root" else None
-
