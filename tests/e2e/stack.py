@@ -344,7 +344,6 @@ link: {{host: 127.0.0.1, port: {self.port}, access_key: {ACCESS_KEY},
 zeroconf: {{enabled: false}}
 wake_word: {{models: [hey_jarvis], threshold: 0.5, warmup_s: 1.0}}
 audio: {{output_rate: {OUT_RATE}}}
-conversation: {{follow_up_s: 0.0}}
 log_level: info
 """
         )

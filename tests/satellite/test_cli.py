@@ -45,6 +45,25 @@ async def test_bad_config_exits_2_naming_key_and_line(tmp_path: Path) -> None:
     )
 
 
+async def test_a_retired_key_is_named_on_stderr_and_the_satellite_goes_on(tmp_path: Path) -> None:
+    """conversation.follow_up_s (Home Assistant decides the follow-up window) no longer stops an
+    old satellite.yaml: the satellite says that it ignores it, and runs."""
+    config = tmp_path / "sat.yaml"
+    config.write_text(
+        f"name: x\nconversation:\n  follow_up_s: 5.0\nlink: {{state_dir: {tmp_path}}}\n"
+    )
+    process = await run_cli("--config", str(config), "--new-access-key")
+    stdout, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    assert stderr.decode() == (
+        f"realtime-voice satellite: {config}:3: conversation.follow_up_s is no longer read, it is "
+        "ignored: Home Assistant decides how long the satellite listens after an answer: its "
+        "option 'Follow-up window' (Settings > Devices & services > the satellite > Configure); "
+        "remove the line\n"
+    )
+    assert "A new access key was made" in stdout.decode()
+
+
 @pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech")
 async def test_satellite_process_on_wav_files(tmp_path: Path) -> None:
     port = free_port()

@@ -109,6 +109,21 @@ def test_all_good_is_exit_0_with_one_ok_line_per_check(
     assert f"{bits}-bit, {machine}" in line(out, "python")
 
 
+def test_a_retired_key_is_named_in_the_config_check(
+    tmp_path: Path,
+    pa: fake.FakePortAudio,
+    synchronised: Path,
+    snd: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = write_config(tmp_path, "conversation: {follow_up_s: 5}\n")
+    _, out = run(config, snd, capsys)
+    assert line(out, "config").startswith(
+        f"OK   config: {config} (satellite 'Kitchen'); {config}:3: conversation.follow_up_s is "
+        "no longer read, it is ignored: Home Assistant decides"
+    )
+
+
 def test_a_configured_device_that_is_not_there_lists_what_is(
     tmp_path: Path,
     pa: fake.FakePortAudio,
@@ -276,7 +291,8 @@ def test_an_invalid_config_gives_the_loaders_error(
     assert code == 1
     found = line(out, "config")
     assert f"FAIL config: {config}:3: audio.volume: expected a number from 0 to 1, got 3" in found
-    assert f"realtime-voice satellite --setup --config {config}" in found
+    command = Path(sys.executable).parent / "realtime-voice"  # the venv's bin is not on PATH
+    assert f"write a new one: {command} satellite --setup --config {config}" in found
     assert line(out, "wake words").startswith("SKIP")
     assert line(out, "input device").startswith("OK")  # the defaults are still checked
 

@@ -136,7 +136,8 @@ class SatelliteAgent:
         self._held: HeldBargeIn | None = None  # a voice barge-in waiting for a stop word
         self.threshold = wake.threshold
         self._configured_threshold = wake.threshold  # satellite.yaml's (None: each model's own)
-        self.follow_up_s = config.conversation.follow_up_s
+        # Home Assistant's follow-up window, which it sets on every connect; only reported back.
+        self.follow_up_s = 0.0
         self.chime = config.conversation.chime
         self.muted = config.conversation.muted
         try:

@@ -165,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
         )
     try:
         config = load_config(args.config)
+        for ignored in config.ignored:  # on the terminal, and in the journal under systemd
+            print(f"realtime-voice satellite: {ignored}", file=sys.stderr)
         tightened: int | OSError | None
         try:
             tightened = private_dir(state_dir(config))
