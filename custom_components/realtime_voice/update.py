@@ -46,11 +46,11 @@ async def async_setup_entry(
     async_add_entities([SatelliteUpdateEntity(entry, str(integration.version))])
 
 
-def release_notes(version: str, path: Path = RELEASE_NOTES) -> str:
+def release_notes(version: str) -> str:
     """The notes of ``version`` (the file's first line is its changelog heading, ``## [X] ...``);
     without them (an installation between releases), where to read the changelog."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = RELEASE_NOTES.read_text(encoding="utf-8")
     except FileNotFoundError:
         text = ""
     if text.startswith(f"## [{version}]"):
