@@ -17,6 +17,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -241,6 +242,61 @@ def test_pips_failures_name_their_cause() -> None:
         ],
     )
     assert looked.endswith("(Looking in indexes: http://mirror/simple/)")
+
+
+# --- the link's messages ------------------------------------------------------------------
+
+
+def test_the_update_messages_round_trip() -> None:
+    for command in (p.Update("1.2.3"), p.Update("0.2.0rc1")):
+        assert p.parse(command.to_json(), p.COMMANDS) == command
+    for event in (
+        p.UpdateProgress("1.2.3", "installing", 30),
+        p.UpdateProgress("1.2.3", "installing"),
+        p.UpdateProgress("1.2.3", "restarting", 100),
+        p.UpdateProgress("1.2.3", "failed", error="the disk is full"),
+    ):
+        assert p.parse(event.to_json(), p.EVENTS) == event
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        # only a release's version reaches pip: never an option, a URL, a range or a path
+        (
+            '{"type":"update","version":"--index-url=http://evil/"}',
+            "update.version: expected a release version",
+        ),
+        ('{"type":"update","version":">=1.0"}', "update.version: expected a release version"),
+        ('{"type":"update","version":"1.2"}', "update.version: expected a release version"),
+        ('{"type":"update","version":"1.2.3 "}', "update.version: expected a release version"),
+        ('{"type":"update","version":"../x.whl"}', "update.version: expected a release version"),
+        ('{"type":"update","version":1}', "update.version: expected str, got 1"),
+        ('{"type":"update"}', "update.version: missing"),
+        ('{"type":"update","version":"1.2.3","index":"x"}', "update.index: unknown key"),
+    ],
+)
+def test_an_update_command_takes_only_a_release_version(frame: str, message: str) -> None:
+    with pytest.raises(p.ProtocolError, match=re.escape(message)):
+        p.parse(frame, p.COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        ('{"type":"update_progress","version":"1.2.3","stage":"installing","progress":101}',
+         "update_progress.progress: expected a number from 0 to 100, got 101"),
+        ('{"type":"update_progress","version":"1.2.3","stage":"failed"}',
+         "update_progress.error: given with stage 'failed' and only then"),
+        ('{"type":"update_progress","version":"1.2.3","stage":"installing","error":"x"}',
+         "update_progress.error: given with stage 'failed' and only then"),
+        ('{"type":"update_progress","version":"1.2.3","stage":"done"}',
+         "update_progress.stage: expected one of"),
+    ],
+)  # fmt: skip
+def test_update_progress_is_checked(frame: str, message: str) -> None:
+    with pytest.raises(p.ProtocolError, match=re.escape(message)):
+        p.parse(frame, p.EVENTS)
 
 
 # --- the agent: HA's command over the real link ----------------------------------------------
