@@ -322,6 +322,10 @@ class Satellite:
     proc: Proc | None = None
     output: Path | None = None
     runs: int = 0
+    # the agent's command (another environment's, e.g. one installed from a package index) and
+    # what its environment adds (e.g. PIP_INDEX_URL)
+    command: Path = BIN / "realtime-voice"
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -354,9 +358,9 @@ log_level: info
         self.runs += 1
         self.write_config()
         self.output = self.workdir / f"speaker-{self.slug}-{self.runs}.wav"
-        args = [str(BIN / "realtime-voice"), "satellite", "--config", str(self.config)]
+        args = [str(self.command), "satellite", "--config", str(self.config)]
         args += ["--input-wav", str(input_wav), "--output-wav", str(self.output)]
-        self.proc = Proc(f"satellite {self.name}", args, self.log).start()
+        self.proc = Proc(f"satellite {self.name}", args, self.log, env=self.env).start()
         return self.wait_ready() if wait else self
 
     def wait_ready(self) -> Satellite:

@@ -53,6 +53,14 @@ class LinkSatellite:
     _media_stream: str | None = None
     server: SatelliteLinkServer | None = None
     connected_event: asyncio.Event = field(default_factory=asyncio.Event)
+    # HA's ``update``, as the agent answers it (updater.py): "install" reports progress, restarts
+    # (the server stops and comes back on its port with the new version); "fail" reports this
+    # error; "unknown" answers as a release before updates (the command is not known).
+    update_plan: Literal["install", "fail", "unknown"] = "install"
+    update_error: str = "the package index has no such version: pip could not install it"
+    # set by a test to hold the install after its first report (to see the progress in HA)
+    update_hold: asyncio.Event | None = None
+    _restart: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         self.info = replace(self.info, name=self.name, satellite_id=self.satellite_id)
@@ -141,6 +149,34 @@ class LinkSatellite:
                     changes["threshold"] = self.own_threshold
                 self.info = replace(self.info, **changes)
                 await self.server.send_event(self.info)
+            case protocol.Update(version=version):
+                await self._update(version)
+
+    async def _update(self, version: str) -> None:
+        assert self.server is not None
+        if self.update_plan == "unknown":  # what the server of a release before updates sends
+            error = "type: unexpected message type 'update'"
+            await self.server.send_event(protocol.Error("bad_command", error))
+            return
+        await self.server.send_event(protocol.UpdateProgress(version, "installing", 0))
+        if self.update_hold is not None:
+            await self.update_hold.wait()
+        if self.update_plan == "fail":
+            await self.server.send_event(
+                protocol.UpdateProgress(version, "failed", error=self.update_error)
+            )
+            return
+        for progress in (30, 70, 90):
+            await self.server.send_event(protocol.UpdateProgress(version, "installing", progress))
+        await self.server.send_event(protocol.UpdateProgress(version, "restarting", 100))
+        # the re-exec: this connection's handler is the one running, so not from inside it
+        self._restart = asyncio.get_running_loop().create_task(self._restart_as(version))
+
+    async def _restart_as(self, version: str) -> None:
+        port = self.port
+        await self.stop()
+        self.info = replace(self.info, version=version)
+        await self.start(port)
 
     def on_media_audio(self, pcm: bytes) -> None:
         if self._media_stream is not None:

@@ -61,6 +61,7 @@ from .mixer import Mixer
 from .playback import Player, Stopped
 from .played import PlaybackTap
 from .sounds import load_chime
+from .updater import Installer, UpdateError
 from .voice import HeldBargeIn, VoiceBargeIn
 
 _LOGGER = logging.getLogger(__name__)
@@ -204,6 +205,11 @@ class SatelliteAgent:
         self._state: p.State | None = None
         self._outbox: asyncio.Queue[p.Message | bytes] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        # Updating itself when HA asks (updater.py): the installer, the install under way, and
+        # what tells the runner (cli.run_agent) to stop and re-execute the new version.
+        self.installer = Installer()
+        self._update_task: asyncio.Task[None] | None = None
+        self.restart_requested = asyncio.Event()
         self._audio_errors = RepeatedErrors(_LOGGER, "acting on microphone audio")
         self._link_log = RateLimitedLog(_LOGGER, 60.0)  # what HA (the peer) can make us log
         self._capture = CaptureWorker(
@@ -301,6 +307,9 @@ class SatelliteAgent:
         self._publish()
 
     async def stop(self) -> None:
+        if self._update_task is not None:  # pip is killed, not left running alone
+            self._tasks.append(self._update_task)
+            self._update_task = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -623,6 +632,7 @@ class SatelliteAgent:
         self.media.stop()  # music nobody can stop any more
         while not self._outbox.empty():
             self._outbox.get_nowait()
+            self._outbox.task_done()
         self._update_state()
         self._publish()
 
@@ -698,6 +708,8 @@ class SatelliteAgent:
                 self._send_info()
             case p.Configure() as configure:
                 self._configure(configure)
+            case p.Update(version=version):
+                self._start_update(version)
 
     def _configure(self, command: p.Configure) -> None:
         if command.wake_words_active is not None:
@@ -762,10 +774,42 @@ class SatelliteAgent:
     async def _send_loop(self) -> None:
         while True:
             item = await self._outbox.get()
-            if isinstance(item, bytes):
-                await self.server.send_audio(item)
-            else:
-                await self.server.send_event(item)
+            try:
+                if isinstance(item, bytes):
+                    await self.server.send_audio(item)
+                else:
+                    await self.server.send_event(item)
+            finally:
+                self._outbox.task_done()
+
+    # --- updating itself (updater.py) -----------------------------------------------------------
+
+    def _start_update(self, version: str) -> None:
+        if self._update_task is not None and not self._update_task.done():
+            self._send(p.UpdateProgress(version, "failed", error="an update is already under way"))
+            return
+        _LOGGER.info("Home Assistant asked to update to %s (running %s)", version, __version__)
+        self._update_task = asyncio.create_task(self._update(version), name="satellite-update")
+
+    async def _update(self, version: str) -> None:
+        """Install ``version``; on success restart in place, else report why and go on."""
+        try:
+            await self.installer.install(version, self._send)
+        except UpdateError as err:
+            _LOGGER.warning("update to %s failed, %s goes on: %s", version, __version__, err)
+            self._send(p.UpdateProgress(version, "failed", error=str(err)))
+            return
+        except Exception as err:  # whatever it is, the running version goes on
+            _LOGGER.exception("update to %s failed", version)
+            self._send(p.UpdateProgress(version, "failed", error=f"{type(err).__name__}: {err}"))
+            return
+        _LOGGER.info("installed %s; restarting to run it", version)
+        self._send(p.UpdateProgress(version, "restarting", 100))
+        # HA hears that before the link closes (it then waits for the new version's hello)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2.0):
+                await self._outbox.join()
+        self.restart_requested.set()
 
     def stats(self) -> dict[str, Any]:
         return {"underruns": self.player.underruns, "state": self._current_state()}

@@ -29,6 +29,7 @@ from .audio_io import (
 from .config import ConfigError, SatelliteConfig, load_config
 from .credentials import private_dir, state_dir, with_access_key, write_access_key
 from .room import EchoRoomSource, load_impulse_response
+from .updater import restart_in_place
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -109,7 +110,9 @@ def make_sink(config: SatelliteConfig, output_wav: Path | None) -> AudioSink:
     )
 
 
-async def run_agent(config: SatelliteConfig, source: AudioSource, sink: AudioSink) -> None:
+async def run_agent(config: SatelliteConfig, source: AudioSource, sink: AudioSink) -> bool:
+    """Runs until SIGINT or SIGTERM (False), or until an update installed a new version that is
+    to replace this process (True: the caller re-executes, after everything here has stopped)."""
     from .agent import SatelliteAgent
     from .announce import Announcer
 
@@ -130,11 +133,20 @@ async def run_agent(config: SatelliteConfig, source: AudioSource, sink: AudioSin
         if announcer is not None:
             await announcer.start()
         _LOGGER.info("satellite %r ready on port %s", config.name, agent.server.port)
-        await stop.wait()
+        waits = [
+            asyncio.create_task(stop.wait()),
+            asyncio.create_task(agent.restart_requested.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
     finally:
         if announcer is not None:
             await announcer.stop()
         await agent.stop()
+    return agent.restart_requested.is_set() and not stop.is_set()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -216,13 +228,15 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             source = EchoRoomSource(source, load_impulse_response(args.echo, source.rate))
         sink = make_sink(config, args.output_wav)
-        asyncio.run(run_agent(config, source, sink))
+        restart = asyncio.run(run_agent(config, source, sink))
     except ConfigError as err:
         print(f"realtime-voice satellite: {err}", file=sys.stderr)
         return 2
     except (AudioDeviceError, WavError, WakeWordError, OSError) as err:
         print(f"realtime-voice satellite: {err}", file=sys.stderr)
         return 1
+    if restart:  # an update installed a new version: run it, as the same process
+        restart_in_place()
     return 0
 
 

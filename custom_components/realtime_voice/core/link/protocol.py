@@ -351,6 +351,51 @@ class Configure(Message):
         _in_range("configure.follow_up_s", self.follow_up_s, 0.0, 600.0)
 
 
+# --- updates: Home Assistant has the satellite install another release of itself ---------------
+# (docs/link-protocol.md "Updates"). The satellite runs ``pip install realtime-voice-satellite==X``
+# for exactly the version named, so a version is a release's version and nothing else: never an
+# option, a path or a range that pip would read otherwise.
+RELEASE_VERSION = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)((a|b|rc)(0|[1-9]\d*))?")
+UpdateStage = Literal["installing", "restarting", "failed"]
+
+
+def _release_version(where: str, value: str) -> None:
+    if not RELEASE_VERSION.fullmatch(value):
+        raise ProtocolError(
+            f"{where}: expected a release version such as 1.2.3 or 1.2.3rc1, got {value[:40]!r}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Update(Message):
+    """HA -> satellite: install release ``version`` of the satellite, then restart in place."""
+
+    TYPE: ClassVar[str] = "update"
+    version: str
+
+    def __post_init__(self) -> None:
+        _release_version("update.version", self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateProgress(Message):
+    """Satellite -> HA: how the update to ``version`` goes. ``installing`` (``progress`` 0-100),
+    ``restarting`` (installed; the link drops, the new version's hello follows), or ``failed``
+    (``error`` says why; the running version goes on)."""
+
+    TYPE: ClassVar[str] = "update_progress"
+    version: str
+    stage: UpdateStage
+    progress: int | None = None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        _release_version("update_progress.version", self.version)
+        _in_range("update_progress.progress", self.progress, 0, 100)
+        if (self.stage == "failed") != (self.error is not None):
+            raise ProtocolError("update_progress.error: given with stage 'failed' and only then")
+
+
 HANDSHAKE: tuple[type[Message], ...] = (Hello, Auth, AuthOk, AuthFailed)
 EVENTS: tuple[type[Message], ...] = (
     Info,
@@ -363,6 +408,7 @@ EVENTS: tuple[type[Message], ...] = (
     BargeIn,
     StopWord,
     Error,
+    UpdateProgress,
 )
 COMMANDS: tuple[type[Message], ...] = (
     Listen,
@@ -373,6 +419,7 @@ COMMANDS: tuple[type[Message], ...] = (
     SetMute,
     SetVolume,
     Configure,
+    Update,
 )
 _BY_TYPE: dict[str, type[Message]] = {cls.TYPE: cls for cls in (*HANDSHAKE, *EVENTS, *COMMANDS)}
 
@@ -387,9 +434,18 @@ Event = (
     | BargeIn
     | StopWord
     | Error
+    | UpdateProgress
 )
 Command = (
-    Listen | StopListening | PlayStart | PlayEnd | StopPlayback | SetMute | SetVolume | Configure
+    Listen
+    | StopListening
+    | PlayStart
+    | PlayEnd
+    | StopPlayback
+    | SetMute
+    | SetVolume
+    | Configure
+    | Update
 )
 
 
