@@ -71,8 +71,8 @@ class SatelliteLinkServer:
         on_paired: Callable[[str], None] | None = None,
     ) -> None:
         """``access_key`` None: none yet (only pairing works). ``pairing``: the window a spoken code
-        pairs in (None: pairing is off); ``on_paired`` stores a key it made (it raises OSError when
-        it cannot, and the pairing fails)."""
+        pairs in (None: pairing is off); ``on_paired`` stores a key it made (when it raises, the
+        pairing fails)."""
         if access_key == "":
             raise ValueError("access_key: must not be empty")
         self._pairing = pairing
@@ -461,7 +461,7 @@ class SatelliteLinkServer:
         if self._on_paired is not None:
             try:
                 self._on_paired(keys.access_key)
-            except OSError as err:
+            except Exception as err:  # whatever keeps the key from being stored
                 self._log.log("store", "pairing: cannot store the access key: %s", err)
                 await self._refuse_pairing(
                     connection,
