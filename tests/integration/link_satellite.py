@@ -14,6 +14,7 @@ from typing import Literal
 
 from realtime_voice_satellite.agent.certificate import ensure_certificate
 from realtime_voice_satellite.link import LinkCertificate, SatelliteLinkServer, protocol
+from realtime_voice_satellite.link.pairing import PairingWindow
 
 # As the satellite generates them (keys.new_access_key): 30 URL-safe characters.
 ACCESS_KEY = "kJ3pX9-vQ2mW7zR4tY8nB1cF6hL0sD"
@@ -26,7 +27,7 @@ CERTIFICATE = ensure_certificate(Path(tempfile.mkdtemp(prefix="link-satellite-")
 class LinkSatellite:
     name: str = "Kitchen"
     satellite_id: str = "kitchen-0001"
-    access_key: str = ACCESS_KEY
+    access_key: str | None = ACCESS_KEY  # None: not paired yet
     certificate: LinkCertificate = CERTIFICATE
     info: protocol.Info = field(
         default_factory=lambda: protocol.Info(
@@ -52,6 +53,9 @@ class LinkSatellite:
     _media_stream: str | None = None
     server: SatelliteLinkServer | None = None
     connected_event: asyncio.Event = field(default_factory=asyncio.Event)
+    # pairing as the agent does it (None: off); the codes it spoke, instead of speaking them
+    pairing: PairingWindow | None = None
+    spoken: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.info = replace(self.info, name=self.name, satellite_id=self.satellite_id)
@@ -67,8 +71,19 @@ class LinkSatellite:
             port=port,
             ping_interval=1.0,
             ping_timeout=1.0,
+            pairing=self.pairing,
+            on_paired=self._paired,
         )
         await self.server.start()
+
+    def open_pairing(self, **window: float) -> PairingWindow:
+        """Pairing mode, as a start without a key or ``--pair`` opens it (before ``start``)."""
+        self.pairing = PairingWindow(self.spoken.append, **window)  # type: ignore[arg-type]
+        self.pairing.open()
+        return self.pairing
+
+    def _paired(self, key: str) -> None:
+        self.access_key = key
 
     async def stop(self) -> None:
         if self.server is not None:
