@@ -14,6 +14,7 @@ from typing import Literal
 
 from realtime_voice_satellite.agent.certificate import ensure_certificate
 from realtime_voice_satellite.link import LinkCertificate, SatelliteLinkServer, protocol
+from realtime_voice_satellite.link.pairing import PairingWindow
 from tests.helpers import audio
 
 # As the satellite generates them (keys.new_access_key): 30 URL-safe characters.
@@ -27,7 +28,7 @@ CERTIFICATE = ensure_certificate(Path(tempfile.mkdtemp(prefix="link-satellite-")
 class LinkSatellite:
     name: str = "Kitchen"
     satellite_id: str = "kitchen-0001"
-    access_key: str = ACCESS_KEY
+    access_key: str | None = ACCESS_KEY  # None: not paired yet
     certificate: LinkCertificate = CERTIFICATE
     info: protocol.Info = field(
         default_factory=lambda: protocol.Info(
@@ -61,6 +62,9 @@ class LinkSatellite:
     # set by a test to hold the install after its first report (to see the progress in HA)
     update_hold: asyncio.Event | None = None
     _restart: asyncio.Task[None] | None = None
+    # pairing as the agent does it (None: off); the codes it spoke, instead of speaking them
+    pairing: PairingWindow | None = None
+    spoken: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.info = replace(self.info, name=self.name, satellite_id=self.satellite_id)
@@ -76,8 +80,19 @@ class LinkSatellite:
             port=port,
             ping_interval=1.0,
             ping_timeout=1.0,
+            pairing=self.pairing,
+            on_paired=self._paired,
         )
         await self.server.start()
+
+    def open_pairing(self, **window: float) -> PairingWindow:
+        """Pairing mode, as a start without a key or ``--pair`` opens it (before ``start``)."""
+        self.pairing = PairingWindow(self.spoken.append, **window)  # type: ignore[arg-type]
+        self.pairing.open()
+        return self.pairing
+
+    def _paired(self, key: str) -> None:
+        self.access_key = key
 
     async def stop(self) -> None:
         if self.server is not None:

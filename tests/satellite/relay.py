@@ -8,11 +8,12 @@ the WebSocket messages, as a man in the middle would: it may rewrite the certifi
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from pathlib import Path
 
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -28,11 +29,14 @@ class TerminatingRelay:
         *,
         rewrite_certificate: str | None = None,
         fake_auth_ok: bool = False,
+        both_ways: bool = False,
     ) -> None:
         self._target_port = target_port
         self.certificate = ensure_certificate(folder, "relay")
         self._rewrite = rewrite_certificate
         self._fake_auth_ok = fake_auth_ok
+        # after the first message, relay the client's too (pairing's confirmation)
+        self._both_ways = both_ways
         self._server: Server | None = None
         self.from_satellite: list[str | bytes] = []
 
@@ -68,10 +72,20 @@ class TerminatingRelay:
             if self._rewrite is not None:
                 auth["certificate"] = self._rewrite
             await upstream.send(json.dumps(auth))
+            if self._both_ways:
+                forward = asyncio.create_task(self._forward(downstream, upstream))
             with contextlib.suppress(ConnectionClosed):
                 async for message in upstream:
                     self.from_satellite.append(message)
                     await downstream.send(message)
+            if self._both_ways:
+                forward.cancel()
+
+    @staticmethod
+    async def _forward(downstream: ServerConnection, upstream: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for message in downstream:
+                await upstream.send(message)
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -24,7 +24,8 @@ from realtime_voice_satellite.agent.config import parse_config
 from realtime_voice_satellite.agent.credentials import (
     link_certificate,
     private_dir,
-    with_access_key,
+    state_dir,
+    write_access_key,
 )
 from realtime_voice_satellite.agent.identity import satellite_id
 from realtime_voice_satellite.audio import write_wav
@@ -262,8 +263,7 @@ def test_the_state_directory_is_made_owner_only(tmp_path: Path) -> None:
     config = parse_config(
         f"name: Kitchen\nlink: {{state_dir: {state}}}\nzeroconf: {{enabled: false}}\n", "t.yaml"
     )
-    config, created = with_access_key(config)
-    assert created is not None
+    write_access_key(state_dir(config), None)  # as pairing or --new-access-key
     link_certificate(config)
     satellite_id(state, 10800)
     assert _mode(state) == 0o700

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from realtime_voice_satellite.agent.config import load_config
-from realtime_voice_satellite.agent.credentials import ACCESS_KEY_FILE
+from realtime_voice_satellite.agent.credentials import ACCESS_KEY_FILE, write_access_key
 from realtime_voice_satellite.cli import main
 
 from . import fake_sounddevice as fake
@@ -72,10 +72,9 @@ def test_interactive_setup_writes_a_config_the_agent_loads_and_shows_the_key(
     assert loaded.link.state_dir == state
     assert config.stat().st_mode & 0o777 == 0o640
 
-    key = (state / ACCESS_KEY_FILE).read_text().strip()
-    assert "A new access key was made for satellite 'Kitchen'" in out
-    assert f"\n    {key}\n" in out
-    assert key not in caplog.text
+    # no key is made: the satellite pairs by a spoken code (issue #25)
+    assert not (state / ACCESS_KEY_FILE).exists()
+    assert "the satellite speaks a 6-digit code to type there" in out
     assert "realtime-voice satellite --doctor --config" in out
     assert "sudo systemctl restart realtime-voice-satellite" in out
     assert "Settings > Devices & services" in out
@@ -88,7 +87,7 @@ def test_interactive_setup_writes_a_config_the_agent_loads_and_shows_the_key(
     assert -13 < 20 * math.log10(abs(played["data"]).max() / 32768) < -11
 
 
-def test_flags_answer_everything_and_a_second_run_shows_the_same_key(
+def test_flags_answer_everything_and_a_second_run_shows_a_key_made_since(
     tmp_path: Path,
     pa: fake.FakePortAudio,
     monkeypatch: pytest.MonkeyPatch,
@@ -99,8 +98,9 @@ def test_flags_answer_everything_and_a_second_run_shows_the_same_key(
     flags = ("--input-device", "USB", "--output-device", "USB", "--name", "Hall")
     assert setup(monkeypatch, config, [], *flags) == 0  # stdin at its end: the tone "heard"
     first = capsys.readouterr().out
-    key = (tmp_path / ACCESS_KEY_FILE).read_text().strip()  # state dir: the config's
-    assert f"    {key}\n" in first
+    assert "speaks a 6-digit code" in first
+    # typed into HA for a satellite without a speaker; the state dir is the config's
+    key = write_access_key(tmp_path)
     assert setup(monkeypatch, config, [], *flags, "--overwrite") == 0
     second = capsys.readouterr().out
     assert "The access key for satellite 'Hall'" in second
@@ -114,8 +114,9 @@ def test_the_services_state_directory_is_used_when_it_is_there(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """install-satellite --service made /var/lib/realtime-voice for the user: the key goes there,
-    where the service (StateDirectory=) finds it, not next to the config."""
+    """install-satellite --service made /var/lib/realtime-voice for the user: the config names it,
+    so that a key made there (pairing, --new-access-key) is where the service (StateDirectory=)
+    looks, not next to the config."""
     from realtime_voice_satellite.agent import setup as setup_module
 
     monkeypatch.delenv("STATE_DIRECTORY")
@@ -124,8 +125,7 @@ def test_the_services_state_directory_is_used_when_it_is_there(
     monkeypatch.setattr(setup_module, "SERVICE_STATE_DIR", service_state)
     config = tmp_path / "etc" / "satellite.yaml"
     assert setup(monkeypatch, config, ["", "", "", ""]) == 0
-    key = (service_state / ACCESS_KEY_FILE).read_text().strip()
-    assert f"    {key}\n" in capsys.readouterr().out
+    assert "type the code the satellite speaks" in capsys.readouterr().out
     assert load_config(config).link.state_dir == service_state
     assert not (config.parent / ACCESS_KEY_FILE).exists()
 

@@ -152,7 +152,7 @@ def _path(*, nullable: bool) -> Check:
 class LinkConfig:
     host: str = field(default="0.0.0.0", metadata={"check": _typed(str, "a host address")})
     port: int = field(default=DEFAULT_PORT, metadata={"check": _number(1, 65535, integer=True)})
-    # Empty: the key the satellite generated in state_dir (``access_key`` file), made on first start.
+    # Empty: the key in state_dir (``access_key`` file), made by pairing or --new-access-key.
     access_key: str = field(default="", repr=False, metadata={"check": _access_key()})
     # Where the satellite keeps what it generates (TLS certificate and key, access key). None: the
     # systemd StateDirectory ($STATE_DIRECTORY), else the directory of the configuration file.

@@ -23,7 +23,7 @@ import yaml
 
 from .audio_io import AudioDeviceError
 from .config import RETIRED, ConfigError, load_config, parse_config
-from .credentials import with_access_key
+from .credentials import stored_access_key
 from .devices import (
     Device,
     check_rate,
@@ -242,8 +242,8 @@ def next_steps(path: Path, name: str, port: int) -> str:
         f"  2. Start the service: sudo systemctl restart {SERVICE}\n"
         f"     (or run it here:   {command} satellite --config {path})\n"
         "  3. In Home Assistant: Settings > Devices & services: the discovered satellite "
-        f"{name!r} (or Add integration > {INTEGRATION} with this Pi's address, port {port} and "
-        "the access key above)."
+        f"{name!r} (or Add integration > {INTEGRATION} with this Pi's address and port {port}), "
+        "then type the code the satellite speaks."
     )
 
 
@@ -303,7 +303,8 @@ def run_setup(options: Options) -> int:
         settings["link"] = {**(keep.get("link") or {}), "state_dir": str(state)}
     try:
         write_config(path, render(settings, path))
-        config, created = with_access_key(load_config(path))
+        config = load_config(path)
+        key = stored_access_key(config)
     except ConfigError as err:
         print(f"realtime-voice satellite --setup: {err}")
         return 1
@@ -316,8 +317,14 @@ def run_setup(options: Options) -> int:
 
     if (keep.get("link") or {}).get("access_key"):
         print(f"The access key is the one in {path} (link.access_key).")
+    elif key is not None:
+        show_access_key(key, config, new=False)
     else:
-        show_access_key(config.link.access_key, config, new=created is not None)
+        print(
+            "Pairing: once the service runs, add the satellite in Home Assistant; the satellite "
+            "speaks a 6-digit code to type there (pairing mode is open for 5 minutes after a "
+            "start without a key; realtime-voice satellite --pair opens it again)."
+        )
     for warning in options.warnings:
         print(f"WARNING: {warning}")
     print(next_steps(path, config.name, config.link.port))
