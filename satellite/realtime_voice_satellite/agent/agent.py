@@ -12,7 +12,7 @@ Rules (docs/link-protocol.md has the events):
 - A stop word (``wake_word.stop_words``, empty by default) is listened for only while the
   satellite speaks: it stops playback (``stop_word``, ``playback_stopped`` with ``played_ms``)
   and the satellite goes idle without listening; HA ends the conversation. The own-voice guard
-  holds for it too. It needs link protocol 2: with an older HA it stays off.
+  holds for it too.
 - Echo cancellation (``audio.echo_cancellation``, :mod:`.echo_cancel`): the microphone signal
   has the speaker's sound removed (the reference is what the output really took, through
   :class:`.played.PlaybackTap`). The wake word and stop words then hear the cancelled signal, and
@@ -518,8 +518,8 @@ class SatelliteAgent:
             self.player.end(LOCAL_CHIME)
 
     def _stop_words_on(self) -> bool:
-        """Stop words need a detector and an HA that understands ``stop_word`` (protocol 2)."""
-        return self.stop_detector is not None and self.server.protocol >= 2
+        """Stop words need a detector (every link version HA speaks knows ``stop_word``)."""
+        return self.stop_detector is not None
 
     def _heard_stop_word(self, detections: tuple[Detection, ...], pcm: bytes, now: float) -> bool:
         """The stop words heard in a block while speaking; True when one stopped the satellite."""
@@ -691,13 +691,6 @@ class SatelliteAgent:
     def on_connected(self) -> None:
         self._state = self._current_state()
         self._publish()
-        if self.stop_detector is not None and not self._stop_words_on():
-            self._link_log.log(
-                "stop words off",
-                "stop words are off: Home Assistant speaks link protocol %d, they need 2 "
-                "(update the integration)",
-                self.server.protocol,
-            )
 
     def on_disconnected(self) -> None:
         self.listening = None
