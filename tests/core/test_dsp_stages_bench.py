@@ -73,8 +73,10 @@ def test_figures_beside_their_baselines(monkeypatch: pytest.MonkeyPatch) -> None
     for figure in figures:
         assert figure.name.startswith(f"dsp stages, {pair.stage}: "), figure
         assert figure.baseline is not None, figure
-        assert math.isfinite(figure.value) and math.isfinite(figure.baseline), figure
-        assert figure.value >= 0 and figure.baseline >= 0, figure
+        assert math.isfinite(figure.value), figure
+        assert math.isfinite(figure.baseline), figure
+        assert figure.value >= 0, figure
+        assert figure.baseline >= 0, figure
     medians = [f for f in figures if "median of 2 rounds" in f.name]
     assert len(medians) == 4
     assert all(f.value > 0 and f.baseline > 0 for f in medians)  # both sides really ran
