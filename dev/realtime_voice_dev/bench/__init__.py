@@ -16,7 +16,15 @@ from dataclasses import asdict, dataclass
 HELP = "run the benchmarks and print their figures"
 
 # Areas that contribute figures, in the order they are printed.
-AREAS: tuple[str, ...] = (".realtime", ".audio", ".wakeword", ".satellite", ".echo", ".pipeline")
+AREAS: tuple[str, ...] = (
+    ".realtime",
+    ".audio",
+    ".wakeword",
+    ".satellite",
+    ".echo",
+    ".pipeline",
+    ".dsp_stages",
+)
 
 
 @dataclass(frozen=True, slots=True)
