@@ -1,10 +1,12 @@
-"""Options: models and voice, instructions, wake words and sensitivity, follow-up window, tools."""
+"""Options, in sections: model and voice, conversation (instructions, follow-up window), wake word,
+tools. Stored flat (one key per option, as the rest of the integration reads them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlowWithReload
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers import selector
 
 from . import SATELLITE_OPTIONS, async_send_satellite_settings
@@ -46,6 +48,23 @@ def voice_problem(options: dict[str, Any]) -> str | None:
     return None
 
 
+SECTION_REALTIME = "realtime"
+SECTION_CONVERSATION = "conversation"
+SECTION_WAKE_WORD = "wake_word"
+SECTION_TOOLS = "tools"
+
+
+def flatten(user_input: dict[str, Any]) -> dict[str, Any]:
+    """The sections' fields as one mapping (the options are stored flat)."""
+    flat: dict[str, Any] = {}
+    for name, value in user_input.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[name] = value
+    return flat
+
+
 def wake_word_choices(info: protocol.Info | None, active: list[str]) -> list[str]:
     """What the wake-word field offers: the satellite's models (when it has been seen) and every
     active one, so that stored wake words stay valid choices while the satellite is offline or no
@@ -67,25 +86,23 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             "admin_llm_apis": "",
             "invalid_media_hosts": "",
         }
-        if user_input is not None:
-            tool_errors, tool_placeholders = validate_tool_options(self.hass, user_input)
-            errors.update(tool_errors)
+        flat = flatten(user_input) if user_input is not None else None
+        if flat is not None:
+            tool_errors, tool_placeholders = validate_tool_options(self.hass, flat)
+            if tool_errors:  # shown on the section (HA shows a section's errors under it)
+                errors[SECTION_TOOLS] = next(iter(tool_errors.values()))
             placeholders.update(tool_placeholders)
-            if problem := voice_problem(user_input):
-                errors[CONF_VOICE] = "voice_unavailable"
+            if problem := voice_problem(flat):
+                errors[SECTION_REALTIME] = "voice_unavailable"
                 placeholders["detail"] = problem
             if not errors:
-                data = {
-                    **self.config_entry.options,
-                    **user_input,
-                    **normalize_tool_options(user_input),
-                }
-                if CONF_WAKE_THRESHOLD not in user_input:  # the field was cleared
+                data = {**self.config_entry.options, **flat, **normalize_tool_options(flat)}
+                if CONF_WAKE_THRESHOLD not in flat:  # the field was cleared
                     data.pop(CONF_WAKE_THRESHOLD, None)
                 await self._async_apply_without_reload(data)
                 return self.async_create_entry(data=data)
 
-        options = {**self.config_entry.options, **(user_input or {})}
+        options = {**self.config_entry.options, **(flat or {})}
         link = (
             self.config_entry.runtime_data.link
             if hasattr(self.config_entry, "runtime_data")
@@ -96,7 +113,7 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             options.get(CONF_WAKE_WORDS, info.wake_words_active if info else [])
         )
         available_wake_words = wake_word_choices(info, active_wake_words)
-        schema: dict[Any, Any] = {
+        realtime: dict[Any, Any] = {
             **model_fields(options),
             vol.Required(
                 CONF_VOICE_FALLBACK,
@@ -105,19 +122,11 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             vol.Required(
                 CONF_AUTO_SELECT_VOICE, default=options.get(CONF_AUTO_SELECT_VOICE, True)
             ): bool,
+        }
+        conversation: dict[Any, Any] = {
             vol.Required(
                 CONF_INSTRUCTIONS, default=options.get(CONF_INSTRUCTIONS, DEFAULT_INSTRUCTIONS)
             ): selector.TemplateSelector(),
-            vol.Required(CONF_WAKE_WORDS, default=active_wake_words): selector.SelectSelector(
-                selector.SelectSelectorConfig(options=available_wake_words, multiple=True)
-            ),
-            # empty: the satellite's own threshold (each wake word model's recommendation)
-            vol.Optional(
-                CONF_WAKE_THRESHOLD,
-                description={"suggested_value": options.get(CONF_WAKE_THRESHOLD)},
-            ): selector.NumberSelector(
-                selector.NumberSelectorConfig(min=0.05, max=0.95, step=0.05)
-            ),
             vol.Required(
                 CONF_FOLLOW_UP_SECONDS,
                 default=options.get(CONF_FOLLOW_UP_SECONDS, DEFAULT_FOLLOW_UP_SECONDS),
@@ -130,7 +139,30 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
                     mode=selector.NumberSelectorMode.BOX,
                 )
             ),
-            **tool_options_schema(self.hass, options),
+        }
+        wake_word: dict[Any, Any] = {
+            vol.Required(CONF_WAKE_WORDS, default=active_wake_words): selector.SelectSelector(
+                selector.SelectSelectorConfig(options=available_wake_words, multiple=True)
+            ),
+            # empty: the satellite's own threshold (each wake word model's recommendation)
+            vol.Optional(
+                CONF_WAKE_THRESHOLD,
+                description={"suggested_value": options.get(CONF_WAKE_THRESHOLD)},
+            ): selector.NumberSelector(
+                selector.NumberSelectorConfig(min=0.05, max=0.95, step=0.05)
+            ),
+        }
+        schema = {
+            vol.Required(SECTION_REALTIME): section(vol.Schema(realtime), {"collapsed": False}),
+            vol.Required(SECTION_CONVERSATION): section(
+                vol.Schema(conversation), {"collapsed": False}
+            ),
+            vol.Required(SECTION_WAKE_WORD): section(vol.Schema(wake_word), {"collapsed": False}),
+            vol.Required(SECTION_TOOLS): section(
+                vol.Schema(tool_options_schema(self.hass, options)),
+                # open when it has an error to show
+                {"collapsed": SECTION_TOOLS not in errors},
+            ),
         }
         return self.async_show_form(
             step_id="init",
