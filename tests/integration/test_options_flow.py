@@ -19,6 +19,7 @@ from tests.realtime_standin import StandinServer
 
 from .conftest import entry_for
 from .link_satellite import LinkSatellite
+from .options_form import nest, shown
 from .waiting import load_entry, wait_until
 
 
@@ -29,14 +30,8 @@ async def save_shown_form(
     as a user who only presses Submit does; ``changes`` are what the user edits."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    shown: dict[str, Any] = {}
-    for key in result["data_schema"].schema:
-        if callable(getattr(key, "default", None)):
-            shown[str(key)] = key.default()
-        elif (key.description or {}).get("suggested_value") is not None:
-            shown[str(key)] = key.description["suggested_value"]
     return await hass.config_entries.options.async_configure(
-        result["flow_id"], shown | (changes or {})
+        result["flow_id"], nest(result, shown(result) | (changes or {}))
     )
 
 
