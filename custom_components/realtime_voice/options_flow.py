@@ -10,26 +10,32 @@ from homeassistant.data_entry_flow import section
 from homeassistant.helpers import selector
 
 from . import SATELLITE_OPTIONS, async_send_satellite_settings
+from .account import account_of, accounts, async_create_account, find_account
 from .const import (
+    CONF_ACCOUNT,
+    CONF_API_KEY,
     CONF_AUTO_SELECT_VOICE,
     CONF_FOLLOW_UP_SECONDS,
     CONF_INSTRUCTIONS,
     CONF_LEGACY_MODEL,
     CONF_MODEL,
     CONF_MODEL_SELECTION,
+    CONF_URL,
     CONF_VOICE,
     CONF_VOICE_FALLBACK,
     CONF_WAKE_THRESHOLD,
     CONF_WAKE_WORDS,
     DEFAULT_FOLLOW_UP_SECONDS,
     DEFAULT_INSTRUCTIONS,
+    DEFAULT_URL,
     DEFAULT_VOICE_FALLBACK,
 )
 from .core.link import protocol
 from .core.realtime import registry
-from .flow_schemas import model_fields, select
+from .flow_schemas import account_schema, model_fields, select
 from .schema_library import vol
 from .tools import normalize_tool_options, tool_options_schema, validate_tool_options
+from .validation import RealtimeCheckError, async_check_realtime
 
 
 def voice_problem(options: dict[str, Any]) -> str | None:
@@ -53,6 +59,9 @@ SECTION_CONVERSATION = "conversation"
 SECTION_WAKE_WORD = "wake_word"
 SECTION_TOOLS = "tools"
 
+# In the model section: which OpenAI account the satellite uses, or another key (a new account).
+CONF_NEW_ACCOUNT = "new_account"
+
 
 def flatten(user_input: dict[str, Any]) -> dict[str, Any]:
     """The sections' fields as one mapping (the options are stored flat)."""
@@ -75,7 +84,11 @@ def wake_word_choices(info: protocol.Info | None, active: list[str]) -> list[str
 
 class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
     """Saving reloads the entry (a new Realtime session) unless only options that the satellite
-    applies itself changed: those are sent to it, and the conversation carries on."""
+    applies itself changed: those are sent to it, and the conversation carries on. The satellite's
+    OpenAI account (entry data, not an option) can be changed here too, to another account or to a
+    new key (then the account step asks it)."""
+
+    _options: dict[str, Any]
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         errors: dict[str, str] = {}
@@ -96,11 +109,15 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
                 errors[SECTION_REALTIME] = "voice_unavailable"
                 placeholders["detail"] = problem
             if not errors:
+                chosen = flat.pop(CONF_ACCOUNT, None)
+                new_account = flat.pop(CONF_NEW_ACCOUNT, False)
                 data = {**self.config_entry.options, **flat, **normalize_tool_options(flat)}
                 if CONF_WAKE_THRESHOLD not in flat:  # the field was cleared
                     data.pop(CONF_WAKE_THRESHOLD, None)
-                await self._async_apply_without_reload(data)
-                return self.async_create_entry(data=data)
+                self._options = data
+                if new_account:
+                    return await self.async_step_account()
+                return await self._async_save(chosen)
 
         options = {**self.config_entry.options, **(flat or {})}
         link = (
@@ -114,6 +131,7 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
         )
         available_wake_words = wake_word_choices(info, active_wake_words)
         realtime: dict[Any, Any] = {
+            **self._account_fields(),
             **model_fields(options),
             vol.Required(
                 CONF_VOICE_FALLBACK,
@@ -170,6 +188,66 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    async def async_step_account(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Another OpenAI key for this satellite: checked, then an account of its own (or the
+        account that already holds it)."""
+        errors: dict[str, str] = {}
+        placeholders = {"detail": ""}
+        if user_input is not None:
+            try:
+                await async_check_realtime(self.hass, user_input)
+            except RealtimeCheckError as err:
+                placeholders["detail"] = err.detail
+                errors["base"] = err.translation_key
+            else:
+                api_key = user_input[CONF_API_KEY]
+                url = user_input.get(CONF_URL) or DEFAULT_URL
+                account = find_account(self.hass, api_key, url) or await async_create_account(
+                    self.hass, api_key, url
+                )
+                return await self._async_save(account.entry_id)
+        return self.async_show_form(
+            step_id="account",
+            data_schema=self.add_suggested_values_to_schema(
+                account_schema({}),
+                {k: v for k, v in (user_input or {}).items() if k != CONF_API_KEY},
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    def _account_fields(self) -> dict[Any, Any]:
+        current = account_of(self.hass, self.config_entry)
+        choices = [
+            selector.SelectOptionDict(value=entry.entry_id, label=entry.title)
+            for entry in accounts(self.hass)
+        ]
+        fields: dict[Any, Any] = {}
+        if choices:
+            fields[
+                vol.Optional(
+                    CONF_ACCOUNT,
+                    default=current.entry_id if current is not None else choices[0]["value"],
+                )
+            ] = selector.SelectSelector(selector.SelectSelectorConfig(options=choices))
+        fields[vol.Optional(CONF_NEW_ACCOUNT, default=False)] = bool
+        return fields
+
+    async def _async_save(self, account_id: str | None) -> ConfigFlowResult:
+        data = self._options
+        await self._async_apply_without_reload(data)
+        entry = self.config_entry
+        if account_id is not None and account_id != entry.data.get(CONF_ACCOUNT):
+            # another key: a new session, once, whatever else changed
+            self.hass.config_entries.async_update_entry(
+                entry, data={**entry.data, CONF_ACCOUNT: account_id}
+            )
+            self.automatic_reload = False
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return self.async_create_entry(data=data)
 
     async def _async_apply_without_reload(self, options: dict[str, Any]) -> None:
         """Only satellite options changed: no reload; the satellite gets them now if it is online

@@ -276,6 +276,17 @@ async def test_the_options_form_can_be_filled_in(
     )
     walk.check("options", STRINGS["options"], result)
     assert result["errors"] == {"realtime": "voice_unavailable", "tools": "invalid_service"}
+    # another key for this satellite: the account step, with an error
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], nest(result, answers | {"new_account": True})
+    )
+    walk.check("options", STRINGS["options"], result)
+    assert result["step_id"] == "account"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_API_KEY: "sk-wrong", "url": standin.url}
+    )
+    walk.check("options", STRINGS["options"], result)
+    assert result["errors"] == {"base": "invalid_auth"}
     assert walk.problems == [], "\n".join(walk.problems)
     assert walk.seen == {f"options.{step}" for step in STRINGS["options"]["step"]}
     assert await hass.config_entries.async_unload(entry.entry_id)
