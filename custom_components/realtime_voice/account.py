@@ -88,9 +88,12 @@ def account_data(api_key: str, url: str) -> dict[str, Any]:
 
 @callback
 def account_title(hass: HomeAssistant, url: str) -> str:
-    """ "OpenAI account", or the endpoint's host for another endpoint (never its path or query,
-    which may carry a key); numbered when that title is taken."""
-    host = urlsplit(url).hostname or ""
+    """The account's title: "OpenAI account", or for another endpoint its host and port (never
+    its user, path or query, which may carry a key); numbered when that title is taken."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host and parts.port is not None:
+        host = f"{host}:{parts.port}"
     base = "OpenAI account" if url == DEFAULT_URL or not host else f"Realtime account ({host})"
     taken = {entry.title for entry in accounts(hass)}
     title, number = base, 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 from ipaddress import ip_address
+from urllib.parse import urlsplit
 
 import pytest
 from homeassistant import config_entries
@@ -112,7 +113,8 @@ async def test_full_user_flow(
 
     (account,) = accounts(hass)
     assert entry.data[CONF_ACCOUNT] == account.entry_id
-    assert account.title == "Realtime account (127.0.0.1)"  # not OpenAI's own endpoint
+    # not OpenAI's own endpoint: named by its host and port
+    assert account.title == f"Realtime account ({urlsplit(standin.url).netloc})"
     assert account.data[CONF_API_KEY] == API_KEY
     assert account.data[CONF_URL] == standin.url
     await hass.async_block_till_done()
