@@ -83,7 +83,7 @@ def test_config_flow_over_rest(main_stack: MainStack) -> None:
     hass.wait_state(ENTITY, lambda s: s == "idle", 20, "to be idle (satellite connected)")
     assert hass.state_of("binary_sensor.kitchen_link") == "on"
     hass.wait_state("sensor.kitchen_interface", lambda s: s == "ga", 20, "to show the GA interface")
-    assert hass.state_of("sensor.kitchen_model") == "gpt-realtime"
+    assert hass.state_of("sensor.kitchen_model") == "gpt-realtime-2.1"  # the default model
     assert hass.state("sensor.kitchen_model")["attributes"]["fallback"] is False
     assert hass.integration_errors() == []
 
@@ -136,7 +136,7 @@ def test_realtime_server_dropping_is_recovered(main_stack: MainStack) -> None:
         main_stack.stack.logs,
     )
     assert hass.state_of("sensor.kitchen_interface") == "ga"
-    assert hass.state_of("sensor.kitchen_model") == "gpt-realtime"
+    assert hass.state_of("sensor.kitchen_model") == "gpt-realtime-2.1"  # the default model
 
 
 def test_satellite_crash_and_restart_is_recovered(main_stack: MainStack) -> None:

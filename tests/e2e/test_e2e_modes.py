@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
 class Mode(NamedTuple):
-    selection: str  # the config flow's model_selection
+    selection: str  # the model_selection option (set in the options flow)
     endpoint: str  # the stand-in's --endpoint
     interface: str  # expected in sensor.<name>_interface
     model: str  # expected in sensor.<name>_model
@@ -30,7 +30,7 @@ class Mode(NamedTuple):
 @pytest.mark.parametrize(
     "mode",
     [
-        Mode("new", "ga", "ga", "gpt-realtime", False),
+        Mode("new", "ga", "ga", "gpt-realtime-2.1", False),
         Mode("legacy", "beta", "beta", "gpt-4o-realtime-preview", False),
         Mode("auto", "beta", "beta", "gpt-4o-realtime-preview", True),
     ],
