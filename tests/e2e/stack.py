@@ -631,10 +631,18 @@ class Hass:
         result = self.request("POST", flow, json={"handler": entry_id})
         if result.get("step_id") != "init":
             raise StackError(f"expected the options form, got {result}")
-        realtime: dict[str, Any] = {"model_selection": model_selection}
+        # what the form shows (defaults and suggested values), as the UI submits it, with the changes
+        sections: dict[str, dict[str, Any]] = {}
+        for part in result["data_schema"]:
+            shown = sections.setdefault(part["name"], {})
+            for item in part["schema"]:
+                if "default" in item:
+                    shown[item["name"]] = item["default"]
+                elif (item.get("description") or {}).get("suggested_value") is not None:
+                    shown[item["name"]] = item["description"]["suggested_value"]
+        sections["realtime"]["model_selection"] = model_selection
         if account_url != standin.url:
-            realtime["new_account"] = True
-        sections = {"realtime": realtime, "conversation": {}, "wake_word": {}, "tools": {}}
+            sections["realtime"]["new_account"] = True
         result = self.request("POST", f"{flow}/{result['flow_id']}", json=sections)
         if result.get("step_id") == "account":
             result = self.request(
