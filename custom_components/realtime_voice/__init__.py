@@ -1,7 +1,8 @@
 """Realtime Voice: a Raspberry Pi voice satellite speaking through OpenAI's Realtime API.
 
 One config entry per satellite: a link to the satellite (it is the server, HA connects), a Realtime
-session held warm for it, and its entities on one device.
+session held warm for it, and its entities on one device. The OpenAI key is in an account entry that
+the satellites share (account.py); it runs nothing of its own.
 """
 
 # ruff: noqa: E402 - the version check runs before the imports that need a supported release
@@ -19,9 +20,10 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers.storage import Store
 
+from .account import account_of, async_move_key_to_account, is_account
 from .const import (
     CONF_ACCESS_KEY,
     CONF_FOLLOW_UP_SECONDS,
@@ -62,7 +64,24 @@ class RealtimeVoiceData:
 type RealtimeVoiceConfigEntry = ConfigEntry[RealtimeVoiceData]
 
 
+async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """Version 1 kept the OpenAI key in each satellite's entry: it moves to a shared account."""
+    if entry.version > 2:  # written by a newer release: HA keeps it as it is
+        return False
+    if entry.version == 1:
+        await async_move_key_to_account(hass, entry)
+    return True
+
+
 async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry) -> bool:
+    if is_account(entry):
+        return True  # its satellites read the key when they open a session
+    if account_of(hass, entry) is None:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="account_missing",
+            translation_placeholders={"name": entry.title},
+        )
     link = SatelliteConnection(
         hass,
         host=entry.data[CONF_HOST],
@@ -149,6 +168,8 @@ SATELLITE_OPTIONS = frozenset({CONF_WAKE_WORDS, CONF_WAKE_THRESHOLD, CONF_FOLLOW
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry) -> bool:
+    if is_account(entry):
+        return True
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         await entry.runtime_data.manager.async_stop()
@@ -158,4 +179,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntr
 
 async def async_remove_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry) -> None:
     """The stored timers of a removed satellite go with it."""
+    if is_account(entry):
+        return
     await Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry.entry_id)).async_remove()

@@ -1,7 +1,10 @@
 """Config, options, re-authentication and reconfigure flows for Realtime Voice.
 
-One config entry per satellite. The Realtime connection (API key, endpoint, models, voice) is checked by
-a real connection through the compatibility layer, the satellite by a real authenticated link.
+One config entry per satellite, and one per OpenAI account (the API key and endpoint that the
+satellites of it share, account.py). Adding a satellite asks its address (unless discovered), then
+the code it speaks (pairing.py; or its access key, for a satellite without a speaker), and the
+OpenAI key only when no account holds one yet. The key is checked by a real connection through the
+compatibility layer, the satellite by a real authenticated link.
 """
 
 from __future__ import annotations
@@ -21,8 +24,19 @@ from homeassistant.core import callback
 from homeassistant.helpers import selector
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 
+from .account import (
+    account_data,
+    account_title,
+    accounts,
+    async_create_account,
+    async_reload_satellites,
+    find_account,
+    is_account,
+    satellites_of,
+)
 from .const import (
     CONF_ACCESS_KEY,
+    CONF_ACCOUNT,
     CONF_API_KEY,
     CONF_AUTO_SELECT_VOICE,
     CONF_FOLLOW_UP_SECONDS,
@@ -48,7 +62,7 @@ from .const import (
     DOMAIN,
 )
 from .core.link import protocol
-from .flow_schemas import PASSWORD, realtime_schema, satellite_schema
+from .flow_schemas import PASSWORD, account_schema, address_fields, satellite_schema
 from .options_flow import RealtimeVoiceOptionsFlow
 from .pairing import CONF_CODE, PairingFlowError, async_pair, async_request_code
 from .schema_library import vol
@@ -64,122 +78,61 @@ from .validation import (
 
 _LOGGER = logging.getLogger(__name__)
 
-CONF_REUSE_ENTRY = "reuse_entry"
-
-# Realtime settings that live in the entry's options (changeable later without re-adding).
-REALTIME_OPTION_KEYS = (CONF_MODEL_SELECTION, CONF_MODEL, CONF_LEGACY_MODEL, CONF_VOICE)
+CONF_ACCOUNT_ENTRY = "account_entry"
 
 
 class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Adds one satellite: the Realtime connection first (or reuse of one), then the satellite."""
+    """Adds one satellite: its address, the code it speaks (or its access key), then its OpenAI
+    account (asked only when there is none yet)."""
 
-    VERSION = 1
+    VERSION = 2
+    MINOR_VERSION = 1
 
     def __init__(self) -> None:
-        self._realtime: dict[str, Any] = {}
-        self._discovered: dict[str, Any] = {}
-        # the satellite the pair step pairs with: host, port and the name it shows
-        self._pairing: dict[str, Any] = {}
+        self._satellite: dict[str, Any] = {}  # host, port, then access key
+        self._discovered_name: str | None = None
+        self._info: protocol.Info | None = None
 
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
         return RealtimeVoiceOptionsFlow()
 
-    # --- Realtime connection -------------------------------------------------------------------
-
-    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Offer to reuse an API key that another entry holds, else ask for one."""
-        if self._current_entries_with_key():
-            return self.async_show_menu(step_id="user", menu_options=["reuse", "api"])
-        return await self.async_step_api()
-
-    async def async_step_reuse(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        entries = {entry.entry_id: entry for entry in self._current_entries_with_key()}
-        if user_input is not None:
-            source = entries[user_input[CONF_REUSE_ENTRY]]
-            self._realtime = {
-                CONF_API_KEY: source.data[CONF_API_KEY],
-                CONF_URL: source.data.get(CONF_URL, DEFAULT_URL),
-                **{
-                    key: source.options[key]
-                    for key in REALTIME_OPTION_KEYS
-                    if key in source.options
-                },
-            }
-            return await self.async_step_satellite()
-        options = [
-            selector.SelectOptionDict(value=entry_id, label=entry.title)
-            for entry_id, entry in entries.items()
-        ]
-        return self.async_show_form(
-            step_id="reuse",
-            data_schema=vol.Schema(
-                {
-                    vol.Required(CONF_REUSE_ENTRY, default=options[0]["value"]): (
-                        selector.SelectSelector(selector.SelectSelectorConfig(options=options))
-                    )
-                }
-            ),
-        )
-
-    async def async_step_api(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        errors: dict[str, str] = {}
-        placeholders = {"detail": ""}
-        if user_input is not None:
-            errors = await self._realtime_errors(user_input, placeholders)
-            if not errors:
-                self._realtime = dict(user_input)
-                return await self.async_step_satellite()
-        return self.async_show_form(
-            step_id="api",
-            data_schema=self.add_suggested_values_to_schema(
-                realtime_schema({}), user_input or self._realtime
-            ),
-            errors=errors,
-            description_placeholders=placeholders,
-        )
+    @classmethod
+    @callback
+    def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
+        return not is_account(config_entry)  # an account has its key and endpoint only
 
     # --- Satellite -------------------------------------------------------------------------------
 
-    async def async_step_satellite(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The satellite's address (a discovered satellite starts at its confirmation)."""
         errors: dict[str, str] = {}
-        if user_input is None and self._discovered:
-            user_input = {}  # the address came from discovery: pair at once
-        if user_input is not None and not user_input.get(CONF_ACCESS_KEY):
-            satellite = {**self._discovered, **user_input}
-            name = satellite.get("name") or satellite[CONF_HOST]
-            self._pairing = {**satellite, CONF_PORT: int(satellite[CONF_PORT]), "name": name}
-            return await self.async_step_pair()
         if user_input is not None:
-            satellite = {**self._discovered, **user_input}
-            satellite[CONF_PORT] = int(satellite[CONF_PORT])
-            info, errors = await self._satellite_check(satellite)
-            if info is not None:
-                await self.async_set_unique_id(info.satellite_id)
-                self._abort_if_unique_id_configured(
-                    updates={CONF_HOST: satellite[CONF_HOST], CONF_PORT: satellite[CONF_PORT]}
-                )
-                return self._create_entry(info.name, info.satellite_id, satellite)
-        with_address = not self._discovered
+            self._satellite = {
+                CONF_HOST: str(user_input[CONF_HOST]).strip(),
+                CONF_PORT: int(user_input[CONF_PORT]),
+            }
+            return await self.async_step_pair()
         return self.async_show_form(
-            step_id="satellite",
+            step_id="user",
             data_schema=self.add_suggested_values_to_schema(
-                satellite_schema(self._discovered, with_address=with_address, key_required=False),
-                {k: v for k, v in (user_input or {}).items() if k != CONF_ACCESS_KEY},
+                vol.Schema(address_fields({})), self._satellite
             ),
             errors=errors,
-            description_placeholders={"name": self._discovered.get("name", "")},
         )
 
     async def async_step_pair(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """The satellite speaks a code, the user types it (pairing.py); or, for a satellite
-        without a speaker, its access key. Submitted empty: the satellite says the code again."""
-        host, port = self._pairing[CONF_HOST], self._pairing[CONF_PORT]
+        without a speaker, its access key. Shown (or submitted empty): the satellite says the code
+        (again)."""
+        host, port = self._satellite[CONF_HOST], self._satellite[CONF_PORT]
         errors: dict[str, str] = {}
-        placeholders = {"name": self._pairing["name"], "host": f"{host}:{port}", "tries_left": ""}
+        placeholders = {
+            "name": self._discovered_name or host,
+            "host": f"{host}:{port}",
+            "tries_left": "",
+        }
         access_key = (user_input or {}).get(CONF_ACCESS_KEY)
         code = (user_input or {}).get(CONF_CODE, "").strip()
         try:
@@ -196,6 +149,19 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
             field = CONF_CODE if err.error in ("wrong_code", "invalid_code") else "base"
             errors = {field: err.error}
             placeholders["tries_left"] = str(err.tries_left or 0)
+        if (
+            errors.get("base") == "cannot_connect_satellite"
+            and self._discovered_name is None
+            and self.source != SOURCE_REAUTH
+        ):
+            # the address is what is wrong: back to it
+            return self.async_show_form(
+                step_id="user",
+                data_schema=self.add_suggested_values_to_schema(
+                    vol.Schema(address_fields({})), self._satellite
+                ),
+                errors=errors,
+            )
         return self.async_show_form(
             step_id="pair",
             data_schema=vol.Schema(
@@ -215,11 +181,82 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
             )
         # a satellite HA already has, paired again here: that entry gets the new key
         self._abort_if_unique_id_configured(updates=dict(satellite))
-        return self._create_entry(info.name, info.satellite_id, satellite)
+        self._satellite, self._info = dict(satellite), info
+        return await self.async_step_account()
 
-    def _create_entry(
-        self, title: str, satellite_id: str, satellite: Mapping[str, Any]
+    # --- OpenAI account --------------------------------------------------------------------------
+
+    async def async_step_account(
+        self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
+        """The OpenAI key, asked only when no account holds one: with one account the satellite
+        uses it, with several the user picks one."""
+        known = accounts(self.hass)
+        if user_input is None and len(known) == 1:
+            return self._create_satellite(known[0])
+        if user_input is None and len(known) > 1:
+            return await self.async_step_choose_account()
+        errors: dict[str, str] = {}
+        placeholders = {"detail": ""}
+        if user_input is not None:
+            errors = await self._realtime_errors(user_input, placeholders)
+            if not errors:
+                api_key = user_input[CONF_API_KEY]
+                url = user_input.get(CONF_URL) or DEFAULT_URL
+                account = find_account(self.hass, api_key, url) or await async_create_account(
+                    self.hass, api_key, url
+                )
+                return self._create_satellite(account)
+        return self.async_show_form(
+            step_id="account",
+            data_schema=self.add_suggested_values_to_schema(
+                account_schema({}),
+                {k: v for k, v in (user_input or {}).items() if k != CONF_API_KEY},
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_choose_account(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Several accounts (as after migrating satellites with different keys): which one."""
+        known = {entry.entry_id: entry for entry in accounts(self.hass)}
+        if user_input is not None and user_input[CONF_ACCOUNT_ENTRY] in known:
+            return self._create_satellite(known[user_input[CONF_ACCOUNT_ENTRY]])
+        options = [
+            selector.SelectOptionDict(value=entry_id, label=entry.title)
+            for entry_id, entry in known.items()
+        ]
+        return self.async_show_form(
+            step_id="choose_account",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_ACCOUNT_ENTRY, default=options[0]["value"]): (
+                        selector.SelectSelector(selector.SelectSelectorConfig(options=options))
+                    )
+                }
+            ),
+        )
+
+    async def async_step_openai_account(self, data: dict[str, Any]) -> ConfigFlowResult:
+        """Creates an account entry (started by the satellite's flow or the migration, with a key
+        already checked or already in use: account.async_create_account)."""
+        await self.async_set_unique_id(f"{DOMAIN}_account_{self.flow_id}")
+        return self.async_create_entry(
+            title=account_title(self.hass, data[CONF_URL]),
+            data=account_data(data[CONF_API_KEY], data[CONF_URL]),
+        )
+
+    def _create_satellite(self, account: ConfigEntry) -> ConfigFlowResult:
+        assert self._info is not None
+        data = {
+            CONF_HOST: self._satellite[CONF_HOST],
+            CONF_PORT: self._satellite[CONF_PORT],
+            CONF_ACCESS_KEY: self._satellite[CONF_ACCESS_KEY],
+            CONF_SATELLITE_ID: self._info.satellite_id,
+            CONF_ACCOUNT: account.entry_id,
+        }
         options = {
             CONF_MODEL_SELECTION: DEFAULT_MODEL_SELECTION,
             CONF_MODEL: DEFAULT_MODEL,
@@ -229,17 +266,8 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_AUTO_SELECT_VOICE: True,
             CONF_INSTRUCTIONS: DEFAULT_INSTRUCTIONS,
             CONF_FOLLOW_UP_SECONDS: DEFAULT_FOLLOW_UP_SECONDS,
-            **{key: self._realtime[key] for key in REALTIME_OPTION_KEYS if key in self._realtime},
         }
-        data = {
-            CONF_API_KEY: self._realtime[CONF_API_KEY],
-            CONF_URL: self._realtime.get(CONF_URL, DEFAULT_URL),
-            CONF_HOST: satellite[CONF_HOST],
-            CONF_PORT: satellite[CONF_PORT],
-            CONF_ACCESS_KEY: satellite[CONF_ACCESS_KEY],
-            CONF_SATELLITE_ID: satellite_id,
-        }
-        return self.async_create_entry(title=title, data=data, options=options)
+        return self.async_create_entry(title=self._info.name, data=data, options=options)
 
     # --- Discovery -------------------------------------------------------------------------------
 
@@ -253,11 +281,11 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
             updates={CONF_HOST: discovery_info.host, CONF_PORT: discovery_info.port}
         )
         name = properties.get("name") or discovery_info.name.split(".", 1)[0]
-        self._discovered = {
+        self._satellite = {
             CONF_HOST: discovery_info.host,
             CONF_PORT: discovery_info.port or DEFAULT_PORT,
-            "name": name,
         }
+        self._discovered_name = name
         self.context["title_placeholders"] = {"name": name}
         return await self.async_step_zeroconf_confirm()
 
@@ -265,31 +293,23 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         if user_input is not None:
-            return await self.async_step_user()
+            return await self.async_step_pair()
         return self.async_show_form(
             step_id="zeroconf_confirm",
             description_placeholders={
-                "name": self._discovered["name"],
-                "host": f"{self._discovered[CONF_HOST]}:{self._discovered[CONF_PORT]}",
+                "name": self._discovered_name or "",
+                "host": f"{self._satellite[CONF_HOST]}:{self._satellite[CONF_PORT]}",
             },
         )
 
     # --- Re-authentication and reconfigure -----------------------------------------------------
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
-        """Two keys can be refused: the satellite's access key (the link) or the API key (the
-        Realtime session). Ask the satellite which: if it refuses the stored access key, that is the
-        one to renew; otherwise (it accepts it, or is unreachable) the API key."""
-        try:
-            await async_check_satellite(
-                entry_data[CONF_HOST], entry_data[CONF_PORT], entry_data[CONF_ACCESS_KEY]
-            )
-        except (InvalidAccessKeyError, WeakAccessKeyError):
-            # A weak stored key dates from before the encrypted link: the satellite made a new one.
-            return await self.async_step_reauth_access_key()
-        except SatelliteUnreachableError:  # also "busy": HA's own link is up with this key
-            pass
-        return await self.async_step_reauth_confirm()
+        """An account's reauth: the endpoint refused its API key (one for all its satellites). A
+        satellite's: the satellite refused Home Assistant's access key."""
+        if is_account(self._get_reauth_entry()):
+            return await self.async_step_reauth_confirm()
+        return await self.async_step_reauth_access_key()
 
     async def async_step_reauth_access_key(
         self, user_input: dict[str, Any] | None = None
@@ -297,26 +317,30 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
         """The satellite refuses the stored access key (it was reinstalled, or paired with
         another Home Assistant): pair again at the entry's address."""
         entry = self._get_reauth_entry()
-        self._pairing = {
-            CONF_HOST: entry.data[CONF_HOST],
-            CONF_PORT: entry.data[CONF_PORT],
-            "name": entry.title,
-        }
+        self._satellite = {CONF_HOST: entry.data[CONF_HOST], CONF_PORT: entry.data[CONF_PORT]}
+        self._discovered_name = entry.title
         return await self.async_step_pair()
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
+        """A new API key for the account; every satellite of it then reconnects with it."""
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
-        placeholders = {"name": entry.title, "detail": ""}
+        placeholders = {
+            "name": entry.title,
+            "satellites": self._satellite_names(entry),
+            "detail": "",
+        }
         if user_input is not None:
-            settings = {**entry.data, **entry.options, CONF_API_KEY: user_input[CONF_API_KEY]}
+            settings = {**entry.data, CONF_API_KEY: user_input[CONF_API_KEY]}
             errors = await self._realtime_errors(settings, placeholders)
             if not errors:
-                return self.async_update_reload_and_abort(
+                result = self.async_update_reload_and_abort(
                     entry, data_updates={CONF_API_KEY: user_input[CONF_API_KEY]}
                 )
+                async_reload_satellites(self.hass, entry)
+                return result
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=vol.Schema({vol.Required(CONF_API_KEY): PASSWORD}),
@@ -328,6 +352,8 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         entry = self._get_reconfigure_entry()
+        if is_account(entry):
+            return await self.async_step_reconfigure_account()
         errors: dict[str, str] = {}
         if user_input is not None:
             port = int(user_input[CONF_PORT])
@@ -349,6 +375,40 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
                 satellite_schema(entry.data), user_input or entry.data
             ),
             errors=errors,
+        )
+
+    async def async_step_reconfigure_account(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Rotate the account's key (or move it to another endpoint) before the old one is
+        revoked: checked, stored, and every satellite of it reconnects with it."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        placeholders = {
+            "name": entry.title,
+            "satellites": self._satellite_names(entry),
+            "detail": "",
+        }
+        if user_input is not None:
+            errors = await self._realtime_errors(user_input, placeholders)
+            if not errors:
+                result = self.async_update_reload_and_abort(
+                    entry,
+                    data_updates={
+                        CONF_API_KEY: user_input[CONF_API_KEY],
+                        CONF_URL: user_input.get(CONF_URL) or DEFAULT_URL,
+                    },
+                    reason="account_updated",
+                )
+                async_reload_satellites(self.hass, entry)
+                return result
+        return self.async_show_form(
+            step_id="reconfigure_account",
+            data_schema=self.add_suggested_values_to_schema(
+                account_schema({}), {CONF_URL: (user_input or entry.data).get(CONF_URL)}
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
         )
 
     # --- helpers -------------------------------------------------------------------------------
@@ -383,9 +443,5 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
             return None, {"base": "cannot_connect_satellite"}
         return info, {}
 
-    def _current_entries_with_key(self) -> list[ConfigEntry]:
-        return [
-            entry
-            for entry in self._async_current_entries(include_ignore=False)
-            if entry.data.get(CONF_API_KEY)
-        ]
+    def _satellite_names(self, account: ConfigEntry) -> str:
+        return ", ".join(sorted(entry.title for entry in satellites_of(self.hass, account))) or "-"

@@ -14,8 +14,13 @@ from .core.realtime import settings as realtime_settings
 DOMAIN: Final = "realtime_voice"
 
 # Config entry data (the connection): names fixed so that automations and docs can rely on them.
+# An OpenAI account entry holds the API key and endpoint (CONF_KIND marks it); each satellite entry
+# holds its link and names its account (CONF_ACCOUNT, the account entry's id): account.py.
 CONF_API_KEY: Final = "api_key"
 CONF_URL: Final = "url"
+CONF_KIND: Final = "kind"
+KIND_ACCOUNT: Final = "openai_account"
+CONF_ACCOUNT: Final = "account"
 CONF_HOST: Final = "host"
 CONF_PORT: Final = "port"
 CONF_ACCESS_KEY: Final = "access_key"

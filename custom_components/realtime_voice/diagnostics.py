@@ -1,4 +1,5 @@
-"""Diagnostics for a satellite: configuration (secrets redacted), link, session and metrics."""
+"""Diagnostics for a satellite: configuration (secrets redacted), its account (the key and endpoint
+redacted), link, session and metrics; for an account: its configuration and satellites."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
 from . import RealtimeVoiceConfigEntry
+from .account import account_of, is_account, satellites_of
 from .const import CONF_ACCESS_KEY, CONF_API_KEY, CONF_URL, DEFAULT_URL
 from .tools.const import CONF_SECURE_PIN
 
@@ -17,9 +20,25 @@ from .tools.const import CONF_SECURE_PIN
 TO_REDACT = {CONF_API_KEY, CONF_ACCESS_KEY, CONF_URL, CONF_SECURE_PIN}
 
 
+def _account(entry: ConfigEntry) -> dict[str, Any]:
+    return {
+        "entry_id": entry.entry_id,
+        "title": entry.title,
+        "data": async_redact_data(dict(entry.data), TO_REDACT),
+        # what the URL may tell without showing it: OpenAI's own endpoint or another
+        "url_is_default": entry.data.get(CONF_URL, DEFAULT_URL) == DEFAULT_URL,
+    }
+
+
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
 ) -> dict[str, Any]:
+    if is_account(entry):
+        return {
+            "account": _account(entry),
+            "satellites": sorted(satellite.title for satellite in satellites_of(hass, entry)),
+        }
+    account = account_of(hass, entry)
     link = entry.runtime_data.link
     manager = entry.runtime_data.manager
     session = manager.session
@@ -28,9 +47,8 @@ async def async_get_config_entry_diagnostics(
             "title": entry.title,
             "data": async_redact_data(dict(entry.data), TO_REDACT),
             "options": async_redact_data(dict(entry.options), TO_REDACT),
-            # what the URL may tell without showing it: OpenAI's own endpoint or another
-            "url_is_default": entry.data.get(CONF_URL, DEFAULT_URL) == DEFAULT_URL,
         },
+        "account": None if account is None else _account(account),
         "link": {
             "available": link.available,
             "reconnects": link.reconnects,

@@ -1,4 +1,4 @@
-"""The form fields that the config flow and the options flow share (models, voice, satellite).
+"""The form fields that the config flow and the options flow share (account, models, voice, satellite).
 
 Both flows import this module and neither imports the other.
 """
@@ -46,13 +46,12 @@ def select(options: tuple[str, ...], *, custom: bool = False, key: str | None = 
     return selector.SelectSelector(config)
 
 
-def realtime_schema(defaults: Mapping[str, Any]) -> vol.Schema:
-    """The Realtime connection form: key, endpoint and the model fields."""
+def account_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    """The OpenAI account form: the key and its endpoint (the models are each satellite's options)."""
     return vol.Schema(
         {
-            vol.Required(CONF_API_KEY, default=defaults.get(CONF_API_KEY, vol.UNDEFINED)): PASSWORD,
+            vol.Required(CONF_API_KEY): PASSWORD,
             vol.Required(CONF_URL, default=defaults.get(CONF_URL, DEFAULT_URL)): str,
-            **model_fields(defaults),
         }
     )
 
@@ -76,20 +75,22 @@ def model_fields(defaults: Mapping[str, Any]) -> dict[Any, Any]:
     }
 
 
-def satellite_schema(
-    defaults: Mapping[str, Any], *, with_address: bool = True, key_required: bool = True
-) -> vol.Schema:
-    """The satellite form: address (unless discovered) and access key (optional where it pairs:
-    without one, the flow pairs by the code the satellite speaks)."""
-    fields: dict[Any, Any] = {}
-    if with_address:
-        fields[vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, vol.UNDEFINED))] = str
-        fields[vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT))] = (
+def address_fields(defaults: Mapping[str, Any]) -> dict[Any, Any]:
+    """The satellite's host and port."""
+    return {
+        vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, vol.UNDEFINED)): str,
+        vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PORT)): (
             selector.NumberSelector(
                 selector.NumberSelectorConfig(
                     min=1, max=65535, step=1, mode=selector.NumberSelectorMode.BOX
                 )
             )
-        )
-    fields[(vol.Required if key_required else vol.Optional)(CONF_ACCESS_KEY)] = PASSWORD
+        ),
+    }
+
+
+def satellite_schema(defaults: Mapping[str, Any], *, with_address: bool = True) -> vol.Schema:
+    """The satellite form: address (unless known already) and access key."""
+    fields: dict[Any, Any] = address_fields(defaults) if with_address else {}
+    fields[vol.Required(CONF_ACCESS_KEY)] = PASSWORD
     return vol.Schema(fields)

@@ -1,33 +1,41 @@
-"""Options: models and voice, instructions, wake words and sensitivity, follow-up window, tools."""
+"""Options, in sections: model and voice, conversation (instructions, follow-up window), wake word,
+tools. Stored flat (one key per option, as the rest of the integration reads them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlowWithReload
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers import selector
 
 from . import SATELLITE_OPTIONS, async_send_satellite_settings
+from .account import account_of, accounts, async_create_account, find_account
 from .const import (
+    CONF_ACCOUNT,
+    CONF_API_KEY,
     CONF_AUTO_SELECT_VOICE,
     CONF_FOLLOW_UP_SECONDS,
     CONF_INSTRUCTIONS,
     CONF_LEGACY_MODEL,
     CONF_MODEL,
     CONF_MODEL_SELECTION,
+    CONF_URL,
     CONF_VOICE,
     CONF_VOICE_FALLBACK,
     CONF_WAKE_THRESHOLD,
     CONF_WAKE_WORDS,
     DEFAULT_FOLLOW_UP_SECONDS,
     DEFAULT_INSTRUCTIONS,
+    DEFAULT_URL,
     DEFAULT_VOICE_FALLBACK,
 )
 from .core.link import protocol
 from .core.realtime import registry
-from .flow_schemas import model_fields, select
+from .flow_schemas import account_schema, model_fields, select
 from .schema_library import vol
 from .tools import normalize_tool_options, tool_options_schema, validate_tool_options
+from .validation import RealtimeCheckError, async_check_realtime
 
 
 def voice_problem(options: dict[str, Any]) -> str | None:
@@ -46,6 +54,26 @@ def voice_problem(options: dict[str, Any]) -> str | None:
     return None
 
 
+SECTION_REALTIME = "realtime"
+SECTION_CONVERSATION = "conversation"
+SECTION_WAKE_WORD = "wake_word"
+SECTION_TOOLS = "tools"
+
+# In the model section: which OpenAI account the satellite uses, or another key (a new account).
+CONF_NEW_ACCOUNT = "new_account"
+
+
+def flatten(user_input: dict[str, Any]) -> dict[str, Any]:
+    """The sections' fields as one mapping (the options are stored flat)."""
+    flat: dict[str, Any] = {}
+    for name, value in user_input.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[name] = value
+    return flat
+
+
 def wake_word_choices(info: protocol.Info | None, active: list[str]) -> list[str]:
     """What the wake-word field offers: the satellite's models (when it has been seen) and every
     active one, so that stored wake words stay valid choices while the satellite is offline or no
@@ -56,7 +84,11 @@ def wake_word_choices(info: protocol.Info | None, active: list[str]) -> list[str
 
 class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
     """Saving reloads the entry (a new Realtime session) unless only options that the satellite
-    applies itself changed: those are sent to it, and the conversation carries on."""
+    applies itself changed: those are sent to it, and the conversation carries on. The satellite's
+    OpenAI account (entry data, not an option) can be changed here too, to another account or to a
+    new key (then the account step asks it)."""
+
+    _options: dict[str, Any]
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         errors: dict[str, str] = {}
@@ -67,25 +99,27 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             "admin_llm_apis": "",
             "invalid_media_hosts": "",
         }
-        if user_input is not None:
-            tool_errors, tool_placeholders = validate_tool_options(self.hass, user_input)
-            errors.update(tool_errors)
+        flat = flatten(user_input) if user_input is not None else None
+        if flat is not None:
+            tool_errors, tool_placeholders = validate_tool_options(self.hass, flat)
+            if tool_errors:  # shown on the section (HA shows a section's errors under it)
+                errors[SECTION_TOOLS] = next(iter(tool_errors.values()))
             placeholders.update(tool_placeholders)
-            if problem := voice_problem(user_input):
-                errors[CONF_VOICE] = "voice_unavailable"
+            if problem := voice_problem(flat):
+                errors[SECTION_REALTIME] = "voice_unavailable"
                 placeholders["detail"] = problem
             if not errors:
-                data = {
-                    **self.config_entry.options,
-                    **user_input,
-                    **normalize_tool_options(user_input),
-                }
-                if CONF_WAKE_THRESHOLD not in user_input:  # the field was cleared
+                chosen = flat.pop(CONF_ACCOUNT, None)
+                new_account = flat.pop(CONF_NEW_ACCOUNT, False)
+                data = {**self.config_entry.options, **flat, **normalize_tool_options(flat)}
+                if CONF_WAKE_THRESHOLD not in flat:  # the field was cleared
                     data.pop(CONF_WAKE_THRESHOLD, None)
-                await self._async_apply_without_reload(data)
-                return self.async_create_entry(data=data)
+                self._options = data
+                if new_account:
+                    return await self.async_step_account()
+                return await self._async_save(chosen)
 
-        options = {**self.config_entry.options, **(user_input or {})}
+        options = {**self.config_entry.options, **(flat or {})}
         link = (
             self.config_entry.runtime_data.link
             if hasattr(self.config_entry, "runtime_data")
@@ -96,7 +130,8 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             options.get(CONF_WAKE_WORDS, info.wake_words_active if info else [])
         )
         available_wake_words = wake_word_choices(info, active_wake_words)
-        schema: dict[Any, Any] = {
+        realtime: dict[Any, Any] = {
+            **self._account_fields(),
             **model_fields(options),
             vol.Required(
                 CONF_VOICE_FALLBACK,
@@ -105,19 +140,11 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             vol.Required(
                 CONF_AUTO_SELECT_VOICE, default=options.get(CONF_AUTO_SELECT_VOICE, True)
             ): bool,
+        }
+        conversation: dict[Any, Any] = {
             vol.Required(
                 CONF_INSTRUCTIONS, default=options.get(CONF_INSTRUCTIONS, DEFAULT_INSTRUCTIONS)
             ): selector.TemplateSelector(),
-            vol.Required(CONF_WAKE_WORDS, default=active_wake_words): selector.SelectSelector(
-                selector.SelectSelectorConfig(options=available_wake_words, multiple=True)
-            ),
-            # empty: the satellite's own threshold (each wake word model's recommendation)
-            vol.Optional(
-                CONF_WAKE_THRESHOLD,
-                description={"suggested_value": options.get(CONF_WAKE_THRESHOLD)},
-            ): selector.NumberSelector(
-                selector.NumberSelectorConfig(min=0.05, max=0.95, step=0.05)
-            ),
             vol.Required(
                 CONF_FOLLOW_UP_SECONDS,
                 default=options.get(CONF_FOLLOW_UP_SECONDS, DEFAULT_FOLLOW_UP_SECONDS),
@@ -130,7 +157,30 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
                     mode=selector.NumberSelectorMode.BOX,
                 )
             ),
-            **tool_options_schema(self.hass, options),
+        }
+        wake_word: dict[Any, Any] = {
+            vol.Required(CONF_WAKE_WORDS, default=active_wake_words): selector.SelectSelector(
+                selector.SelectSelectorConfig(options=available_wake_words, multiple=True)
+            ),
+            # empty: the satellite's own threshold (each wake word model's recommendation)
+            vol.Optional(
+                CONF_WAKE_THRESHOLD,
+                description={"suggested_value": options.get(CONF_WAKE_THRESHOLD)},
+            ): selector.NumberSelector(
+                selector.NumberSelectorConfig(min=0.05, max=0.95, step=0.05)
+            ),
+        }
+        schema = {
+            vol.Required(SECTION_REALTIME): section(vol.Schema(realtime), {"collapsed": False}),
+            vol.Required(SECTION_CONVERSATION): section(
+                vol.Schema(conversation), {"collapsed": False}
+            ),
+            vol.Required(SECTION_WAKE_WORD): section(vol.Schema(wake_word), {"collapsed": False}),
+            vol.Required(SECTION_TOOLS): section(
+                vol.Schema(tool_options_schema(self.hass, options)),
+                # open when it has an error to show
+                {"collapsed": SECTION_TOOLS not in errors},
+            ),
         }
         return self.async_show_form(
             step_id="init",
@@ -138,6 +188,66 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    async def async_step_account(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Another OpenAI key for this satellite: checked, then an account of its own (or the
+        account that already holds it)."""
+        errors: dict[str, str] = {}
+        placeholders = {"detail": ""}
+        if user_input is not None:
+            try:
+                await async_check_realtime(self.hass, user_input)
+            except RealtimeCheckError as err:
+                placeholders["detail"] = err.detail
+                errors["base"] = err.translation_key
+            else:
+                api_key = user_input[CONF_API_KEY]
+                url = user_input.get(CONF_URL) or DEFAULT_URL
+                account = find_account(self.hass, api_key, url) or await async_create_account(
+                    self.hass, api_key, url
+                )
+                return await self._async_save(account.entry_id)
+        return self.async_show_form(
+            step_id="account",
+            data_schema=self.add_suggested_values_to_schema(
+                account_schema({}),
+                {k: v for k, v in (user_input or {}).items() if k != CONF_API_KEY},
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    def _account_fields(self) -> dict[Any, Any]:
+        current = account_of(self.hass, self.config_entry)
+        choices = [
+            selector.SelectOptionDict(value=entry.entry_id, label=entry.title)
+            for entry in accounts(self.hass)
+        ]
+        fields: dict[Any, Any] = {}
+        if choices:
+            fields[
+                vol.Optional(
+                    CONF_ACCOUNT,
+                    default=current.entry_id if current is not None else choices[0]["value"],
+                )
+            ] = selector.SelectSelector(selector.SelectSelectorConfig(options=choices))
+        fields[vol.Optional(CONF_NEW_ACCOUNT, default=False)] = bool
+        return fields
+
+    async def _async_save(self, account_id: str | None) -> ConfigFlowResult:
+        data = self._options
+        await self._async_apply_without_reload(data)
+        entry = self.config_entry
+        if account_id is not None and account_id != entry.data.get(CONF_ACCOUNT):
+            # another key: a new session, once, whatever else changed
+            self.hass.config_entries.async_update_entry(
+                entry, data={**entry.data, CONF_ACCOUNT: account_id}
+            )
+            self.automatic_reload = False
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return self.async_create_entry(data=data)
 
     async def _async_apply_without_reload(self, options: dict[str, Any]) -> None:
         """Only satellite options changed: no reload; the satellite gets them now if it is online

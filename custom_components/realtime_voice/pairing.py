@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from .core.link import LinkCertificateError, LinkConnectionError
+from .core.link import LinkCertificateError, LinkConnectionError, LinkOutdatedError
 from .core.link.pairing import CODE_DIGITS, PairingError, pair, request_code
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,6 +50,9 @@ async def async_request_code(host: str, port: int) -> None:
         raise PairingFlowError(_ERRORS[err.code]) from err
     except LinkCertificateError as err:
         raise PairingFlowError("satellite_certificate") from err
+    except LinkOutdatedError as err:
+        _LOGGER.warning("%s", err)
+        raise PairingFlowError("satellite_outdated") from err
     except LinkConnectionError as err:
         _LOGGER.debug("Asking %s:%s for a pairing code failed: %s", host, port, err)
         raise PairingFlowError("cannot_connect_satellite") from err
@@ -67,6 +70,9 @@ async def async_pair(host: str, port: int, typed: str) -> str:
     except LinkCertificateError as err:
         _LOGGER.warning("Pairing with %s:%s refused: %s", host, port, err)
         raise PairingFlowError("satellite_certificate") from err
+    except LinkOutdatedError as err:
+        _LOGGER.warning("%s", err)
+        raise PairingFlowError("satellite_outdated") from err
     except LinkConnectionError as err:
         _LOGGER.debug("Pairing with %s:%s failed: %s", host, port, err)
         raise PairingFlowError("cannot_connect_satellite") from err

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
+from .account import async_start_account_reauth, realtime_config
 from .core.backoff import backoff_delays
 from .core.realtime import (
     AuthenticationError,
@@ -166,7 +167,7 @@ class SessionKeeper:
             try:
                 await self._ensure_open()
             except AuthenticationError:
-                return  # re-authentication was started; the entry reloads with the new key
+                return  # the account's re-authentication was started; it reloads this entry
             except RealtimeError as err:
                 delay = next(delays)
                 _LOGGER.warning(
@@ -186,7 +187,7 @@ class SessionKeeper:
             described = await self._describe(None)
             try:
                 session = await open_session(
-                    realtime_settings({**self.entry.data, **self.entry.options}),
+                    realtime_settings(realtime_config(self.hass, self.entry)),
                     described.description,
                     selection_memory=self.selection_memory,
                 )
@@ -194,7 +195,7 @@ class SessionKeeper:
                 self.figures.last_error = err.code
                 self._notify()
                 if isinstance(err, AuthenticationError):
-                    self.entry.async_start_reauth(self.hass)
+                    async_start_account_reauth(self.hass, self.entry)
                 raise
             self._session = session
             self._described = described
@@ -216,7 +217,7 @@ class SessionKeeper:
             if isinstance(event, rt.Closed) and event.error is not None:
                 self.figures.last_error = getattr(event.error, "code", type(event.error).__name__)
                 if isinstance(event.error, AuthenticationError):
-                    self.entry.async_start_reauth(self.hass)
+                    async_start_account_reauth(self.hass, self.entry)
             try:
                 await self._on_event(event)
             except Exception:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import requests
@@ -435,6 +436,8 @@ class Hass:
     events: list[dict[str, Any]] = field(default_factory=list)
     _next_id: int = 1
     log_checked_upto: int = 0
+    # the endpoint of the account the first satellite's flow created (later ones use it unasked)
+    account_url: str | None = None
 
     @property
     def base(self) -> str:
@@ -586,49 +589,77 @@ class Hass:
         model_selection: str = "auto",
         steps: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Drive the config flow over REST as the UI does; returns the created entry."""
-        result = self.request(
-            "POST",
-            "/api/config/config_entries/flow",
-            json={"handler": DOMAIN, "show_advanced_options": False},
-        )
-        if result.get("type") == "menu":
+        """Drive the config flow over REST as the UI does: the address, the access key, and the
+        OpenAI key when no account holds one (the first satellite); then, where this satellite
+        needs another endpoint than its account's or another model selection, its options.
+        Returns the created entry."""
+
+        def post(path: str, data: dict[str, Any]) -> dict[str, Any]:
+            result = self.request("POST", path, json=data)
             if steps is not None:
                 steps.append(result)
-            result = self.request(
-                "POST",
-                f"/api/config/config_entries/flow/{result['flow_id']}",
-                json={"next_step_id": "api"},
-            )
-        if steps is not None:
-            steps.append(result)
-        if result.get("step_id") != "api":
-            raise StackError(f"expected the api form, got {result}")
-        api = {
-            "api_key": API_KEY,
-            "url": standin.url,
-            "model_selection": model_selection,
-            "model": "gpt-realtime",
-            "legacy_model": "gpt-4o-realtime-preview",
-            "voice": "alloy",
-        }
-        result = self.request(
-            "POST", f"/api/config/config_entries/flow/{result['flow_id']}", json=api
-        )
-        if steps is not None:
-            steps.append(result)
+            return result
+
+        flow = "/api/config/config_entries/flow"
+        result = post(flow, {"handler": DOMAIN, "show_advanced_options": False})
+        if result.get("step_id") != "user":
+            raise StackError(f"expected the address form, got {result}")
+        result = post(f"{flow}/{result['flow_id']}", {"host": "127.0.0.1", "port": satellite.port})
         if result.get("step_id") != "satellite":
-            raise StackError(f"expected the satellite form, got {result}\n{self.logs()}")
-        result = self.request(
-            "POST",
-            f"/api/config/config_entries/flow/{result['flow_id']}",
-            json={"host": "127.0.0.1", "port": satellite.port, "access_key": ACCESS_KEY},
-        )
-        if steps is not None:
-            steps.append(result)
+            raise StackError(f"expected the access key form, got {result}\n{self.logs()}")
+        result = post(f"{flow}/{result['flow_id']}", {"access_key": ACCESS_KEY})
+        account_url: str | None = None
+        if result.get("step_id") == "account":
+            result = post(f"{flow}/{result['flow_id']}", {"api_key": API_KEY, "url": standin.url})
+            account_url = standin.url
+        elif result.get("step_id") == "choose_account":
+            choices = result["data_schema"][0]["selector"]["select"]["options"]
+            endpoint = urlsplit(standin.url).netloc
+            chosen = next((c for c in choices if endpoint in c["label"]), choices[0])
+            result = post(f"{flow}/{result['flow_id']}", {"account_entry": chosen["value"]})
+            if endpoint in chosen["label"]:
+                account_url = standin.url
+        elif result.get("type") == "create_entry":  # the one account: used without a question
+            account_url = self.account_url
         if result.get("type") != "create_entry":
             raise StackError(f"expected an entry, got {result}\n{self.logs()}")
-        return result["result"]
+        if self.account_url is None:
+            self.account_url = account_url
+        entry = result["result"]
+        if account_url != standin.url or model_selection != "auto":
+            self._set_realtime_options(entry["entry_id"], standin, model_selection, account_url)
+        return entry
+
+    def _set_realtime_options(
+        self, entry_id: str, standin: Standin, model_selection: str, account_url: str | None
+    ) -> None:
+        """The options flow over REST: the model selection, and another key (an account of the
+        standin's endpoint) when the satellite's account has another endpoint."""
+        flow = "/api/config/config_entries/options/flow"
+        result = self.request("POST", flow, json={"handler": entry_id})
+        if result.get("step_id") != "init":
+            raise StackError(f"expected the options form, got {result}")
+        # what the form shows (defaults and suggested values), as the UI submits it, with the changes
+        sections: dict[str, dict[str, Any]] = {}
+        for part in result["data_schema"]:
+            shown = sections.setdefault(part["name"], {})
+            for item in part["schema"]:
+                if "default" in item:
+                    shown[item["name"]] = item["default"]
+                elif (item.get("description") or {}).get("suggested_value") is not None:
+                    shown[item["name"]] = item["description"]["suggested_value"]
+        sections["realtime"]["model_selection"] = model_selection
+        if account_url != standin.url:
+            sections["realtime"]["new_account"] = True
+        result = self.request("POST", f"{flow}/{result['flow_id']}", json=sections)
+        if result.get("step_id") == "account":
+            result = self.request(
+                "POST",
+                f"{flow}/{result['flow_id']}",
+                json={"api_key": API_KEY, "url": standin.url},
+            )
+        if result.get("type") != "create_entry":
+            raise StackError(f"expected the options saved, got {result}\n{self.logs()}")
 
     def remove_entry(self, entry_id: str) -> None:
         self.request("DELETE", f"/api/config/config_entries/entry/{entry_id}")

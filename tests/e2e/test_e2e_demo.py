@@ -31,7 +31,7 @@ def test_demo_walks_through_every_step_and_cleans_up() -> None:
         "[SIMULATION] Stand-in Realtime server (not OpenAI)",
         "Onboarded the owner: user 'demo', password 'demo-password'",
         "Config flow over the REST API added 'Kitchen'",
-        "Session open: model gpt-realtime over the GA interface [SIMULATION]",
+        "Session open: model gpt-realtime-2.1 over the GA interface [SIMULATION]",
         "light.kitchen before: off",
         "Wake word 'hey_jarvis' heard",
         "light.kitchen after: on",

@@ -60,19 +60,14 @@ def test_config_flow_over_rest(main_stack: MainStack) -> None:
     entry = hass.add_satellite(kitchen, main_stack.standin, "auto", steps)
     main_stack.entry_id = entry["entry_id"]
 
-    api, satellite, created = steps
-    assert api["step_id"] == "api"
-    assert schema_names(api) == [
-        "api_key",
-        "url",
-        "model_selection",
-        "model",
-        "legacy_model",
-        "voice",
-    ]
-    assert api["errors"] == {}
+    address, satellite, account, created = steps
+    assert address["step_id"] == "user"
+    assert schema_names(address) == ["host", "port"]  # the first form: two fields
     assert satellite["step_id"] == "satellite"
-    assert schema_names(satellite) == ["host", "port", "access_key"]
+    assert schema_names(satellite) == ["access_key"]
+    assert account["step_id"] == "account"  # the first satellite: the OpenAI key, once
+    assert schema_names(account) == ["api_key", "url"]
+    assert account["errors"] == {}
     assert created["title"] == "Kitchen"
     assert entry["domain"] == DOMAIN
     assert entry["state"] == "loaded"
@@ -88,7 +83,7 @@ def test_config_flow_over_rest(main_stack: MainStack) -> None:
     hass.wait_state(ENTITY, lambda s: s == "idle", 20, "to be idle (satellite connected)")
     assert hass.state_of("binary_sensor.kitchen_link") == "on"
     hass.wait_state("sensor.kitchen_interface", lambda s: s == "ga", 20, "to show the GA interface")
-    assert hass.state_of("sensor.kitchen_model") == "gpt-realtime"
+    assert hass.state_of("sensor.kitchen_model") == "gpt-realtime-2.1"  # the default model
     assert hass.state("sensor.kitchen_model")["attributes"]["fallback"] is False
     assert hass.integration_errors() == []
 
@@ -141,7 +136,7 @@ def test_realtime_server_dropping_is_recovered(main_stack: MainStack) -> None:
         main_stack.stack.logs,
     )
     assert hass.state_of("sensor.kitchen_interface") == "ga"
-    assert hass.state_of("sensor.kitchen_model") == "gpt-realtime"
+    assert hass.state_of("sensor.kitchen_model") == "gpt-realtime-2.1"  # the default model
 
 
 def test_satellite_crash_and_restart_is_recovered(main_stack: MainStack) -> None:

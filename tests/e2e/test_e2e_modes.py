@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
 class Mode(NamedTuple):
-    selection: str  # the config flow's model_selection
+    selection: str  # the model_selection option (set in the options flow)
     endpoint: str  # the stand-in's --endpoint
     interface: str  # expected in sensor.<name>_interface
     model: str  # expected in sensor.<name>_model
@@ -30,7 +30,7 @@ class Mode(NamedTuple):
 @pytest.mark.parametrize(
     "mode",
     [
-        Mode("new", "ga", "ga", "gpt-realtime", False),
+        Mode("new", "ga", "ga", "gpt-realtime-2.1", False),
         Mode("legacy", "beta", "beta", "gpt-4o-realtime-preview", False),
         Mode("auto", "beta", "beta", "gpt-4o-realtime-preview", True),
     ],
@@ -47,8 +47,9 @@ def test_mode(main_stack: MainStack, mode: Mode) -> None:
     hass.expose(LIGHT)
     light_off(main_stack)
     since = len(hass.events)
-    # The wake word comes 7 s after the agent listens: time for the config flow to add it.
-    satellite.start(command_wav(WORKDIR / "command-7s.wav", 7.0))
+    # The wake word comes 12 s after the agent listens: time for the config flow to add it and,
+    # for a mode other than auto or another endpoint, for the options flow to set it (a reload).
+    satellite.start(command_wav(WORKDIR / "command-12s.wav", 12.0))
     entry_id = None
     try:
         entry = hass.add_satellite(satellite, standin, selection)

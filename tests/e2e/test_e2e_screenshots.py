@@ -56,29 +56,16 @@ def test_config_flow_dialog_and_device_page(main_stack: MainStack) -> None:
         browser.wait_text(question, within=60)
         browser.click_text_until_gone("OK", question)
 
-        # The api form, or first a menu when another entry holds a key (as after test_e2e_main).
-        def first_step() -> str:
-            text = browser.text()
-            return text if "Enter an API key" in text or "Realtime endpoint" in text else ""
-
-        text = wait_for(
-            first_step,
-            30,
-            "the config flow's first step",
-            lambda: f"page text:\n{browser.text()[-3000:]}",
-        )
-        if "Enter an API key" in text:  # another entry holds a key: the menu comes first
-            browser.screenshot(SHOTS / "config-flow-menu.png")
-            browser.click_text("Enter an API key")
+        # The first form: the satellite's address, two fields (the OpenAI key comes later, and
+        # only for the first satellite).
         text = browser.wait_text(
-            "OpenAI Realtime connection",
-            "API key",
-            "Realtime endpoint",
-            "Model selection",
-            "Voice",
+            "Add a satellite",
+            "Host",
+            "Port",
             within=30,
         )
-        shot = browser.screenshot(SHOTS / "config-flow-api-step.png")
+        assert "API key" not in text
+        shot = browser.screenshot(SHOTS / "config-flow-first-step.png")
         assert shot.stat().st_size > 10_000
 
         browser.navigate(f"{hass.base}/config/devices/device/{device['id']}")

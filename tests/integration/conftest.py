@@ -23,9 +23,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 # Imported before Home Assistant mounts its test config dir on sys.path, so that HA's loader finds this
 # repository's custom_components rather than the test harness's own.
 import custom_components  # noqa: F401
+from custom_components.realtime_voice.account import account_data
 from custom_components.realtime_voice.const import (
     CONF_ACCESS_KEY,
-    CONF_API_KEY,
+    CONF_ACCOUNT,
     CONF_FOLLOW_UP_SECONDS,
     CONF_HOST,
     CONF_LEGACY_MODEL,
@@ -33,7 +34,6 @@ from custom_components.realtime_voice.const import (
     CONF_MODEL_SELECTION,
     CONF_PORT,
     CONF_SATELLITE_ID,
-    CONF_URL,
     CONF_VOICE,
     DOMAIN,
 )
@@ -112,6 +112,31 @@ async def satellite() -> AsyncIterator[LinkSatellite]:
     await sat.stop()
 
 
+class SatelliteEntry(MockConfigEntry):
+    """A satellite's entry with its OpenAI account entry (``account``), which ``add_to_hass`` adds
+    first if it is not there yet, as the config flow creates both."""
+
+    def __init__(self, account: MockConfigEntry, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.account = account
+
+    def add_to_hass(self, hass: HomeAssistant) -> None:
+        if hass.config_entries.async_get_entry(self.account.entry_id) is None:
+            self.account.add_to_hass(hass)
+        super().add_to_hass(hass)
+
+
+def account_for(url: str, api_key: str = API_KEY, title: str = "OpenAI account") -> MockConfigEntry:
+    """An OpenAI account entry as the config flow creates it."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=title,
+        unique_id=f"{DOMAIN}_account_{title}",
+        version=2,
+        data=account_data(api_key, url),
+    )
+
+
 def entry_for(
     standin: StandinServer,
     satellite: LinkSatellite | None = None,
@@ -121,24 +146,28 @@ def entry_for(
     access_key: str = ACCESS_KEY,
     title: str | None = None,
     url: str | None = None,
+    account: MockConfigEntry | None = None,
     **options: Any,
-) -> MockConfigEntry:
-    """An entry as the config flow creates it, for ``satellite`` or for an agent at ``port``."""
+) -> SatelliteEntry:
+    """An entry as the config flow creates it, for ``satellite`` or for an agent at ``port``; with
+    a new account of the test key at ``url`` (the stand-in's by default) unless ``account`` is given."""
     if satellite is not None:
         port, satellite_id, title = satellite.port, satellite.satellite_id, satellite.name
     assert port is not None
     assert satellite_id is not None
-    return MockConfigEntry(
+    account = account or account_for(url or standin.url)
+    return SatelliteEntry(
+        account,
         domain=DOMAIN,
         title=title or "Satellite",
         unique_id=satellite_id,
+        version=2,
         data={
-            CONF_API_KEY: API_KEY,
-            CONF_URL: url or standin.url,
             CONF_HOST: "127.0.0.1",
             CONF_PORT: port,
             CONF_ACCESS_KEY: access_key,
             CONF_SATELLITE_ID: satellite_id,
+            CONF_ACCOUNT: account.entry_id,
         },
         options={
             CONF_MODEL_SELECTION: "auto",

@@ -1,50 +1,50 @@
-"""Config flow: API step against the stand-in Realtime server, satellite step against a real link."""
+"""Config flow: the satellite's address and access key against a real link, then the OpenAI key (only
+when no account holds one) against the stand-in Realtime server."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 from ipaddress import ip_address
+from urllib.parse import urlsplit
 
 import pytest
 from homeassistant import config_entries
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from custom_components.realtime_voice.account import accounts
 from custom_components.realtime_voice.const import (
     CONF_ACCESS_KEY,
+    CONF_ACCOUNT,
     CONF_API_KEY,
     CONF_HOST,
-    CONF_LEGACY_MODEL,
     CONF_MODEL,
     CONF_MODEL_SELECTION,
     CONF_PORT,
     CONF_URL,
     CONF_VOICE,
+    DEFAULT_MODEL,
     DOMAIN,
 )
 from custom_components.realtime_voice.core.realtime.registry import lookup
+from custom_components.realtime_voice.pairing import CONF_CODE
 from tests.realtime_standin import StandinConfig, StandinServer
 
-from .conftest import API_KEY, entry_for
+from .conftest import API_KEY, account_for, entry_for
 from .link_satellite import ACCESS_KEY, LinkSatellite
+from .waiting import load_entry, wait_until
 
 WRONG_KEY = "Zq8-another-strong-key-4f7Tx2"  # strong enough, but not the satellite's
 
 
 def api_input(standin: StandinServer, **changes: str) -> dict[str, str]:
-    return {
-        CONF_API_KEY: API_KEY,
-        CONF_URL: standin.url,
-        CONF_MODEL_SELECTION: "auto",
-        CONF_MODEL: "gpt-realtime",
-        CONF_LEGACY_MODEL: "gpt-4o-realtime-preview",
-        CONF_VOICE: "marin",
-        **changes,
-    }
+    """What the user types into the account step."""
+    return {CONF_API_KEY: API_KEY, CONF_URL: standin.url, **changes}
 
 
 async def start_user_flow(hass: HomeAssistant) -> dict:
@@ -53,44 +53,116 @@ async def start_user_flow(hass: HomeAssistant) -> dict:
     )
 
 
+async def to_pair_step(hass: HomeAssistant, port: int, host: str = "127.0.0.1") -> dict:
+    """A flow by hand up to the access key: the address first."""
+    result = await start_user_flow(hass)
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_HOST: host, CONF_PORT: port}
+    )
+
+
+async def to_account_step(hass: HomeAssistant, satellite: LinkSatellite) -> dict:
+    result = await to_pair_step(hass, satellite.port)
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_ACCESS_KEY: ACCESS_KEY}
+    )
+
+
+def schema_names(result: dict) -> list[str]:
+    return [str(key) for key in result["data_schema"].schema]
+
+
+async def test_the_first_form_asks_only_the_address(hass: HomeAssistant) -> None:
+    result = await start_user_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert schema_names(result) == [CONF_HOST, CONF_PORT]
+
+
 async def test_full_user_flow(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
-    result = await start_user_flow(hass)
+    result = await to_pair_step(hass, satellite.port)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "api"
-
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], api_input(standin))
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "satellite"
-    # The key was checked with a real connection through the compatibility layer.
-    assert [c.model for c in standin.connections if c.refused is None] == ["gpt-realtime"]
+    assert result["step_id"] == "pair"
+    assert schema_names(result) == [CONF_CODE, CONF_ACCESS_KEY]
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port, CONF_ACCESS_KEY: ACCESS_KEY},
+        result["flow_id"], {CONF_ACCESS_KEY: ACCESS_KEY}
     )
+    assert result["step_id"] == "account"  # no account yet: the key, once
+    assert schema_names(result) == [CONF_API_KEY, CONF_URL]
+    assert standin.connections == []
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], api_input(standin))
+    # The key was checked with a real connection through the compatibility layer.
+    assert [c.model for c in standin.connections if c.refused is None] == [DEFAULT_MODEL]
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Kitchen"
     entry = result["result"]
     assert entry.unique_id == satellite.info.satellite_id
-    assert entry.data[CONF_API_KEY] == API_KEY
-    assert entry.data[CONF_URL] == standin.url
+    assert entry.version == 2
+    assert CONF_API_KEY not in entry.data
     assert entry.data[CONF_PORT] == satellite.port
     assert entry.options[CONF_MODEL_SELECTION] == "auto"
     assert entry.options[CONF_VOICE] == "marin"
-
-
-async def test_suggested_model_is_not_about_to_shut_down(hass: HomeAssistant) -> None:
     # A new user must not start on a model that a repair asks them to leave right away.
-    result = await start_user_flow(hass)
-    assert result["step_id"] == "api"
-    schema = result["data_schema"].schema
-    suggested = next(key.default() for key in schema if key == CONF_MODEL)
-    info = lookup(suggested)
+    info = lookup(entry.options[CONF_MODEL])
     assert info is not None
     assert info.interface == "ga"
-    assert info.shutdown is None, f"{suggested} shuts down on {info.shutdown}"
+    assert info.shutdown is None, f"{info.name} shuts down on {info.shutdown}"
+
+    (account,) = accounts(hass)
+    assert entry.data[CONF_ACCOUNT] == account.entry_id
+    # not OpenAI's own endpoint: named by its host and port
+    assert account.title == f"Realtime account ({urlsplit(standin.url).netloc})"
+    assert account.data[CONF_API_KEY] == API_KEY
+    assert account.data[CONF_URL] == standin.url
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert account.state is ConfigEntryState.LOADED
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_second_satellite_is_not_asked_the_key(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    first = entry_for(standin, satellite)
+    first.add_to_hass(hass)
+    second = LinkSatellite(name="Office", satellite_id="office-0002")
+    await second.start()
+    try:
+        result = await to_pair_step(hass, second.port)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_ACCESS_KEY: ACCESS_KEY}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["title"] == "Office"
+        assert result["data"][CONF_ACCOUNT] == first.account.entry_id
+        assert standin.connections == []  # no retyping, no new check of a known key
+        assert accounts(hass) == [first.account]
+        await hass.async_block_till_done()
+        assert await hass.config_entries.async_unload(result["result"].entry_id)
+    finally:
+        await second.stop()
+
+
+async def test_several_accounts_the_user_chooses_one(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """After migrating satellites with different keys there are several accounts: the new
+    satellite's flow asks which (and no key)."""
+    other = account_for(standin.url, api_key="sk-other-key-0123456789", title="Second")
+    other.add_to_hass(hass)
+    entry_for(standin, port=1, satellite_id="pantry-0003").add_to_hass(hass)
+    result = await to_account_step(hass, satellite)
+    assert result["step_id"] == "choose_account"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"account_entry": other.entry_id}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_ACCOUNT] == other.entry_id
+    await hass.async_block_till_done()
 
 
 @pytest.mark.parametrize(
@@ -102,23 +174,17 @@ async def test_suggested_model_is_not_about_to_shut_down(hass: HomeAssistant) ->
             {CONF_API_KEY: "sk-wrong"},
             "invalid_auth",
         ),
-        (
-            StandinConfig(endpoint="ga", api_key=API_KEY),
-            {CONF_MODEL_SELECTION: "new", CONF_MODEL: "gpt-realtime-unknown"},
-            "model_unavailable",
-        ),
-        (
-            StandinConfig(endpoint="ga", api_key=API_KEY),
-            {CONF_MODEL_SELECTION: "legacy"},
-            "interface_unsupported",
-        ),
     ],
-    ids=["bad-key", "bad-key-http-401", "unknown-model", "legacy-on-ga-only"],
+    ids=["bad-key", "bad-key-http-401"],
 )
-async def test_api_step_errors(
-    hass: HomeAssistant, standin: StandinServer, changes: dict[str, str], error: str
+async def test_account_step_errors(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    changes: dict[str, str],
+    error: str,
 ) -> None:
-    result = await start_user_flow(hass)
+    result = await to_account_step(hass, satellite)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], api_input(standin, **changes)
     )
@@ -126,24 +192,30 @@ async def test_api_step_errors(
     assert result["errors"] == {"base": error}
     assert result["description_placeholders"]["detail"]  # the endpoint's own words
     assert "sk-wrong" not in result["description_placeholders"]["detail"]
+    assert accounts(hass) == []
 
     # The user corrects the input and goes on.
     result = await hass.config_entries.flow.async_configure(result["flow_id"], api_input(standin))
-    assert result["step_id"] == "satellite"
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
 
 
-async def test_api_step_cannot_connect(hass: HomeAssistant, standin: StandinServer) -> None:
-    result = await start_user_flow(hass)
+async def test_account_step_cannot_connect(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    result = await to_account_step(hass, satellite)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], api_input(standin, **{CONF_URL: "ws://127.0.0.1:9/v1/realtime"})
     )
     assert result["errors"] == {"base": "cannot_connect"}
 
 
-async def test_api_step_url_without_a_scheme(hass: HomeAssistant, standin: StandinServer) -> None:
+async def test_account_step_url_without_a_scheme(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
     """A URL typed without ws:// or https://: the form names the bad URL and what it should start
     with (no connection is tried), and the corrected URL goes on."""
-    result = await start_user_flow(hass)
+    result = await to_account_step(hass, satellite)
     without_scheme = standin.url.removeprefix("ws://")
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], api_input(standin, **{CONF_URL: without_scheme})
@@ -157,35 +229,43 @@ async def test_api_step_url_without_a_scheme(hass: HomeAssistant, standin: Stand
     assert standin.connections == []  # nothing was tried
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], api_input(standin))
-    assert result["step_id"] == "satellite"
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
 
 
 async def test_satellite_step_errors(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
-    result = await start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], api_input(standin))
-
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: 9, CONF_ACCESS_KEY: ACCESS_KEY}
-    )
+    # Nobody at the address: back to the address form, with the error (the pair step found
+    # nobody to ask for a code).
+    result = await to_pair_step(hass, 9)
+    assert result["step_id"] == "user"
     assert result["errors"] == {"base": "cannot_connect_satellite"}
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port, CONF_ACCESS_KEY: WRONG_KEY},
+        result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port}
     )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_ACCESS_KEY: WRONG_KEY}
+    )
+    assert result["step_id"] == "pair"
     assert result["errors"] == {CONF_ACCESS_KEY: "invalid_access_key"}
 
     # A weak key is refused before any connection (#13).
     for weak in ("wrong", "kitchen-secret-key", "a" * 40):
         result = await hass.config_entries.flow.async_configure(
-            result["flow_id"],
-            {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port, CONF_ACCESS_KEY: weak},
+            result["flow_id"], {CONF_ACCESS_KEY: weak}
         )
         assert result["errors"] == {CONF_ACCESS_KEY: "weak_access_key"}
 
-    # A satellite of the unencrypted protocol 2: "update the satellite", and it got no proof.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_ACCESS_KEY: ACCESS_KEY}
+    )
+    assert result["step_id"] == "account"
+
+
+async def test_an_outdated_satellite_is_told_to_update(hass: HomeAssistant) -> None:
+    """A satellite of the unencrypted protocol 2: "update the satellite", and it got no proof."""
     received: list[object] = []
 
     async def old_satellite(connection: ServerConnection) -> None:
@@ -196,66 +276,12 @@ async def test_satellite_step_errors(
                 received.append(message)
 
     async with serve(old_satellite, "127.0.0.1", 0) as old:
+        result = await to_pair_step(hass, old.sockets[0].getsockname()[1])
         result = await hass.config_entries.flow.async_configure(
-            result["flow_id"],
-            {
-                CONF_HOST: "127.0.0.1",
-                CONF_PORT: old.sockets[0].getsockname()[1],
-                CONF_ACCESS_KEY: ACCESS_KEY,
-            },
+            result["flow_id"], {CONF_ACCESS_KEY: ACCESS_KEY}
         )
     assert result["errors"] == {"base": "satellite_outdated"}
     assert received == []
-
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port, CONF_ACCESS_KEY: ACCESS_KEY},
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-
-
-async def test_reuse_api_key_of_another_entry(
-    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
-) -> None:
-    other = entry_for(standin, satellite, **{CONF_VOICE: "cedar"})
-    other.add_to_hass(hass)
-    second = LinkSatellite(name="Office", satellite_id="office-0002")
-    await second.start()
-    try:
-        result = await start_user_flow(hass)
-        assert result["type"] is FlowResultType.MENU
-        assert result["menu_options"] == ["reuse", "api"]
-
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"next_step_id": "reuse"}
-        )
-        assert result["step_id"] == "reuse"
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"reuse_entry": other.entry_id}
-        )
-        assert result["step_id"] == "satellite"
-        assert standin.connections == []  # no retyping, no new check of a known key
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"],
-            {CONF_HOST: "127.0.0.1", CONF_PORT: second.port, CONF_ACCESS_KEY: ACCESS_KEY},
-        )
-        assert result["type"] is FlowResultType.CREATE_ENTRY
-        assert result["title"] == "Office"
-        assert result["data"][CONF_API_KEY] == API_KEY
-        assert result["options"][CONF_VOICE] == "cedar"  # copied with the connection
-    finally:
-        await second.stop()
-
-
-async def test_menu_offers_another_key(
-    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
-) -> None:
-    entry_for(standin, satellite).add_to_hass(hass)
-    result = await start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "api"}
-    )
-    assert result["step_id"] == "api"
 
 
 async def test_same_satellite_twice_updates_its_address(
@@ -264,18 +290,49 @@ async def test_same_satellite_twice_updates_its_address(
     entry = entry_for(standin, satellite)
     entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_HOST: "10.0.0.9"})
-    result = await start_user_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "api"}
-    )
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], api_input(standin))
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port, CONF_ACCESS_KEY: ACCESS_KEY},
-    )
+    result = await to_account_step(hass, satellite)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert entry.data[CONF_HOST] == "127.0.0.1"
+
+
+async def test_reconfiguring_the_account_rotates_the_key_of_every_satellite(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """The user rotates the key before revoking the old one: one form, checked, and the
+    satellites reconnect with the new key."""
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry)
+    account = entry.account
+    result = await account.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure_account"
+    assert result["description_placeholders"]["satellites"] == "Kitchen"
+    rotated = "sk-rotated-9876543210fedcba"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], api_input(standin, api_key=rotated)
+    )
+    assert result["errors"] == {"base": "invalid_auth"}  # the endpoint does not know it yet
+    standin.config.api_key = rotated
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], api_input(standin, api_key=rotated)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "account_updated"
+    assert account.data[CONF_API_KEY] == rotated
+    await hass.async_block_till_done()
+    await wait_until(lambda: entry.runtime_data.manager.session is not None)
+    assert standin.connections[-1].refused is None
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_an_account_has_no_options(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    entry = entry_for(standin, satellite)
+    entry.add_to_hass(hass)
+    handler = config_entries.HANDLERS[DOMAIN]
+    assert handler.async_supports_options_flow(entry)
+    assert not handler.async_supports_options_flow(entry.account)
 
 
 def zeroconf_info(satellite: LinkSatellite, **properties: str) -> ZeroconfServiceInfo:
@@ -299,18 +356,19 @@ async def test_zeroconf_discovery(
     assert result["step_id"] == "zeroconf_confirm"
     assert result["description_placeholders"]["name"] == "Kitchen"
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
-    assert result["step_id"] == "api"
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], api_input(standin))
     # the address came from discovery: straight to pairing (this satellite is not in pairing
     # mode, test_pairing_flow.py pairs one that is); its key can be typed there
     assert result["step_id"] == "pair"
     assert result["errors"] == {"base": "not_pairing"}
-    assert CONF_HOST not in result["data_schema"].schema
+    assert sorted(schema_names(result)) == sorted([CONF_CODE, CONF_ACCESS_KEY])
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_ACCESS_KEY: ACCESS_KEY}
     )
+    assert result["step_id"] == "account"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], api_input(standin))
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_PORT] == satellite.port
+    await hass.async_block_till_done()
 
 
 async def test_zeroconf_known_satellite_updates_address(

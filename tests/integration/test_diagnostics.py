@@ -10,7 +10,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.realtime_voice.const import CONF_URL
+from custom_components.realtime_voice.const import CONF_API_KEY, CONF_URL
 from tests.realtime_standin import StandinServer
 
 from .conftest import API_KEY, entry_for
@@ -36,7 +36,15 @@ async def test_diagnostics_redact_the_endpoint_url(
     text = repr(diagnostics)
     for secret in (SIGNATURE, API_KEY, ACCESS_KEY, standin.url, SECURE_PIN):
         assert secret not in text
-    assert diagnostics["entry"]["data"][CONF_URL] == "**REDACTED**"
+    assert diagnostics["account"]["data"][CONF_URL] == "**REDACTED**"
     assert diagnostics["entry"]["options"]["secure_pin"] == "**REDACTED**"
-    assert diagnostics["entry"]["url_is_default"] is False
+    assert diagnostics["account"]["url_is_default"] is False
+
+    # the account's own diagnostics: its key and endpoint redacted, its satellites named
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry.account)
+    text = repr(diagnostics)
+    for secret in (SIGNATURE, API_KEY, standin.url):
+        assert secret not in text
+    assert diagnostics["account"]["data"][CONF_API_KEY] == "**REDACTED**"
+    assert diagnostics["satellites"] == [entry.title]
     assert await hass.config_entries.async_unload(entry.entry_id)

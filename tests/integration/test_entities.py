@@ -39,6 +39,7 @@ from tests.realtime_standin import StandinServer
 
 from .conftest import API_KEY, entry_for
 from .link_satellite import ACCESS_KEY, LinkSatellite
+from .options_form import fields, nest
 from .waiting import load_entry, wait_until
 
 
@@ -164,7 +165,7 @@ async def test_diagnostics_redact_secrets(
     text = repr(diagnostics)
     assert API_KEY not in text
     assert ACCESS_KEY not in text
-    assert diagnostics["entry"]["data"][CONF_API_KEY] == "**REDACTED**"
+    assert diagnostics["account"]["data"][CONF_API_KEY] == "**REDACTED**"
     assert diagnostics["entry"]["data"][CONF_ACCESS_KEY] == "**REDACTED**"
     assert diagnostics["session"]["model"] == "gpt-realtime"
     assert diagnostics["link"]["available"] is True
@@ -173,7 +174,7 @@ async def test_diagnostics_redact_secrets(
 async def test_options_flow(hass: HomeAssistant, loaded: MockConfigEntry) -> None:
     result = await hass.config_entries.options.async_init(loaded.entry_id)
     assert result["type"] is FlowResultType.FORM
-    schema_keys = {str(key) for key in result["data_schema"].schema}
+    schema_keys = set(fields(result))
     assert {"voice", "instructions", "wake_words", "llm_hass_api", "tool_services"} <= schema_keys
 
     base = {
@@ -192,18 +193,22 @@ async def test_options_flow(hass: HomeAssistant, loaded: MockConfigEntry) -> Non
         "max_tool_calls_per_turn": 3,
         "tool_call_timeout": 5,
     }
-    result = await hass.config_entries.options.async_configure(result["flow_id"], base)
-    assert result["errors"] == {CONF_VOICE: "voice_unavailable"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], nest(result, base)
+    )
+    # shown on the section the field is in
+    assert result["errors"] == {"realtime": "voice_unavailable"}
     assert "cedar" in result["description_placeholders"]["detail"]
     assert "gpt-4o-realtime-preview" in result["description_placeholders"]["detail"]
 
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**base, "tool_services": ["not a service"]}
+        result["flow_id"], nest(result, {**base, "tool_services": ["not a service"]})
     )
-    assert result["errors"].get("tool_services") == "invalid_service"
+    assert result["errors"].get("tools") == "invalid_service"
 
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**base, CONF_AUTO_SELECT_VOICE: True, CONF_MODEL_SELECTION: "auto"}
+        result["flow_id"],
+        nest(result, {**base, CONF_AUTO_SELECT_VOICE: True, CONF_MODEL_SELECTION: "auto"}),
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -222,14 +227,14 @@ async def test_options_only_the_satellite_applies_are_sent_without_reload(
 
     async def save(changes: dict[str, Any]) -> None:
         result = await hass.config_entries.options.async_init(loaded.entry_id)
-        assert "allow_dangerous_services" in {str(key) for key in result["data_schema"].schema}
-        shown = {
-            str(key): key.default()
-            for key in result["data_schema"].schema
+        assert "allow_dangerous_services" in fields(result)
+        defaults = {
+            name: key.default()
+            for name, key in fields(result).items()
             if callable(getattr(key, "default", None))
         }
         result = await hass.config_entries.options.async_configure(
-            result["flow_id"], shown | changes
+            result["flow_id"], nest(result, defaults | changes)
         )
         assert result["type"] is FlowResultType.CREATE_ENTRY
         await hass.async_block_till_done()

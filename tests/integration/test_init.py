@@ -22,6 +22,7 @@ from tests.realtime_standin import StandinServer
 
 from .conftest import API_KEY, entry_for
 from .link_satellite import ACCESS_KEY, LinkSatellite, silence, tone
+from .options_form import fields, nest, shown
 from .waiting import load_entry, wait_until
 
 
@@ -74,14 +75,19 @@ async def test_refused_api_key_starts_reauth(
 ) -> None:
     entry = entry_for(standin, satellite)
     entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_API_KEY: "sk-revoked"})
+    account = entry.account
+    hass.config_entries.async_update_entry(
+        account, data={**account.data, CONF_API_KEY: "sk-revoked"}
+    )
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    # Listed as soon as it starts; its first step (step_id) a moment later.
+    # The account's re-authentication (the key is its), listed as soon as it starts; its first
+    # step (step_id) a moment later.
     await wait_until(
-        lambda: any("step_id" in f for f in entry.async_get_active_flows(hass, {"reauth"}))
+        lambda: any("step_id" in f for f in account.async_get_active_flows(hass, {"reauth"}))
     )
-    flow = next(iter(entry.async_get_active_flows(hass, {"reauth"})))
+    assert list(entry.async_get_active_flows(hass, {"reauth"})) == []
+    flow = next(iter(account.async_get_active_flows(hass, {"reauth"})))
     assert flow["step_id"] == "reauth_confirm"
     assert hass.states.get("sensor.kitchen_model").state == "unknown"
 
@@ -94,7 +100,7 @@ async def test_refused_api_key_starts_reauth(
     )
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
-    assert entry.data[CONF_API_KEY] == "sk-test-0123456789abcdef"
+    assert account.data[CONF_API_KEY] == "sk-test-0123456789abcdef"
     await wait_until(lambda: entry.runtime_data.manager.session is not None)
     assert await hass.config_entries.async_unload(entry.entry_id)
 
@@ -158,15 +164,11 @@ async def test_clearing_the_threshold_in_ha_gives_the_satellite_its_own_back(
     await wait_until(lambda: satellite.info.threshold == 0.7)
 
     flow = await hass.config_entries.options.async_init(entry.entry_id)
-    (threshold_key,) = [k for k in flow["data_schema"].schema if k == CONF_WAKE_THRESHOLD]
+    threshold_key = fields(flow)[CONF_WAKE_THRESHOLD]
     assert threshold_key.description == {"suggested_value": 0.7}
-    answers = {
-        str(key): entry.options[key] if key in entry.options else key.default()
-        for key in flow["data_schema"].schema
-        if key in entry.options or callable(key.default)
-    }
+    answers = shown(flow)
     answers.pop(CONF_WAKE_THRESHOLD)  # the user empties the field
-    result = await hass.config_entries.options.async_configure(flow["flow_id"], answers)
+    result = await hass.config_entries.options.async_configure(flow["flow_id"], nest(flow, answers))
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert CONF_WAKE_THRESHOLD not in entry.options
     await wait_until(lambda: satellite.info.threshold == 0.35)

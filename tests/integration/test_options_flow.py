@@ -10,15 +10,21 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.realtime_voice.account import accounts
 from custom_components.realtime_voice.const import (
+    CONF_ACCOUNT,
+    CONF_API_KEY,
     CONF_AUTO_SELECT_VOICE,
+    CONF_URL,
     CONF_VOICE,
     CONF_WAKE_WORDS,
 )
-from tests.realtime_standin import StandinServer
+from custom_components.realtime_voice.options_flow import CONF_NEW_ACCOUNT
+from tests.realtime_standin import StandinConfig, StandinServer
 
-from .conftest import entry_for
+from .conftest import API_KEY, entry_for
 from .link_satellite import LinkSatellite
+from .options_form import nest, shown
 from .waiting import load_entry, wait_until
 
 
@@ -29,14 +35,8 @@ async def save_shown_form(
     as a user who only presses Submit does; ``changes`` are what the user edits."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    shown: dict[str, Any] = {}
-    for key in result["data_schema"].schema:
-        if callable(getattr(key, "default", None)):
-            shown[str(key)] = key.default()
-        elif (key.description or {}).get("suggested_value") is not None:
-            shown[str(key)] = key.description["suggested_value"]
     return await hass.config_entries.options.async_configure(
-        result["flow_id"], shown | (changes or {})
+        result["flow_id"], nest(result, shown(result) | (changes or {}))
     )
 
 
@@ -101,3 +101,42 @@ async def test_a_fixed_voice_every_selected_model_has_is_saved_and_used(
     await hass.async_block_till_done()
     await wait_until(lambda: [s["voice"] for s in standin.sessions()] == ["alloy"])
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_one_satellite_moves_to_another_key(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """Another key for one satellite (another project, another endpoint): the model section's
+    switch leads to the key form; the satellite gets an account of its own and opens its session
+    there, and the first account keeps its other satellites."""
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry)
+    first = entry.account
+    other_key = "sk-other-project-0123456789"
+    async with StandinServer(StandinConfig(endpoint="ga", api_key=other_key)) as other:
+        result = await save_shown_form(hass, entry, {CONF_NEW_ACCOUNT: True})
+        assert result["step_id"] == "account"
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_API_KEY: API_KEY, CONF_URL: other.url}
+        )
+        assert result["errors"] == {"base": "invalid_auth"}
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_API_KEY: other_key, CONF_URL: other.url}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert CONF_ACCOUNT not in entry.options
+        assert CONF_NEW_ACCOUNT not in entry.options
+        await hass.async_block_till_done()
+        (second,) = [account for account in accounts(hass) if account is not first]
+        assert second.data[CONF_API_KEY] == other_key
+        assert entry.data[CONF_ACCOUNT] == second.entry_id
+        await wait_until(lambda: entry.runtime_data.manager.session is not None)
+        assert [c.refused for c in other.connections][-1] is None
+
+        # and back to the first account by choosing it
+        result = await save_shown_form(hass, entry, {CONF_ACCOUNT: first.entry_id})
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+        assert entry.data[CONF_ACCOUNT] == first.entry_id
+        await wait_until(lambda: entry.runtime_data.manager.session is not None)
+        assert await hass.config_entries.async_unload(entry.entry_id)

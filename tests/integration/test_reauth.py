@@ -155,15 +155,18 @@ async def test_api_key_revoked_while_running_asks_for_a_new_one(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
     """The user revokes (rotates) the OpenAI key while HA runs: the open session's reconnect is
-    refused, so HA asks for a new key rather than retrying the dead one; the new key opens a session."""
+    refused, so HA asks for a new key (the account's) rather than retrying the dead one; the new key
+    opens a session."""
     entry = entry_for(standin, satellite)
     await load_entry(hass, entry)
+    account = entry.account
     standin.config.api_key = "sk-rotated-9876543210fedcba"
     standin.drop_connections()  # the session reconnects, with the old key
 
-    await wait_until(lambda: bool(reauth_flows(hass, entry)))
+    await wait_until(lambda: bool(reauth_flows(hass, account)))
     await hass.async_block_till_done()
-    (flow,) = reauth_flows(hass, entry)
+    (flow,) = reauth_flows(hass, account)
+    assert reauth_flows(hass, entry) == []
     assert flow["step_id"] == "reauth_confirm"
     refused = [c for c in standin.connections if c.refused == "invalid_api_key"]
     assert refused, "the reconnect was not refused"
@@ -177,7 +180,59 @@ async def test_api_key_revoked_while_running_asks_for_a_new_one(
     )
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
-    assert entry.data[CONF_API_KEY] == "sk-rotated-9876543210fedcba"
+    assert account.data[CONF_API_KEY] == "sk-rotated-9876543210fedcba"
     await wait_until(lambda: entry.runtime_data.manager.session is not None)
     assert hass.states.get("sensor.kitchen_model").state == "gpt-realtime"
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_one_reauth_of_the_shared_key_brings_every_satellite_back(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """Two satellites of one account and the key revoked: one re-authentication (the account's,
+    none per satellite), and after it both satellites have a session with the new key."""
+    kitchen = entry_for(standin, satellite)
+    office_satellite = LinkSatellite(name="Office", satellite_id="office-0002")
+    await office_satellite.start()
+    try:
+        office = entry_for(standin, office_satellite, account=kitchen.account)
+        await load_entry(hass, kitchen)
+        await load_entry(hass, office)
+        account = kitchen.account
+        rotated = "sk-rotated-9876543210fedcba"
+        standin.config.api_key = rotated
+        standin.drop_connections()  # both sessions reconnect with the old key: refused
+
+        await wait_until(lambda: bool(reauth_flows(hass, account)))
+        await wait_until(
+            lambda: (
+                kitchen.runtime_data.manager.session is None
+                and office.runtime_data.manager.session is None
+            )
+        )
+        await hass.async_block_till_done()
+        assert len(reauth_flows(hass, account)) == 1
+        assert reauth_flows(hass, kitchen) == reauth_flows(hass, office) == []
+        (flow,) = reauth_flows(hass, account)
+        form = await hass.config_entries.flow.async_configure(flow["flow_id"])
+        assert form["description_placeholders"]["satellites"] == "Kitchen, Office"
+
+        result = await hass.config_entries.flow.async_configure(
+            flow["flow_id"], {CONF_API_KEY: rotated}
+        )
+        assert result["reason"] == "reauth_successful"
+        await hass.async_block_till_done()
+        await wait_until(
+            lambda: (
+                kitchen.runtime_data.manager.session is not None
+                and office.runtime_data.manager.session is not None
+            )
+        )
+        assert hass.states.get("sensor.kitchen_model").state == "gpt-realtime"
+        assert hass.states.get("sensor.office_model").state == "gpt-realtime"
+        accepted = [c for c in standin.connections if c.refused is None]
+        assert len(accepted) >= 4  # two before the rotation, two with the new key
+        assert await hass.config_entries.async_unload(office.entry_id)
+        assert await hass.config_entries.async_unload(kitchen.entry_id)
+    finally:
+        await office_satellite.stop()

@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import section as form_section
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 import custom_components.realtime_voice as integration
+from custom_components.realtime_voice.account import accounts
 from custom_components.realtime_voice.const import (
     CONF_ACCESS_KEY,
     CONF_API_KEY,
@@ -36,8 +38,9 @@ from custom_components.realtime_voice.const import (
 from custom_components.realtime_voice.repairs import async_check_model_shutdown
 from tests.realtime_standin import StandinServer
 
-from .conftest import API_KEY, entry_for
+from .conftest import API_KEY, account_for, entry_for
 from .link_satellite import ACCESS_KEY, LinkSatellite
+from .options_form import fields, nest
 from .test_config_flow import api_input, zeroconf_info
 from .waiting import load_entry
 
@@ -78,20 +81,38 @@ class Walk:
         for option in result.get("menu_options") or []:
             if option not in step.get("menu_options", {}):
                 self.problems.append(f"{where}.step.{step_id}.menu_options.{option}: no text")
-        for key in self._fields(result):
+        for section_name, key in self._fields(result):
+            texts = step
+            if section_name is not None:
+                texts = step.get("sections", {}).get(section_name, {})
+                if not texts.get("name"):
+                    self.problems.append(f"{where}.step.{step_id}.sections.{section_name}: no name")
             for part in ("data", "data_description"):
-                if not step.get(part, {}).get(key):
-                    self.problems.append(f"{where}.step.{step_id}.{part}.{key}: missing")
+                if not texts.get(part, {}).get(key):
+                    place = f"sections.{section_name}.{part}" if section_name else part
+                    self.problems.append(f"{where}.step.{step_id}.{place}.{key}: missing")
 
     @staticmethod
-    def _fields(result: Mapping[str, Any]) -> list[str]:
-        """The form's fields: from the schema (flow manager) or its JSON (HTTP API)."""
+    def _fields(result: Mapping[str, Any]) -> list[tuple[str | None, str]]:
+        """The form's fields, each with its section (None outside one): from the schema (flow
+        manager) or its JSON (HTTP API)."""
         schema = result.get("data_schema")
         if result["type"] == "menu" or schema is None:
             return []
+        found: list[tuple[str | None, str]] = []
         if isinstance(schema, list):
-            return [field["name"] for field in schema]
-        return [str(key) for key in schema.schema]
+            for field in schema:
+                if field.get("type") == "expandable":
+                    found += [(field["name"], inner["name"]) for inner in field["schema"]]
+                else:
+                    found.append((None, field["name"]))
+            return found
+        for key, value in schema.schema.items():
+            if isinstance(value, form_section):
+                found += [(str(key), str(inner)) for inner in value.schema.schema]
+            else:
+                found.append((None, str(key)))
+        return found
 
     def _require(self, key: str, text: str | None, provided: set[str]) -> None:
         if text is None:
@@ -111,24 +132,42 @@ async def test_every_config_flow_step_can_be_filled_in(
         walk.check("config", config, result)
         return result
 
-    # user -> api (with an error) -> satellite (with errors) -> entry
+    # user (nobody there: back to user, with the error) -> pair (not pairing; a weak key) ->
+    # account (with an error) -> entry
     result = check(await flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER}))
-    result = check(
-        await flow.async_configure(result["flow_id"], api_input(standin, api_key="sk-wrong"))
-    )
-    result = check(await flow.async_configure(result["flow_id"], api_input(standin)))
-    satellite_input = {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port, CONF_ACCESS_KEY: "x"}
-    result = check(await flow.async_configure(result["flow_id"], satellite_input))
-    result = check(await flow.async_configure(result["flow_id"], satellite_input | {CONF_PORT: 9}))
-    result = await flow.async_configure(
-        result["flow_id"], satellite_input | {CONF_ACCESS_KEY: ACCESS_KEY}
-    )
+    flow_id = result["flow_id"]
+    result = check(await flow.async_configure(flow_id, {CONF_HOST: "127.0.0.1", CONF_PORT: 9}))
+    assert result["step_id"] == "user"
+    address = {CONF_HOST: "127.0.0.1", CONF_PORT: satellite.port}
+    result = check(await flow.async_configure(flow_id, address))
+    assert result["step_id"] == "pair"
+    result = check(await flow.async_configure(flow_id, {CONF_ACCESS_KEY: "x"}))
+    result = check(await flow.async_configure(flow_id, {CONF_ACCESS_KEY: ACCESS_KEY}))
+    assert result["step_id"] == "account"
+    result = check(await flow.async_configure(flow_id, api_input(standin, api_key="sk-wrong")))
+    result = await flow.async_configure(flow_id, api_input(standin))
     entry = result["result"]
+    (account,) = accounts(hass)
 
-    # a second satellite: the menu, reuse
-    result = check(await flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER}))
-    result = check(await flow.async_configure(result["flow_id"], {"next_step_id": "reuse"}))
-    flow.async_abort(result["flow_id"])
+    # a second satellite while two accounts exist: which account
+    other_account = account_for(standin.url, api_key="sk-other-0123456789", title="Other")
+    other_account.add_to_hass(hass)
+    office = LinkSatellite(name="Office", satellite_id="office-0002")
+    await office.start()
+    try:
+        result = check(
+            await flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+        )
+        result = check(
+            await flow.async_configure(
+                result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: office.port}
+            )
+        )
+        result = check(await flow.async_configure(result["flow_id"], {CONF_ACCESS_KEY: ACCESS_KEY}))
+        assert result["step_id"] == "choose_account"
+        flow.async_abort(result["flow_id"])
+    finally:
+        await office.stop()
 
     # discovery of the known satellite, then of a new one
     result = check(
@@ -155,6 +194,7 @@ async def test_every_config_flow_step_can_be_filled_in(
     )
 
     # reconfigure (with an error, then the wrong satellite)
+    satellite_input = address | {CONF_ACCESS_KEY: "x"}
     result = check(
         await flow.async_init(
             DOMAIN,
@@ -163,6 +203,19 @@ async def test_every_config_flow_step_can_be_filled_in(
     )
     result = check(await flow.async_configure(result["flow_id"], satellite_input))
     flow.async_abort(result["flow_id"])
+
+    # the account's reconfigure (with an error, then saved)
+    result = check(
+        await flow.async_init(
+            DOMAIN,
+            context={"source": config_entries.SOURCE_RECONFIGURE, "entry_id": account.entry_id},
+        )
+    )
+    result = check(
+        await flow.async_configure(result["flow_id"], api_input(standin, api_key="sk-wrong"))
+    )
+    check(await flow.async_configure(result["flow_id"], api_input(standin)))
+    await hass.async_block_till_done()
 
     # re-authentication for the satellite's access key (it refuses the stored one), with an error
     hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_ACCESS_KEY: "old"})
@@ -178,12 +231,12 @@ async def test_every_config_flow_step_can_be_filled_in(
     flow.async_abort(result["flow_id"])
     hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_ACCESS_KEY: ACCESS_KEY})
 
-    # re-authentication for the API key (with an error) and success
+    # re-authentication of the account's API key (with an error) and success
     result = check(
         await flow.async_init(
             DOMAIN,
-            context={"source": config_entries.SOURCE_REAUTH, "entry_id": entry.entry_id},
-            data=dict(entry.data),
+            context={"source": config_entries.SOURCE_REAUTH, "entry_id": account.entry_id},
+            data=dict(account.data),
         )
     )
     result = check(await flow.async_configure(result["flow_id"], {CONF_API_KEY: "sk-wrong"}))
@@ -204,22 +257,36 @@ async def test_the_options_form_can_be_filled_in(
     result = await hass.config_entries.options.async_init(entry.entry_id)
     walk.check("options", STRINGS["options"], result)
     answers = {
-        str(key): key.default()
-        for key in result["data_schema"].schema
+        name: key.default()
+        for name, key in fields(result).items()
         if callable(getattr(key, "default", None))
     }
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        answers
-        | {
-            CONF_VOICE: "cedar",
-            "auto_select_voice": False,
-            "model_selection": "legacy",
-            "tool_services": ["not a service"],
-        },
+        nest(
+            result,
+            answers
+            | {
+                CONF_VOICE: "cedar",
+                "auto_select_voice": False,
+                "model_selection": "legacy",
+                "tool_services": ["not a service"],
+            },
+        ),
     )
     walk.check("options", STRINGS["options"], result)
-    assert set(result["errors"]) >= {CONF_VOICE, "tool_services"}
+    assert result["errors"] == {"realtime": "voice_unavailable", "tools": "invalid_service"}
+    # another key for this satellite: the account step, with an error
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], nest(result, answers | {"new_account": True})
+    )
+    walk.check("options", STRINGS["options"], result)
+    assert result["step_id"] == "account"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_API_KEY: "sk-wrong", "url": standin.url}
+    )
+    walk.check("options", STRINGS["options"], result)
+    assert result["errors"] == {"base": "invalid_auth"}
     assert walk.problems == [], "\n".join(walk.problems)
     assert walk.seen == {f"options.{step}" for step in STRINGS["options"]["step"]}
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -309,9 +376,11 @@ def test_issues_and_exceptions_get_their_placeholders() -> None:
 
 def test_every_form_field_in_the_strings_has_a_description() -> None:
     """Also for steps the walks above cannot reach with every field."""
-    for section in ("config", "options"):
-        for step_id, step in STRINGS[section]["step"].items():
-            assert set(step.get("data", {})) == set(step.get("data_description", {})), (
-                f"{section}.step.{step_id}"
-            )
-    assert CONF_URL in STRINGS["config"]["step"]["api"]["data_description"]
+    for section_name in ("config", "options"):
+        for step_id, step in STRINGS[section_name]["step"].items():
+            parts = [step, *step.get("sections", {}).values()]
+            for part in parts:
+                assert set(part.get("data", {})) == set(part.get("data_description", {})), (
+                    f"{section_name}.step.{step_id}"
+                )
+    assert CONF_URL in STRINGS["config"]["step"]["account"]["data_description"]

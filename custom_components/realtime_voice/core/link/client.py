@@ -59,6 +59,35 @@ class Audio:
 LinkEvent = p.Event | Audio
 
 
+async def raise_if_outdated(host: str, port: int, timeout: float) -> None:
+    """TLS failed at ``host`` (already bracketed for IPv6): if a satellite of the unencrypted
+    protocol answers on plain ws://, raise LinkOutdatedError saying so.
+
+    Only its hello is read; nothing is sent to it (no proof, no key)."""
+    try:
+        async with (
+            asyncio.timeout(timeout),
+            connect(
+                f"ws://{host}:{port}/",
+                compression=None,
+                proxy=None,
+                max_size=4096,
+                close_timeout=CLOSE_TIMEOUT,
+            ) as plain,
+        ):
+            frame = await plain.recv()
+        hello = p.parse(frame, (p.Hello,))
+    except Exception:  # not an old satellite either: the TLS error stands
+        return
+    assert isinstance(hello, p.Hello)
+    if hello.protocol <= p.LAST_PLAIN_VERSION:
+        raise LinkOutdatedError(
+            f"the satellite at {host}:{port} speaks the unencrypted link protocol "
+            f"{hello.protocol}; update the satellite (this Home Assistant speaks only the "
+            f"encrypted protocol {p.PROTOCOL_VERSION})"
+        )
+
+
 class SatelliteLinkClient:
     """One connection to one satellite. Iterate :meth:`events` in one task; send commands from any."""
 
@@ -124,7 +153,7 @@ class SatelliteLinkClient:
         except (OSError, InvalidHandshake) as err:
             # Something answered but TLS failed (an old satellite answers the ClientHello with an
             # HTTP 400 and closes, or the bytes are not TLS): is it a satellite without encryption?
-            await self._raise_if_outdated(host)
+            await raise_if_outdated(host, self.port, min(self._connect_timeout, 5.0))
             what = "TLS failed: " if isinstance(err, ssl.SSLError) else ""
             raise LinkConnectionError(f"cannot connect to {uri}: {what}{err!r}") from err
         except Exception as err:  # whatever a peer makes the client library raise
@@ -156,33 +185,6 @@ class SatelliteLinkClient:
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 await connection.close()
         connection.transport.abort()
-
-    async def _raise_if_outdated(self, host: str) -> None:
-        """TLS failed: if a satellite of the unencrypted protocol answers on plain ws://, say so.
-
-        Only its hello is read; nothing is sent to it (no proof, no key)."""
-        try:
-            async with (
-                asyncio.timeout(min(self._connect_timeout, 5.0)),
-                connect(
-                    f"ws://{host}:{self.port}/",
-                    compression=None,
-                    proxy=None,
-                    max_size=4096,
-                    close_timeout=CLOSE_TIMEOUT,
-                ) as plain,
-            ):
-                frame = await plain.recv()
-            hello = p.parse(frame, (p.Hello,))
-        except Exception:  # not an old satellite either: the TLS error stands
-            return
-        assert isinstance(hello, p.Hello)
-        if hello.protocol <= p.LAST_PLAIN_VERSION:
-            raise LinkOutdatedError(
-                f"the satellite at {self.host}:{self.port} speaks the unencrypted link protocol "
-                f"{hello.protocol}; update the satellite (this Home Assistant speaks only the "
-                f"encrypted protocol {p.PROTOCOL_VERSION})"
-            )
 
     async def _handshake(self, connection: ClientConnection) -> p.Info:
         fingerprint = peer_fingerprint(connection.transport)

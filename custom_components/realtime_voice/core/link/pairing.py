@@ -30,10 +30,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from spake2 import SPAKE2_A, SPAKE2_B
 from spake2.spake2 import SPAKEError
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from . import protocol as p
-from .client import LinkCertificateError, LinkConnectionError, LinkError
+from .client import LinkCertificateError, LinkConnectionError, LinkError, raise_if_outdated
 from .tls import client_context, peer_fingerprint
 
 CODE_DIGITS = 6
@@ -239,7 +239,12 @@ async def _open(
             proxy=None,
             max_size=p.MAX_FRAME_BYTES,
         )
-    except Exception as err:  # unreachable, TLS failed, whatever a peer makes the library raise
+    except (TimeoutError, ConnectionRefusedError, InvalidURI) as err:
+        raise LinkConnectionError(f"cannot connect to {uri}: {err!r}") from err
+    except (OSError, InvalidHandshake) as err:  # TLS failed: a satellite from before it?
+        await raise_if_outdated(shown, port, min(connect_timeout, 5.0))
+        raise LinkConnectionError(f"cannot connect to {uri}: {err!r}") from err
+    except Exception as err:  # whatever a peer makes the client library raise
         raise LinkConnectionError(f"cannot connect to {uri}: {err!r}") from err
     try:
         fingerprint = peer_fingerprint(connection.transport)
