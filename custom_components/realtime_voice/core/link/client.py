@@ -59,14 +59,14 @@ class Audio:
 LinkEvent = p.Event | Audio
 
 
-async def raise_if_outdated(host: str, port: int, timeout: float) -> None:
+async def raise_if_outdated(host: str, port: int, within_s: float) -> None:
     """TLS failed at ``host`` (already bracketed for IPv6): if a satellite of the unencrypted
     protocol answers on plain ws://, raise LinkOutdatedError saying so.
 
     Only its hello is read; nothing is sent to it (no proof, no key)."""
     try:
         async with (
-            asyncio.timeout(timeout),
+            asyncio.timeout(within_s),
             connect(
                 f"ws://{host}:{port}/",
                 compression=None,
