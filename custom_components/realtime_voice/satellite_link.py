@@ -1,6 +1,6 @@
 """Keeps Home Assistant's link to one satellite up: connect, reconnect with backoff, fan events out.
 
-Entities follow ``available``; the session manager receives every link event through one handler.
+Entities follow ``available``; the conversation engine receives every link event through one handler.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
 from .core.backoff import backoff_delays
+from .core.conversation.ports import SatelliteOfflineError
 from .core.link import (
     LinkAuthError,
     LinkConnectionError,
@@ -26,10 +27,6 @@ from .core.link.log_limit import RateLimitedLog
 _LOGGER = logging.getLogger(__name__)
 
 EventHandler = Callable[[LinkEvent], Awaitable[None]]
-
-
-class SatelliteOfflineError(Exception):
-    """A command was sent while the link is down."""
 
 
 class SatelliteConnection:

@@ -26,7 +26,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import RealtimeVoiceConfigEntry
 from .entity import RealtimeVoiceEntity
-from .session_manager import Figures
+from .session_keeper import Figures
 
 # Read-only and pushed by the link: no updates to limit.
 PARALLEL_UPDATES = 0

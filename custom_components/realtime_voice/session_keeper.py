@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -62,6 +63,7 @@ class SessionKeeper:
         entry: ConfigEntry,
         *,
         name: str,
+        options: Callable[[], Mapping[str, Any]],
         describe: Callable[[str | None], Awaitable[Described]],
         on_event: Callable[[rt.RealtimeEvent], Awaitable[None]],
         on_closed: Callable[[], None],
@@ -70,6 +72,7 @@ class SessionKeeper:
         self.hass = hass
         self.entry = entry
         self.name = name
+        self._options = options
         self.figures = Figures()
         self.selection_memory = SelectionMemory()
         self.toolset: Toolset | None = None
@@ -186,7 +189,7 @@ class SessionKeeper:
             described = await self._describe(None)
             try:
                 session = await open_session(
-                    realtime_settings({**self.entry.data, **self.entry.options}),
+                    realtime_settings(self._options()),
                     described.description,
                     selection_memory=self.selection_memory,
                 )
