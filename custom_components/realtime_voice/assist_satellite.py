@@ -84,7 +84,7 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
 
     @callback
     def _follow_manager_state(self) -> None:
-        """The session manager owns the conversation; the entity's state mirrors it."""
+        """The conversation engine owns the conversation; the entity's state mirrors it."""
         if self.state != STATE_MAP[self._manager.state]:
             self._set_state(STATE_MAP[self._manager.state])
 

@@ -183,14 +183,16 @@ class FakeBrain:
     async def speak(self, text: str) -> AsyncIterator[bytes]:
         yield FRAME
 
-    async def answer(self, answer_id: str, frames: int = 10, *, outcome: str = "done") -> None:
+    async def answer(
+        self, answer_id: str, frames: int = 10, *, outcome: b.AnswerOutcome = "done"
+    ) -> None:
         """The user stopped; the brain answers with ``frames`` of audio."""
         await self.emit(b.SpeechStopped())
         await self.emit(b.AnswerStarted(answer_id))
         for _ in range(frames):
             await self.emit(b.AnswerAudio(answer_id, FRAME))
         await self.emit(b.AnswerAudioDone(answer_id))
-        await self.emit(b.AnswerDone(answer_id, outcome))  # type: ignore[arg-type]
+        await self.emit(b.AnswerDone(answer_id, outcome))
 
 
 class Setup:
