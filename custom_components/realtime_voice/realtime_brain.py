@@ -303,7 +303,8 @@ class RealtimeBrain:
             figures.last_latency_ms = event.metrics.first_audio_ms
         await self._emit(b.Changed())
         if event.out_of_band:
-            if self._speech is not None and self._speech_response in (None, event.response_id):
+            # (an out-of-band response is done only after it started: the session reports no other)
+            if self._speech is not None and self._speech_response == event.response_id:
                 self._speech.put_nowait(None)  # the model finished speaking the announcement
             return
         outcome: b.AnswerOutcome
