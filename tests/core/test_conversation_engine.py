@@ -442,3 +442,19 @@ async def test_link_commands_to_an_offline_satellite_do_not_break_the_engine(
     await setup.until(lambda: setup.engine.state == "idle")
     assert [e["reason"] for e in setup.ended()] == ["disconnected"]
     assert not setup.engine.streams.playbacks
+
+
+async def test_stopping_a_conversation_silences_its_answer_on_the_satellite(setup: Setup) -> None:
+    setup.satellite.wake()
+    setup.satellite.speak()
+    await setup.satellite.delivered()
+    await setup.brain.emit(b.SpeechStopped())
+    await setup.brain.emit(b.AnswerStarted("resp_1"))
+    await setup.brain.emit(b.AnswerAudio("resp_1", FRAME * 50))
+    await setup.engine.stop_conversation()  # the mute switch
+    assert p.StopPlayback("resp_1") in setup.satellite.commands
+    assert [e["reason"] for e in setup.ended()] == ["stopped"]
+    assert ("end_turn", (True, False)) in setup.brain.calls  # an answer was in flight
+    await setup.satellite.delivered()  # its late report changes nothing
+    await setup.until(lambda: setup.engine.state == "idle")
+    assert not setup.engine.streams.playbacks

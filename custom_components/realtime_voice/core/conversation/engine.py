@@ -252,7 +252,7 @@ class ConversationEngine:
                 await self._safe(self.link.stop_listening())
             for answer in playbacks.answers():
                 if answer.started and reason not in ("done", "stop_word"):
-                    await self._safe(self.link.stop_playback(answer.stream_id))
+                    await self._safe(self.streams.stop(answer.stream_id))
         for answer in playbacks.answers():
             playbacks.remove(answer.stream_id)
         self._report(

@@ -207,6 +207,11 @@ class StreamSender:
             return None
         return Stream(self._link, self.playbacks, playback, lead_s=None, wanted=lambda: True)
 
+    async def stop(self, stream_id: str) -> None:
+        """Silence a stream now (the satellite reports what it played)."""
+        if (stream := self.get(stream_id)) is not None:
+            await stream.stop()
+
     async def play_once(self, kind: protocol.PlayKind, pcm: bytes) -> None:
         """A short sound, whole, not tracked (the error tone: nothing waits for its report)."""
         stream_id = f"{_PREFIXES[kind]}-{uuid.uuid4().hex[:12]}"
