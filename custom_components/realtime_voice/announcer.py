@@ -3,8 +3,11 @@
 An announcement waits (at most ANNOUNCEMENT_WAIT_S) for an open conversation to end; a follow-up
 window in which nobody has spoken gives way at once. It then plays on a stream of its own: the
 preannounce sound, then media (streamed as it is decoded, paced a few seconds ahead of playback) or the
-message spoken by the model out of band (it does not enter the conversation). The call returns when
-the satellite reports that it played.
+message spoken by the brain (the Realtime brain: out of band, it does not enter the conversation). The
+call returns when the satellite reports that it played.
+
+The announcer knows the conversation engine only as ``AnnouncementTurns`` (whose turn the satellite
+is) and the brain only as a ``Speaker``; its streams go through the stream sender.
 
 An announcement is never dropped silently: when the satellite goes offline before it played whole (a
 restart, a power cut, the network), it is played again from the start once the satellite is back, if
