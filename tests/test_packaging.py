@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import ast
 import email.parser
+import io
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
+import wave
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -225,6 +227,24 @@ def test_the_satellite_wheel_holds_the_real_link_files(satellite_wheel: Path) ->
             name = f"realtime_voice_satellite/link/{source.name}"
             assert name in names, f"{name} missing from the wheel"
             assert wheel.read(name) == source.read_bytes(), f"{name} differs from {source}"
+
+
+def test_the_satellite_wheel_holds_the_digits_it_speaks_a_pairing_code_with(
+    satellite_wheel: Path,
+) -> None:
+    """Ten short clips, read by agent/spoken_code.py: small, and each a real sound."""
+    with zipfile.ZipFile(satellite_wheel) as wheel:
+        clips = {
+            n.rsplit("/", 1)[1]: wheel.read(n)
+            for n in wheel.namelist()
+            if n.startswith("realtime_voice_satellite/agent/digits/")
+        }
+    assert sorted(clips) == [f"{d}.wav" for d in range(10)]
+    assert sum(map(len, clips.values())) < 200_000
+    for name, data in clips.items():
+        with wave.open(io.BytesIO(data)) as clip:
+            seconds = clip.getnframes() / clip.getframerate()
+            assert 0.2 < seconds < 0.8, name
 
 
 def test_the_satellite_wheel_holds_only_what_the_pi_runs(satellite_wheel: Path) -> None:

@@ -75,9 +75,26 @@ def test_the_hacs_zip_is_the_integration_folder(release: Release) -> None:
         for p in integration.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     }
-    assert names == shipped
+    # the notes of the release, which scripts/release wrote (this tree may have none yet)
+    assert names == shipped | {"release_notes.md"}
     assert manifest["domain"] == "realtime_voice"
     assert manifest["version"] == release.version
+
+
+def test_the_integration_ships_the_releases_notes_for_its_update_entity(release: Release) -> None:
+    """HACS ships only custom_components/realtime_voice, not CHANGELOG.md: scripts/release copies
+    the version's section there, where the satellites' update entity reads it (update.py)."""
+    hacs = json.loads((ROOT / "hacs.json").read_text())
+    with zipfile.ZipFile(release.dist / hacs["filename"]) as archive:
+        shipped = archive.read("release_notes.md").decode()
+    changelog = (release.root / "CHANGELOG.md").read_text()
+    section = changelog.split(f"\n## [{release.version}] - ", 1)[1].split("\n## ", 1)[0]
+    assert shipped.startswith(f"## [{release.version}] - ")
+    assert shipped.split("\n", 1)[1].strip() == section.split("\n", 1)[1].strip()
+    assert "link protocol" in shipped
+    notes = release.root / "custom_components" / "realtime_voice" / "release_notes.md"
+    assert notes.read_text() == shipped
+    assert f"release_notes.md: the notes of {release.version} from CHANGELOG.md" in release.output
 
 
 def test_the_index_is_pep_503(release: Release) -> None:

@@ -78,3 +78,17 @@ def test_the_license_is_apache_2() -> None:
     for pyproject in (ROOT / "pyproject.toml", ROOT / "satellite" / "pyproject.toml"):
         assert tomllib.loads(pyproject.read_text())["project"]["license"] == "Apache-2.0"
     assert (ROOT / "satellite" / "LICENSE").resolve() == ROOT / "LICENSE"
+
+
+def test_the_shipped_release_notes_are_the_changelogs_section_of_the_version() -> None:
+    """The update entity's notes (custom_components/realtime_voice/release_notes.md, written by
+    scripts/release) agree with CHANGELOG.md; without them, the version is not released yet."""
+    version = rv.manifest_version()
+    if rv.RELEASE_NOTES.exists():
+        assert rv.RELEASE_NOTES.read_text() == rv.release_notes(version)
+    else:
+        try:
+            rv.changelog_section(version)
+        except rv.ReleaseError:
+            return
+        raise AssertionError(f"CHANGELOG.md has {version}, but {rv.RELEASE_NOTES} is missing")

@@ -31,9 +31,9 @@ from .const import (
     CONF_WAKE_WORDS,
     DOMAIN,
 )
-from .core.link import LinkAuthError, LinkConnectionError
+from .core.link import LinkAuthError, LinkConnectionError, LinkOutdatedError
 from .device import async_register_device, async_track_device_info
-from .repairs import async_check_model_shutdown
+from .repairs import async_check_model_shutdown, async_report_outdated_satellite
 from .satellite_link import SatelliteConnection
 from .session_manager import SessionManager
 from .timers import STORAGE_VERSION, SatelliteTimers, storage_key
@@ -47,6 +47,7 @@ PLATFORMS: list[Platform] = [
     Platform.NUMBER,
     Platform.SENSOR,
     Platform.SWITCH,
+    Platform.UPDATE,
 ]
 
 
@@ -81,11 +82,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
             translation_placeholders={"name": entry.title},
         ) from err
     except LinkConnectionError as err:
+        if isinstance(err, LinkOutdatedError):  # speaks the unencrypted link: a repair says how
+            await async_report_outdated_satellite(hass, entry, outdated=True)
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="satellite_unreachable",
             translation_placeholders={"name": entry.title, "error": str(err)},
         ) from err
+    await async_report_outdated_satellite(hass, entry, outdated=False)
     device = async_register_device(hass, entry, info)
     entry.async_on_unload(async_track_device_info(hass, link, device.id))
     manager = SessionManager(hass, entry, link, device_id=device.id)

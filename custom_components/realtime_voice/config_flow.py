@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.config_entries import (
+    SOURCE_REAUTH,
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
@@ -49,6 +50,7 @@ from .const import (
 from .core.link import protocol
 from .flow_schemas import PASSWORD, realtime_schema, satellite_schema
 from .options_flow import RealtimeVoiceOptionsFlow
+from .pairing import CONF_CODE, PairingFlowError, async_pair, async_request_code
 from .schema_library import vol
 from .validation import (
     InvalidAccessKeyError,
@@ -76,6 +78,8 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         self._realtime: dict[str, Any] = {}
         self._discovered: dict[str, Any] = {}
+        # the satellite the pair step pairs with: host, port and the name it shows
+        self._pairing: dict[str, Any] = {}
 
     @staticmethod
     @callback
@@ -142,6 +146,13 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         errors: dict[str, str] = {}
+        if user_input is None and self._discovered:
+            user_input = {}  # the address came from discovery: pair at once
+        if user_input is not None and not user_input.get(CONF_ACCESS_KEY):
+            satellite = {**self._discovered, **user_input}
+            name = satellite.get("name") or satellite[CONF_HOST]
+            self._pairing = {**satellite, CONF_PORT: int(satellite[CONF_PORT]), "name": name}
+            return await self.async_step_pair()
         if user_input is not None:
             satellite = {**self._discovered, **user_input}
             satellite[CONF_PORT] = int(satellite[CONF_PORT])
@@ -156,12 +167,55 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="satellite",
             data_schema=self.add_suggested_values_to_schema(
-                satellite_schema(self._discovered, with_address=with_address),
+                satellite_schema(self._discovered, with_address=with_address, key_required=False),
                 {k: v for k, v in (user_input or {}).items() if k != CONF_ACCESS_KEY},
             ),
             errors=errors,
             description_placeholders={"name": self._discovered.get("name", "")},
         )
+
+    async def async_step_pair(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The satellite speaks a code, the user types it (pairing.py); or, for a satellite
+        without a speaker, its access key. Submitted empty: the satellite says the code again."""
+        host, port = self._pairing[CONF_HOST], self._pairing[CONF_PORT]
+        errors: dict[str, str] = {}
+        placeholders = {"name": self._pairing["name"], "host": f"{host}:{port}", "tries_left": ""}
+        access_key = (user_input or {}).get(CONF_ACCESS_KEY)
+        code = (user_input or {}).get(CONF_CODE, "").strip()
+        try:
+            if access_key or code:
+                if not access_key:
+                    access_key = await async_pair(host, port, code)
+                satellite = {CONF_HOST: host, CONF_PORT: port, CONF_ACCESS_KEY: access_key}
+                info, errors = await self._satellite_check(satellite)
+                if info is not None:
+                    return await self._paired(info, satellite)
+            else:
+                await async_request_code(host, port)
+        except PairingFlowError as err:
+            field = CONF_CODE if err.error in ("wrong_code", "invalid_code") else "base"
+            errors = {field: err.error}
+            placeholders["tries_left"] = str(err.tries_left or 0)
+        return self.async_show_form(
+            step_id="pair",
+            data_schema=vol.Schema(
+                {vol.Optional(CONF_CODE): str, vol.Optional(CONF_ACCESS_KEY): PASSWORD}
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def _paired(self, info: protocol.Info, satellite: Mapping[str, Any]) -> ConfigFlowResult:
+        await self.async_set_unique_id(info.satellite_id)
+        if self.source == SOURCE_REAUTH:
+            self._abort_if_unique_id_mismatch(reason="wrong_satellite")
+            return self.async_update_reload_and_abort(
+                self._get_reauth_entry(),
+                data_updates={CONF_ACCESS_KEY: satellite[CONF_ACCESS_KEY]},
+            )
+        # a satellite HA already has, paired again here: that entry gets the new key
+        self._abort_if_unique_id_configured(updates=dict(satellite))
+        return self._create_entry(info.name, info.satellite_id, satellite)
 
     def _create_entry(
         self, title: str, satellite_id: str, satellite: Mapping[str, Any]
@@ -240,32 +294,15 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reauth_access_key(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """The satellite refuses the stored access key: ask for the one in its satellite.yaml and
-        check it against the satellite at the entry's address."""
+        """The satellite refuses the stored access key (it was reinstalled, or paired with
+        another Home Assistant): pair again at the entry's address."""
         entry = self._get_reauth_entry()
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            satellite = {
-                CONF_HOST: entry.data[CONF_HOST],
-                CONF_PORT: entry.data[CONF_PORT],
-                CONF_ACCESS_KEY: user_input[CONF_ACCESS_KEY],
-            }
-            info, errors = await self._satellite_check(satellite)
-            if info is not None:
-                await self.async_set_unique_id(info.satellite_id)
-                self._abort_if_unique_id_mismatch(reason="wrong_satellite")
-                return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_ACCESS_KEY: user_input[CONF_ACCESS_KEY]}
-                )
-        return self.async_show_form(
-            step_id="reauth_access_key",
-            data_schema=vol.Schema({vol.Required(CONF_ACCESS_KEY): PASSWORD}),
-            errors=errors,
-            description_placeholders={
-                "name": entry.title,
-                "host": f"{entry.data[CONF_HOST]}:{entry.data[CONF_PORT]}",
-            },
-        )
+        self._pairing = {
+            CONF_HOST: entry.data[CONF_HOST],
+            CONF_PORT: entry.data[CONF_PORT],
+            "name": entry.title,
+        }
+        return await self.async_step_pair()
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None

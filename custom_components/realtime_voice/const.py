@@ -1,4 +1,7 @@
-"""Constants of the Realtime Voice integration: config keys (fixed, see DESIGN.md section 2) and defaults."""
+"""Constants of the Realtime Voice integration: config keys and defaults.
+
+The keys are stored in users' config entries: renaming one needs a config entry migration.
+"""
 
 from __future__ import annotations
 

@@ -76,8 +76,11 @@ def model_fields(defaults: Mapping[str, Any]) -> dict[Any, Any]:
     }
 
 
-def satellite_schema(defaults: Mapping[str, Any], *, with_address: bool = True) -> vol.Schema:
-    """The satellite form: address (unless discovered) and access key."""
+def satellite_schema(
+    defaults: Mapping[str, Any], *, with_address: bool = True, key_required: bool = True
+) -> vol.Schema:
+    """The satellite form: address (unless discovered) and access key (optional where it pairs:
+    without one, the flow pairs by the code the satellite speaks)."""
     fields: dict[Any, Any] = {}
     if with_address:
         fields[vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, vol.UNDEFINED))] = str
@@ -88,5 +91,5 @@ def satellite_schema(defaults: Mapping[str, Any], *, with_address: bool = True) 
                 )
             )
         )
-    fields[vol.Required(CONF_ACCESS_KEY)] = PASSWORD
+    fields[(vol.Required if key_required else vol.Optional)(CONF_ACCESS_KEY)] = PASSWORD
     return vol.Schema(fields)

@@ -1,4 +1,5 @@
-"""Repairs: the selected model shuts down soon (offer its successor), and running on the legacy fallback."""
+"""Repairs: the selected model shuts down soon (offer its successor), running on the legacy fallback,
+and a satellite too old to speak the link (the one command that updates it)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.loader import async_get_integration
 from homeassistant.util import dt as dt_util
 
 from .const import (
+    CONF_HOST,
     CONF_LEGACY_MODEL,
     CONF_MODEL,
     CONF_MODEL_SELECTION,
@@ -105,6 +108,50 @@ def async_report_fallback(
             "from_model": fallback.from_model,
             "to_model": fallback.to_model,
             "reason": fallback.reason,
+        },
+    )
+
+
+# Where the satellite guide installs it (docs/satellite.md), and its service.
+SATELLITE_VENV = "/opt/realtime-voice/.venv"
+SATELLITE_SERVICE = "realtime-voice-satellite"
+UPDATING_DOCS = (
+    "https://github.com/realtime-voice/ha-realtime-voice/blob/main/docs/satellite.md#updating"
+)
+
+
+def satellite_update_command(version: str) -> str:
+    """The one command, run on the Pi, that brings a satellite installed by the guide to
+    ``version`` (pip's configured index, as scripts/install-satellite) and restarts it."""
+    return (
+        f"{SATELLITE_VENV}/bin/python -m pip install realtime-voice-satellite=={version} "
+        f"&& sudo systemctl restart {SATELLITE_SERVICE}"
+    )
+
+
+async def async_report_outdated_satellite(
+    hass: HomeAssistant, entry: ConfigEntry, *, outdated: bool
+) -> None:
+    """Raise the issue for a satellite that speaks only the unencrypted link (protocol 1 or 2,
+    which HA no longer speaks, so it cannot be updated over the link), or clear it."""
+    issue_id = f"satellite_outdated_{entry.entry_id}"
+    if not outdated:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    version = str((await async_get_integration(hass, DOMAIN)).version)
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        learn_more_url=UPDATING_DOCS,
+        translation_key="satellite_outdated",
+        translation_placeholders={
+            "name": entry.title,
+            "host": str(entry.data[CONF_HOST]),
+            "version": version,
+            "command": satellite_update_command(version),
         },
     )
 

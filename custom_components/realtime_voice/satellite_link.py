@@ -29,6 +29,15 @@ _LOGGER = logging.getLogger(__name__)
 EventHandler = Callable[[LinkEvent], Awaitable[None]]
 
 
+# How long an update may take from HA's command to the new version's hello: pip may download new
+# dependencies on a Pi (the satellite gives pip 15 minutes, updater.INSTALL_TIMEOUT_S).
+UPDATE_TIMEOUT_S = 20 * 60
+
+
+class SatelliteUpdateError(Exception):
+    """The satellite did not update; the text says why (the running version goes on)."""
+
+
 class SatelliteConnection:
     """One satellite's link, owned by its config entry."""
 
@@ -74,6 +83,11 @@ class SatelliteConnection:
         # on every connect like the settings: a satellite back from a power cut starts unmuted.
         self.wanted_muted: bool | None = None
         self.wanted_volume: float | None = None
+        # An update under way (install_update): the version asked for, the satellite's last report
+        # of it, and what install_update waits on.
+        self.update_progress: protocol.UpdateProgress | None = None
+        self._update_wanted: str | None = None
+        self._update_done: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:  # the access key never shows
         return f"SatelliteConnection({self.name!r}, {self.host}:{self.port})"
@@ -81,6 +95,12 @@ class SatelliteConnection:
     @property
     def available(self) -> bool:
         return self._client is not None and self._client.connected
+
+    @property
+    def version(self) -> str | None:
+        """The satellite's software version, as it reported it when it last connected (its hello
+        and info say it; an update brings a new one with the reconnect)."""
+        return None if self.info is None else self.info.version
 
     def set_event_handler(self, handler: EventHandler) -> None:
         self._handler = handler
@@ -115,6 +135,7 @@ class SatelliteConnection:
         rather than a dropped connection. A reconnect attempt under way is let finish (what it
         opened is then closed the same way) rather than cut in the middle of its handshake."""
         self._closing = True
+        self._update_finished(SatelliteOfflineError(f"Satellite {self.name}: link closed"))
         if self._task is not None:
             if not self._connecting:
                 self._task.cancel()
@@ -132,6 +153,7 @@ class SatelliteConnection:
         satellite's address sends, an error in the event handler) is logged once and the link
         reconnected."""
         while True:
+            self._check_update_version()
             self._notify(self._availability_listeners)
             self._notify(self._info_listeners)
             try:
@@ -159,6 +181,8 @@ class SatelliteConnection:
             if isinstance(event, protocol.Info):
                 self.info = event
                 self._notify(self._info_listeners)
+            elif isinstance(event, protocol.UpdateProgress | protocol.Error):
+                self._on_update_event(event)
             if self._handler is not None:
                 try:
                     await self._handler(event)
@@ -270,6 +294,80 @@ class SatelliteConnection:
                 type(err).__name__,
                 err,
             )
+
+    # Updating the satellite (update.py): the command, its progress, and the new version's return.
+
+    async def install_update(self, version: str) -> None:
+        """Have the satellite install release ``version`` and restart; returns when it is back
+        with that version. Raises SatelliteOfflineError (offline, or the link closed meanwhile)
+        or SatelliteUpdateError (the satellite's reason, or a timeout); either way the running
+        version goes on."""
+        if self._update_done is not None:
+            raise SatelliteUpdateError(f"an update to {self._update_wanted} is already under way")
+        self._update_done = asyncio.get_running_loop().create_future()
+        self._update_wanted = version
+        self.update_progress = protocol.UpdateProgress(version, "installing")
+        self._notify(self._info_listeners)
+        try:
+            await self._command(lambda client: client.update(version))
+            async with asyncio.timeout(UPDATE_TIMEOUT_S):
+                await self._update_done
+        except TimeoutError:
+            raise SatelliteUpdateError(
+                f"the satellite was not back with version {version} within "
+                f"{UPDATE_TIMEOUT_S // 60} minutes"
+            ) from None
+        finally:
+            self._update_done = None
+            self._update_wanted = None
+            self.update_progress = None
+            self._notify(self._info_listeners)
+
+    def _on_update_event(self, event: protocol.UpdateProgress | protocol.Error) -> None:
+        wanted = self._update_wanted
+        if wanted is None:
+            return
+        if isinstance(event, protocol.Error):
+            # A satellite of a release before updates over the link does not know the command.
+            if event.code == "bad_command" and "'update'" in event.message:
+                self._update_finished(
+                    SatelliteUpdateError(
+                        f"the satellite's version {self.version} cannot update itself; update it "
+                        f"on the Pi: pip install realtime-voice-satellite=={wanted} in its "
+                        "environment, then restart it"
+                    )
+                )
+            return
+        if event.version != wanted:
+            return
+        self.update_progress = event
+        if event.stage == "failed":
+            self._update_finished(SatelliteUpdateError(event.error or "failed"))
+        self._notify(self._info_listeners)
+
+    def _check_update_version(self) -> None:
+        """The link is (back) up: done if the satellite now runs the version asked for; failed if
+        it restarted for it but came back with another."""
+        wanted, progress = self._update_wanted, self.update_progress
+        if wanted is None or self.info is None:
+            return
+        if self.info.version == wanted:
+            self._update_finished(None)
+        elif progress is not None and progress.stage == "restarting":
+            self._update_finished(
+                SatelliteUpdateError(
+                    f"the satellite restarted with version {self.info.version}, not {wanted}"
+                )
+            )
+
+    def _update_finished(self, error: Exception | None) -> None:
+        done = self._update_done
+        if done is None or done.done():
+            return
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
     @staticmethod
     def _notify(listeners: list[Callable[[], None]]) -> None:

@@ -66,6 +66,10 @@ SENSORS: tuple[RealtimeVoiceSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
+        # a new state every answer, of interest when tuning the network or the model: the
+        # recorder keeps it only for those who enable it
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value=lambda f: None if f.last_latency_ms is None else round(f.last_latency_ms, 1),
     ),
     RealtimeVoiceSensorDescription(

@@ -21,7 +21,8 @@ def _tones(*notes: tuple[float, float]) -> bytes:
         tone = np.sin(2 * np.pi * frequency * t)
         fade = np.minimum(1.0, np.minimum(t, seconds - t) / 0.02)
         parts.append(0.3 * tone * fade)
-    return (np.concatenate(parts) * 32767).astype("<i2").tobytes()
+    pcm: bytes = (np.concatenate(parts) * 32767).astype("<i2").tobytes()
+    return pcm
 
 
 @cache

@@ -2,7 +2,8 @@
 
 Exactly the path the integration takes (``open_session``), then one text turn with a sample tool,
 and a summary: model, interface, voice, fallback, connect and first-audio times, usage and cost.
-Exit 0 when ok, 2 for a configuration or authentication error, 1 otherwise (DESIGN.md section 2).
+Exit 0 when ok, 2 for a configuration or authentication error, 1 otherwise (docs/realtime-core.md,
+"Probe").
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -31,6 +30,7 @@ from realtime_voice_dev.corpus import Clip, espeak_available
 from realtime_voice_satellite.audio import read_wav, write_wav
 from realtime_voice_satellite.link import LinkConnectionError, SatelliteLinkClient
 from realtime_voice_satellite.link import protocol as p
+from tests.helpers.network import free_port
 
 from .conftest import ROOT, VENV
 
@@ -71,12 +71,6 @@ def clips_wav() -> tuple[Path, list[float]]:
     path = WORK / "clips.wav"
     write_wav(path, np.concatenate([*parts, np.zeros(RATE, np.int16)]), RATE)
     return path, ends
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_the_install_resolved_what_a_pi_gets() -> None:
@@ -202,7 +196,7 @@ def test_without_sys_the_wake_word_runs_on_the_default_kernels() -> None:
 
 
 # The scores of the whole engine, numpy vs TFLite front end: at most 5e-5 apart on x86-64
-# (tests/core/test_melspec.py allows 2e-4). Between the machines, on the same input, the float32
+# (tests/satellite/wakeword/test_melspec.py allows 2e-4). Between the machines, on the same input, the float32
 # kernels differ (NEON vs AVX): 3e-6 measured.
 FRONT_END_ATOL = 2e-4
 MACHINE_ATOL = 1e-4

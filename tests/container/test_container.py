@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from realtime_voice_core.link import LinkAuthError, LinkEvent, SatelliteLinkClie
 from realtime_voice_core.link import protocol as p
 from realtime_voice_satellite import __version__
 from realtime_voice_satellite.audio import read_wav, write_wav
+from tests.helpers.network import free_port
 from tests.satellite.harness import Script
 
 from .podman import (
@@ -51,12 +51,6 @@ KEY = "container-test-access-key-0123456789"
 UID = 1000  # the image's user "satellite" (satellite/Containerfile)
 COMPOSE = ROOT / "satellite" / "compose.yaml"
 TEST_LABEL = "io.github.realtime-voice.test=container"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

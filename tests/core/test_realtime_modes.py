@@ -1,4 +1,4 @@
-"""Each model_selection mode against each kind of endpoint in DESIGN.md's failure table."""
+"""Each model_selection mode against each kind of endpoint in docs/realtime-core.md's failure table."""
 
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
-import numpy as np
 import pytest
 
 from realtime_voice_core.realtime import (
@@ -33,6 +32,7 @@ from realtime_voice_core.realtime import (
     open_session,
 )
 from realtime_voice_core.realtime.metrics import RECENT_LATENCIES
+from tests.helpers import audio
 from tests.realtime_standin import StandinConfig, StandinServer, ToolScript
 from tests.realtime_standin.audio import tone
 from tests.realtime_standin.testing import TEST_KEY, events_until, settings_for
@@ -81,8 +81,7 @@ def _done(event: object) -> bool:
 
 
 def _speech(ms: int) -> bytes:
-    t = np.arange(24 * ms) / 24000
-    return (0.3 * np.sin(2 * np.pi * 300 * t) * 32767).astype("<i2").tobytes()
+    return audio.tone_pcm(ms / 1000, 24_000, 300, 0.3)
 
 
 async def test_text_turn_audio_transcript_usage_and_cost(

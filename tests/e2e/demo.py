@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
 from types import FrameType
+
+from tests.helpers.network import free_port, port_free
 
 from .stack import (
     DOMAIN,
@@ -22,7 +23,6 @@ from .stack import (
     ROOT,
     USERNAME,
     StackError,
-    free_port,
     played,
     running_stack,
     wait_for,
@@ -59,15 +59,6 @@ def step(text: str) -> None:
 
 def detail(text: str) -> None:
     print(f"          {text}", flush=True)
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -244,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
             f"assist_satellite.ask_question 'Which light?' through the REST API: the user said "
             f"{answer['sentence']!r} {SIM}, matched answer id {answer['id']!r}"
         )
-        for sensor in ("tokens", "cost", "response_latency"):
+        for sensor in ("tokens", "cost"):  # response_latency is disabled by default
             found = hass.state(f"sensor.kitchen_{sensor}") or {}
             unit = found.get("attributes", {}).get("unit_of_measurement", "")
             detail(f"sensor.kitchen_{sensor}: {found.get('state')} {unit} {SIM}")

@@ -8,10 +8,11 @@ import sys
 
 import pytest
 
+from tests.helpers.network import free_port
 from tests.realtime_standin.server import offered_name
 
 from .demo import processes_using
-from .stack import ROOT, free_port
+from .stack import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(200)]
 

@@ -12,9 +12,11 @@ import re
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
+from unittest.mock import PropertyMock, patch
 
 import pytest
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity import Entity
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -45,6 +47,15 @@ API_KEY = "sk-test-0123456789abcdef"
 # Real agents (SatelliteAgent) keep their generated certificate here, as under systemd's
 # StateDirectory=, not in the home directory.
 os.environ.setdefault("STATE_DIRECTORY", tempfile.mkdtemp(prefix="satellite-state-"))
+
+
+@pytest.fixture
+def entities_enabled() -> Iterator[None]:
+    """Every entity enabled, also those disabled by default (as HA core's tests do it)."""
+    with patch.object(
+        Entity, "entity_registry_enabled_default", new_callable=PropertyMock, return_value=True
+    ):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,8 @@ from typing import Literal
 
 from realtime_voice_satellite.agent.certificate import ensure_certificate
 from realtime_voice_satellite.link import LinkCertificate, SatelliteLinkServer, protocol
+from realtime_voice_satellite.link.pairing import PairingWindow
+from tests.helpers import audio
 
 # As the satellite generates them (keys.new_access_key): 30 URL-safe characters.
 ACCESS_KEY = "kJ3pX9-vQ2mW7zR4tY8nB1cF6hL0sD"
@@ -26,7 +28,7 @@ CERTIFICATE = ensure_certificate(Path(tempfile.mkdtemp(prefix="link-satellite-")
 class LinkSatellite:
     name: str = "Kitchen"
     satellite_id: str = "kitchen-0001"
-    access_key: str = ACCESS_KEY
+    access_key: str | None = ACCESS_KEY  # None: not paired yet
     certificate: LinkCertificate = CERTIFICATE
     info: protocol.Info = field(
         default_factory=lambda: protocol.Info(
@@ -52,6 +54,17 @@ class LinkSatellite:
     _media_stream: str | None = None
     server: SatelliteLinkServer | None = None
     connected_event: asyncio.Event = field(default_factory=asyncio.Event)
+    # HA's ``update``, as the agent answers it (updater.py): "install" reports progress, restarts
+    # (the server stops and comes back on its port with the new version); "fail" reports this
+    # error; "unknown" answers as a release before updates (the command is not known).
+    update_plan: Literal["install", "fail", "unknown"] = "install"
+    update_error: str = "the package index has no such version: pip could not install it"
+    # set by a test to hold the install after its first report (to see the progress in HA)
+    update_hold: asyncio.Event | None = None
+    _restart: asyncio.Task[None] | None = None
+    # pairing as the agent does it (None: off); the codes it spoke, instead of speaking them
+    pairing: PairingWindow | None = None
+    spoken: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.info = replace(self.info, name=self.name, satellite_id=self.satellite_id)
@@ -67,8 +80,19 @@ class LinkSatellite:
             port=port,
             ping_interval=1.0,
             ping_timeout=1.0,
+            pairing=self.pairing,
+            on_paired=self._paired,
         )
         await self.server.start()
+
+    def open_pairing(self, **window: float) -> PairingWindow:
+        """Pairing mode, as a start without a key or ``--pair`` opens it (before ``start``)."""
+        self.pairing = PairingWindow(self.spoken.append, **window)  # type: ignore[arg-type]
+        self.pairing.open()
+        return self.pairing
+
+    def _paired(self, key: str) -> None:
+        self.access_key = key
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -140,6 +164,34 @@ class LinkSatellite:
                     changes["threshold"] = self.own_threshold
                 self.info = replace(self.info, **changes)
                 await self.server.send_event(self.info)
+            case protocol.Update(version=version):
+                await self._update(version)
+
+    async def _update(self, version: str) -> None:
+        assert self.server is not None
+        if self.update_plan == "unknown":  # what the server of a release before updates sends
+            error = "type: unexpected message type 'update'"
+            await self.server.send_event(protocol.Error("bad_command", error))
+            return
+        await self.server.send_event(protocol.UpdateProgress(version, "installing", 0))
+        if self.update_hold is not None:
+            await self.update_hold.wait()
+        if self.update_plan == "fail":
+            await self.server.send_event(
+                protocol.UpdateProgress(version, "failed", error=self.update_error)
+            )
+            return
+        for progress in (30, 70, 90):
+            await self.server.send_event(protocol.UpdateProgress(version, "installing", progress))
+        await self.server.send_event(protocol.UpdateProgress(version, "restarting", 100))
+        # the re-exec: this connection's handler is the one running, so not from inside it
+        self._restart = asyncio.get_running_loop().create_task(self._restart_as(version))
+
+    async def _restart_as(self, version: str) -> None:
+        port = self.port
+        await self.stop()
+        self.info = replace(self.info, version=version)
+        await self.start(port)
 
     def on_media_audio(self, pcm: bytes) -> None:
         if self._media_stream is not None:
@@ -205,11 +257,8 @@ class LinkSatellite:
 
 def tone(seconds: float, level: float = 0.3) -> bytes:
     """Something the stand-in's voice activity detection hears as speech (PCM16 24 kHz)."""
-    import numpy as np
-
-    t = np.arange(int(seconds * protocol.AUDIO_RATE)) / protocol.AUDIO_RATE
-    return (np.sin(2 * np.pi * 220 * t) * level * 32767).astype("<i2").tobytes()
+    return audio.tone_pcm(seconds, protocol.AUDIO_RATE, 220, level)
 
 
 def silence(seconds: float) -> bytes:
-    return bytes(int(seconds * protocol.AUDIO_RATE) * 2)
+    return audio.silence_pcm(seconds, protocol.AUDIO_RATE)

@@ -5,9 +5,7 @@ after a conversation, and long media is streamed in bounded link frames, with a 
 from __future__ import annotations
 
 import asyncio
-import io
 import subprocess
-import wave
 
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ from homeassistant.exceptions import HomeAssistantError
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from realtime_voice_satellite.link import protocol
+from tests.helpers import audio
 from tests.realtime_standin import StandinConfig, StandinServer
 from tests.realtime_standin.audio import speech
 
@@ -149,14 +148,7 @@ async def test_announcement_right_after_a_conversation_is_played_whole(
 
 
 def wav_bytes(seconds: float, rate: int = 24_000) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        t = np.arange(int(seconds * rate)) / rate
-        wav.writeframes((np.sin(2 * np.pi * 440 * t) * 8000).astype("<i2").tobytes())
-    return buffer.getvalue()
+    return audio.wav_bytes(audio.tone_pcm(seconds, rate, 440, 8000 / 32767), rate)
 
 
 async def test_long_media_is_streamed_in_bounded_frames(

@@ -301,8 +301,11 @@ async def test_zeroconf_discovery(
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["step_id"] == "api"
     result = await hass.config_entries.flow.async_configure(result["flow_id"], api_input(standin))
-    assert result["step_id"] == "satellite"
-    assert CONF_HOST not in result["data_schema"].schema  # the address came from discovery
+    # the address came from discovery: straight to pairing (this satellite is not in pairing
+    # mode, test_pairing_flow.py pairs one that is); its key can be typed there
+    assert result["step_id"] == "pair"
+    assert result["errors"] == {"base": "not_pairing"}
+    assert CONF_HOST not in result["data_schema"].schema
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_ACCESS_KEY: ACCESS_KEY}
     )

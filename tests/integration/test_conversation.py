@@ -119,6 +119,7 @@ def entry_for_agent(standin: StandinServer, running: RunningAgent) -> MockConfig
     )
 
 
+@pytest.mark.usefixtures("entities_enabled")
 async def test_spoken_command_turns_on_the_light(
     hass: HomeAssistant, tmp_path: Path, standin: StandinServer, kitchen_light: str
 ) -> None:

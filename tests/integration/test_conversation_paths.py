@@ -3,9 +3,7 @@ listening, barge-in truncation, start_conversation, media announcements, the leg
 
 from __future__ import annotations
 
-import io
 import logging
-import wave
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClien
 
 from custom_components.realtime_voice.const import DOMAIN
 from realtime_voice_satellite.link import protocol
+from tests.helpers import audio
 from tests.realtime_standin import StandinConfig, StandinServer
 
 from .conftest import API_KEY, entry_for
@@ -24,6 +23,7 @@ from .waiting import collect, load_entry, wait_until
 SATELLITE = "assist_satellite.kitchen"
 
 
+@pytest.mark.usefixtures("entities_enabled")
 async def test_follow_up_listens_without_wake_word_then_ends(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
 ) -> None:
@@ -132,15 +132,9 @@ async def test_start_conversation_speaks_then_listens(
 
 
 def wav_bytes(seconds: float, rate: int = 16_000) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(2)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        t = np.arange(int(seconds * rate)) / rate
-        mono = (np.sin(2 * np.pi * 440 * t) * 8000).astype("<i2")
-        wav.writeframes(np.repeat(mono, 2).tobytes())
-    return buffer.getvalue()
+    """A stereo WAV file of a 440 Hz tone."""
+    mono = np.frombuffer(audio.tone_pcm(seconds, rate, 440, 8000 / 32767), "<i2")
+    return audio.wav_bytes(np.repeat(mono, 2).tobytes(), rate, channels=2)
 
 
 async def test_announce_media_plays_the_file(

@@ -60,7 +60,7 @@ async def test_entities_have_names_categories_and_unique_ids(
         "assist_satellite.kitchen": None,
         "sensor.kitchen_model": "diagnostic",
         "sensor.kitchen_interface": "diagnostic",
-        "sensor.kitchen_response_latency": None,
+        "sensor.kitchen_response_latency": "diagnostic",
         "sensor.kitchen_tokens": None,
         "sensor.kitchen_cost": None,
         "switch.kitchen_mute": None,
@@ -72,6 +72,10 @@ async def test_entities_have_names_categories_and_unique_ids(
         assert entry is not None, entity_id
         assert entry.unique_id.startswith("kitchen-0001-")
         assert (entry.entity_category.value if entry.entity_category else None) == category
+        # only the response latency (a new state every answer) waits to be enabled
+        disabled = entity_id == "sensor.kitchen_response_latency"
+        assert (entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION) == disabled, entity_id
+        assert (hass.states.get(entity_id) is None) == disabled, entity_id
     assert hass.states.get("sensor.kitchen_model").attributes["fallback"] is False
     assert hass.states.get("sensor.kitchen_cost").attributes["unit_of_measurement"] == "USD"
     assert hass.states.get("sensor.kitchen_tokens").attributes["state_class"] == "total_increasing"

@@ -5,16 +5,14 @@ stop, the volume shared with the volume number, announce: true, and a clear erro
 from __future__ import annotations
 
 import asyncio
-import io
-import wave
 
-import numpy as np
 import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from realtime_voice_satellite.link import protocol
+from tests.helpers import audio
 from tests.realtime_standin import StandinServer
 from tests.realtime_standin.audio import speech
 
@@ -27,14 +25,7 @@ SONG = "http://example.invalid/song.wav"
 
 
 def song_wav(seconds: float) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(24_000)
-        t = np.arange(int(seconds * 24_000)) / 24_000
-        wav.writeframes((np.sin(2 * np.pi * 330 * t) * 8000).astype("<i2").tobytes())
-    return buffer.getvalue()
+    return audio.wav_bytes(audio.tone_pcm(seconds, 24_000, 330, 8000 / 32767), 24_000)
 
 
 def starts(satellite: LinkSatellite, kind: str) -> list[str]:

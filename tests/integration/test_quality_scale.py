@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -33,3 +34,17 @@ def test_parallel_updates_as_claimed() -> None:
     else:
         assert missing, "every platform sets PARALLEL_UPDATES: mark the rule done"
         assert all(name in claim["comment"] for name in missing)
+
+
+def test_strict_typing_as_claimed() -> None:
+    """The integration's mypy settings include every flag of mypy's own --strict (mypy tells which)."""
+    from mypy.main import define_options
+
+    config = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text())["tool"]["mypy"]
+    integration_module = "custom_components.realtime_voice.*"
+    (override,) = (o for o in config["overrides"] if integration_module in o["module"])
+    settings = config | override
+    _, _, strict_flags = define_options()
+    missing = [flag for flag, value in strict_flags if settings.get(flag) != value]
+    assert RULES["strict-typing"] == "done"
+    assert missing == []

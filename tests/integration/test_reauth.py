@@ -41,7 +41,7 @@ def reauth_flows(hass: HomeAssistant, entry: MockConfigEntry) -> list[dict[str, 
 async def complete_reauth(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     """What the user does with the flow: a wrong key first, then the satellite's new key."""
     (flow,) = reauth_flows(hass, entry)
-    assert flow["step_id"] == "reauth_access_key"
+    assert flow["step_id"] == "pair"
     result = await hass.config_entries.flow.async_configure(
         flow["flow_id"],
         {CONF_ACCESS_KEY: "Rt5Yu7Io9Pa2Sd4Fg6Hj8Kl1Zx3Cv0"},  # strong, but not its key
@@ -129,7 +129,7 @@ async def test_reauth_refuses_another_satellite_and_an_unreachable_one(
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     (flow,) = reauth_flows(hass, entry)
-    assert flow["step_id"] == "reauth_access_key"
+    assert flow["step_id"] == "pair"
 
     port = satellite.port
     await satellite.stop()

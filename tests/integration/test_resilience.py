@@ -3,22 +3,15 @@ comes back with another access key: test_reauth.py; media that cannot be played:
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from homeassistant.core import HomeAssistant
 
+from tests.helpers.network import free_port
 from tests.realtime_standin import StandinConfig, StandinServer
 
 from .conftest import API_KEY, entry_for
 from .link_satellite import LinkSatellite
 from .waiting import load_entry, wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_realtime_endpoint_down_at_start_is_retried(

@@ -173,7 +173,7 @@ async def test_every_config_flow_step_can_be_filled_in(
             data=dict(entry.data),
         )
     )
-    assert result["step_id"] == "reauth_access_key"
+    assert result["step_id"] == "pair"
     result = check(await flow.async_configure(result["flow_id"], {CONF_ACCESS_KEY: "wrong"}))
     flow.async_abort(result["flow_id"])
     hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_ACCESS_KEY: ACCESS_KEY})

@@ -4,13 +4,13 @@ is refreshed beside it, not before it), and a session that cannot open is heard 
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import pytest
 from homeassistant.core import HomeAssistant
 
 from realtime_voice_satellite.link import protocol
+from tests.helpers.network import free_port
 from tests.realtime_standin import StandinConfig, StandinServer
 
 from .conftest import API_KEY, entry_for
@@ -45,12 +45,6 @@ async def test_audio_reaches_the_model_while_the_toolset_is_rebuilt(
     # The conversation goes on as usual while the toolset is rebuilt.
     await wait_until(lambda: bool(ended), within=10)
     assert ended[0].data["assistant"] == ["It is twelve o'clock."]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_a_session_that_cannot_open_is_heard(

@@ -3,18 +3,12 @@ wait for a condition, collect events."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 from homeassistant.core import Event, HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from tests.helpers.waiting import wait_until
 
-async def wait_until(predicate: Callable[[], bool], within: float = 10.0) -> None:
-    """Poll ``predicate`` until true: the states come from tasks that offer no event to await."""
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+__all__ = ["collect", "load_entry", "wait_until"]
 
 
 async def load_entry(

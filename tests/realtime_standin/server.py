@@ -1,7 +1,7 @@
 """A stand-in for OpenAI's Realtime service: GA and beta, scripted turns, and the failure modes.
 
 SIMULATION: nothing here talks to OpenAI. It runs on 127.0.0.1 and answers like each kind of
-endpoint in DESIGN.md's failure table. Every client event is checked against the ``openai``
+endpoint in docs/realtime-core.md's failure table. Every client event is checked against the ``openai``
 package's types (undeclared keys are errors, answered like the service does), and every event it
 sends is checked the same way; problems are recorded in ``violations`` so tests can assert none.
 """

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from realtime_voice_satellite.agent import service
 from realtime_voice_satellite.agent.certificate import ensure_certificate
 from realtime_voice_satellite.link import LinkCertificate
 
@@ -25,6 +26,14 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _state_directory(state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """As systemd's StateDirectory= would: agents made in tests write nothing into $HOME."""
     monkeypatch.setenv("STATE_DIRECTORY", str(state_dir))
+
+
+@pytest.fixture(autouse=True)
+def _no_installed_service(state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not this machine's satellite service, nor the user who ran sudo: --setup's guard against
+    root (setup.py) sees what a test gives it, also when the tests run with sudo on a Pi."""
+    monkeypatch.setattr(service, "UNIT_FILE", state_dir / "not-installed.service")
+    monkeypatch.delenv("SUDO_USER", raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
-"""What anyone on the LAN can place between Home Assistant and a satellite.
+"""What anyone on the LAN can place between Home Assistant and a satellite, beside a relay of bytes
+(``tests.helpers.network.TcpRelay``).
 
-``ByteRelay`` forwards TCP bytes both ways, keeps a copy of everything, and can write bytes of its
-own towards the satellite. ``TerminatingRelay`` ends TLS itself with its own certificate and relays
+``TerminatingRelay`` ends TLS itself with its own certificate and relays
 the WebSocket messages, as a man in the middle would: it may rewrite the certificate fingerprint in
 ``auth`` to the satellite's, and may answer ``auth`` itself with a made-up ``auth_ok``.
 """
@@ -13,66 +13,12 @@ import contextlib
 import json
 from pathlib import Path
 
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from realtime_voice_satellite.agent.certificate import ensure_certificate
 from realtime_voice_satellite.link.tls import client_context, server_context
-
-
-class ByteRelay:
-    def __init__(self, target_port: int) -> None:
-        self._target_port = target_port
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._upstream: list[asyncio.StreamWriter] = []
-        self.to_satellite = bytearray()
-        self.to_client = bytearray()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
-        self._upstream.append(up_writer)
-        for src, dst, log in (
-            (reader, up_writer, self.to_satellite),
-            (up_reader, writer, self.to_client),
-        ):
-            task = asyncio.create_task(self._pump(src, dst, log))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    async def _pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, log: bytearray) -> None:
-        with contextlib.suppress(ConnectionError):
-            while data := await src.read(65536):
-                log += data
-                dst.write(data)
-                await dst.drain()
-        dst.close()
-
-    async def inject(self, data: bytes) -> None:
-        """Bytes of the relay's own, towards the satellite, inside the running connection."""
-        writer = self._upstream[-1]
-        writer.write(data)
-        await writer.drain()
-
-    async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for writer in self._upstream:
-            writer.close()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
 
 
 class TerminatingRelay:
@@ -83,11 +29,14 @@ class TerminatingRelay:
         *,
         rewrite_certificate: str | None = None,
         fake_auth_ok: bool = False,
+        both_ways: bool = False,
     ) -> None:
         self._target_port = target_port
         self.certificate = ensure_certificate(folder, "relay")
         self._rewrite = rewrite_certificate
         self._fake_auth_ok = fake_auth_ok
+        # after the first message, relay the client's too (pairing's confirmation)
+        self._both_ways = both_ways
         self._server: Server | None = None
         self.from_satellite: list[str | bytes] = []
 
@@ -123,10 +72,20 @@ class TerminatingRelay:
             if self._rewrite is not None:
                 auth["certificate"] = self._rewrite
             await upstream.send(json.dumps(auth))
+            if self._both_ways:
+                forward = asyncio.create_task(self._forward(downstream, upstream))
             with contextlib.suppress(ConnectionClosed):
                 async for message in upstream:
                     self.from_satellite.append(message)
                     await downstream.send(message)
+            if self._both_ways:
+                forward.cancel()
+
+    @staticmethod
+    async def _forward(downstream: ServerConnection, upstream: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for message in downstream:
+                await upstream.send(message)
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -14,6 +14,7 @@ from realtime_voice_satellite.agent.audio_io import WavFileSource
 from realtime_voice_satellite.audio import read_wav
 from realtime_voice_satellite.link import Audio, LinkAuthError, SatelliteLinkClient
 from realtime_voice_satellite.link import protocol as p
+from tests.helpers import audio
 
 from .harness import (
     KEY,
@@ -244,8 +245,7 @@ async def test_music_plays_under_the_wake_word_and_ducks_while_listening(tmp_pat
     plays (a wake, not a barge-in), the music ducks while the satellite listens and is not stopped."""
     script = command_script()
     cfg = config(audio={"output_rate": 24000, "prebuffer_ms": 60})
-    t = np.arange(int(20 * p.AUDIO_RATE)) / p.AUDIO_RATE
-    song = (np.sin(2 * np.pi * 220 * t) * 8000).astype("<i2").tobytes()
+    song = audio.tone_pcm(20, p.AUDIO_RATE, 220, 8000 / 32767)
     async with running_satellite(script.write("music"), tmp_path, cfg) as sat:
         await sat.client.play_start("song", "media")
         await sat.client.play_media_audio(song)

@@ -18,10 +18,11 @@ import pytest
 
 from realtime_voice_satellite.agent.audio_io import AudioDeviceError, DeviceSink, DeviceSource
 from realtime_voice_satellite.cli import main
+from tests.helpers.network import free_port
 
 from . import fake_sounddevice as fake
 from .harness import KEY
-from .test_doctor import free_port, portaudio_unfindable, without_portaudio
+from .test_doctor import portaudio_unfindable, without_portaudio
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -14,18 +13,14 @@ import pytest
 
 from realtime_voice_dev.corpus import espeak_available
 from realtime_voice_satellite.audio import read_wav, write_wav
-from realtime_voice_satellite.link import Audio, SatelliteLinkClient
+from realtime_voice_satellite.link import Audio, LinkConnectionError, SatelliteLinkClient
 from realtime_voice_satellite.link import protocol as p
+from realtime_voice_satellite.link.pairing import PairingError, pair, request_code
+from tests.helpers.network import free_port
 
 from .harness import KEY, Script, locate, speech
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def run_cli(*args: str) -> asyncio.subprocess.Process:
@@ -49,6 +44,25 @@ async def test_bad_config_exits_2_naming_key_and_line(tmp_path: Path) -> None:
     assert (
         "sat.yaml:4: link.port: expected an integer from 1 to 65535, got 70000" in stderr.decode()
     )
+
+
+async def test_a_retired_key_is_named_on_stderr_and_the_satellite_goes_on(tmp_path: Path) -> None:
+    """conversation.follow_up_s (Home Assistant decides the follow-up window) no longer stops an
+    old satellite.yaml: the satellite says that it ignores it, and runs."""
+    config = tmp_path / "sat.yaml"
+    config.write_text(
+        f"name: x\nconversation:\n  follow_up_s: 5.0\nlink: {{state_dir: {tmp_path}}}\n"
+    )
+    process = await run_cli("--config", str(config), "--new-access-key")
+    stdout, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    assert stderr.decode() == (
+        f"realtime-voice satellite: {config}:3: conversation.follow_up_s is no longer read, it is "
+        "ignored: Home Assistant decides how long the satellite listens after an answer: its "
+        "option 'Follow-up window' (Settings > Devices & services > the satellite > Configure); "
+        "remove the line\n"
+    )
+    assert "A new access key was made" in stdout.decode()
 
 
 @pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech")
@@ -134,56 +148,93 @@ async def test_missing_chime_file_is_a_config_error(tmp_path: Path) -> None:
     assert "nope.wav" in stderr.decode()
 
 
-async def test_the_satellite_generates_its_key_and_certificate(
+async def _pairing_code(process: asyncio.subprocess.Process, port: int) -> str:
+    """Ask the running satellite for its code (as HA's config flow does) and read it where file
+    mode shows it: stdout."""
+    async with asyncio.timeout(20):
+        while True:  # until it listens, and has seen a --pair (it looks every second)
+            with contextlib.suppress(LinkConnectionError, PairingError):
+                await request_code("127.0.0.1", port)
+                break
+            await asyncio.sleep(0.2)
+        assert process.stdout is not None
+        while line := (await process.stdout.readline()).decode():
+            if line.startswith("Pairing code for Home Assistant: "):
+                return line.split(": ", 1)[1].replace(" ", "").strip()
+    raise AssertionError("no pairing code on stdout")
+
+
+async def test_a_satellite_without_a_key_pairs_by_the_code_it_speaks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No link.access_key: the first start makes one (never logged) and a certificate beside the
-    config; HA connects with that key over TLS; --new-access-key prints a new one, once."""
+    """No link.access_key: the first start makes a certificate and opens pairing mode; the code it
+    speaks (into --output-wav) and prints (file mode) pairs HA, the key is stored owner-only, and
+    nothing of it is logged. Restarted with its key, it refuses pairing until --pair; then
+    --new-access-key still prints a key to type."""
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
     port = free_port()
     config = tmp_path / "sat.yaml"
     silence_wav = tmp_path / "in.wav"
+    played = tmp_path / "o.wav"
     write_wav(silence_wav, np.zeros(24_000, np.int16), 24_000)
     config.write_text(
         f"name: Generated\nlink: {{host: 127.0.0.1, port: {port}}}\nzeroconf: {{enabled: false}}\n"
     )
-    process = await run_cli(
-        "--config",
-        str(config),
-        "--input-wav",
-        str(silence_wav),
-        "--output-wav",
-        str(tmp_path / "o.wav"),
-    )
+    files = ("--input-wav", str(silence_wav), "--output-wav", str(played))
+    key_file = tmp_path / "access_key"
+    process = await run_cli("--config", str(config), *files)
     try:
-        key_file = tmp_path / "access_key"
-        async with asyncio.timeout(20):
-            while not (tmp_path / "link-certificate.pem").exists():  # noqa: ASYNC110
-                await asyncio.sleep(0.1)
-        key = key_file.read_text().strip()
-        assert len(key) == 30
+        code = await _pairing_code(process, port)
+        key = await pair("127.0.0.1", port, code)
+        assert key_file.read_text().strip() == key
         assert (key_file.stat().st_mode & 0o777) == 0o600
         assert ((tmp_path / "link-key.pem").stat().st_mode & 0o777) == 0o600
-        client = SatelliteLinkClient("127.0.0.1", port, key)
-        async with asyncio.timeout(20):
-            while True:
-                with contextlib.suppress(Exception):
-                    info = await client.connect()
-                    break
-                await asyncio.sleep(0.2)
+        info = await SatelliteLinkClient("127.0.0.1", port, key).connect()
         assert info.name == "Generated"
-        await client.close()
+        await asyncio.sleep(5)  # the code, said twice, is played out
     finally:
         process.send_signal(signal.SIGINT)
         stdout, stderr = await process.communicate()
-    assert key not in stdout.decode() + stderr.decode()  # not a terminal: not printed, not logged
-    assert "made a new access key in" in stderr.decode()
+    log = stderr.decode()
+    assert "pairing mode is open for 5 minutes (no access key yet)" in log
+    assert code not in log
+    assert key not in log + stdout.decode()
+    samples, _ = read_wav(played)
+    spoken = np.flatnonzero(np.abs(samples) > 300)
+    assert len(spoken) > 24_000  # more than a second of it: the chime and twelve digits
+    # with its key, a restart does not open pairing: a second HA is refused
+    process = await run_cli("--config", str(config), *files)
+    try:
+        async with asyncio.timeout(20):
+            while True:
+                try:
+                    await SatelliteLinkClient("127.0.0.1", port, key).connect()
+                    break
+                except LinkConnectionError:
+                    await asyncio.sleep(0.2)
+        with pytest.raises(PairingError) as refused:
+            await request_code("127.0.0.1", port)
+        assert refused.value.code == "not_pairing"
+        # --pair reaches the running satellite through its state directory
+        request = await run_cli("--config", str(config), "--pair")
+        out, _ = await request.communicate()
+        assert request.returncode == 0
+        assert "Pairing requested" in out.decode()
+        again = await pair("127.0.0.1", port, await _pairing_code(process, port))
+        assert again != key
+        assert key_file.read_text().strip() == again
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = await process.communicate()
+    log = stderr.decode()
+    assert "pairing mode is open for 5 minutes (--pair)" in log
+    assert "(no access key yet)" not in log
 
     process = await run_cli("--config", str(config), "--new-access-key")
     stdout, _ = await process.communicate()
     assert process.returncode == 0
     new_key = key_file.read_text().strip()
-    assert new_key != key
+    assert new_key != again
     assert new_key in stdout.decode()
     # a key set in satellite.yaml wins, so a generated one would be ignored: refused
     config.write_text(f"link: {{access_key: {KEY}}}\n")
@@ -191,3 +242,7 @@ async def test_the_satellite_generates_its_key_and_certificate(
     _, stderr = await process.communicate()
     assert process.returncode == 2
     assert "link.access_key is set there" in stderr.decode()
+    process = await run_cli("--config", str(config), "--pair")
+    _, stderr = await process.communicate()
+    assert process.returncode == 2
+    assert "link.access_key is set in satellite.yaml" in stderr.decode()

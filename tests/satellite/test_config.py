@@ -36,7 +36,8 @@ def test_example_loads_with_its_documented_values() -> None:
     assert config.wake_word.threshold is None  # null: each model's recommendation
     assert config.wake_word.trigger_level is None
     assert config.audio.input_device is None
-    assert config.conversation.follow_up_s == 5.0
+    assert config.conversation.listen_timeout_s == 30.0
+    assert config.ignored == ()
 
 
 def test_example_documents_every_key_and_nothing_else() -> None:
@@ -46,6 +47,8 @@ def test_example_documents_every_key_and_nothing_else() -> None:
     def keys(cls: type, prefix: str = "") -> list[str]:
         out = []
         for f in fields(cls):
+            if f.metadata.get("internal"):
+                continue
             section = f.metadata.get("section")
             out += keys(section, f"{prefix}{f.name}.") if section else [f"{prefix}{f.name}"]
         return out
@@ -143,6 +146,22 @@ def test_errors_name_line_key_and_expectation(text: str, error: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_config(text.replace(": K\n", f": {KEY}\n"), "sat.yaml")
     assert f"sat.yaml{error}" in str(err.value)
+
+
+def test_a_retired_key_is_ignored_saying_why_and_an_unknown_one_is_still_an_error() -> None:
+    text = f"link:\n  access_key: {KEY}\nconversation:\n  chime: false\n  follow_up_s: 5.0\n"
+    config = parse_config(text, "sat.yaml")
+    assert config.conversation.chime is False  # the rest of the section is read
+    (message,) = config.ignored
+    assert message.startswith(
+        "sat.yaml:5: conversation.follow_up_s is no longer read, it is ignored"
+    )
+    assert "'Follow-up window'" in message
+    assert "remove the line" in message
+    with pytest.raises(ConfigError, match=r"sat.yaml:5: conversation.follow_up: unknown key"):
+        parse_config(text.replace("follow_up_s", "follow_up"), "sat.yaml")
+    with pytest.raises(ConfigError, match=r"ignored: unknown key"):  # not a key of the file
+        parse_config("ignored: []\n", "sat.yaml")
 
 
 def test_missing_and_unreadable_files(tmp_path: Path) -> None:

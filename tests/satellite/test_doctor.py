@@ -23,6 +23,7 @@ from realtime_voice_satellite import platforms
 from realtime_voice_satellite.agent import doctor
 from realtime_voice_satellite.agent.doctor import Context, run_doctor
 from realtime_voice_satellite.cli import main
+from tests.helpers.network import free_port
 
 from . import fake_sounddevice as fake
 from .harness import KEY
@@ -31,12 +32,6 @@ try:
     AUDIO_GID = grp.getgrnam("audio").gr_gid
 except KeyError:  # no audio group here: the test that needs it is skipped
     AUDIO_GID = -1
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -112,6 +107,21 @@ def test_all_good_is_exit_0_with_one_ok_line_per_check(
     assert line(out, "wake words").endswith("openwakeword: hey_jarvis")
     machine, bits = platforms.this_machine()
     assert f"{bits}-bit, {machine}" in line(out, "python")
+
+
+def test_a_retired_key_is_named_in_the_config_check(
+    tmp_path: Path,
+    pa: fake.FakePortAudio,
+    synchronised: Path,
+    snd: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = write_config(tmp_path, "conversation: {follow_up_s: 5}\n")
+    _, out = run(config, snd, capsys)
+    assert line(out, "config").startswith(
+        f"OK   config: {config} (satellite 'Kitchen'); {config}:3: conversation.follow_up_s is "
+        "no longer read, it is ignored: Home Assistant decides"
+    )
 
 
 def test_a_configured_device_that_is_not_there_lists_what_is(
@@ -281,7 +291,8 @@ def test_an_invalid_config_gives_the_loaders_error(
     assert code == 1
     found = line(out, "config")
     assert f"FAIL config: {config}:3: audio.volume: expected a number from 0 to 1, got 3" in found
-    assert f"realtime-voice satellite --setup --config {config}" in found
+    command = Path(sys.executable).parent / "realtime-voice"  # the venv's bin is not on PATH
+    assert f"write a new one: {command} satellite --setup --config {config}" in found
     assert line(out, "wake words").startswith("SKIP")
     assert line(out, "input device").startswith("OK")  # the defaults are still checked
 

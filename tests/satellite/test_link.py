@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from websockets.asyncio.client import connect
@@ -25,8 +25,8 @@ from realtime_voice_satellite.link import (
 )
 from realtime_voice_satellite.link import protocol as p
 from realtime_voice_satellite.link.tls import client_context, server_context
-
-from .proxy import FreezableProxy
+from tests.helpers.network import TcpRelay
+from tests.helpers.waiting import wait_until
 
 KEY = "correct horse battery staple"
 
@@ -117,13 +117,6 @@ def make_client(
     )
 
 
-async def wait_for(predicate: Callable[[], bool], within: float = 2.0) -> None:
-    """Poll a condition on state that the server's task changes (no event to wait on there)."""
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-
-
 async def test_connect_commands_events_and_audio_both_ways(
     server: SatelliteLinkServer, handler: RecordingHandler
 ) -> None:
@@ -133,14 +126,14 @@ async def test_connect_commands_events_and_audio_both_ways(
     assert info.wake_words_active == ["hey_jarvis"]
     assert client.hello is not None
     assert client.hello.protocol == p.PROTOCOL_VERSION
-    await wait_for(lambda: server.connected and handler.connects == 1)
+    await wait_until(lambda: server.connected and handler.connects == 1)
 
     await client.play_start("r1", "announcement")
     await client.play_audio(b"\x01\x00" * 480)
     await client.play_end("r1")
     await client.configure(threshold=0.7, chime=False)
     await client.set_volume(0.25)
-    await wait_for(lambda: len(handler.commands) == 4)
+    await wait_until(lambda: len(handler.commands) == 4)
     assert handler.commands == [
         p.PlayStart("r1", "announcement"),
         p.PlayEnd("r1"),
@@ -152,7 +145,7 @@ async def test_connect_commands_events_and_audio_both_ways(
     await client.play_start("song", "media")
     await client.play_media_audio(b"\x03\x00" * 480)
     await client.play_audio(b"\x04\x00" * 2)
-    await wait_for(lambda: len(handler.audio) == 2)
+    await wait_until(lambda: len(handler.audio) == 2)
     assert handler.media_audio == [b"\x03\x00" * 480]
     assert handler.audio[1] == b"\x04\x00" * 2
 
@@ -229,7 +222,7 @@ async def test_second_client_is_refused_while_first_lives(
     with pytest.raises(LinkBusyError, match="busy"):
         await make_client(server).connect()
     await first.set_mute(True)  # the first one is unaffected
-    await wait_for(lambda: handler.commands == [p.SetMute(True)])
+    await wait_until(lambda: handler.commands == [p.SetMute(True)])
     await first.close()
     await asyncio.wait_for(handler.disconnects.wait(), 2)
     second = make_client(server)
@@ -241,7 +234,7 @@ async def test_second_client_is_refused_while_first_lives(
 async def test_dead_link_is_noticed_on_both_sides(
     server: SatelliteLinkServer, handler: RecordingHandler
 ) -> None:
-    proxy = FreezableProxy(server.port)
+    proxy = TcpRelay(server.port)
     await proxy.start()
     try:
         client = make_client(server, port=proxy.port)
@@ -291,7 +284,7 @@ async def test_malformed_command_is_logged_answered_and_skipped(
             assert "set_volume.volume" in event.message
             assert "3" in event.message
             break
-    await wait_for(lambda: handler.commands == [p.SetMute(False)])
+    await wait_until(lambda: handler.commands == [p.SetMute(False)])
     assert "set_volume.volume" in caplog.text
     await client.close()
 
@@ -425,5 +418,5 @@ async def test_a_failing_command_is_reported_and_the_link_stays(
     async for event in client.events():
         assert event == p.Error("command_failed", "set_volume: mixer not found")
         break
-    await wait_for(lambda: handler.commands == [p.SetMute(True)])
+    await wait_until(lambda: handler.commands == [p.SetMute(True)])
     await client.close()

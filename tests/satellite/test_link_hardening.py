@@ -24,7 +24,8 @@ from realtime_voice_satellite.agent.config import parse_config
 from realtime_voice_satellite.agent.credentials import (
     link_certificate,
     private_dir,
-    with_access_key,
+    state_dir,
+    write_access_key,
 )
 from realtime_voice_satellite.agent.identity import satellite_id
 from realtime_voice_satellite.audio import write_wav
@@ -33,10 +34,11 @@ from realtime_voice_satellite.link import protocol as p
 from realtime_voice_satellite.link.limits import AuthBackoff
 from realtime_voice_satellite.link.log_limit import MAX_KEYS, RateLimitedLog
 from realtime_voice_satellite.link.tls import client_context
+from tests.helpers.waiting import wait_until
 
 from .harness import running_satellite, silence
 from .test_cli import run_cli
-from .test_link import KEY, RecordingHandler, make_client, wait_for
+from .test_link import KEY, RecordingHandler, make_client
 
 WRONG = "not the key, but a guess at it"
 
@@ -214,7 +216,7 @@ async def test_what_home_assistant_can_make_the_satellite_log_is_rate_limited(
             client = make_client(server)
             await client.connect()
             await client.close()
-            await wait_for(lambda: not server.connected)
+            await wait_until(lambda: not server.connected)
         client = make_client(server)
         await client.connect()
         for _ in range(20):
@@ -261,8 +263,7 @@ def test_the_state_directory_is_made_owner_only(tmp_path: Path) -> None:
     config = parse_config(
         f"name: Kitchen\nlink: {{state_dir: {state}}}\nzeroconf: {{enabled: false}}\n", "t.yaml"
     )
-    config, created = with_access_key(config)
-    assert created is not None
+    write_access_key(state_dir(config), None)  # as pairing or --new-access-key
     link_certificate(config)
     satellite_id(state, 10800)
     assert _mode(state) == 0o700

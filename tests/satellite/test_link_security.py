@@ -27,9 +27,11 @@ from realtime_voice_satellite.link import (
 )
 from realtime_voice_satellite.link import protocol as p
 from realtime_voice_satellite.link.tls import server_context
+from tests.helpers.network import TcpRelay
+from tests.helpers.waiting import wait_until
 
-from .relay import ByteRelay, TerminatingRelay
-from .test_link import KEY, RecordingHandler, make_client, raw_connect, wait_for
+from .relay import TerminatingRelay
+from .test_link import KEY, RecordingHandler, make_client, raw_connect
 
 
 async def drain(client: SatelliteLinkClient, within: float = 5) -> None:
@@ -71,7 +73,7 @@ def handler() -> RecordingHandler:
 async def test_relay_sees_only_ciphertext_and_cannot_inject_a_command(
     server: SatelliteLinkServer, handler: RecordingHandler
 ) -> None:
-    relay = ByteRelay(server.port)
+    relay = TcpRelay(server.port)
     await relay.start()
     try:
         client = make_client(server, port=relay.port)
@@ -80,10 +82,10 @@ async def test_relay_sees_only_ciphertext_and_cannot_inject_a_command(
         await client.play_start("a1", "announcement")
         await client.play_audio(announcement)
         await client.play_end("a1")
-        await wait_for(lambda: len(handler.audio) == 1 and len(handler.commands) == 2)
+        await wait_until(lambda: len(handler.audio) == 1 and len(handler.commands) == 2)
         assert handler.audio == [announcement]  # the satellite got it all
 
-        seen = bytes(relay.to_satellite) + bytes(relay.to_client)
+        seen = bytes(relay.to_target) + bytes(relay.to_client)
         for start in range(0, len(announcement) - 16, 1000):
             assert announcement[start : start + 16] not in seen
         for plain in (b"play_start", b"announcement", b"Kitchen", b"hey_jarvis", b"auth"):
@@ -280,12 +282,12 @@ async def test_connections_before_authentication_are_bounded(
         _, other = await asyncio.open_connection(
             "127.0.0.1", server.port, local_addr=("127.0.0.2", 0)
         )
-        await wait_for(lambda: gate.pending == gate.max_per_address + 1)
+        await wait_until(lambda: gate.pending == gate.max_per_address + 1)
         other.close()
         for writer in sockets:
             writer.close()
         sockets.clear()
-        await wait_for(lambda: gate.pending == 0, within=3)
+        await wait_until(lambda: gate.pending == 0, within=3)
         client = make_client(server)
         await client.connect()
         await client.close()
@@ -314,11 +316,11 @@ async def test_idle_socket_is_dropped_before_its_tls_handshake_times_out(
     server: SatelliteLinkServer,
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    await wait_for(lambda: server.gate.pending == 1)
+    await wait_until(lambda: server.gate.pending == 1)
     # no ClientHello: the TLS handshake times out after auth_timeout (1 s here)
     assert await asyncio.wait_for(reader.read(), 3) == b""
     writer.close()
-    await wait_for(lambda: server.gate.pending == 0)
+    await wait_until(lambda: server.gate.pending == 0)
 
 
 @pytest.mark.slow
@@ -327,8 +329,6 @@ async def test_a_vanished_home_assistant_is_noticed_within_six_seconds(
 ) -> None:
     """With the satellite's default settings, as docs/link-protocol.md promises (issue #13: 9 s)."""
     from realtime_voice_satellite.agent.config import LinkConfig
-
-    from .proxy import FreezableProxy
 
     defaults = LinkConfig()
     server = SatelliteLinkServer(
@@ -343,13 +343,13 @@ async def test_a_vanished_home_assistant_is_noticed_within_six_seconds(
         ping_timeout=defaults.ping_timeout_s,
     )
     await server.start()
-    proxy = FreezableProxy(server.port)
+    proxy = TcpRelay(server.port)
     await proxy.start()
     try:
         client = make_client(server, port=proxy.port)
         client._ping_interval = client._ping_timeout = 60  # HA's side is gone, not pinging
         await client.connect()
-        await wait_for(lambda: server.connected)
+        await wait_until(lambda: server.connected)
         loop = asyncio.get_running_loop()
         proxy.frozen.set()  # the host vanishes: no FIN, no RST
         started = loop.time()

@@ -7,14 +7,14 @@ import numpy as np
 
 from realtime_voice_satellite.agent.mixer import DUCK_GAIN, Mixer
 from realtime_voice_satellite.agent.playback import Player
+from tests.helpers import audio
 
 RATE = 24_000
 BLOCK = 480  # 20 ms
 
 
 def music(seconds: float) -> bytes:
-    t = np.arange(int(seconds * RATE)) / RATE
-    return (np.sin(2 * np.pi * 220 * t) * 10_000).astype("<i2").tobytes()
+    return audio.tone_pcm(seconds, RATE, 220, 10_000 / 32767)
 
 
 def level(block: np.ndarray | None) -> float:

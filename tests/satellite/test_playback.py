@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from realtime_voice_satellite.agent.playback import Player, Stopped
+from tests.helpers import audio
 
 RATE = 24_000
 BLOCK = 480  # 20 ms
 
 
 def tone(seconds: float, rate: int = RATE) -> np.ndarray:
-    t = np.arange(int(seconds * rate)) / rate
-    return (np.sin(2 * np.pi * 440 * t) * 10_000).astype(np.int16)
+    return (audio.sine(440, seconds, rate, 10_000)).astype(np.int16)
 
 
 def pcm(samples: np.ndarray) -> bytes:

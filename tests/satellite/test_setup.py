@@ -5,8 +5,11 @@ with answers on stdin, real files and the agent's own loader; the sound cards ar
 from __future__ import annotations
 
 import io
+import json
 import logging
 import math
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -14,12 +17,14 @@ import pytest
 import yaml
 
 from realtime_voice_satellite.agent.config import load_config
-from realtime_voice_satellite.agent.credentials import ACCESS_KEY_FILE
+from realtime_voice_satellite.agent.credentials import ACCESS_KEY_FILE, write_access_key
 from realtime_voice_satellite.cli import main
 
 from . import fake_sounddevice as fake
 from .harness import KEY
 from .test_doctor import portaudio_unfindable, without_portaudio
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -67,10 +72,9 @@ def test_interactive_setup_writes_a_config_the_agent_loads_and_shows_the_key(
     assert loaded.link.state_dir == state
     assert config.stat().st_mode & 0o777 == 0o640
 
-    key = (state / ACCESS_KEY_FILE).read_text().strip()
-    assert "A new access key was made for satellite 'Kitchen'" in out
-    assert f"\n    {key}\n" in out
-    assert key not in caplog.text
+    # no key is made: the satellite pairs by a spoken code (issue #25)
+    assert not (state / ACCESS_KEY_FILE).exists()
+    assert "the satellite speaks a 6-digit code to type there" in out
     assert "realtime-voice satellite --doctor --config" in out
     assert "sudo systemctl restart realtime-voice-satellite" in out
     assert "Settings > Devices & services" in out
@@ -83,7 +87,7 @@ def test_interactive_setup_writes_a_config_the_agent_loads_and_shows_the_key(
     assert -13 < 20 * math.log10(abs(played["data"]).max() / 32768) < -11
 
 
-def test_flags_answer_everything_and_a_second_run_shows_the_same_key(
+def test_flags_answer_everything_and_a_second_run_shows_a_key_made_since(
     tmp_path: Path,
     pa: fake.FakePortAudio,
     monkeypatch: pytest.MonkeyPatch,
@@ -94,8 +98,9 @@ def test_flags_answer_everything_and_a_second_run_shows_the_same_key(
     flags = ("--input-device", "USB", "--output-device", "USB", "--name", "Hall")
     assert setup(monkeypatch, config, [], *flags) == 0  # stdin at its end: the tone "heard"
     first = capsys.readouterr().out
-    key = (tmp_path / ACCESS_KEY_FILE).read_text().strip()  # state dir: the config's
-    assert f"    {key}\n" in first
+    assert "speaks a 6-digit code" in first
+    # typed into HA for a satellite without a speaker; the state dir is the config's
+    key = write_access_key(tmp_path)
     assert setup(monkeypatch, config, [], *flags, "--overwrite") == 0
     second = capsys.readouterr().out
     assert "The access key for satellite 'Hall'" in second
@@ -109,8 +114,9 @@ def test_the_services_state_directory_is_used_when_it_is_there(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """install-satellite --service made /var/lib/realtime-voice for the user: the key goes there,
-    where the service (StateDirectory=) finds it, not next to the config."""
+    """install-satellite --service made /var/lib/realtime-voice for the user: the config names it,
+    so that a key made there (pairing, --new-access-key) is where the service (StateDirectory=)
+    looks, not next to the config."""
     from realtime_voice_satellite.agent import setup as setup_module
 
     monkeypatch.delenv("STATE_DIRECTORY")
@@ -119,8 +125,7 @@ def test_the_services_state_directory_is_used_when_it_is_there(
     monkeypatch.setattr(setup_module, "SERVICE_STATE_DIR", service_state)
     config = tmp_path / "etc" / "satellite.yaml"
     assert setup(monkeypatch, config, ["", "", "", ""]) == 0
-    key = (service_state / ACCESS_KEY_FILE).read_text().strip()
-    assert f"    {key}\n" in capsys.readouterr().out
+    assert "type the code the satellite speaks" in capsys.readouterr().out
     assert load_config(config).link.state_dir == service_state
     assert not (config.parent / ACCESS_KEY_FILE).exists()
 
@@ -362,3 +367,96 @@ def test_setup_answers_without_setup_are_refused(
         "realtime-voice satellite: --input-device, --overwrite go with --setup\n"
     )
     assert not config.exists()
+
+
+def test_next_steps_name_the_command_with_its_full_path_and_the_integrations_name(
+    tmp_path: Path,
+    pa: fake.FakePortAudio,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The virtual environment's bin is not on PATH: a bare 'realtime-voice' is 'command not found'."""
+    config = tmp_path / "satellite.yaml"
+    assert setup(monkeypatch, config, ["", "", "", "Hall"]) == 0
+    steps = capsys.readouterr().out.split("Next steps:", 1)[1]
+    command = Path(sys.executable).parent / "realtime-voice"  # this virtual environment's
+    assert command.is_file()
+    assert f"  1. Check everything:  {command} satellite --doctor --config {config}\n" in steps
+    assert f"(or run it here:   {command} satellite --config {config})" in steps
+    assert " realtime-voice satellite" not in steps  # no bare command left
+    manifest = json.loads((ROOT / "custom_components/realtime_voice/manifest.json").read_text())
+    assert f"Add integration > {manifest['name']} with this Pi's address" in steps
+
+
+def unit_for(user: str) -> str:
+    """The unit as scripts/install-satellite --service writes it for USER."""
+    unit = (ROOT / "scripts" / "realtime-voice-satellite.service").read_text()
+    return re.sub(r"^User=.*$", f"User={user}", unit, flags=re.M)
+
+
+@pytest.mark.parametrize("how", ["installed unit", "sudo"])
+def test_setup_run_as_root_for_a_service_user_refuses_naming_the_command(
+    how: str,
+    tmp_path: Path,
+    pa: fake.FakePortAudio,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With sudo the config (0640) and the key (0600) would be root's: the service, which runs as
+    the unit's user, could not read them and would exit 2 without a restart."""
+    from realtime_voice_satellite.agent import service
+
+    if how == "installed unit":
+        unit = tmp_path / "realtime-voice-satellite.service"
+        unit.write_text(unit_for("pi"))
+        monkeypatch.setattr(service, "UNIT_FILE", unit)
+    else:
+        monkeypatch.setenv("SUDO_USER", "pi")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    config = tmp_path / "etc" / "satellite.yaml"
+    state = tmp_path / "state"
+    assert setup(monkeypatch, config, ["", "", "", ""], "--state-dir", str(state)) == 1
+    out = capsys.readouterr().out
+    command = Path(sys.executable).parent / "realtime-voice"
+    assert out == (
+        f"realtime-voice satellite --setup: do not run it as root (sudo): {config} and the access "
+        "key would belong to root, and the service runs as 'pi', which could not read them. Run "
+        f"it as pi instead:\n    sudo -u pi {command} satellite --setup --config {config}\n"
+    )
+    assert not config.parent.exists()
+    assert not state.exists()
+    assert pa.recorded == []
+
+
+def test_setup_as_root_without_a_service_user_or_sudo_goes_on(
+    tmp_path: Path,
+    pa: fake.FakePortAudio,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Root's own satellite (root logged in, no service installed): the files are root's, and so
+    is the agent that reads them. The same for a unit that runs as root."""
+    from realtime_voice_satellite.agent import service
+
+    unit = tmp_path / "realtime-voice-satellite.service"
+    unit.write_text(unit_for("root"))
+    monkeypatch.setattr(service, "UNIT_FILE", unit)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert setup(monkeypatch, tmp_path / "satellite.yaml", ["", "", "", ""]) == 0
+    assert "Wrote" in capsys.readouterr().out
+
+
+def test_a_retired_key_of_the_file_being_replaced_is_left_out_saying_so(
+    tmp_path: Path,
+    pa: fake.FakePortAudio,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "satellite.yaml"
+    config.write_text("name: Old\nconversation: {follow_up_s: 5.0, chime: false}\n")
+    assert setup(monkeypatch, config, ["y", "", "", "", ""]) == 0
+    out = capsys.readouterr().out
+    assert "conversation.follow_up_s is left out (it is no longer read): Home Assistant" in out
+    assert "follow_up_s" not in config.read_text()
+    loaded = load_config(config)
+    assert (loaded.ignored, loaded.conversation.chime) == ((), False)  # the rest is kept

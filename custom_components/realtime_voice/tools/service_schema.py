@@ -19,7 +19,7 @@ TARGET_KEY = "entity_id"
 
 # Selectors that address entities through areas, devices, floors or labels: they would reach
 # entities the user did not expose, so such fields are left out of the tool.
-_UNSAFE_SELECTORS: tuple[type[selector.Selector], ...] = (
+_UNSAFE_SELECTORS: tuple[type[selector.Selector[Any]], ...] = (
     selector.AreaSelector,
     selector.DeviceSelector,
     selector.FloorSelector,

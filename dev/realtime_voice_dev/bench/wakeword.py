@@ -235,7 +235,7 @@ def _detection_figures(corpus: ModuleType) -> list[Figure]:
     """Our chain on 48 kHz audio vs the bare engine on the same audio at 16 kHz.
 
     The bare engine is ``OpenWakeWordEngine`` alone: pyopen-wakeword's models and pipeline,
-    whose scores equal the shipped package's (tests/core/test_wakeword.py checks it), without
+    whose scores equal the shipped package's (tests/satellite/wakeword/test_wakeword.py checks it), without
     the per-clip cost of the shipped package's 8 s prefill on every reset. Its scores are judged
     by ``rule``, a detector with the same (default) settings as ours whose ``detect`` gets them.
     Every built-in model, each at its own defaults (threshold and trigger level left unset).

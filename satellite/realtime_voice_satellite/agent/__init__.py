@@ -8,7 +8,8 @@ Modules, one job each:
   it is the link's ``LinkHandler``; ``errors``: an error on every audio block logged once, then
   counted (``RepeatedErrors``).
 - ``announce``: the zeroconf announcement; ``identity``: the stable satellite id.
-- ``sounds``: the wake chime; ``cli``: the subcommand; ``bench``: its figures.
+- ``sounds``: the wake chime; ``cli``: the subcommand (its benchmark is the repository's,
+  ``dev/realtime_voice_dev/bench``).
 - ``setup``: the guided first start (``--setup``); ``doctor``: the checks with their fixes
   (``--doctor``); ``devices``: the sound devices as those two see them; ``portaudio``: what
   PortAudio's failures mean, with the fix (also for ``audio_io``).

@@ -12,7 +12,7 @@ Rules (docs/link-protocol.md has the events):
 - A stop word (``wake_word.stop_words``, empty by default) is listened for only while the
   satellite speaks: it stops playback (``stop_word``, ``playback_stopped`` with ``played_ms``)
   and the satellite goes idle without listening; HA ends the conversation. The own-voice guard
-  holds for it too. It needs link protocol 2: with an older HA it stays off.
+  holds for it too.
 - Echo cancellation (``audio.echo_cancellation``, :mod:`.echo_cancel`): the microphone signal
   has the speaker's sound removed (the reference is what the output really took, through
   :class:`.played.PlaybackTap`). The wake word and stop words then hear the cancelled signal, and
@@ -34,6 +34,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -41,6 +42,7 @@ from .. import __version__
 from ..audio import WAKE_RATE, AgcConfig, DspChain, WavError
 from ..link import protocol as p
 from ..link.log_limit import RateLimitedLog
+from ..link.pairing import PairingWindow
 from ..link.server import SatelliteLinkServer
 from ..link.tls import LinkCertificate
 from ..wakeword import Detection, WakeWordDetector, WakeWordError
@@ -51,7 +53,13 @@ from .audio_io import AudioSink, AudioSource, PushSource
 from .capture import CaptureWorker
 from .captured_reference import CapturedReference
 from .config import ConfigError, SatelliteConfig
-from .credentials import link_certificate, state_dir
+from .credentials import (
+    link_certificate,
+    read_access_key,
+    state_dir,
+    take_pair_request,
+    write_access_key,
+)
 from .echo import OwnVoice
 from .echo_cancel import echo_cancellation_on
 from .errors import RepeatedErrors
@@ -61,11 +69,17 @@ from .mixer import Mixer
 from .playback import Player, Stopped
 from .played import PlaybackTap
 from .sounds import load_chime
+from .spoken_code import spoken_code
+from .updater import Installer, UpdateError
 from .voice import HeldBargeIn, VoiceBargeIn
 
 _LOGGER = logging.getLogger(__name__)
 
 LOCAL_CHIME = "local:chime"  # stream id of the wake chime; never reported to HA
+LOCAL_PAIRING_CODE = "local:pairing-code"  # the spoken pairing code; never reported to HA either
+LOCAL_STREAMS = (LOCAL_CHIME, LOCAL_PAIRING_CODE)
+# How often the agent looks for a --pair request (a file in the state directory)
+PAIR_REQUEST_POLL_S = 1.0
 # With stop words and echo cancellation: how long a voice barge-in waits for the stop word, which
 # the voice detector hears before the stop-word model has heard it whole (docs/satellite.md)
 STOP_WORD_HOLD_S = 0.8
@@ -83,7 +97,9 @@ class SatelliteAgent:
         *,
         detector: WakeWordDetector | None = None,
         certificate: LinkCertificate | None = None,
+        show_code: Callable[[str], None] | None = None,
     ) -> None:
+        """``show_code``: also shows the spoken pairing code (the CLI's, on a terminal only)."""
         self.config = config
         # before the certificate: a state directory with one but no stored id ran before ids were
         # stored (identity.py)
@@ -136,7 +152,8 @@ class SatelliteAgent:
         self._held: HeldBargeIn | None = None  # a voice barge-in waiting for a stop word
         self.threshold = wake.threshold
         self._configured_threshold = wake.threshold  # satellite.yaml's (None: each model's own)
-        self.follow_up_s = config.conversation.follow_up_s
+        # Home Assistant's follow-up window, which it sets on every connect; only reported back.
+        self.follow_up_s = 0.0
         self.chime = config.conversation.chime
         self.muted = config.conversation.muted
         try:
@@ -182,11 +199,19 @@ class SatelliteAgent:
             )
         except ValueError as err:  # e.g. noise suppression without its library
             raise ConfigError(f"audio: {err}") from err
+        # satellite.yaml's access key, else the paired one (credentials.py); satellite.yaml's
+        # turns pairing off (it would win over a paired key)
+        access_key = config.link.access_key or read_access_key(state_dir(config))
+        self._show_code = show_code
+        self.pairing = None if config.link.access_key else PairingWindow(self._say_code)
+        self._pair_at_start = access_key is None
         self.server = SatelliteLinkServer(
             self,
             name=config.name,
             version=__version__,
-            access_key=config.link.access_key,
+            access_key=access_key,
+            pairing=self.pairing,
+            on_paired=self._store_access_key,
             # made in link.state_dir on first start (credentials.py)
             certificate=certificate or link_certificate(config),
             host=config.link.host,
@@ -203,6 +228,11 @@ class SatelliteAgent:
         self._state: p.State | None = None
         self._outbox: asyncio.Queue[p.Message | bytes] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        # Updating itself when HA asks (updater.py): the installer, the install under way, and
+        # what tells the runner (cli.run_agent) to stop and re-execute the new version.
+        self.installer = Installer()
+        self._update_task: asyncio.Task[None] | None = None
+        self.restart_requested = asyncio.Event()
         self._audio_errors = RepeatedErrors(_LOGGER, "acting on microphone audio")
         self._link_log = RateLimitedLog(_LOGGER, 60.0)  # what HA (the peer) can make us log
         self._capture = CaptureWorker(
@@ -296,10 +326,19 @@ class SatelliteAgent:
             self._tasks.append(
                 asyncio.create_task(self._microphone_loop(), name="satellite-microphone")
             )
+        if self.pairing is not None:
+            if take_pair_request(state_dir(self.config)) or self._pair_at_start:
+                self._open_pairing("no access key yet" if self._pair_at_start else "--pair")
+            self._tasks.append(
+                asyncio.create_task(self._pair_requests(), name="satellite-pair-requests")
+            )
         self._update_state()
         self._publish()
 
     async def stop(self) -> None:
+        if self._update_task is not None:  # pip is killed, not left running alone
+            self._tasks.append(self._update_task)
+            self._update_task = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -317,6 +356,51 @@ class SatelliteAgent:
         for extra in (*extras, self.front_end, self.answer_front_end):
             if extra is not None:
                 extra.close()
+
+    # --- pairing -------------------------------------------------------------------------------
+
+    def _open_pairing(self, why: str) -> None:
+        assert self.pairing is not None
+        self.pairing.open()
+        _LOGGER.warning(
+            "pairing mode is open for %g minutes (%s): add this satellite in Home Assistant, "
+            "which asks for the code the satellite then speaks",
+            self.pairing.window_s / 60,
+            why,
+        )
+
+    async def _pair_requests(self) -> None:
+        """``realtime-voice satellite --pair`` leaves a file in the state directory (it works as
+        the service's user, or with sudo, without signalling the service): open pairing mode."""
+        directory = state_dir(self.config)
+        while True:
+            await asyncio.sleep(PAIR_REQUEST_POLL_S)
+            try:
+                requested = take_pair_request(directory)
+            except OSError as err:
+                self._link_log.log("pair request", "cannot take the --pair request: %s", err)
+                continue
+            if requested:
+                self._open_pairing("--pair")
+
+    def _say_code(self, code: str) -> None:
+        """Home Assistant asked for the code: speak it (and show it where the CLI may); the code
+        is never logged."""
+        if self._show_code is not None:
+            self._show_code(code)
+        self._report_stopped(self.player.start(LOCAL_PAIRING_CODE, "announcement"), "replaced")
+        self.player.feed(spoken_code(code))
+        self.player.end(LOCAL_PAIRING_CODE)
+        self._update_state()
+        self._publish()
+
+    def _store_access_key(self, key: str) -> None:
+        """A pairing made ``key``: it replaces the stored one (before the satellite proves it)."""
+        try:
+            write_access_key(state_dir(self.config), key)
+        except ConfigError as err:
+            raise OSError(str(err)) from None
+        _LOGGER.warning("paired: the new access key is in %s", state_dir(self.config))
 
     # --- microphone ----------------------------------------------------------------------------
 
@@ -434,8 +518,8 @@ class SatelliteAgent:
             self.player.end(LOCAL_CHIME)
 
     def _stop_words_on(self) -> bool:
-        """Stop words need a detector and an HA that understands ``stop_word`` (protocol 2)."""
-        return self.stop_detector is not None and self.server.protocol >= 2
+        """Stop words need a detector (every link version HA speaks knows ``stop_word``)."""
+        return self.stop_detector is not None
 
     def _heard_stop_word(self, detections: tuple[Detection, ...], pcm: bytes, now: float) -> bool:
         """The stop words heard in a block while speaking; True when one stopped the satellite."""
@@ -480,7 +564,7 @@ class SatelliteAgent:
     ) -> None:
         """Tell HA what was heard during playback, then stop the playback and report where."""
         current = self.player.current
-        stream_id = current[0] if current and current[0] != LOCAL_CHIME else None
+        stream_id = current[0] if current and current[0] not in LOCAL_STREAMS else None
         _LOGGER.info(
             "%s: %s (score %.2f) during %s", reason, detection.model, detection.score, stream_id
         )
@@ -563,7 +647,7 @@ class SatelliteAgent:
         self._send(p.PlaybackFinished(stream_id, played_ms))
 
     def _on_playback_finished(self, stream_id: str, kind: p.PlayKind, played_ms: int) -> None:
-        if stream_id != LOCAL_CHIME:
+        if stream_id not in LOCAL_STREAMS:
             self._send(p.PlaybackFinished(stream_id, played_ms))
         if kind != "chime":
             self._start_echo_guard(played_ms)
@@ -571,7 +655,7 @@ class SatelliteAgent:
         self._publish()
 
     def _report_stopped(self, stopped: Stopped | None, reason: str) -> None:
-        if stopped is None or stopped.stream_id == LOCAL_CHIME:
+        if stopped is None or stopped.stream_id in LOCAL_STREAMS:
             return
         self._send(p.PlaybackStopped(stopped.stream_id, stopped.played_ms, reason))  # type: ignore[arg-type]
         if stopped.kind != "chime":
@@ -607,13 +691,6 @@ class SatelliteAgent:
     def on_connected(self) -> None:
         self._state = self._current_state()
         self._publish()
-        if self.stop_detector is not None and not self._stop_words_on():
-            self._link_log.log(
-                "stop words off",
-                "stop words are off: Home Assistant speaks link protocol %d, they need 2 "
-                "(update the integration)",
-                self.server.protocol,
-            )
 
     def on_disconnected(self) -> None:
         self.listening = None
@@ -622,6 +699,7 @@ class SatelliteAgent:
         self.media.stop()  # music nobody can stop any more
         while not self._outbox.empty():
             self._outbox.get_nowait()
+            self._outbox.task_done()
         self._update_state()
         self._publish()
 
@@ -630,7 +708,7 @@ class SatelliteAgent:
 
     def on_audio(self, pcm: bytes) -> None:
         current = self.player.current
-        if current is not None and current[0] != LOCAL_CHIME:
+        if current is not None and current[0] not in LOCAL_STREAMS:
             self.player.feed(pcm)
             guards = self._own_voice_guards()
             if current[1] != "chime" and guards:
@@ -681,7 +759,7 @@ class SatelliteAgent:
                 current = self.player.current
                 if (
                     current is not None
-                    and current[0] != LOCAL_CHIME
+                    and current[0] not in LOCAL_STREAMS
                     and stream_id in (None, current[0])
                 ):
                     self._report_stopped(self.player.stop(), "command")
@@ -697,6 +775,8 @@ class SatelliteAgent:
                 self._send_info()
             case p.Configure() as configure:
                 self._configure(configure)
+            case p.Update(version=version):
+                self._start_update(version)
 
     def _configure(self, command: p.Configure) -> None:
         if command.wake_words_active is not None:
@@ -761,10 +841,42 @@ class SatelliteAgent:
     async def _send_loop(self) -> None:
         while True:
             item = await self._outbox.get()
-            if isinstance(item, bytes):
-                await self.server.send_audio(item)
-            else:
-                await self.server.send_event(item)
+            try:
+                if isinstance(item, bytes):
+                    await self.server.send_audio(item)
+                else:
+                    await self.server.send_event(item)
+            finally:
+                self._outbox.task_done()
+
+    # --- updating itself (updater.py) -----------------------------------------------------------
+
+    def _start_update(self, version: str) -> None:
+        if self._update_task is not None and not self._update_task.done():
+            self._send(p.UpdateProgress(version, "failed", error="an update is already under way"))
+            return
+        _LOGGER.info("Home Assistant asked to update to %s (running %s)", version, __version__)
+        self._update_task = asyncio.create_task(self._update(version), name="satellite-update")
+
+    async def _update(self, version: str) -> None:
+        """Install ``version``; on success restart in place, else report why and go on."""
+        try:
+            await self.installer.install(version, self._send)
+        except UpdateError as err:
+            _LOGGER.warning("update to %s failed, %s goes on: %s", version, __version__, err)
+            self._send(p.UpdateProgress(version, "failed", error=str(err)))
+            return
+        except Exception as err:  # whatever it is, the running version goes on
+            _LOGGER.exception("update to %s failed", version)
+            self._send(p.UpdateProgress(version, "failed", error=f"{type(err).__name__}: {err}"))
+            return
+        _LOGGER.info("installed %s; restarting to run it", version)
+        self._send(p.UpdateProgress(version, "restarting", 100))
+        # HA hears that before the link closes (it then waits for the new version's hello)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2.0):
+                await self._outbox.join()
+        self.restart_requested.set()
 
     def stats(self) -> dict[str, Any]:
         return {"underruns": self.player.underruns, "state": self._current_state()}

@@ -1,8 +1,11 @@
 """``realtime-voice satellite --config FILE [--input-wav PATH] [--output-wav PATH] [--echo IR]``:
 runs the agent.
 
-``--new-access-key`` makes a new access key in the state directory, prints it once and exits (the
-first start without ``link.access_key`` does the same before running). ``--setup`` is the guided
+A satellite without an access key opens pairing mode at start: Home Assistant asks it for a code,
+which it speaks (and prints on a terminal, or with ``--output-wav``), and the user types it there.
+``--pair`` asks the running satellite (or its next start) to open pairing mode again.
+``--new-access-key`` makes a new access key in the state directory, prints it once and exits (for a
+satellite without a speaker: the key is typed into Home Assistant). ``--setup`` is the guided
 first start that writes FILE (setup.py); ``--doctor`` checks this machine and FILE (doctor.py).
 """
 
@@ -13,6 +16,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ..audio.wav import WavError
@@ -27,8 +31,15 @@ from .audio_io import (
     WavFileSource,
 )
 from .config import ConfigError, SatelliteConfig, load_config
-from .credentials import private_dir, state_dir, with_access_key, write_access_key
+from .credentials import (
+    private_dir,
+    request_pairing,
+    state_dir,
+    stored_access_key,
+    write_access_key,
+)
 from .room import EchoRoomSource, load_impulse_response
+from .updater import restart_in_place
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -53,6 +64,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--new-access-key",
         action="store_true",
         help="make a new access key (printed once, to enter in Home Assistant) and exit",
+    )
+    parser.add_argument(
+        "--pair",
+        action="store_true",
+        help="open pairing mode on the running satellite (or at its next start) for 5 minutes, "
+        "to pair it with a Home Assistant by the code it speaks, and exit",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -91,6 +108,11 @@ def show_access_key(key: str, config: SatelliteConfig, *, new: bool) -> None:
     )
 
 
+def show_pairing_code(code: str) -> None:
+    """On the terminal only (stdout), never in the log."""
+    print(f"Pairing code for Home Assistant: {code[:3]} {code[3:]}", flush=True)
+
+
 def make_source(config: SatelliteConfig, input_wav: Path | None) -> AudioSource:
     if input_wav is not None:
         return WavFileSource(input_wav, block_ms=config.audio.block_ms)
@@ -109,11 +131,18 @@ def make_sink(config: SatelliteConfig, output_wav: Path | None) -> AudioSink:
     )
 
 
-async def run_agent(config: SatelliteConfig, source: AudioSource, sink: AudioSink) -> None:
+async def run_agent(
+    config: SatelliteConfig,
+    source: AudioSource,
+    sink: AudioSink,
+    show_code: Callable[[str], None] | None = None,
+) -> bool:
+    """Runs until SIGINT or SIGTERM (False), or until an update installed a new version that is
+    to replace this process (True: the caller re-executes, after everything here has stopped)."""
     from .agent import SatelliteAgent
     from .announce import Announcer
 
-    agent = SatelliteAgent(config, source, sink)
+    agent = SatelliteAgent(config, source, sink, show_code=show_code)
     if isinstance(source, EchoRoomSource):
         source.hear(agent.playback_tap)
     announcer = (
@@ -130,11 +159,20 @@ async def run_agent(config: SatelliteConfig, source: AudioSource, sink: AudioSin
         if announcer is not None:
             await announcer.start()
         _LOGGER.info("satellite %r ready on port %s", config.name, agent.server.port)
-        await stop.wait()
+        waits = [
+            asyncio.create_task(stop.wait()),
+            asyncio.create_task(agent.restart_requested.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
     finally:
         if announcer is not None:
             await announcer.stop()
         await agent.stop()
+    return agent.restart_requested.is_set() and not stop.is_set()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -165,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
         )
     try:
         config = load_config(args.config)
+        for ignored in config.ignored:  # on the terminal, and in the journal under systemd
+            print(f"realtime-voice satellite: {ignored}", file=sys.stderr)
         tightened: int | OSError | None
         try:
             tightened = private_dir(state_dir(config))
@@ -178,14 +218,28 @@ def run(args: argparse.Namespace) -> int:
                 )
             show_access_key(write_access_key(state_dir(config)), config, new=True)
             return 0
-        config, created = with_access_key(config)
+        if args.pair:
+            path = request_pairing(config)
+            print(
+                f"Pairing requested ({path}): the satellite opens pairing mode for 5 minutes, now "
+                "if it is running, else when it starts. Add it in Home Assistant (or re-authenticate "
+                "it there): the satellite speaks the code to type.",
+                flush=True,
+            )
+            return 0
+        paired = stored_access_key(config) is not None
     except ConfigError as err:
         print(f"realtime-voice satellite: {err}", file=sys.stderr)
         return 2
-    # Shown once, on a terminal only: under systemd stdout goes to the journal, a log.
-    shown = created is not None and sys.stdout.isatty()
-    if shown and created is not None:
-        show_access_key(created, config, new=True)
+    # The code on a terminal only (under systemd stdout goes to the journal, a log), or in file
+    # mode (--output-wav), where nothing is heard: tests and demos read it there.
+    shown = sys.stdout.isatty() or args.output_wav is not None
+    if not paired and shown:
+        print(
+            f"Satellite {config.name!r} is not paired yet: add it in Home Assistant "
+            "(Settings > Devices & services); it speaks a 6-digit code to type there.",
+            flush=True,
+        )
     configure_logging(config.log_level)
     if isinstance(tightened, OSError):
         _LOGGER.warning(
@@ -200,12 +254,6 @@ def run(args: argparse.Namespace) -> int:
             state_dir(config),
             tightened,
         )
-    if created is not None:
-        _LOGGER.warning(
-            "made a new access key in %s (%s); enter it in Home Assistant",
-            state_dir(config) / "access_key",
-            "printed on the terminal, never logged" if shown else "read it there, it is not logged",
-        )
     try:
         source = make_source(config, args.input_wav)
         if args.echo is not None:
@@ -214,13 +262,15 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             source = EchoRoomSource(source, load_impulse_response(args.echo, source.rate))
         sink = make_sink(config, args.output_wav)
-        asyncio.run(run_agent(config, source, sink))
+        restart = asyncio.run(run_agent(config, source, sink, show_pairing_code if shown else None))
     except ConfigError as err:
         print(f"realtime-voice satellite: {err}", file=sys.stderr)
         return 2
     except (AudioDeviceError, WavError, WakeWordError, OSError) as err:
         print(f"realtime-voice satellite: {err}", file=sys.stderr)
         return 1
+    if restart:  # an update installed a new version: run it, as the same process
+        restart_in_place()
     return 0
 
 

@@ -22,6 +22,16 @@ PLACEHOLDER_KEY = keys.PLACEHOLDER
 MIN_KEY_LENGTH = keys.MIN_LENGTH
 
 
+# Keys satellite.yaml once had and no longer reads, with why: a file that still has one loads, and
+# the agent, the doctor and --setup say that the key is ignored (SatelliteConfig.ignored).
+RETIRED = {
+    "conversation.follow_up_s": (
+        "Home Assistant decides how long the satellite listens after an answer: its option "
+        "'Follow-up window' (Settings > Devices & services > the satellite > Configure)"
+    ),
+}
+
+
 class ConfigError(ValueError):
     """A configuration that cannot be used; the message names file, line, key and expectation."""
 
@@ -142,7 +152,7 @@ def _path(*, nullable: bool) -> Check:
 class LinkConfig:
     host: str = field(default="0.0.0.0", metadata={"check": _typed(str, "a host address")})
     port: int = field(default=DEFAULT_PORT, metadata={"check": _number(1, 65535, integer=True)})
-    # Empty: the key the satellite generated in state_dir (``access_key`` file), made on first start.
+    # Empty: the key in state_dir (``access_key`` file), made by pairing or --new-access-key.
     access_key: str = field(default="", repr=False, metadata={"check": _access_key()})
     # Where the satellite keeps what it generates (TLS certificate and key, access key). None: the
     # systemd StateDirectory ($STATE_DIRECTORY), else the directory of the configuration file.
@@ -219,7 +229,6 @@ class ConversationConfig:
     chime_file: Path | None = field(default=None, metadata={"check": _path(nullable=True)})
     pre_roll_ms: int = field(default=300, metadata={"check": _number(0, 2000, integer=True)})
     listen_timeout_s: float = field(default=30.0, metadata={"check": _number(1, 600)})
-    follow_up_s: float = field(default=5.0, metadata={"check": _number(0, 600)})
     echo_guard_ms: int = field(default=500, metadata={"check": _number(0, 5000, integer=True)})
     muted: bool = field(default=False, metadata={"check": _typed(bool, "true or false")})
 
@@ -241,6 +250,8 @@ class SatelliteConfig:
     log_level: str = field(
         default="info", metadata={"check": _choice("debug", "info", "warning", "error")}
     )
+    # Not a key: what the file has of RETIRED, one message each (file, line, key, why).
+    ignored: tuple[str, ...] = field(default=(), compare=False, metadata={"internal": True})
 
     def __repr__(self) -> str:  # dataclass repr already hides access_key; keep it short
         return f"SatelliteConfig(name={self.name!r}, port={self.link.port})"
@@ -273,20 +284,28 @@ def parse_config(text: str, source: str = "<config>") -> SatelliteConfig:
         raise ConfigError(f"{source}:{line}: YAML syntax error: {err.problem or err}") from None
     if root is None:
         return SatelliteConfig()
-    return _build(SatelliteConfig, root, "", source)
+    ignored: list[str] = []
+    config = _build(SatelliteConfig, root, "", source, ignored)
+    return replace(config, ignored=tuple(ignored)) if ignored else config
 
 
-def _build(cls: type, node: yaml.Node, prefix: str, source: str) -> Any:
+def _build(cls: type, node: yaml.Node, prefix: str, source: str, ignored: list[str]) -> Any:
     where = prefix.rstrip(".") or "the top level"
     if not isinstance(node, yaml.MappingNode):
         raise ConfigError(
             f"{source}:{node.start_mark.line + 1}: {where}: expected a mapping of keys"
         )
-    known = {f.name: f for f in fields(cls)}
+    known = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
     values: dict[str, Any] = {}
     for key_node, value_node in node.value:
         key = key_node.value
         line = key_node.start_mark.line + 1
+        if (why := RETIRED.get(f"{prefix}{key}")) is not None:
+            ignored.append(
+                f"{source}:{line}: {prefix}{key} is no longer read, it is ignored: {why}; "
+                "remove the line"
+            )
+            continue
         if key not in known:
             raise ConfigError(
                 f"{source}:{line}: {prefix}{key}: unknown key (expected one of {', '.join(known)})"
@@ -295,7 +314,9 @@ def _build(cls: type, node: yaml.Node, prefix: str, source: str) -> Any:
             raise ConfigError(f"{source}:{line}: {prefix}{key}: given twice")
         spec = known[key]
         if "section" in spec.metadata:
-            values[key] = _build(spec.metadata["section"], value_node, f"{prefix}{key}.", source)
+            values[key] = _build(
+                spec.metadata["section"], value_node, f"{prefix}{key}.", source, ignored
+            )
             continue
         check: Check = spec.metadata["check"]
         value = yaml.SafeLoader("").construct_object(value_node, deep=True)

@@ -1,8 +1,10 @@
-"""What the satellite generates and keeps in its state directory (``link.state_dir``): the access
-key (``access_key``, when satellite.yaml sets none) and the link's TLS certificate.
+"""What the satellite keeps in its state directory (``link.state_dir``): the access key
+(``access_key``, when satellite.yaml sets none) and the link's TLS certificate.
 
-The access key is shown once, when it is made: printed on the terminal (never logged), for the user to
-enter in Home Assistant. ``--new-access-key`` makes a new one (rotation).
+The access key is made by pairing (Home Assistant types the code the satellite speaks; both sides
+derive the key) or, for a satellite without a speaker, by ``--new-access-key``, which prints it once on
+the terminal (never logged) to type into Home Assistant. ``--pair`` asks the running satellite to
+open pairing mode: it leaves ``pair_request`` in the state directory, which the agent looks for.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from pathlib import Path
 from ..link import keys
 from ..link.tls import LinkCertificate
 from .certificate import CertificateError, ensure_certificate
-from .config import ConfigError, SatelliteConfig, with_overrides
+from .config import ConfigError, SatelliteConfig
 
 ACCESS_KEY_FILE = "access_key"
+PAIR_REQUEST_FILE = "pair_request"
 
 
 def state_dir(config: SatelliteConfig) -> Path:
@@ -45,9 +48,9 @@ def private_dir(directory: Path) -> int | None:
     return None
 
 
-def write_access_key(directory: Path) -> str:
-    """A new access key in ``directory``/access_key (owner-only), replacing any earlier one."""
-    key = keys.new_access_key()
+def write_access_key(directory: Path, key: str | None = None) -> str:
+    """``key`` (else a new one) in ``directory``/access_key (owner-only), replacing any earlier one."""
+    key = key or keys.new_access_key()
     path = directory / ACCESS_KEY_FILE
     try:
         private_dir(directory)
@@ -76,17 +79,39 @@ def read_access_key(directory: Path) -> str | None:
     return key
 
 
-def with_access_key(config: SatelliteConfig) -> tuple[SatelliteConfig, str | None]:
-    """``config`` with its access key: satellite.yaml's, else the generated one (made now if there
-    is none yet). The second value is the key when it was made now (to show once), else None."""
+def stored_access_key(config: SatelliteConfig) -> str | None:
+    """The access key: satellite.yaml's, else the one in the state directory; None: not paired
+    yet (the agent then opens pairing mode)."""
+    return config.link.access_key or read_access_key(state_dir(config))
+
+
+def request_pairing(config: SatelliteConfig) -> Path:
+    """Ask the running agent (or the next start) to open pairing mode; the request file's path."""
     if config.link.access_key:
-        return config, None
-    directory = state_dir(config)
-    key = read_access_key(directory)
-    created = None
-    if key is None:
-        key = created = write_access_key(directory)
-    return with_overrides(config, link={"access_key": key}), created
+        raise ConfigError(
+            "link.access_key is set in satellite.yaml and wins over a paired key: remove it to "
+            "pair by a spoken code"
+        )
+    path = state_dir(config) / PAIR_REQUEST_FILE
+    try:
+        private_dir(path.parent)
+        path.write_text("pair\n", encoding="utf-8")
+        # the service user removes it: a file root left in its directory is still its to delete
+    except OSError as err:
+        raise ConfigError(
+            f"{path}: cannot ask for pairing: {err.strerror} (run it as the service's user, "
+            "e.g. sudo -u realtime-voice, or with sudo)"
+        ) from None
+    return path
+
+
+def take_pair_request(directory: Path) -> bool:
+    """True once for each ``--pair`` (the request file is removed)."""
+    try:
+        (directory / PAIR_REQUEST_FILE).unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def link_certificate(config: SatelliteConfig) -> LinkCertificate:

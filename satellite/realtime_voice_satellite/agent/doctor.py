@@ -26,11 +26,11 @@ from .audio_io import AudioDeviceError
 from .config import ConfigError, SatelliteConfig, load_config
 from .credentials import state_dir
 from .devices import Device, check_rate, find_device, import_sounddevice, list_devices, try_open
+from .service import SERVICE, executable
 
 # A clock before this is certainly wrong (a Pi without a real-time clock starts at its last
 # shutdown, or in 1970): TLS certificates are then "not yet valid".
 PLAUSIBLE_SINCE = time.mktime((2025, 1, 1, 0, 0, 0, 0, 0, -1))
-SERVICE = "realtime-voice-satellite"
 
 
 @dataclass(frozen=True)
@@ -101,9 +101,10 @@ def check_config(ctx: Context) -> Result:
         return fail(
             "config",
             ctx.config_error,
-            f"correct it, or write a new one: realtime-voice satellite --setup --config {ctx.config_path}",
+            f"correct it, or write a new one: {executable()} satellite --setup --config {ctx.config_path}",
         )
-    return ok("config", f"{ctx.config_path} (satellite {ctx.settings.name!r})")
+    ignored = "".join(f"; {line}" for line in ctx.settings.ignored)
+    return ok("config", f"{ctx.config_path} (satellite {ctx.settings.name!r}){ignored}")
 
 
 def check_portaudio(ctx: Context) -> Result:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from .service import executable
+
 INSTALL_PORTAUDIO = "install it: sudo apt install libportaudio2"
 # PortAudio's error codes (portaudio.h, PaErrorCode) that a Pi owner meets, with the fix.
 DEVICE_UNAVAILABLE = -9985
@@ -25,7 +27,7 @@ _FIXES = {
     ),
     INVALID_DEVICE: (
         "the device cannot be opened (unplugged?); "
-        "'realtime-voice satellite --doctor --config FILE' lists the devices there are"
+        f"'{executable()} satellite --doctor --config FILE' lists the devices there are"
     ),
 }
 

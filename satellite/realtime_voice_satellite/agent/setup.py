@@ -5,7 +5,9 @@ finds a rate each device opens at, records 2 s and reports the microphone's leve
 asks whether it was heard, writes satellite.yaml (an existing one only after a yes, keeping its
 other keys), shows the access key as the agent does (on the terminal, never in the log) and says
 what comes next. Answers come from stdin; at its end every question takes its default, and an
-existing file is then left alone.
+existing file is then left alone. It refuses to run as root for a service that runs as another
+user (with sudo, as other steps of the install are run): the files would be root's, which the
+service cannot read.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from typing import Any
 import yaml
 
 from .audio_io import AudioDeviceError
-from .config import ConfigError, load_config, parse_config
-from .credentials import with_access_key
+from .config import RETIRED, ConfigError, load_config, parse_config
+from .credentials import stored_access_key
 from .devices import (
     Device,
     check_rate,
@@ -32,9 +34,11 @@ from .devices import (
     play_tone,
     record,
 )
-from .doctor import SERVICE
 from .portaudio import explain
+from .service import SERVICE, executable, service_user, sudo_user
 
+# The integration's name in Home Assistant (custom_components/realtime_voice/manifest.json).
+INTEGRATION = "Realtime Voice Satellite"
 # The unit's StateDirectory=, which scripts/install-satellite --service makes for the user: the
 # access key made here must be the one the service finds.
 SERVICE_STATE_DIR = Path("/var/lib/realtime-voice")
@@ -189,6 +193,20 @@ def existing_settings(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def drop_retired(keep: dict[str, Any]) -> list[str]:
+    """Takes the keys satellite.yaml no longer has out of the settings being kept; says which."""
+    dropped = []
+    for dotted, why in RETIRED.items():
+        *sections, key = dotted.split(".")
+        holder: Any = keep
+        for name in sections:
+            holder = holder.get(name) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and key in holder:
+            del holder[key]
+            dropped.append(f"{dotted} is left out (it is no longer read): {why}.")
+    return dropped
+
+
 def service_state_dir(given: Path | None, keep: dict[str, Any]) -> Path | None:
     """link.state_dir to write: the one given; else, when the file sets none, the service's if it
     is there for this user (else the loader's default: the config file's directory)."""
@@ -217,18 +235,38 @@ def write_config(path: Path, text: str) -> None:
 
 
 def next_steps(path: Path, name: str, port: int) -> str:
+    command = executable()
     return (
         "\nNext steps:\n"
-        f"  1. Check everything:  realtime-voice satellite --doctor --config {path}\n"
+        f"  1. Check everything:  {command} satellite --doctor --config {path}\n"
         f"  2. Start the service: sudo systemctl restart {SERVICE}\n"
-        f"     (or run it here:   realtime-voice satellite --config {path})\n"
+        f"     (or run it here:   {command} satellite --config {path})\n"
         "  3. In Home Assistant: Settings > Devices & services: the discovered satellite "
-        f"{name!r} (or add 'Realtime Voice' with this Pi's address, port {port} and the "
-        "access key above)."
+        f"{name!r} (or Add integration > {INTEGRATION} with this Pi's address and port {port}), "
+        "then type the code the satellite speaks."
+    )
+
+
+def refused_as_root(options: Options) -> str | None:
+    """Why setup must not run as root here, with the command to run instead; None when it may
+    (not root, or root's own satellite: no service user, not run through sudo)."""
+    if os.geteuid() != 0:
+        return None
+    user = service_user() or sudo_user()
+    if user is None or user == "root":
+        return None
+    path = options.config.absolute()
+    return (
+        f"do not run it as root (sudo): {path} and the access key would belong to root, and the "
+        f"service runs as {user!r}, which could not read them. Run it as {user} instead:\n"
+        f"    sudo -u {user} {executable()} satellite --setup --config {path}"
     )
 
 
 def run_setup(options: Options) -> int:
+    if (why := refused_as_root(options)) is not None:
+        print(f"realtime-voice satellite --setup: {why}")
+        return 1
     path = options.config
     keep: dict[str, Any] = {}
     if path.exists():
@@ -238,6 +276,8 @@ def run_setup(options: Options) -> int:
             print(f"{path} is left as it is.")
             return 1
         keep = existing_settings(path)
+        for dropped in drop_retired(keep):
+            print(dropped)
     try:
         sd = import_sounddevice()
         devices = {
@@ -263,7 +303,8 @@ def run_setup(options: Options) -> int:
         settings["link"] = {**(keep.get("link") or {}), "state_dir": str(state)}
     try:
         write_config(path, render(settings, path))
-        config, created = with_access_key(load_config(path))
+        config = load_config(path)
+        key = stored_access_key(config)
     except ConfigError as err:
         print(f"realtime-voice satellite --setup: {err}")
         return 1
@@ -276,8 +317,14 @@ def run_setup(options: Options) -> int:
 
     if (keep.get("link") or {}).get("access_key"):
         print(f"The access key is the one in {path} (link.access_key).")
+    elif key is not None:
+        show_access_key(key, config, new=False)
     else:
-        show_access_key(config.link.access_key, config, new=created is not None)
+        print(
+            "Pairing: once the service runs, add the satellite in Home Assistant; the satellite "
+            "speaks a 6-digit code to type there (pairing mode is open for 5 minutes after a "
+            "start without a key; realtime-voice satellite --pair opens it again)."
+        )
     for warning in options.warnings:
         print(f"WARNING: {warning}")
     print(next_steps(path, config.name, config.link.port))

@@ -21,8 +21,8 @@ MAXIMUM with a constant, MAX_POOL_2D (windows that do not overlap and pair rows 
 every step), every shape as the file declares it. Anything else raises ``EmbeddingModelError``
 (the engine then logs it and runs the model with TFLite).
 
-Results: within float32 rounding of TFLite (about 1e-5 of the features; ``tests/core/
-test_embedding.py`` bounds it). An embedding without the previous step's state (the first, or
+Results: within float32 rounding of TFLite (about 1e-5 of the features; ``tests/satellite/
+wakeword/test_embedding.py`` bounds it). An embedding without the previous step's state (the first, or
 after the quiet gate skipped more steps than it catches up) is computed by streaming its window
 from zeroed state in the same 8-frame groups (the first one padded in front): the rows its result
 depends on then go through exactly the same matrix products, shape for shape, as when streamed

@@ -18,7 +18,7 @@ openWakeWord then uses ``mels / 10 + 2``; ``MelSpectrogram`` returns that direct
 trailing zeros only shift the phase of each frame's spectrum, so the frames are taken as their
 400 non-zero samples and the FFT pads them to 512. Computed in float64, which is closer to the
 exact result than the model's float32 convolutions; the difference to the model is of the order
-of its own rounding (``tests/core/test_melspec.py`` bounds it).
+of its own rounding (``tests/satellite/wakeword/test_melspec.py`` bounds it).
 """
 
 from __future__ import annotations

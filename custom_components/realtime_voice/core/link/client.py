@@ -325,6 +325,11 @@ class SatelliteLinkClient:
             p.Configure(wake_words_active, threshold, follow_up_s, chime, own_threshold)
         )
 
+    async def update(self, version: str) -> None:
+        """Have the satellite install release ``version`` of itself and restart (it reports
+        ``update_progress``; the new version's hello follows when the link comes back)."""
+        await self.send(p.Update(version))
+
     async def close(self) -> None:
         connection = self._connection
         self._closing = True

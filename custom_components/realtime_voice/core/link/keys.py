@@ -18,7 +18,8 @@ MIN_DISTINCT = 12
 MIN_BITS = 128
 GENERATED_BYTES = 22
 HOW_TO_MAKE_ONE = (
-    "use the key the satellite generated (realtime-voice satellite --config FILE --new-access-key)"
+    "pair by the code the satellite speaks, or make a key on the satellite "
+    "(realtime-voice satellite --config FILE --new-access-key)"
 )
 
 _CLASSES = (

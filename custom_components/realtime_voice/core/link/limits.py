@@ -71,7 +71,7 @@ class AuthBackoff:
         """The delay after ``failures`` failures in a row (0 for none)."""
         if failures <= 0:
             return 0.0
-        return min(self.max_s, self.first_s * 2 ** min(failures - 1, 32))
+        return min(self.max_s, self.first_s * 2.0 ** min(failures - 1, 32))
 
     def wait(self, address: str) -> float:
         """Seconds to hold this attempt; it takes the address's next slot, so that the next

@@ -351,6 +351,145 @@ class Configure(Message):
         _in_range("configure.follow_up_s", self.follow_up_s, 0.0, 600.0)
 
 
+# --- updates: Home Assistant has the satellite install another release of itself ---------------
+# (docs/link-protocol.md "Updates"). The satellite runs ``pip install realtime-voice-satellite==X``
+# for exactly the version named, so a version is a release's version and nothing else: never an
+# option, a path or a range that pip would read otherwise.
+RELEASE_VERSION = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)((a|b|rc)(0|[1-9]\d*))?")
+UpdateStage = Literal["installing", "restarting", "failed"]
+
+
+def _release_version(where: str, value: str) -> None:
+    if not RELEASE_VERSION.fullmatch(value):
+        raise ProtocolError(
+            f"{where}: expected a release version such as 1.2.3 or 1.2.3rc1, got {value[:40]!r}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Update(Message):
+    """HA -> satellite: install release ``version`` of the satellite, then restart in place."""
+
+    TYPE: ClassVar[str] = "update"
+    version: str
+
+    def __post_init__(self) -> None:
+        _release_version("update.version", self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateProgress(Message):
+    """Satellite -> HA: how the update to ``version`` goes. ``installing`` (``progress`` 0-100),
+    ``restarting`` (installed; the link drops, the new version's hello follows), or ``failed``
+    (``error`` says why; the running version goes on)."""
+
+    TYPE: ClassVar[str] = "update_progress"
+    version: str
+    stage: UpdateStage
+    progress: int | None = None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        _release_version("update_progress.version", self.version)
+        _in_range("update_progress.progress", self.progress, 0, 100)
+        if (self.stage == "failed") != (self.error is not None):
+            raise ProtocolError("update_progress.error: given with stage 'failed' and only then")
+
+
+# Pairing by a spoken code, before authentication (pairing.py, docs/link-protocol.md "Pairing"):
+# instead of ``auth``, HA sends ``pair_request`` (the satellite speaks its code, answers ``pairing``)
+# or ``pair`` (SPAKE2 with the code the user typed: ``pair_reply``, ``pair_confirm``, ``pair_ok``).
+# A refusal is ``pair_failed``; the satellite closes the connection after each of them.
+_SPAKE2_HEX = re.compile(r"(?:[0-9a-f]{2}){1,128}")
+
+
+@dataclass(frozen=True, slots=True)
+class PairRequest(Message):
+    TYPE: ClassVar[str] = "pair_request"
+    protocol: int
+    client: str
+    certificate: (
+        str  # the fingerprint the client sees (refused early when it is not the satellite's)
+    )
+
+    def __post_init__(self) -> None:
+        _hex("pair_request.certificate", self.certificate, _HEX64, 64)
+
+
+@dataclass(frozen=True, slots=True)
+class Pairing(Message):
+    """The code was spoken: valid for ``expires_s`` more seconds, ``tries_left`` wrong codes."""
+
+    TYPE: ClassVar[str] = "pairing"
+    expires_s: float
+    tries_left: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pair(Message):
+    TYPE: ClassVar[str] = "pair"
+    protocol: int
+    message: str  # SPAKE2 (side A), hex
+    nonce: str
+    client: str
+    certificate: str
+
+    def __post_init__(self) -> None:
+        if not _SPAKE2_HEX.fullmatch(self.message):
+            raise ProtocolError("pair.message: expected up to 256 lowercase hex digits")
+        _hex("pair.nonce", self.nonce, _HEX32, 32)
+        _hex("pair.certificate", self.certificate, _HEX64, 64)
+
+
+@dataclass(frozen=True, slots=True)
+class PairReply(Message):
+    TYPE: ClassVar[str] = "pair_reply"
+    message: str  # SPAKE2 (side B), hex
+
+    def __post_init__(self) -> None:
+        if not _SPAKE2_HEX.fullmatch(self.message):
+            raise ProtocolError("pair_reply.message: expected up to 256 lowercase hex digits")
+
+
+@dataclass(frozen=True, slots=True)
+class PairConfirm(Message):
+    TYPE: ClassVar[str] = "pair_confirm"
+    proof: str
+
+    def __post_init__(self) -> None:
+        _hex("pair_confirm.proof", self.proof, _HEX64, 64)
+
+
+@dataclass(frozen=True, slots=True)
+class PairOk(Message):
+    TYPE: ClassVar[str] = "pair_ok"
+    proof: str
+
+    def __post_init__(self) -> None:
+        _hex("pair_ok.proof", self.proof, _HEX64, 64)
+
+
+@dataclass(frozen=True, slots=True)
+class PairFailed(Message):
+    TYPE: ClassVar[str] = "pair_failed"
+    code: Literal[
+        "wrong_code", "expired", "not_pairing", "too_many_tries", "certificate", "protocol"
+    ]
+    reason: str
+    tries_left: int | None = None
+
+
+PAIRING: tuple[type[Message], ...] = (
+    PairRequest,
+    Pairing,
+    Pair,
+    PairReply,
+    PairConfirm,
+    PairOk,
+    PairFailed,
+)
+
+
 HANDSHAKE: tuple[type[Message], ...] = (Hello, Auth, AuthOk, AuthFailed)
 EVENTS: tuple[type[Message], ...] = (
     Info,
@@ -363,6 +502,7 @@ EVENTS: tuple[type[Message], ...] = (
     BargeIn,
     StopWord,
     Error,
+    UpdateProgress,
 )
 COMMANDS: tuple[type[Message], ...] = (
     Listen,
@@ -373,8 +513,11 @@ COMMANDS: tuple[type[Message], ...] = (
     SetMute,
     SetVolume,
     Configure,
+    Update,
 )
-_BY_TYPE: dict[str, type[Message]] = {cls.TYPE: cls for cls in (*HANDSHAKE, *EVENTS, *COMMANDS)}
+_BY_TYPE: dict[str, type[Message]] = {
+    cls.TYPE: cls for cls in (*HANDSHAKE, *PAIRING, *EVENTS, *COMMANDS)
+}
 
 Event = (
     Info
@@ -387,9 +530,18 @@ Event = (
     | BargeIn
     | StopWord
     | Error
+    | UpdateProgress
 )
 Command = (
-    Listen | StopListening | PlayStart | PlayEnd | StopPlayback | SetMute | SetVolume | Configure
+    Listen
+    | StopListening
+    | PlayStart
+    | PlayEnd
+    | StopPlayback
+    | SetMute
+    | SetVolume
+    | Configure
+    | Update
 )
 
 

@@ -11,8 +11,10 @@ traceback, and every line a peer can cause is rate-limited (:mod:`.log_limit`).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import ipaddress
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -21,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from . import protocol as p
 from .limits import AuthBackoff, ConnectionGate, GatedListener
 from .log_limit import RateLimitedLog
+from .pairing import PairingError, PairingWindow, derive, finish, satellite_exchange
 from .tls import LinkCertificate, server_context
 
 _LOGGER = logging.getLogger(__name__)
@@ -55,7 +58,7 @@ class SatelliteLinkServer:
         *,
         name: str,
         version: str,
-        access_key: str,
+        access_key: str | None,
         certificate: LinkCertificate,
         host: str = "0.0.0.0",
         port: int = p.DEFAULT_PORT,
@@ -64,9 +67,16 @@ class SatelliteLinkServer:
         auth_timeout: float = 5.0,
         gate: ConnectionGate | None = None,
         auth_backoff: AuthBackoff | None = None,
+        pairing: PairingWindow | None = None,
+        on_paired: Callable[[str], None] | None = None,
     ) -> None:
-        if not access_key:
+        """``access_key`` None: none yet (only pairing works). ``pairing``: the window a spoken code
+        pairs in (None: pairing is off); ``on_paired`` stores a key it made (when it raises, the
+        pairing fails)."""
+        if access_key == "":
             raise ValueError("access_key: must not be empty")
+        self._pairing = pairing
+        self._on_paired = on_paired
         self._handler = handler
         self._certificate = certificate
         self.gate = gate or ConnectionGate()
@@ -256,13 +266,18 @@ class SatelliteLinkServer:
         except ConnectionClosed:
             return None
         try:
-            auth = p.parse(frame, (p.Auth,)) if isinstance(frame, str) else None
+            auth = (
+                p.parse(frame, (p.Auth, p.PairRequest, p.Pair)) if isinstance(frame, str) else None
+            )
             if auth is None:
                 raise p.ProtocolError("a binary frame")
         except p.ProtocolError as err:
             await self._refuse(
                 connection, peer, "protocol", f"expected auth: {err}", p.CLOSE_PROTOCOL_ERROR
             )
+            return None
+        if isinstance(auth, p.PairRequest | p.Pair):
+            await self._pair(connection, peer, auth, nonce)
             return None
         assert isinstance(auth, p.Auth)
         if auth.protocol not in p.PROTOCOL_VERSIONS:
@@ -290,6 +305,16 @@ class SatelliteLinkServer:
         source = _backoff_key(peer)
         if (wait := self.auth_backoff.wait(source)) > 0:
             await asyncio.sleep(wait)
+        if self._access_key is None:
+            await self._refuse(
+                connection,
+                peer,
+                "invalid_auth",
+                "this satellite has no access key yet: pair it (Home Assistant asks for the code "
+                "it speaks)",
+                p.CLOSE_AUTH_FAILED,
+            )
+            return None
         if not p.proof_matches(
             self._access_key,
             "client",
@@ -330,6 +355,147 @@ class SatelliteLinkServer:
         except ConnectionClosed:
             return None
         return auth.protocol
+
+    async def _pair(
+        self, connection: ServerConnection, peer: str, message: p.PairRequest | p.Pair, nonce: str
+    ) -> None:
+        """Speak the code (``pair_request``) or run the exchange (``pair``), then close."""
+        own = self._certificate.fingerprint
+        if message.protocol not in p.PROTOCOL_VERSIONS:
+            await self._refuse_pairing(
+                connection,
+                peer,
+                PairingError("protocol", f"protocol version {message.protocol} not supported"),
+                p.CLOSE_PROTOCOL_ERROR,
+            )
+            return
+        if message.certificate != own:
+            reason = (
+                f"the client sees another certificate (sha256 {message.certificate[:16]}...) than "
+                f"this satellite's ({own[:16]}...): something between them terminates TLS"
+            )
+            await self._refuse_pairing(
+                connection, peer, PairingError("certificate", reason), p.CLOSE_CERTIFICATE
+            )
+            return
+        window = self._pairing
+        if window is None:
+            await self._refuse_pairing(
+                connection,
+                peer,
+                PairingError(
+                    "not_pairing", "pairing is off: the access key is set in satellite.yaml"
+                ),
+                p.CLOSE_AUTH_FAILED,
+            )
+            return
+        if isinstance(message, p.PairRequest):
+            try:
+                window.say_code()
+            except PairingError as err:
+                await self._refuse_pairing(connection, peer, err, p.CLOSE_AUTH_FAILED)
+                return
+            self._link_log.log(f"pairing:{peer}", "pairing: spoke the code for %s", peer)
+            await self._send_and_close(
+                connection, p.Pairing(round(window.expires_in, 1), window.tries_left)
+            )
+            return
+        source = _backoff_key(peer)
+        if (wait := self.auth_backoff.wait(source)) > 0:
+            await asyncio.sleep(wait)
+        async with window.lock:
+            try:
+                code = window.take_try()
+            except PairingError as err:
+                await self._refuse_pairing(connection, peer, err, p.CLOSE_AUTH_FAILED)
+                return
+            paired = False
+            try:
+                paired = await self._exchange(connection, peer, message, nonce, code)
+            finally:
+                if not paired:
+                    window.after_wrong_code()
+                    self.auth_backoff.failed(source)
+
+    async def _exchange(
+        self, connection: ServerConnection, peer: str, message: p.Pair, nonce: str, code: str
+    ) -> bool:
+        """SPAKE2 and both confirmations; True once the new key is stored and proven."""
+        assert self._pairing is not None
+        own = self._certificate.fingerprint
+        exchange = satellite_exchange(code, message.protocol, own)
+        reply = exchange.start().hex()
+        try:
+            keys = derive(
+                finish(exchange, message.message),
+                certificate=own,
+                server_nonce=nonce,
+                client_nonce=message.nonce,
+            )
+            await connection.send(p.PairReply(reply).to_json())
+            async with asyncio.timeout(self._auth_timeout):
+                frame = await connection.recv()
+            confirm = p.parse(frame, (p.PairConfirm,))
+        except (TimeoutError, ConnectionClosed):
+            return False
+        except p.ProtocolError as err:
+            await self._refuse_pairing(
+                connection, peer, PairingError("protocol", str(err)), p.CLOSE_PROTOCOL_ERROR
+            )
+            return False
+        assert isinstance(confirm, p.PairConfirm)
+        if not hmac.compare_digest(confirm.proof, keys.client_proof):
+            tries = self._pairing.tries_left
+            error = (
+                PairingError("wrong_code", f"wrong code ({tries} tries left)", tries)
+                if tries
+                else PairingError(
+                    "too_many_tries",
+                    f"wrong code, the {self._pairing.max_tries}th: pairing ended; start it "
+                    "again on the satellite",
+                    0,
+                )
+            )
+            await self._refuse_pairing(connection, peer, error, p.CLOSE_AUTH_FAILED)
+            return False
+        if self._on_paired is not None:
+            try:
+                self._on_paired(keys.access_key)
+            except Exception as err:  # whatever keeps the key from being stored
+                self._log.log("store", "pairing: cannot store the access key: %s", err)
+                await self._refuse_pairing(
+                    connection,
+                    peer,
+                    PairingError("protocol", "the satellite cannot store the access key"),
+                    p.CLOSE_PROTOCOL_ERROR,
+                )
+                return False
+        self._pairing.close()
+        self._access_key = keys.access_key
+        self._link_log.log(f"paired:{peer}", "paired with Home Assistant at %s", peer)
+        await self._send_and_close(connection, p.PairOk(keys.server_proof))
+        if (active := self._active) is not None:  # it holds the key that was just replaced
+            await active.close(p.CLOSE_AUTH_FAILED, "the satellite was paired again")
+        return True
+
+    async def _send_and_close(self, connection: ServerConnection, message: p.Message) -> None:
+        try:
+            await connection.send(message.to_json())
+            await connection.close()
+        except ConnectionClosed:
+            pass
+
+    async def _refuse_pairing(
+        self, connection: ServerConnection, peer: str, error: PairingError, close_code: int
+    ) -> None:
+        self._log.log(
+            f"pair-refused:{peer}:{error.code}", "refused pairing from %s: %s", peer, error
+        )
+        try:
+            await connection.send(p.PairFailed(error.code, str(error), error.tries_left).to_json())
+            await connection.close(close_code, str(error)[:120])
+        except ConnectionClosed:
+            pass
 
     async def _refuse(
         self, connection: ServerConnection, peer: str, code: str, reason: str, close_code: int

@@ -28,7 +28,7 @@ from .settings import RealtimeSettings, SessionDescription
 
 _LOGGER = logging.getLogger(__name__)
 
-# Close codes the service uses (DESIGN.md section 3).
+# Close codes the service uses (docs/realtime-core.md, "Failures").
 CLOSE_AUTH = 3000
 CLOSE_POLICY = 4000
 _AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")

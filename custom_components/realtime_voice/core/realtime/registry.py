@@ -42,8 +42,8 @@ class ModelInfo:
 
 
 # Prices (USD per 1M tokens) and context sizes from OpenAI's model pages as of 2026-11
-# (developers.openai.com/api/docs/models/<name>); gpt-realtime and the preview models as in
-# DESIGN.md section 3. Shutdown dates from OpenAI's deprecations page.
+# (developers.openai.com/api/docs/models/<name>), gpt-realtime's and the preview models' as they were
+# when the project first recorded them. Shutdown dates from OpenAI's deprecations page.
 _SHUTDOWN_2027_01_20 = date(2027, 1, 20)
 MODELS: dict[str, ModelInfo] = {
     info.name: info
@@ -103,7 +103,7 @@ MODELS: dict[str, ModelInfo] = {
 
 
 # What a new configuration starts on (the integration's config flow, the probe CLI): a GA model with no
-# shutdown date, and the voices of DESIGN.md.
+# shutdown date, a voice of the GA models and, as the fallback, one that every model has.
 DEFAULT_MODEL = "gpt-realtime-2.1"
 DEFAULT_LEGACY_MODEL = "gpt-4o-realtime-preview"
 DEFAULT_VOICE = "marin"

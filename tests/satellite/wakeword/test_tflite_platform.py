@@ -18,7 +18,7 @@ from realtime_voice_satellite.audio import DspChain
 from realtime_voice_satellite.cli import main
 from realtime_voice_satellite.wakeword import Detection, WakeWordDetector, WakeWordError, tflite
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 JARVIS = Clip("hey jarvis", "en-us", 175)
 
 
@@ -33,14 +33,14 @@ def detections(detector: WakeWordDetector, audio: np.ndarray, rate: int) -> list
 
 @pytest.fixture
 def fresh_runtime() -> Iterator[None]:
-    """The runtime looked up and loaded again by the test, and again after it."""
-    tflite.library_path.cache_clear()
-    tflite._library.cache_clear()
-    tflite.xnnpack_unavailable.cache_clear()
+    """The runtime looked up and loaded again by the test, and again after it (the cached functions
+    are taken before the test may patch them: monkeypatch may be undone after this teardown)."""
+    cached = (tflite.library_path, tflite._library, tflite.xnnpack_unavailable)
+    for function in cached:
+        function.cache_clear()
     yield
-    tflite.library_path.cache_clear()
-    tflite._library.cache_clear()
-    tflite.xnnpack_unavailable.cache_clear()
+    for function in cached:
+        function.cache_clear()
 
 
 # --- XNNPACK -------------------------------------------------------------------------------------

@@ -309,7 +309,7 @@ def test_a_custom_model_file_gets_the_plain_defaults(tmp_path: Path) -> None:
 
 def test_docs_table_lists_every_recommended_default() -> None:
     """docs/wake-word.md's table of per-model defaults says what RECOMMENDED holds."""
-    docs = (Path(__file__).resolve().parents[2] / "docs" / "wake-word.md").read_text()
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "wake-word.md").read_text()
     rows = re.findall(r"^\| `(\w+)` \| ([0-9.]+) \| (\d+) \|", docs, flags=re.MULTILINE)
     table = {name: (float(threshold), int(level)) for name, threshold, level in rows}
     assert table == RECOMMENDED

@@ -1,0 +1,1 @@
+"""Tests of realtime_voice_satellite.audio: the microphone's DSP chain and WAV input."""

@@ -1,0 +1,1 @@
+"""Tests of realtime_voice_satellite.wakeword: the detectors and their shared front end."""
