@@ -113,7 +113,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
     entry.async_on_unload(async_track_device_info(hass, link, device.id))
     manager = SessionManager(hass, entry, link, device_id=device.id)
     # A timer device before the session is described: the Assist API then offers timer tools.
-    timers = SatelliteTimers(hass, manager, device.id)
+    timers = SatelliteTimers(
+        hass, entry_id=entry.entry_id, device_id=device.id, link=link, ringer=manager.announcer
+    )
     entry.async_on_unload(timers.async_start())
     entry.runtime_data = RealtimeVoiceData(
         link=link, manager=manager, device_id=device.id, timers=timers

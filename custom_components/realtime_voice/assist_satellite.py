@@ -26,8 +26,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from . import RealtimeVoiceConfigEntry, async_send_satellite_settings
 from .answers import match_answer
 from .const import CONF_WAKE_WORDS, DOMAIN
+from .core.conversation import ConversationState
 from .entity import RealtimeVoiceEntity
-from .session_manager import ConversationState
 
 # Announcements, questions and wake-word settings may run at once: the announcer queues what must
 # not overlap (announcer.py), the rest is independent.
@@ -84,7 +84,7 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
 
     @callback
     def _follow_manager_state(self) -> None:
-        """The session manager owns the conversation; the entity's state mirrors it."""
+        """The conversation engine owns the conversation; the entity's state mirrors it."""
         if self.state != STATE_MAP[self._manager.state]:
             self._set_state(STATE_MAP[self._manager.state])
 

@@ -18,11 +18,10 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .const import DOMAIN
+from .core.conversation.streams import BYTES_PER_MS, CHUNK_BYTES
 from .core.link import protocol
-from .playback import BYTES_PER_MS
 
 MAX_MEDIA_SECONDS = 600.0
-CHUNK_BYTES = 100 * BYTES_PER_MS  # what is sent to the satellite at a time
 _FETCH_CHUNK_BYTES = 1 << 16
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from typing import Any
 
 from homeassistant.components import media_source
@@ -30,10 +29,9 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import RealtimeVoiceConfigEntry
 from .const import DOMAIN
+from .core.conversation import SatelliteOfflineError, Stream
 from .entity import RealtimeVoiceEntity
-from .media import CHUNK_BYTES, async_stream_media
-from .playback import PacedSender, Playback
-from .satellite_link import SatelliteOfflineError
+from .media import async_stream_media
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -43,6 +41,7 @@ PARALLEL_UPDATES = 1
 MAX_MUSIC_SECONDS = 4 * 3600.0  # one stream; a longer one (a radio) stops there with an error
 MEDIA_LEAD_S = 3.0  # sent at most this far ahead of what the satellite has played
 FINISH_GRACE_S = 10.0
+STOP_REPORT_S = 2.0  # how long a stopped stream's report (how far it played) is waited for
 
 SPEAKER = MediaPlayerEntityDescription(key="speaker", translation_key="speaker")
 
@@ -70,7 +69,7 @@ class RealtimeVoiceSpeaker(RealtimeVoiceEntity, MediaPlayerEntity):
     def __init__(self, entry: RealtimeVoiceConfigEntry) -> None:
         super().__init__(entry, SPEAKER)
         self._task: asyncio.Task[None] | None = None
-        self._stream_id: str | None = None
+        self._stream: Stream | None = None
         self._position_s = 0.0  # where a paused stream resumes
         self._stream_start_s = 0.0  # where the current stream started in the media
         self._paused = False
@@ -79,7 +78,7 @@ class RealtimeVoiceSpeaker(RealtimeVoiceEntity, MediaPlayerEntity):
 
     @property
     def state(self) -> MediaPlayerState:
-        if self._stream_id is not None:
+        if self._stream is not None:
             return MediaPlayerState.PLAYING
         return MediaPlayerState.PAUSED if self._paused else MediaPlayerState.IDLE
 
@@ -151,67 +150,52 @@ class RealtimeVoiceSpeaker(RealtimeVoiceEntity, MediaPlayerEntity):
         except BaseException:
             await chunks.aclose()  # type: ignore[attr-defined]
             raise
-        stream_id = f"media-{uuid.uuid4().hex[:12]}"
-        playback = self._manager.playbacks.add(
-            Playback(
-                stream_id=stream_id,
-                kind="media",
-                started=True,
-                finished=self.hass.loop.create_future(),
-            )
-        )
+        stream = self._manager.streams.open("media", lead_s=MEDIA_LEAD_S)
         try:
-            await self._link.play_start(stream_id, "media")
+            await stream.start()
         except SatelliteOfflineError as err:
-            self._manager.playbacks.remove(stream_id)
+            stream.close()
             await chunks.aclose()  # type: ignore[attr-defined]
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="satellite_offline",
                 translation_placeholders={"name": self._link.name},
             ) from err
-        self._stream_id = stream_id
+        self._stream = stream
         self._stream_start_s = start_s
         self._paused = False
         self._task = self.hass.async_create_background_task(
-            self._stream(chunks, first, playback, start_s), f"realtime_voice media {stream_id}"
+            self._send(chunks, first, stream), f"realtime_voice media {stream.stream_id}"
         )
         self.async_write_ha_state()
 
-    async def _stream(self, chunks: Any, first: bytes, playback: Playback, start_s: float) -> None:
-        sender = PacedSender(self._link.play_media_audio, playback, MEDIA_LEAD_S)
+    async def _send(self, chunks: Any, first: bytes, stream: Stream) -> None:
         try:
-            await sender.send(first, CHUNK_BYTES)
+            await stream.send(first)
             async for chunk in chunks:
-                await sender.send(chunk, CHUNK_BYTES)
-            await self._link.play_end(playback.stream_id)
-            playback.ended = True
-            assert playback.finished is not None
-            async with asyncio.timeout(sender.unplayed_s + FINISH_GRACE_S):
-                await playback.finished
+                await stream.send(chunk)
+            await stream.end()
+            await stream.finished(FINISH_GRACE_S)
         except (SatelliteOfflineError, HomeAssistantError, TimeoutError) as err:
             # Nobody waits for this task: say once why the music stopped.
             _LOGGER.warning("Media on %s stopped: %s", self._link.name, err)
         finally:
             await chunks.aclose()
-            self._manager.playbacks.remove(playback.stream_id)
-            if self._stream_id == playback.stream_id:
-                self._stream_id = None
+            stream.close()
+            if self._stream is stream:
+                self._stream = None
             self.async_write_ha_state()
 
     async def _stop_stream(self) -> None:
         """Stop the stream on the satellite and learn how far it played (for pause)."""
-        task, stream_id = self._task, self._stream_id
-        if task is None or task.done() or stream_id is None:
+        task, stream = self._task, self._stream
+        if task is None or task.done() or stream is None:
             return
-        playback = self._manager.playbacks.get(stream_id)
         played_ms = 0
         with contextlib.suppress(SatelliteOfflineError):
-            await self._link.stop_playback(stream_id)
-            if playback is not None and playback.finished is not None:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(2.0):
-                        played_ms = await asyncio.shield(playback.finished)
+            await stream.stop()
+            with contextlib.suppress(TimeoutError):
+                played_ms = await stream.finished(STOP_REPORT_S)
         self._position_s = self._stream_start_s + played_ms / 1000
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

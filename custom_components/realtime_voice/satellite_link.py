@@ -1,6 +1,6 @@
 """Keeps Home Assistant's link to one satellite up: connect, reconnect with backoff, fan events out.
 
-Entities follow ``available``; the session manager receives every link event through one handler.
+Entities follow ``available``; the conversation engine receives every link event through one handler.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
 from .core.backoff import backoff_delays
+from .core.conversation.ports import SatelliteOfflineError
 from .core.link import (
     LinkAuthError,
     LinkConnectionError,
@@ -31,10 +32,6 @@ EventHandler = Callable[[LinkEvent], Awaitable[None]]
 # How long an update may take from HA's command to the new version's hello: pip may download new
 # dependencies on a Pi (the satellite gives pip 15 minutes, updater.INSTALL_TIMEOUT_S).
 UPDATE_TIMEOUT_S = 20 * 60
-
-
-class SatelliteOfflineError(Exception):
-    """A command was sent while the link is down."""
 
 
 class SatelliteUpdateError(Exception):

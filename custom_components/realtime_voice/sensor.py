@@ -1,10 +1,11 @@
 """Sensors: active model and interface (shows the fallback), last response latency, tokens, cost.
 
-Tokens and cost are running totals over the satellite's life, not per session: the session manager
-counts from 0 each time the entry is set up, and the sensors add what they showed before (restored
-from HA's state store after a reload or a restart). So a total never goes down and HA's long-term
-statistics never see negative usage. Tokens are TOTAL_INCREASING; cost is TOTAL (the only state class
-HA allows for a monetary sensor) without last_reset, which HA reads as a total that is never reset.
+Tokens and cost are running totals over the satellite's life, not per session: the brain and the
+engine count from 0 each time the entry is set up, and the sensors add what they showed before
+(restored from HA's state store after a reload or a restart). So a total never goes down and HA's
+long-term statistics never see negative usage. Tokens are TOTAL_INCREASING; cost is TOTAL (the only
+state class HA allows for a monetary sensor) without last_reset, which HA reads as a total that is
+never reset.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import RealtimeVoiceConfigEntry
 from .entity import RealtimeVoiceEntity
-from .session_manager import Figures
+from .session_keeper import Figures
 
 # Read-only and pushed by the link: no updates to limit.
 PARALLEL_UPDATES = 0

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from homeassistant.components.intent import (
     TimerEventType,
@@ -38,9 +38,6 @@ from homeassistant.util.hass_dict import HassKey
 from .const import DOMAIN
 from .tone import ring_pcm
 
-if TYPE_CHECKING:
-    from .session_manager import SessionManager
-
 _LOGGER = logging.getLogger(__name__)
 
 RING_SECONDS = 10.0
@@ -51,6 +48,25 @@ SAVE_DELAY_S = 1.0
 DATA_RUNNING: HassKey[dict[str, dict[str, TimerInfo]]] = HassKey(f"{DOMAIN}_timers_running")
 # The entries whose stored timers were restored since HA started (a reload must not start them twice).
 DATA_RESTORED: HassKey[set[str]] = HassKey(f"{DOMAIN}_timers_restored")
+
+
+class Ringer(Protocol):
+    """Where a finished timer rings (the announcer): returns when it has played; raises
+    HomeAssistantError when it could not."""
+
+    async def async_ring(self, message: str, sound: bytes) -> None: ...
+
+
+class SatellitePresence(Protocol):
+    """What the timers need of the satellite link: whether it is there."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def available(self) -> bool: ...
+
+    def async_add_availability_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +90,19 @@ def storage_key(entry_id: str) -> str:
 class SatelliteTimers:
     """One satellite's running and ringing timers."""
 
-    def __init__(self, hass: HomeAssistant, manager: SessionManager, device_id: str) -> None:
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        *,
+        entry_id: str,
+        device_id: str,
+        link: SatellitePresence,
+        ringer: Ringer,
+    ) -> None:
         self.hass = hass
-        self._manager = manager
+        self._entry_id = entry_id
+        self._link = link
+        self._ringer = ringer
         self._device_id = device_id
         self.running: dict[str, TimerInfo] = hass.data.setdefault(DATA_RUNNING, {}).setdefault(
             device_id, {}
@@ -85,14 +111,12 @@ class SatelliteTimers:
         self._listeners: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._ringing: set[str] = set()
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, storage_key(manager.entry.entry_id)
-        )
+        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, storage_key(entry_id))
 
     @callback
     def async_start(self) -> CALLBACK_TYPE:
         unregister = async_register_timer_handler(self.hass, self._device_id, self._on_timer)
-        unlisten = self._manager.link.async_add_availability_listener(self._on_availability)
+        unlisten = self._link.async_add_availability_listener(self._on_availability)
 
         def stop() -> None:
             unregister()
@@ -106,7 +130,7 @@ class SatelliteTimers:
         """Start again the timers stored before HA stopped (once per HA run: not on a reload,
         after which HA still has them); ring those that finished meanwhile."""
         restored = self.hass.data.setdefault(DATA_RESTORED, set())
-        entry_id = self._manager.entry.entry_id
+        entry_id = self._entry_id
         if entry_id in restored:
             return
         restored.add(entry_id)
@@ -121,7 +145,7 @@ class SatelliteTimers:
                 _LOGGER.warning(
                     "Timer %s of %s could not be restored: %s",
                     item.get("name") if isinstance(item, dict) else item,
-                    self._manager.link.name,
+                    self._link.name,
                     err,
                 )
         self._save()
@@ -212,14 +236,12 @@ class SatelliteTimers:
 
     async def _ring(self, ring: _Ring) -> None:
         try:
-            if not self._manager.link.available:
+            if not self._link.available:
                 return  # stays in _unrung: rings when the satellite is back
             try:
-                await self._manager.async_announce(
-                    timer_message(ring), sound=ring_pcm(RING_SECONDS)
-                )
+                await self._ringer.async_ring(timer_message(ring), ring_pcm(RING_SECONDS))
             except HomeAssistantError as err:
-                if not self._manager.link.available:  # dropped during the ring: again when back
+                if not self._link.available:  # dropped during the ring: again when back
                     return
                 _LOGGER.warning("Timer %s could not ring: %s", ring.timer_id, err)
             self._unrung.pop(ring.timer_id, None)
@@ -229,7 +251,7 @@ class SatelliteTimers:
 
     @callback
     def _on_availability(self) -> None:
-        if not self._manager.link.available:
+        if not self._link.available:
             return
         for ring in list(self._unrung.values()):
             if time.time() - ring.finished <= RING_RESUME_S:

@@ -24,8 +24,9 @@ from homeassistant.loader import async_get_integration
 
 from . import RealtimeVoiceConfigEntry
 from .const import DOMAIN
+from .core.conversation import SatelliteOfflineError
 from .entity import RealtimeVoiceEntity
-from .satellite_link import SatelliteOfflineError, SatelliteUpdateError
+from .satellite_link import SatelliteUpdateError
 
 # Commands go over the one link to the satellite: one at a time.
 PARALLEL_UPDATES = 1

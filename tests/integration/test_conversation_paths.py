@@ -49,7 +49,9 @@ async def test_follow_up_listens_without_wake_word_then_ends(
 async def test_no_speech_after_wake_ends_the_conversation(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite, monkeypatch
 ) -> None:
-    monkeypatch.setattr("custom_components.realtime_voice.session_manager.NO_SPEECH_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(
+        "custom_components.realtime_voice.core.conversation.engine.NO_SPEECH_TIMEOUT_S", 0.3
+    )
     entry = entry_for(standin, satellite)
     await load_entry(hass, entry)
     ended = collect(hass, "realtime_voice_conversation_ended")

@@ -1,4 +1,5 @@
-"""HA-free core of the integration: the Realtime client (``realtime``) and the link (``link``).
+"""HA-free core of the integration: the Realtime client (``realtime``), the link (``link``) and the
+conversation engine (``conversation``).
 
 Nothing in here imports homeassistant, and imports inside are relative. ``link`` is shared with the
 satellite package (satellite/, where ``realtime_voice_satellite/link`` is a symlink to it); the

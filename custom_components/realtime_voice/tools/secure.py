@@ -3,10 +3,10 @@
 The voice session acts as no user: whoever is in earshot (a TV, someone at a window) speaks for it.
 So a call that unlocks or opens a lock, opens a garage, door or gate cover, disarms or triggers an
 alarm panel, or acts on an entity the user marked as secure in the options is not run when the model
-makes it. The toolset keeps it as a PendingConfirmation and tells the model to ask; the session
-manager matches the user's next words with HA's sentence matching (hassil, as ask_question does) and
-only a yes (with the PIN, if one is set) runs it. Whatever the model says or calls, nothing else
-runs it.
+makes it. The toolset keeps it as a PendingConfirmation and tells the model to ask; the Realtime
+brain (realtime_brain.py) hands it the user's next words, which it matches with HA's sentence
+matching (hassil, as ask_question does), and only a yes (with the PIN, if one is set) runs it.
+Whatever the model says or calls, nothing else runs it.
 """
 
 from __future__ import annotations

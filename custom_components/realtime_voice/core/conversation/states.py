@@ -2,16 +2,16 @@
 
 A transition not in the table does not happen (it is logged at debug level): a late event of an
 ended conversation, an announcement's end after a barge-in took over, and the like cannot put the
-satellite in a state that nothing leaves. The session manager (session_manager.py) fires the
-triggers; the watchdog there bounds every state but IDLE and ANNOUNCING (the announcer bounds that).
+satellite in a state that nothing leaves. The conversation engine (engine.py) fires the triggers;
+its watchdog bounds every state but IDLE and ANNOUNCING (the announcer bounds that).
 
     state       what is going on                                       the entity shows
-    IDLE        nothing; a fresh Realtime context is ready              idle
+    IDLE        nothing; the brain's fresh context is ready             idle
     RESETTING   a conversation ended; its context is being dropped      idle
-    LISTENING   the user's audio goes to the model                      listening
+    LISTENING   the user's audio goes to the brain                      listening
     FOLLOW_UP   after an answer, listening without a wake word;         listening
                 nobody has spoken yet (an announcement ends it)
-    PROCESSING  the user stopped speaking; the model is answering       processing
+    PROCESSING  the user stopped speaking; the brain is answering       processing
     RESPONDING  the answer plays on the satellite                       responding
     ANNOUNCING  an announcement plays (not part of a conversation)      responding
 """
@@ -22,10 +22,6 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .tools.secure import PendingConfirmation
 
 
 class ConversationState(StrEnum):
@@ -40,7 +36,7 @@ class ConversationState(StrEnum):
 
 class Trigger(StrEnum):
     START = "start"  # a wake word, a barge-in outside a conversation, start_conversation
-    SPEECH_STARTED = "speech_started"  # the model's voice activity detection heard the user
+    SPEECH_STARTED = "speech_started"  # the brain's voice activity detection heard the user
     SPEECH_STOPPED = "speech_stopped"
     ANSWER_AUDIO = "answer_audio"  # audio of an answer arrives
     ANSWERED = "answered"  # the answer played (or needed no audio): listen for a follow-up
@@ -103,13 +99,6 @@ class Conversation:
     assistant: list[str] = field(default_factory=list)
     tool_calls: int = 0
     stopping: bool = False  # a stop word: ends once the stopped answer is truncated
-    # ask_question: the user's answer (None: none came) is all that is wanted; the model does not
+    # ask_question: the user's answer (None: none came) is all that is wanted; the brain does not
     # reply to it.
     question: asyncio.Future[str | None] | None = None
-    # A secure call (tools/secure.py) waiting for the user's yes: their next words decide it.
-    confirmation: PendingConfirmation | None = None
-
-    @property
-    def awaits_answer(self) -> bool:
-        """HA, not the model, handles the user's next words: the model responds to none of them."""
-        return self.question is not None or self.confirmation is not None
