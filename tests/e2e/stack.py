@@ -589,8 +589,8 @@ class Hass:
         model_selection: str = "auto",
         steps: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Drive the config flow over REST as the UI does: the address, the access key, and the
-        OpenAI key when no account holds one (the first satellite); then, where this satellite
+        """Drive the config flow over REST as the UI does: the address, the access key (in the pair
+        step), and the OpenAI key when no account holds one (the first satellite); then, where this satellite
         needs another endpoint than its account's or another model selection, its options.
         Returns the created entry."""
 
@@ -605,8 +605,10 @@ class Hass:
         if result.get("step_id") != "user":
             raise StackError(f"expected the address form, got {result}")
         result = post(f"{flow}/{result['flow_id']}", {"host": "127.0.0.1", "port": satellite.port})
-        if result.get("step_id") != "satellite":
-            raise StackError(f"expected the access key form, got {result}\n{self.logs()}")
+        # the pair step: this satellite has its key already (not in pairing mode), so the key
+        # is typed, as for a satellite without a speaker
+        if result.get("step_id") != "pair":
+            raise StackError(f"expected the pair form, got {result}\n{self.logs()}")
         result = post(f"{flow}/{result['flow_id']}", {"access_key": ACCESS_KEY})
         account_url: str | None = None
         if result.get("step_id") == "account":

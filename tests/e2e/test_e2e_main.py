@@ -60,11 +60,12 @@ def test_config_flow_over_rest(main_stack: MainStack) -> None:
     entry = hass.add_satellite(kitchen, main_stack.standin, "auto", steps)
     main_stack.entry_id = entry["entry_id"]
 
-    address, satellite, account, created = steps
+    address, pair, account, created = steps
     assert address["step_id"] == "user"
     assert schema_names(address) == ["host", "port"]  # the first form: two fields
-    assert satellite["step_id"] == "satellite"
-    assert schema_names(satellite) == ["access_key"]
+    assert pair["step_id"] == "pair"  # this satellite has its key: typed instead of a code
+    assert pair["errors"] == {"base": "not_pairing"}
+    assert schema_names(pair) == ["code", "access_key"]
     assert account["step_id"] == "account"  # the first satellite: the OpenAI key, once
     assert schema_names(account) == ["api_key", "url"]
     assert account["errors"] == {}
