@@ -102,6 +102,12 @@ def account_title(hass: HomeAssistant, url: str) -> str:
     return title
 
 
+async def async_account_for_key(hass: HomeAssistant, api_key: str, url: str) -> ConfigEntry:
+    """The account that holds this key and endpoint, made when there is none (checked by the
+    caller)."""
+    return find_account(hass, api_key, url) or await async_create_account(hass, api_key, url)
+
+
 async def async_create_account(hass: HomeAssistant, api_key: str, url: str) -> ConfigEntry:
     """A new account entry for this key and endpoint (checked by the caller)."""
     result = await hass.config_entries.flow.async_init(
@@ -155,8 +161,6 @@ async def async_move_key_to_account(hass: HomeAssistant, entry: ConfigEntry) -> 
         api_key = data.pop(CONF_API_KEY, None)
         url = data.pop(CONF_URL, None) or DEFAULT_URL
         if api_key:
-            account = find_account(hass, api_key, url) or await async_create_account(
-                hass, api_key, url
-            )
+            account = await async_account_for_key(hass, api_key, url)
             data[CONF_ACCOUNT] = account.entry_id
         hass.config_entries.async_update_entry(entry, data=data, version=2, minor_version=1)

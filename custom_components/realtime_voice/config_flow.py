@@ -28,9 +28,8 @@ from .account import (
     account_data,
     account_title,
     accounts,
-    async_create_account,
+    async_account_for_key,
     async_reload_satellites,
-    find_account,
     is_account,
     satellites_of,
 )
@@ -203,9 +202,7 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
             if not errors:
                 api_key = user_input[CONF_API_KEY]
                 url = user_input.get(CONF_URL) or DEFAULT_URL
-                account = find_account(self.hass, api_key, url) or await async_create_account(
-                    self.hass, api_key, url
-                )
+                account = await async_account_for_key(self.hass, api_key, url)
                 return self._create_satellite(account)
         return self.async_show_form(
             step_id="account",

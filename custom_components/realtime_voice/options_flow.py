@@ -10,7 +10,7 @@ from homeassistant.data_entry_flow import section
 from homeassistant.helpers import selector
 
 from . import SATELLITE_OPTIONS, async_send_satellite_settings
-from .account import account_of, accounts, async_create_account, find_account
+from .account import account_of, accounts, async_account_for_key
 from .const import (
     CONF_ACCOUNT,
     CONF_API_KEY,
@@ -205,9 +205,7 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             else:
                 api_key = user_input[CONF_API_KEY]
                 url = user_input.get(CONF_URL) or DEFAULT_URL
-                account = find_account(self.hass, api_key, url) or await async_create_account(
-                    self.hass, api_key, url
-                )
+                account = await async_account_for_key(self.hass, api_key, url)
                 return await self._async_save(account.entry_id)
         return self.async_show_form(
             step_id="account",

@@ -7,7 +7,9 @@ into the form's error (strings.json ``config.error``) with its placeholders.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 
 from .core.link import LinkCertificateError, LinkConnectionError, LinkOutdatedError
 from .core.link.pairing import CODE_DIGITS, PairingError, pair, request_code
@@ -42,20 +44,28 @@ def typed_code(text: str) -> str | None:
     return code if len(code) == CODE_DIGITS and code.isascii() and code.isdigit() else None
 
 
-async def async_request_code(host: str, port: int) -> None:
-    """Ask the satellite to speak its code now."""
+@contextlib.contextmanager
+def _refusals_as_form_errors(what: str) -> Iterator[None]:
+    """The link's refusals of ``what`` (asking for a code, pairing) as the form's errors."""
     try:
-        await request_code(host, port)
+        yield
     except PairingError as err:
-        raise PairingFlowError(_ERRORS[err.code]) from err
+        raise PairingFlowError(_ERRORS[err.code], err.tries_left) from err
     except LinkCertificateError as err:
+        _LOGGER.warning("%s refused: %s", what, err)
         raise PairingFlowError("satellite_certificate") from err
     except LinkOutdatedError as err:
         _LOGGER.warning("%s", err)
         raise PairingFlowError("satellite_outdated") from err
     except LinkConnectionError as err:
-        _LOGGER.debug("Asking %s:%s for a pairing code failed: %s", host, port, err)
+        _LOGGER.debug("%s failed: %s", what, err)
         raise PairingFlowError("cannot_connect_satellite") from err
+
+
+async def async_request_code(host: str, port: int) -> None:
+    """Ask the satellite to speak its code now."""
+    with _refusals_as_form_errors(f"Asking {host}:{port} for a pairing code"):
+        await request_code(host, port)
 
 
 async def async_pair(host: str, port: int, typed: str) -> str:
@@ -63,16 +73,5 @@ async def async_pair(host: str, port: int, typed: str) -> str:
     code = typed_code(typed)
     if code is None:
         raise PairingFlowError("invalid_code")
-    try:
+    with _refusals_as_form_errors(f"Pairing with {host}:{port}"):
         return await pair(host, port, code)
-    except PairingError as err:
-        raise PairingFlowError(_ERRORS[err.code], err.tries_left) from err
-    except LinkCertificateError as err:
-        _LOGGER.warning("Pairing with %s:%s refused: %s", host, port, err)
-        raise PairingFlowError("satellite_certificate") from err
-    except LinkOutdatedError as err:
-        _LOGGER.warning("%s", err)
-        raise PairingFlowError("satellite_outdated") from err
-    except LinkConnectionError as err:
-        _LOGGER.debug("Pairing with %s:%s failed: %s", host, port, err)
-        raise PairingFlowError("cannot_connect_satellite") from err

@@ -95,8 +95,12 @@ async def test_full_user_flow(
     assert standin.connections == []
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], api_input(standin))
-    # The key was checked with a real connection through the compatibility layer.
-    assert [c.model for c in standin.connections if c.refused is None] == [DEFAULT_MODEL]
+    # The key was checked with a real connection through the compatibility layer (the new entry's
+    # own session may already have followed it, on the same model, when the machine is busy).
+    opened = [c.model for c in standin.connections if c.refused is None]
+    assert opened[:1] == [DEFAULT_MODEL]
+    assert set(opened) == {DEFAULT_MODEL}
+    assert len(opened) <= 2
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Kitchen"
     entry = result["result"]
