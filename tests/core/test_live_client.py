@@ -233,7 +233,8 @@ async def test_a_session_from_start_to_close_speaks_the_services_events(
         assert final == ev.Closed("close_requested", 3.0)
         assert session.usage_seconds == 3.0
         # the malformed ones were logged and skipped
-        assert "malformed" in caplog.text and "session.output_audio.delta.delta" in caplog.text
+        assert "malformed" in caplog.text
+        assert "session.output_audio.delta.delta" in caplog.text
 
 
 async def test_a_dropped_connection_ends_the_events_with_a_connection_error() -> None:
@@ -245,7 +246,8 @@ async def test_a_dropped_connection_ends_the_events_with_a_connection_error() ->
     async with LiveServer(script) as server:
         session = await open_live_session(settings(server.url))
         events = [event async for event in session.events()]
-        assert len(events) == 1 and isinstance(events[0], ev.Closed)
+        assert len(events) == 1
+        assert isinstance(events[0], ev.Closed)
         assert events[0].reason == "dropped"
         assert isinstance(events[0].error, LiveConnectionError)
         assert not await session.append_audio(b"\x00\x00")  # over: dropped, no exception

@@ -18,6 +18,10 @@ from typing import Literal, Protocol
 class BrainAbilities:
     cancel: bool = True  # an answer can be stopped before it is all generated
     truncate: bool = True  # the brain can forget what the user did not hear of an answer
+    # The brain hears the user while it speaks and decides itself when to talk and when to stop
+    # (GPT-Live): the microphone stays open for the whole conversation, barge-in is the brain's,
+    # and its input must keep flowing (its clock moves only with input audio).
+    full_duplex: bool = False
 
 
 @dataclass(frozen=True, slots=True)
