@@ -19,8 +19,10 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
 from .announcer import Announcement, Announcer
 from .const import (
+    CONF_CONVERSATION_MODE,
     CONF_FOLLOW_UP_SECONDS,
     DEFAULT_FOLLOW_UP_SECONDS,
+    MODE_LIVE,
     EVENT_CONVERSATION_ENDED,
     EVENT_CONVERSATION_STARTED,
     EVENT_WAKE_WORD_DETECTED,
@@ -34,6 +36,7 @@ from .core.conversation import (
 )
 from .core.conversation import engine as conversation_engine
 from .core.realtime import RealtimeSession
+from .live_brain import LiveBrain
 from .realtime_brain import RealtimeBrain
 from .satellite_link import SatelliteConnection
 from .session_keeper import Figures, SessionKeeper
@@ -64,9 +67,19 @@ class SessionManager:
         self.link = link
         self.device_id = device_id
         self.streams = StreamSender(link)
-        self.brain = RealtimeBrain(
+        realtime = RealtimeBrain(
             hass, entry, name=link.name, device_id=device_id, options=lambda: self.options
         )
+        self.brain: RealtimeBrain | LiveBrain = realtime
+        if self.options.get(CONF_CONVERSATION_MODE) == MODE_LIVE:
+            self.brain = LiveBrain(
+                hass,
+                entry,
+                name=link.name,
+                device_id=device_id,
+                options=lambda: self.options,
+                fallback=realtime,
+            )
         self.engine = ConversationEngine(
             link,
             self.brain,

@@ -143,7 +143,9 @@ class Brain(Protocol):
     """What the conversation engine needs of a brain. Its events go to the handler given to
     ``attach``, in order."""
 
-    abilities: BrainAbilities
+    @property
+    def abilities(self) -> BrainAbilities:
+        """Read at each use: a brain may change them between conversations (Live's fallback)."""
 
     def attach(self, handler: BrainEventHandler) -> None: ...
 
