@@ -11,6 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -98,14 +99,25 @@ class Client:
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == kind]
 
+    def audio(self) -> bytes:
+        return b"".join(base64.b64decode(e["delta"]) for e in self.of("session.output_audio.delta"))
+
     def audio_ms(self) -> int:
-        audio = b"".join(
-            base64.b64decode(e["delta"]) for e in self.of("session.output_audio.delta")
-        )
-        return len(audio) // 2 * 1000 // self.rate
+        """Output audio received, silence included."""
+        return len(self.audio()) // 2 * 1000 // self.rate
+
+    def voice_ms(self) -> int:
+        """How much of the output audio is its voice (20 ms blocks that are not silent)."""
+        samples = np.frombuffer(self.audio(), dtype="<i2")
+        block = self.rate // 50
+        blocks = samples[: len(samples) // block * block].reshape(-1, block)
+        return int(np.count_nonzero(np.abs(blocks).max(axis=1) > 300)) * 20
 
     def said(self) -> str:
         return "".join(e["delta"] for e in self.of("session.output_transcript.delta"))
+
+    def heard(self) -> str:
+        return "".join(e["delta"] for e in self.of("session.input_transcript.delta"))
 
 
 @contextlib.asynccontextmanager
@@ -197,26 +209,38 @@ async def test_it_talks_after_half_a_second_of_silence() -> None:
     async with live(LiveStandinConfig(transcript="What time is it?")) as (server, client):
         await client.start()
         await client.feed(tone(400) + silence(480))
-        assert client.of("session.output_audio.delta") == []  # 480 ms is not yet the end
+        assert client.voice_ms() == 0  # 480 ms is not yet the end of the turn
         await client.feed(silence(20))
-        heard = await client.wait_for("session.input_transcript.delta")
         await client.feed(silence(REPLY_MS + 200))
-    assert (heard["delta"], heard["start_ms"], heard["end_ms"]) == ("What time is it?", 0, 400)
-    assert client.audio_ms() == REPLY_MS
+    fragments = client.of("session.input_transcript.delta")
+    assert client.heard() == "What time is it?"
+    assert [(f["delta"], f["start_ms"], f["end_ms"]) for f in fragments] == [
+        ("What ", 0, 200),  # a fragment every 200 ms of speech
+        ("time ", 200, 400),
+        ("is it?", 400, 400),  # the rest when the turn ends
+    ]
+    assert client.voice_ms() == REPLY_MS
     assert client.said() == "It is twelve o'clock."
-    first = client.of("session.output_transcript.delta")[0]
-    assert first["start_ms"] == 900  # its answer starts where the user's silence ended
+    # its voice starts after the output it had already sent (silence, output_lead_ms ahead)
+    assert client.of("session.output_transcript.delta")[0]["start_ms"] == 900 + 200
     assert server.interruptions == 0
     assert server.client_violations == []
 
 
-async def test_its_audio_runs_ahead_of_the_clock_only_by_the_lead() -> None:
+async def test_output_flows_with_the_clock_silence_included() -> None:
     async with live() as (_server, client):
         await client.start()
-        await client.feed(tone(300) + silence(500))
-        assert client.audio_ms() == 200  # output_lead_ms ahead of the clock, no more
+        await client.feed(silence(1000))
+        assert client.audio_ms() == 1000 + 200  # output_lead_ms ahead of the clock, no more
+        assert client.voice_ms() == 0
         await client.feed(silence(100))
-        assert client.audio_ms() == 300
+        assert client.audio_ms() == 1300
+    async with live(LiveStandinConfig(continuous_output=False)) as (_server, client):
+        await client.start()
+        await client.feed(tone(300) + silence(500))
+        assert client.audio_ms() == 200  # only its voice, and only the lead ahead
+        await client.feed(silence(1000))
+        assert client.audio_ms() == client.voice_ms() == REPLY_MS
 
 
 async def test_speech_over_its_voice_stops_it_and_is_a_turn() -> None:
@@ -225,20 +249,21 @@ async def test_speech_over_its_voice_stops_it_and_is_a_turn() -> None:
     )
     async with live(config) as (server, client):
         await client.start()
-        await client.feed(tone(300) + silence(500))
-        await client.feed(silence(200))
-        await client.feed(tone(200))  # the user (or a leaking echo) speaks over it
-        stopped_at = client.audio_ms()
+        await client.feed(tone(300) + silence(500))  # turn ends at 800, its voice at 1000
         await client.feed(silence(400))
-        assert client.audio_ms() == stopped_at  # not a sample more of the first answer
-        await client.feed(silence(100))  # 500 ms after the speech: the next turn
-        heard = client.of("session.input_transcript.delta")
+        await client.feed(tone(200))  # the user (or a leaking echo) speaks over it at 1200
+        stopped_at = client.voice_ms()
+        await client.feed(silence(480))
+        assert client.voice_ms() == stopped_at  # not a sample more of the first answer
+        await client.feed(silence(20))  # 500 ms after the speech: the next turn
+        second = client.of("session.input_transcript.delta")[-1]
         await client.feed(silence(2000))
     assert server.interruptions == 1
-    assert stopped_at < 960  # the first answer (8 words: 960 ms) was cut
-    assert [h["delta"] for h in heard] == ["What time is it?", "Stop"]
-    assert heard[1]["start_ms"] == 1000  # the barge-in's speech is the user's turn
+    assert stopped_at == 600  # 1000..1400 on the timeline, plus the lead already sent
+    assert client.heard() == "What time is it?Stop"
+    assert (second["delta"], second["end_ms"]) == ("Stop", 1400)
     assert server.answers == [config.reply, config.reply]
+    assert client.voice_ms() == stopped_at + 960  # the second answer, whole
     assert server.client_violations == []
 
 
@@ -247,12 +272,14 @@ async def test_silence_or_quiet_noise_while_it_speaks_does_not_stop_it() -> None
     async with live(config) as (server, client):
         await client.start()
         await client.feed(tone(300) + silence(500))
-        await client.feed(silence(300) + tone(400, amplitude=0.01) + tone(100))  # quiet, short
+        # quiet noise, then speech too short to be the user (a click or a cough)
+        await client.feed(silence(300) + tone(400, amplitude=0.01) + tone(100))
         await client.feed(silence(1000))
     assert server.interruptions == 0
-    assert client.audio_ms() == 960
+    assert client.voice_ms() == 960
     assert client.said() == config.reply
-    assert len(client.of("session.input_transcript.delta")) == 1
+    assert client.heard() == "What time is it?"  # one turn
+    assert server.user_turns == 1
 
 
 async def test_a_house_request_is_delegated_and_the_commentary_spoken() -> None:
@@ -262,7 +289,7 @@ async def test_a_house_request_is_delegated_and_the_commentary_spoken() -> None:
         await client.feed(tone(300) + silence(500))
         created = await client.wait_for("session.delegation.created")
         await client.feed(silence(1000))
-        assert client.of("session.output_audio.delta") == []  # it waits for the house
+        assert client.voice_ms() == 0  # it waits for the house
         delegation_id = created["delegation"]["id"]
         await client.send(
             {
@@ -273,7 +300,7 @@ async def test_a_house_request_is_delegated_and_the_commentary_spoken() -> None:
             }
         )
         await client.feed(silence(200))
-        assert client.of("session.output_audio.delta") == []  # thinking is silent
+        assert client.voice_ms() == 0  # thinking is silent
         await client.send(
             {
                 "type": "session.commentary.append",
@@ -319,7 +346,8 @@ async def test_usage_follows_the_input_audio_clock() -> None:
         await client.feed(silence(2500))
         await client.send({"type": "session.close"})
         closed = await client.wait_for("session.closed")
-    assert [e["usage"]["seconds"] for e in client.of("session.usage.updated")] == [1.0, 2.0]
+    # every usage_interval_ms of the clock, and a last one as the session closes
+    assert [e["usage"]["seconds"] for e in client.of("session.usage.updated")] == [1.0, 2.0, 2.5]
     assert closed["usage"] == {"seconds": 2.5}
 
 
@@ -332,7 +360,7 @@ async def test_mute_makes_it_deaf_but_the_clock_runs() -> None:
         await client.feed(tone(300) + silence(600))
     assert client.of("session.input_audio.muted")[0]["client_event_id"] == "m"
     assert client.of("session.input_audio.unmuted")[0]["client_event_id"] == "u"
-    assert [e["start_ms"] for e in client.of("session.input_transcript.delta")] == [900]
+    assert [e["start_ms"] for e in client.of("session.input_transcript.delta")][0] == 900
     assert server.user_turns == 1
 
 
@@ -352,7 +380,8 @@ async def test_16_khz_in_and_out() -> None:
         await client.start(audio={"format": {"type": "audio/pcm", "rate": 16000}})
         await client.feed(tone(300, rate=16000) + silence(500, rate=16000))
         await client.feed(silence(1000, rate=16000))
-    assert client.audio_ms() == REPLY_MS
+    assert client.voice_ms() == REPLY_MS
+    assert client.audio_ms() == 1800 + 200
 
 
 async def test_a_key_without_access() -> None:
@@ -367,10 +396,24 @@ async def test_a_key_without_access() -> None:
         with pytest.raises(InvalidStatus) as caught:
             await connect(server.url, additional_headers=AUTH)
     assert caught.value.response.status_code == 403
+
+
+async def test_a_wrong_key() -> None:
     async with LiveStandinServer(LiveStandinConfig(api_key="sk-right")) as server:
+        async with connect(server.url, additional_headers=AUTH) as ws:
+            client = Client(ws)
+            error = await client.wait_for("error")
+            assert await client.closed() == 3000
+        with pytest.raises(InvalidStatus) as caught:
+            await connect(server.url)  # no key at all
+    assert error["error"]["code"] == "invalid_api_key"
+    assert caught.value.response.status_code == 401
+    config = LiveStandinConfig(api_key="sk-right", auth_failure="http")
+    async with LiveStandinServer(config) as server:
         with pytest.raises(InvalidStatus) as caught:
             await connect(server.url, additional_headers=AUTH)
     assert caught.value.response.status_code == 401
+    assert [c.refused for c in server.connections] == ["http_401"]
 
 
 async def test_an_unknown_model_is_not_found() -> None:

@@ -81,7 +81,9 @@ class LiveProtocolError(AssertionError):
 
 @dataclass(slots=True)
 class LiveStandinConfig:
-    api_key: str | None = None  # None accepts any key; else others get HTTP 401
+    api_key: str | None = None  # None accepts any key; else other keys are refused
+    # a wrong key: an error event invalid_api_key and close 3000, or HTTP 401 at the handshake
+    auth_failure: Literal["close", "http"] = "close"
     access: Access = "full"  # a key without Live access: model_not_found or HTTP 403
     models: frozenset[str] = LIVE_MODELS
     transcript: str = "What time is it?"  # what it "hears" in any user turn
@@ -96,6 +98,9 @@ class LiveStandinConfig:
     barge_in_ms: int = 200  # that long over its voice stops its answer
     answer_delay_ms: int = 0  # clock between the end of the user's turn and its first audio
     output_lead_ms: int = 200  # how far ahead of the clock it sends its audio
+    # Output audio flows all the time, silence (zeros) between answers, as the service streams it
+    # (LiveKit's GPT-Live client: "silence is all zeros"); False: only its answers are sent.
+    continuous_output: bool = True
     delta_ms: int = 100  # audio per session.output_audio.delta (a multiple of 20)
     usage_interval_ms: int = 60_000  # session.usage.updated every this much clock
     max_session_ms: int | None = None  # its own limit: session.closed "expired"
@@ -119,9 +124,6 @@ class _Speech:
     sent: int = 0  # bytes sent
     words_sent: int = 0
 
-    def duration_ms(self, rate: int) -> int:
-        return len(self.pcm) // 2 * 1000 // rate
-
 
 @dataclass(slots=True, eq=False)
 class _Session:
@@ -144,8 +146,13 @@ class _Session:
     speech_start_ms: int | None = None
     silence_ms: int = 0
     barge_ms: int = 0  # input above the barge-in threshold while it speaks
-    speaking: _Speech | None = None
+    heard: str = ""  # the transcript of the current user turn
+    words: list[str] | None = None  # its words not yet sent as input transcript fragments
+    fragment_start_ms: int = 0
+    speaking: _Speech | None = None  # the answer whose audio is being sent
     queue: list[str] = field(default_factory=list)  # texts to speak after the current one
+    out_ms: int = 0  # the session timeline up to which output audio has been sent
+    talk_until_ms: int = 0  # where its voice ends on the timeline
     delegations: dict[str, bool] = field(default_factory=dict)  # id -> answered
     next_usage_ms: int = 0
     received: list[dict[str, Any]] = field(default_factory=list)
@@ -260,6 +267,12 @@ class LiveStandinServer:
             if session.started:
                 await self._close(session, reason)
 
+    async def send_info(self, code: str, message: str) -> None:
+        """An ``info`` notice to every started session (a client must take unknown ones)."""
+        for session in list(self._sessions):
+            if session.started:
+                await self._send(session, "info", code=code, message=message)
+
     def drop_connections(self) -> int:
         """Abort every TCP connection (no close frame, no ``session.closed``): a network failure."""
         sessions = list(self._sessions)
@@ -282,7 +295,8 @@ class LiveStandinServer:
         if path != PATH:
             self.connections.append(LiveConnectionRecord(request.path, scheme, refused="http_404"))
             return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
-        if key is None or (self.config.api_key is not None and key != self.config.api_key):
+        wrong = self.config.api_key is not None and key != self.config.api_key
+        if key is None or (wrong and self.config.auth_failure == "http"):
             self.connections.append(LiveConnectionRecord(request.path, scheme, refused="http_401"))
             return connection.respond(HTTPStatus.UNAUTHORIZED, "Incorrect API key provided.\n")
         if self.config.access == "http_403":
@@ -298,6 +312,11 @@ class LiveStandinServer:
         record = LiveConnectionRecord(request.path, self._auth(request)[0])
         self.connections.append(record)
         session = _Session(ws, record)
+        if self.config.api_key is not None and self._auth(request)[1] != self.config.api_key:
+            record.refused = "invalid_api_key"
+            await self._error(session, "invalid_api_key", "Incorrect API key provided.")
+            await ws.close(3000, "invalid_api_key")
+            return
         self._sessions.add(session)
         async with self._changed:
             self._changed.notify_all()
@@ -560,10 +579,14 @@ class LiveStandinServer:
         if session.closing:
             return
         session.closing = True
-        session.speaking = None
         session.queue.clear()
-        ids = {"client_event_id": client_event_id} if client_event_id else {}
         with contextlib.suppress(ConnectionClosed):
+            if reason == "close_requested":
+                # The service drains before session.closed: the answer it is giving goes out.
+                await self._emit(session, session.talk_until_ms)
+            session.speaking = None
+            await self._usage(session)
+            ids = {"client_event_id": client_event_id} if client_event_id else {}
             await self._send(
                 session,
                 "session.closed",
@@ -607,22 +630,22 @@ class LiveStandinServer:
         if session.muted:
             rms = 0.0
         await self._listen(session, rms)
-        await self._speak(session)
+        await self._emit(session, session.clock_ms + self.config.output_lead_ms)
         if session.clock_ms >= session.next_usage_ms:
             session.next_usage_ms += self.config.usage_interval_ms
-            await self._send(
-                session, "session.usage.updated", usage={"seconds": session.clock_ms / 1000}
-            )
+            await self._usage(session)
         limit = self.config.max_session_ms
         if limit is not None and session.clock_ms >= limit:
             await self._close(session, "expired")
 
-    def _speaking(self, session: _Session) -> bool:
-        """Whether its answer is still playing on the session timeline."""
-        speech = session.speaking
-        return speech is not None and session.clock_ms < speech.start_ms + speech.duration_ms(
-            session.rate
+    async def _usage(self, session: _Session) -> None:
+        await self._send(
+            session, "session.usage.updated", usage={"seconds": session.clock_ms / 1000}
         )
+
+    def _speaking(self, session: _Session) -> bool:
+        """Whether its voice is still playing on the session timeline."""
+        return session.clock_ms < session.talk_until_ms
 
     async def _listen(self, session: _Session, rms: float) -> None:
         config = self.config
@@ -633,13 +656,13 @@ class LiveStandinServer:
                 session.barge_ms + BLOCK_MS if rms >= config.barge_in_threshold else 0
             )
             if session.barge_ms >= config.barge_in_ms:
-                session.speaking = None
-                session.queue.clear()
+                self._stop_talking(session)
                 self.interruptions += 1
                 session.speech_start_ms = session.clock_ms - session.barge_ms
                 session.speech_ms = session.barge_ms
                 session.silence_ms = 0
                 session.barge_ms = 0
+                await self._transcribe(session, final=False)
             return
         if rms >= config.vad_threshold:
             if session.speech_start_ms is None:
@@ -647,30 +670,62 @@ class LiveStandinServer:
                 session.speech_ms = 0
             session.speech_ms += BLOCK_MS
             session.silence_ms = 0
+            await self._transcribe(session, final=False)
             return
         if session.speech_start_ms is None:
             return
         session.silence_ms += BLOCK_MS
         if session.silence_ms < config.silence_ms:
             return
-        start, heard_ms = session.speech_start_ms, session.speech_ms
-        end = session.clock_ms - session.silence_ms
+        heard_ms = session.speech_ms
         session.speech_start_ms = None
         session.silence_ms = 0
         if heard_ms < config.min_speech_ms:
             return  # a click, not a turn
-        await self._user_turn(session, start, end)
+        await self._transcribe(session, final=True)
+        await self._user_turn(session)
+
+    def _stop_talking(self, session: _Session) -> None:
+        session.speaking = None
+        session.queue.clear()
+        session.talk_until_ms = session.clock_ms
 
     def _heard(self) -> str:
         turn, self.user_turns = self.user_turns, self.user_turns + 1
         transcripts = self.config.transcripts
         return transcripts[turn] if turn < len(transcripts) else self.config.transcript
 
-    async def _user_turn(self, session: _Session, start_ms: int, end_ms: int) -> None:
-        heard = self._heard()
+    async def _transcribe(self, session: _Session, *, final: bool) -> None:
+        """Stream what it "hears" as the user speaks: a word a fragment every 200 ms of speech
+        (the service's fragments come on 200 ms boundaries), the rest when the turn ends."""
+        if session.speech_start_ms is None and not final:
+            return
+        if session.words is None:
+            if session.speech_ms < self.config.min_speech_ms:
+                return
+            session.heard = self._heard()
+            session.words = session.heard.split(" ")
+            session.fragment_start_ms = session.clock_ms - session.speech_ms
+        if not final and session.speech_ms % 200:
+            return
+        words = session.words
+        count = len(words) if final else 1
+        said, session.words = words[:count], words[count:]
+        if not said:
+            return
+        end_ms = session.clock_ms - (session.silence_ms if not final else self.config.silence_ms)
         await self._send(
-            session, "session.input_transcript.delta", delta=heard, start_ms=start_ms, end_ms=end_ms
+            session,
+            "session.input_transcript.delta",
+            delta=" ".join(said) + (" " if session.words else ""),
+            start_ms=session.fragment_start_ms,
+            end_ms=end_ms,
         )
+        session.fragment_start_ms = end_ms
+
+    async def _user_turn(self, session: _Session) -> None:
+        heard = session.heard
+        session.words = None
         if re.search(self.config.delegate_pattern, heard, re.IGNORECASE):
             delegation_id = self._id("deleg")
             session.delegations[delegation_id] = False
@@ -690,49 +745,70 @@ class LiveStandinServer:
         pcm = audio.speech(text, self.config.audio)
         if session.rate != audio.RATE:
             pcm = _resample(pcm, audio.RATE, session.rate)
-        session.speaking = _Speech(text, pcm, session.clock_ms + self.config.answer_delay_ms)
+        # Audio already sent cannot be taken back: it starts where the sent output ends.
+        start_ms = max(session.clock_ms + self.config.answer_delay_ms, session.out_ms)
+        session.speaking = _Speech(text, pcm, start_ms)
+        session.talk_until_ms = start_ms + len(pcm) // 2 * 1000 // session.rate
         self.answers.append(text)
 
-    async def _speak(self, session: _Session) -> None:
-        """Send its answer's audio up to ``output_lead_ms`` ahead of the clock."""
-        speech = session.speaking
-        if speech is None:
-            return
+    async def _emit(self, session: _Session, horizon_ms: int) -> None:
+        """Send output audio up to ``horizon_ms`` on the session timeline: its voice when it
+        speaks, silence (zeros) in between when ``continuous_output``, as the service streams."""
         rate = session.rate
-        if speech.sent >= len(speech.pcm):
-            if not self._speaking(session):  # played out on the timeline: next answer
+        delta_ms = self.config.delta_ms
+        while session.out_ms < horizon_ms:
+            speech = session.speaking
+            if speech is not None and speech.sent >= len(speech.pcm):
                 session.speaking = None
                 if session.queue:
                     self._say(session, session.queue.pop(0))
-            return
-        step = rate * self.config.delta_ms // 1000 * 2
-        words = speech.text.split(" ")
-        per_chunk = max(1, -(-len(words) // max(1, -(-len(speech.pcm) // step))))
-        while (
-            speech.sent < len(speech.pcm)
-            and speech.start_ms + speech.sent // 2 * 1000 // rate
-            < session.clock_ms + self.config.output_lead_ms
-        ):
-            chunk = speech.pcm[speech.sent : speech.sent + step]
-            start_ms = speech.start_ms + speech.sent // 2 * 1000 // rate
-            speech.sent += len(chunk)
-            end_ms = speech.start_ms + speech.sent // 2 * 1000 // rate
-            said = words[speech.words_sent : speech.words_sent + per_chunk]
-            if speech.sent >= len(speech.pcm):
-                said = words[speech.words_sent :]
-            if said:
-                speech.words_sent += len(said)
-                done = speech.words_sent >= len(words)
+                continue
+            if speech is None or speech.start_ms > session.out_ms:
+                # silence in deltas aligned to delta_ms on the timeline
+                gap = delta_ms - session.out_ms % delta_ms
+                if speech is not None:
+                    gap = min(gap, speech.start_ms - session.out_ms)
+                if not self.config.continuous_output:
+                    if speech is None:
+                        session.out_ms = max(session.out_ms, session.clock_ms)
+                        return
+                    session.out_ms += gap
+                    continue
                 await self._send(
                     session,
-                    "session.output_transcript.delta",
-                    delta=" ".join(said) + ("" if done else " "),
-                    start_ms=start_ms,
-                    end_ms=end_ms,
+                    "session.output_audio.delta",
+                    delta=base64.b64encode(bytes(rate * gap // 1000 * 2)).decode(),
                 )
+                session.out_ms += gap
+                continue
+            await self._emit_speech(session, speech, delta_ms)
+
+    async def _emit_speech(self, session: _Session, speech: _Speech, delta_ms: int) -> None:
+        rate = session.rate
+        step = rate * delta_ms // 1000 * 2
+        words = speech.text.split(" ")
+        chunks = -(-len(speech.pcm) // step)
+        per_chunk = max(1, -(-len(words) // chunks))
+        chunk = speech.pcm[speech.sent : speech.sent + step]
+        start_ms = session.out_ms
+        speech.sent += len(chunk)
+        session.out_ms += len(chunk) // 2 * 1000 // rate
+        said = words[speech.words_sent : speech.words_sent + per_chunk]
+        if speech.sent >= len(speech.pcm):
+            said = words[speech.words_sent :]
+        if said:
+            speech.words_sent += len(said)
+            done = speech.words_sent >= len(words)
             await self._send(
-                session, "session.output_audio.delta", delta=base64.b64encode(chunk).decode()
+                session,
+                "session.output_transcript.delta",
+                delta=" ".join(said) + ("" if done else " "),
+                start_ms=start_ms,
+                end_ms=session.out_ms,
             )
+        await self._send(
+            session, "session.output_audio.delta", delta=base64.b64encode(chunk).decode()
+        )
 
 
 def _resample(pcm: bytes, rate_in: int, rate_out: int) -> bytes:
