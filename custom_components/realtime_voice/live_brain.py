@@ -26,6 +26,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
+import numpy as np
 from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import Context, HomeAssistant, callback
@@ -70,8 +71,11 @@ from .tools import Toolset
 _LOGGER = logging.getLogger(__name__)
 
 LIVE_ABILITIES = BrainAbilities(cancel=False, truncate=False, full_duplex=True)
-# An answer ends when the model has sent nothing for this long after what it sent has played.
-ANSWER_GAP_S = 0.5
+# An answer ends after this much silence in the model's output (the service streams its output all
+# the time, silence between answers), or when nothing more came this long after what it sent played.
+ANSWER_GAP_S = 0.6
+# Output samples at most this loud are the service's silence (zeros, in practice).
+SILENCE_PEAK = 64
 # A key without Live access is tried again after this long (a handshake: nothing is billed).
 NO_ACCESS_RETRY_S = 6 * 3600.0
 BYTES_PER_S = link_protocol.AUDIO_RATE * link_protocol.AUDIO_SAMPLE_BYTES
@@ -129,6 +133,7 @@ class LiveBrain:
         self._answer_s = 0.0
         self._answer_words: list[str] = []
         self._answer_timer: asyncio.TimerHandle | None = None
+        self._quiet_s = 0.0  # silence at the end of the answer so far
         self._on_fallback = False  # the current (or last) conversation is Realtime's
         self._billed: dict[str, float] = {}  # session id -> usage seconds already in the cost
 
@@ -389,7 +394,11 @@ class LiveBrain:
 
     async def _answer_audio(self, pcm: bytes) -> None:
         loop = asyncio.get_running_loop()
+        loud = _loud(pcm)
         if self._answer_id is None:
+            if not loud:
+                return  # the silence between answers: nothing to play
+            self._quiet_s = 0.0
             if said := self._user_said():
                 await self._emit(b.UserSaid(said))
             await self._emit(b.SpeechStopped())
@@ -398,9 +407,13 @@ class LiveBrain:
             self._answer_words.clear()
             await self._emit(b.AnswerStarted(self._answer_id))
         self._answer_s += len(pcm) / BYTES_PER_S
+        self._quiet_s = 0.0 if loud else self._quiet_s + len(pcm) / BYTES_PER_S
         await self._emit(b.AnswerAudio(self._answer_id, pcm))
-        # the answer is over when nothing more came after what was sent has played
         self._stop_answer_timer()
+        if self._quiet_s >= ANSWER_GAP_S:
+            await self._answer_over()
+            return
+        # or when nothing more came after what was sent has played
         due = max(self._answer_began + self._answer_s, loop.time()) + ANSWER_GAP_S
         self._answer_timer = loop.call_at(
             due,
@@ -491,3 +504,9 @@ class LiveBrain:
         if seconds is not None and seconds > billed:
             self.figures.total_cost_usd += cost_usd(session.model, seconds - billed)
             self._billed[session.session_id] = seconds
+
+
+def _loud(pcm: bytes) -> bool:
+    """Whether ``pcm`` (PCM16) holds more than the service's silence."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+    return bool(samples.size) and int(np.abs(samples.astype(np.int32)).max()) > SILENCE_PEAK

@@ -22,10 +22,10 @@ from .const import (
     CONF_CONVERSATION_MODE,
     CONF_FOLLOW_UP_SECONDS,
     DEFAULT_FOLLOW_UP_SECONDS,
-    MODE_LIVE,
     EVENT_CONVERSATION_ENDED,
     EVENT_CONVERSATION_STARTED,
     EVENT_WAKE_WORD_DETECTED,
+    MODE_LIVE,
 )
 from .core.conversation import (
     Conversation,
