@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 
 from custom_components.realtime_voice.const import (
     CONF_CONVERSATION_MODE,
     CONF_FOLLOW_UP_SECONDS,
+    CONF_LIVE_MODEL,
     CONF_LIVE_URL,
     DOMAIN,
     MODE_LIVE,
@@ -27,6 +30,7 @@ from tests.realtime_standin import StandinServer
 from .conftest import entry_for
 from .link_satellite import LinkSatellite, silence, tone
 from .test_conversation import TEMPLATE_LIGHT
+from .test_options_flow import save_shown_form
 from .waiting import collect, load_entry, wait_until
 
 pytestmark = pytest.mark.timeout(120)
@@ -201,3 +205,28 @@ async def test_an_announcement_on_a_live_satellite_is_spoken_by_the_realtime_bra
     assert announced
     assert len(announced[0]) > 24_000
     assert manager.brain.live_session is None  # no Live session was opened for it
+
+
+async def test_the_options_refuse_live_when_the_satellite_reports_echo_cancellation_off(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    satellite.info = replace(satellite.info, echo_cancellation=False)
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry, wait_for_session=False)
+    await wait_until(lambda: entry.runtime_data.link.info is not None)
+    result = await save_shown_form(hass, entry, {CONF_CONVERSATION_MODE: MODE_LIVE})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"conversation": "live_needs_echo_cancellation"}
+    assert "echo cancellation off" in result["description_placeholders"]["detail"]
+    assert CONF_CONVERSATION_MODE not in entry.options
+
+    # on (or not reported, by a satellite from before the report): Live is saved
+    entry.runtime_data.link.info = replace(entry.runtime_data.link.info, echo_cancellation=True)
+    result = await save_shown_form(
+        hass, entry, {CONF_CONVERSATION_MODE: MODE_LIVE, CONF_LIVE_MODEL: "gpt-live-1"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    assert entry.options[CONF_CONVERSATION_MODE] == MODE_LIVE
+    assert entry.options[CONF_LIVE_MODEL] == "gpt-live-1"
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
