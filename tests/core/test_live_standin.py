@@ -8,7 +8,9 @@ import base64
 import contextlib
 import itertools
 import json
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.e2e.stack import TestTls as Tls  # not collected as a test class
 from tests.live_standin import LiveProtocolError, LiveStandinConfig, LiveStandinServer
 from tests.live_standin.testing import TEST_KEY, append, silence, start_process, tone
 
@@ -360,7 +363,7 @@ async def test_mute_makes_it_deaf_but_the_clock_runs() -> None:
         await client.feed(tone(300) + silence(600))
     assert client.of("session.input_audio.muted")[0]["client_event_id"] == "m"
     assert client.of("session.input_audio.unmuted")[0]["client_event_id"] == "u"
-    assert [e["start_ms"] for e in client.of("session.input_transcript.delta")][0] == 900
+    assert client.of("session.input_transcript.delta")[0]["start_ms"] == 900
     assert server.user_turns == 1
 
 
@@ -457,3 +460,22 @@ async def test_as_a_process() -> None:
     assert "SIMULATION" in err
     assert "protocol violation" not in err
     assert TEST_KEY not in err
+
+
+async def test_as_a_process_behind_tls(tmp_path: Path) -> None:
+    tls = Tls.create(tmp_path / "tls")
+    args = ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key), "--access", "model_not_found"]
+    async with start_process(args) as (url, _process, lines):
+        assert url.startswith("wss://127.0.0.1:")
+        context = ssl.create_default_context(cafile=str(tls.bundle))
+        async with connect(url, additional_headers=AUTH, ssl=context) as ws:
+            client = Client(ws)
+            await client.send({"type": "session.start", "session": START})
+            error = await client.wait_for("error")
+            assert await client.closed() == 1008
+    assert error["error"]["code"] == "model_not_found"
+    assert "protocol violation" not in "\n".join(lines)
+    async with start_process(["--access", "http-403"]) as (url, _process, _lines):
+        with pytest.raises(InvalidStatus) as caught:
+            await connect(url, additional_headers=AUTH)
+    assert caught.value.response.status_code == 403
