@@ -362,6 +362,13 @@ class LiveStandinServer:
         ids = {"client_event_id": client_event_id} if isinstance(client_event_id, str) else {}
         await self._send(session, "error", error=error | ids, **ids)
 
+    async def _reject(
+        self, session: _Session, kind: str, problem: Problem, client_event_id: Any
+    ) -> None:
+        """A client mistake: recorded as a violation and answered with an ``error``."""
+        self._violation("client", kind, problem)
+        await self._error(session, problem.code, problem.message, problem.param, client_event_id)
+
     def _resource(self, session: _Session) -> dict[str, Any]:
         resource: dict[str, Any] = {
             "id": session.id,
@@ -426,13 +433,13 @@ class LiveStandinServer:
             "session.close": self._close_requested,
         }.get(str(kind))
         if handler is None:  # response.create / response.item.create: Responses delegation
-            await self._error(
-                session,
-                "invalid_request_error",
-                f"{kind} needs Responses delegation; this session delegates to the client.",
+            problem = Problem(
+                "invalid_value",
                 "type",
-                client_event_id,
+                f"{kind} needs Responses delegation; this session delegates to the client.",
             )
+            self._violation("client", str(kind), problem)
+            await self._error(session, problem.code, problem.message, "type", client_event_id)
             return
         await handler(session, event)
 
@@ -444,9 +451,8 @@ class LiveStandinServer:
     async def _start(self, session: _Session, event: dict[str, Any]) -> None:
         eid = event.get("event_id")
         if session.started:
-            await self._error(
-                session, "session_already_started", "The session has already started.", None, eid
-            )
+            problem = Problem("session_already_started", None, "The session has started.")
+            await self._reject(session, "session.start", problem, eid)
             return
         config = event["session"]
         model = config["model"]
@@ -487,9 +493,11 @@ class LiveStandinServer:
                 "The stand-in implements client delegation only.",
             )
         if problem is not None:
-            if problem[1] != "session.audio.format.type":  # that one is the stand-in's limit
+            # pcmu/pcma and Responses delegation are valid: the stand-in's limits, not the client's
+            if problem[1] == "session.audio.output.voice":
                 self._violation("client", "session.start", Problem(*problem))
-            await self._error(session, *problem, eid)
+            code, param, message = problem
+            await self._error(session, code, message, param, eid)
             await self._refuse(session, problem[0])
             return
         session.started = True
@@ -518,13 +526,12 @@ class LiveStandinServer:
     async def _update(self, session: _Session, event: dict[str, Any]) -> None:
         delegation = event["session"].get("delegation")
         if delegation is not None and delegation["type"] != "client":
-            await self._error(
-                session,
+            problem = Problem(
                 "invalid_value",
-                "The delegation type cannot change after startup.",
                 "session.delegation.type",
-                event.get("event_id"),
+                "The delegation type cannot change after startup.",
             )
+            await self._reject(session, "session.update", problem, event.get("event_id"))
             return
         eid = event.get("event_id")
         ids = {"client_event_id": eid} if isinstance(eid, str) else {}
