@@ -9,6 +9,7 @@ import contextlib
 import itertools
 import json
 import ssl
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.e2e.stack import TestTls as Tls  # not collected as a test class
 from tests.live_standin import LiveProtocolError, LiveStandinConfig, LiveStandinServer
-from tests.live_standin.testing import TEST_KEY, append, silence, start_process, tone
+from tests.live_standin.testing import ROOT, TEST_KEY, append, silence, start_process, tone
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")  # loopback only (HA's test plugin)
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
@@ -609,3 +610,19 @@ async def test_one_start_per_session_and_the_delegation_type_stays() -> None:
         "invalid_value",
         "invalid_value",
     ]
+
+
+async def test_the_process_helper_imports_without_openai_types_live() -> None:
+    """HA 2026.10's environment has openai 3.10 (no ``openai.types.live``); its tests start the
+    stand-in with ``tests.live_standin.testing``, which must import there."""
+    code = (
+        "import sys; sys.modules['openai.types.live'] = None\n"
+        "from tests.live_standin.testing import start_process, tone, append\n"
+        "try:\n    import tests.live_standin.server\nexcept ImportError:\n    print('blocked')\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    out, _err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    assert out.decode().strip() == "blocked"  # the block works, and testing did not need it

@@ -23,19 +23,37 @@ Run it with the repository root as the working directory. The first line on stdo
 (``ws://127.0.0.1:PORT/v1/live/sessions``, ``wss://`` with TLS); a banner and every protocol
 violation go to stderr as they happen ("protocol violation: client ..."), so a test asserts that
 stderr has none after terminating it (SIGTERM: it exits cleanly). ``tests.live_standin.testing``
-has ``start_process`` for that.
+has ``start_process`` for that, and imports without ``openai.types.live`` (this package exports
+lazily), so a test in Home Assistant's environment can use it.
 """
 
-from .server import (
-    LIVE_MODELS,
-    LIVE_VOICES,
-    LiveConnectionRecord,
-    LiveProtocolError,
-    LiveStandinConfig,
-    LiveStandinServer,
-)
-from .validation import validate
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .server import (
+        LIVE_MODELS,
+        LIVE_VOICES,
+        LiveConnectionRecord,
+        LiveProtocolError,
+        LiveStandinConfig,
+        LiveStandinServer,
+    )
+    from .validation import validate
+
+# Exported lazily: ``tests.live_standin.testing`` must import where ``openai.types.live`` does not
+# exist (Home Assistant's environment), and importing this package runs this file first.
+_EXPORTS = {
+    "LIVE_MODELS": "server",
+    "LIVE_VOICES": "server",
+    "LiveConnectionRecord": "server",
+    "LiveProtocolError": "server",
+    "LiveStandinConfig": "server",
+    "LiveStandinServer": "server",
+    "validate": "validation",
+}
 __all__ = [
     "LIVE_MODELS",
     "LIVE_VOICES",
@@ -45,3 +63,9 @@ __all__ = [
     "LiveStandinServer",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

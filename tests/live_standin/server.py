@@ -471,34 +471,33 @@ class LiveStandinServer:
         audio_format = audio_config.get("format") or {"type": "audio/pcm", "rate": 24000}
         voice = (audio_config.get("output") or {}).get("voice") or "marin"
         delegation = config.get("delegation")
-        problem: tuple[str, str, str] | None = None
+        limit: Problem | None = None  # valid, but not what the stand-in implements
         if audio_format["type"] != "audio/pcm":
-            problem = (
+            limit = Problem(
                 "invalid_value",
                 "session.audio.format.type",
                 f"The stand-in speaks audio/pcm only, not {audio_format['type']}.",
             )
-        elif isinstance(voice, str) and voice not in LIVE_VOICES:
-            problem = (
+        elif delegation is not None and delegation["type"] != "client":
+            limit = Problem(
+                "invalid_value",
+                "session.delegation.type",
+                "The stand-in implements client delegation only.",
+            )
+        if limit is not None:
+            await self._error(session, limit.code, limit.message, limit.param, eid)
+            await self._refuse(session, limit.code)
+            return
+        if isinstance(voice, str) and voice not in LIVE_VOICES:
+            mistake = Problem(
                 "invalid_value",
                 "session.audio.output.voice",
                 f"Invalid value: '{voice}'. Supported values are: "
                 + ", ".join(f"'{v}'" for v in sorted(LIVE_VOICES))
                 + ".",
             )
-        elif delegation is not None and delegation["type"] != "client":
-            problem = (
-                "invalid_value",
-                "session.delegation.type",
-                "The stand-in implements client delegation only.",
-            )
-        if problem is not None:
-            # pcmu/pcma and Responses delegation are valid: the stand-in's limits, not the client's
-            if problem[1] == "session.audio.output.voice":
-                self._violation("client", "session.start", Problem(*problem))
-            code, param, message = problem
-            await self._error(session, code, message, param, eid)
-            await self._refuse(session, problem[0])
+            await self._reject(session, "session.start", mistake, eid)
+            await self._refuse(session, mistake.code)
             return
         session.started = True
         session.id = self._id("live_sess")
