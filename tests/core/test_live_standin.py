@@ -8,8 +8,10 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import ssl
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,15 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.e2e.stack import TestTls as Tls  # not collected as a test class
 from tests.live_standin import LiveProtocolError, LiveStandinConfig, LiveStandinServer
-from tests.live_standin.testing import ROOT, TEST_KEY, append, silence, start_process, tone
+from tests.live_standin.testing import (
+    ROOT,
+    TEST_KEY,
+    append,
+    silence,
+    standin_command,
+    start_process,
+    tone,
+)
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")  # loopback only (HA's test plugin)
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
@@ -610,6 +620,28 @@ async def test_one_start_per_session_and_the_delegation_type_stays() -> None:
         "invalid_value",
         "invalid_value",
     ]
+
+
+async def test_the_process_with_the_host_openai_package_on_pythonpath() -> None:
+    """How it runs in Home Assistant's test environment (openai 3.10): that interpreter with the
+    host .venv's openai package linked in front of its own."""
+    async with (
+        start_process(["--transcript", "Hello"], shim=True) as (url, process, lines),
+        connect(url, additional_headers=AUTH) as ws,
+    ):
+        client = Client(ws)
+        await client.start()
+        await client.feed(tone(300) + silence(500))
+    assert client.heard() == "Hello"
+    with tempfile.TemporaryDirectory() as folder:
+        _command, env = standin_command(Path(folder), shim=True)
+        link = Path(folder) / "openai"
+        assert env["PYTHONPATH"].split(os.pathsep)[0] == folder
+        assert (
+            link.resolve() == next(ROOT.glob(".venv/lib/python3*/site-packages/openai")).resolve()
+        )
+    assert process.returncode is not None
+    assert "protocol violation" not in "\n".join(lines)
 
 
 async def test_the_process_helper_imports_without_openai_types_live() -> None:
