@@ -488,8 +488,14 @@ async def test_the_stand_in_refuses_to_send_what_the_types_reject() -> None:
     assert [v[0] for v in server.violations] == ["server"]
 
 
-async def test_as_a_process() -> None:
-    script_args = ["--transcript", "Turn off the lights", "--api-key", TEST_KEY]
+async def test_as_a_process(tmp_path: Path) -> None:
+    script = tmp_path / "script.json"
+    script.write_text(
+        json.dumps(
+            {"transcripts": ["Turn off the lights", "Thanks"], "replies": ["You're welcome."]}
+        )
+    )
+    script_args = ["--script", str(script), "--api-key", TEST_KEY]
     async with start_process(script_args) as (url, _process, lines):
         assert url.startswith("ws://127.0.0.1:")
         assert url.endswith("/v1/live/sessions")
@@ -506,9 +512,11 @@ async def test_as_a_process() -> None:
                 }
             )
             await client.feed(silence(1500))
+            await client.feed(tone(300) + silence(500) + silence(1500))
             await client.send({"type": "session.close"})
             await client.wait_for("session.closed")
-        assert client.said() == "The lights are off."
+        assert client.heard() == "Turn off the lightsThanks"  # fragments of two turns
+        assert client.said() == "The lights are off.You're welcome."
     err = "\n".join(lines)
     assert "SIMULATION" in err
     assert "protocol violation" not in err

@@ -89,6 +89,7 @@ class LiveStandinConfig:
     transcript: str = "What time is it?"  # what it "hears" in any user turn
     transcripts: tuple[str, ...] = ()  # what it hears in the first user turns, one each
     reply: str = "It is twelve o'clock."  # its answer to what is not a house request
+    replies: tuple[str, ...] = ()  # its first such answers, one each (then ``reply``)
     delegate_pattern: str = HOUSE_REQUEST  # heard text matching this (any case) is delegated
     audio: Literal["tone", "espeak"] = "tone"
     vad_threshold: float = 0.02  # RMS (full scale 1.0) above which it hears speech
@@ -180,6 +181,7 @@ class LiveStandinServer:
         self.sent: list[dict[str, Any]] = []  # events sent, audio deltas left out
         self.connections: list[LiveConnectionRecord] = []
         self.user_turns = 0  # user turns heard, over all sessions
+        self.replies_given = 0  # answers to user turns (not delegated), over all sessions
         self.interruptions = 0  # answers stopped by speech over its voice
         self.answers: list[str] = []  # texts it started to speak, in order
 
@@ -742,7 +744,9 @@ class LiveStandinServer:
                 offset_ms=session.clock_ms,
             )
             return  # it speaks when the commentary comes
-        self._say(session, self.config.reply)
+        turn, self.replies_given = self.replies_given, self.replies_given + 1
+        replies = self.config.replies
+        self._say(session, replies[turn] if turn < len(replies) else self.config.reply)
 
     def _say(self, session: _Session, text: str) -> None:
         if session.speaking is not None:
