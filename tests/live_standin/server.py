@@ -7,13 +7,15 @@ problems in ``violations``.
 
 Time: like the service, a session's clock moves only with input audio. Each 20 ms block of
 ``session.input_audio.append`` advances the clock, runs the voice activity detector and releases
-output audio up to ``output_lead_ms`` ahead of the clock; a client that stops sending audio stops the
+output audio up to ``output_lead_ms`` ahead of the clock: its voice, and silence (zeros) in between,
+as the service streams it (``continuous_output``). A client that stops sending audio stops the
 conversation. Everything is deterministic for a given input stream.
 
 Behaviour (the parts of the model a voice client relies on):
 - talks when the user stops: speech (RMS above ``vad_threshold``) for ``min_speech_ms``, then
   ``silence_ms`` of silence ends the user's turn; it "hears" the next scripted transcript (it cannot
-  recognize speech), sends it as ``session.input_transcript.delta`` and answers with ``reply``;
+  recognize speech), sent as ``session.input_transcript.delta`` fragments every 200 ms of speech
+  (no event ends a turn, as with the service), and answers ``reply`` (or the next of ``replies``);
 - stops when it hears the user over its own voice: while its answer plays on the session timeline,
   ``barge_in_ms`` of input above ``barge_in_threshold`` ends its answer (the rest is never sent) and
   starts a user turn. Echo of its own voice leaking into the microphone interrupts it the same way,
@@ -21,9 +23,10 @@ Behaviour (the parts of the model a voice client relies on):
 - delegates when what it hears is a house request (``delegate_pattern``): it sends
   ``session.delegation.created`` (no task text), waits for ``session.commentary.append`` with that
   delegation id and speaks the commentary's text; ``session.thinking.append`` is silent;
-- reports cumulative usage (``session.usage.updated``) every ``usage_interval_ms`` of the clock,
-  closes after ``session.close`` (``session.closed`` reason ``close_requested``) and on its own
-  limit ``max_session_ms`` (reason ``expired``).
+- reports cumulative usage (``session.usage.updated``) every ``usage_interval_ms`` of the clock;
+  after ``session.close`` it sends the rest of the answer it is giving (the service drains), a last
+  usage and ``session.closed`` (``close_requested``); at its own limit ``max_session_ms`` it sends
+  ``session.closed`` with ``expired``.
 
 Errors: a client event the types reject gets an ``error`` (``unknown_parameter``,
 ``missing_required_parameter``, ``invalid_value``) and the session goes on, as a command error does
