@@ -8,7 +8,12 @@ import base64
 import contextlib
 import itertools
 import json
+import os
+import ssl
+import sys
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,8 +21,17 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.e2e.stack import TestTls as Tls  # not collected as a test class
 from tests.live_standin import LiveProtocolError, LiveStandinConfig, LiveStandinServer
-from tests.live_standin.testing import TEST_KEY, append, silence, start_process, tone
+from tests.live_standin.testing import (
+    ROOT,
+    TEST_KEY,
+    append,
+    silence,
+    standin_command,
+    start_process,
+    tone,
+)
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")  # loopback only (HA's test plugin)
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
@@ -38,6 +52,7 @@ class Client:
         self.ws = ws
         self.rate = rate
         self.events: list[dict[str, Any]] = []
+        self.sent_audio: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self._arrived = asyncio.Condition()
         self._reader = asyncio.create_task(self._read())
@@ -84,8 +99,15 @@ class Client:
         """Send ``pcm`` as the microphone would, in ``chunk_ms`` appends, then sync."""
         step = self.rate * chunk_ms // 1000 * 2
         for offset in range(0, len(pcm), step):
-            await self.ws.send(append(pcm[offset : offset + step]))
+            await self.send_audio(pcm[offset : offset + step], sync=False)
         await self.sync()
+
+    async def send_audio(self, pcm: bytes, *, sync: bool = True) -> None:
+        frame = append(pcm)
+        self.sent_audio.append(json.loads(frame))
+        await self.ws.send(frame)
+        if sync:
+            await self.sync()
 
     async def closed(self, within: float = 5.0) -> int | None:
         """Wait until the stand-in has closed the WebSocket; the close code it sent."""
@@ -282,6 +304,40 @@ async def test_silence_or_quiet_noise_while_it_speaks_does_not_stop_it() -> None
     assert server.user_turns == 1
 
 
+async def _echo_loop(client: Client, gain: float, ms: int, latency_ms: int = 60) -> None:
+    """The microphone hears the speaker: each 20 ms of input is its own output, played at the
+    clock, ``latency_ms`` late and scaled by ``gain`` (0.5: no echo cancellation; 0.01: -40 dB)."""
+    clock = sum(len(base64.b64decode(e["audio"])) for e in client.sent_audio) // 48
+    for _ in range(ms // 20):
+        out = np.frombuffer(client.audio(), dtype="<i2")
+        start = (clock - latency_ms) * 24
+        block = out[max(0, start) : max(0, start) + 480].astype(np.float32) * gain
+        block = np.pad(block, (0, 480 - len(block)))
+        await client.send_audio(block.astype("<i2").tobytes())
+        clock += 20
+
+
+async def test_a_satellite_whose_echo_leaks_interrupts_itself() -> None:
+    config = LiveStandinConfig(reply="one two three four five six seven eight")
+    async with live(config) as (server, client):
+        await client.start()
+        await client.feed(tone(300) + silence(500))
+        await _echo_loop(client, gain=0.5, ms=1500)
+    assert server.interruptions == 1  # its own voice, heard back, stopped it
+    assert client.voice_ms() < 960
+
+
+async def test_a_cancelled_echo_does_not_interrupt_it() -> None:
+    config = LiveStandinConfig(reply="one two three four five six seven eight")
+    async with live(config) as (server, client):
+        await client.start()
+        await client.feed(tone(300) + silence(500))
+        await _echo_loop(client, gain=0.01, ms=1500)
+    assert server.interruptions == 0
+    assert client.voice_ms() == 960
+    assert server.user_turns == 1
+
+
 async def test_a_house_request_is_delegated_and_the_commentary_spoken() -> None:
     config = LiveStandinConfig(transcripts=("Turn on the kitchen light",))
     async with live(config) as (server, client):
@@ -360,7 +416,7 @@ async def test_mute_makes_it_deaf_but_the_clock_runs() -> None:
         await client.feed(tone(300) + silence(600))
     assert client.of("session.input_audio.muted")[0]["client_event_id"] == "m"
     assert client.of("session.input_audio.unmuted")[0]["client_event_id"] == "u"
-    assert [e["start_ms"] for e in client.of("session.input_transcript.delta")][0] == 900
+    assert client.of("session.input_transcript.delta")[0]["start_ms"] == 900
     assert server.user_turns == 1
 
 
@@ -432,8 +488,14 @@ async def test_the_stand_in_refuses_to_send_what_the_types_reject() -> None:
     assert [v[0] for v in server.violations] == ["server"]
 
 
-async def test_as_a_process() -> None:
-    script_args = ["--transcript", "Turn off the lights", "--api-key", TEST_KEY]
+async def test_as_a_process(tmp_path: Path) -> None:
+    script = tmp_path / "script.json"
+    script.write_text(
+        json.dumps(
+            {"transcripts": ["Turn off the lights", "Thanks"], "replies": ["You're welcome."]}
+        )
+    )
+    script_args = ["--script", str(script), "--api-key", TEST_KEY]
     async with start_process(script_args) as (url, _process, lines):
         assert url.startswith("ws://127.0.0.1:")
         assert url.endswith("/v1/live/sessions")
@@ -450,10 +512,157 @@ async def test_as_a_process() -> None:
                 }
             )
             await client.feed(silence(1500))
+            await client.feed(tone(300) + silence(500) + silence(1500))
             await client.send({"type": "session.close"})
             await client.wait_for("session.closed")
-        assert client.said() == "The lights are off."
+        assert client.heard() == "Turn off the lightsThanks"  # fragments of two turns
+        assert client.said() == "The lights are off.You're welcome."
     err = "\n".join(lines)
     assert "SIMULATION" in err
     assert "protocol violation" not in err
     assert TEST_KEY not in err
+
+
+async def test_as_a_process_behind_tls(tmp_path: Path) -> None:
+    tls = Tls.create(tmp_path / "tls")
+    args = ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key), "--access", "model_not_found"]
+    async with start_process(args) as (url, _process, lines):
+        assert url.startswith("wss://127.0.0.1:")
+        context = ssl.create_default_context(cafile=str(tls.bundle))
+        async with connect(url, additional_headers=AUTH, ssl=context) as ws:
+            client = Client(ws)
+            await client.send({"type": "session.start", "session": START})
+            error = await client.wait_for("error")
+            assert await client.closed() == 1008
+    assert error["error"]["code"] == "model_not_found"
+    assert "protocol violation" not in "\n".join(lines)
+    async with start_process(["--access", "http-403"]) as (url, _process, _lines):
+        with pytest.raises(InvalidStatus) as caught:
+            await connect(url, additional_headers=AUTH)
+    assert caught.value.response.status_code == 403
+
+
+async def test_close_drains_the_answer_it_is_giving() -> None:
+    config = LiveStandinConfig(reply="one two three four five six seven eight")
+    async with live(config) as (_server, client):
+        await client.start()
+        await client.feed(tone(300) + silence(500) + silence(300))  # 500 ms of its voice sent
+        await client.send({"type": "session.close", "event_id": "bye"})
+        closed = await client.wait_for("session.closed")
+        assert await client.closed() == 1000
+    assert client.voice_ms() == 960  # the rest of the answer went out before session.closed
+    assert client.said() == config.reply
+    assert client.types()[-2:] == ["session.usage.updated", "session.closed"]
+    assert closed["usage"] == {"seconds": 1.1}
+
+
+async def test_controls_for_tests() -> None:
+    async with live() as (server, client):
+        await client.start()
+        await server.send_info("data_channel_permissions", "A notice.")
+        info = await client.wait_for("info")
+        await server.close_sessions("content")
+        closed = await client.wait_for("session.closed")
+        assert await client.closed() == 1000
+    assert (info["code"], info["message"]) == ("data_channel_permissions", "A notice.")
+    assert closed["reason"] == "content"
+    async with live() as (server, client):
+        await client.start()
+        await server.wait_live(1)
+        assert server.drop_connections() == 1
+        assert await client.closed() is None  # no close frame, no session.closed
+    assert "session.closed" not in client.types()
+
+
+@pytest.mark.parametrize(
+    ("session", "param"),
+    [
+        ({"audio": {"output": {"voice": "nobody"}}}, "session.audio.output.voice"),
+        ({"audio": {"format": {"type": "audio/pcmu", "rate": 8000}}}, "session.audio.format.type"),
+        (
+            {"delegation": {"type": "responses", "responses": {"model": "gpt-5"}}},
+            "session.delegation.type",
+        ),
+    ],
+)
+async def test_what_it_refuses_in_session_start(session: dict[str, Any], param: str) -> None:
+    async with live() as (server, client):
+        await client.send({"type": "session.start", "session": START | session})
+        error = await client.wait_for("error")
+        assert await client.closed() == 1008
+    assert (error["error"]["code"], error["error"]["param"]) == ("invalid_value", param)
+    # an unknown voice is the client's mistake; pcmu and Responses delegation are the stand-in's
+    assert len(server.client_violations) == (1 if "voice" in param else 0)
+
+
+async def test_one_start_per_session_and_the_delegation_type_stays() -> None:
+    async with live() as (server, client):
+        await client.start()
+        await client.send({"type": "session.start", "event_id": "again", "session": START})
+        await client.send(
+            {
+                "type": "session.update",
+                "event_id": "u",
+                "session": {"delegation": {"type": "responses"}},
+            }
+        )
+        await client.send({"type": "response.create", "event_id": "r"})  # no Responses here
+        await client.send(
+            {
+                "type": "session.instructions.append",
+                "content": "Say this to the user: The washing machine is done.",
+                "delegation_id": None,
+            }
+        )
+        await client.feed(silence(1500))
+    codes = [(e["error"]["code"], e.get("client_event_id")) for e in client.of("error")]
+    assert codes == [
+        ("session_already_started", "again"),
+        ("invalid_value", "u"),
+        ("invalid_value", "r"),
+    ]
+    assert client.said() == "The washing machine is done."  # "say ...:" instructions are spoken
+    assert len(client.of("session.instructions.appended")) == 1
+    assert [v[2].code for v in server.client_violations] == [
+        "session_already_started",
+        "invalid_value",
+        "invalid_value",
+    ]
+
+
+async def test_the_process_with_the_host_openai_package_on_pythonpath() -> None:
+    """How it runs in Home Assistant's test environment (openai 3.10): that interpreter with the
+    host .venv's openai package linked in front of its own."""
+    async with (
+        start_process(["--transcript", "Hello"], shim=True) as (url, process, lines),
+        connect(url, additional_headers=AUTH) as ws,
+    ):
+        client = Client(ws)
+        await client.start()
+        await client.feed(tone(300) + silence(500))
+    assert client.heard() == "Hello"
+    with tempfile.TemporaryDirectory() as folder:
+        _command, env = standin_command(Path(folder), shim=True)
+        link = Path(folder) / "openai"
+        assert env["PYTHONPATH"].split(os.pathsep)[0] == folder
+        assert (
+            link.resolve() == next(ROOT.glob(".venv/lib/python3*/site-packages/openai")).resolve()
+        )
+    assert process.returncode is not None
+    assert "protocol violation" not in "\n".join(lines)
+
+
+async def test_the_process_helper_imports_without_openai_types_live() -> None:
+    """HA 2026.10's environment has openai 3.10 (no ``openai.types.live``); its tests start the
+    stand-in with ``tests.live_standin.testing``, which must import there."""
+    code = (
+        "import sys; sys.modules['openai.types.live'] = None\n"
+        "from tests.live_standin.testing import start_process, tone, append\n"
+        "try:\n    import tests.live_standin.server\nexcept ImportError:\n    print('blocked')\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    out, _err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    assert out.decode().strip() == "blocked"  # the block works, and testing did not need it

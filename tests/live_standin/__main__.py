@@ -3,8 +3,9 @@
 Prints its URL (``ws://127.0.0.1:PORT/v1/live/sessions``) as the first line on stdout, a banner on
 stderr, and runs until SIGINT/SIGTERM; protocol violations are logged on stderr as they happen.
 ``--script FILE.json``: ``{"transcript": str, "transcripts": [str, ...], "reply": str,
-"delegate_pattern": regex}`` (every key optional; "transcripts": what it hears in the first user
-turns, one each).
+"replies": [str, ...], "delegate_pattern": regex}`` (every key optional; "transcripts": what it
+hears in the first user turns, one each; "replies": its first answers to what it does not
+delegate, one each).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def config_from(args: argparse.Namespace) -> LiveStandinConfig:
         config.transcript = script.get("transcript", config.transcript)
         config.transcripts = tuple(script.get("transcripts", ()))
         config.reply = script.get("reply", config.reply)
+        config.replies = tuple(script.get("replies", ()))
         config.delegate_pattern = script.get("delegate_pattern", config.delegate_pattern)
     if args.transcript:
         config.transcript = args.transcript

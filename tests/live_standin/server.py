@@ -7,13 +7,15 @@ problems in ``violations``.
 
 Time: like the service, a session's clock moves only with input audio. Each 20 ms block of
 ``session.input_audio.append`` advances the clock, runs the voice activity detector and releases
-output audio up to ``output_lead_ms`` ahead of the clock; a client that stops sending audio stops the
+output audio up to ``output_lead_ms`` ahead of the clock: its voice, and silence (zeros) in between,
+as the service streams it (``continuous_output``). A client that stops sending audio stops the
 conversation. Everything is deterministic for a given input stream.
 
 Behaviour (the parts of the model a voice client relies on):
 - talks when the user stops: speech (RMS above ``vad_threshold``) for ``min_speech_ms``, then
   ``silence_ms`` of silence ends the user's turn; it "hears" the next scripted transcript (it cannot
-  recognize speech), sends it as ``session.input_transcript.delta`` and answers with ``reply``;
+  recognize speech), sent as ``session.input_transcript.delta`` fragments every 200 ms of speech
+  (no event ends a turn, as with the service), and answers ``reply`` (or the next of ``replies``);
 - stops when it hears the user over its own voice: while its answer plays on the session timeline,
   ``barge_in_ms`` of input above ``barge_in_threshold`` ends its answer (the rest is never sent) and
   starts a user turn. Echo of its own voice leaking into the microphone interrupts it the same way,
@@ -21,9 +23,10 @@ Behaviour (the parts of the model a voice client relies on):
 - delegates when what it hears is a house request (``delegate_pattern``): it sends
   ``session.delegation.created`` (no task text), waits for ``session.commentary.append`` with that
   delegation id and speaks the commentary's text; ``session.thinking.append`` is silent;
-- reports cumulative usage (``session.usage.updated``) every ``usage_interval_ms`` of the clock,
-  closes after ``session.close`` (``session.closed`` reason ``close_requested``) and on its own
-  limit ``max_session_ms`` (reason ``expired``).
+- reports cumulative usage (``session.usage.updated``) every ``usage_interval_ms`` of the clock;
+  after ``session.close`` it sends the rest of the answer it is giving (the service drains), a last
+  usage and ``session.closed`` (``close_requested``); at its own limit ``max_session_ms`` it sends
+  ``session.closed`` with ``expired``.
 
 Errors: a client event the types reject gets an ``error`` (``unknown_parameter``,
 ``missing_required_parameter``, ``invalid_value``) and the session goes on, as a command error does
@@ -89,6 +92,7 @@ class LiveStandinConfig:
     transcript: str = "What time is it?"  # what it "hears" in any user turn
     transcripts: tuple[str, ...] = ()  # what it hears in the first user turns, one each
     reply: str = "It is twelve o'clock."  # its answer to what is not a house request
+    replies: tuple[str, ...] = ()  # its first such answers, one each (then ``reply``)
     delegate_pattern: str = HOUSE_REQUEST  # heard text matching this (any case) is delegated
     audio: Literal["tone", "espeak"] = "tone"
     vad_threshold: float = 0.02  # RMS (full scale 1.0) above which it hears speech
@@ -180,6 +184,7 @@ class LiveStandinServer:
         self.sent: list[dict[str, Any]] = []  # events sent, audio deltas left out
         self.connections: list[LiveConnectionRecord] = []
         self.user_turns = 0  # user turns heard, over all sessions
+        self.replies_given = 0  # answers to user turns (not delegated), over all sessions
         self.interruptions = 0  # answers stopped by speech over its voice
         self.answers: list[str] = []  # texts it started to speak, in order
 
@@ -362,6 +367,13 @@ class LiveStandinServer:
         ids = {"client_event_id": client_event_id} if isinstance(client_event_id, str) else {}
         await self._send(session, "error", error=error | ids, **ids)
 
+    async def _reject(
+        self, session: _Session, kind: str, problem: Problem, client_event_id: Any
+    ) -> None:
+        """A client mistake: recorded as a violation and answered with an ``error``."""
+        self._violation("client", kind, problem)
+        await self._error(session, problem.code, problem.message, problem.param, client_event_id)
+
     def _resource(self, session: _Session) -> dict[str, Any]:
         resource: dict[str, Any] = {
             "id": session.id,
@@ -426,13 +438,13 @@ class LiveStandinServer:
             "session.close": self._close_requested,
         }.get(str(kind))
         if handler is None:  # response.create / response.item.create: Responses delegation
-            await self._error(
-                session,
-                "invalid_request_error",
-                f"{kind} needs Responses delegation; this session delegates to the client.",
+            problem = Problem(
+                "invalid_value",
                 "type",
-                client_event_id,
+                f"{kind} needs Responses delegation; this session delegates to the client.",
             )
+            self._violation("client", str(kind), problem)
+            await self._error(session, problem.code, problem.message, "type", client_event_id)
             return
         await handler(session, event)
 
@@ -444,9 +456,8 @@ class LiveStandinServer:
     async def _start(self, session: _Session, event: dict[str, Any]) -> None:
         eid = event.get("event_id")
         if session.started:
-            await self._error(
-                session, "session_already_started", "The session has already started.", None, eid
-            )
+            problem = Problem("session_already_started", None, "The session has started.")
+            await self._reject(session, "session.start", problem, eid)
             return
         config = event["session"]
         model = config["model"]
@@ -465,32 +476,33 @@ class LiveStandinServer:
         audio_format = audio_config.get("format") or {"type": "audio/pcm", "rate": 24000}
         voice = (audio_config.get("output") or {}).get("voice") or "marin"
         delegation = config.get("delegation")
-        problem: tuple[str, str, str] | None = None
+        limit: Problem | None = None  # valid, but not what the stand-in implements
         if audio_format["type"] != "audio/pcm":
-            problem = (
+            limit = Problem(
                 "invalid_value",
                 "session.audio.format.type",
                 f"The stand-in speaks audio/pcm only, not {audio_format['type']}.",
             )
-        elif isinstance(voice, str) and voice not in LIVE_VOICES:
-            problem = (
+        elif delegation is not None and delegation["type"] != "client":
+            limit = Problem(
+                "invalid_value",
+                "session.delegation.type",
+                "The stand-in implements client delegation only.",
+            )
+        if limit is not None:
+            await self._error(session, limit.code, limit.message, limit.param, eid)
+            await self._refuse(session, limit.code)
+            return
+        if isinstance(voice, str) and voice not in LIVE_VOICES:
+            mistake = Problem(
                 "invalid_value",
                 "session.audio.output.voice",
                 f"Invalid value: '{voice}'. Supported values are: "
                 + ", ".join(f"'{v}'" for v in sorted(LIVE_VOICES))
                 + ".",
             )
-        elif delegation is not None and delegation["type"] != "client":
-            problem = (
-                "invalid_value",
-                "session.delegation.type",
-                "The stand-in implements client delegation only.",
-            )
-        if problem is not None:
-            if problem[1] != "session.audio.format.type":  # that one is the stand-in's limit
-                self._violation("client", "session.start", Problem(*problem))
-            await self._error(session, *problem, eid)
-            await self._refuse(session, problem[0])
+            await self._reject(session, "session.start", mistake, eid)
+            await self._refuse(session, mistake.code)
             return
         session.started = True
         session.id = self._id("live_sess")
@@ -518,13 +530,12 @@ class LiveStandinServer:
     async def _update(self, session: _Session, event: dict[str, Any]) -> None:
         delegation = event["session"].get("delegation")
         if delegation is not None and delegation["type"] != "client":
-            await self._error(
-                session,
+            problem = Problem(
                 "invalid_value",
-                "The delegation type cannot change after startup.",
                 "session.delegation.type",
-                event.get("event_id"),
+                "The delegation type cannot change after startup.",
             )
+            await self._reject(session, "session.update", problem, event.get("event_id"))
             return
         eid = event.get("event_id")
         ids = {"client_event_id": eid} if isinstance(eid, str) else {}
@@ -736,7 +747,9 @@ class LiveStandinServer:
                 offset_ms=session.clock_ms,
             )
             return  # it speaks when the commentary comes
-        self._say(session, self.config.reply)
+        turn, self.replies_given = self.replies_given, self.replies_given + 1
+        replies = self.config.replies
+        self._say(session, replies[turn] if turn < len(replies) else self.config.reply)
 
     def _say(self, session: _Session, text: str) -> None:
         if session.speaking is not None:
