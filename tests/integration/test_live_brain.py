@@ -5,10 +5,8 @@ Realtime service beside it is the in-process Realtime stand-in."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
@@ -25,6 +23,7 @@ from custom_components.realtime_voice.const import (
     DOMAIN,
     MODE_LIVE,
 )
+from tests.live_standin.testing import start_process
 from tests.realtime_standin import StandinServer
 
 from .conftest import entry_for
@@ -34,21 +33,6 @@ from .test_options_flow import save_shown_form
 from .waiting import collect, load_entry, wait_until
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _start_process_module() -> object:
-    """tests/live_standin/testing.py by its path: the package's __init__ imports the stand-in
-    itself, which needs openai.types.live (absent here); the launcher needs the standard library."""
-    path = Path(__file__).parents[1] / "live_standin" / "testing.py"
-    spec = importlib.util.spec_from_file_location("live_standin_testing", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-start_process = _start_process_module().start_process  # type: ignore[attr-defined]
 
 
 class LiveStandin:
