@@ -18,6 +18,7 @@ from homeassistant.setup import async_setup_component
 from custom_components.realtime_voice.const import (
     CONF_CONVERSATION_MODE,
     CONF_FOLLOW_UP_SECONDS,
+    CONF_LIVE_AGENT,
     CONF_LIVE_MODEL,
     CONF_LIVE_URL,
     DOMAIN,
@@ -214,3 +215,27 @@ async def test_the_options_refuse_live_when_the_satellite_reports_echo_cancellat
     assert entry.options[CONF_LIVE_MODEL] == "gpt-live-1"
     await hass.async_block_till_done()
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_delegation_that_fails_in_home_assistant_is_an_apology_not_a_stuck_state(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite, live: LiveStandin
+) -> None:
+    entry = entry_for(
+        standin,
+        satellite,
+        **{
+            CONF_CONVERSATION_MODE: MODE_LIVE,
+            CONF_LIVE_URL: live.url,
+            CONF_LIVE_AGENT: "conversation.removed_agent",
+        },
+    )
+    await load_entry(hass, entry)
+    manager = entry.runtime_data.manager
+    ended = collect(hass, "realtime_voice_conversation_ended")
+    await satellite.say(tone(1.0))
+    await satellite.stream(silence(1.0))
+    await wait_until(lambda: bool(ended), within=30)
+    assert ended[0].data["reason"] == "done"  # answered, then idle: nothing waits forever
+    assert "could not handle" in " ".join(ended[0].data["assistant"])
+    assert any(ms > 300 for ms in played(satellite).values())  # the apology was spoken
+    await wait_until(lambda: manager.state == "idle")
