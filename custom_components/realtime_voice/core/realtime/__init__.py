@@ -24,7 +24,8 @@ Opening
     Errors (all ``RealtimeError`` with a stable ``.code``): ``AuthenticationError``,
     ``ModelUnavailableError``, ``VoiceUnavailableError``, ``InterfaceUnsupportedError``
     (``.code`` ``beta_disabled`` or ``ga_unsupported``), ``RealtimeConnectionError`` (transient),
-    ``ConfigurationError``, ``ProtocolError``.
+    ``ConfigurationError``, ``ProtocolError``. ``unavailable_cause(err)``: why the endpoint cannot
+    serve a conversation now (network, dns, server_error, ..., or None), for the fallback brain.
 
 Session
     ``RealtimeSession``: ``.model``, ``.interface`` ("ga"|"beta"), ``.voice``, ``.fallback``
@@ -59,6 +60,7 @@ from .errors import (
     RealtimeConnectionError,
     RealtimeError,
     VoiceUnavailableError,
+    unavailable_cause,
 )
 from .events import (
     AudioDelta,
@@ -145,4 +147,5 @@ __all__ = [
     "cost_usd",
     "lookup",
     "open_session",
+    "unavailable_cause",
 ]
