@@ -6,9 +6,10 @@ overrides the internal announce/start_conversation entry points that would synth
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from typing import Any
 
-from homeassistant.components.assist_pipeline import PipelineEvent
+from homeassistant.components.assist_pipeline import PipelineEvent, PipelineStage
 from homeassistant.components.assist_satellite import (
     AssistSatelliteAnnouncement,
     AssistSatelliteAnswer,
@@ -72,6 +73,7 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
         self.async_on_remove(self._manager.async_add_state_listener(self._follow_manager_state))
+        self.async_on_remove(self._manager.async_set_satellite(self))
         self.async_on_remove(
             self._entry.runtime_data.timers.async_add_listener(self.async_write_ha_state)
         )
@@ -88,8 +90,19 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
         if self.state != STATE_MAP[self._manager.state]:
             self._set_state(STATE_MAP[self._manager.state])
 
+    # --- the Assist pipeline (pipeline_brain.py runs it through the entity) ---------------------
+
+    async def async_run_pipeline(self, audio: AsyncIterable[bytes], *, question: bool) -> None:
+        await self.async_accept_pipeline_from_satellite(
+            audio,
+            start_stage=PipelineStage.STT,
+            end_stage=PipelineStage.STT if question else PipelineStage.TTS,
+        )
+
     def on_pipeline_event(self, event: PipelineEvent) -> None:
-        """Unused: conversations run through the Realtime session, not an Assist pipeline."""
+        """The pipeline brain hears the run's events (none come in Realtime mode)."""
+        if (brain := self._manager.pipeline) is not None:
+            brain.on_pipeline_event(event)
 
     # --- wake-word configuration ---------------------------------------------------------------
 

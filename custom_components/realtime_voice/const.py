@@ -37,6 +37,14 @@ CONF_INSTRUCTIONS: Final = "instructions"
 CONF_WAKE_WORDS: Final = "wake_words"
 CONF_WAKE_THRESHOLD: Final = "wake_threshold"
 CONF_FOLLOW_UP_SECONDS: Final = "follow_up_seconds"
+# Which brain hears and answers (session_manager.py picks it): OpenAI's Realtime session, Home
+# Assistant's Assist pipeline (no OpenAI key needed), or Realtime with the pipeline as its fallback.
+CONF_CONVERSATION_MODE: Final = "conversation_mode"
+MODE_REALTIME: Final = "realtime"
+MODE_PIPELINE: Final = "pipeline"
+MODE_REALTIME_FALLBACK: Final = "realtime_fallback"
+CONVERSATION_MODES: Final = (MODE_REALTIME, MODE_PIPELINE, MODE_REALTIME_FALLBACK)
+DEFAULT_CONVERSATION_MODE: Final = MODE_REALTIME
 
 # One source for each: the endpoint, models and voices from the realtime core, the port and the
 # zeroconf type from the link protocol (which the satellite speaks too). manifest.json repeats the

@@ -15,6 +15,7 @@ from .const import (
     CONF_ACCOUNT,
     CONF_API_KEY,
     CONF_AUTO_SELECT_VOICE,
+    CONF_CONVERSATION_MODE,
     CONF_FOLLOW_UP_SECONDS,
     CONF_INSTRUCTIONS,
     CONF_LEGACY_MODEL,
@@ -25,6 +26,8 @@ from .const import (
     CONF_VOICE_FALLBACK,
     CONF_WAKE_THRESHOLD,
     CONF_WAKE_WORDS,
+    CONVERSATION_MODES,
+    DEFAULT_CONVERSATION_MODE,
     DEFAULT_FOLLOW_UP_SECONDS,
     DEFAULT_INSTRUCTIONS,
     DEFAULT_URL,
@@ -142,6 +145,10 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             ): bool,
         }
         conversation: dict[Any, Any] = {
+            vol.Required(
+                CONF_CONVERSATION_MODE,
+                default=options.get(CONF_CONVERSATION_MODE, DEFAULT_CONVERSATION_MODE),
+            ): select(CONVERSATION_MODES, key=CONF_CONVERSATION_MODE),
             vol.Required(
                 CONF_INSTRUCTIONS, default=options.get(CONF_INSTRUCTIONS, DEFAULT_INSTRUCTIONS)
             ): selector.TemplateSelector(),

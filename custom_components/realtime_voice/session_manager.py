@@ -19,13 +19,17 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
 from .announcer import Announcement, Announcer
 from .const import (
+    CONF_CONVERSATION_MODE,
     CONF_FOLLOW_UP_SECONDS,
+    DEFAULT_CONVERSATION_MODE,
     DEFAULT_FOLLOW_UP_SECONDS,
     EVENT_CONVERSATION_ENDED,
     EVENT_CONVERSATION_STARTED,
     EVENT_WAKE_WORD_DETECTED,
+    MODE_PIPELINE,
 )
 from .core.conversation import (
+    Brain,
     Conversation,
     ConversationEngine,
     ConversationState,
@@ -34,18 +38,24 @@ from .core.conversation import (
 )
 from .core.conversation import engine as conversation_engine
 from .core.realtime import RealtimeSession
+from .pipeline_brain import PipelineBrain, PipelineSatellite
 from .realtime_brain import RealtimeBrain
 from .satellite_link import SatelliteConnection
 from .session_keeper import Figures, SessionKeeper
 from .tone import error_tone_pcm
 
-__all__ = ["ConversationState", "Figures", "SessionManager"]
+__all__ = ["ConversationState", "Figures", "SessionManager", "conversation_mode"]
 
 _EVENTS = {
     conversation_engine.WAKE_WORD_DETECTED: EVENT_WAKE_WORD_DETECTED,
     conversation_engine.CONVERSATION_STARTED: EVENT_CONVERSATION_STARTED,
     conversation_engine.CONVERSATION_ENDED: EVENT_CONVERSATION_ENDED,
 }
+
+
+def conversation_mode(options: Mapping[str, Any]) -> str:
+    """The entry's conversation mode (const.CONVERSATION_MODES)."""
+    return str(options.get(CONF_CONVERSATION_MODE, DEFAULT_CONVERSATION_MODE))
 
 
 class SessionManager:
@@ -64,9 +74,11 @@ class SessionManager:
         self.link = link
         self.device_id = device_id
         self.streams = StreamSender(link)
-        self.brain = RealtimeBrain(
-            hass, entry, name=link.name, device_id=device_id, options=lambda: self.options
-        )
+        # The assist_satellite entity, once added: the pipeline brain runs its pipeline through it.
+        self.satellite: PipelineSatellite | None = None
+        self.realtime: RealtimeBrain | None = None
+        self.pipeline: PipelineBrain | None = None
+        self.brain = self._make_brain()
         self.engine = ConversationEngine(
             link,
             self.brain,
@@ -78,6 +90,26 @@ class SessionManager:
             spawn_background=self._spawn_background,
         )
         self.announcer = Announcer(hass, link, self.engine, self.streams, self.brain)
+
+    def _make_brain(self) -> Brain:
+        """The brain of the entry's conversation mode (realtime_fallback: Realtime for now)."""
+        if conversation_mode(self.options) == MODE_PIPELINE:
+            self.pipeline = PipelineBrain(
+                self.hass,
+                self.entry,
+                name=self.link.name,
+                device_id=self.device_id,
+                satellite=lambda: self.satellite,
+            )
+            return self.pipeline
+        self.realtime = RealtimeBrain(
+            self.hass,
+            self.entry,
+            name=self.link.name,
+            device_id=self.device_id,
+            options=lambda: self.options,
+        )
+        return self.realtime
 
     # --- what the entities and diagnostics read --------------------------------------------------
 
@@ -99,18 +131,33 @@ class SessionManager:
         return self.streams.playbacks
 
     @property
-    def keeper(self) -> SessionKeeper:
-        return self.brain.keeper
+    def keeper(self) -> SessionKeeper | None:
+        return None if self.realtime is None else self.realtime.keeper
 
     @property
     def session(self) -> RealtimeSession | None:
-        return self.brain.session
+        return None if self.realtime is None else self.realtime.session
 
     @property
     def figures(self) -> Figures:
-        figures = self.brain.figures
+        if self.realtime is not None:
+            figures = self.realtime.figures
+        else:
+            assert self.pipeline is not None
+            figures = self.pipeline.figures
         figures.conversations = self.engine.conversations
         return figures
+
+    @callback
+    def async_set_satellite(self, satellite: PipelineSatellite) -> CALLBACK_TYPE:
+        """The assist_satellite entity was added: pipelines run through it until it is removed."""
+        self.satellite = satellite
+
+        def remove() -> None:
+            if self.satellite is satellite:
+                self.satellite = None
+
+        return remove
 
     @callback
     def async_add_state_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
