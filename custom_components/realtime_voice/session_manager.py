@@ -11,6 +11,7 @@ the tasks.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ from .const import (
     EVENT_CONVERSATION_STARTED,
     EVENT_WAKE_WORD_DETECTED,
     MODE_PIPELINE,
+    MODE_REALTIME_FALLBACK,
 )
 from .core.conversation import (
     Brain,
@@ -37,9 +39,11 @@ from .core.conversation import (
     StreamSender,
 )
 from .core.conversation import engine as conversation_engine
+from .core.conversation.fallback import FallbackBrain, FallbackStatus
 from .core.realtime import RealtimeSession
 from .pipeline_brain import PipelineBrain, PipelineSatellite
 from .realtime_brain import RealtimeBrain
+from .repairs import async_report_pipeline_fallback
 from .satellite_link import SatelliteConnection
 from .session_keeper import Figures, SessionKeeper
 from .tone import error_tone_pcm
@@ -78,6 +82,7 @@ class SessionManager:
         self.satellite: PipelineSatellite | None = None
         self.realtime: RealtimeBrain | None = None
         self.pipeline: PipelineBrain | None = None
+        self.fallback: FallbackBrain | None = None
         self.brain = self._make_brain()
         self.engine = ConversationEngine(
             link,
@@ -92,8 +97,9 @@ class SessionManager:
         self.announcer = Announcer(hass, link, self.engine, self.streams, self.brain)
 
     def _make_brain(self) -> Brain:
-        """The brain of the entry's conversation mode (realtime_fallback: Realtime for now)."""
-        if conversation_mode(self.options) == MODE_PIPELINE:
+        """The brain of the entry's conversation mode."""
+        mode = conversation_mode(self.options)
+        if mode in (MODE_PIPELINE, MODE_REALTIME_FALLBACK):
             self.pipeline = PipelineBrain(
                 self.hass,
                 self.entry,
@@ -101,15 +107,31 @@ class SessionManager:
                 device_id=self.device_id,
                 satellite=lambda: self.satellite,
             )
-            return self.pipeline
+            if mode == MODE_PIPELINE:
+                return self.pipeline
         self.realtime = RealtimeBrain(
             self.hass,
             self.entry,
             name=self.link.name,
             device_id=self.device_id,
             options=lambda: self.options,
+            # a refused conversation goes to the pipeline: the repair tells why, not an error
+            refusal_level=logging.WARNING if self.pipeline is not None else logging.ERROR,
         )
-        return self.realtime
+        if self.pipeline is None:
+            return self.realtime
+        self.fallback = FallbackBrain(
+            self.realtime,
+            self.pipeline,
+            probe=self.realtime.probe,
+            on_status=self._fallback_changed,
+            spawn=self.hass.async_create_background_task,
+            name=self.link.name,
+        )
+        return self.fallback
+
+    def _fallback_changed(self, status: FallbackStatus) -> None:
+        async_report_pipeline_fallback(self.hass, self.entry, status.cause)
 
     # --- what the entities and diagnostics read --------------------------------------------------
 
@@ -172,6 +194,8 @@ class SessionManager:
     async def async_stop(self) -> None:
         self.engine.stop()
         await self.brain.stop()
+        if self.fallback is not None:
+            async_report_pipeline_fallback(self.hass, self.entry, None)
 
     async def async_stop_conversation(self) -> None:
         """End what is going on (the mute switch); idle stays idle."""

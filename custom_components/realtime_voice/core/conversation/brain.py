@@ -145,7 +145,9 @@ class Brain(Protocol):
     """What the conversation engine needs of a brain. Its events go to the handler given to
     ``attach``, in order."""
 
-    abilities: BrainAbilities
+    @property
+    def abilities(self) -> BrainAbilities:
+        """What the brain can do (read at each use: a fallback brain's change with its turn)."""
 
     def attach(self, handler: BrainEventHandler) -> None: ...
 

@@ -52,6 +52,7 @@ Registry and cost
 """
 
 from .errors import (
+    UNAVAILABLE_CAUSES,
     AuthenticationError,
     ConfigurationError,
     InterfaceUnsupportedError,
@@ -102,6 +103,7 @@ from .settings import (
 __all__ = [
     "DEFAULT_URL",
     "MODELS",
+    "UNAVAILABLE_CAUSES",
     "AudioDelta",
     "AudioDone",
     "AuthenticationError",
