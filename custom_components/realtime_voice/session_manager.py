@@ -212,13 +212,20 @@ class SessionManager:
         preannounce_media_id: str | None = None,
         listen_after: bool = False,
         extra_prompt: str | None = None,
+        tts_token: str | None = None,
     ) -> None:
         """Speak ``message`` in the brain's voice (or play ``media_id``); returns when it has
         played. With ``listen_after`` (start_conversation) the satellite then listens without a
         wake word."""
         await self.announcer.async_announce(
             Announcement(
-                message, media_id, preannounce, preannounce_media_id, listen_after, extra_prompt
+                message,
+                media_id,
+                preannounce,
+                preannounce_media_id,
+                listen_after,
+                extra_prompt,
+                tts_token=tts_token,
             )
         )
 

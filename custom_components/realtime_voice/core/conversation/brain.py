@@ -102,6 +102,8 @@ AnswerOutcome = Literal["done", "continues", "stopped", "failed", "cut"]
 class AnswerDone:
     answer_id: str
     outcome: AnswerOutcome
+    # failed: what failed (the conversation_ended event's reason is "error: <error>")
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
