@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import numpy as np
 import pytest
 from homeassistant.components import conversation
 from homeassistant.components.assist_pipeline import async_update_pipeline
@@ -35,7 +34,6 @@ from custom_components.realtime_voice.const import (
     MODE_PIPELINE,
 )
 from custom_components.realtime_voice.pipeline_brain import PipelineBrain
-from custom_components.realtime_voice.tone import chime_pcm
 from realtime_voice_dev.corpus import espeak_available, load, synthesize
 from realtime_voice_satellite.link import protocol
 
@@ -194,7 +192,8 @@ async def test_a_spoken_command_runs_through_the_pipeline_and_its_answer_is_play
     assert hass.states.get(kitchen_light).state == "on"
     assert ended[0].data["reason"] == "done"
     assert ended[0].data["user"] == ["turn on the kitchen light"]
-    assert ended[0].data["assistant"] and ended[0].data["assistant"][0]
+    assert ended[0].data["assistant"] == providers.tts.messages
+    assert providers.tts.messages[0]
     # the STT got 16 kHz PCM: the user's speech (up to where HA's VAD heard its end), resampled
     (heard,) = providers.stt.heard
     assert heard.metadata.sample_rate == 16000
@@ -205,7 +204,6 @@ async def test_a_spoken_command_runs_through_the_pipeline_and_its_answer_is_play
     played = bytes(satellite.played[answer])
     assert abs(len(played) / (2 * protocol.AUDIO_RATE) - TTS_SECONDS) < 0.05
     assert abs(dominant_hz(played, protocol.AUDIO_RATE) - TTS_TONE_HZ) < 5
-    assert providers.tts.messages == ended[0].data["assistant"]
     # the run is in HA's Assist debug view, like any satellite's
     assert providers.pipeline is not None
     (events,) = await pipeline_runs(hass, hass_ws_client, providers.pipeline.id)
@@ -230,3 +228,181 @@ async def test_a_spoken_command_runs_through_the_pipeline_and_its_answer_is_play
             == "idle"
         )
     )
+
+
+class ScriptedAgent(conversation.AbstractConversationAgent):
+    """A conversation agent that asks back (``continue_conversation``) or breaks when told."""
+
+    def __init__(self) -> None:
+        self.inputs: list[conversation.ConversationInput] = []
+        self.asks_back = False
+        self.fails = False
+
+    @property
+    def supported_languages(self) -> str:
+        return "*"
+
+    async def async_process(
+        self, user_input: conversation.ConversationInput
+    ) -> conversation.ConversationResult:
+        self.inputs.append(user_input)
+        if self.fails:
+            raise RuntimeError("the agent broke")
+        response = intent.IntentResponse(language=user_input.language)
+        response.async_set_speech("Which room?" if self.asks_back else "Done.")
+        return conversation.ConversationResult(
+            response=response,
+            conversation_id=user_input.conversation_id,
+            continue_conversation=self.asks_back,
+        )
+
+
+@pytest.fixture
+async def agent(hass: HomeAssistant, providers: Providers) -> ScriptedAgent:
+    """The scripted agent as the test pipeline's conversation agent."""
+    owner = MockConfigEntry(domain="test")
+    owner.add_to_hass(hass)
+    scripted = ScriptedAgent()
+    conversation.async_set_agent(hass, owner, scripted)
+    assert providers.pipeline is not None
+    await async_update_pipeline(hass, providers.pipeline, conversation_engine=owner.entry_id)
+    return scripted
+
+
+@pytest.mark.usefixtures("entities_enabled")
+async def test_the_agent_asking_back_keeps_the_satellite_listening_in_the_same_conversation(
+    hass: HomeAssistant, satellite: LinkSatellite, providers: Providers, agent: ScriptedAgent
+) -> None:
+    ended = collect(hass, ENDED)
+    entry = await load_satellite(hass, satellite)  # the follow-up window is off
+    agent.asks_back = True
+    await satellite.say(speech("turn on the light"))
+    await wait_until(lambda: protocol.Listen() in satellite.commands, within=20)
+    assert not ended
+    agent.asks_back = False
+    providers.stt.transcript = "the kitchen"
+    await satellite.stream(speech("the kitchen"))
+    await wait_until(lambda: ended, within=20)
+
+    assert ended[0].data["reason"] == "done"
+    assert ended[0].data["user"] == ["turn on the kitchen light", "the kitchen"]
+    assert ended[0].data["assistant"] == ["Which room?", "Done."]
+    first, second = agent.inputs
+    assert first.conversation_id is not None
+    assert second.conversation_id == first.conversation_id
+    # the satellite's device (and so its area) goes with every run
+    satellite_entity = entity_id(
+        hass, "assist_satellite", f"{satellite.satellite_id}-assist_satellite"
+    )
+    for heard in agent.inputs:
+        assert heard.device_id == entry.runtime_data.device_id
+        assert heard.satellite_id == satellite_entity
+    assert len(answer_streams(satellite)) == 2
+
+
+@pytest.mark.usefixtures("entities_enabled")
+async def test_an_agent_that_errors_plays_the_error_tone_and_ends_the_conversation(
+    hass: HomeAssistant, satellite: LinkSatellite, providers: Providers, agent: ScriptedAgent
+) -> None:
+    ended = collect(hass, ENDED)
+    entry = await load_satellite(hass, satellite)
+    agent.fails = True
+    await satellite.say(speech("turn on the light"))
+    await wait_until(lambda: ended, within=20)
+
+    assert ended[0].data["reason"] == "error: intent-failed"
+    await wait_until(
+        lambda: error_tones(satellite) == 1
+    )  # (the link may deliver it after the event)
+    assert answer_streams(satellite) == []
+    # and the satellite is not stuck: the next command is answered
+    agent.fails = False
+    await wait_until(lambda: entry.runtime_data.manager.state == "idle")
+    await satellite.say(speech("turn on the light"))
+    await wait_until(lambda: len(ended) == 2, within=20)
+    assert ended[1].data["reason"] == "done"
+    assert len(answer_streams(satellite)) == 1
+
+
+@pytest.mark.usefixtures("entities_enabled")
+async def test_speech_the_stt_cannot_transcribe_plays_the_error_tone(
+    hass: HomeAssistant, satellite: LinkSatellite, providers: Providers
+) -> None:
+    ended = collect(hass, ENDED)
+    await load_satellite(hass, satellite)
+    providers.stt.fail = True
+    await satellite.say(speech("turn on the light"))
+    await wait_until(lambda: ended, within=20)
+    assert ended[0].data["reason"] == "error: stt-stream-failed"
+    await wait_until(
+        lambda: error_tones(satellite) == 1
+    )  # (the link may deliver it after the event)
+
+
+@pytest.mark.parametrize(
+    ("missing", "problem"), [("stt_engine", "pipeline_no_stt"), ("tts_engine", "pipeline_no_tts")]
+)
+@pytest.mark.usefixtures("entities_enabled")
+async def test_a_pipeline_without_stt_or_tts_is_refused_with_a_repair_and_the_error_tone(
+    hass: HomeAssistant,
+    satellite: LinkSatellite,
+    providers: Providers,
+    missing: str,
+    problem: str,
+) -> None:
+    ended = collect(hass, ENDED)
+    entry = await load_satellite(hass, satellite)
+    assert providers.pipeline is not None
+    await async_update_pipeline(hass, providers.pipeline, **{missing: None})
+    await satellite.say(speech("turn on the light"))
+    await wait_until(lambda: ended, within=10)
+
+    assert ended[0].data["reason"] == f"error: {problem}"
+    await wait_until(
+        lambda: error_tones(satellite) == 1
+    )  # (the link may deliver it after the event)
+    assert providers.stt.heard == []
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"pipeline_unusable_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_key == problem
+    assert issue.translation_placeholders == {"name": "Kitchen", "pipeline": "Test pipeline"}
+    # fixed: the next command runs, and the repair goes
+    await async_update_pipeline(
+        hass,
+        providers.pipeline,
+        **{
+            missing: providers.stt.entity_id if missing == "stt_engine" else providers.tts.entity_id
+        },
+    )
+    await wait_until(lambda: entry.runtime_data.manager.state == "idle")
+    await satellite.say(speech("turn on the light"))
+    await wait_until(lambda: len(ended) == 2, within=20)
+    assert ended[1].data["reason"] == "done"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"pipeline_unusable_{entry.entry_id}") is None
+
+
+@pytest.mark.usefixtures("entities_enabled")
+async def test_a_deleted_pipeline_gives_way_to_the_preferred_one(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    satellite: LinkSatellite,
+    providers: Providers,
+) -> None:
+    ended = collect(hass, ENDED)
+    entry = await load_satellite(hass, satellite)
+    select = entity_id(hass, "select", f"{satellite.satellite_id}-pipeline")
+    assert hass.states.get(select).state == "Test pipeline"
+    assert providers.pipeline is not None
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {"type": "assist_pipeline/pipeline/delete", "pipeline_id": providers.pipeline.id}
+    )
+    assert (await client.receive_json())["success"]
+    await hass.async_block_till_done()
+    assert hass.states.get(select).state == "preferred"
+    await satellite.say(speech("turn on the light"))
+    await wait_until(lambda: ended, within=20)
+    # HA's preferred pipeline (made at its set-up with the first STT and TTS it found) answered
+    assert ended[0].data["reason"] == "done"
+    assert len(providers.stt.heard) == 1
+    assert entry.runtime_data.manager.state in ("idle", "resetting")
