@@ -39,6 +39,7 @@ from .const import (
     DEFAULT_VOICE_FALLBACK,
     LIVE_MODELS,
     MODE_LIVE,
+    needs_account,
 )
 from .core.link import protocol
 from .core.realtime import registry
@@ -134,6 +135,13 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             if problem := live_problem(flat, self._link_info()):
                 errors[SECTION_CONVERSATION] = "live_needs_echo_cancellation"
                 placeholders["detail"] = problem
+            if (
+                needs_account(flat)
+                and not flat.get(CONF_ACCOUNT)
+                and not flat.get(CONF_NEW_ACCOUNT)
+                and account_of(self.hass, self.config_entry) is None
+            ):  # a pipeline-only satellite switched to Realtime: a key is needed
+                errors[SECTION_CONVERSATION] = "account_required"
             if not errors:
                 chosen = flat.pop(CONF_ACCOUNT, None)
                 new_account = flat.pop(CONF_NEW_ACCOUNT, False)

@@ -546,7 +546,9 @@ class ConversationEngine:
         if event.outcome == "done":
             await self._answered()
         elif event.outcome == "failed":
-            await self._end("error: response_failed")
+            # The user hears that it failed (not silence until they give up waiting).
+            await self._play_error_tone()
+            await self._end(f"error: {event.error or 'response_failed'}")
         # cut: ConnectionLost follows at once and ends the conversation, saying so
 
     # --- helpers -------------------------------------------------------------------------------
