@@ -1,0 +1,1 @@
+"""Tests of realtime_voice_satellite.agent: the running agent on WAV files and stand-in devices, and its setup, doctor and updater."""
