@@ -16,7 +16,7 @@ from realtime_voice_satellite.link import Audio, LinkAuthError, SatelliteLinkCli
 from realtime_voice_satellite.link import protocol as p
 from tests.helpers import audio
 
-from .harness import (
+from ..harness import (
     KEY,
     SPEED,
     Script,

@@ -21,7 +21,7 @@ from realtime_voice_satellite.agent.config import with_overrides
 from realtime_voice_satellite.link import LinkConnectionError, SatelliteLinkClient
 from realtime_voice_satellite.link.protocol import PROTOCOL_VERSION, ZEROCONF_TYPE
 
-from .harness import KEY, Script, config
+from ..harness import KEY, Script, config
 
 
 async def test_announcement_resolves_with_its_properties() -> None:

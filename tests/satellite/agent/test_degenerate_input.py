@@ -21,7 +21,7 @@ from realtime_voice_satellite.agent.voice import VoiceBargeIn
 from realtime_voice_satellite.audio import DspChain
 from realtime_voice_satellite.link import protocol as p
 
-from .harness import Script, config, running_satellite, speech
+from ..harness import Script, config, running_satellite, speech
 
 ANSWER = (
     "Sure. The lights in the kitchen are on now, and the heating is set to twenty one degrees. "

@@ -36,8 +36,8 @@ from realtime_voice_satellite.link.log_limit import MAX_KEYS, RateLimitedLog
 from realtime_voice_satellite.link.tls import client_context
 from tests.helpers.waiting import wait_until
 
-from .harness import running_satellite, silence
-from .test_cli import run_cli
+from ..harness import running_satellite, silence
+from ..test_cli import run_cli
 from .test_link import KEY, RecordingHandler, make_client
 
 WRONG = "not the key, but a guess at it"
