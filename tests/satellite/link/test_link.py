@@ -9,7 +9,6 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
-from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
@@ -24,58 +23,11 @@ from realtime_voice_satellite.link import (
     SatelliteLinkServer,
 )
 from realtime_voice_satellite.link import protocol as p
-from realtime_voice_satellite.link.tls import client_context, server_context
+from realtime_voice_satellite.link.tls import server_context
 from tests.helpers.network import TcpRelay
 from tests.helpers.waiting import wait_until
 
-KEY = "correct horse battery staple"
-
-
-def raw_connect(port: int):  # type: ignore[no-untyped-def]
-    """A WebSocket client of our own over TLS, to send what the real client never would."""
-    return connect(f"wss://127.0.0.1:{port}/", ssl=client_context(), proxy=None, compression=None)
-
-
-class RecordingHandler:
-    """Stands in for the agent: keeps what HA sent and answers with a fixed info."""
-
-    def __init__(self) -> None:
-        self.commands: list[p.Message] = []
-        self.audio: list[bytes] = []
-        self.media_audio: list[bytes] = []
-        self.connects = 0
-        self.disconnects = asyncio.Event()
-
-    def link_info(self) -> p.Info:
-        return p.Info(
-            "Kitchen",
-            "kitchen-0001",
-            "0.1.0",
-            1,
-            ["hey_jarvis"],
-            ["hey_jarvis"],
-            0.5,
-            5.0,
-            True,
-            False,
-            0.8,
-            "idle",
-        )
-
-    async def on_command(self, command: p.Message) -> None:
-        self.commands.append(command)
-
-    def on_audio(self, pcm: bytes) -> None:
-        self.audio.append(pcm)
-
-    def on_media_audio(self, pcm: bytes) -> None:
-        self.media_audio.append(pcm)
-
-    def on_connected(self) -> None:
-        self.connects += 1
-
-    def on_disconnected(self) -> None:
-        self.disconnects.set()
+from .loopback import KEY, RecordingHandler, link_server, make_client, raw_connect, serving
 
 
 @pytest.fixture
@@ -87,34 +39,11 @@ def handler() -> RecordingHandler:
 async def server(
     handler: RecordingHandler, certificate: LinkCertificate
 ) -> AsyncIterator[SatelliteLinkServer]:
-    server = SatelliteLinkServer(
-        handler,
-        name="Kitchen",
-        version="0.1.0",
-        access_key=KEY,
-        certificate=certificate,
-        host="127.0.0.1",
-        port=0,
-        ping_interval=0.2,
-        ping_timeout=0.3,
-        auth_timeout=0.5,
+    server = link_server(
+        certificate, handler, ping_interval=0.2, ping_timeout=0.3, auth_timeout=0.5
     )
-    await server.start()
-    yield server
-    await server.stop()
-
-
-def make_client(
-    server: SatelliteLinkServer, key: str = KEY, port: int | None = None
-) -> SatelliteLinkClient:
-    return SatelliteLinkClient(
-        "127.0.0.1",
-        port or server.port,
-        key,
-        ping_interval=0.2,
-        ping_timeout=0.3,
-        connect_timeout=2.0,
-    )
+    async with serving(server):
+        yield server
 
 
 async def test_connect_commands_events_and_audio_both_ways(

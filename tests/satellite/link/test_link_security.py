@@ -30,8 +30,8 @@ from realtime_voice_satellite.link.tls import server_context
 from tests.helpers.network import TcpRelay
 from tests.helpers.waiting import wait_until
 
+from .loopback import RecordingHandler, link_server, make_client, raw_connect, serving
 from .relay import TerminatingRelay
-from .test_link import KEY, RecordingHandler, make_client, raw_connect
 
 
 async def drain(client: SatelliteLinkClient, within: float = 5) -> None:
@@ -48,21 +48,11 @@ def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 async def server(
     handler: RecordingHandler, certificate: LinkCertificate
 ) -> AsyncIterator[SatelliteLinkServer]:
-    server = SatelliteLinkServer(
-        handler,
-        name="Kitchen",
-        version="0.1.0",
-        access_key=KEY,
-        certificate=certificate,
-        host="127.0.0.1",
-        port=0,
-        ping_interval=0.5,
-        ping_timeout=0.5,
-        auth_timeout=1.0,
+    server = link_server(
+        certificate, handler, ping_interval=0.5, ping_timeout=0.5, auth_timeout=1.0
     )
-    await server.start()
-    yield server
-    await server.stop()
+    async with serving(server):
+        yield server
 
 
 @pytest.fixture
@@ -331,30 +321,24 @@ async def test_a_vanished_home_assistant_is_noticed_within_six_seconds(
     from realtime_voice_satellite.agent.config import LinkConfig
 
     defaults = LinkConfig()
-    server = SatelliteLinkServer(
+    server = link_server(
+        certificate,
         handler,
-        name="Kitchen",
-        version="0.1.0",
-        access_key=KEY,
-        certificate=certificate,
-        host="127.0.0.1",
-        port=0,
         ping_interval=defaults.ping_interval_s,
         ping_timeout=defaults.ping_timeout_s,
     )
-    await server.start()
-    proxy = TcpRelay(server.port)
-    await proxy.start()
-    try:
-        client = make_client(server, port=proxy.port)
-        client._ping_interval = client._ping_timeout = 60  # HA's side is gone, not pinging
-        await client.connect()
-        await wait_until(lambda: server.connected)
-        loop = asyncio.get_running_loop()
-        proxy.frozen.set()  # the host vanishes: no FIN, no RST
-        started = loop.time()
-        await asyncio.wait_for(handler.disconnects.wait(), 10)
-        assert loop.time() - started <= 6.2
-    finally:
-        await proxy.stop()
-        await server.stop()
+    async with serving(server):
+        proxy = TcpRelay(server.port)
+        await proxy.start()
+        try:
+            client = make_client(server, port=proxy.port)
+            client._ping_interval = client._ping_timeout = 60  # HA's side is gone, not pinging
+            await client.connect()
+            await wait_until(lambda: server.connected)
+            loop = asyncio.get_running_loop()
+            proxy.frozen.set()  # the host vanishes: no FIN, no RST
+            started = loop.time()
+            await asyncio.wait_for(handler.disconnects.wait(), 10)
+            assert loop.time() - started <= 6.2
+        finally:
+            await proxy.stop()
