@@ -24,6 +24,7 @@ from realtime_voice_dev.corpus import espeak_available
 from realtime_voice_satellite.agent import audio_io, capture
 from realtime_voice_satellite.agent.audio_io import DeviceSource, DropReport
 from realtime_voice_satellite.link import protocol as p
+from tests.helpers.waiting import wait_until
 
 from ..harness import SPEED, command_script, locate, pcm_to_samples, running_satellite
 from .wav_device import WavSoundDevice
@@ -47,9 +48,8 @@ def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def played_to(device: WavSoundDevice, seconds: float) -> None:
-    async with asyncio.timeout(20):
-        while device.seconds_played < seconds:  # noqa: ASYNC110 - the device has no event
-            await asyncio.sleep(0.01)
+    # the device has no event
+    await wait_until(lambda: device.seconds_played >= seconds, within=20, every=0.01)
 
 
 async def test_a_blocked_event_loop_loses_no_microphone_audio(

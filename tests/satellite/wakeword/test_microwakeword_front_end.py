@@ -19,6 +19,7 @@ from realtime_voice_satellite.wakeword.microwakeword import (
     MicroWakeWordEngine,
     MicroWakeWordFrontEnd,
 )
+from tests.helpers.audio import silence
 
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng not installed")
 
@@ -28,25 +29,21 @@ WAKE = ["okay_nabu"]
 STOP = ["alexa"]
 
 
-def silence(seconds: float) -> np.ndarray:
-    return np.zeros(int(seconds * RATE), np.int16)
-
-
 @pytest.fixture(scope="module")
 def blocks() -> list[np.ndarray]:
     """'okay nabu', a long pause, 'alexa', 'okay nabu', 'alexa', as the DSP chain gives them to
     the detectors. A little noise keeps the pauses from being digital silence."""
     audio = np.concatenate(
         [
-            silence(1.5),
+            silence(1.5, RATE),
             Clip("okay nabu", "en-us", 140).render(RATE),
-            silence(5.0),
+            silence(5.0, RATE),
             Clip("alexa", "en-gb", 140).render(RATE),
-            silence(1.0),
+            silence(1.0, RATE),
             Clip("okay nabu", "en-us", 150).render(RATE),
-            silence(1.5),
+            silence(1.5, RATE),
             Clip("alexa", "en-gb", 150).render(RATE),
-            silence(1.0),
+            silence(1.0, RATE),
         ]
     )
     noise = np.random.default_rng(7).normal(0, 30, len(audio))

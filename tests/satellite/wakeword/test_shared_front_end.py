@@ -14,6 +14,7 @@ from realtime_voice_satellite.audio import DspChain
 from realtime_voice_satellite.wakeword import WakeWordDetector, WakeWordError
 from realtime_voice_satellite.wakeword.detector import create_front_end
 from realtime_voice_satellite.wakeword.openwakeword import OpenWakeWordEngine, OpenWakeWordFrontEnd
+from tests.helpers.audio import silence
 
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng not installed")
 
@@ -22,23 +23,19 @@ WAKE = ["hey_jarvis"]
 STOP = ["alexa"]
 
 
-def silence(seconds: float) -> np.ndarray:
-    return np.zeros(int(seconds * RATE), np.int16)
-
-
 @pytest.fixture(scope="module")
 def blocks() -> list[np.ndarray]:
     """'hey jarvis', 'alexa', 'hey jarvis' with pauses (long enough for the quiet gate), as
     the DSP chain gives them to the detectors."""
     audio = np.concatenate(
         [
-            silence(1.5),
+            silence(1.5, RATE),
             Clip("hey jarvis", "en-us", 175).render(RATE),
-            silence(3.5),
+            silence(3.5, RATE),
             Clip("alexa", "en-us", 175).render(RATE),
-            silence(1.0),
+            silence(1.0, RATE),
             Clip("hey jarvis", "en-us", 160).render(RATE),
-            silence(1.0),
+            silence(1.0, RATE),
         ]
     )
     chain = DspChain(RATE)
