@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 from websockets.asyncio.server import serve
@@ -27,23 +26,7 @@ from realtime_voice_satellite.link.tls import server_context
 from tests.helpers.network import TcpRelay
 from tests.helpers.waiting import wait_until
 
-from .loopback import KEY, RecordingHandler, link_server, make_client, raw_connect, serving
-
-
-@pytest.fixture
-def handler() -> RecordingHandler:
-    return RecordingHandler()
-
-
-@pytest.fixture
-async def server(
-    handler: RecordingHandler, certificate: LinkCertificate
-) -> AsyncIterator[SatelliteLinkServer]:
-    server = link_server(
-        certificate, handler, ping_interval=0.2, ping_timeout=0.3, auth_timeout=0.5
-    )
-    async with serving(server):
-        yield server
+from .loopback import KEY, RecordingHandler, make_client, raw_connect
 
 
 async def test_connect_commands_events_and_audio_both_ways(

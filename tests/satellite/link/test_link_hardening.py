@@ -12,8 +12,9 @@ import json
 import logging
 import stat
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -44,12 +45,8 @@ WRONG = "not the key, but a guess at it"
 
 
 @pytest.fixture
-async def server(certificate: LinkCertificate) -> AsyncIterator[SatelliteLinkServer]:
-    server = link_server(
-        certificate, auth_timeout=5.0, auth_backoff=AuthBackoff(first_s=0.5, max_s=2.0)
-    )
-    async with serving(server):
-        yield server
+def server_options() -> dict[str, Any]:
+    return {"auth_timeout": 5.0, "auth_backoff": AuthBackoff(first_s=0.5, max_s=2.0)}
 
 
 async def attempt(server: SatelliteLinkServer, key: str, source: str) -> tuple[str, float]:

@@ -9,8 +9,8 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
@@ -45,19 +45,8 @@ def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 @pytest.fixture
-async def server(
-    handler: RecordingHandler, certificate: LinkCertificate
-) -> AsyncIterator[SatelliteLinkServer]:
-    server = link_server(
-        certificate, handler, ping_interval=0.5, ping_timeout=0.5, auth_timeout=1.0
-    )
-    async with serving(server):
-        yield server
-
-
-@pytest.fixture
-def handler() -> RecordingHandler:
-    return RecordingHandler()
+def server_options() -> dict[str, Any]:
+    return {"ping_interval": 0.5, "ping_timeout": 0.5, "auth_timeout": 1.0}
 
 
 async def test_relay_sees_only_ciphertext_and_cannot_inject_a_command(
