@@ -146,9 +146,7 @@ async def test_second_client_is_refused_while_first_lives(
 async def test_dead_link_is_noticed_on_both_sides(
     server: SatelliteLinkServer, handler: RecordingHandler
 ) -> None:
-    proxy = TcpRelay(server.port)
-    await proxy.start()
-    try:
+    async with TcpRelay(server.port) as proxy:
         client = make_client(server, port=proxy.port)
         await client.connect()
         proxy.frozen.set()  # packets vanish, no FIN, no RST
@@ -168,8 +166,6 @@ async def test_dead_link_is_noticed_on_both_sides(
         assert not server.connected
         with pytest.raises(LinkConnectionError):
             await client.set_mute(True)
-    finally:
-        await proxy.stop()
 
 
 async def test_unreachable_satellite_is_a_connection_error() -> None:

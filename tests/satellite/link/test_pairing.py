@@ -224,28 +224,20 @@ async def test_a_relay_with_its_own_certificate_cannot_pair(
     satellite.window.open()
     code = await satellite.code()
     # it passes HA's messages on as they are: the satellite sees another fingerprint
-    relay = TerminatingRelay(satellite.port, tmp_path / "a", both_ways=True)
-    await relay.start()
-    try:
+    async with TerminatingRelay(satellite.port, tmp_path / "a", both_ways=True) as relay:
         with pytest.raises(LinkCertificateError):
             await pair("127.0.0.1", relay.port, code)
-    finally:
-        await relay.stop()
     # it claims the satellite's fingerprint: SPAKE2 binds the one each side sees, so the keys
     # differ and the confirmation fails, even with the right code
-    relay = TerminatingRelay(
+    async with TerminatingRelay(
         satellite.port,
         tmp_path / "b",
         rewrite_certificate=satellite.server.fingerprint,
         both_ways=True,
-    )
-    await relay.start()
-    try:
+    ) as relay:
         with pytest.raises(PairingError) as refused:
             await pair("127.0.0.1", relay.port, code)
         assert refused.value.code == "wrong_code"
-    finally:
-        await relay.stop()
     assert satellite.stored == []
 
 
