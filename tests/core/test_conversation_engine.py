@@ -22,6 +22,7 @@ from realtime_voice_core.conversation import brain as b
 from realtime_voice_core.conversation import engine as engine_module
 from realtime_voice_core.link import Audio, LinkEvent
 from realtime_voice_core.link import protocol as p
+from tests.helpers.waiting import wait_until
 
 ERROR_TONE = b"\x01\x00" * 240
 FRAME = b"\x00\x00" * 480  # 20 ms of the link's audio
@@ -215,9 +216,8 @@ class Setup:
         return [data for kind, data in self.reports if kind == engine_module.CONVERSATION_ENDED]
 
     async def until(self, condition: Callable[[], bool], within: float = 2.0) -> None:
-        async with asyncio.timeout(within):
-            while not condition():  # noqa: ASYNC110 - the states come from tasks
-                await asyncio.sleep(0.005)
+        # the states come from tasks
+        await wait_until(condition, within=within, every=0.005)
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from realtime_voice_satellite.agent.doctor import Context, run_doctor
 from realtime_voice_satellite.cli import main
 from tests.helpers.network import free_port
 
+from ..harness import KEY
 from . import fake_sounddevice as fake
-from .harness import KEY
 
 try:
     AUDIO_GID = grp.getgrnam("audio").gr_gid
