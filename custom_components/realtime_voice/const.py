@@ -5,7 +5,8 @@ The keys are stored in users' config entries: renaming one needs a config entry 
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 from .core.link import protocol
 from .core.realtime import registry
@@ -45,6 +46,17 @@ MODE_PIPELINE: Final = "pipeline"
 MODE_REALTIME_FALLBACK: Final = "realtime_fallback"
 CONVERSATION_MODES: Final = (MODE_REALTIME, MODE_PIPELINE, MODE_REALTIME_FALLBACK)
 DEFAULT_CONVERSATION_MODE: Final = MODE_REALTIME
+
+
+def conversation_mode(options: Mapping[str, Any]) -> str:
+    """A satellite entry's conversation mode (one of CONVERSATION_MODES)."""
+    return str(options.get(CONF_CONVERSATION_MODE, DEFAULT_CONVERSATION_MODE))
+
+
+def needs_account(options: Mapping[str, Any]) -> bool:
+    """Every mode but the pipeline's talks to OpenAI: it needs an account (a key)."""
+    return conversation_mode(options) != MODE_PIPELINE
+
 
 # One source for each: the endpoint, models and voices from the realtime core, the port and the
 # zeroconf type from the link protocol (which the satellite speaks too). manifest.json repeats the

@@ -21,6 +21,7 @@ from .const import (
     DEFAULT_LEGACY_MODEL,
     DEFAULT_MODEL,
     DOMAIN,
+    needs_account,
 )
 from .core.realtime import Fallback, registry
 from .schema_library import vol
@@ -48,7 +49,9 @@ def async_check_model_shutdown(
         CONF_LEGACY_MODEL: entry.options.get(CONF_LEGACY_MODEL, DEFAULT_LEGACY_MODEL),
     }
     in_use = (
-        {CONF_MODEL}
+        set()
+        if not needs_account(entry.options)  # pipeline mode: no model in use
+        else {CONF_MODEL}
         if selection == "new"
         else {CONF_LEGACY_MODEL}
         if selection == "legacy"

@@ -20,15 +20,14 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
 from .announcer import Announcement, Announcer
 from .const import (
-    CONF_CONVERSATION_MODE,
     CONF_FOLLOW_UP_SECONDS,
-    DEFAULT_CONVERSATION_MODE,
     DEFAULT_FOLLOW_UP_SECONDS,
     EVENT_CONVERSATION_ENDED,
     EVENT_CONVERSATION_STARTED,
     EVENT_WAKE_WORD_DETECTED,
     MODE_PIPELINE,
     MODE_REALTIME_FALLBACK,
+    conversation_mode,
 )
 from .core.conversation import (
     Brain,
@@ -55,11 +54,6 @@ _EVENTS = {
     conversation_engine.CONVERSATION_STARTED: EVENT_CONVERSATION_STARTED,
     conversation_engine.CONVERSATION_ENDED: EVENT_CONVERSATION_ENDED,
 }
-
-
-def conversation_mode(options: Mapping[str, Any]) -> str:
-    """The entry's conversation mode (const.CONVERSATION_MODES)."""
-    return str(options.get(CONF_CONVERSATION_MODE, DEFAULT_CONVERSATION_MODE))
 
 
 class SessionManager:
