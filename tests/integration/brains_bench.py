@@ -36,7 +36,11 @@ from unittest.mock import patch
 import numpy as np
 import pytest
 from homeassistant.components import conversation
-from homeassistant.components.assist_pipeline import async_update_pipeline
+from homeassistant.components.assist_pipeline import (
+    PipelineEvent,
+    PipelineEventType,
+    async_update_pipeline,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import intent
@@ -60,6 +64,7 @@ from custom_components.realtime_voice.core.conversation import (
     Turn,
 )
 from custom_components.realtime_voice.core.conversation import brain as b
+from custom_components.realtime_voice.pipeline_brain import PipelineBrain
 from custom_components.realtime_voice.session_manager import SessionManager
 
 from .conftest import account_for
@@ -70,6 +75,8 @@ ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sk-test-0123456789abcdef"  # the satellite process's stand-in accepts only this key
 PLAN_VARIABLE = "REALTIME_VOICE_BENCH_BRAINS"
 ANSWER_RATE = 24_000
+LINK_BYTES_PER_MS = 48  # PCM16 mono 24 kHz
+HA_VAD_SILENCE_MS = 700  # HA's VAD at its default sensitivity (assist_pipeline.vad, "default")
 # The canned brain's answer: 1 s of a 440 Hz tone in 100 ms deltas, as the stand-in and the test
 # TTS answer (1 s of tone each).
 CANNED_ANSWER = (
@@ -85,7 +92,7 @@ BRAINS = {"canned": "floor (canned brain)", "realtime": "Realtime", "pipeline": 
 @dataclass(frozen=True, slots=True)
 class Plan:
     concurrent: int = 5  # conversations at once for the second CPU figure
-    seconds: float = 20.0  # one satellite talking, conversation after conversation
+    seconds: float = 30.0  # one satellite talking, conversation after conversation
     concurrent_seconds: float = 10.0  # ``concurrent`` satellites talking
     idle_seconds: float = 5.0  # the satellites linked, nobody talking
 
@@ -354,6 +361,14 @@ async def measure_brain(
     )
     await asyncio.sleep(1.0)  # what setting up started settles
     result: dict[str, Any] = {}
+    vad_ends_ms: list[float] = []  # stt-vad-end's position in the run's audio (from the wake word)
+    on_pipeline_event = PipelineBrain.on_pipeline_event
+
+    def noting_vad_end(brain: PipelineBrain, event: PipelineEvent) -> None:
+        if event.type == PipelineEventType.STT_VAD_END and event.data:
+            vad_ends_ms.append(float(event.data["timestamp"]))
+        on_pipeline_event(brain, event)
+
     with cpu_share() as idle:
         await asyncio.sleep(plan.idle_seconds)
     result["idle_cpu"] = idle[0]
@@ -362,7 +377,11 @@ async def measure_brain(
         ("many", plan.concurrent, plan.concurrent_seconds),
     ):
         ids = [sat["id"] for sat in linked[:count]]
-        with cpu_share() as busy:
+        vad_ends_ms.clear()
+        with (
+            patch.object(PipelineBrain, "on_pipeline_event", noting_vad_end),
+            cpu_share() as busy,
+        ):
             answer = await satellites.ask(cmd="talk", satellites=ids, seconds=seconds)
         rounds = answer["rounds"]
         result[key] = {
@@ -371,6 +390,11 @@ async def measure_brain(
             "latencies_s": [r["latency_s"] for r in rounds if r["latency_s"] is not None],
             "after_vad_s": [r["after_vad_s"] for r in rounds if r["latency_s"] is not None],
             "errors": [r["error"] for r in rounds if r["error"] is not None],
+            # how much audio after the last speech frame HA's VAD took to hear the end
+            "vad_wait_s": [
+                (at_ms - started["speech_bytes"] / LINK_BYTES_PER_MS) / 1000
+                for at_ms in vad_ends_ms
+            ],
         }
         await asyncio.sleep(1.0)  # the last conversations end
     for entry in entries:
@@ -405,6 +429,13 @@ def figures(results: dict[str, dict[str, Any]], plan: Plan) -> list[dict[str, An
                 "ms",
                 1000 * percentile(floor[key][series], q),
             )
+    add(
+        f"brains: HA's VAD, audio after the last speech frame until it heard the end p50, "
+        f"{BRAINS['pipeline']}, 1 conversation; baseline its silence setting",
+        1000 * percentile(results["pipeline"]["one"]["vad_wait_s"], 50),
+        "ms",
+        HA_VAD_SILENCE_MS,
+    )
     for brain in ("canned", "realtime", "pipeline"):
         r = results[brain]
         for key, label in (("one", "1 conversation"), ("many", f"{plan.concurrent} at once")):
