@@ -7,13 +7,10 @@ Run as ``python -m tests.integration.brains_bench_satellites``; one JSON object 
   {"cmd": "start", "satellites": N}
       -> {"standin": url, "satellites": [{"id", "name", "port", "access_key"}], "speech_bytes": n}
   {"cmd": "talk", "satellites": [id, ...], "seconds": s}
-      -> {"rounds": [{"satellite": id, "latency_s": float | null, "after_vad_s": float | null,
-                      "error": str | null}]}
+      -> {"rounds": [{"satellite": id, "latency_s": float | null, "error": str | null}]}
   {"cmd": "quit"} -> {}
 ``speech_bytes``: the link audio of an utterance from the wake word to its last speech frame.
-``latency_s``: from the last speech frame sent to the answer's first audible frame received;
-``after_vad_s``: from HA's stop of the listening (its brain's voice activity detection heard the
-end) to that frame.
+``latency_s``: from the last speech frame sent to the answer's first audible frame received.
 """
 
 from __future__ import annotations
@@ -65,7 +62,6 @@ class BenchSatellite(LinkSatellite):
     listening_over: asyncio.Event = field(default_factory=asyncio.Event)
     answer_over: asyncio.Event = field(default_factory=asyncio.Event)
     first_audio_at: float | None = None
-    listening_over_at: float | None = None
     answer_stream: str | None = None
     error_tones: int = 0
 
@@ -73,27 +69,21 @@ class BenchSatellite(LinkSatellite):
         self.listening_over.clear()
         self.answer_over.clear()
         self.first_audio_at = None
-        self.listening_over_at = None
         self.answer_stream = None
         self.error_tones = 0
 
     async def on_command(self, command: protocol.Command) -> None:
         match command:
             case protocol.StopListening():
-                self._listening_over()
+                self.listening_over.set()
             case protocol.PlayStart(kind="chime"):
                 self.error_tones += 1
             case protocol.PlayStart(stream_id=stream_id, kind="response"):
                 self.answer_stream = stream_id
-                self._listening_over()  # the agent stops streaming when an answer starts
+                self.listening_over.set()  # the agent stops streaming when an answer starts
             case protocol.PlayEnd(stream_id=stream_id) if stream_id == self.answer_stream:
                 self.answer_over.set()
         await super().on_command(command)
-
-    def _listening_over(self) -> None:
-        if not self.listening_over.is_set():
-            self.listening_over_at = time.monotonic()
-            self.listening_over.set()
 
     def on_audio(self, pcm: bytes) -> None:
         if (
@@ -129,7 +119,7 @@ async def talk_once(sat: BenchSatellite, frames: list[bytes]) -> dict[str, Any]:
         await asyncio.wait_for(sat.answer_over.wait(), ROUND_TIMEOUT_S)
     except TimeoutError:
         return {"satellite": sat.satellite_id, "latency_s": None, "error": "no answer"}
-    if speech_end is None or sat.first_audio_at is None or sat.listening_over_at is None:
+    if speech_end is None or sat.first_audio_at is None:
         error = "cut before the end of speech" if speech_end is None else "silent answer"
         if sat.error_tones:
             error = "error tone"
@@ -137,7 +127,6 @@ async def talk_once(sat: BenchSatellite, frames: list[bytes]) -> dict[str, Any]:
     return {
         "satellite": sat.satellite_id,
         "latency_s": sat.first_audio_at - speech_end,
-        "after_vad_s": sat.first_audio_at - sat.listening_over_at,
         "error": None,
     }
 
