@@ -32,6 +32,7 @@ from .const import (
     DEFAULT_INSTRUCTIONS,
     DEFAULT_URL,
     DEFAULT_VOICE_FALLBACK,
+    needs_account,
 )
 from .core.link import protocol
 from .core.realtime import registry
@@ -111,6 +112,13 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             if problem := voice_problem(flat):
                 errors[SECTION_REALTIME] = "voice_unavailable"
                 placeholders["detail"] = problem
+            if (
+                needs_account(flat)
+                and not flat.get(CONF_ACCOUNT)
+                and not flat.get(CONF_NEW_ACCOUNT)
+                and account_of(self.hass, self.config_entry) is None
+            ):  # a pipeline-only satellite switched to Realtime: a key is needed
+                errors[SECTION_CONVERSATION] = "account_required"
             if not errors:
                 chosen = flat.pop(CONF_ACCOUNT, None)
                 new_account = flat.pop(CONF_NEW_ACCOUNT, False)

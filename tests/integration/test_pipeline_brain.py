@@ -8,6 +8,7 @@ which HA's own voice activity detection hears start and end.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,6 +35,7 @@ from custom_components.realtime_voice.const import (
     MODE_PIPELINE,
 )
 from custom_components.realtime_voice.pipeline_brain import PipelineBrain
+from custom_components.realtime_voice.tone import chime_pcm
 from realtime_voice_dev.corpus import espeak_available, load, synthesize
 from realtime_voice_satellite.link import protocol
 
@@ -406,3 +408,128 @@ async def test_a_deleted_pipeline_gives_way_to_the_preferred_one(
     assert ended[0].data["reason"] == "done"
     assert len(providers.stt.heard) == 1
     assert entry.runtime_data.manager.state in ("idle", "resetting")
+
+
+SATELLITE_ENTITY = "assist_satellite.kitchen"
+
+
+def announcement_streams(satellite: LinkSatellite) -> list[str]:
+    return [
+        c.stream_id
+        for c in satellite.commands
+        if isinstance(c, protocol.PlayStart) and c.kind == "announcement"
+    ]
+
+
+@pytest.mark.usefixtures("entities_enabled")
+async def test_an_announcement_is_spoken_by_the_pipelines_tts(
+    hass: HomeAssistant, satellite: LinkSatellite, providers: Providers
+) -> None:
+    await load_satellite(hass, satellite)
+    await hass.services.async_call(
+        "assist_satellite",
+        "announce",
+        {"entity_id": SATELLITE_ENTITY, "message": "Dinner is ready"},
+        blocking=True,
+    )
+    assert providers.tts.messages == ["Dinner is ready"]
+    (stream,) = announcement_streams(satellite)
+    played = bytes(satellite.played[stream])
+    chime = chime_pcm()
+    assert played.startswith(chime)
+    spoken = played[len(chime) :]
+    assert abs(len(spoken) / (2 * protocol.AUDIO_RATE) - TTS_SECONDS) < 0.05
+    assert abs(dominant_hz(spoken, protocol.AUDIO_RATE) - TTS_TONE_HZ) < 5
+
+
+@pytest.mark.usefixtures("entities_enabled")
+async def test_a_finished_timer_speaks_its_name_through_the_pipelines_tts(
+    hass: HomeAssistant, satellite: LinkSatellite, providers: Providers, kitchen_light: str
+) -> None:
+    """The timer is set by voice through the pipeline (HA's default agent's HassStartTimer, for
+    the satellite's device); it rings, then its message is spoken by the pipeline's TTS."""
+    ended = collect(hass, ENDED)
+    await load_satellite(hass, satellite)
+    providers.stt.transcript = "set a timer for 1 second"
+    await satellite.say(speech("set a timer for one second"))
+    await wait_until(lambda: ended, within=20)
+    assert ended[0].data["reason"] == "done"
+    await wait_until(lambda: len(providers.tts.messages) == 2, within=20)
+    await wait_until(lambda: announcement_streams(satellite))
+    assert "timer" in providers.tts.messages[1].lower()
+    (ring,) = announcement_streams(satellite)
+    await wait_until(lambda: protocol.PlayEnd(ring) in satellite.commands, within=20)
+    await wait_until(lambda: hass.states.get(SATELLITE_ENTITY).state == "idle")
+    await hass.async_block_till_done()
+
+
+GARAGE = [
+    {"id": "yes", "sentences": ["yes [please]", "sure"]},
+    {"id": "no", "sentences": ["no [thanks]"]},
+]
+
+
+@pytest.mark.usefixtures("entities_enabled")
+async def test_ask_question_takes_the_pipelines_transcript_as_the_answer(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    satellite: LinkSatellite,
+    providers: Providers,
+) -> None:
+    await load_satellite(hass, satellite)
+    providers.stt.transcript = "yes please"
+    asked = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite",
+            "ask_question",
+            {
+                "entity_id": SATELLITE_ENTITY,
+                "question": "Shall I close the garage?",
+                "preannounce": False,
+                "answers": GARAGE,
+            },
+            blocking=True,
+            return_response=True,
+        )
+    )
+    await wait_until(lambda: protocol.Listen() in satellite.commands, within=20)
+    await satellite.stream(speech("yes please"))
+    result = await asyncio.wait_for(asked, 20)
+
+    assert result == {"id": "yes", "sentence": "yes please", "slots": {}}
+    assert providers.tts.messages == ["Shall I close the garage?"]  # the question, no answer
+    assert answer_streams(satellite) == []
+    assert providers.pipeline is not None
+    (events,) = await pipeline_runs(hass, hass_ws_client, providers.pipeline.id)
+    types = [event["type"] for event in events]
+    assert "stt-end" in types
+    assert "intent-start" not in types  # the answer is the automation's: no agent hears it
+
+
+@pytest.mark.usefixtures("entities_enabled")
+async def test_start_conversation_as_home_assistants_entity_does_it(
+    hass: HomeAssistant, satellite: LinkSatellite, providers: Providers, agent: ScriptedAgent
+) -> None:
+    ended = collect(hass, ENDED)
+    await load_satellite(hass, satellite)
+    providers.stt.transcript = "yes"
+    await hass.services.async_call(
+        "assist_satellite",
+        "start_conversation",
+        {
+            "entity_id": SATELLITE_ENTITY,
+            "start_message": "Shall I turn off the lights?",
+            "extra_system_prompt": "The user is going to bed.",
+            "preannounce": False,
+        },
+        blocking=True,
+    )
+    assert providers.tts.messages == ["Shall I turn off the lights?"]
+    await wait_until(lambda: protocol.Listen() in satellite.commands)
+    await satellite.stream(speech("yes"))
+    await wait_until(lambda: ended, within=20)
+
+    (heard,) = agent.inputs
+    assert heard.text == "yes"
+    assert heard.extra_system_prompt == "The user is going to bed."
+    assert ended[0].data["reason"] == "done"

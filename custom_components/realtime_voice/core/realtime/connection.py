@@ -195,6 +195,9 @@ async def establish(
         raise RealtimeConnectionError(
             f"{redact(url)} did not configure a session within {settings.connect_timeout:g} s"
         ) from None
+    except ConnectionClosed as err:  # closed while we sent the session's configuration
+        await ws.close()
+        raise _closed_error(err, model) from None
     except BaseException:
         await ws.close()
         raise
