@@ -40,10 +40,19 @@ def test_the_brains_area_gets_its_figures_from_ha(monkeypatch: pytest.MonkeyPatc
         assert math.isfinite(figure.value), figure
 
 
-def test_a_failed_run_says_what_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A plan the bench does not know: the error names the key, from HA's side."""
-    monkeypatch.setattr(brains, "PLAN", {"satellites": 3})
-    with pytest.raises(brains.BrainsBenchError, match=r"unknown keys \['satellites'\]"):
+@pytest.mark.parametrize(
+    ("plan", "error"),
+    [
+        ({"satellites": 3}, r"unknown keys \['satellites'\]"),
+        ({"concurrent": 2.5}, r"concurrent must be a positive int: 2\.5"),
+    ],
+)
+def test_a_bad_plan_is_named(
+    monkeypatch: pytest.MonkeyPatch, plan: dict[str, object], error: str
+) -> None:
+    """The run fails with HA's side naming the bad key or value."""
+    monkeypatch.setattr(brains, "PLAN", plan)
+    with pytest.raises(brains.BrainsBenchError, match=error):
         brains.collect()
 
 

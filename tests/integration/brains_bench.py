@@ -104,11 +104,17 @@ class Plan:
     def from_environment(cls) -> tuple[Plan, Path | None]:
         raw = json.loads(os.environ.get(PLAN_VARIABLE) or "{}")
         out = raw.pop("out", None)
-        known = {f.name for f in fields(cls)}
-        if unknown := set(raw) - known:
+        known = {f.name: f.type for f in fields(cls)}
+        if unknown := set(raw) - set(known):
             raise ValueError(
                 f"{PLAN_VARIABLE}: unknown keys {sorted(unknown)} (known: {sorted(known)})"
             )
+        for key, value in raw.items():
+            kind = int if known[key] == "int" else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+                raise ValueError(
+                    f"{PLAN_VARIABLE}: {key} must be a positive {known[key]}: {value!r}"
+                )
         return cls(**raw), Path(out) if out else None
 
 

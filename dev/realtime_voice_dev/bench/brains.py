@@ -58,6 +58,8 @@ def collect() -> list[Figure]:
                 "-q",
                 "-p",
                 "no:cacheprovider",
+                "--tb=short",
+                "--show-capture=no",
             ],
             cwd=ROOT,
             capture_output=True,
