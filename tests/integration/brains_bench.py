@@ -444,8 +444,7 @@ def figures(results: dict[str, dict[str, Any]], plan: Plan) -> list[dict[str, An
     }
     for brain in ("realtime", "pipeline"):
         add(
-            f"brains: the VAD's end -> first answer audio p50, {BRAINS[brain]}, 1 conversation "
-            f"(end of speech -> first answer audio less the audio its VAD waits); "
+            f"brains: the VAD's end -> first answer audio p50, {BRAINS[brain]}, 1 conversation; "
             f"baseline {BRAINS['canned']}",
             1000 * (percentile(results[brain]["one"]["latencies_s"], 50) - vad_wait_s[brain]),
             "ms",
