@@ -81,8 +81,8 @@ HA_VAD_SILENCE_MS = 700  # HA's VAD at its default sensitivity (assist_pipeline.
 # The Realtime brain's server VAD answers after this much silence (the stand-in's VAD waits exactly
 # that much audio after the last frame it hears as speech, the satellite process's definition).
 REALTIME_VAD_WAIT_S = TurnDetection().silence_duration_ms / 1000
-# The canned brain's answer: 1 s of a 440 Hz tone in 100 ms deltas, as the stand-in and the test
-# TTS answer (1 s of tone each).
+# The canned brain's answer: 1 s of a 440 Hz tone in 100 ms deltas, as the stand-in (0.96 s of
+# tone, in 100 ms deltas) and the test TTS (a 1 s WAV) answer.
 CANNED_ANSWER = (
     (0.3 * 32767 * np.sin(2 * np.pi * 440.0 * np.arange(ANSWER_RATE) / ANSWER_RATE))
     .astype("<i2")

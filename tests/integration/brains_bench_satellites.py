@@ -146,8 +146,11 @@ async def serve() -> None:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     frames, _ = utterance()
+    # 8 words: 0.96 s of tone (tests/realtime_standin/audio.py), about the test TTS's 1 s
     standin = StandinServer(
-        StandinConfig(endpoint="ga", api_key=API_KEY, reply="Done, the light is on.")
+        StandinConfig(
+            endpoint="ga", api_key=API_KEY, reply="Done, the kitchen light is on for you."
+        )
     )
     await standin.start()
     satellites: dict[str, BenchSatellite] = {}
