@@ -289,6 +289,7 @@ async def test_barge_in_cancels_and_truncates_at_what_was_heard(setup: Setup) ->
     satellite.barge_in("resp_1", played_ms=400)
     await satellite.delivered()
     assert brain.calls[:2] == [("cancel", None), ("truncate", ("resp_1", 400))]
+    assert brain.calls[2] == ("next_turn", None)  # the user speaks again: a new turn
     assert engine.state == "listening"
     assert not setup.ended()  # the same conversation goes on
     # the cancelled answer's late audio goes nowhere
