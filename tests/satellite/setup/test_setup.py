@@ -20,8 +20,8 @@ from realtime_voice_satellite.agent.config import load_config
 from realtime_voice_satellite.agent.credentials import ACCESS_KEY_FILE, write_access_key
 from realtime_voice_satellite.cli import main
 
+from ..agent import fake_sounddevice as fake
 from ..harness import KEY
-from . import fake_sounddevice as fake
 from .test_doctor import portaudio_unfindable, without_portaudio
 
 ROOT = Path(__file__).resolve().parents[3]
