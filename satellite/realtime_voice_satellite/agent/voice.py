@@ -15,7 +15,7 @@ is either of:
   (whose score takes 100-300 ms to rise, and some voices it barely scores) says speech.
 
 - ``linear_frames`` frames in a row where the linear canceller's residual (:mod:`..audio.
-  linear_echo`, which keeps the talker whole) is ``linear_db`` or more above the residual its
+  linear_aec`, which keeps the talker whole) is ``linear_db`` or more above the residual its
   echo estimate leaves (the estimate over the echo removal it has reached, plus a floor at
   ``linear_floor_dbfs``) and at ``linear_dbfs`` or louder: the echo cannot explain it. This
   is the fast path (docs/performance.md: the user is heard in 200-300 ms where AEC3's leaks
@@ -193,7 +193,7 @@ class VoiceBargeIn:
     ) -> float | None:
         """Whole 10 ms frames of the microphone, of the cancelled signal and of the reference
         beside them (int16, 16 kHz), and optionally the linear canceller's residual and echo
-        estimates (:class:`~..audio.echo.EchoCanceller`); the speech score when they make a
+        estimates (:class:`~..audio.aec3.EchoCanceller`); the speech score when they make a
         barge-in, else None."""
         heard = None
         for start in range(0, len(cancelled) - FRAME + 1, FRAME):

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from . import protocol
+from . import wire
 from .errors import (
     AuthenticationError,
     InterfaceUnsupportedError,
@@ -100,7 +100,7 @@ def redact(url: str) -> str:
 
 
 def error_from_server(
-    error: protocol.ServerError, *, model: str, voice: str, interface: Interface
+    error: wire.ServerError, *, model: str, voice: str, interface: Interface
 ) -> RealtimeError:
     """Map an ``error`` event to the typed error the compatibility layer acts on."""
     code = error.code or ""
@@ -128,8 +128,9 @@ def error_from_server(
     return ProtocolError(f"The endpoint reported an error: {text}", code=code or error.type)
 
 
-class Link:
-    """A configured connection: sends client events and hands raw frames to its owner."""
+class RealtimeSocket:
+    """The WebSocket to the Realtime endpoint, configured: sends client events and hands raw
+    frames to its owner (not the satellite link, core/link)."""
 
     def __init__(self, ws: ClientConnection, interface: Interface, model: str) -> None:
         self.ws = ws
@@ -150,7 +151,7 @@ async def establish(
     interface: Interface,
     description: SessionDescription,
     voice: str,
-) -> tuple[Link, float]:
+) -> tuple[RealtimeSocket, float]:
     """Connect, wait for ``session.created``, configure, wait for ``session.updated``.
 
     Returns the link and the time that took in ms; raises the typed errors of ``errors.py``.
@@ -184,12 +185,12 @@ async def establish(
             f"Cannot connect to {redact(url)}: {type(err).__name__}: {err}",
             dns=isinstance(err, socket.gaierror),
         ) from None
-    link = Link(ws, interface, model)
+    link = RealtimeSocket(ws, interface, model)
     try:
         async with asyncio.timeout(settings.connect_timeout):
-            await _until(link, protocol.SessionCreated, voice)
-            await link.send(protocol.session_update(interface, description, voice))
-            await _until(link, protocol.SessionUpdated, voice)
+            await _until(link, wire.SessionCreated, voice)
+            await link.send(wire.session_update(interface, description, voice))
+            await _until(link, wire.SessionUpdated, voice)
     except TimeoutError:
         await ws.close()
         raise RealtimeConnectionError(
@@ -204,7 +205,7 @@ async def establish(
     return link, (time.monotonic() - started) * 1000
 
 
-async def _until(link: Link, wanted: type, voice: str) -> None:
+async def _until(link: RealtimeSocket, wanted: type, voice: str) -> None:
     """Read events until one of type ``wanted``; an error event or a close raises."""
     while True:
         try:
@@ -212,12 +213,12 @@ async def _until(link: Link, wanted: type, voice: str) -> None:
         except ConnectionClosed as err:
             raise _closed_error(err, link.model) from None
         try:
-            facts = protocol.parse_server_event(link.interface, json.loads(frame))
-        except (ValueError, protocol.UnknownEventError) as err:
+            facts = wire.parse_server_event(link.interface, json.loads(frame))
+        except (ValueError, wire.UnknownEventError) as err:
             _LOGGER.debug("Skipping an unexpected event during the handshake: %s", err)
             continue
         for fact in facts:
-            if isinstance(fact, protocol.ServerError):
+            if isinstance(fact, wire.ServerError):
                 raise error_from_server(
                     fact, model=link.model, voice=voice, interface=link.interface
                 )

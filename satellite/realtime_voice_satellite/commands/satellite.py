@@ -6,7 +6,8 @@ which it speaks (and prints on a terminal, or with ``--output-wav``), and the us
 ``--pair`` asks the running satellite (or its next start) to open pairing mode again.
 ``--new-access-key`` makes a new access key in the state directory, prints it once and exits (for a
 satellite without a speaker: the key is typed into Home Assistant). ``--setup`` is the guided
-first start that writes FILE (setup.py); ``--doctor`` checks this machine and FILE (doctor.py).
+first start that writes FILE (setup/guided.py); ``--doctor`` checks this machine and FILE
+(setup/doctor.py).
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ..audio.wav import WavError
-from ..wakeword import WakeWordError
-from .audio_io import (
+from ..agent.audio_io import (
     AudioDeviceError,
     AudioSink,
     AudioSource,
@@ -30,16 +29,19 @@ from .audio_io import (
     WavFileSink,
     WavFileSource,
 )
-from .config import ConfigError, SatelliteConfig, load_config
-from .credentials import (
+from ..agent.config import ConfigError, SatelliteConfig, load_config
+from ..agent.credentials import (
     private_dir,
     request_pairing,
+    show_access_key,
     state_dir,
     stored_access_key,
     write_access_key,
 )
-from .room import EchoRoomSource, load_impulse_response
-from .updater import restart_in_place
+from ..agent.room import EchoRoomSource, load_impulse_response
+from ..agent.updater import restart_in_place
+from ..audio.wav import WavError
+from ..wakeword import WakeWordError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -97,17 +99,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def show_access_key(key: str, config: SatelliteConfig, *, new: bool) -> None:
-    """On the terminal only (stdout), never in the log."""
-    what = "A new access key was made" if new else "The access key"
-    print(
-        f"{what} for satellite {config.name!r} (kept in {state_dir(config)}/access_key).\n"
-        f"Enter it in Home Assistant (Realtime Voice, field 'access key'); it is shown only now:\n\n"
-        f"    {key}\n",
-        flush=True,
-    )
-
-
 def show_pairing_code(code: str) -> None:
     """On the terminal only (stdout), never in the log."""
     print(f"Pairing code for Home Assistant: {code[:3]} {code[3:]}", flush=True)
@@ -139,14 +130,14 @@ async def run_agent(
 ) -> bool:
     """Runs until SIGINT or SIGTERM (False), or until an update installed a new version that is
     to replace this process (True: the caller re-executes, after everything here has stopped)."""
-    from .agent import SatelliteAgent
-    from .announce import Announcer
+    from ..agent.advertiser import ZeroconfAdvertiser
+    from ..agent.build import build_agent
 
-    agent = SatelliteAgent(config, source, sink, show_code=show_code)
+    agent = build_agent(config, source, sink, show_code=show_code)
     if isinstance(source, EchoRoomSource):
         source.hear(agent.playback_tap)
-    announcer = (
-        Announcer(config.name, config.link.port, agent.satellite_id)
+    advertiser = (
+        ZeroconfAdvertiser(config.name, config.link.port, agent.satellite_id)
         if config.zeroconf.enabled
         else None
     )
@@ -156,8 +147,8 @@ async def run_agent(
         loop.add_signal_handler(sig, stop.set)
     await agent.start()
     try:
-        if announcer is not None:
-            await announcer.start()
+        if advertiser is not None:
+            await advertiser.start()
         _LOGGER.info("satellite %r ready on port %s", config.name, agent.server.port)
         waits = [
             asyncio.create_task(stop.wait()),
@@ -169,15 +160,15 @@ async def run_agent(
             for wait in waits:
                 wait.cancel()
     finally:
-        if announcer is not None:
-            await announcer.stop()
+        if advertiser is not None:
+            await advertiser.stop()
         await agent.stop()
     return agent.restart_requested.is_set() and not stop.is_set()
 
 
 def run(args: argparse.Namespace) -> int:
     if args.doctor:
-        from .doctor import Context, run_doctor
+        from ..setup.doctor import Context, run_doctor
 
         return run_doctor(Context(args.config))
     setup_only = [
@@ -189,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"realtime-voice satellite: {', '.join(setup_only)} go with --setup", file=sys.stderr)
         return 2
     if args.setup:
-        from .setup import Options, run_setup
+        from ..setup.guided import Options, run_setup
 
         return run_setup(
             Options(
