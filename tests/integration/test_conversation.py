@@ -24,6 +24,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from realtime_voice_dev.corpus import espeak_available
 from realtime_voice_satellite.agent.agent import SatelliteAgent
 from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+from realtime_voice_satellite.agent.build import build_agent
 from realtime_voice_satellite.audio import read_wav
 from tests.realtime_standin import StandinConfig, StandinServer, ToolScript
 from tests.satellite.harness import KEY, SPEED, Script, config
@@ -99,7 +100,7 @@ class RunningAgent:
 @contextlib.asynccontextmanager
 async def agent_on_wav(input_wav: Path, tmp_path: Path) -> AsyncIterator[RunningAgent]:
     output = tmp_path / "speaker.wav"
-    agent = SatelliteAgent(
+    agent = build_agent(
         config(), WavFileSource(input_wav, speed=SPEED), WavFileSink(output, 24_000, speed=SPEED)
     )
     await agent.start()

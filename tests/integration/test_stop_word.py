@@ -13,8 +13,8 @@ import pytest
 from homeassistant.core import HomeAssistant
 
 from realtime_voice_dev.corpus import espeak_available
-from realtime_voice_satellite.agent.agent import SatelliteAgent
 from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+from realtime_voice_satellite.agent.build import build_agent
 from realtime_voice_satellite.link import protocol
 from tests.realtime_standin import StandinConfig, StandinServer
 from tests.satellite.harness import KEY, SPEED, Script, config
@@ -157,7 +157,7 @@ async def test_real_agent_stop_word_ends_the_conversation(
         }
     )
     output = tmp_path / "speaker.wav"
-    agent = SatelliteAgent(
+    agent = build_agent(
         cfg,
         WavFileSource(script.write("ha-stop-word"), speed=SPEED),
         WavFileSink(output, 24_000, speed=SPEED),

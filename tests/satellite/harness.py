@@ -16,6 +16,7 @@ from scipy import signal
 from realtime_voice_dev.corpus import synthesize
 from realtime_voice_satellite.agent.agent import SatelliteAgent
 from realtime_voice_satellite.agent.audio_io import AudioSource, WavFileSink, WavFileSource
+from realtime_voice_satellite.agent.build import build_agent
 from realtime_voice_satellite.agent.config import SatelliteConfig, parse_config, with_overrides
 from realtime_voice_satellite.agent.room import EchoRoomSource, load_impulse_response
 from realtime_voice_satellite.audio import read_wav, write_wav
@@ -218,7 +219,7 @@ async def running_satellite(
         source = echo_source
     else:
         source = WavFileSource(input_wav, speed=SPEED)
-    agent = SatelliteAgent(cfg, source, sink)
+    agent = build_agent(cfg, source, sink)
     if isinstance(source, EchoRoomSource):
         source.hear(agent.playback_tap)
     events: asyncio.Queue[LinkEvent] = asyncio.Queue()

@@ -226,8 +226,8 @@ async def test_the_worker_runs_other_work_in_order_and_survives_its_errors(
 def test_the_own_voice_guards_share_one_front_end_on_the_answers_audio(tmp_path: Path) -> None:
     """The guards hear the answer as HA sends it (not the microphone): the wake word's and the
     stop word's guard share one front end there, and find what separate guards find."""
-    from realtime_voice_satellite.agent.agent import SatelliteAgent
     from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+    from realtime_voice_satellite.agent.build import build_agent
     from realtime_voice_satellite.agent.echo import OwnVoice
     from realtime_voice_satellite.wakeword import WakeWordDetector
 
@@ -244,7 +244,7 @@ def test_the_own_voice_guards_share_one_front_end_on_the_answers_audio(tmp_path:
         ]
     )
     source = WavFileSource(Script().pause(0.2).write("guards"))
-    agent = SatelliteAgent(stop_config(), source, WavFileSink(tmp_path / "out.wav", 24_000))
+    agent = build_agent(stop_config(), source, WavFileSink(tmp_path / "out.wav", 24_000))
     hearing = agent._capture.hearing
     front = agent.answer_front_end
     assert front is not None
@@ -313,8 +313,8 @@ async def test_an_error_while_acting_on_a_block_is_logged_once_and_the_satellite
 def test_microwakeword_stop_words_keep_their_own_front_end_and_errors(tmp_path: Path) -> None:
     """Stop words in microWakeWord share nothing with openWakeWord wake words; their model
     errors still name the setting."""
-    from realtime_voice_satellite.agent.agent import SatelliteAgent
     from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+    from realtime_voice_satellite.agent.build import build_agent
     from realtime_voice_satellite.agent.config import ConfigError
 
     from .harness import Script
@@ -323,13 +323,13 @@ def test_microwakeword_stop_words_keep_their_own_front_end_and_errors(tmp_path: 
     source = WavFileSource(Script().pause(0.2).write("micro-stop"))
     sink = WavFileSink(tmp_path / "out.wav", 24_000)
     with pytest.raises(ConfigError, match=r"wake_word\.stop_words: .*'nope'"):
-        SatelliteAgent(
+        build_agent(
             stop_config(stop_word_engine="microwakeword", stop_words=["nope"]), source, sink
         )
     wake_word = {"models": ["okay_nabu"], "engine": "microwakeword", "stop_words": ["okay_nabu"]}
     with pytest.raises(ConfigError, match="'okay_nabu' is also a wake word"):
-        SatelliteAgent(stop_config(**wake_word), source, sink)
-    agent = SatelliteAgent(stop_config(stop_word_engine="microwakeword"), source, sink)
+        build_agent(stop_config(**wake_word), source, sink)
+    agent = build_agent(stop_config(stop_word_engine="microwakeword"), source, sink)
     assert agent.front_end is None
     assert agent.answer_front_end is None
     for detector in (agent.detector, agent.stop_detector, agent.own_voice, agent.stop_own_voice):
@@ -341,8 +341,8 @@ def test_microwakeword_wake_and_stop_words_share_one_front_end(tmp_path: Path) -
     """With microWakeWord for both, the wake words and the stop words read one feature front end
     on the microphone's audio (the stop words only while speaking), the guards one on the
     answers' audio; each finds its words, and the features are computed once per step."""
-    from realtime_voice_satellite.agent.agent import SatelliteAgent
     from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+    from realtime_voice_satellite.agent.build import build_agent
     from realtime_voice_satellite.agent.echo import OwnVoice
     from realtime_voice_satellite.agent.hearing import HearingState
     from realtime_voice_satellite.wakeword import WakeWordDetector
@@ -355,7 +355,7 @@ def test_microwakeword_wake_and_stop_words_share_one_front_end(tmp_path: Path) -
     script = script.say("alexa", "stop", voice=ALEXA_VOICE).pause(1.0)
     source = WavFileSource(script.write("micro-shared"))
     config = stop_config(models=["okay_nabu"], engine="microwakeword")
-    agent = SatelliteAgent(config, source, WavFileSink(tmp_path / "out.wav", 24_000))
+    agent = build_agent(config, source, WavFileSink(tmp_path / "out.wav", 24_000))
     front, guards_front = agent.front_end, agent.answer_front_end
     assert isinstance(front, MicroWakeWordFrontEnd)
     assert isinstance(guards_front, MicroWakeWordFrontEnd)

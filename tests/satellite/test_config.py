@@ -203,8 +203,8 @@ def test_threshold_and_trigger_level_are_optional(
 def test_the_agent_uses_each_models_defaults_unless_set(tmp_path: Path) -> None:
     """Absent in the YAML: every model at its recommendation in the satellite, through the
     barge-in threshold and back; a threshold from HA (configure) then applies to every model."""
-    from realtime_voice_satellite.agent.agent import SatelliteAgent
     from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+    from realtime_voice_satellite.agent.build import build_agent
     from realtime_voice_satellite.audio import write_wav
     from realtime_voice_satellite.link import protocol as p
     from realtime_voice_satellite.wakeword.detector import RECOMMENDED
@@ -213,7 +213,7 @@ def test_the_agent_uses_each_models_defaults_unless_set(tmp_path: Path) -> None:
     wav = tmp_path / "in.wav"
     write_wav(wav, np.zeros(1600, np.int16), 16_000)
     text = f"link: {{access_key: {KEY}}}\nwake_word: {{models: [{', '.join(models)}]}}\n"
-    agent = SatelliteAgent(parse_config(text), WavFileSource(wav), WavFileSink(tmp_path / "o.wav"))
+    agent = build_agent(parse_config(text), WavFileSource(wav), WavFileSink(tmp_path / "o.wav"))
     try:
         own = tuple(RECOMMENDED[m][0] for m in models)
         assert agent.detector.thresholds == own == (0.5, 0.5, 0.35)
@@ -238,7 +238,7 @@ def test_the_agent_uses_each_models_defaults_unless_set(tmp_path: Path) -> None:
         if agent.own_voice is not None:
             agent.own_voice.close()
     text = text.replace("]}", "], threshold: 0.45, trigger_level: 1}")
-    agent = SatelliteAgent(parse_config(text), WavFileSource(wav), WavFileSink(tmp_path / "o.wav"))
+    agent = build_agent(parse_config(text), WavFileSource(wav), WavFileSink(tmp_path / "o.wav"))
     try:
         assert agent.detector.thresholds == (0.45, 0.45, 0.45)
         assert agent.detector.trigger_levels == (1, 1, 1)

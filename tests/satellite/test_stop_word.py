@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from realtime_voice_dev.corpus import espeak_available
 from realtime_voice_satellite.agent.agent import SatelliteAgent
 from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
+from realtime_voice_satellite.agent.build import build_agent
 from realtime_voice_satellite.agent.config import ConfigError, parse_config
 from realtime_voice_satellite.audio import read_wav
 from realtime_voice_satellite.link import Audio, SatelliteLinkClient
@@ -184,7 +185,7 @@ async def test_stop_words_are_on_with_the_link_protocol_and_other_versions_refus
     """Protocols 1 and 2 (without stop words, and without encryption) are no longer spoken
     (#13): an auth naming them is refused with close code 4003; the current client gets 3."""
     source = WavFileSource(Script().pause(0.5).write("stop-v3"))
-    agent = SatelliteAgent(stop_config(), source, WavFileSink(tmp_path / "out.wav", 24_000))
+    agent = build_agent(stop_config(), source, WavFileSink(tmp_path / "out.wav", 24_000))
     await agent.start()
     try:
         for version in (1, 2, 4):
@@ -255,15 +256,15 @@ def test_config_defaults_and_model_errors(tmp_path: Path) -> None:
     assert defaults.stop_word_threshold == 0.8
     source = WavFileSource(Script().pause(0.2).write("stop-config"))
     sink = WavFileSink(tmp_path / "out.wav", 24_000)
-    idle = SatelliteAgent(config(), source, sink)  # no stop words: no detector at all
+    idle = build_agent(config(), source, sink)  # no stop words: no detector at all
     assert idle.stop_detector is None
     assert idle.stop_own_voice is None
     idle.detector.close()
     with pytest.raises(ConfigError, match=r"wake_word\.stop_words: .*nope"):
-        SatelliteAgent(stop_config(stop_words=["nope"]), source, sink)
+        build_agent(stop_config(stop_words=["nope"]), source, sink)
     with pytest.raises(ConfigError, match="'hey_jarvis' is also a wake word"):
-        SatelliteAgent(stop_config(stop_words=["hey_jarvis"]), source, sink)
-    micro = SatelliteAgent(
+        build_agent(stop_config(stop_words=["hey_jarvis"]), source, sink)
+    micro = build_agent(
         stop_config(stop_word_engine="microwakeword"), source, sink
     )  # the engine of the stop words may differ from the wake words'
     assert micro.stop_detector is not None
@@ -309,7 +310,7 @@ async def test_with_echo_cancellation_a_spoken_stop_word_stops_not_barges_in(
         with contextlib.suppress(TimeoutError):
             await sat.next(p.ListenStart, within=1.0)
         assert not any(isinstance(e, p.BargeIn | p.ListenStart | Audio) for e in sat.log)
-        assert sat.agent._held is None
+        assert not sat.agent.facts.holding
 
 
 async def test_with_echo_cancellation_a_stop_word_over_the_next_answer_at_full_volume(
@@ -359,28 +360,27 @@ async def test_with_echo_cancellation_and_stop_words_other_speech_barges_in_afte
         assert not any(isinstance(e, p.StopWord) for e in sat.log)
 
 
-async def test_a_held_barge_in_is_dropped_when_the_answer_ends_or_a_wake_word_comes(
-    tmp_path: Path,
-) -> None:
+def test_a_held_barge_in_is_dropped_when_the_answer_ends_or_a_wake_word_comes() -> None:
     """The answer ended during the hold, or a wake word interrupts: the held barge-in is dropped
-    (the wake word's own barge-in or wake follows as usual) and its audio stays in the
-    pre-roll, so nothing said is lost."""
-    from realtime_voice_satellite.agent.voice import HeldBargeIn
-    from realtime_voice_satellite.wakeword import Detection
+    (the wake word's own barge-in or wake follows as usual) and its audio goes to the pre-roll,
+    so nothing said is lost; else the block joins the held audio."""
+    from realtime_voice_satellite.agent.states import Action, Facts, Trigger, decide
 
-    script = Script(rate=16_000).pause(1.0)
-    async with running_satellite(
-        script.write("held"), tmp_path, echo_stop_config(), room="default"
-    ) as sat:
-        agent = sat.agent
-        said = [bytes([k]) * 960 for k in range(3)]
-        for answer_ended, wake_word in ((True, False), (False, True)):
-            agent._held = HeldBargeIn(Detection("voice", 0.0, 0.9), 1e9, list(said[:2]))
-            assert not agent._holding(not answer_ended, wake_word, said[2], 0.0)
-            assert agent._held is None
-            assert list(agent._pre_roll)[-2:] == said[:2]
-        agent._held = HeldBargeIn(Detection("voice", 0.0, 0.9), 1e9, [])
-        assert agent._holding(True, False, said[0], 0.0)  # still waiting: the block is held
-        assert agent._held is not None
-        assert agent._held.pcm == [said[0]]
-        agent._held = None
+    held = Facts(speaking=True, holding=True)
+    audio = frozenset({Trigger.AUDIO})
+    # the answer ended during the hold: dropped, then the block as usual (idle: the pre-roll)
+    ended = Facts(holding=True)
+    assert decide(ended, audio) == (Action.DROP_HOLD, Action.KEEP)
+    assert decide(ended, audio | {Trigger.WAKE_WORD}) == (Action.DROP_HOLD, Action.WAKE)
+    # a wake word over the answer: dropped, and the wake word barges in
+    assert decide(held, audio | {Trigger.WAKE_WORD}) == (Action.DROP_HOLD, Action.BARGE_IN)
+    # still waiting: the block is held (also when the voice goes on)
+    assert decide(held, audio) == (Action.HOLD_BLOCK,)
+    assert decide(held, audio | {Trigger.VOICE_WITH_STOP_WORDS}) == (Action.HOLD_BLOCK,)
+    # the wait is over: the barge-in goes to HA; a stop word wins over it
+    assert decide(held, audio | {Trigger.HOLD_OVER}) == (Action.RELEASE_HOLD,)
+    assert decide(held, audio | {Trigger.HOLD_OVER, Trigger.STOP_WORD}) == (
+        Action.FORGET_HOLD,
+        Action.STOP_WORD,
+        Action.KEEP,
+    )

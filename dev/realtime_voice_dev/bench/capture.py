@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from realtime_voice_core.link import SatelliteLinkClient
-from realtime_voice_satellite.agent.agent import SatelliteAgent
 from realtime_voice_satellite.agent.audio_io import Consumer, WavFileSink
+from realtime_voice_satellite.agent.build import build_agent
 from realtime_voice_satellite.agent.config import parse_config, with_overrides
 from realtime_voice_satellite.agent.hearing import Heard, Hearing, HearingState
 from realtime_voice_satellite.audio import DspChain
@@ -135,7 +135,7 @@ async def _block_latency(
     )
     config = with_overrides(config, link={"port": 0})
     microphone = ThreadedMicrophone(audio, rate)
-    agent = SatelliteAgent(config, microphone, WavFileSink(directory / "out.wav", 24000))
+    agent = build_agent(config, microphone, WavFileSink(directory / "out.wav", 24000))
     delays: list[float] = []
     act = agent._act
 

@@ -72,6 +72,7 @@ from realtime_voice_core.realtime import (
 from realtime_voice_core.realtime import events as rt
 from realtime_voice_satellite.agent.agent import SatelliteAgent
 from realtime_voice_satellite.agent.audio_io import Pull
+from realtime_voice_satellite.agent.build import build_agent
 from realtime_voice_satellite.agent.config import parse_config, with_overrides
 from realtime_voice_satellite.audio import DspChain, read_wav
 from realtime_voice_satellite.wakeword import Detection, WakeWordDetector
@@ -557,7 +558,7 @@ def _agent(*, own_voice: bool = True) -> tuple[SatelliteAgent, ScriptedDetector,
     )
     detector = ScriptedDetector()
     sink = RecordingSink()
-    agent = SatelliteAgent(config, PacedSource(), sink, detector=detector)  # type: ignore[arg-type]
+    agent = build_agent(config, PacedSource(), sink, detector=detector)  # type: ignore[arg-type]
     return agent, detector, sink
 
 

@@ -1,6 +1,7 @@
 """The conversation on the satellite: microphone -> DSP -> wake word -> link, link -> player -> speaker.
 
-Rules (docs/link-protocol.md has the events):
+Its states and what it does in each are on one page: states.py (:func:`.states.decide`). The
+rules (docs/link-protocol.md has the events):
 - On a wake word: ``wake``, ``listen_start``, then the audio from ``pre_roll_ms`` before the
   detection on, so that nothing said right after the wake word is lost; the optional chime plays
   meanwhile. Streaming ends when HA sends ``stop_listening`` (or after ``listen_timeout_s``).
@@ -25,6 +26,9 @@ Threads: the audio processing (DSP, wake and stop words, the voice barge-in, the
 guards) runs on the capture worker's thread (:mod:`.capture`, :mod:`.hearing`); the event loop
 does the rest: it decides on what was heard (``_act``), keeps the state, and talks to HA. The loop
 publishes its state to the worker (``_publish``) after everything that changes it.
+
+The parts come made from the configuration (build.py, ``build_agent``); the agent wires them to
+the link and carries out what states.py decides.
 """
 
 from __future__ import annotations
@@ -32,46 +36,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from .. import __version__
-from ..audio import WAKE_RATE, AgcConfig, DspChain, WavError
+from ..audio import DspChain
 from ..link import protocol as p
 from ..link.log_limit import RateLimitedLog
 from ..link.pairing import PairingWindow
 from ..link.server import SatelliteLinkServer
 from ..link.tls import LinkCertificate
-from ..wakeword import Detection, WakeWordDetector, WakeWordError
-from ..wakeword.detector import FrontEnd, create_front_end
-from ..wakeword.microwakeword import resolve_config
-from ..wakeword.openwakeword import resolve_model
+from ..wakeword import Detection, WakeWordDetector
+from ..wakeword.detector import FrontEnd
 from .audio_io import AudioSink, AudioSource, PushSource
 from .capture import CaptureWorker
-from .captured_reference import CapturedReference
 from .config import ConfigError, SatelliteConfig
-from .credentials import (
-    link_certificate,
-    read_access_key,
-    state_dir,
-    take_pair_request,
-    write_access_key,
-)
+from .credentials import state_dir, take_pair_request, write_access_key
 from .echo import OwnVoice
-from .echo_cancel import echo_cancellation_on
 from .errors import RepeatedErrors
-from .hearing import Heard, Hearing, HearingState, wanted_thresholds
-from .identity import satellite_id
+from .hearing import Heard, HearingState, wanted_thresholds
 from .mixer import Mixer
 from .playback import Player, Stopped
 from .played import PlaybackTap
-from .sounds import load_chime
 from .spoken_code import spoken_code
+from .states import Action, Facts, Trigger, decide
 from .updater import Installer, UpdateError
 from .voice import HeldBargeIn, VoiceBargeIn
+
+if TYPE_CHECKING:
+    from .build import Words
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -86,146 +81,78 @@ STOP_WORD_HOLD_S = 0.8
 _SEND_QUEUE_LIMIT = 500  # about 10 s of audio frames; beyond that HA is not keeping up
 
 
+@dataclass(slots=True)
+class Parts:
+    """What the agent runs with, made from its configuration by :func:`.build.build_agent`."""
+
+    source: AudioSource
+    sink: AudioSink
+    satellite_id: str
+    words: Words
+    chime: bytes  # the wake chime's PCM
+    player: Player  # the voice: answers, announcements, chimes
+    media: Player  # music from HA's media player, under the voice
+    mixer: Mixer
+    playback_tap: PlaybackTap  # what the output really took
+    dsp: DspChain
+    voice_barge_in: VoiceBargeIn | None
+    capture: CaptureWorker
+    access_key: str | None  # None: not paired yet
+    certificate: LinkCertificate
+
+
 class SatelliteAgent:
     """Runs one satellite: ``await agent.start()``, then ``await agent.stop()``."""
 
     def __init__(
         self,
         config: SatelliteConfig,
-        source: AudioSource,
-        sink: AudioSink,
+        parts: Parts,
         *,
-        detector: WakeWordDetector | None = None,
-        certificate: LinkCertificate | None = None,
         show_code: Callable[[str], None] | None = None,
     ) -> None:
         """``show_code``: also shows the spoken pairing code (the CLI's, on a terminal only)."""
         self.config = config
-        # before the certificate: a state directory with one but no stored id ran before ids were
-        # stored (identity.py)
-        self.satellite_id = satellite_id(state_dir(config), config.link.port)
-        self.source = source
-        self.sink = sink
+        self.parts = parts
+        self.source, self.sink, self.satellite_id = parts.source, parts.sink, parts.satellite_id
+        self.player, self.media, self.mixer = parts.player, parts.media, parts.mixer
+        self.player.on_finished = self._on_playback_finished
+        self.media.on_finished = self._on_media_finished
+        self.playback_tap, self.dsp, self._capture = parts.playback_tap, parts.dsp, parts.capture
         wake = config.wake_word
-        # the wake words' and the stop words' models hear the same signal: one front end
-        self.front_end = None if detector is not None else self._shared_front_end()
-        self.detector = detector or WakeWordDetector(
-            list(wake.models),
-            wake.threshold,
-            trigger_level=wake.trigger_level,
-            refractory_s=wake.refractory_s,
-            warmup_s=wake.warmup_s,
-            engine=wake.engine,  # type: ignore[arg-type]
-            front_end=self.front_end,
-        )
         self.active = self._check_active(wake.active or self.detector.names)
-        # The guards hear the answers' audio (not the microphone's): one front end of their own.
-        self.answer_front_end = (
-            create_front_end(
-                [*wake.models, *wake.stop_words],
-                engine=wake.engine,  # type: ignore[call-overload]
-            )
-            if self.front_end is not None and wake.barge_in_threshold < 1.0
-            else None
-        )
-        # Barge-in on (threshold under 1): a second detector listens to the answers themselves.
-        self.own_voice = (
-            OwnVoice(
-                WakeWordDetector(
-                    list(wake.models),
-                    wake.threshold,
-                    trigger_level=1,
-                    refractory_s=0.5,
-                    warmup_s=0.0,
-                    engine=wake.engine,  # type: ignore[arg-type]
-                    front_end=self.answer_front_end,
-                )
-            )
-            if wake.barge_in_threshold < 1.0
-            else None
-        )
-        self.stop_detector: WakeWordDetector | None = None
-        self.stop_own_voice: OwnVoice | None = None
-        if wake.stop_words:
-            self._load_stop_words()
-        self._last_answer: tuple[float, float] | None = None  # (loop time it ended, played ms)
-        self._held: HeldBargeIn | None = None  # a voice barge-in waiting for a stop word
         self.threshold = wake.threshold
         self._configured_threshold = wake.threshold  # satellite.yaml's (None: each model's own)
         # Home Assistant's follow-up window, which it sets on every connect; only reported back.
         self.follow_up_s = 0.0
         self.chime = config.conversation.chime
+        # the facts states.py decides with (Facts), beside what the decisions need
         self.muted = config.conversation.muted
-        try:
-            self._chime_pcm = load_chime(config.conversation.chime_file)
-        except WavError as err:
-            raise ConfigError(f"conversation.chime_file: {err}") from err
-        self.player = Player(
-            sink.rate,
-            prebuffer_ms=config.audio.prebuffer_ms,
-            volume=config.audio.volume,
-            on_finished=self._on_playback_finished,
-        )
-        # Music from HA's media player: a second layer under the voice, ducked by it (mixer.py).
-        self.media = Player(
-            sink.rate,
-            prebuffer_ms=config.audio.prebuffer_ms,
-            volume=config.audio.volume,
-            on_finished=self._on_media_finished,
-        )
-        self.mixer = Mixer(self.player, self.media)
-        # what the output really takes, voice and music: the echo canceller's reference (and file
-        # mode's room)
-        self.playback_tap = PlaybackTap(self.mixer.read, sink.rate)
-        echo_on = echo_cancellation_on(config.audio)
-        self.voice_barge_in: VoiceBargeIn | None = None
-        try:
-            if echo_on:
-                self.voice_barge_in = VoiceBargeIn()
-            # The canceller runs while an answer or announcement plays (and its tail), not
-            # for a chime: AEC3 before it has converged cuts the start of the command the
-            # user says over the wake chime, whose echo is short and harmless.
-            reference = (
-                CapturedReference(self.playback_tap.reader(WAKE_RATE, counts=self._speaking))
-                if echo_on
-                else None
-            )
-            self.dsp = DspChain(
-                source.rate,
-                highpass_hz=config.audio.highpass_hz,
-                agc=AgcConfig() if config.audio.agc else None,
-                noise_suppression=config.audio.noise_suppression,
-                echo_reference=reference,
-            )
-        except ValueError as err:  # e.g. noise suppression without its library
-            raise ConfigError(f"audio: {err}") from err
-        # satellite.yaml's access key, else the paired one (credentials.py); satellite.yaml's
-        # turns pairing off (it would win over a paired key)
-        access_key = config.link.access_key or read_access_key(state_dir(config))
+        self.listening: p.ListenReason | None = None
+        self._held: HeldBargeIn | None = None  # a voice barge-in waiting for a stop word
+        self._listen_deadline = 0.0
+        self._echo_guard_until = 0.0
+        self._last_answer: tuple[float, float] | None = None  # (loop time it ended, played ms)
+        self._pre_roll = PreRoll(config.conversation.pre_roll_ms * p.AUDIO_RATE * 2 // 1000)
+        self._state: p.State | None = None  # the state HA was last told
+        # the link: pairing by a spoken code unless satellite.yaml sets the access key (it would
+        # win over a paired one)
         self._show_code = show_code
         self.pairing = None if config.link.access_key else PairingWindow(self._say_code)
-        self._pair_at_start = access_key is None
+        self._pair_at_start = parts.access_key is None
         self.server = SatelliteLinkServer(
             self,
             name=config.name,
             version=__version__,
-            access_key=access_key,
+            access_key=parts.access_key,
             pairing=self.pairing,
             on_paired=self._store_access_key,
-            # made in link.state_dir on first start (credentials.py)
-            certificate=certificate or link_certificate(config),
+            certificate=parts.certificate,
             host=config.link.host,
             port=config.link.port,
             ping_interval=config.link.ping_interval_s,
             ping_timeout=config.link.ping_timeout_s,
         )
-        self._pre_roll: deque[bytes] = deque()
-        self._pre_roll_bytes = 0
-        self._pre_roll_limit = config.conversation.pre_roll_ms * p.AUDIO_RATE * 2 // 1000
-        self.listening: p.ListenReason | None = None
-        self._listen_deadline = 0.0
-        self._echo_guard_until = 0.0
-        self._state: p.State | None = None
         self._outbox: asyncio.Queue[p.Message | bytes] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         # Updating itself when HA asks (updater.py): the installer, the install under way, and
@@ -235,78 +162,44 @@ class SatelliteAgent:
         self.restart_requested = asyncio.Event()
         self._audio_errors = RepeatedErrors(_LOGGER, "acting on microphone audio")
         self._link_log = RateLimitedLog(_LOGGER, 60.0)  # what HA (the peer) can make us log
-        self._capture = CaptureWorker(
-            Hearing(
-                self.dsp,
-                self.detector,
-                stop_detector=self.stop_detector,
-                voice_barge_in=self.voice_barge_in,
-                guards=self._own_voice_guards(),
-                guards_front_end=self.answer_front_end,
-            ),
-            self._hearing_state(),
-            reference=reference,
+        self._capture.state = self._hearing_state()
+
+    # the detectors (build.Words), by the names the tests and the benchmark know them by
+
+    @property
+    def detector(self) -> WakeWordDetector:
+        return self.parts.words.detector
+
+    @property
+    def stop_detector(self) -> WakeWordDetector | None:
+        return self.parts.words.stop_detector
+
+    @property
+    def own_voice(self) -> OwnVoice | None:
+        return self.parts.words.own_voice
+
+    @property
+    def stop_own_voice(self) -> OwnVoice | None:
+        return self.parts.words.stop_own_voice
+
+    @property
+    def front_end(self) -> FrontEnd | None:
+        return self.parts.words.front_end
+
+    @property
+    def answer_front_end(self) -> FrontEnd | None:
+        return self.parts.words.answer_front_end
+
+    @property
+    def facts(self) -> Facts:
+        """The agent's state, as states.py decides with it."""
+        return Facts(
+            muted=self.muted,
+            connected=self.server.connected,
+            listening=self.listening is not None,
+            speaking=self.player.speaking,
+            holding=self._held is not None,
         )
-        # for the benchmark: perf_counter() of the last detection
-        self.last_detection_at = 0.0
-
-    def _shared_front_end(self) -> FrontEnd | None:
-        """One front end for the wake words and the stop words when both are of one engine:
-        openWakeWord's mel spectrogram and embedding, or microWakeWord's features."""
-        wake = self.config.wake_word
-        if not wake.stop_words or (wake.stop_word_engine or wake.engine) != wake.engine:
-            return None
-        if wake.engine == "microwakeword":
-            try:  # the same model twice is refused once the detectors have their names
-                for model in wake.stop_words:
-                    resolve_config(model)
-            except WakeWordError as err:
-                raise ConfigError(f"wake_word.stop_words: {err}") from err
-            return create_front_end([*wake.models, *wake.stop_words], engine="microwakeword")
-        try:
-            stop_names = {resolve_model(m).stem for m in wake.stop_words}
-        except WakeWordError as err:
-            raise ConfigError(f"wake_word.stop_words: {err}") from err
-        both = sorted(stop_names & {resolve_model(m).stem for m in wake.models})
-        if both:
-            raise ConfigError(
-                f"wake_word.stop_words: {both[0]!r} is also a wake word; a model is one or the other"
-            )
-        return create_front_end([*wake.models, *wake.stop_words])
-
-    def _load_stop_words(self) -> None:
-        """The stop-word detector, and its own-voice guard on the answers' audio."""
-        wake = self.config.wake_word
-        engine = wake.stop_word_engine or wake.engine
-        try:
-            self.stop_detector = WakeWordDetector(
-                list(wake.stop_words),
-                wake.stop_word_threshold,
-                # the models' recommended trigger levels go with their wake-word thresholds
-                trigger_level=wake.trigger_level or 1,
-                refractory_s=wake.refractory_s,
-                warmup_s=wake.warmup_s,
-                engine=engine,  # type: ignore[arg-type]
-                front_end=self.front_end,
-            )
-            self.stop_own_voice = OwnVoice(
-                WakeWordDetector(
-                    list(wake.stop_words),
-                    min(*self.detector.thresholds, wake.stop_word_threshold),
-                    trigger_level=1,
-                    refractory_s=0.5,
-                    warmup_s=0.0,
-                    engine=engine,  # type: ignore[arg-type]
-                    front_end=self.answer_front_end,
-                )
-            )
-        except WakeWordError as err:
-            raise ConfigError(f"wake_word.stop_words: {err}") from err
-        both = sorted(set(self.stop_detector.names) & set(self.detector.names))
-        if both:
-            raise ConfigError(
-                f"wake_word.stop_words: {both[0]!r} is also a wake word; a model is one or the other"
-            )
 
     # --- life cycle ----------------------------------------------------------------------------
 
@@ -351,11 +244,7 @@ class SatelliteAgent:
         if isinstance(self.source, PushSource):
             self.source.attach(None)
         await self._capture.stop()
-        self.detector.close()
-        extras = (self.own_voice, self.stop_detector, self.stop_own_voice)
-        for extra in (*extras, self.front_end, self.answer_front_end):
-            if extra is not None:
-                extra.close()
+        self.parts.words.close()
 
     # --- pairing -------------------------------------------------------------------------------
 
@@ -428,106 +317,102 @@ class SatelliteAgent:
             await asyncio.sleep(0)
 
     def _act(self, heard: Heard) -> None:
-        """Decide on one block the worker heard.
+        """Decide on one block the worker heard (states.py), then do it.
 
         What ran on the block followed ``heard.state``, the state the worker had when it took the
         block; the decisions follow the state now. The two differ only when the state changed in
         between (a few ms; longer after a blocked loop): a stop word or the voice then count only
         if the satellite still speaks, and a wake word is a barge-in only if it does.
         """
+        facts = replace(self.facts, muted=self.muted or heard.state.muted)
+        for action in decide(facts, self._triggers(heard, facts)):
+            self._do(action, heard)
+
+    def _triggers(self, heard: Heard, facts: Facts) -> frozenset[Trigger]:
+        """What one block brought, as states.py's triggers (the phase picks the one that counts)."""
+        now = heard.captured_at
+        found = {Trigger.AUDIO}
+        if facts.muted:
+            return frozenset(found)
+        if heard.stop and facts.speaking:
+            best = max(heard.stop, key=lambda d: d.score)
+            if not self._own_voice_explains(self.stop_own_voice, best, now, "stop word "):
+                found.add(Trigger.STOP_WORD)
+        if heard.wake:
+            position = self._answer_position(now)
+            own = position is not None and self.own_voice is not None
+            if own and self.own_voice.explains(position):  # type: ignore[union-attr, arg-type]
+                found.add(Trigger.OWN_WAKE_WORD)
+            else:
+                found.add(Trigger.WAKE_WORD)
+        if self._held is not None and now >= self._held.until:
+            found.add(Trigger.HOLD_OVER)
+        if heard.voice is not None:
+            found.add(Trigger.VOICE_WITH_STOP_WORDS if self._stop_words_on() else Trigger.VOICE)
+        if facts.listening and now > self._listen_deadline:
+            found.add(Trigger.LISTEN_TIMEOUT)
+        return frozenset(found)
+
+    def _do(self, action: Action, heard: Heard) -> None:
+        """Carry out one of states.py's actions on a block."""
         pcm, now = heard.pcm, heard.captured_at
-        if heard.state.muted or self.muted:
-            return
-        speaking = self._speaking()
-        if speaking and heard.stop and self._heard_stop_word(heard.stop, pcm, now):
-            self._held = None
-            return  # a stop word wins over a barge-in in the same block, or a held one
-        detections = heard.wake
-        if self._holding(speaking, bool(detections), pcm, now):
-            return
-        if speaking and not detections and heard.voice is not None:
-            voice = Detection("voice", now, heard.voice)
-            if self._stop_words_on():  # it may be the stop word, not yet whole (voice.py)
-                self._held = HeldBargeIn(voice, now + STOP_WORD_HOLD_S, [pcm])
-            else:
-                self._barge_in(voice, pcm)
-            return
-        if detections and not (self.listening and not speaking):
-            best = max(detections, key=lambda d: d.score)
-            if self._own_voice_explains(self.own_voice, best, now, ""):
-                self._remember(pcm)
-                return
-            if speaking:
-                self._barge_in(best, pcm)
-            else:
-                self._wake(best, pcm)
-            return
-        if self.listening and not speaking:
-            if now > self._listen_deadline:
-                self._end_listening("timeout")
-            elif pcm:
+        detection = (
+            max(heard.wake, key=lambda d: d.score)
+            if heard.wake
+            else Detection("voice", now, heard.voice or 0.0)
+        )
+        match action:
+            case Action.KEEP:
+                self._pre_roll.add(pcm)
+            case Action.SEND if pcm:
                 self._send(pcm)
-        self._remember(pcm)
-
-    def _holding(self, speaking: bool, wake_word: bool, pcm: bytes, now: float) -> bool:
-        """A held voice barge-in: True while it waits for the stop word (or is released now);
-        dropped, its audio kept in the pre-roll, when the answer ended or a wake word came."""
-        held = self._held
-        if held is None:
-            return False
-        if not speaking or wake_word:
-            self._held = None
-            for block in held.pcm:
-                self._remember(block)
-            return False
-        if now < held.until:
-            held.pcm.append(pcm)
-            return True
-        self._held = None
-        self._barge_in(held.detection, b"".join([*held.pcm, pcm]))
-        return True
-
-    def _remember(self, pcm: bytes) -> None:
-        if not self._pre_roll_limit or not pcm:
-            return
-        self._pre_roll.append(pcm)
-        self._pre_roll_bytes += len(pcm)
-        while self._pre_roll_bytes - len(self._pre_roll[0]) >= self._pre_roll_limit:
-            self._pre_roll_bytes -= len(self._pre_roll.popleft())
-
-    def _take_pre_roll(self, pcm: bytes) -> bytes:
-        audio = b"".join(self._pre_roll) + pcm
-        self._pre_roll.clear()
-        self._pre_roll_bytes = 0
-        return audio[-(self._pre_roll_limit + len(pcm)) :] if self._pre_roll_limit else pcm
+            case Action.WAKE:
+                self._wake(detection, pcm)
+            case Action.LOG_WAKE_OFFLINE:
+                _LOGGER.warning(
+                    "wake word %s heard, but Home Assistant is not connected", detection.model
+                )
+            case Action.IGNORE_OWN_VOICE:
+                _LOGGER.info(
+                    "ignored %s at %.0f ms of the answer: the satellite's own voice",
+                    detection.model,
+                    self._answer_position(now),
+                )
+            case Action.BARGE_IN:
+                self._barge_in(detection, pcm)
+            case Action.STOP_WORD:
+                self._stop_word(max(heard.stop, key=lambda d: d.score))
+            case Action.HOLD:
+                self._held = HeldBargeIn(detection, now + STOP_WORD_HOLD_S, [pcm])
+            case Action.HOLD_BLOCK:
+                assert self._held is not None
+                self._held.pcm.append(pcm)
+            case Action.RELEASE_HOLD:
+                assert self._held is not None
+                held, self._held = self._held, None
+                self._barge_in(held.detection, b"".join([*held.pcm, pcm]))
+            case Action.DROP_HOLD:
+                assert self._held is not None
+                for block in self._held.pcm:
+                    self._pre_roll.add(block)
+                self._held = None
+            case Action.FORGET_HOLD:
+                self._held = None
+            case Action.END_LISTENING_TIMEOUT:
+                self._end_listening("timeout")
 
     def _wake(self, detection: Detection, pcm: bytes) -> None:
-        self.last_detection_at = time.perf_counter()
-        if not self.server.connected:
-            _LOGGER.warning(
-                "wake word %s heard, but Home Assistant is not connected", detection.model
-            )
-            self._remember(pcm)
-            return
         _LOGGER.info("wake word %s (score %.2f)", detection.model, detection.score)
         self._send(p.Wake(detection.model, round(detection.score, 4), round(detection.t, 3)))
-        self._start_listening("wake", None, self._take_pre_roll(pcm))
+        self._start_listening("wake", None, self._pre_roll.take(pcm))
         if self.chime and self.player.current is None:
             self.player.start(LOCAL_CHIME, "chime")
-            self.player.feed(self._chime_pcm)
+            self.player.feed(self.parts.chime)
             self.player.end(LOCAL_CHIME)
 
     def _stop_words_on(self) -> bool:
         """Stop words need a detector (every link version HA speaks knows ``stop_word``)."""
         return self.stop_detector is not None
-
-    def _heard_stop_word(self, detections: tuple[Detection, ...], pcm: bytes, now: float) -> bool:
-        """The stop words heard in a block while speaking; True when one stopped the satellite."""
-        best = max(detections, key=lambda d: d.score)
-        if self._own_voice_explains(self.stop_own_voice, best, now, "stop word "):
-            return False
-        self._stop_word(best, pcm)
-        return True
 
     def _own_voice_explains(
         self, guard: OwnVoice | None, detection: Detection, now: float, what: str
@@ -545,16 +430,15 @@ class SatelliteAgent:
         )
         return True
 
-    def _stop_word(self, detection: Detection, pcm: bytes) -> None:
+    def _stop_word(self, detection: Detection) -> None:
         """Silence, and no new command: HA ends the conversation."""
         self._stop_playback_for(detection, p.StopWord, "stop_word")
         self._end_listening("stopped")  # nothing should be listening while speaking; be sure
         self._update_state()
-        self._remember(pcm)
 
     def _barge_in(self, detection: Detection, pcm: bytes) -> None:
         self._stop_playback_for(detection, p.BargeIn, "barge_in")
-        self._start_listening("barge_in", None, self._take_pre_roll(pcm))
+        self._start_listening("barge_in", None, self._pre_roll.take(pcm))
 
     def _stop_playback_for(
         self,
@@ -568,20 +452,12 @@ class SatelliteAgent:
         _LOGGER.info(
             "%s: %s (score %.2f) during %s", reason, detection.model, detection.score, stream_id
         )
-        self.last_detection_at = time.perf_counter()
         self._send(event(detection.model, round(detection.score, 4), stream_id))
         self._report_stopped(self.player.stop(), reason)
 
-    def _own_voice_guards(self) -> list[OwnVoice]:
-        return [g for g in (self.own_voice, self.stop_own_voice) if g is not None]
-
-    def _speaking(self) -> bool:
-        current = self.player.current
-        return current is not None and current[1] != "chime"
-
     def _answer_position(self, now: float) -> float | None:
         """Where in the current (or just ended) answer the room is, in ms; None: no answer near."""
-        if self._speaking():
+        if self.player.speaking:
             return self.player.position_ms
         if self._last_answer is not None and now < self._echo_guard_until:
             ended_at, played_ms = self._last_answer
@@ -596,7 +472,7 @@ class SatelliteAgent:
     def _hearing_state(self) -> HearingState:
         return HearingState(
             muted=self.muted,
-            speaking=self._speaking(),
+            speaking=self.player.speaking,
             echo_guard_until=self._echo_guard_until,
             thresholds=wanted_thresholds(self.detector, self.threshold),
             guarded_thresholds=wanted_thresholds(
@@ -617,17 +493,18 @@ class SatelliteAgent:
     def _start_listening(
         self, reason: p.ListenReason, timeout_s: float | None, first: bytes
     ) -> None:
-        loop = asyncio.get_running_loop()
         self.listening = reason
         self.mixer.listening = True
-        self._listen_deadline = loop.time() + (
-            timeout_s or self.config.conversation.listen_timeout_s
-        )
+        self._listen_deadline = self._deadline(timeout_s)
         self._send(p.ListenStart(reason))
         # frames the peer accepts (a long pre-roll, or a held barge-in's audio, is more)
         for start in range(0, len(first), p.MAX_AUDIO_FRAME_BYTES):
             self._send(first[start : start + p.MAX_AUDIO_FRAME_BYTES])
         self._update_state()
+
+    def _deadline(self, timeout_s: float | None) -> float:
+        loop = asyncio.get_running_loop()
+        return loop.time() + (timeout_s or self.config.conversation.listen_timeout_s)
 
     def _end_listening(self, reason: p.ListenEndReason) -> None:
         if self.listening is None:
@@ -710,7 +587,7 @@ class SatelliteAgent:
         current = self.player.current
         if current is not None and current[0] not in LOCAL_STREAMS:
             self.player.feed(pcm)
-            guards = self._own_voice_guards()
+            guards = self.parts.words.guards
             if current[1] != "chime" and guards:
                 answers = [guard.answer for guard in guards]
 
@@ -725,50 +602,17 @@ class SatelliteAgent:
         self._publish()
 
     def _command(self, command: p.Command) -> None:
+        """Media, volume, configuration and updates leave the phase alone; the rest goes through
+        states.py."""
         match command:
-            case p.Listen(timeout_s=timeout_s):
-                if self.muted:
-                    self._send(p.ListenEnd("muted"))
-                elif self.listening is None:
-                    self._start_listening("command", timeout_s, b"")
-                else:  # already listening: only the deadline moves
-                    loop = asyncio.get_running_loop()
-                    self._listen_deadline = loop.time() + (
-                        timeout_s or self.config.conversation.listen_timeout_s
-                    )
-            case p.StopListening():
-                self._end_listening("stopped")
             case p.PlayStart(stream_id=stream_id, kind="media"):
                 self._report_stopped(self.media.start(stream_id, "media"), "replaced")
             case p.PlayEnd(stream_id=stream_id) if self._is_media(stream_id):
                 self.media.end(stream_id)
             case p.StopPlayback(stream_id=stream_id) if self._is_media(stream_id):
                 self._report_stopped(self.media.stop(), "command")
-            case p.PlayStart(stream_id=stream_id, kind=kind):
-                if kind != "chime":
-                    self._end_listening("stopped")
-                self._report_stopped(self.player.start(stream_id, kind), "replaced")
-                if kind != "chime":
-                    for guard in self._own_voice_guards():
-                        guard.begin()
-                    self._capture.run(self._capture.hearing.answer_started, _nothing)
-                self._update_state()
             case p.PlayEnd(stream_id=stream_id):
                 self.player.end(stream_id)
-            case p.StopPlayback(stream_id=stream_id):
-                current = self.player.current
-                if (
-                    current is not None
-                    and current[0] not in LOCAL_STREAMS
-                    and stream_id in (None, current[0])
-                ):
-                    self._report_stopped(self.player.stop(), "command")
-                    self._update_state()
-            case p.SetMute(muted=muted):
-                self.muted = muted
-                if muted:
-                    self._end_listening("muted")
-                self._send_info()
             case p.SetVolume(volume=volume):
                 self.player.volume = volume
                 self.media.volume = volume
@@ -777,6 +621,63 @@ class SatelliteAgent:
                 self._configure(configure)
             case p.Update(version=version):
                 self._start_update(version)
+            case _:
+                trigger = self._trigger(command)
+                if trigger is not None:
+                    for action in decide(self.facts, trigger):
+                        self._do_command(action, command)
+
+    def _trigger(self, command: p.Command) -> Trigger | None:
+        match command:
+            case p.Listen():
+                return Trigger.LISTEN
+            case p.StopListening():
+                return Trigger.STOP_LISTENING
+            case p.PlayStart(kind="chime"):
+                return Trigger.PLAY_CHIME
+            case p.PlayStart():
+                return Trigger.PLAY
+            case p.StopPlayback(stream_id=stream_id):
+                current = self.player.current  # what HA plays, not the satellite's own sounds
+                if current is None or current[0] in LOCAL_STREAMS:
+                    return None
+                return Trigger.STOP_PLAYBACK if stream_id in (None, current[0]) else None
+            case p.SetMute(muted=muted):
+                return Trigger.MUTE if muted else Trigger.UNMUTE
+        return None
+
+    def _do_command(self, action: Action, command: p.Command) -> None:
+        """Carry out one of states.py's actions on a command."""
+        match action, command:
+            case Action.LISTEN, p.Listen(timeout_s=timeout_s):
+                if self.listening is None:
+                    self._start_listening("command", timeout_s, b"")
+                else:  # already listening: only the deadline moves
+                    self._listen_deadline = self._deadline(timeout_s)
+            case Action.REFUSE_LISTEN, _:
+                self._send(p.ListenEnd("muted"))
+            case Action.END_LISTENING, _:
+                self._end_listening("stopped")
+            case Action.START_ANSWER, p.PlayStart(stream_id=stream_id, kind=kind):
+                self._report_stopped(self.player.start(stream_id, kind), "replaced")
+                for guard in self.parts.words.guards:
+                    guard.begin()
+                self._capture.run(self._capture.hearing.answer_started, _nothing)
+                self._update_state()
+            case Action.START_CHIME, p.PlayStart(stream_id=stream_id):
+                self._report_stopped(self.player.start(stream_id, "chime"), "replaced")
+                self._update_state()
+            case Action.STOP_PLAYBACK, _:
+                self._report_stopped(self.player.stop(), "command")
+                self._update_state()
+            case Action.SET_MUTED, _:
+                self.muted = True
+            case Action.END_LISTENING_MUTED, _:
+                self._end_listening("muted")
+            case Action.SET_UNMUTED, _:
+                self.muted = False
+            case Action.SEND_INFO, _:
+                self._send_info()
 
     def _configure(self, command: p.Configure) -> None:
         if command.wake_words_active is not None:
@@ -811,7 +712,7 @@ class SatelliteAgent:
     def _current_state(self) -> p.State:
         if self.muted:
             return "muted"
-        if self._speaking():
+        if self.player.speaking:
             return "responding"
         if self.listening:
             return "listening"
@@ -884,3 +785,28 @@ class SatelliteAgent:
 
 def _nothing(_: object) -> None:
     return None
+
+
+class PreRoll:
+    """The last ``limit`` bytes the microphone heard (whole blocks; 0: none kept), so that a
+    wake word's or a barge-in's listening starts ``pre_roll_ms`` before it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.blocks: deque[bytes] = deque()
+        self._bytes = 0
+
+    def add(self, pcm: bytes) -> None:
+        if not self.limit or not pcm:
+            return
+        self.blocks.append(pcm)
+        self._bytes += len(pcm)
+        while self._bytes - len(self.blocks[0]) >= self.limit:
+            self._bytes -= len(self.blocks.popleft())
+
+    def take(self, pcm: bytes) -> bytes:
+        """The kept audio and ``pcm`` after it (at most ``limit`` before ``pcm``); then empty."""
+        audio = b"".join(self.blocks) + pcm
+        self.blocks.clear()
+        self._bytes = 0
+        return audio[-(self.limit + len(pcm)) :] if self.limit else pcm

@@ -139,10 +139,10 @@ async def run_agent(
 ) -> bool:
     """Runs until SIGINT or SIGTERM (False), or until an update installed a new version that is
     to replace this process (True: the caller re-executes, after everything here has stopped)."""
-    from .agent import SatelliteAgent
     from .announce import Announcer
+    from .build import build_agent
 
-    agent = SatelliteAgent(config, source, sink, show_code=show_code)
+    agent = build_agent(config, source, sink, show_code=show_code)
     if isinstance(source, EchoRoomSource):
         source.hear(agent.playback_tap)
     announcer = (

@@ -68,7 +68,7 @@ class Player:
         self.prebuffer = output_rate * prebuffer_ms // 1000
         self.volume = volume
         self.underruns = 0
-        self._on_finished = on_finished
+        self.on_finished = on_finished  # settable: the agent's, once it is made
         self._loop = loop
         self._lock = threading.Lock()  # read() runs on the audio thread
         self._stream: _Stream | None = None
@@ -82,6 +82,12 @@ class Player:
     def current(self) -> tuple[str, PlayKind] | None:
         stream = self._stream
         return None if stream is None else (stream.stream_id, stream.kind)
+
+    @property
+    def speaking(self) -> bool:
+        """An answer or announcement plays (a chime is not speaking)."""
+        stream = self._stream
+        return stream is not None and stream.kind != "chime"
 
     @property
     def position_ms(self) -> float:
@@ -212,7 +218,7 @@ class Player:
             if self._stream is not stream:
                 return
             self._stream = None
-        if self._on_finished is not None:
-            self._on_finished(
+        if self.on_finished is not None:
+            self.on_finished(
                 stream.stream_id, stream.kind, stream.played * 1000 // self.output_rate
             )
