@@ -4,7 +4,7 @@ says so; ``--pair`` on the satellite opens it again; a second Home Assistant can
 
 A real agent process in file mode (it speaks the code into its output WAV and prints it on its
 stdout, as on a terminal) and real hass. Discovery: the e2e stack has no mDNS (multicast would leave
-loopback), so the test hands the satellite's own advertisement (announce.service_info, with the id
+loopback), so the test hands the satellite's own advertisement (advertiser.service_info, with the id
 from its state directory) to hass's discovery as HA's zeroconf integration does
 (tests/e2e/e2e_zeroconf).
 """
@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from realtime_voice_satellite.agent.announce import service_info
+from realtime_voice_satellite.agent.advertiser import service_info
 from realtime_voice_satellite.agent.identity import ID_FILE
 from realtime_voice_satellite.link.pairing import PairingError, request_code
 

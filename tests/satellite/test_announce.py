@@ -14,7 +14,7 @@ import pytest
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncZeroconf
 
-from realtime_voice_satellite.agent.announce import Announcer, service_info
+from realtime_voice_satellite.agent.advertiser import ZeroconfAdvertiser, service_info
 from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
 from realtime_voice_satellite.agent.cli import run_agent
 from realtime_voice_satellite.agent.config import with_overrides
@@ -25,16 +25,16 @@ from .harness import KEY, Script, config
 
 
 async def test_announcement_resolves_with_its_properties() -> None:
-    announcer = Announcer("Kitchen satellite", 10801, "abc123", interfaces=["127.0.0.1"])
+    advertiser = ZeroconfAdvertiser("Kitchen satellite", 10801, "abc123", interfaces=["127.0.0.1"])
     browser = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
-    await announcer.start()
+    await advertiser.start()
     try:
         info = await browser.async_get_service_info(
-            ZEROCONF_TYPE, announcer.info.name, timeout=3000
+            ZEROCONF_TYPE, advertiser.info.name, timeout=3000
         )
     finally:
         await browser.async_close()
-        await announcer.stop()
+        await advertiser.stop()
     assert info is not None
     assert info.port == 10801
     assert info.parsed_addresses() == ["127.0.0.1"]
@@ -102,7 +102,7 @@ async def test_the_announcement_follows_an_address_change() -> None:
     Home Assistant's zeroconf sees the known id at the new address and updates its entry
     (tests/integration/test_config_flow.py, test_zeroconf_known_satellite_updates_address)."""
     addresses = ["192.168.1.20"]
-    announcer = Announcer(
+    advertiser = ZeroconfAdvertiser(
         "Kitchen satellite",
         10801,
         "abc123",
@@ -111,10 +111,10 @@ async def test_the_announcement_follows_an_address_change() -> None:
         check_interval_s=0.2,
     )
     browser = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
-    await announcer.start()
+    await advertiser.start()
     try:
         info = await browser.async_get_service_info(
-            ZEROCONF_TYPE, announcer.info.name, timeout=3000
+            ZEROCONF_TYPE, advertiser.info.name, timeout=3000
         )
         assert info is not None
         assert info.parsed_addresses() == ["192.168.1.20"]
@@ -123,7 +123,7 @@ async def test_the_announcement_follows_an_address_change() -> None:
             while True:
                 await asyncio.sleep(0.2)
                 info = await browser.async_get_service_info(
-                    ZEROCONF_TYPE, announcer.info.name, timeout=3000
+                    ZEROCONF_TYPE, advertiser.info.name, timeout=3000
                 )
                 if info is not None and info.parsed_addresses() == ["192.168.1.57"]:
                     break
@@ -131,14 +131,14 @@ async def test_the_announcement_follows_an_address_change() -> None:
         assert info.port == 10801
     finally:
         await browser.async_close()
-        await announcer.stop()
+        await advertiser.stop()
 
 
 async def test_no_address_for_a_while_keeps_the_last_announcement() -> None:
     """Between two leases the Pi has no address; the announcement keeps the last one rather than
     announcing none."""
     addresses = ["192.168.1.20"]
-    announcer = Announcer(
+    advertiser = ZeroconfAdvertiser(
         "Kitchen satellite",
         10801,
         "abc123",
@@ -146,10 +146,10 @@ async def test_no_address_for_a_while_keeps_the_last_announcement() -> None:
         addresses=lambda: list(addresses),
         check_interval_s=0.1,
     )
-    await announcer.start()
+    await advertiser.start()
     try:
         addresses.clear()
         await asyncio.sleep(0.5)
-        assert announcer.info.parsed_addresses() == ["192.168.1.20"]
+        assert advertiser.info.parsed_addresses() == ["192.168.1.20"]
     finally:
-        await announcer.stop()
+        await advertiser.stop()

@@ -139,14 +139,14 @@ async def run_agent(
 ) -> bool:
     """Runs until SIGINT or SIGTERM (False), or until an update installed a new version that is
     to replace this process (True: the caller re-executes, after everything here has stopped)."""
-    from .announce import Announcer
+    from .advertiser import ZeroconfAdvertiser
     from .build import build_agent
 
     agent = build_agent(config, source, sink, show_code=show_code)
     if isinstance(source, EchoRoomSource):
         source.hear(agent.playback_tap)
-    announcer = (
-        Announcer(config.name, config.link.port, agent.satellite_id)
+    advertiser = (
+        ZeroconfAdvertiser(config.name, config.link.port, agent.satellite_id)
         if config.zeroconf.enabled
         else None
     )
@@ -156,8 +156,8 @@ async def run_agent(
         loop.add_signal_handler(sig, stop.set)
     await agent.start()
     try:
-        if announcer is not None:
-            await announcer.start()
+        if advertiser is not None:
+            await advertiser.start()
         _LOGGER.info("satellite %r ready on port %s", config.name, agent.server.port)
         waits = [
             asyncio.create_task(stop.wait()),
@@ -169,8 +169,8 @@ async def run_agent(
             for wait in waits:
                 wait.cancel()
     finally:
-        if announcer is not None:
-            await announcer.stop()
+        if advertiser is not None:
+            await advertiser.stop()
         await agent.stop()
     return agent.restart_requested.is_set() and not stop.is_set()
 

@@ -1,9 +1,9 @@
 """Test only (tests/e2e): hands a satellite's advertisement to Home Assistant's discovery as HA's
 zeroconf integration does (``discovery_flow.async_create_flow`` with a ``ZeroconfServiceInfo``).
 
-The e2e stack has no mDNS: HA's zeroconf and the satellite's announcer would multicast on every
+The e2e stack has no mDNS: HA's zeroconf and the satellite's advertiser would multicast on every
 interface, and the stack stays on loopback. The test reads the advertisement the satellite makes
-(its announce.service_info) and calls the service ``e2e_zeroconf.discovered`` with it.
+(its advertiser.service_info) and calls the service ``e2e_zeroconf.discovered`` with it.
 """
 
 from __future__ import annotations

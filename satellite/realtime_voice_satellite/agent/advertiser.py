@@ -1,4 +1,4 @@
-"""Zeroconf (mDNS) announcement: ``<name>._realtime-voice._tcp.local.`` so HA discovers the satellite.
+"""The zeroconf (mDNS) advertisement: ``<name>._realtime-voice._tcp.local.`` so HA discovers the satellite.
 
 TXT properties: ``name``, ``id`` (the stable satellite id), ``version``, ``protocol`` (the link protocol version).
 The addresses are checked every ``check_interval_s`` (30 s): when DHCP gives the Pi another one, the
@@ -53,7 +53,7 @@ def service_info(name: str, port: int, addresses: list[str], satellite_id: str) 
     )
 
 
-class Announcer:
+class ZeroconfAdvertiser:
     """Registers the service while the satellite runs.
 
     Where multicast is unavailable (qemu-user answers setsockopt(IP_MULTICAST_IF) with Errno 92;
