@@ -14,7 +14,7 @@ from pymicro_vad import MicroVad
 
 from realtime_voice_satellite.agent.room import default_room
 from realtime_voice_satellite.agent.voice import VoiceBargeIn
-from realtime_voice_satellite.audio.echo import EchoCanceller
+from realtime_voice_satellite.audio.aec3 import EchoCanceller
 from realtime_voice_satellite.audio.wav import read_wav
 
 RATE = 16_000

@@ -10,13 +10,13 @@ import pyspeex_noise  # noqa: F401 - loaded first, as when HA's pipeline has use
 
 from realtime_voice_satellite.agent.config import AudioConfig
 from realtime_voice_satellite.agent.echo_cancel import echo_cancellation_on
-from realtime_voice_satellite.audio import echo
+from realtime_voice_satellite.audio import aec3
 
 
 def test_the_clash_is_named_and_auto_goes_on_without_it() -> None:
-    echo.unavailable_reason.cache_clear()
+    aec3.unavailable_reason.cache_clear()
     try:
-        reason = echo.unavailable_reason()
+        reason = aec3.unavailable_reason()
         if int(version("pyspeex-noise").split(".")[0]) < 2:
             assert reason is not None
             assert "does not load" in reason
@@ -25,4 +25,4 @@ def test_the_clash_is_named_and_auto_goes_on_without_it() -> None:
         else:
             assert reason is None
     finally:
-        echo.unavailable_reason.cache_clear()
+        aec3.unavailable_reason.cache_clear()

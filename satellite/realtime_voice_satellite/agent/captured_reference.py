@@ -5,7 +5,7 @@ capture worker (:mod:`.capture`) processes a block some time after it was captur
 seconds behind a stall) while the output goes on playing: read then, the played audio would be
 out of step with the block. So the thread that captures a block notes how much had been played
 (:meth:`capture`), the block carries it to the worker (:meth:`add`), and the canceller reads the
-played audio as it was then (:meth:`read`, the :class:`..audio.echo.Reference` interface), in the
+played audio as it was then (:meth:`read`, the :class:`..audio.aec3.Reference` interface), in the
 amounts it needs: the same samples as a canceller that ran at the moment of capture.
 """
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 
-from ..audio import echo
+from ..audio import aec3
 from . import voice
 from .config import AudioConfig, ConfigError
 
@@ -33,7 +33,7 @@ def echo_cancellation_on(audio: AudioConfig) -> bool:
     missing = [
         reason
         for reason in (
-            echo.unavailable_reason(),
+            aec3.unavailable_reason(),
             None if voice.available() else "pymicro-vad is not installed",
         )
         if reason is not None

@@ -193,7 +193,7 @@ class VoiceBargeIn:
     ) -> float | None:
         """Whole 10 ms frames of the microphone, of the cancelled signal and of the reference
         beside them (int16, 16 kHz), and optionally the linear canceller's residual and echo
-        estimates (:class:`~..audio.echo.EchoCanceller`); the speech score when they make a
+        estimates (:class:`~..audio.aec3.EchoCanceller`); the speech score when they make a
         barge-in, else None."""
         heard = None
         for start in range(0, len(cancelled) - FRAME + 1, FRAME):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import soxr
 
-from . import echo, noise
+from . import aec3, noise
 from .highpass import HighPass
 
 _LOGGER = logging.getLogger(__name__)
@@ -222,7 +222,7 @@ class DspChain:
     (speech keeps its band up to 8 kHz) and arrive up to 10 ms later.
 
     ``echo_reference`` turns on echo cancellation (``pywebrtc-audio``'s AEC3, see
-    :mod:`.echo`) on the 16 kHz signal, before noise suppression; the stream is then made from the
+    :mod:`.aec3`) on the 16 kHz signal, before noise suppression; the stream is then made from the
     16 kHz signal, as with noise suppression.
 
     An optional stage that fails (the noise suppressor raising, e.g. a pyspeex-noise whose API
@@ -237,7 +237,7 @@ class DspChain:
         highpass_hz: float = 80.0,
         agc: AgcConfig | None = None,
         noise_suppression: bool = False,
-        echo_reference: echo.Reference | None = None,
+        echo_reference: aec3.Reference | None = None,
     ) -> None:
         if isinstance(input_rate, float) and input_rate.is_integer():
             input_rate = int(input_rate)  # sounddevice reports rates as floats (48000.0)
@@ -256,8 +256,8 @@ class DspChain:
         self.agc_config = agc
         self.noise_suppression = noise_suppression
         self.echo_reference = echo_reference
-        if echo_reference is not None and not echo.available():
-            echo.EchoCanceller(echo_reference)  # raises the error that says what to install
+        if echo_reference is not None and not aec3.available():
+            aec3.EchoCanceller(echo_reference)  # raises the error that says what to install
         self._highpass = HighPass(highpass_hz, input_rate) if highpass_hz > 0 else None
         self.reset()
 
@@ -272,8 +272,8 @@ class DspChain:
                 self._denoise = noise.NoiseSuppressor()
             except Exception as err:
                 self._noise_suppression_failed(err)
-        self.echo: echo.EchoCanceller | None = (
-            None if self.echo_reference is None else echo.EchoCanceller(self.echo_reference)
+        self.echo: aec3.EchoCanceller | None = (
+            None if self.echo_reference is None else aec3.EchoCanceller(self.echo_reference)
         )
         # The stream is made from the 16 kHz signal while noise suppression or echo cancellation
         # is on, and stays so until the next reset if the suppressor fails: no step in the stream.

@@ -1,7 +1,7 @@
 """A linear echo canceller for the voice barge-in to listen to: the microphone minus an estimate
 of the echo, and that estimate's energy, with nothing suppressed.
 
-AEC3 (:mod:`.echo`) is what HA and the wake word hear, but once converged its residual echo
+AEC3 (:mod:`.aec3`) is what HA and the wake word hear, but once converged its residual echo
 suppressor takes the user's speech to about -90 dBFS while the answer plays (docs/performance.md),
 so a voice detector on its output hears the user late or not at all. A linear canceller keeps the
 talker whole, and its own echo estimate says how loud the residual can be: where the residual
