@@ -228,7 +228,7 @@ def test_the_own_voice_guards_share_one_front_end_on_the_answers_audio(tmp_path:
     stop word's guard share one front end there, and find what separate guards find."""
     from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
     from realtime_voice_satellite.agent.build import build_agent
-    from realtime_voice_satellite.agent.echo import OwnVoice
+    from realtime_voice_satellite.agent.own_voice import OwnVoice
     from realtime_voice_satellite.wakeword import WakeWordDetector
 
     from .harness import Script, silence, speech
@@ -343,7 +343,7 @@ def test_microwakeword_wake_and_stop_words_share_one_front_end(tmp_path: Path) -
     answers' audio; each finds its words, and the features are computed once per step."""
     from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
     from realtime_voice_satellite.agent.build import build_agent
-    from realtime_voice_satellite.agent.echo import OwnVoice
+    from realtime_voice_satellite.agent.own_voice import OwnVoice
     from realtime_voice_satellite.agent.hearing import HearingState
     from realtime_voice_satellite.wakeword import WakeWordDetector
     from realtime_voice_satellite.wakeword.microwakeword import MicroWakeWordFrontEnd

@@ -9,7 +9,7 @@ rules (docs/link-protocol.md has the events):
   HA, and only an active wake word at ``barge_in_threshold`` counts: it stops playback
   (``barge_in``, ``playback_stopped`` with ``played_ms``) and starts listening. The raised
   threshold holds for ``echo_guard_ms`` after playback too (the echo of the room and the device
-  buffer). A detection where the answer itself says the wake word is ignored (:mod:`.echo`).
+  buffer). A detection where the answer itself says the wake word is ignored (:mod:`.own_voice`).
 - A stop word (``wake_word.stop_words``, empty by default) is listened for only while the
   satellite speaks: it stops playback (``stop_word``, ``playback_stopped`` with ``played_ms``)
   and the satellite goes idle without listening; HA ends the conversation. The own-voice guard
@@ -54,7 +54,7 @@ from .audio_io import AudioSink, AudioSource, PushSource
 from .capture import CaptureWorker
 from .config import ConfigError, SatelliteConfig
 from .credentials import state_dir, take_pair_request, write_access_key
-from .echo import OwnVoice
+from .own_voice import OwnVoice
 from .errors import RepeatedErrors
 from .hearing import Heard, HearingState, wanted_thresholds
 from .mixer import Mixer

@@ -23,7 +23,7 @@ from .capture import CaptureWorker
 from .captured_reference import CapturedReference
 from .config import ConfigError, SatelliteConfig, WakeWordConfig
 from .credentials import link_certificate, read_access_key, state_dir
-from .echo import OwnVoice
+from .own_voice import OwnVoice
 from .echo_cancel import echo_cancellation_on
 from .hearing import Hearing, HearingState
 from .identity import satellite_id

@@ -8,7 +8,7 @@ which thresholds, depends on the agent's state, which it gets as a :class:`Heari
 block: the event loop owns the state and publishes an immutable copy of it whenever it changes,
 so the worker never reads an object the loop is changing (nor one half changed). The DSP chain,
 the detectors, the VAD and the own-voice guards' detectors belong to this thread alone once the
-worker runs; the loop only keeps what it decides with (the guards' hits, see :mod:`.echo`).
+worker runs; the loop only keeps what it decides with (the guards' hits, see :mod:`.own_voice`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..audio import WAKE_RATE, DspChain, DspFrame
 from ..link.protocol import AUDIO_RATE
 from ..wakeword import Detection
 from ..wakeword.detector import FrontEnd
-from .echo import OwnVoice
+from .own_voice import OwnVoice
 from .voice import VoiceBargeIn
 
 
