@@ -9,7 +9,7 @@ from importlib.metadata import version
 import pyspeex_noise  # noqa: F401 - loaded first, as when HA's pipeline has used it
 
 from realtime_voice_satellite.agent.config import AudioConfig
-from realtime_voice_satellite.agent.echo_cancel import echo_cancellation_on
+from realtime_voice_satellite.agent.echo_mode import echo_cancellation_on
 from realtime_voice_satellite.audio import aec3
 
 

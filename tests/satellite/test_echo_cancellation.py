@@ -140,7 +140,7 @@ def test_echo_cancellation_setting() -> None:
 
 
 def test_auto_is_off_for_an_echo_cancelling_input() -> None:
-    from realtime_voice_satellite.agent.echo_cancel import echo_cancellation_on
+    from realtime_voice_satellite.agent.echo_mode import echo_cancellation_on
 
     audio = config().audio
     assert echo_cancellation_on(audio)

@@ -14,7 +14,7 @@ rules (docs/link-protocol.md has the events):
   satellite speaks: it stops playback (``stop_word``, ``playback_stopped`` with ``played_ms``)
   and the satellite goes idle without listening; HA ends the conversation. The own-voice guard
   holds for it too.
-- Echo cancellation (``audio.echo_cancellation``, :mod:`.echo_cancel`): the microphone signal
+- Echo cancellation (``audio.echo_cancellation``, :mod:`.echo_mode`): the microphone signal
   has the speaker's sound removed (the reference is what the output really took, through
   :class:`.played.PlaybackTap`). The wake word and stop words then hear the cancelled signal, and
   the user's voice alone interrupts an answer (:mod:`.voice`): ``barge_in`` with model

@@ -218,7 +218,7 @@ class AudioConfig:
     )
     volume: float = field(default=1.0, metadata={"check": _number(0, 1)})
     prebuffer_ms: int = field(default=120, metadata={"check": _number(0, 2000, integer=True)})
-    # auto: on unless the input device is an echo-cancelling one (echo_cancel.py); off for
+    # auto: on unless the input device is an echo-cancelling one (echo_mode.py); off for
     # boards with hardware echo cancellation or an OS echo-cancel device
     echo_cancellation: str = field(default="auto", metadata={"check": _switch()})
 
