@@ -343,8 +343,8 @@ def test_microwakeword_wake_and_stop_words_share_one_front_end(tmp_path: Path) -
     answers' audio; each finds its words, and the features are computed once per step."""
     from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
     from realtime_voice_satellite.agent.build import build_agent
-    from realtime_voice_satellite.agent.own_voice import OwnVoice
     from realtime_voice_satellite.agent.hearing import HearingState
+    from realtime_voice_satellite.agent.own_voice import OwnVoice
     from realtime_voice_satellite.wakeword import WakeWordDetector
     from realtime_voice_satellite.wakeword.microwakeword import MicroWakeWordFrontEnd
 

@@ -1,4 +1,4 @@
-"""The satellite's linear echo canceller (audio/linear_echo.py) and the voice barge-in's path on
+"""The satellite's linear echo canceller (audio/linear_aec.py) and the voice barge-in's path on
 it (agent/voice.py, #16): the echo removed, the talker kept whole, the estimate kept through
 double talk, and a talker heard only above what the estimate leaves."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from realtime_voice_satellite.agent.voice import VoiceBargeIn
-from realtime_voice_satellite.audio.linear_echo import FRAME, LinearEchoCanceller
+from realtime_voice_satellite.audio.linear_aec import FRAME, LinearEchoCanceller
 
 RATE = 16_000
 

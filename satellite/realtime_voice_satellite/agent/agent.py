@@ -54,10 +54,10 @@ from .audio_io import AudioSink, AudioSource, PushSource
 from .capture import CaptureWorker
 from .config import ConfigError, SatelliteConfig
 from .credentials import state_dir, take_pair_request, write_access_key
-from .own_voice import OwnVoice
 from .errors import RepeatedErrors
 from .hearing import Heard, HearingState, wanted_thresholds
 from .mixer import Mixer
+from .own_voice import OwnVoice
 from .playback import Player, Stopped
 from .played import PlaybackTap
 from .spoken_code import spoken_code

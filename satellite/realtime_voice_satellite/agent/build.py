@@ -23,11 +23,11 @@ from .capture import CaptureWorker
 from .captured_reference import CapturedReference
 from .config import ConfigError, SatelliteConfig, WakeWordConfig
 from .credentials import link_certificate, read_access_key, state_dir
-from .own_voice import OwnVoice
 from .echo_mode import echo_cancellation_on
 from .hearing import Hearing, HearingState
 from .identity import satellite_id
 from .mixer import Mixer
+from .own_voice import OwnVoice
 from .playback import Player
 from .played import PlaybackTap
 from .sounds import load_chime

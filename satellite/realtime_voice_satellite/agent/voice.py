@@ -15,7 +15,7 @@ is either of:
   (whose score takes 100-300 ms to rise, and some voices it barely scores) says speech.
 
 - ``linear_frames`` frames in a row where the linear canceller's residual (:mod:`..audio.
-  linear_echo`, which keeps the talker whole) is ``linear_db`` or more above the residual its
+  linear_aec`, which keeps the talker whole) is ``linear_db`` or more above the residual its
   echo estimate leaves (the estimate over the echo removal it has reached, plus a floor at
   ``linear_floor_dbfs``) and at ``linear_dbfs`` or louder: the echo cannot explain it. This
   is the fast path (docs/performance.md: the user is heard in 200-300 ms where AEC3's leaks

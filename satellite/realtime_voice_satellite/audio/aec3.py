@@ -5,7 +5,7 @@ The reference is what the speaker played (:class:`Reference`, e.g. the satellite
 of microphone. AEC3 finds the delay between the two itself (its estimator covers a few hundred
 ms), so the reference only has to lead the echo, never lag it.
 
-Beside AEC3 a linear canceller (:mod:`.linear_echo`) runs on the same frames: its residual and
+Beside AEC3 a linear canceller (:mod:`.linear_aec`) runs on the same frames: its residual and
 its echo estimate's energy (``linear``, ``echo_estimates``) are what the voice barge-in listens
 to, since AEC3's suppressor hides the user while the answer plays.
 
@@ -25,7 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .linear_echo import LinearEchoCanceller
+from .linear_aec import LinearEchoCanceller
 
 RATE = 16_000
 FRAME = 160  # 10 ms at 16 kHz
