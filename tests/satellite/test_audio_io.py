@@ -25,7 +25,7 @@ from realtime_voice_satellite.agent.audio_io import (
     WavFileSink,
     WavFileSource,
 )
-from realtime_voice_satellite.agent.playback import Player
+from realtime_voice_satellite.agent.player import Player
 from realtime_voice_satellite.audio import write_wav
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from realtime_voice_satellite.agent.mixer import DUCK_GAIN, Mixer
-from realtime_voice_satellite.agent.playback import Player
+from realtime_voice_satellite.agent.player import Player
 from tests.helpers import audio
 
 RATE = 24_000

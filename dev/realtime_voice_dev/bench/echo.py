@@ -41,8 +41,8 @@ import numpy as np
 import soxr
 
 from realtime_voice_satellite.agent.mixer import Mixer
-from realtime_voice_satellite.agent.playback import Player
 from realtime_voice_satellite.agent.played import PlaybackTap
+from realtime_voice_satellite.agent.player import Player
 from realtime_voice_satellite.agent.room import Convolver, default_room
 from realtime_voice_satellite.agent.voice import VoiceBargeIn
 from realtime_voice_satellite.audio import DspChain, read_wav

@@ -58,8 +58,8 @@ from .errors import RepeatedErrors
 from .hearing import Heard, HearingState, wanted_thresholds
 from .mixer import Mixer
 from .own_voice import OwnVoice
-from .playback import Player, Stopped
 from .played import PlaybackTap
+from .player import Player, Stopped
 from .spoken_code import spoken_code
 from .states import Action, Facts, Trigger, decide
 from .updater import Installer, UpdateError

@@ -28,8 +28,8 @@ from .hearing import Hearing, HearingState
 from .identity import satellite_id
 from .mixer import Mixer
 from .own_voice import OwnVoice
-from .playback import Player
 from .played import PlaybackTap
+from .player import Player
 from .sounds import load_chime
 from .voice import VoiceBargeIn
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .playback import Player
+from .player import Player
 
 DUCK_GAIN = 0.15  # about -16 dB: the music stays audible, speech is clear over it
 RAMP_MS = 150
