@@ -34,6 +34,7 @@ from .config import ConfigError, SatelliteConfig, load_config
 from .credentials import (
     private_dir,
     request_pairing,
+    show_access_key,
     state_dir,
     stored_access_key,
     write_access_key,
@@ -94,17 +95,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     setup.add_argument(
         "--overwrite", action="store_true", help="replace an existing --config without asking"
-    )
-
-
-def show_access_key(key: str, config: SatelliteConfig, *, new: bool) -> None:
-    """On the terminal only (stdout), never in the log."""
-    what = "A new access key was made" if new else "The access key"
-    print(
-        f"{what} for satellite {config.name!r} (kept in {state_dir(config)}/access_key).\n"
-        f"Enter it in Home Assistant (Realtime Voice, field 'access key'); it is shown only now:\n\n"
-        f"    {key}\n",
-        flush=True,
     )
 
 

@@ -119,3 +119,14 @@ def link_certificate(config: SatelliteConfig) -> LinkCertificate:
         return ensure_certificate(state_dir(config), config.name)
     except CertificateError as err:
         raise ConfigError(str(err)) from None
+
+
+def show_access_key(key: str, config: SatelliteConfig, *, new: bool) -> None:
+    """On the terminal only (stdout), never in the log."""
+    what = "A new access key was made" if new else "The access key"
+    print(
+        f"{what} for satellite {config.name!r} (kept in {state_dir(config)}/access_key).\n"
+        f"Enter it in Home Assistant (Realtime Voice, field 'access key'); it is shown only now:\n\n"
+        f"    {key}\n",
+        flush=True,
+    )

@@ -23,7 +23,7 @@ import yaml
 
 from .audio_io import AudioDeviceError
 from .config import RETIRED, ConfigError, load_config, parse_config
-from .credentials import stored_access_key
+from .credentials import show_access_key, stored_access_key
 from .devices import (
     Device,
     check_rate,
@@ -312,8 +312,6 @@ def run_setup(options: Options) -> int:
         print(f"realtime-voice satellite --setup: cannot write {path}: {err.strerror}")
         return 1
     print(f"\nWrote {path}.")
-
-    from .cli import show_access_key  # the agent's own way; cli imports this module
 
     if (keep.get("link") or {}).get("access_key"):
         print(f"The access key is the one in {path} (link.access_key).")
