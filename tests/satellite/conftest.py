@@ -31,7 +31,7 @@ def _state_directory(state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _no_installed_service(state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Not this machine's satellite service, nor the user who ran sudo: --setup's guard against
-    root (setup.py) sees what a test gives it, also when the tests run with sudo on a Pi."""
+    root (setup/guided.py) sees what a test gives it, also when the tests run with sudo on a Pi."""
     monkeypatch.setattr(service, "UNIT_FILE", state_dir / "not-installed.service")
     monkeypatch.delenv("SUDO_USER", raising=False)
 

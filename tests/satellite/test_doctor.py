@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from realtime_voice_satellite import platforms
-from realtime_voice_satellite.agent import doctor
-from realtime_voice_satellite.agent.doctor import Context, run_doctor
 from realtime_voice_satellite.cli import main
+from realtime_voice_satellite.setup import doctor
+from realtime_voice_satellite.setup.doctor import Context, run_doctor
 from tests.helpers.network import free_port
 
 from . import fake_sounddevice as fake
@@ -349,7 +349,7 @@ def test_no_access_to_the_sound_devices_says_what_to_do(
     (snd / "controlC0").chmod(0o660)
     code = (
         "from pathlib import Path\n"
-        "from realtime_voice_satellite.agent.doctor import Context, check_sound_permission\n"
+        "from realtime_voice_satellite.setup.doctor import Context, check_sound_permission\n"
         f"print(check_sound_permission(Context(Path('x'), snd_dir=Path('{snd}'))).line())\n"
     )
     result = subprocess.run(
@@ -380,7 +380,7 @@ def test_a_state_directory_that_cannot_be_written(tmp_path: Path) -> None:
     config.write_text(f"link: {{state_dir: {locked}/state}}\n")
     code = (
         "from pathlib import Path\n"
-        "from realtime_voice_satellite.agent.doctor import Context, check_state_dir\n"
+        "from realtime_voice_satellite.setup.doctor import Context, check_state_dir\n"
         f"context = Context(Path('{config}'))\n"
         "context.load()\n"
         "print(check_state_dir(context).line())\n"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from realtime_voice_satellite.agent import doctor
 from realtime_voice_satellite.cli import build_parser
+from realtime_voice_satellite.setup import doctor
 
 from . import fake_sounddevice as fake
 

@@ -117,7 +117,7 @@ def test_the_services_state_directory_is_used_when_it_is_there(
     """install-satellite --service made /var/lib/realtime-voice for the user: the config names it,
     so that a key made there (pairing, --new-access-key) is where the service (StateDirectory=)
     looks, not next to the config."""
-    from realtime_voice_satellite.agent import setup as setup_module
+    from realtime_voice_satellite.setup import guided as setup_module
 
     monkeypatch.delenv("STATE_DIRECTORY")
     service_state = tmp_path / "var-lib-realtime-voice"

@@ -6,7 +6,8 @@ which it speaks (and prints on a terminal, or with ``--output-wav``), and the us
 ``--pair`` asks the running satellite (or its next start) to open pairing mode again.
 ``--new-access-key`` makes a new access key in the state directory, prints it once and exits (for a
 satellite without a speaker: the key is typed into Home Assistant). ``--setup`` is the guided
-first start that writes FILE (setup.py); ``--doctor`` checks this machine and FILE (doctor.py).
+first start that writes FILE (setup/guided.py); ``--doctor`` checks this machine and FILE
+(setup/doctor.py).
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ async def run_agent(
 
 def run(args: argparse.Namespace) -> int:
     if args.doctor:
-        from .doctor import Context, run_doctor
+        from ..setup.doctor import Context, run_doctor
 
         return run_doctor(Context(args.config))
     setup_only = [
@@ -179,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"realtime-voice satellite: {', '.join(setup_only)} go with --setup", file=sys.stderr)
         return 2
     if args.setup:
-        from .setup import Options, run_setup
+        from ..setup.guided import Options, run_setup
 
         return run_setup(
             Options(

@@ -21,9 +21,11 @@ from typing import Any
 
 import yaml
 
-from .audio_io import AudioDeviceError
-from .config import RETIRED, ConfigError, load_config, parse_config
-from .credentials import show_access_key, stored_access_key
+from ..agent.audio_io import AudioDeviceError
+from ..agent.config import RETIRED, ConfigError, load_config, parse_config
+from ..agent.credentials import show_access_key, stored_access_key
+from ..agent.portaudio import explain
+from ..agent.service import SERVICE, executable, service_user, sudo_user
 from .devices import (
     Device,
     check_rate,
@@ -34,8 +36,6 @@ from .devices import (
     play_tone,
     record,
 )
-from .portaudio import explain
-from .service import SERVICE, executable, service_user, sudo_user
 
 # The integration's name in Home Assistant (custom_components/realtime_voice/manifest.json).
 INTEGRATION = "Realtime Voice Satellite"

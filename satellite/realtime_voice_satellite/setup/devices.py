@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from . import audio_io
-from .audio_io import AudioDeviceError
-from .portaudio import explain
+from ..agent import audio_io
+from ..agent.audio_io import AudioDeviceError
+from ..agent.portaudio import explain
 
 SILENCE_DBFS = -60.0  # a peak below this in ~2 s of a room: the microphone hears nothing
 CLIPPING_DBFS = -0.1  # a peak above this: the input is too loud (or a fault)

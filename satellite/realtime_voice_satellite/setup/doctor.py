@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import platforms
+from ..agent.audio_io import AudioDeviceError
+from ..agent.config import ConfigError, SatelliteConfig, load_config
+from ..agent.credentials import state_dir
+from ..agent.service import SERVICE, executable
 from ..wakeword import WakeWordDetector, WakeWordError
-from .audio_io import AudioDeviceError
-from .config import ConfigError, SatelliteConfig, load_config
-from .credentials import state_dir
 from .devices import Device, check_rate, find_device, import_sounddevice, list_devices, try_open
-from .service import SERVICE, executable
 
 # A clock before this is certainly wrong (a Pi without a real-time clock starts at its last
 # shutdown, or in 1970): TLS certificates are then "not yet valid".
