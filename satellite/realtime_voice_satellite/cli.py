@@ -21,8 +21,11 @@ ENTRY_POINT_GROUP = "realtime_voice.commands"
 
 # name -> (module relative to this package, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "wakeword": (".wakeword.cli", "run a WAV file through the satellite's DSP and wake-word chain"),
-    "satellite": (".agent.cli", "run the satellite agent"),
+    "wakeword": (
+        ".commands.wakeword",
+        "run a WAV file through the satellite's DSP and wake-word chain",
+    ),
+    "satellite": (".commands.satellite", "run the satellite agent"),
 }
 
 

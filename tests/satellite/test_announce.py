@@ -16,8 +16,8 @@ from zeroconf.asyncio import AsyncZeroconf
 
 from realtime_voice_satellite.agent.advertiser import ZeroconfAdvertiser, service_info
 from realtime_voice_satellite.agent.audio_io import WavFileSink, WavFileSource
-from realtime_voice_satellite.agent.cli import run_agent
 from realtime_voice_satellite.agent.config import with_overrides
+from realtime_voice_satellite.commands.satellite import run_agent
 from realtime_voice_satellite.link import LinkConnectionError, SatelliteLinkClient
 from realtime_voice_satellite.link.protocol import PROTOCOL_VERSION, ZEROCONF_TYPE
 

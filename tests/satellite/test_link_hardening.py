@@ -19,7 +19,6 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from realtime_voice_satellite.agent.cli import configure_logging
 from realtime_voice_satellite.agent.config import parse_config
 from realtime_voice_satellite.agent.credentials import (
     link_certificate,
@@ -29,6 +28,7 @@ from realtime_voice_satellite.agent.credentials import (
 )
 from realtime_voice_satellite.agent.identity import satellite_id
 from realtime_voice_satellite.audio import write_wav
+from realtime_voice_satellite.commands.satellite import configure_logging
 from realtime_voice_satellite.link import LinkCertificate, SatelliteLinkServer
 from realtime_voice_satellite.link import protocol as p
 from realtime_voice_satellite.link.limits import AuthBackoff

@@ -156,7 +156,7 @@ class SatelliteAgent:
         self._outbox: asyncio.Queue[p.Message | bytes] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         # Updating itself when HA asks (updater.py): the installer, the install under way, and
-        # what tells the runner (cli.run_agent) to stop and re-execute the new version.
+        # what tells the runner (commands/satellite.py, run_agent) to stop and re-execute the new version.
         self.installer = Installer()
         self._update_task: asyncio.Task[None] | None = None
         self.restart_requested = asyncio.Event()

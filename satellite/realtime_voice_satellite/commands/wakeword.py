@@ -53,8 +53,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..audio import AgcConfig, DspChain, WavError, read_wav
-    from .detector import WakeWordDetector
-    from .engine import WakeWordError
+    from ..wakeword.detector import WakeWordDetector
+    from ..wakeword.engine import WakeWordError
 
     try:
         samples, rate = read_wav(args.input)

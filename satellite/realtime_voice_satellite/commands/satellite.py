@@ -20,9 +20,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ..audio.wav import WavError
-from ..wakeword import WakeWordError
-from .audio_io import (
+from ..agent.audio_io import (
     AudioDeviceError,
     AudioSink,
     AudioSource,
@@ -31,8 +29,8 @@ from .audio_io import (
     WavFileSink,
     WavFileSource,
 )
-from .config import ConfigError, SatelliteConfig, load_config
-from .credentials import (
+from ..agent.config import ConfigError, SatelliteConfig, load_config
+from ..agent.credentials import (
     private_dir,
     request_pairing,
     show_access_key,
@@ -40,8 +38,10 @@ from .credentials import (
     stored_access_key,
     write_access_key,
 )
-from .room import EchoRoomSource, load_impulse_response
-from .updater import restart_in_place
+from ..agent.room import EchoRoomSource, load_impulse_response
+from ..agent.updater import restart_in_place
+from ..audio.wav import WavError
+from ..wakeword import WakeWordError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -130,8 +130,8 @@ async def run_agent(
 ) -> bool:
     """Runs until SIGINT or SIGTERM (False), or until an update installed a new version that is
     to replace this process (True: the caller re-executes, after everything here has stopped)."""
-    from .advertiser import ZeroconfAdvertiser
-    from .build import build_agent
+    from ..agent.advertiser import ZeroconfAdvertiser
+    from ..agent.build import build_agent
 
     agent = build_agent(config, source, sink, show_code=show_code)
     if isinstance(source, EchoRoomSource):
