@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from realtime_voice_core.realtime.connection import Link
+from realtime_voice_core.realtime.connection import RealtimeSocket
 from realtime_voice_core.realtime.session import RealtimeSession
 from realtime_voice_core.realtime.settings import RealtimeSettings, SessionDescription
 
@@ -77,7 +77,7 @@ async def _measure() -> dict[str, tuple[float, float]]:
 
             raw_send_ns = await _time_async(raw_send)
         ws = await connect(url, compression=None)
-        link = Link(ws, "ga", "gpt-realtime")
+        link = RealtimeSocket(ws, "ga", "gpt-realtime")
         session = RealtimeSession(
             RealtimeSettings(api_key="bench", url=url),
             SessionDescription(),

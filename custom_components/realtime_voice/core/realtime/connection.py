@@ -127,8 +127,9 @@ def error_from_server(
     return ProtocolError(f"The endpoint reported an error: {text}", code=code or error.type)
 
 
-class Link:
-    """A configured connection: sends client events and hands raw frames to its owner."""
+class RealtimeSocket:
+    """The WebSocket to the Realtime endpoint, configured: sends client events and hands raw
+    frames to its owner (not the satellite link, core/link)."""
 
     def __init__(self, ws: ClientConnection, interface: Interface, model: str) -> None:
         self.ws = ws
@@ -149,7 +150,7 @@ async def establish(
     interface: Interface,
     description: SessionDescription,
     voice: str,
-) -> tuple[Link, float]:
+) -> tuple[RealtimeSocket, float]:
     """Connect, wait for ``session.created``, configure, wait for ``session.updated``.
 
     Returns the link and the time that took in ms; raises the typed errors of ``errors.py``.
@@ -182,7 +183,7 @@ async def establish(
         raise RealtimeConnectionError(
             f"Cannot connect to {redact(url)}: {type(err).__name__}: {err}"
         ) from None
-    link = Link(ws, interface, model)
+    link = RealtimeSocket(ws, interface, model)
     try:
         async with asyncio.timeout(settings.connect_timeout):
             await _until(link, protocol.SessionCreated, voice)
@@ -199,7 +200,7 @@ async def establish(
     return link, (time.monotonic() - started) * 1000
 
 
-async def _until(link: Link, wanted: type, voice: str) -> None:
+async def _until(link: RealtimeSocket, wanted: type, voice: str) -> None:
     """Read events until one of type ``wanted``; an error event or a close raises."""
     while True:
         try:

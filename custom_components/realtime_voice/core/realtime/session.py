@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from ..backoff import backoff_delays
 from . import events as ev
 from . import protocol
-from .connection import Link, error_from_server, establish
+from .connection import RealtimeSocket, error_from_server, establish
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -84,7 +84,7 @@ class RealtimeSession:
         settings: RealtimeSettings,
         description: SessionDescription,
         *,
-        link: Link,
+        link: RealtimeSocket,
         requested_model: str,
         voice: str,
         connect_ms: float,
@@ -99,7 +99,7 @@ class RealtimeSession:
         self.fallback = fallback
         self.metrics = SessionMetrics(connect_ms=connect_ms, fallbacks=1 if fallback else 0)
         self._queue: asyncio.Queue[ev.RealtimeEvent] = asyncio.Queue()
-        self._link: Link | None = None
+        self._link: RealtimeSocket | None = None
         self._link_started = 0.0
         self._connected = asyncio.Event()
         self._idle = asyncio.Event()
@@ -245,7 +245,7 @@ class RealtimeSession:
 
     # -- connections ---------------------------------------------------------------------------
 
-    def _attach(self, link: Link) -> None:
+    def _attach(self, link: RealtimeSocket) -> None:
         self._link = link
         self._link_started = time.monotonic()
         self._connected.set()
@@ -253,7 +253,7 @@ class RealtimeSession:
         self._readers.add(task)
         task.add_done_callback(self._readers.discard)
 
-    async def _connect(self, turns: list[_Turn]) -> Link:
+    async def _connect(self, turns: list[_Turn]) -> RealtimeSocket:
         link, _ms = await establish(
             self._settings,
             model=self._requested_model,
@@ -275,7 +275,7 @@ class RealtimeSession:
             raise RealtimeConnectionError("The new connection closed while restoring") from None
         return link
 
-    async def _recreate(self, link: Link, turn: _Turn) -> None:
+    async def _recreate(self, link: RealtimeSocket, turn: _Turn) -> None:
         match turn.kind:
             case "user":
                 event = protocol.user_text(turn.text)
@@ -312,7 +312,7 @@ class RealtimeSession:
         except ConnectionClosed:
             raise RealtimeConnectionError("The connection dropped; reconnecting") from None
 
-    async def _read(self, link: Link) -> None:
+    async def _read(self, link: RealtimeSocket) -> None:
         reason = "connection closed"
         try:
             async for frame in link.ws:
@@ -334,7 +334,7 @@ class RealtimeSession:
         self._abandon_responses("failed", "connection_lost")
         self._recovery = asyncio.create_task(self._recover(reason, old))
 
-    async def _recover(self, reason: str, old: Link | None) -> None:
+    async def _recover(self, reason: str, old: RealtimeSocket | None) -> None:
         if old is not None:
             with contextlib.suppress(Exception):
                 await old.close()
@@ -467,7 +467,7 @@ class RealtimeSession:
             self._logged_types.add(key)
             _LOGGER.warning(message + " (logged once per event type)", *args)
 
-    def _on_frame(self, frame: str | bytes, link: Link) -> None:
+    def _on_frame(self, frame: str | bytes, link: RealtimeSocket) -> None:
         if isinstance(frame, bytes):
             self.metrics.malformed_events += 1
             self._log_once("<binary>", "Skipping a binary frame of %d bytes", len(frame))
@@ -487,7 +487,7 @@ class RealtimeSession:
         for item in items:
             self._apply(item, link)
 
-    def _apply(self, item: ev.RealtimeEvent | protocol.Fact, link: Link) -> None:
+    def _apply(self, item: ev.RealtimeEvent | protocol.Fact, link: RealtimeSocket) -> None:
         now = time.monotonic()
         match item:
             case protocol.ServerError():
@@ -556,7 +556,7 @@ class RealtimeSession:
                 self._turns[item.item_id] = _Turn("user", item.text)
         self._emit(item)
 
-    def _on_error(self, error: protocol.ServerError, link: Link) -> None:
+    def _on_error(self, error: protocol.ServerError, link: RealtimeSocket) -> None:
         typed = error_from_server(
             error, model=self.model, voice=self.voice, interface=self.interface
         )
