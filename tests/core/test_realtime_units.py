@@ -19,7 +19,7 @@ from realtime_voice_core.realtime import (
     cost_for_model,
     cost_usd,
     lookup,
-    protocol,
+    wire,
 )
 from realtime_voice_core.realtime.connection import auth_headers, endpoint_url
 from realtime_voice_core.realtime.voices import choose_voice, voice_after_rejection
@@ -220,7 +220,7 @@ SEMANTIC = SessionDescription(
 def test_session_update_is_valid_for_each_interface(
     interface: str, description: SessionDescription
 ) -> None:
-    event = protocol.session_update(interface, description, "alloy")
+    event = wire.session_update(interface, description, "alloy")
     assert validate(interface, "client", event) == []
     session = event["session"]
     if interface == "ga":
@@ -240,30 +240,30 @@ def test_session_update_is_valid_for_each_interface(
 @pytest.mark.parametrize("interface", ["ga", "beta"])
 def test_every_client_event_is_valid(interface: str) -> None:
     events = [
-        json.loads(protocol.append_audio(bytes(960))),
-        protocol.commit_audio(),
-        protocol.clear_audio(),
-        protocol.user_text("hello"),
-        protocol.assistant_text(interface, "hi there"),
-        protocol.function_call_item("call_1", "set_timer", '{"minutes": 5}'),
-        protocol.function_output("call_1", '{"ok": true}'),
-        protocol.response_create(interface, None, False),
-        protocol.response_create(interface, "Say: hello", True),
-        protocol.response_cancel(),
-        protocol.truncate("item_1", 0, 1200),
-        protocol.delete_item("item_1"),
+        json.loads(wire.append_audio(bytes(960))),
+        wire.commit_audio(),
+        wire.clear_audio(),
+        wire.user_text("hello"),
+        wire.assistant_text(interface, "hi there"),
+        wire.function_call_item("call_1", "set_timer", '{"minutes": 5}'),
+        wire.function_output("call_1", '{"ok": true}'),
+        wire.response_create(interface, None, False),
+        wire.response_create(interface, "Say: hello", True),
+        wire.response_cancel(),
+        wire.truncate("item_1", 0, 1200),
+        wire.delete_item("item_1"),
     ]
     for event in events:
         assert validate(interface, "client", event) == [], event["type"]
 
 
 def test_malformed_and_unknown_server_events_raise_the_right_error() -> None:
-    with pytest.raises(protocol.MalformedEventError):
-        protocol.parse_server_event("ga", {"type": "response.output_audio.delta"})
-    with pytest.raises(protocol.MalformedEventError):
-        protocol.parse_server_event("ga", ["not", "an", "object"])
-    with pytest.raises(protocol.UnknownEventError):
-        protocol.parse_server_event("ga", {"type": "brand.new.event"})
-    with pytest.raises(protocol.UnknownEventError):
-        protocol.parse_server_event("beta", {"type": "response.output_audio.delta"})
-    assert protocol.parse_server_event("ga", {"type": "rate_limits.updated"}) == []
+    with pytest.raises(wire.MalformedEventError):
+        wire.parse_server_event("ga", {"type": "response.output_audio.delta"})
+    with pytest.raises(wire.MalformedEventError):
+        wire.parse_server_event("ga", ["not", "an", "object"])
+    with pytest.raises(wire.UnknownEventError):
+        wire.parse_server_event("ga", {"type": "brand.new.event"})
+    with pytest.raises(wire.UnknownEventError):
+        wire.parse_server_event("beta", {"type": "response.output_audio.delta"})
+    assert wire.parse_server_event("ga", {"type": "rate_limits.updated"}) == []

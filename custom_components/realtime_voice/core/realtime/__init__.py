@@ -1,7 +1,7 @@
 """Realtime core: WebSocket client and model compatibility layer (no homeassistant imports).
 
 Public API (everything below is re-exported here; raw GA/beta event names never leave
-``protocol.py``):
+``wire.py``):
 
 Settings and description
     ``RealtimeSettings(api_key, url=DEFAULT_URL, model_selection="auto"|"new"|"legacy",

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from . import protocol
+from . import wire
 from .errors import (
     AuthenticationError,
     InterfaceUnsupportedError,
@@ -99,7 +99,7 @@ def redact(url: str) -> str:
 
 
 def error_from_server(
-    error: protocol.ServerError, *, model: str, voice: str, interface: Interface
+    error: wire.ServerError, *, model: str, voice: str, interface: Interface
 ) -> RealtimeError:
     """Map an ``error`` event to the typed error the compatibility layer acts on."""
     code = error.code or ""
@@ -186,9 +186,9 @@ async def establish(
     link = RealtimeSocket(ws, interface, model)
     try:
         async with asyncio.timeout(settings.connect_timeout):
-            await _until(link, protocol.SessionCreated, voice)
-            await link.send(protocol.session_update(interface, description, voice))
-            await _until(link, protocol.SessionUpdated, voice)
+            await _until(link, wire.SessionCreated, voice)
+            await link.send(wire.session_update(interface, description, voice))
+            await _until(link, wire.SessionUpdated, voice)
     except TimeoutError:
         await ws.close()
         raise RealtimeConnectionError(
@@ -208,12 +208,12 @@ async def _until(link: RealtimeSocket, wanted: type, voice: str) -> None:
         except ConnectionClosed as err:
             raise _closed_error(err, link.model) from None
         try:
-            facts = protocol.parse_server_event(link.interface, json.loads(frame))
-        except (ValueError, protocol.UnknownEventError) as err:
+            facts = wire.parse_server_event(link.interface, json.loads(frame))
+        except (ValueError, wire.UnknownEventError) as err:
             _LOGGER.debug("Skipping an unexpected event during the handshake: %s", err)
             continue
         for fact in facts:
-            if isinstance(fact, protocol.ServerError):
+            if isinstance(fact, wire.ServerError):
                 raise error_from_server(
                     fact, model=link.model, voice=voice, interface=link.interface
                 )

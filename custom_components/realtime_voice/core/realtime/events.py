@@ -1,6 +1,6 @@
 """The internal event vocabulary: what a ``RealtimeSession`` yields, the same for GA and beta.
 
-The raw GA and beta event names never leave the translation module (``protocol.py``).
+The raw GA and beta event names never leave the translation module (``wire.py``).
 """
 
 from __future__ import annotations

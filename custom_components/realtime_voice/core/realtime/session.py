@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ..backoff import backoff_delays
 from . import events as ev
-from . import protocol
+from . import wire
 from .connection import RealtimeSocket, error_from_server, establish
 from .errors import (
     AuthenticationError,
@@ -143,7 +143,7 @@ class RealtimeSession:
             self.metrics.audio_frames_dropped += 1
             return
         try:
-            await link.send(protocol.append_audio(pcm16_24k))
+            await link.send(wire.append_audio(pcm16_24k))
         except ConnectionClosed:
             self.metrics.audio_frames_dropped += 1
             return
@@ -152,17 +152,17 @@ class RealtimeSession:
     async def commit_audio(self) -> None:
         """Push-to-talk: the user finished speaking; the buffer becomes a conversation item."""
         self._turn_end = time.monotonic()
-        await self._send(protocol.commit_audio())
+        await self._send(wire.commit_audio())
 
     async def clear_audio(self) -> None:
         if self.reconnecting:
             return  # the new connection starts with an empty buffer
-        await self._send(protocol.clear_audio())
+        await self._send(wire.clear_audio())
 
     async def add_user_text(self, text: str) -> None:
         item_id = _item_id()
         self._turns[item_id] = _Turn("user", text)
-        event = protocol.user_text(text)
+        event = wire.user_text(text)
         event["item"]["id"] = item_id
         await self._send(event)
 
@@ -171,7 +171,7 @@ class RealtimeSession:
         with ``send_function_output``, follows it."""
         item_id = _item_id()
         self._turns[item_id] = _Turn("call", arguments, call_id=call_id, name=name)
-        event = protocol.function_call_item(call_id, name, arguments)
+        event = wire.function_call_item(call_id, name, arguments)
         event["item"]["id"] = item_id
         await self._send(event)
 
@@ -180,7 +180,7 @@ class RealtimeSession:
     ) -> None:
         """Ask for a response; ``out_of_band`` ones (announcements) do not enter the conversation."""
         self._turn_end = time.monotonic()
-        await self._send(protocol.response_create(self.interface, instructions, out_of_band))
+        await self._send(wire.response_create(self.interface, instructions, out_of_band))
 
     async def send_function_output(
         self, call_id: str, output_json: str, *, respond: bool = True, failed: bool = False
@@ -197,7 +197,7 @@ class RealtimeSession:
             self.metrics.function_call_failures += 1
         item_id = _item_id()
         self._turns[item_id] = _Turn("output", output_json, call_id=call_id)
-        event = protocol.function_output(call_id, output_json)
+        event = wire.function_output(call_id, output_json)
         event["item"]["id"] = item_id
         await self._send(event)
         if respond:
@@ -206,18 +206,18 @@ class RealtimeSession:
     async def cancel_response(self) -> None:
         if self.reconnecting:
             return  # the drop ended every response (ResponseDone "failed", "connection_lost")
-        await self._send(protocol.response_cancel())
+        await self._send(wire.response_cancel())
 
     async def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         """Barge-in: the user heard only ``audio_end_ms`` of that item; the rest is dropped."""
         if self.reconnecting:
             return  # item ids are per connection: that item is gone with it
-        await self._send(protocol.truncate(item_id, content_index, audio_end_ms))
+        await self._send(wire.truncate(item_id, content_index, audio_end_ms))
 
     async def update(self, description: SessionDescription) -> None:
         """Change instructions, tools, turn detection... (kept across reconnects)."""
         self._description = description
-        await self._send(protocol.session_update(self.interface, description, self.voice))
+        await self._send(wire.session_update(self.interface, description, self.voice))
 
     async def reset_conversation(self, description: SessionDescription | None = None) -> None:
         """A fresh conversation without the previous context, on a new connection (configured
@@ -278,13 +278,13 @@ class RealtimeSession:
     async def _recreate(self, link: RealtimeSocket, turn: _Turn) -> None:
         match turn.kind:
             case "user":
-                event = protocol.user_text(turn.text)
+                event = wire.user_text(turn.text)
             case "assistant":
-                event = protocol.assistant_text(self.interface, turn.text)
+                event = wire.assistant_text(self.interface, turn.text)
             case "call":
-                event = protocol.function_call_item(turn.call_id, turn.name, turn.text)
+                event = wire.function_call_item(turn.call_id, turn.name, turn.text)
             case "output":
-                event = protocol.function_output(turn.call_id, turn.text)
+                event = wire.function_output(turn.call_id, turn.text)
         item_id = _item_id()
         event["item"]["id"] = item_id
         self._turns[item_id] = turn
@@ -475,8 +475,8 @@ class RealtimeSession:
         data: Any = None
         try:
             data = json.loads(frame)
-            items = protocol.parse_server_event(link.interface, data)
-        except protocol.UnknownEventError as err:
+            items = wire.parse_server_event(link.interface, data)
+        except wire.UnknownEventError as err:
             self._log_once(f"unknown:{err}", "Skipping unknown server event %s", err)
             return
         except ValueError as err:
@@ -487,34 +487,34 @@ class RealtimeSession:
         for item in items:
             self._apply(item, link)
 
-    def _apply(self, item: ev.RealtimeEvent | protocol.Fact, link: RealtimeSocket) -> None:
+    def _apply(self, item: ev.RealtimeEvent | wire.Fact, link: RealtimeSocket) -> None:
         now = time.monotonic()
         match item:
-            case protocol.ServerError():
+            case wire.ServerError():
                 self._on_error(item, link)
                 return
-            case protocol.SessionCreated() | protocol.SessionUpdated():
+            case wire.SessionCreated() | wire.SessionUpdated():
                 return
-            case protocol.ItemAdded(item_id=item_id):
+            case wire.ItemAdded(item_id=item_id):
                 if item_id not in self._order:
                     self._order.append(item_id)
                 return
-            case protocol.ItemDeleted(item_id=item_id):
+            case wire.ItemDeleted(item_id=item_id):
                 self._turns.pop(item_id, None)
                 with contextlib.suppress(ValueError):
                     self._order.remove(item_id)
                 return
-            case protocol.ItemTruncated(item_id=item_id, audio_end_ms=end_ms):
+            case wire.ItemTruncated(item_id=item_id, audio_end_ms=end_ms):
                 self._truncated_ms[item_id] = end_ms
                 self._apply_truncation(item_id)
                 return
-            case protocol.ResponseCreated(response_id=rid, out_of_band=oob):
+            case wire.ResponseCreated(response_id=rid, out_of_band=oob):
                 self._responses[rid] = _Response(rid, oob, now, self._turn_end)
                 self._turn_end = None
                 self._idle.clear()
                 self._emit(ev.ResponseStarted(rid, oob))
                 return
-            case protocol.ResponseFinished():
+            case wire.ResponseFinished():
                 self._finish_response(item)
                 return
             case ev.AudioDelta(response_id=rid, item_id=item_id, pcm=pcm):
@@ -556,7 +556,7 @@ class RealtimeSession:
                 self._turns[item.item_id] = _Turn("user", item.text)
         self._emit(item)
 
-    def _on_error(self, error: protocol.ServerError, link: RealtimeSocket) -> None:
+    def _on_error(self, error: wire.ServerError, link: RealtimeSocket) -> None:
         typed = error_from_server(
             error, model=self.model, voice=self.voice, interface=self.interface
         )
@@ -586,7 +586,7 @@ class RealtimeSession:
         cut = turn.text[:keep]
         turn.text = cut.rsplit(" ", 1)[0] if keep < len(turn.text) and " " in cut else cut
 
-    def _finish_response(self, done: protocol.ResponseFinished) -> None:
+    def _finish_response(self, done: wire.ResponseFinished) -> None:
         response = self._responses.pop(done.response_id, None) or _Response(
             done.response_id, False, time.monotonic(), None
         )
@@ -618,7 +618,7 @@ class RealtimeSession:
 
     def _abandon_responses(self, status: str, reason: str) -> None:
         for rid in list(self._responses):
-            self._finish_response(protocol.ResponseFinished(rid, status, reason, None))
+            self._finish_response(wire.ResponseFinished(rid, status, reason, None))
         self._speech_active = False
         self._update_idle()
 
