@@ -39,7 +39,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .. import __version__
 from ..audio import DspChain
@@ -64,9 +64,7 @@ from .spoken_code import spoken_code
 from .states import Action, Facts, Trigger, decide
 from .updater import Installer, UpdateError
 from .voice import HeldBargeIn, VoiceBargeIn
-
-if TYPE_CHECKING:
-    from .build import Words
+from .words import Words
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -164,7 +162,7 @@ class SatelliteAgent:
         self._link_log = RateLimitedLog(_LOGGER, 60.0)  # what HA (the peer) can make us log
         self._capture.state = self._hearing_state()
 
-    # the detectors (build.Words), by the names the tests and the benchmark know them by
+    # the detectors (words.Words), by the names the tests and the benchmark know them by
 
     @property
     def detector(self) -> WakeWordDetector:

@@ -9,7 +9,6 @@ access key and the link's certificate. The agent (agent.py) only wires them to t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..audio import WAKE_RATE, AgcConfig, DspChain, WavError
 from ..link.tls import LinkCertificate
@@ -32,35 +31,7 @@ from .played import PlaybackTap
 from .player import Player
 from .sounds import load_chime
 from .voice import VoiceBargeIn
-
-
-@dataclass(slots=True)
-class Words:
-    """The detectors: wake words on the microphone, stop words (optional) on the same signal, and
-    the own-voice guards that hear the answers themselves."""
-
-    detector: WakeWordDetector
-    stop_detector: WakeWordDetector | None = None
-    own_voice: OwnVoice | None = None
-    stop_own_voice: OwnVoice | None = None
-    front_end: FrontEnd | None = None  # the wake and stop words' shared one
-    answer_front_end: FrontEnd | None = None  # the guards' shared one
-
-    @property
-    def guards(self) -> list[OwnVoice]:
-        return [g for g in (self.own_voice, self.stop_own_voice) if g is not None]
-
-    def close(self) -> None:
-        self.detector.close()
-        for extra in (
-            self.own_voice,
-            self.stop_detector,
-            self.stop_own_voice,
-            self.front_end,
-            self.answer_front_end,
-        ):
-            if extra is not None:
-                extra.close()
+from .words import Words
 
 
 def build_agent(
