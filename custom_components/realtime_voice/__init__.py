@@ -32,6 +32,7 @@ from .const import (
     CONF_WAKE_THRESHOLD,
     CONF_WAKE_WORDS,
     DOMAIN,
+    needs_account,
 )
 from .core.link import LinkAuthError, LinkConnectionError, LinkOutdatedError
 from .device import async_register_device, async_track_device_info
@@ -47,6 +48,7 @@ PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
     Platform.MEDIA_PLAYER,
     Platform.NUMBER,
+    Platform.SELECT,
     Platform.SENSOR,
     Platform.SWITCH,
     Platform.UPDATE,
@@ -76,7 +78,7 @@ async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry) -> bool:
     if is_account(entry):
         return True  # its satellites read the key when they open a session
-    if account_of(hass, entry) is None:
+    if needs_account(entry.options) and account_of(hass, entry) is None:
         raise ConfigEntryError(
             translation_domain=DOMAIN,
             translation_key="account_missing",
@@ -137,7 +139,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry
         await link.async_close()
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, stopping))
-    async_check_model_shutdown(hass, entry)
+    async_check_model_shutdown(hass, entry)  # (no model in pipeline mode: no issue)
     return True
 
 

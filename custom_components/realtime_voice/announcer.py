@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from homeassistant.components import tts
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
@@ -37,6 +38,7 @@ from .core.conversation import (
     StreamSender,
 )
 from .media import async_read_media, async_stream_media
+from .pipeline_audio import TtsAudioError, async_tts_pcm
 from .tone import chime_pcm
 
 _LOGGER = logging.getLogger(__name__)
@@ -94,6 +96,8 @@ class Announcement:
     # ask_question: listen after it for the answer, which resolves this
     question: asyncio.Future[str | None] | None = None
     sound: bytes | None = None  # played instead of the preannounce sound (a timer's ring)
+    # the message as HA's TTS already synthesizes it (HA's base entity resolved it, pipeline mode)
+    tts_token: str | None = None
 
 
 class Announcer:
@@ -242,7 +246,9 @@ class Announcer:
                 else:
                     sound = chime_pcm()
                 await stream.send(sound)
-            if announcement.media_id:
+            if announcement.tts_token:
+                await self._send_tts(stream, announcement.tts_token)
+            elif announcement.media_id:
                 await self._send_media(stream, announcement.media_id)
             elif announcement.message and stream.wanted:
                 await self._speak(stream, announcement.message)
@@ -271,6 +277,21 @@ class Announcer:
                 if not stream.wanted:
                     break
                 await stream.send(chunk)
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+
+    async def _send_tts(self, stream: Stream, token: str) -> None:
+        result = tts.async_get_stream(self._hass, token)
+        if result is None:
+            raise self._error("announcement_session_unavailable", error="the TTS result is gone")
+        chunks = async_tts_pcm(result)
+        try:
+            async for chunk in chunks:
+                if not stream.wanted:
+                    break
+                await stream.send(chunk, paced=False)
+        except TtsAudioError as err:
+            raise self._error("announcement_session_unavailable", error=str(err)) from err
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
 

@@ -1,14 +1,19 @@
-"""The assist_satellite entity: states, announcements, start_conversation, wake-word configuration.
+"""The assist_satellite entity: states, announcements, start_conversation, wake-word configuration,
+and in pipeline mode the satellite's Assist pipeline runs (pipeline_brain.py).
 
-Speech goes through the Realtime model, not through an Assist pipeline's STT and TTS, so the entity
-overrides the internal announce/start_conversation entry points that would synthesize with a TTS engine.
+Announcements, questions and timers' messages are spoken by the brain (the Realtime model, or the
+pipeline's TTS) through the announcer, which queues them behind a conversation: so the entity
+overrides the internal announce/ask_question entry points of HA's base entity. start_conversation in
+pipeline mode is HA's own (the start message in the conversation's chat log, the extra prompt for the
+first run); in Realtime mode the model is told both.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from typing import Any
 
-from homeassistant.components.assist_pipeline import PipelineEvent
+from homeassistant.components.assist_pipeline import PipelineEvent, PipelineStage
 from homeassistant.components.assist_satellite import (
     AssistSatelliteAnnouncement,
     AssistSatelliteAnswer,
@@ -19,8 +24,10 @@ from homeassistant.components.assist_satellite import (
     AssistSatelliteWakeWord,
 )
 from homeassistant.components.assist_satellite.entity import AssistSatelliteState
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import RealtimeVoiceConfigEntry, async_send_satellite_settings
@@ -28,6 +35,8 @@ from .answers import match_answer
 from .const import CONF_WAKE_WORDS, DOMAIN
 from .core.conversation import ConversationState
 from .entity import RealtimeVoiceEntity
+from .pipeline_audio import TTS_OPTIONS
+from .pipeline_brain import unique_id_prefix
 
 # Announcements, questions and wake-word settings may run at once: the announcer queues what must
 # not overlap (announcer.py), the rest is independent.
@@ -68,10 +77,14 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
 
     def __init__(self, entry: RealtimeVoiceConfigEntry) -> None:
         super().__init__(entry, AssistSatelliteEntityDescription(key="assist_satellite"))
+        # start_conversation in pipeline mode: HA's base entity resolves the message's media but
+        # passes on no preannounce flag
+        self._preannounce = True
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
         self.async_on_remove(self._manager.async_add_state_listener(self._follow_manager_state))
+        self.async_on_remove(self._manager.async_set_satellite(self))
         self.async_on_remove(
             self._entry.runtime_data.timers.async_add_listener(self.async_write_ha_state)
         )
@@ -88,8 +101,37 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
         if self.state != STATE_MAP[self._manager.state]:
             self._set_state(STATE_MAP[self._manager.state])
 
+    # --- the Assist pipeline (pipeline_brain.py runs it through the entity) ---------------------
+
+    @property
+    def pipeline_entity_id(self) -> str | None:
+        return self._select_entity_id("pipeline")
+
+    @property
+    def vad_sensitivity_entity_id(self) -> str | None:
+        return self._select_entity_id("vad_sensitivity")
+
+    @property
+    def tts_options(self) -> dict[str, Any] | None:
+        """The pipeline's answer as WAV in the link's format (HA's ffmpeg converts it)."""
+        return dict(TTS_OPTIONS)
+
+    def _select_entity_id(self, key: str) -> str | None:
+        return er.async_get(self.hass).async_get_entity_id(
+            Platform.SELECT, DOMAIN, f"{unique_id_prefix(self._entry)}-{key}"
+        )
+
+    async def async_run_pipeline(self, audio: AsyncIterable[bytes], *, question: bool) -> None:
+        await self.async_accept_pipeline_from_satellite(
+            audio,
+            start_stage=PipelineStage.STT,
+            end_stage=PipelineStage.STT if question else PipelineStage.TTS,
+        )
+
     def on_pipeline_event(self, event: PipelineEvent) -> None:
-        """Unused: conversations run through the Realtime session, not an Assist pipeline."""
+        """The pipeline brain hears the run's events (none come in Realtime mode)."""
+        if (brain := self._manager.pipeline) is not None:
+            brain.on_pipeline_event(event)
 
     # --- wake-word configuration ---------------------------------------------------------------
 
@@ -158,6 +200,16 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
         preannounce: bool = True,
         preannounce_media_id: str | None = None,
     ) -> None:
+        if self._manager.pipeline is not None:
+            self._preannounce = preannounce
+            await super().async_internal_start_conversation(
+                start_message,
+                start_media_id,
+                extra_system_prompt,
+                preannounce,
+                preannounce_media_id,  # type: ignore[arg-type]  # None: our chime
+            )
+            return
         await self._manager.async_announce(
             start_message or "",
             media_id=start_media_id,
@@ -170,7 +222,18 @@ class RealtimeVoiceSatellite(RealtimeVoiceEntity, AssistSatelliteEntity):
     async def async_start_conversation(
         self, start_announcement: AssistSatelliteAnnouncement
     ) -> None:
-        await self._manager.async_announce(start_announcement.message, listen_after=True)
+        if self._manager.pipeline is None:
+            await self._manager.async_announce(start_announcement.message, listen_after=True)
+            return
+        tts = start_announcement.media_id_source == "tts"
+        await self._manager.async_announce(
+            start_announcement.message,
+            media_id=None if tts else start_announcement.media_id,
+            tts_token=start_announcement.tts_token if tts else None,
+            preannounce=self._preannounce,
+            preannounce_media_id=start_announcement.preannounce_media_id,
+            listen_after=True,
+        )
 
     async def async_internal_ask_question(
         self,

@@ -3,7 +3,8 @@
 One config entry per satellite, and one per OpenAI account (the API key and endpoint that the
 satellites of it share, account.py). Adding a satellite asks its address (unless discovered), then
 the code it speaks (pairing.py; or its access key, for a satellite without a speaker), and the
-OpenAI key only when no account holds one yet. The key is checked by a real connection through the
+OpenAI key only when no account holds one yet (or none: the satellite then uses Home Assistant's
+Assist pipeline only). The key is checked by a real connection through the
 compatibility layer, the satellite by a real authenticated link.
 """
 
@@ -38,6 +39,7 @@ from .const import (
     CONF_ACCOUNT,
     CONF_API_KEY,
     CONF_AUTO_SELECT_VOICE,
+    CONF_CONVERSATION_MODE,
     CONF_FOLLOW_UP_SECONDS,
     CONF_HOST,
     CONF_INSTRUCTIONS,
@@ -59,6 +61,8 @@ from .const import (
     DEFAULT_VOICE,
     DEFAULT_VOICE_FALLBACK,
     DOMAIN,
+    MODE_PIPELINE,
+    MODE_REALTIME,
 )
 from .core.link import protocol
 from .flow_schemas import PASSWORD, account_schema, address_fields, satellite_schema
@@ -78,6 +82,8 @@ from .validation import (
 _LOGGER = logging.getLogger(__name__)
 
 CONF_ACCOUNT_ENTRY = "account_entry"
+# In the account step: no key, the satellite uses Home Assistant's Assist pipeline only.
+CONF_PIPELINE_ONLY = "pipeline_only"
 
 
 class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -197,7 +203,11 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
             return await self.async_step_choose_account()
         errors: dict[str, str] = {}
         placeholders = {"detail": ""}
-        if user_input is not None:
+        if user_input is not None and user_input.get(CONF_PIPELINE_ONLY):
+            return self._create_satellite(None)  # no key: Home Assistant's Assist pipeline
+        if user_input is not None and not user_input.get(CONF_API_KEY):
+            errors[CONF_API_KEY] = "api_key_or_pipeline"
+        elif user_input is not None:
             errors = await self._realtime_errors(user_input, placeholders)
             if not errors:
                 api_key = user_input[CONF_API_KEY]
@@ -207,7 +217,9 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="account",
             data_schema=self.add_suggested_values_to_schema(
-                account_schema({}),
+                account_schema({}, key_required=False).extend(
+                    {vol.Optional(CONF_PIPELINE_ONLY, default=False): bool}
+                ),
                 {k: v for k, v in (user_input or {}).items() if k != CONF_API_KEY},
             ),
             errors=errors,
@@ -245,16 +257,19 @@ class RealtimeVoiceConfigFlow(ConfigFlow, domain=DOMAIN):
             data=account_data(data[CONF_API_KEY], data[CONF_URL]),
         )
 
-    def _create_satellite(self, account: ConfigEntry) -> ConfigFlowResult:
+    def _create_satellite(self, account: ConfigEntry | None) -> ConfigFlowResult:
+        """The satellite's entry; without an account it is in pipeline mode."""
         assert self._info is not None
         data = {
             CONF_HOST: self._satellite[CONF_HOST],
             CONF_PORT: self._satellite[CONF_PORT],
             CONF_ACCESS_KEY: self._satellite[CONF_ACCESS_KEY],
             CONF_SATELLITE_ID: self._info.satellite_id,
-            CONF_ACCOUNT: account.entry_id,
         }
+        if account is not None:
+            data[CONF_ACCOUNT] = account.entry_id
         options = {
+            CONF_CONVERSATION_MODE: MODE_REALTIME if account is not None else MODE_PIPELINE,
             CONF_MODEL_SELECTION: DEFAULT_MODEL_SELECTION,
             CONF_MODEL: DEFAULT_MODEL,
             CONF_LEGACY_MODEL: DEFAULT_LEGACY_MODEL,

@@ -5,8 +5,10 @@ The keys are stored in users' config entries: renaming one needs a config entry 
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
+from .core import live
 from .core.link import protocol
 from .core.realtime import registry
 from .core.realtime import settings as realtime_settings
@@ -37,6 +39,33 @@ CONF_INSTRUCTIONS: Final = "instructions"
 CONF_WAKE_WORDS: Final = "wake_words"
 CONF_WAKE_THRESHOLD: Final = "wake_threshold"
 CONF_FOLLOW_UP_SECONDS: Final = "follow_up_seconds"
+# Which brain hears and answers (session_manager.py picks it): OpenAI's Realtime session, Home
+# Assistant's Assist pipeline (no OpenAI key needed), Realtime with the pipeline as its fallback, or
+# OpenAI's GPT-Live in full duplex with the Realtime brain beside it (live_brain.py).
+CONF_CONVERSATION_MODE: Final = "conversation_mode"
+MODE_REALTIME: Final = "realtime"
+MODE_PIPELINE: Final = "pipeline"
+MODE_REALTIME_FALLBACK: Final = "realtime_fallback"
+MODE_LIVE: Final = "live"
+CONVERSATION_MODES: Final = (MODE_REALTIME, MODE_PIPELINE, MODE_REALTIME_FALLBACK, MODE_LIVE)
+DEFAULT_CONVERSATION_MODE: Final = MODE_REALTIME
+
+
+def conversation_mode(options: Mapping[str, Any]) -> str:
+    """A satellite entry's conversation mode (one of CONVERSATION_MODES)."""
+    return str(options.get(CONF_CONVERSATION_MODE, DEFAULT_CONVERSATION_MODE))
+
+
+def needs_account(options: Mapping[str, Any]) -> bool:
+    """Every mode but the pipeline's talks to OpenAI: it needs an account (a key)."""
+    return conversation_mode(options) != MODE_PIPELINE
+
+
+# Live mode: the model, its endpoint (the Live stand-in in tests) and the conversation agent that
+# does what the model delegates (empty: Home Assistant's own).
+CONF_LIVE_MODEL: Final = "live_model"
+CONF_LIVE_URL: Final = "live_url"
+CONF_LIVE_AGENT: Final = "live_agent"
 
 # One source for each: the endpoint, models and voices from the realtime core, the port and the
 # zeroconf type from the link protocol (which the satellite speaks too). manifest.json repeats the
@@ -48,6 +77,9 @@ DEFAULT_MODEL: Final = registry.DEFAULT_MODEL
 DEFAULT_LEGACY_MODEL: Final = registry.DEFAULT_LEGACY_MODEL
 DEFAULT_VOICE: Final = registry.DEFAULT_VOICE
 DEFAULT_VOICE_FALLBACK: Final = registry.DEFAULT_VOICE_FALLBACK
+DEFAULT_LIVE_MODEL: Final = live.DEFAULT_MODEL
+LIVE_MODELS: Final = live.LIVE_MODELS
+DEFAULT_LIVE_URL: Final = live.DEFAULT_URL
 DEFAULT_PORT: Final = protocol.DEFAULT_PORT
 ZEROCONF_TYPE: Final = protocol.ZEROCONF_TYPE
 DEFAULT_INSTRUCTIONS: Final = (

@@ -63,4 +63,13 @@ async def async_get_config_entry_diagnostics(
             "voice": None if session is None else session.voice,
             "metrics": None if session is None else session.metrics.as_dict(),
         },
+        # the fallback mode: which brain answers and why (causes are codes: no secret in them)
+        "pipeline_fallback": None
+        if manager.fallback is None
+        else {
+            **asdict(manager.fallback.status),
+            "since": None
+            if manager.fallback.status.since is None
+            else manager.fallback.status.since.isoformat(),
+        },
     }

@@ -46,11 +46,13 @@ def select(options: tuple[str, ...], *, custom: bool = False, key: str | None = 
     return selector.SelectSelector(config)
 
 
-def account_schema(defaults: Mapping[str, Any]) -> vol.Schema:
-    """The OpenAI account form: the key and its endpoint (the models are each satellite's options)."""
+def account_schema(defaults: Mapping[str, Any], *, key_required: bool = True) -> vol.Schema:
+    """The OpenAI account form: the key and its endpoint (the models are each satellite's options).
+    ``key_required`` False: the form offers another way (the satellite's flow: pipeline only)."""
+    key = vol.Required(CONF_API_KEY) if key_required else vol.Optional(CONF_API_KEY)
     return vol.Schema(
         {
-            vol.Required(CONF_API_KEY): PASSWORD,
+            key: PASSWORD,
             vol.Required(CONF_URL, default=defaults.get(CONF_URL, DEFAULT_URL)): str,
         }
     )

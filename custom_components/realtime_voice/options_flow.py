@@ -15,9 +15,13 @@ from .const import (
     CONF_ACCOUNT,
     CONF_API_KEY,
     CONF_AUTO_SELECT_VOICE,
+    CONF_CONVERSATION_MODE,
     CONF_FOLLOW_UP_SECONDS,
     CONF_INSTRUCTIONS,
     CONF_LEGACY_MODEL,
+    CONF_LIVE_AGENT,
+    CONF_LIVE_MODEL,
+    CONF_LIVE_URL,
     CONF_MODEL,
     CONF_MODEL_SELECTION,
     CONF_URL,
@@ -25,10 +29,17 @@ from .const import (
     CONF_VOICE_FALLBACK,
     CONF_WAKE_THRESHOLD,
     CONF_WAKE_WORDS,
+    CONVERSATION_MODES,
+    DEFAULT_CONVERSATION_MODE,
     DEFAULT_FOLLOW_UP_SECONDS,
     DEFAULT_INSTRUCTIONS,
+    DEFAULT_LIVE_MODEL,
+    DEFAULT_LIVE_URL,
     DEFAULT_URL,
     DEFAULT_VOICE_FALLBACK,
+    LIVE_MODELS,
+    MODE_LIVE,
+    needs_account,
 )
 from .core.link import protocol
 from .core.realtime import registry
@@ -51,6 +62,19 @@ def voice_problem(options: dict[str, Any]) -> str | None:
         voices = registry.voices_of(model)
         if voices is not None and voice not in voices:
             return f"Voice '{voice}' not available for model '{model}'"
+    return None
+
+
+def live_problem(options: dict[str, Any], info: protocol.Info | None) -> str | None:
+    """Live hears everything the microphone sends while it speaks: a satellite that reports its
+    echo cancellation off would interrupt itself with its own voice."""
+    if options.get(CONF_CONVERSATION_MODE) != MODE_LIVE or info is None:
+        return None
+    if info.echo_cancellation is False:
+        return (
+            f"{info.name} reports echo cancellation off (audio.echo_cancellation); Live hears the "
+            "satellite's own voice through its microphone and would interrupt itself"
+        )
     return None
 
 
@@ -108,24 +132,31 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             if problem := voice_problem(flat):
                 errors[SECTION_REALTIME] = "voice_unavailable"
                 placeholders["detail"] = problem
+            if problem := live_problem(flat, self._link_info()):
+                errors[SECTION_CONVERSATION] = "live_needs_echo_cancellation"
+                placeholders["detail"] = problem
+            if (
+                needs_account(flat)
+                and not flat.get(CONF_ACCOUNT)
+                and not flat.get(CONF_NEW_ACCOUNT)
+                and account_of(self.hass, self.config_entry) is None
+            ):  # a pipeline-only satellite switched to Realtime: a key is needed
+                errors[SECTION_CONVERSATION] = "account_required"
             if not errors:
                 chosen = flat.pop(CONF_ACCOUNT, None)
                 new_account = flat.pop(CONF_NEW_ACCOUNT, False)
                 data = {**self.config_entry.options, **flat, **normalize_tool_options(flat)}
                 if CONF_WAKE_THRESHOLD not in flat:  # the field was cleared
                     data.pop(CONF_WAKE_THRESHOLD, None)
+                if CONF_LIVE_AGENT not in flat:  # cleared: Home Assistant's own agent
+                    data.pop(CONF_LIVE_AGENT, None)
                 self._options = data
                 if new_account:
                     return await self.async_step_account()
                 return await self._async_save(chosen)
 
         options = {**self.config_entry.options, **(flat or {})}
-        link = (
-            self.config_entry.runtime_data.link
-            if hasattr(self.config_entry, "runtime_data")
-            else None
-        )
-        info = link.info if link is not None else None
+        info = self._link_info()
         active_wake_words = list(
             options.get(CONF_WAKE_WORDS, info.wake_words_active if info else [])
         )
@@ -140,8 +171,21 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             vol.Required(
                 CONF_AUTO_SELECT_VOICE, default=options.get(CONF_AUTO_SELECT_VOICE, True)
             ): bool,
+            vol.Required(
+                CONF_LIVE_MODEL, default=options.get(CONF_LIVE_MODEL, DEFAULT_LIVE_MODEL)
+            ): select(LIVE_MODELS, custom=True),
+            vol.Required(CONF_LIVE_URL, default=options.get(CONF_LIVE_URL, DEFAULT_LIVE_URL)): str,
         }
         conversation: dict[Any, Any] = {
+            vol.Required(
+                CONF_CONVERSATION_MODE,
+                default=options.get(CONF_CONVERSATION_MODE, DEFAULT_CONVERSATION_MODE),
+            ): select(CONVERSATION_MODES, key=CONF_CONVERSATION_MODE),
+            # empty: Home Assistant's own agent
+            vol.Optional(
+                CONF_LIVE_AGENT,
+                description={"suggested_value": options.get(CONF_LIVE_AGENT)},
+            ): selector.ConversationAgentSelector(),
             vol.Required(
                 CONF_INSTRUCTIONS, default=options.get(CONF_INSTRUCTIONS, DEFAULT_INSTRUCTIONS)
             ): selector.TemplateSelector(),
@@ -216,6 +260,14 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    def _link_info(self) -> protocol.Info | None:
+        link = (
+            self.config_entry.runtime_data.link
+            if hasattr(self.config_entry, "runtime_data")
+            else None
+        )
+        return link.info if link is not None else None
 
     def _account_fields(self) -> dict[Any, Any]:
         current = account_of(self.hass, self.config_entry)

@@ -30,7 +30,7 @@ from .core.conversation.brain import (
     TurnRefused,
 )
 from .core.link.log_limit import RateLimitedLog
-from .core.realtime import RealtimeError, RealtimeSession
+from .core.realtime import RealtimeError, RealtimeSession, unavailable_cause
 from .core.realtime import events as rt
 from .description import Described, async_describe_session
 from .session_keeper import Figures, SessionKeeper
@@ -66,8 +66,11 @@ class RealtimeBrain:
         name: str,
         device_id: str | None,
         options: Callable[[], Mapping[str, Any]],
+        refusal_level: int = logging.ERROR,
     ) -> None:
         self._hass = hass
+        # A refused conversation is an error, unless another brain takes it (the fallback mode).
+        self._refusal_level = refusal_level
         self._name = name
         self._device_id = device_id
         self._options = options
@@ -140,7 +143,7 @@ class RealtimeBrain:
         if (current := self.keeper.session) is not None and current.reconnecting:
             # The connection is down (Reconnecting came before the wake word): nothing said now
             # can reach the model. Say so at once rather than after the no-speech watchdog.
-            raise TurnRefused("connection_lost", lost="speech")
+            raise TurnRefused("connection_lost", lost="speech", cause="network")
         try:
             session = await self.keeper.async_session()
         except RealtimeError as err:
@@ -149,9 +152,9 @@ class RealtimeBrain:
                 "Cannot start a conversation on %s: %s",
                 self._name,
                 err,
-                level=logging.ERROR,
+                level=self._refusal_level,
             )
-            raise TurnRefused(f"error: {err.code}") from err
+            raise TurnRefused(f"error: {err.code}", cause=unavailable_cause(err)) from err
         if self._turn is not turn:
             return
         pending = take_audio()
@@ -169,6 +172,17 @@ class RealtimeBrain:
                 await self.keeper.async_refresh(turn.extra_prompt)
         except RealtimeError as err:
             self._log.log("update", "Could not update the session of %s: %s", self._name, err)
+
+    async def probe(self) -> None:
+        """Whether the endpoint serves a conversation again (the fallback brain asks, in the
+        background): returns when a session is open, raises TurnRefused (with its cause) when not.
+        The context is not used up: the next conversation still starts fresh."""
+        if (current := self.keeper.session) is not None and current.reconnecting:
+            raise TurnRefused("connection_lost", cause="network")
+        try:
+            await self.keeper.async_open()
+        except RealtimeError as err:
+            raise TurnRefused(f"error: {err.code}", cause=unavailable_cause(err)) from err
 
     async def send_audio(self, pcm: bytes) -> None:
         if (session := self.keeper.session) is not None:

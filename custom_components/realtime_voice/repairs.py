@@ -21,6 +21,7 @@ from .const import (
     DEFAULT_LEGACY_MODEL,
     DEFAULT_MODEL,
     DOMAIN,
+    needs_account,
 )
 from .core.realtime import Fallback, registry
 from .schema_library import vol
@@ -48,7 +49,9 @@ def async_check_model_shutdown(
         CONF_LEGACY_MODEL: entry.options.get(CONF_LEGACY_MODEL, DEFAULT_LEGACY_MODEL),
     }
     in_use = (
-        {CONF_MODEL}
+        set()
+        if not needs_account(entry.options)  # pipeline mode: no model in use
+        else {CONF_MODEL}
         if selection == "new"
         else {CONF_LEGACY_MODEL}
         if selection == "legacy"
@@ -112,6 +115,35 @@ def async_report_fallback(
     )
 
 
+@callback
+def async_report_pipeline_fallback(
+    hass: HomeAssistant, entry: ConfigEntry, cause: str | None
+) -> None:
+    """Tell the user that the Assist pipeline answers for the Realtime endpoint, and why (``cause``,
+    one of core/realtime/errors.py's UNAVAILABLE_CAUSES); None (recovered) clears it."""
+    issue_id = f"pipeline_fallback_{entry.entry_id}"
+    if cause is None:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        # the user must act for some causes (a key, credit, a model); others pass by themselves
+        severity=ir.IssueSeverity.ERROR
+        if cause in ("invalid_api_key", "insufficient_quota", "model_not_found")
+        else ir.IssueSeverity.WARNING,
+        learn_more_url=MODES_DOCS,
+        translation_key=f"pipeline_fallback_{cause}",
+        translation_placeholders={"name": entry.title},
+    )
+
+
+MODES_DOCS = (
+    "https://github.com/realtime-voice/ha-realtime-voice/blob/main/docs/configuration.md"
+    "#realtime-with-pipeline-fallback"
+)
 # Where the satellite guide installs it (docs/satellite.md), and its service.
 SATELLITE_VENV = "/opt/realtime-voice/.venv"
 SATELLITE_SERVICE = "realtime-voice-satellite"

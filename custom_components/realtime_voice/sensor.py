@@ -26,6 +26,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import RealtimeVoiceConfigEntry
+from .core.realtime import UNAVAILABLE_CAUSES
 from .entity import RealtimeVoiceEntity
 from .session_keeper import Figures
 
@@ -102,6 +103,8 @@ async def async_setup_entry(
         (RealtimeVoiceTotalSensor if d.running_total else RealtimeVoiceSensor)(entry, d)
         for d in SENSORS
     )
+    if entry.runtime_data.manager.fallback is not None:
+        async_add_entities([PipelineFallbackSensor(entry, PIPELINE_FALLBACK)])
 
 
 class RealtimeVoiceSensor(RealtimeVoiceEntity, SensorEntity):
@@ -133,3 +136,34 @@ class RealtimeVoiceTotalSensor(RealtimeVoiceSensor, RestoreSensor):
     def native_value(self) -> float:
         total = self._before + self.entity_description.value(self._manager.figures)
         return round(total, 6) if isinstance(total, float) else total
+
+
+# The fallback mode only: "off" while the Realtime endpoint answers, else why the Assist pipeline
+# does (the cause, translated).
+PIPELINE_FALLBACK = SensorEntityDescription(
+    key="pipeline_fallback",
+    translation_key="pipeline_fallback",
+    device_class=SensorDeviceClass.ENUM,
+    options=["off", *UNAVAILABLE_CAUSES],
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
+class PipelineFallbackSensor(RealtimeVoiceEntity, SensorEntity):
+    @property
+    def native_value(self) -> str:
+        fallback = self._manager.fallback
+        cause = None if fallback is None else fallback.status.cause
+        return "off" if cause is None else cause
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        fallback = self._manager.fallback
+        if fallback is None:
+            return {}
+        status = fallback.status
+        return {
+            "since": None if status.since is None else status.since.isoformat(),
+            "switches": status.switches,
+            "last_cause": status.last_cause,
+        }

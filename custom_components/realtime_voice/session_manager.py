@@ -11,6 +11,7 @@ the tasks.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
@@ -24,8 +25,13 @@ from .const import (
     EVENT_CONVERSATION_ENDED,
     EVENT_CONVERSATION_STARTED,
     EVENT_WAKE_WORD_DETECTED,
+    MODE_LIVE,
+    MODE_PIPELINE,
+    MODE_REALTIME_FALLBACK,
+    conversation_mode,
 )
 from .core.conversation import (
+    Brain,
     Conversation,
     ConversationEngine,
     ConversationState,
@@ -33,13 +39,17 @@ from .core.conversation import (
     StreamSender,
 )
 from .core.conversation import engine as conversation_engine
+from .core.conversation.fallback import FallbackBrain, FallbackStatus
 from .core.realtime import RealtimeSession
+from .live_brain import LiveBrain
+from .pipeline_brain import PipelineBrain, PipelineSatellite
 from .realtime_brain import RealtimeBrain
+from .repairs import async_report_pipeline_fallback
 from .satellite_link import SatelliteConnection
 from .session_keeper import Figures, SessionKeeper
 from .tone import error_tone_pcm
 
-__all__ = ["ConversationState", "Figures", "SessionManager"]
+__all__ = ["ConversationState", "Figures", "SessionManager", "conversation_mode"]
 
 _EVENTS = {
     conversation_engine.WAKE_WORD_DETECTED: EVENT_WAKE_WORD_DETECTED,
@@ -64,9 +74,13 @@ class SessionManager:
         self.link = link
         self.device_id = device_id
         self.streams = StreamSender(link)
-        self.brain = RealtimeBrain(
-            hass, entry, name=link.name, device_id=device_id, options=lambda: self.options
-        )
+        # The assist_satellite entity, once added: the pipeline brain runs its pipeline through it.
+        self.satellite: PipelineSatellite | None = None
+        self.realtime: RealtimeBrain | None = None
+        self.pipeline: PipelineBrain | None = None
+        self.fallback: FallbackBrain | None = None
+        self.live: LiveBrain | None = None
+        self.brain = self._make_brain()
         self.engine = ConversationEngine(
             link,
             self.brain,
@@ -78,6 +92,53 @@ class SessionManager:
             spawn_background=self._spawn_background,
         )
         self.announcer = Announcer(hass, link, self.engine, self.streams, self.brain)
+
+    def _make_brain(self) -> Brain:
+        """The brain of the entry's conversation mode."""
+        mode = conversation_mode(self.options)
+        if mode in (MODE_PIPELINE, MODE_REALTIME_FALLBACK):
+            self.pipeline = PipelineBrain(
+                self.hass,
+                self.entry,
+                name=self.link.name,
+                device_id=self.device_id,
+                satellite=lambda: self.satellite,
+            )
+            if mode == MODE_PIPELINE:
+                return self.pipeline
+        self.realtime = RealtimeBrain(
+            self.hass,
+            self.entry,
+            name=self.link.name,
+            device_id=self.device_id,
+            options=lambda: self.options,
+            # a refused conversation goes to the pipeline: the repair tells why, not an error
+            refusal_level=logging.WARNING if self.pipeline is not None else logging.ERROR,
+        )
+        if mode == MODE_LIVE:
+            self.live = LiveBrain(
+                self.hass,
+                self.entry,
+                name=self.link.name,
+                device_id=self.device_id,
+                options=lambda: self.options,
+                fallback=self.realtime,
+            )
+            return self.live
+        if self.pipeline is None:
+            return self.realtime
+        self.fallback = FallbackBrain(
+            self.realtime,
+            self.pipeline,
+            probe=self.realtime.probe,
+            on_status=self._fallback_changed,
+            spawn=self.hass.async_create_background_task,
+            name=self.link.name,
+        )
+        return self.fallback
+
+    def _fallback_changed(self, status: FallbackStatus) -> None:
+        async_report_pipeline_fallback(self.hass, self.entry, status.cause)
 
     # --- what the entities and diagnostics read --------------------------------------------------
 
@@ -99,18 +160,33 @@ class SessionManager:
         return self.streams.playbacks
 
     @property
-    def keeper(self) -> SessionKeeper:
-        return self.brain.keeper
+    def keeper(self) -> SessionKeeper | None:
+        return None if self.realtime is None else self.realtime.keeper
 
     @property
     def session(self) -> RealtimeSession | None:
-        return self.brain.session
+        return None if self.realtime is None else self.realtime.session
 
     @property
     def figures(self) -> Figures:
-        figures = self.brain.figures
+        if self.realtime is not None:
+            figures = self.realtime.figures
+        else:
+            assert self.pipeline is not None
+            figures = self.pipeline.figures
         figures.conversations = self.engine.conversations
         return figures
+
+    @callback
+    def async_set_satellite(self, satellite: PipelineSatellite) -> CALLBACK_TYPE:
+        """The assist_satellite entity was added: pipelines run through it until it is removed."""
+        self.satellite = satellite
+
+        def remove() -> None:
+            if self.satellite is satellite:
+                self.satellite = None
+
+        return remove
 
     @callback
     def async_add_state_listener(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
@@ -125,6 +201,8 @@ class SessionManager:
     async def async_stop(self) -> None:
         self.engine.stop()
         await self.brain.stop()
+        if self.fallback is not None:
+            async_report_pipeline_fallback(self.hass, self.entry, None)
 
     async def async_stop_conversation(self) -> None:
         """End what is going on (the mute switch); idle stays idle."""
@@ -141,13 +219,20 @@ class SessionManager:
         preannounce_media_id: str | None = None,
         listen_after: bool = False,
         extra_prompt: str | None = None,
+        tts_token: str | None = None,
     ) -> None:
         """Speak ``message`` in the brain's voice (or play ``media_id``); returns when it has
         played. With ``listen_after`` (start_conversation) the satellite then listens without a
         wake word."""
         await self.announcer.async_announce(
             Announcement(
-                message, media_id, preannounce, preannounce_media_id, listen_after, extra_prompt
+                message,
+                media_id,
+                preannounce,
+                preannounce_media_id,
+                listen_after,
+                extra_prompt,
+                tts_token=tts_token,
             )
         )
 

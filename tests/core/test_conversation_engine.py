@@ -347,6 +347,23 @@ async def test_a_refused_turn_plays_the_error_tone_and_ends() -> None:
         await s.satellite.close()
 
 
+async def test_an_answer_that_fails_before_any_audio_plays_the_error_tone_and_says_why(
+    setup: Setup,
+) -> None:
+    satellite, brain, engine = setup.satellite, setup.brain, setup.engine
+    satellite.wake()
+    await satellite.delivered()
+    await brain.emit(b.SpeechStopped())
+    await brain.emit(b.AnswerStarted("resp_1"))
+    await brain.emit(b.AnswerDone("resp_1", "failed", error="intent-failed"))
+    await satellite.delivered()
+    await setup.until(lambda: engine.state == "idle")
+    (tone,) = [c for c in satellite.commands if isinstance(c, p.PlayStart)]
+    assert tone.kind == "chime"
+    assert bytes(satellite.played[tone.stream_id]) == ERROR_TONE
+    assert [e["reason"] for e in setup.ended()] == ["error: intent-failed"]
+
+
 async def test_connection_lost_while_speaking_says_so_at_once(setup: Setup) -> None:
     setup.satellite.wake()
     setup.satellite.speak()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -328,3 +329,19 @@ async def test_silent_endpoint_times_out_and_bare_close_codes_are_mapped() -> No
         with pytest.raises(ProtocolError) as caught:
             await open_session(settings_for(url, model_selection="new"), SessionDescription())
         assert caught.value.code == "closed_4000"
+
+
+async def test_an_endpoint_going_away_during_the_handshake_is_a_connection_error() -> None:
+    """The endpoint shuts down (close 1001) right after session.created, while the client sends
+    its configuration: a transient RealtimeConnectionError, not websockets' ConnectionClosedOK
+    (found when the stand-in was stopped while a satellite's context was being reset)."""
+
+    async def going_away(ws: ServerConnection) -> None:
+        await ws.send(json.dumps({"type": "session.created", "event_id": "e1", "session": {}}))
+        await ws.close(1001, "going away")
+
+    async with contextlib.aclosing(_odd_endpoint(going_away)) as urls:
+        url = await anext(urls)
+        for _ in range(2):  # the close is read before or after the configuration is sent
+            with pytest.raises(RealtimeConnectionError):
+                await open_session(settings_for(url, model_selection="new"), SessionDescription())

@@ -411,17 +411,19 @@ def write_hass_config(config_dir: Path, port: int) -> None:
                 {"version": 4, "minor_version": 1, "key": "onboarding", "data": {"done": done}}
             )
         )
-    # the integration, and the test-only discovery helper (e2e_zeroconf/__init__.py)
+    # the integration, the test-only discovery helper (e2e_zeroconf/__init__.py) and the test-only
+    # speech-to-text and text-to-speech for the Assist pipeline (loopback_speech/__init__.py)
     components = config_dir / "custom_components"
     components.mkdir(exist_ok=True)
     for name, target in (
         ("realtime_voice", ROOT / "custom_components" / "realtime_voice"),
         ("e2e_zeroconf", ROOT / "tests" / "e2e" / "e2e_zeroconf"),
+        ("loopback_speech", ROOT / "tests" / "e2e" / "loopback_speech"),
     ):
         if not (components / name).exists():
             (components / name).symlink_to(target, target_is_directory=True)
     if "\ne2e_zeroconf:" not in text:
-        (config_dir / "configuration.yaml").write_text(text + "\ne2e_zeroconf:\n")
+        (config_dir / "configuration.yaml").write_text(text + "\ne2e_zeroconf:\nloopback_speech:\n")
 
 
 @dataclass
@@ -660,6 +662,25 @@ class Hass:
                 f"{flow}/{result['flow_id']}",
                 json={"api_key": API_KEY, "url": standin.url},
             )
+        if result.get("type") != "create_entry":
+            raise StackError(f"expected the options saved, got {result}\n{self.logs()}")
+
+    def set_options(self, entry_id: str, changes: dict[str, dict[str, Any]]) -> None:
+        """The options flow over REST, as the UI submits it: what the form shows, with ``changes``
+        (by section, e.g. ``{"conversation": {"conversation_mode": "pipeline"}}``)."""
+        flow = "/api/config/config_entries/options/flow"
+        result = self.request("POST", flow, json={"handler": entry_id})
+        sections: dict[str, dict[str, Any]] = {}
+        for part in result["data_schema"]:
+            shown = sections.setdefault(part["name"], {})
+            for item in part["schema"]:
+                if "default" in item:
+                    shown[item["name"]] = item["default"]
+                elif (item.get("description") or {}).get("suggested_value") is not None:
+                    shown[item["name"]] = item["description"]["suggested_value"]
+        for section, values in changes.items():
+            sections[section].update(values)
+        result = self.request("POST", f"{flow}/{result['flow_id']}", json=sections)
         if result.get("type") != "create_entry":
             raise StackError(f"expected the options saved, got {result}\n{self.logs()}")
 

@@ -90,8 +90,8 @@ async def test_full_user_flow(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_ACCESS_KEY: ACCESS_KEY}
     )
-    assert result["step_id"] == "account"  # no account yet: the key, once
-    assert schema_names(result) == [CONF_API_KEY, CONF_URL]
+    assert result["step_id"] == "account"  # no account yet: the key, once (or none: pipeline)
+    assert schema_names(result) == [CONF_API_KEY, CONF_URL, "pipeline_only"]
     assert standin.connections == []
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], api_input(standin))

@@ -28,7 +28,8 @@ class Problem:
     message: str
 
 
-def _members(union: Any) -> tuple[type[BaseModel], ...]:
+def members(union: Any) -> tuple[type[BaseModel], ...]:
+    """The pydantic models of an event union (``Annotated[Union[...], PropertyInfo]``)."""
     args = get_args(union)
     # Annotated[Union[...], PropertyInfo] -> Union[...] -> members
     if args and get_args(args[0]):
@@ -42,7 +43,7 @@ def event_types(interface: Interface, direction: Direction) -> dict[str, type[Ba
     module = ga_types if interface == "ga" else beta_types
     union = module.RealtimeClientEvent if direction == "client" else module.RealtimeServerEvent
     table: dict[str, type[BaseModel]] = {}
-    for model in _members(union):
+    for model in members(union):
         (name,) = get_args(model.model_fields["type"].annotation)
         table[name] = model
     return table
@@ -75,40 +76,47 @@ def _param(loc: tuple[Any, ...]) -> str:
 
 def validate(interface: Interface, direction: Direction, event: Any) -> list[Problem]:
     """Problems of ``event`` (a decoded JSON object); empty when the types accept it."""
+    return validate_with(event_types(interface, direction), event, f"{interface} {direction}")
+
+
+def validate_with(table: dict[str, type[BaseModel]], event: Any, what: str) -> list[Problem]:
+    """Problems of ``event`` against the model that ``table`` names for its type; ``what`` names
+    the kind of event in the message (the Live stand-in checks its own unions with this too)."""
     if not isinstance(event, dict):
         return [Problem("invalid_type", None, "Expected an object")]
     name = event.get("type")
-    model = event_types(interface, direction).get(name) if isinstance(name, str) else None
+    model = table.get(name) if isinstance(name, str) else None
     if model is None:
         return [
-            Problem(
-                "invalid_value",
-                "type",
-                f"Invalid value: {name!r}. Not a {interface} {direction} event type.",
-            )
+            Problem("invalid_value", "type", f"Invalid value: {name!r}. Not a {what} event type.")
         ]
     try:
         parsed = model.model_validate(event)
     except ValidationError as err:
-        problems = []
-        for detail in err.errors():
-            param = _param(detail["loc"])
-            if detail["type"] == "missing":
-                problems.append(
-                    Problem(
-                        "missing_required_parameter",
-                        param,
-                        f"Missing required parameter: '{param}'.",
-                    )
-                )
-            else:
-                problems.append(
-                    Problem("invalid_value", param, f"Invalid value for '{param}': {detail['msg']}")
-                )
-        # A union reports every member's complaint; the shortest path is the most telling.
-        problems.sort(key=lambda p: (p.code != "missing_required_parameter", len(p.param or "")))
-        return problems[:1]
+        return problems_of(err)
     return [
         Problem("unknown_parameter", param, f"Unknown parameter: '{param}'.")
         for param in _extras(parsed, "")
     ]
+
+
+def problems_of(err: ValidationError) -> list[Problem]:
+    """The most telling problem of a pydantic validation error, phrased like the service."""
+    problems = []
+    for detail in err.errors():
+        param = _param(detail["loc"])
+        if detail["type"] == "missing":
+            problems.append(
+                Problem(
+                    "missing_required_parameter",
+                    param,
+                    f"Missing required parameter: '{param}'.",
+                )
+            )
+        else:
+            problems.append(
+                Problem("invalid_value", param, f"Invalid value for '{param}': {detail['msg']}")
+            )
+    # A union reports every member's complaint; the shortest path is the most telling.
+    problems.sort(key=lambda p: (p.code != "missing_required_parameter", len(p.param or "")))
+    return problems[:1]

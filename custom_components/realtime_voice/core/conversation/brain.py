@@ -18,6 +18,10 @@ from typing import Literal, Protocol
 class BrainAbilities:
     cancel: bool = True  # an answer can be stopped before it is all generated
     truncate: bool = True  # the brain can forget what the user did not hear of an answer
+    # The brain hears the user while it speaks and decides itself when to talk and when to stop
+    # (GPT-Live): the microphone stays open for the whole conversation, barge-in is the brain's,
+    # and its input must keep flowing (its clock moves only with input audio).
+    full_duplex: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +36,18 @@ class Turn:
 
 class TurnRefused(Exception):
     """The brain cannot take the conversation: the engine plays the error tone and ends it with
-    ``reason`` (``lost``: what the user said that is lost, for the conversation_ended event)."""
+    ``reason`` (``lost``: what the user said that is lost, for the conversation_ended event).
 
-    def __init__(self, reason: str, *, lost: str | None = None) -> None:
+    ``cause``: set when the brain's service cannot be reached or refuses it (the network, its
+    account, its model: a word such as ``network`` or ``invalid_api_key``); a fallback brain
+    (fallback.py) then takes the turn. None: the brain itself failed, and no other brain would help.
+    """
+
+    def __init__(self, reason: str, *, lost: str | None = None, cause: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.lost = lost
+        self.cause = cause
 
 
 class SpeakError(Exception):
@@ -96,6 +106,8 @@ AnswerOutcome = Literal["done", "continues", "stopped", "failed", "cut"]
 class AnswerDone:
     answer_id: str
     outcome: AnswerOutcome
+    # failed: what failed (the conversation_ended event's reason is "error: <error>")
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +151,10 @@ class Brain(Protocol):
     """What the conversation engine needs of a brain. Its events go to the handler given to
     ``attach``, in order."""
 
-    abilities: BrainAbilities
+    @property
+    def abilities(self) -> BrainAbilities:
+        """What the brain can do, read at each use: a brain may change them between conversations
+        (Live handing a turn to Realtime, a fallback brain with its turn)."""
 
     def attach(self, handler: BrainEventHandler) -> None: ...
 

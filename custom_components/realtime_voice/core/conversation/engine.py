@@ -37,6 +37,12 @@ NO_AUDIO_TIMEOUT_S = 3.0  # listening, but the satellite sends no audio (it stre
 # Audio heard while the brain gets ready (after a wake word that came during a reset) is kept, up
 # to this much, and sent once it is.
 MAX_PENDING_AUDIO_BYTES = 10 * protocol.AUDIO_RATE * protocol.AUDIO_SAMPLE_BYTES
+# Full duplex: when the satellite's audio stalls this long (a network blip, the microphone closed
+# while an answer plays), silence goes to the brain in its place, since a full-duplex brain's clock
+# moves only with its input.
+STALL_S = 0.1
+SILENCE_FRAME_S = 0.02
+SILENCE_FRAME = bytes(protocol.AUDIO_FRAME_BYTES)
 
 # What the engine reports (the integration fires them on HA's bus).
 WAKE_WORD_DETECTED = "wake_word_detected"
@@ -85,6 +91,8 @@ class ConversationEngine:
         self._audio_watchdog: asyncio.TimerHandle | None = None
         self._answers_in_flight = 0
         self._pending_audio: bytearray | None = None  # not None while the brain gets ready
+        self._silence: asyncio.TimerHandle | None = None  # full duplex: fills stalls
+        self._last_input = 0.0  # when audio last went to the brain (loop time; full duplex)
         self.conversations = 0  # started since the engine was made
         brain.attach(self._on_brain_event)
 
@@ -93,6 +101,11 @@ class ConversationEngine:
     def stop(self) -> None:
         self._disarm()
         self._stop_expecting_audio()
+        self._stop_silence()
+
+    @property
+    def _full_duplex(self) -> bool:
+        return self.brain.abilities.full_duplex
 
     def add_state_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -162,6 +175,29 @@ class ConversationEngine:
             self._audio_watchdog.cancel()
             self._audio_watchdog = None
 
+    def _keep_input_flowing(self) -> None:
+        """Full duplex: every STALL_S, silence for the time no audio went to the brain (the
+        satellite's resumes as it comes: the brain hears a pause, never a gap)."""
+        self._stop_silence()
+        loop = asyncio.get_running_loop()
+        self._last_input = loop.time()
+
+        def tick() -> None:
+            self._silence = loop.call_later(STALL_S, tick)
+            if self._pending_audio is not None or not self._full_duplex:
+                return  # the brain is not ready (its audio is kept), or it does not need it
+            frames = int((loop.time() - self._last_input) / SILENCE_FRAME_S)
+            if frames * SILENCE_FRAME_S >= STALL_S:
+                self._last_input += frames * SILENCE_FRAME_S
+                self._spawn(self.brain.send_audio(SILENCE_FRAME * frames), "realtime_voice silence")
+
+        self._silence = loop.call_later(STALL_S, tick)
+
+    def _stop_silence(self) -> None:
+        if self._silence is not None:
+            self._silence.cancel()
+            self._silence = None
+
     def _follow_up_seconds(self) -> float:
         """How long to listen after an answer; a question of the brain that HA waits for the
         answer of (a secure call's confirmation) may ask for longer."""
@@ -207,6 +243,7 @@ class ConversationEngine:
         self.conversations += 1
         self._pending_audio = bytearray()
         self._fire(Trigger.START)
+        self._keep_input_flowing()
         self._report(CONVERSATION_STARTED, {"conversation_id": conversation.id, "reason": reason})
         # The user's audio is kept from now on and flows as soon as the brain is ready; the link
         # handler does not wait for it (it must go on receiving that audio).
@@ -240,6 +277,7 @@ class ConversationEngine:
             return
         self.conversation = None
         self._pending_audio = None
+        self._stop_silence()
         if conversation.question is not None and not conversation.question.done():
             conversation.question.set_result(None)
         await self.brain.end_turn(
@@ -248,7 +286,7 @@ class ConversationEngine:
         self._answers_in_flight = 0
         playbacks = self.streams.playbacks
         if reason not in ("disconnected", "muted"):
-            if state in (S.LISTENING, S.FOLLOW_UP):
+            if state in (S.LISTENING, S.FOLLOW_UP) or self._full_duplex:
                 await self._safe(self.link.stop_listening())
             for answer in playbacks.answers():
                 if answer.started and reason not in ("done", "stop_word"):
@@ -349,11 +387,16 @@ class ConversationEngine:
             if len(self._pending_audio) + len(pcm) <= MAX_PENDING_AUDIO_BYTES:
                 self._pending_audio.extend(pcm)
             return
+        self._last_input = asyncio.get_running_loop().time()
         await self.brain.send_audio(pcm)
 
     async def _barge_in(self) -> None:
-        """The wake word during playback: stop the brain, keep what was heard, listen again."""
-        if self.brain.abilities.cancel:
+        """The wake word during playback: stop the brain, keep what was heard, listen again.
+
+        A full-duplex brain is not cancelled: barge-in is its own (it hears the user over its
+        voice and stops); the satellite stopped playing already, and the rest of that answer finds
+        no stream."""
+        if self.brain.abilities.cancel and not self._full_duplex:
             # Also when no answer is known to be in flight: one may have been started that we
             # have not heard of yet.
             await self.brain.cancel()
@@ -428,10 +471,13 @@ class ConversationEngine:
             case b.SpeechStarted():
                 if self.state == S.LISTENING:
                     self._arm(MAX_UTTERANCE_S, "listen_timeout")
+                elif self.state == S.PROCESSING and self._full_duplex:
+                    self._fire(Trigger.USER_SPEAKS)
                 else:
                     self._fire(Trigger.SPEECH_STARTED)
             case b.SpeechStopped() if conversation is not None:
-                if self._fire(Trigger.SPEECH_STOPPED):
+                # full duplex: the microphone stays open while the brain answers
+                if self._fire(Trigger.SPEECH_STOPPED) and not self._full_duplex:
                     await self._safe(self.link.stop_listening())
             case b.UserSaid(text=text) if conversation is not None:
                 conversation.user.append(text)
@@ -500,7 +546,9 @@ class ConversationEngine:
         if event.outcome == "done":
             await self._answered()
         elif event.outcome == "failed":
-            await self._end("error: response_failed")
+            # The user hears that it failed (not silence until they give up waiting).
+            await self._play_error_tone()
+            await self._end(f"error: {event.error or 'response_failed'}")
         # cut: ConnectionLost follows at once and ends the conversation, saying so
 
     # --- helpers -------------------------------------------------------------------------------

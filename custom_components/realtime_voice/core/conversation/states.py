@@ -12,8 +12,12 @@ its watchdog bounds every state but IDLE and ANNOUNCING (the announcer bounds th
     FOLLOW_UP   after an answer, listening without a wake word;         listening
                 nobody has spoken yet (an announcement ends it)
     PROCESSING  the user stopped speaking; the brain is answering       processing
+                (full duplex: the user may go on, USER_SPEAKS)
     RESPONDING  the answer plays on the satellite                       responding
     ANNOUNCING  an announcement plays (not part of a conversation)      responding
+
+A full-duplex brain (GPT-Live) uses the same states: the microphone stays open in all of them
+during a conversation, and the brain's own events (speech, answers) move it as they do for any.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ class Trigger(StrEnum):
     RESET_DONE = "reset_done"  # the ended conversation's context is gone
     ANNOUNCE = "announce"
     ANNOUNCED = "announced"
+    # Full duplex only (the microphone never closes): the user speaks again before the answer.
+    USER_SPEAKS = "user_speaks"
 
 
 S, T = ConversationState, Trigger
@@ -70,6 +76,7 @@ TRANSITIONS: dict[ConversationState, dict[Trigger, ConversationState]] = {
         T.ANSWER_AUDIO: S.RESPONDING,
         T.ANSWERED: S.FOLLOW_UP,
         T.BARGE_IN: S.LISTENING,
+        T.USER_SPEAKS: S.LISTENING,
         T.END: S.RESETTING,
     },
     S.RESPONDING: {

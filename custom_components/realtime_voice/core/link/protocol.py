@@ -210,6 +210,9 @@ class Info(Message):
     muted: bool
     volume: float
     state: State
+    # Whether the satellite cancels its own echo (audio.echo_cancellation): GPT-Live, which hears
+    # everything the microphone sends while it speaks, needs it. None: not reported (omitted).
+    echo_cancellation: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,8 @@ Opening
     Errors (all ``RealtimeError`` with a stable ``.code``): ``AuthenticationError``,
     ``ModelUnavailableError``, ``VoiceUnavailableError``, ``InterfaceUnsupportedError``
     (``.code`` ``beta_disabled`` or ``ga_unsupported``), ``RealtimeConnectionError`` (transient),
-    ``ConfigurationError``, ``ProtocolError``.
+    ``ConfigurationError``, ``ProtocolError``. ``unavailable_cause(err)``: why the endpoint cannot
+    serve a conversation now (network, dns, server_error, ..., or None), for the fallback brain.
 
 Session
     ``RealtimeSession``: ``.model``, ``.interface`` ("ga"|"beta"), ``.voice``, ``.fallback``
@@ -51,6 +52,7 @@ Registry and cost
 """
 
 from .errors import (
+    UNAVAILABLE_CAUSES,
     AuthenticationError,
     ConfigurationError,
     InterfaceUnsupportedError,
@@ -59,6 +61,7 @@ from .errors import (
     RealtimeConnectionError,
     RealtimeError,
     VoiceUnavailableError,
+    unavailable_cause,
 )
 from .events import (
     AudioDelta,
@@ -100,6 +103,7 @@ from .settings import (
 __all__ = [
     "DEFAULT_URL",
     "MODELS",
+    "UNAVAILABLE_CAUSES",
     "AudioDelta",
     "AudioDone",
     "AuthenticationError",
@@ -145,4 +149,5 @@ __all__ = [
     "cost_usd",
     "lookup",
     "open_session",
+    "unavailable_cause",
 ]

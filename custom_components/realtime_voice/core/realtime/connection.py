@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import re
+import socket
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -177,11 +178,12 @@ async def establish(
                 f"The endpoint refused the API key (HTTP {status} at the handshake)"
             ) from None
         raise RealtimeConnectionError(
-            f"{redact(url)} answered HTTP {status} at the handshake"
+            f"{redact(url)} answered HTTP {status} at the handshake", status=status
         ) from None
     except (OSError, TimeoutError, InvalidHandshake) as err:
         raise RealtimeConnectionError(
-            f"Cannot connect to {redact(url)}: {type(err).__name__}: {err}"
+            f"Cannot connect to {redact(url)}: {type(err).__name__}: {err}",
+            dns=isinstance(err, socket.gaierror),
         ) from None
     link = RealtimeSocket(ws, interface, model)
     try:
@@ -194,6 +196,9 @@ async def establish(
         raise RealtimeConnectionError(
             f"{redact(url)} did not configure a session within {settings.connect_timeout:g} s"
         ) from None
+    except ConnectionClosed as err:  # closed while we sent the session's configuration
+        await ws.close()
+        raise _closed_error(err, model) from None
     except BaseException:
         await ws.close()
         raise

@@ -1,0 +1,512 @@
+"""The Live brain: OpenAI's GPT-Live (full duplex) behind the conversation engine's brain interface
+(core/conversation/brain.py), with Home Assistant's own conversation agent doing the work.
+
+One Live session per conversation: opened when the conversation starts (wake word,
+start_conversation), closed when it ends (the silence window after an answer, the stop word, mute);
+never kept open idle, since it is billed per minute while open. The model decides itself when to
+talk and when to stop; its audio is played as it arrives, grouped into answers by the pauses
+between them. When it delegates (Live's client delegation carries no task text), the user's words
+since the model last spoke go to HA's conversation agent (``conversation.async_converse`` with the
+satellite's device, one HA conversation id per Live conversation, the agent chosen in options), and
+the agent's speech goes back as commentary for the model to say; a delegation that fails in HA
+comes back as an apology to speak.
+
+The Realtime brain stays beside it (``fallback``) for what Live does not do: ask_question's answer
+(which HA, not the model, must hear), announcements (spoken word for word by a Realtime
+out-of-band response: Live's commentary does not guarantee the wording), and every turn while the
+key has no access to Live (a repair says so) or the Live session cannot be opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import numpy as np
+from homeassistant.components import conversation
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import Context, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import intent, template
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util.ssl import get_default_context
+
+from .account import realtime_config
+from .const import (
+    CONF_API_KEY,
+    CONF_INSTRUCTIONS,
+    CONF_LIVE_AGENT,
+    CONF_LIVE_MODEL,
+    CONF_LIVE_URL,
+    CONF_VOICE,
+    DEFAULT_INSTRUCTIONS,
+    DEFAULT_LIVE_MODEL,
+    DEFAULT_LIVE_URL,
+    DOMAIN,
+)
+from .core.conversation import brain as b
+from .core.conversation.brain import BrainAbilities, BrainEventHandler, Turn
+from .core.link import protocol as link_protocol
+from .core.link.log_limit import RateLimitedLog
+from .core.live import (
+    LiveAccessError,
+    LiveError,
+    LiveSession,
+    LiveSettings,
+    cost_usd,
+    open_live_session,
+)
+from .core.live import events as lv
+from .core.live import registry as live_registry
+from .core.realtime import RealtimeSession
+from .realtime_brain import RealtimeBrain
+from .session_keeper import Figures, SessionKeeper
+from .tools import Toolset
+
+_LOGGER = logging.getLogger(__name__)
+
+LIVE_ABILITIES = BrainAbilities(cancel=False, truncate=False, full_duplex=True)
+# An answer ends after this much silence in the model's output (the service streams its output all
+# the time, silence between answers), or when nothing more came this long after what it sent played.
+ANSWER_GAP_S = 0.6
+# Output samples at most this loud are the service's silence (zeros, in practice).
+SILENCE_PEAK = 64
+# A key without Live access is tried again after this long (a handshake: nothing is billed).
+NO_ACCESS_RETRY_S = 6 * 3600.0
+BYTES_PER_S = link_protocol.AUDIO_RATE * link_protocol.AUDIO_SAMPLE_BYTES
+LIVE_PROMPT = (
+    "You are the voice of a Home Assistant satellite named {name}. Whenever the user asks for "
+    "something in the home (devices, their states, timers, lists, the weather, anything Home "
+    "Assistant knows or does), delegate it: Home Assistant does it and its answer comes back to "
+    "you as commentary; tell the user that answer briefly. Never claim to have done something in "
+    "the home without it."
+)
+APOLOGY = (
+    "Home Assistant could not handle the user's request ({reason}). Apologise briefly and say it "
+    "was not done."
+)
+
+
+def _issue_id(entry: ConfigEntry) -> str:
+    return f"live_no_access_{entry.entry_id}"
+
+
+class LiveBrain:
+    """One satellite's GPT-Live conversations as the engine's brain, Realtime beside it."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        *,
+        name: str,
+        device_id: str | None,
+        options: Callable[[], Mapping[str, Any]],
+        fallback: RealtimeBrain,
+    ) -> None:
+        self._hass = hass
+        self._entry = entry
+        self._name = name
+        self._device_id = device_id
+        self._options = options
+        self.fallback = fallback
+        self._log = RateLimitedLog(_LOGGER, 60.0, burst=3)
+        self._handler: BrainEventHandler | None = None
+        self._turn: Turn | None = None
+        self._live: LiveSession | None = None  # the open Live session (its turn is Live's)
+        self._pump: asyncio.Task[None] | None = None
+        self._no_access_until = 0.0
+        # the conversation so far
+        self._ha_conversation_id: str | None = None
+        self._user_words: list[str] = []  # the user's words since the model last spoke
+        self._last_request = ""  # what the user said before the model's last words
+        self._user_speaking = False
+        self._delegations: set[asyncio.Task[None]] = set()
+        # the answer being played: its id, when its audio began, how much of it, what it said
+        self._answer_id: str | None = None
+        self._answer_began = 0.0
+        self._answer_s = 0.0
+        self._answer_words: list[str] = []
+        self._answer_timer: asyncio.TimerHandle | None = None
+        self._quiet_s = 0.0  # silence at the end of the answer so far
+        self._on_fallback = False  # the current (or last) conversation is Realtime's
+        self._billed: dict[str, float] = {}  # session id -> usage seconds already in the cost
+
+    # --- what the manager and the entities read ------------------------------------------------
+
+    @property
+    def abilities(self) -> BrainAbilities:
+        return LIVE_ABILITIES if self._live is not None else self.fallback.abilities
+
+    @property
+    def keeper(self) -> SessionKeeper:
+        return self.fallback.keeper
+
+    @property
+    def session(self) -> RealtimeSession | None:
+        return self.fallback.session
+
+    @property
+    def figures(self) -> Figures:
+        return self.fallback.figures
+
+    @property
+    def toolset(self) -> Toolset | None:
+        return self.fallback.toolset
+
+    @property
+    def live_session(self) -> LiveSession | None:
+        return self._live
+
+    def attach(self, handler: BrainEventHandler) -> None:
+        self._handler = handler
+        self.fallback.attach(self._from_fallback)
+
+    async def _emit(self, event: b.BrainEvent) -> None:
+        if self._handler is not None:
+            await self._handler(event)
+
+    async def _from_fallback(self, event: b.BrainEvent) -> None:
+        # While Live has the conversation, the Realtime session's own news (a reconnect, a
+        # replaced session) is not the conversation's.
+        if self._live is None or isinstance(event, b.Changed):
+            await self._emit(event)
+
+    async def start(self) -> None:
+        await self.fallback.start()
+
+    async def stop(self) -> None:
+        await self._close_live()
+        await self.fallback.stop()
+
+    # --- turns ---------------------------------------------------------------------------------
+
+    async def start_turn(self, turn: Turn, take_audio: Callable[[], bytes]) -> None:
+        self._turn = turn
+        self._on_fallback = True
+        if turn.question or time.monotonic() < self._no_access_until:
+            # ask_question: HA hears the answer, the model must not respond to it (Live has no
+            # way to hold its responses); no access: Realtime, as the repair says.
+            await self.fallback.start_turn(turn, take_audio)
+            return
+        try:
+            session = await open_live_session(self._settings(turn))
+        except LiveError as err:
+            self._refused(err)
+            if self._turn is turn:  # the same utterance goes to Realtime (no audio was taken)
+                await self.fallback.start_turn(turn, take_audio)
+            return
+        self._access_ok()
+        if self._turn is not turn:  # the conversation ended while the session opened
+            await session.close()
+            return
+        self._reset_conversation()
+        self._on_fallback = False
+        self._live = session
+        self._pump = self._hass.async_create_background_task(
+            self._read(session), f"realtime_voice live {self._name}"
+        )
+        if pending := take_audio():
+            await session.append_audio(pending)
+        await self._emit(b.Changed())
+
+    def _settings(self, turn: Turn) -> LiveSettings:
+        options = self._options()
+        config = realtime_config(self._hass, self._entry)
+        model = str(options.get(CONF_LIVE_MODEL) or DEFAULT_LIVE_MODEL)
+        voice = str(options.get(CONF_VOICE) or live_registry.DEFAULT_VOICE)
+        if voice not in live_registry.VOICES:
+            voice = live_registry.DEFAULT_VOICE
+        return LiveSettings(
+            api_key=config[CONF_API_KEY],
+            url=str(options.get(CONF_LIVE_URL) or DEFAULT_LIVE_URL),
+            model=model,
+            voice=voice,
+            instructions=self._instructions(options, turn),
+            ssl_context=get_default_context(),
+        )
+
+    def _instructions(self, options: Mapping[str, Any], turn: Turn) -> str:
+        parts = [
+            template.Template(
+                options.get(CONF_INSTRUCTIONS, DEFAULT_INSTRUCTIONS), self._hass
+            ).async_render(parse_result=False),
+            LIVE_PROMPT.format(name=self._name),
+        ]
+        if turn.extra_prompt:
+            parts.append(turn.extra_prompt)
+        return "\n\n".join(parts)
+
+    @callback
+    def _refused(self, err: LiveError) -> None:
+        self._log.log(
+            err.code,
+            "Live is not available for %s (%s); the Realtime brain answers",
+            self._name,
+            err,
+        )
+        if isinstance(err, LiveAccessError):
+            self._no_access_until = time.monotonic() + NO_ACCESS_RETRY_S
+            ir.async_create_issue(
+                self._hass,
+                DOMAIN,
+                _issue_id(self._entry),
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="live_no_access",
+                translation_placeholders={
+                    "name": self._entry.title,
+                    "model": str(self._options().get(CONF_LIVE_MODEL) or DEFAULT_LIVE_MODEL),
+                    "reason": err.message,
+                },
+            )
+
+    @callback
+    def _access_ok(self) -> None:
+        self._no_access_until = 0.0
+        ir.async_delete_issue(self._hass, DOMAIN, _issue_id(self._entry))
+
+    def _reset_conversation(self) -> None:
+        self._ha_conversation_id = None
+        self._user_words.clear()
+        self._last_request = ""
+        self._user_speaking = False
+        self._answer_id = None
+        self._answer_words.clear()
+
+    async def send_audio(self, pcm: bytes) -> None:
+        if self._live is not None:
+            await self._live.append_audio(pcm)
+        elif self._turn is not None:
+            await self.fallback.send_audio(pcm)
+
+    async def next_turn(self) -> None:
+        if self._live is None:
+            await self.fallback.next_turn()
+
+    async def cancel(self) -> None:
+        if self._live is None:
+            await self.fallback.cancel()
+
+    async def truncate(self, answer_id: str, played_ms: int) -> None:
+        if self._live is None:
+            await self.fallback.truncate(answer_id, played_ms)
+
+    async def end_turn(self, *, answering: bool, listening: bool) -> None:
+        self._turn = None
+        if self._live is None:
+            await self.fallback.end_turn(answering=answering, listening=listening)
+            return
+        await self._close_live()
+
+    async def _close_live(self) -> None:
+        session, self._live = self._live, None
+        self._stop_answer_timer()
+        self._answer_id = None
+        for task in list(self._delegations):
+            task.cancel()
+        if session is None:
+            return
+        # The service finishes the session (its final usage comes with session.closed); the
+        # engine does not wait for it.
+        self._hass.async_create_background_task(
+            self._finish(session), f"realtime_voice live close {self._name}"
+        )
+
+    async def _finish(self, session: LiveSession) -> None:
+        closed = await session.close()
+        self._bill(session, closed.usage_seconds)
+        self._billed.pop(session.session_id, None)
+        await self._emit(b.Changed())
+
+    def drop_context(self, done: Callable[[], None]) -> None:
+        if self._on_fallback:
+            self.fallback.drop_context(done)
+        else:
+            done()  # a Live session is the conversation's own: nothing stays behind
+
+    def listen_at_least_s(self) -> float:
+        return 0.0 if self._live is not None else self.fallback.listen_at_least_s()
+
+    # --- announcements -------------------------------------------------------------------------
+
+    def speak(self, text: str) -> AsyncIterator[bytes]:
+        """Announcements are spoken by the Realtime brain, word for word (docs/architecture.md)."""
+        return self.fallback.speak(text)
+
+    # --- Live events ---------------------------------------------------------------------------
+
+    async def _read(self, session: LiveSession) -> None:
+        async for event in session.events():
+            if self._live is not session:
+                if isinstance(event, lv.UsageUpdated):
+                    self._bill(session, event.seconds)
+                continue
+            try:
+                await self._on_live_event(session, event)
+            except Exception:
+                _LOGGER.exception("Live event %s on %s", type(event).__name__, self._name)
+
+    async def _on_live_event(self, session: LiveSession, event: lv.LiveEvent) -> None:
+        match event:
+            case lv.InputTranscript(text=text):
+                self._user_words.append(text)
+                if not self._user_speaking:
+                    self._user_speaking = True
+                    await self._emit(b.SpeechStarted())
+            case lv.OutputAudio(pcm=pcm):
+                await self._answer_audio(pcm)
+            case lv.OutputTranscript(text=text):
+                self._answer_words.append(text)
+            case lv.DelegationCreated(delegation_id=delegation_id):
+                await self._delegation(session, delegation_id)
+            case lv.UsageUpdated(seconds=seconds):
+                self._bill(session, seconds)
+                await self._emit(b.Changed())
+            case lv.ServiceError(code=code, message=message):
+                self._log.log("error", "Live on %s reports %s: %s", self._name, code, message)
+            case lv.Notice(code=code, message=message):
+                _LOGGER.debug("Live on %s: %s (%s)", self._name, message, code)
+            case lv.Closed(reason=reason, usage_seconds=seconds, error=error):
+                self._bill(session, seconds)
+                _LOGGER.info("The Live session of %s closed: %s", self._name, error or reason)
+                self._live = None
+                self._stop_answer_timer()
+                self._answer_id = None
+                if self._turn is not None:
+                    if error is not None or reason in ("connection_lost", "expired"):
+                        await self._emit(b.ConnectionLost())
+                    await self._emit(b.BrainClosed())
+
+    def _user_said(self) -> str:
+        """The user's words since the model last spoke, once (for the event and the agent)."""
+        said = "".join(self._user_words).strip()
+        self._user_words.clear()
+        self._user_speaking = False
+        if said:
+            self._last_request = said
+        return said
+
+    async def _answer_audio(self, pcm: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        loud = _loud(pcm)
+        if self._answer_id is None:
+            if not loud:
+                return  # the silence between answers: nothing to play
+            self._quiet_s = 0.0
+            if said := self._user_said():
+                await self._emit(b.UserSaid(said))
+            await self._emit(b.SpeechStopped())
+            self._answer_id = f"live_{uuid.uuid4().hex[:16]}"
+            self._answer_began, self._answer_s = loop.time(), 0.0
+            self._answer_words.clear()
+            await self._emit(b.AnswerStarted(self._answer_id))
+        self._answer_s += len(pcm) / BYTES_PER_S
+        self._quiet_s = 0.0 if loud else self._quiet_s + len(pcm) / BYTES_PER_S
+        await self._emit(b.AnswerAudio(self._answer_id, pcm))
+        self._stop_answer_timer()
+        if self._quiet_s >= ANSWER_GAP_S:
+            await self._answer_over()
+            return
+        # or when nothing more came after what was sent has played
+        due = max(self._answer_began + self._answer_s, loop.time()) + ANSWER_GAP_S
+        self._answer_timer = loop.call_at(
+            due,
+            lambda: self._hass.async_create_task(self._answer_over(), eager_start=True),
+        )
+
+    def _stop_answer_timer(self) -> None:
+        if self._answer_timer is not None:
+            self._answer_timer.cancel()
+            self._answer_timer = None
+
+    async def _answer_over(self) -> None:
+        answer_id, self._answer_id = self._answer_id, None
+        self._answer_timer = None
+        if answer_id is None:
+            return
+        if words := "".join(self._answer_words).strip():
+            await self._emit(b.AssistantSaid(words))
+        self._answer_words.clear()
+        await self._emit(b.AnswerAudioDone(answer_id))
+        await self._emit(b.AnswerDone(answer_id, "done"))
+
+    async def _delegation(self, session: LiveSession, delegation_id: str) -> None:
+        said = self._user_said()
+        request = said or self._last_request
+        if said:
+            await self._emit(b.UserSaid(said))
+        await self._emit(b.SpeechStopped())  # the request is whole: HA works on it
+        await self._emit(b.Progress())
+        task = self._hass.async_create_background_task(
+            self._delegate(session, delegation_id, request),
+            f"realtime_voice live delegation {self._name}",
+        )
+        self._delegations.add(task)
+        task.add_done_callback(self._delegations.discard)
+
+    async def _delegate(self, session: LiveSession, delegation_id: str, request: str) -> None:
+        """HA's conversation agent does what the user asked; its answer goes back as commentary
+        (an apology when it failed), so the model always has something to say."""
+        if not request:
+            await session.commentary(
+                APOLOGY.format(reason="it did not hear what to do"), delegation_id
+            )
+            return
+        agent_id = self._options().get(CONF_LIVE_AGENT) or conversation.HOME_ASSISTANT_AGENT
+        try:
+            result = await conversation.async_converse(
+                self._hass,
+                request,
+                self._ha_conversation_id,
+                Context(),
+                language=self._hass.config.language,
+                agent_id=agent_id,
+                device_id=self._device_id,
+                satellite_id=self._satellite_entity_id(),
+            )
+        except (HomeAssistantError, ValueError) as err:
+            self._log.log("delegation", "Delegation on %s failed: %s", self._name, err)
+            await session.commentary(APOLOGY.format(reason=str(err) or "an error"), delegation_id)
+            return
+        except Exception:
+            _LOGGER.exception("Delegation on %s failed", self._name)
+            await session.commentary(APOLOGY.format(reason="an internal error"), delegation_id)
+            return
+        self._ha_conversation_id = result.conversation_id
+        response = result.response
+        speech = response.speech.get("plain", {}).get("speech", "") if response.speech else ""
+        if response.response_type == intent.IntentResponseType.ERROR:
+            content = APOLOGY.format(reason=speech or str(response.error_code))
+        else:
+            content = f"Home Assistant's answer: {speech or 'done.'}"
+        if self._turn is not None and self._live is session:
+            await self._emit(b.Progress())
+        await session.commentary(content, delegation_id)
+
+    def _satellite_entity_id(self) -> str | None:
+        if self._device_id is None:
+            return None
+        registry = er.async_get(self._hass)
+        for entity in er.async_entries_for_device(registry, self._device_id):
+            if entity.domain == "assist_satellite" and entity.platform == DOMAIN:
+                return entity.entity_id
+        return None
+
+    def _bill(self, session: LiveSession, seconds: float | None) -> None:
+        """The cost sensor: the session's cumulative usage seconds, each second counted once."""
+        billed = self._billed.get(session.session_id, 0.0)
+        if seconds is not None and seconds > billed:
+            self.figures.total_cost_usd += cost_usd(session.model, seconds - billed)
+            self._billed[session.session_id] = seconds
+
+
+def _loud(pcm: bytes) -> bool:
+    """Whether ``pcm`` (PCM16) holds more than the service's silence."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+    return bool(samples.size) and int(np.abs(samples.astype(np.int32)).max()) > SILENCE_PEAK

@@ -1,0 +1,156 @@
+"""The conversation engine with a full-duplex brain (GPT-Live, issue #27): the microphone stays open
+for the whole conversation, barge-in is the brain's, and the brain's input keeps flowing (silence
+in place of a stalled satellite). The fake link and brain are those of the engine's own tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from realtime_voice_core.conversation import BrainAbilities
+from realtime_voice_core.conversation import brain as b
+from realtime_voice_core.conversation import engine as engine_module
+from realtime_voice_core.link import Audio
+from realtime_voice_core.link import protocol as p
+
+from .test_conversation_engine import FRAME, FakeBrain, Setup
+
+VOICE = b"\x01\x00" * 480  # 20 ms that are not silence
+LIVE = BrainAbilities(cancel=False, truncate=False, full_duplex=True)
+
+
+@pytest.fixture
+async def live() -> AsyncIterator[Setup]:
+    s = Setup(FakeBrain(LIVE), follow_up_s=5.0)
+    yield s
+    s.engine.stop()
+    await s.satellite.close()
+
+
+async def test_the_microphone_stays_open_while_the_brain_answers(live: Setup) -> None:
+    satellite, brain, engine = live.satellite, live.brain, live.engine
+    satellite.wake()
+    satellite.speak()
+    await satellite.delivered()
+    await brain.emit(b.SpeechStarted())
+    await brain.emit(b.SpeechStopped())
+    assert engine.state == "processing"
+    assert "StopListening" not in satellite.kinds()
+    satellite.speak(3)  # the user goes on: the brain hears it
+    await satellite.delivered()
+    await brain.emit(b.SpeechStarted())
+    assert engine.state == "listening"  # USER_SPEAKS: the answer has not begun
+    await brain.answer("live_1", frames=5)
+    assert "StopListening" not in satellite.kinds()
+    await satellite.delivered()
+    await live.until(lambda: engine.state == "follow_up")
+    await engine.stop_conversation()
+    # the conversation's end closes the microphone, whatever the state
+    assert satellite.kinds()[-1] == "StopListening"
+
+
+async def test_a_half_duplex_brain_still_closes_the_microphone_at_the_end_of_speech() -> None:
+    s = Setup(FakeBrain())
+    try:
+        s.satellite.wake()
+        s.satellite.speak()
+        await s.satellite.delivered()
+        await s.brain.emit(b.SpeechStopped())
+        await s.brain.emit(b.SpeechStarted())
+        assert s.engine.state == "processing"  # no USER_SPEAKS without full duplex
+        assert s.satellite.kinds() == ["StopListening"]
+    finally:
+        s.engine.stop()
+        await s.satellite.close()
+
+
+async def test_barge_in_is_the_brains_own(live: Setup) -> None:
+    """The satellite's barge-in stops its playback; a full-duplex brain is not cancelled (even one
+    that could be: it heard the user and stops itself), and the rest of that answer is dropped."""
+    s = Setup(FakeBrain(BrainAbilities(cancel=True, truncate=False, full_duplex=True)))
+    try:
+        satellite, brain, engine = s.satellite, s.brain, s.engine
+        satellite.wake()
+        satellite.speak()
+        await satellite.delivered()
+        await brain.emit(b.SpeechStopped())
+        await brain.emit(b.AnswerStarted("live_1"))
+        await brain.emit(b.AnswerAudio("live_1", FRAME * 50))
+        satellite.barge_in("live_1", played_ms=400)
+        await satellite.delivered()
+        assert not [c for c in brain.calls if c[0] in ("cancel", "truncate")]
+        assert engine.state == "listening"
+        assert not s.ended()
+        await brain.emit(b.AnswerAudio("live_1", FRAME))
+        assert len(satellite.played["live_1"]) == len(FRAME) * 50
+    finally:
+        s.engine.stop()
+        await s.satellite.close()
+
+
+async def test_silence_goes_to_the_brain_while_the_satellite_stalls(live: Setup) -> None:
+    satellite, brain = live.satellite, live.brain
+    satellite.wake()
+    for _ in range(5):
+        satellite.report(Audio(VOICE))
+    await satellite.delivered()
+    await live.until(lambda: len(brain.heard) == 5 * len(FRAME))
+    await asyncio.sleep(0.45)  # the satellite sends nothing (its microphone closed for playback)
+    silence = bytes(brain.heard[5 * len(FRAME) :])
+    assert silence
+    assert not any(silence)
+    # about the time that passed, in whole 20 ms frames, never more than real time
+    assert len(silence) % len(FRAME) == 0
+    assert 0.25 <= len(silence) / len(FRAME) * 0.02 <= 0.46
+    satellite.report(Audio(VOICE))  # the satellite's audio resumes as it comes
+    await satellite.delivered()
+    assert bytes(brain.heard[-len(VOICE) :]) == VOICE
+
+
+async def test_no_silence_for_a_half_duplex_brain_or_after_the_conversation(live: Setup) -> None:
+    s = Setup(FakeBrain())
+    try:
+        s.satellite.wake()
+        s.satellite.speak(5)
+        await s.satellite.delivered()
+        await asyncio.sleep(0.3)
+        assert len(s.brain.heard) == 5 * len(FRAME)
+    finally:
+        s.engine.stop()
+        await s.satellite.close()
+    live.satellite.wake()
+    await live.satellite.delivered()
+    await live.engine.stop_conversation()
+    heard = len(live.brain.heard)
+    await asyncio.sleep(0.3)
+    assert len(live.brain.heard) == heard
+
+
+async def test_the_silence_window_ends_a_live_conversation_and_the_stop_word_too(
+    live: Setup,
+) -> None:
+    satellite, brain, engine = live.satellite, live.brain, live.engine
+    live.follow_up_s = 0.2
+    satellite.wake()
+    satellite.speak()
+    await satellite.delivered()
+    await brain.answer("live_1", frames=3)
+    await satellite.delivered()
+    await live.until(lambda: engine.state == "idle")
+    assert live.ended()[-1]["reason"] == "no_speech"
+    live.follow_up_s = 5.0
+    satellite.wake()
+    satellite.speak()
+    await satellite.delivered()
+    await brain.emit(b.SpeechStopped())
+    await brain.emit(b.AnswerStarted("live_2"))
+    await brain.emit(b.AnswerAudio("live_2", FRAME * 50))
+    satellite.stop_word("live_2", played_ms=300)
+    await satellite.delivered()
+    await live.until(lambda: engine.state == "idle")
+    assert live.ended()[-1]["reason"] == "stop_word"
+    assert ("end_turn", (True, False)) in brain.calls
+    assert p.StopListening() in satellite.commands
+    assert engine_module.STALL_S <= 0.2

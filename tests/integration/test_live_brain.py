@@ -1,0 +1,241 @@
+"""The Live brain (GPT-Live, issue #27) inside real Home Assistant: the satellite is the real link
+server on loopback, the Live service is the Live stand-in running as a process from the host .venv
+(it validates every event both ways against openai.types.live, which HA's pinned openai lacks), the
+Realtime service beside it is the in-process Realtime stand-in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
+
+from custom_components.realtime_voice.const import (
+    CONF_CONVERSATION_MODE,
+    CONF_FOLLOW_UP_SECONDS,
+    CONF_LIVE_AGENT,
+    CONF_LIVE_MODEL,
+    CONF_LIVE_URL,
+    DOMAIN,
+    MODE_LIVE,
+)
+from tests.live_standin.testing import start_process
+from tests.realtime_standin import StandinServer
+
+from .conftest import entry_for
+from .link_satellite import LinkSatellite, silence, tone
+from .test_conversation import TEMPLATE_LIGHT
+from .test_options_flow import save_shown_form
+from .waiting import collect, load_entry, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class LiveStandin:
+    def __init__(self, url: str, lines: list[str]) -> None:
+        self.url = url
+        self.lines = lines
+
+    def violations(self) -> list[str]:
+        return [line for line in self.lines if "violation" in line]
+
+
+async def _live(*args: str) -> AsyncIterator[LiveStandin]:
+    async with start_process(args) as (url, _process, lines):
+        standin = LiveStandin(url, lines)
+        yield standin
+    assert standin.violations() == [], "the Live client sent events the openai types reject"
+
+
+@pytest.fixture
+async def live() -> AsyncIterator[LiveStandin]:
+    async for standin in _live("--transcript", "Turn on the kitchen light."):
+        yield standin
+
+
+@pytest.fixture
+async def live_without_access() -> AsyncIterator[LiveStandin]:
+    async for standin in _live("--access", "model_not_found"):
+        yield standin
+
+
+@pytest.fixture
+async def kitchen_light(hass: HomeAssistant) -> str:
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {"kitchen_power": {}}}
+    )
+    assert await async_setup_component(hass, "template", TEMPLATE_LIGHT)
+    await hass.async_block_till_done()
+    async_expose_entity(hass, "conversation", "light.kitchen", True)
+    return "light.kitchen"
+
+
+def played(satellite: LinkSatellite) -> dict[str, int]:
+    """The answer streams the satellite got, and how many ms of audio each."""
+    return {
+        stream_id: len(pcm) // 48
+        for stream_id, pcm in satellite.played.items()
+        if stream_id.startswith("live_")
+    }
+
+
+async def test_a_live_conversation_turns_on_the_light_through_home_assistants_agent(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    live: LiveStandin,
+    kitchen_light: str,
+) -> None:
+    entry = entry_for(
+        standin, satellite, **{CONF_CONVERSATION_MODE: MODE_LIVE, CONF_LIVE_URL: live.url}
+    )
+    await load_entry(hass, entry)
+    manager = entry.runtime_data.manager
+    ended = collect(hass, "realtime_voice_conversation_ended")
+    assert manager.brain.live_session is None  # nothing is open (billed) before the wake word
+    assert hass.states.get(kitchen_light).state == "off"
+
+    await satellite.say(tone(1.0))
+    await satellite.stream(silence(1.0))  # the satellite streams until HA says stop
+    await wait_until(lambda: hass.states.get(kitchen_light).state == "on", within=30)
+    # the agent's answer, spoken by the model, plays on the satellite as it arrives
+    await wait_until(lambda: any(ms > 300 for ms in played(satellite).values()), within=30)
+    # no stop_listening while the model answered: the microphone stayed open
+    kinds = [type(command).__name__ for command in satellite.commands]
+    assert "StopListening" not in kinds[: kinds.index("PlayStart")]
+    await wait_until(lambda: bool(ended), within=30)
+    assert ended[0].data["reason"] == "done"
+    assert ended[0].data["user"] == ["Turn on the kitchen light."]
+    assert ended[0].data["tool_calls"] >= 1
+    # the session is closed after the conversation (billed per minute while open)
+    await wait_until(lambda: manager.brain.live_session is None)
+    await wait_until(lambda: manager.figures.total_cost_usd > 0)
+    assert manager.figures.total_cost_usd < 0.01  # a few seconds at $0.05 a minute
+
+
+async def test_a_key_without_live_access_falls_back_to_the_realtime_brain(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    live_without_access: LiveStandin,
+) -> None:
+    entry = entry_for(
+        standin,
+        satellite,
+        **{CONF_CONVERSATION_MODE: MODE_LIVE, CONF_LIVE_URL: live_without_access.url},
+    )
+    await load_entry(hass, entry)
+    ended = collect(hass, "realtime_voice_conversation_ended")
+    await satellite.say(tone(1.0))
+    await satellite.stream(silence(1.0))
+    await wait_until(lambda: bool(ended), within=30)
+    # the same utterance, no second wake word: Realtime answered it
+    assert ended[0].data["reason"] == "done"
+    assert any(pcm for stream_id, pcm in satellite.played.items() if stream_id.startswith("resp"))
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"live_no_access_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_key == "live_no_access"
+    assert "model_not_found" in issue.translation_placeholders["reason"]
+
+
+async def test_barge_in_is_the_models_and_the_conversation_goes_on(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite, live: LiveStandin
+) -> None:
+    satellite.finish_playback = False
+    entry = entry_for(
+        standin,
+        satellite,
+        **{
+            CONF_CONVERSATION_MODE: MODE_LIVE,
+            CONF_LIVE_URL: live.url,
+            CONF_FOLLOW_UP_SECONDS: 8.0,
+        },
+    )
+    await load_entry(hass, entry)
+    manager = entry.runtime_data.manager
+    ended = collect(hass, "realtime_voice_conversation_ended")
+    await satellite.say(tone(1.0))
+    await satellite.stream(silence(1.0))
+    await wait_until(lambda: bool(played(satellite)), within=30)
+    first = next(iter(played(satellite)))
+    await satellite.barge_in(played_ms=200)
+    await wait_until(lambda: manager.state == "listening")
+    # the user speaks over the model, which stops by itself and answers again
+    await satellite.stream(tone(1.0) + silence(1.0))
+    await wait_until(lambda: len(played(satellite)) >= 2, within=30)
+    assert not ended  # one conversation, one Live session
+    assert manager.brain.live_session is not None
+    assert first in satellite.played
+    await manager.async_stop_conversation()
+    await wait_until(lambda: manager.brain.live_session is None)
+
+
+async def test_an_announcement_on_a_live_satellite_is_spoken_by_the_realtime_brain(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite, live: LiveStandin
+) -> None:
+    entry = entry_for(
+        standin, satellite, **{CONF_CONVERSATION_MODE: MODE_LIVE, CONF_LIVE_URL: live.url}
+    )
+    await load_entry(hass, entry)
+    manager = entry.runtime_data.manager
+    await manager.async_announce("The washing machine has finished.", preannounce=False)
+    announced = [
+        pcm for stream_id, pcm in satellite.played.items() if stream_id.startswith("announce")
+    ]
+    assert announced
+    assert len(announced[0]) > 24_000
+    assert manager.brain.live_session is None  # no Live session was opened for it
+
+
+async def test_the_options_refuse_live_when_the_satellite_reports_echo_cancellation_off(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    satellite.info = replace(satellite.info, echo_cancellation=False)
+    entry = entry_for(standin, satellite)
+    await load_entry(hass, entry, wait_for_session=False)
+    await wait_until(lambda: entry.runtime_data.link.info is not None)
+    result = await save_shown_form(hass, entry, {CONF_CONVERSATION_MODE: MODE_LIVE})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"conversation": "live_needs_echo_cancellation"}
+    assert "echo cancellation off" in result["description_placeholders"]["detail"]
+    assert CONF_CONVERSATION_MODE not in entry.options
+
+    # on (or not reported, by a satellite from before the report): Live is saved
+    entry.runtime_data.link.info = replace(entry.runtime_data.link.info, echo_cancellation=True)
+    result = await save_shown_form(
+        hass, entry, {CONF_CONVERSATION_MODE: MODE_LIVE, CONF_LIVE_MODEL: "gpt-live-1"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    assert entry.options[CONF_CONVERSATION_MODE] == MODE_LIVE
+    assert entry.options[CONF_LIVE_MODEL] == "gpt-live-1"
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_delegation_that_fails_in_home_assistant_is_an_apology_not_a_stuck_state(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite, live: LiveStandin
+) -> None:
+    entry = entry_for(
+        standin,
+        satellite,
+        **{
+            CONF_CONVERSATION_MODE: MODE_LIVE,
+            CONF_LIVE_URL: live.url,
+            CONF_LIVE_AGENT: "conversation.removed_agent",
+        },
+    )
+    await load_entry(hass, entry)
+    manager = entry.runtime_data.manager
+    ended = collect(hass, "realtime_voice_conversation_ended")
+    await satellite.say(tone(1.0))
+    await satellite.stream(silence(1.0))
+    await wait_until(lambda: bool(ended), within=30)
+    assert ended[0].data["reason"] == "done"  # answered, then idle: nothing waits forever
+    assert "could not handle" in " ".join(ended[0].data["assistant"])
+    assert any(ms > 300 for ms in played(satellite).values())  # the apology was spoken
+    await wait_until(lambda: manager.state == "idle")
