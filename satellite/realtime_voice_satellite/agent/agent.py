@@ -97,6 +97,9 @@ class Parts:
     capture: CaptureWorker
     access_key: str | None  # None: not paired yet
     certificate: LinkCertificate
+    # the microphone's audio is echo-cancelled (the canceller, or an input device that cancels
+    # echo itself): reported to HA (info.echo_cancellation, protocol 4)
+    echo_cancelled: bool = False
 
 
 class SatelliteAgent:
@@ -127,6 +130,7 @@ class SatelliteAgent:
         # the facts states.py decides with (Facts), beside what the decisions need
         self.muted = config.conversation.muted
         self.listening: p.ListenReason | None = None
+        self.full_duplex = False  # the open listen goes on while speaking (protocol 4)
         self._held: HeldBargeIn | None = None  # a voice barge-in waiting for a stop word
         self._listen_deadline = 0.0
         self._echo_guard_until = 0.0
@@ -197,6 +201,7 @@ class SatelliteAgent:
             listening=self.listening is not None,
             speaking=self.player.speaking,
             holding=self._held is not None,
+            full_duplex=self.full_duplex,
         )
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -396,6 +401,12 @@ class SatelliteAgent:
                 self._held = None
             case Action.FORGET_HOLD:
                 self._held = None
+            case Action.INTERRUPT:
+                self._stop_playback_for(detection, p.BargeIn, "barge_in")
+            case Action.INTERRUPT_HELD:
+                assert self._held is not None
+                held, self._held = self._held, None
+                self._stop_playback_for(held.detection, p.BargeIn, "barge_in")
             case Action.END_LISTENING_TIMEOUT:
                 self._end_listening("timeout")
 
@@ -489,9 +500,15 @@ class SatelliteAgent:
     # --- listening -----------------------------------------------------------------------------
 
     def _start_listening(
-        self, reason: p.ListenReason, timeout_s: float | None, first: bytes
+        self,
+        reason: p.ListenReason,
+        timeout_s: float | None,
+        first: bytes,
+        *,
+        full_duplex: bool = False,
     ) -> None:
         self.listening = reason
+        self.full_duplex = full_duplex
         self.mixer.listening = True
         self._listen_deadline = self._deadline(timeout_s)
         self._send(p.ListenStart(reason))
@@ -508,6 +525,7 @@ class SatelliteAgent:
         if self.listening is None:
             return
         self.listening = None
+        self.full_duplex = False
         self.mixer.listening = False
         self._send(p.ListenEnd(reason))
         self._update_state()
@@ -561,6 +579,11 @@ class SatelliteAgent:
             muted=self.muted,
             volume=self.player.volume,
             state=self._current_state(),
+            echo_cancellation=(
+                self.parts.echo_cancelled
+                if self.server.protocol >= p.FULL_DUPLEX_VERSION
+                else None  # a peer of protocol 3 refuses the key
+            ),
         )
 
     def on_connected(self) -> None:
@@ -569,6 +592,7 @@ class SatelliteAgent:
 
     def on_disconnected(self) -> None:
         self.listening = None
+        self.full_duplex = False
         self.mixer.listening = False
         self.player.stop()  # an answer nobody can stop or truncate any more
         self.media.stop()  # music nobody can stop any more
@@ -647,11 +671,12 @@ class SatelliteAgent:
     def _do_command(self, action: Action, command: p.Command) -> None:
         """Carry out one of states.py's actions on a command."""
         match action, command:
-            case Action.LISTEN, p.Listen(timeout_s=timeout_s):
+            case Action.LISTEN, p.Listen(timeout_s=timeout_s, full_duplex=full_duplex):
                 if self.listening is None:
-                    self._start_listening("command", timeout_s, b"")
-                else:  # already listening: only the deadline moves
+                    self._start_listening("command", timeout_s, b"", full_duplex=bool(full_duplex))
+                else:  # already listening: the deadline moves, and full duplex is the new one's
                     self._listen_deadline = self._deadline(timeout_s)
+                    self.full_duplex = bool(full_duplex)
             case Action.REFUSE_LISTEN, _:
                 self._send(p.ListenEnd("muted"))
             case Action.END_LISTENING, _:

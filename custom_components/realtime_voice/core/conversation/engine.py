@@ -224,7 +224,7 @@ class ConversationEngine:
         """A conversation without a wake word (start_conversation, ask_question): the satellite is
         asked to listen."""
         if await self._start(reason, extra_prompt=extra_prompt, question=question):
-            await self._safe(self.link.listen())
+            await self._listen()
         elif question is not None and not question.done():
             question.set_result(None)
 
@@ -323,7 +323,11 @@ class ConversationEngine:
         if not self._fire(Trigger.ANSWERED):
             return
         await self.brain.next_turn()
-        await self._safe(self.link.listen())
+        await self._listen()
+
+    async def _listen(self) -> None:
+        """Ask the satellite to listen; for a full-duplex brain also while it speaks."""
+        await self._safe(self.link.listen(full_duplex=self._full_duplex))
 
     # --- announcements' turn (AnnouncementTurns) -----------------------------------------------
 
@@ -354,8 +358,8 @@ class ConversationEngine:
                 await self._user_audio(pcm)
             case protocol.Wake(model=model, score=score):
                 self._report(WAKE_WORD_DETECTED, {"wake_word": model, "score": score})
-                if self.conversation is None:
-                    await self._start("wake")
+                if self.conversation is None and await self._start("wake") and self._full_duplex:
+                    await self._listen()  # it listens since the wake word: now in full duplex
             case protocol.BargeIn():
                 await self._barge_in()
             case protocol.StopWord(model=model, stream_id=stream_id):
@@ -401,7 +405,8 @@ class ConversationEngine:
             # have not heard of yet.
             await self.brain.cancel()
         if self.conversation is None:
-            await self._start("barge_in")
+            if await self._start("barge_in") and self._full_duplex:
+                await self._listen()
         else:
             self._fire(Trigger.BARGE_IN)
 
