@@ -24,7 +24,7 @@ from realtime_voice_core.realtime import (
     unavailable_cause,
 )
 from realtime_voice_core.realtime.connection import error_from_server
-from realtime_voice_core.realtime.protocol import ServerError
+from realtime_voice_core.realtime.wire import ServerError
 
 from .test_conversation_engine import FRAME, FakeBrain, Setup
 
