@@ -10,6 +10,9 @@ rules (docs/link-protocol.md has the events):
   (``barge_in``, ``playback_stopped`` with ``played_ms``) and starts listening. The raised
   threshold holds for ``echo_guard_ms`` after playback too (the echo of the room and the device
   buffer). A detection where the answer itself says the wake word is ignored (:mod:`.own_voice`).
+- Full duplex (link protocol 4: HA's ``listen`` with ``full_duplex``): the audio goes on to HA
+  while the satellite speaks, until ``stop_listening``; the barge-ins stop the answer as above
+  without a new ``listen_start``.
 - A stop word (``wake_word.stop_words``, empty by default) is listened for only while the
   satellite speaks: it stops playback (``stop_word``, ``playback_stopped`` with ``played_ms``)
   and the satellite goes idle without listening; HA ends the conversation. The own-voice guard
