@@ -71,6 +71,29 @@ async def test_the_satellite_is_asked_for_full_duplex_at_every_listen(live: Setu
     assert satellite.commands[-1] == p.Listen(full_duplex=True)
 
 
+async def test_full_duplex_is_asked_once_the_live_session_is_open() -> None:
+    """The Live brain is full duplex only once its session opened (after the wake word, when the
+    conversation has started): its ``Changed`` then turns the satellite's listening to full
+    duplex, once per conversation."""
+    s = Setup(FakeBrain(), follow_up_s=5.0)
+    try:
+        s.satellite.wake()
+        await s.satellite.delivered()
+        assert s.satellite.commands == []
+        s.brain.abilities = LIVE
+        await s.brain.emit(b.Changed())
+        await s.brain.emit(b.Changed())
+        assert s.satellite.commands == [p.Listen(full_duplex=True)]
+        await s.engine.stop_conversation()
+        s.satellite.wake()  # a new conversation: asked again
+        await s.satellite.delivered()
+        assert s.satellite.commands[-1] == p.Listen(full_duplex=True)
+        assert s.satellite.commands.count(p.Listen(full_duplex=True)) == 2
+    finally:
+        s.engine.stop()
+        await s.satellite.close()
+
+
 async def test_a_half_duplex_brain_asks_to_listen_as_before() -> None:
     s = Setup(FakeBrain(), follow_up_s=5.0)
     try:
