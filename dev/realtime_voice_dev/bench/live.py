@@ -7,10 +7,13 @@ answer when it hears speech over its own voice. The rule applied here is the Liv
 (``tests/live_standin``, ``LiveStandinConfig``): ``BARGE_IN_MS`` of 20 ms blocks at an RMS of at
 least ``BARGE_IN_RMS`` (full scale 1.0) while it speaks. The satellite's own answers play in a
 room, as in echo.py's false self-interruptions (:func:`.echo.self_interruptions`: varied texts,
-voices and speeds, the default room and a hall, music under every other session's answers, a
-fresh canceller per session of ``SESSION_S``), nobody else speaks: every interruption is a
-self-interruption. An interrupted answer stops there, as the model's does; the figure is per hour
-of answer played. Baseline: the same with the canceller off (the DSP chain otherwise the same).
+voices and speeds, sessions of ``SESSION_S`` alternating the default room and a hall, a fresh
+canceller per session), nobody else speaks: every interruption is a self-interruption. Two
+figures: the answers alone, and with HA's music under every answer (the media layer, ducked by the
+voice, as the mixer does; loud beats and a snare). An interrupted answer stops there, as the
+model's does; each figure is per hour of answer played. Baseline: the same with the canceller off
+(the DSP chain otherwise the same). The stand-in's rule is plain loudness, not speech: whatever of
+the music the canceller leaves above it counts, as a TV in the room would.
 """
 
 from __future__ import annotations
@@ -64,10 +67,16 @@ class LiveListener:
 
 
 def self_interruptions(
-    directory: Path, loop: asyncio.AbstractEventLoop, seconds: float, *, cancel: bool
+    directory: Path,
+    loop: asyncio.AbstractEventLoop,
+    seconds: float,
+    *,
+    cancel: bool,
+    music: bool = False,
 ) -> tuple[int, float]:
     """(interruptions, seconds of answer played): the satellite's own answers, one after the
-    other with a second between, streamed as in full duplex to the model's rule."""
+    other with a second between (with ``music`` under them), streamed as in full duplex to the
+    model's rule."""
     answers = room_bench._own_speech(directory)
     interruptions = 0
     played = 0.0
@@ -80,7 +89,7 @@ def self_interruptions(
         )
         tune = (
             room_bench.music(room_bench.SESSION_S + 60, room_bench.OUT_RATE, seed=session)
-            if session % 4 >= 2
+            if music
             else None
         )
         run = room_bench._Run(cancel=cancel, room=room, music_24k=tune, loop=loop)
@@ -118,17 +127,21 @@ def collect() -> list[Figure]:
 
 def _collect(directory: Path, loop: asyncio.AbstractEventLoop) -> list[Figure]:
     seconds = room_bench.SELF_SPEECH_S
-    count, played = self_interruptions(directory, loop, seconds, cancel=True)
-    count_off, played_off = self_interruptions(
-        directory, loop, min(seconds, BASELINE_S), cancel=False
-    )
-    return [
-        Figure(
-            "live: self-interruptions per hour of own speech, full duplex, echo cancellation on "
-            f"({count} in {played:.0f} s; baseline: off, {count_off} in {played_off:.0f} s)",
-            count * 3600 / played,
-            "/h",
-            "0",
-            count_off * 3600 / played_off,
+    figures = []
+    for music, what in ((False, "answers alone"), (True, "music under the answers")):
+        count, played = self_interruptions(directory, loop, seconds, cancel=True, music=music)
+        count_off, played_off = self_interruptions(
+            directory, loop, min(seconds, BASELINE_S), cancel=False, music=music
         )
-    ]
+        figures.append(
+            Figure(
+                f"live: self-interruptions per hour of own speech, full duplex, {what}, echo "
+                f"cancellation on ({count} in {played:.0f} s; baseline: off, {count_off} in "
+                f"{played_off:.0f} s)",
+                count * 3600 / played,
+                "/h",
+                "0",
+                count_off * 3600 / played_off,
+            )
+        )
+    return figures
