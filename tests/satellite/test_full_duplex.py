@@ -166,3 +166,49 @@ async def test_stop_listening_ends_the_stream_while_the_answer_plays_on(tmp_path
         after = sat.log[sat.log.index(p.ListenEnd("stopped")) :]
         assert not any(isinstance(e, Audio) for e in after)
         assert isinstance(end, p.PlaybackFinished)
+
+
+async def test_full_duplex_with_stop_words_a_held_voice_barge_in_and_a_stop_word(
+    tmp_path: Path,
+) -> None:
+    """With stop words the voice barge-in waits for a possible stop word first (held), here while
+    the audio goes on to HA; then it stops the answer without a new listen. A stop word stops
+    the answer and ends listening, as in half duplex."""
+    from tests.satellite.test_stop_word import LONG_ANSWER, echo_stop_config
+
+    other = Script(rate=16_000).pause(5.0).say("no wait, turn off the bedroom light").pause(4.0)
+    async with running_satellite(
+        other.write("duplex-hold"), tmp_path, echo_stop_config(), room="default"
+    ) as sat:
+        await asyncio.sleep(0.3)
+        await sat.client.listen(full_duplex=True)
+        await sat.play("answer-1", say(LONG_ANSWER, p.AUDIO_RATE))
+        await sat.until(p.StateChanged("responding"))
+        barge = await sat.next(p.BargeIn, within=15)
+        assert isinstance(barge, p.BargeIn)
+        assert barge.model == "voice"
+        stopped = await sat.next(p.PlaybackStopped)
+        assert isinstance(stopped, p.PlaybackStopped)
+        assert stopped.reason == "barge_in"
+        await sat.audio_for(0.5)  # the audio goes on
+        assert p.ListenStart("barge_in") not in sat.log
+        assert not any(isinstance(e, p.ListenEnd | p.StopWord) for e in sat.log)
+        # nothing held back: about every block since the answer began went to HA
+        began = sat.log.index(p.StateChanged("responding"))
+        streamed = sum(len(e.pcm) for e in sat.log[began:] if isinstance(e, Audio))
+        assert streamed / (p.AUDIO_RATE * 2) > 0.9 * (stopped.played_ms / 1000 + 0.5)
+
+    stop = Script(rate=16_000).pause(5.0).say("alexa").pause(4.0)
+    async with running_satellite(
+        stop.write("duplex-stop-word"), tmp_path, echo_stop_config(), room="default"
+    ) as sat:
+        await asyncio.sleep(0.3)
+        await sat.client.listen(full_duplex=True)
+        await sat.play("answer-1", say(LONG_ANSWER, p.AUDIO_RATE))
+        word = await sat.next(p.StopWord, within=15)
+        assert isinstance(word, p.StopWord)
+        stopped = await sat.next(p.PlaybackStopped)
+        assert isinstance(stopped, p.PlaybackStopped)
+        assert stopped.reason == "stop_word"
+        await sat.until(p.ListenEnd("stopped"))  # the user wants silence: no more listening
+        assert not any(isinstance(e, p.BargeIn) for e in sat.log)

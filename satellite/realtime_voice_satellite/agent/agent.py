@@ -389,7 +389,11 @@ class SatelliteAgent:
             case Action.STOP_WORD:
                 self._stop_word(max(heard.stop, key=lambda d: d.score))
             case Action.HOLD:
-                self._held = HeldBargeIn(detection, now + STOP_WORD_HOLD_S, [pcm])
+                # in full duplex the block goes to HA anyway (SEND): nothing to keep for it
+                streamed = self.listening is not None and self.full_duplex
+                self._held = HeldBargeIn(
+                    detection, now + STOP_WORD_HOLD_S, [] if streamed else [pcm]
+                )
             case Action.HOLD_BLOCK:
                 assert self._held is not None
                 self._held.pcm.append(pcm)
@@ -410,6 +414,10 @@ class SatelliteAgent:
                 assert self._held is not None
                 held, self._held = self._held, None
                 self._stop_playback_for(held.detection, p.BargeIn, "barge_in")
+                # held before HA's listen turned full duplex: not sent yet
+                audio = b"".join(held.pcm)
+                for start in range(0, len(audio), p.MAX_AUDIO_FRAME_BYTES):
+                    self._send(audio[start : start + p.MAX_AUDIO_FRAME_BYTES])
             case Action.END_LISTENING_TIMEOUT:
                 self._end_listening("timeout")
 
