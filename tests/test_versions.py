@@ -55,7 +55,9 @@ def test_the_changelog_says_what_the_next_release_needs() -> None:
     assert minimum is not None
     rv.check_changelog("Unreleased")
     assert f"Home Assistant {minimum[1]} or newer;" in rv.compatibility_line()
-    assert f"link protocol {protocol.PROTOCOL_VERSION}." in rv.compatibility_line()
+    spoken = " and ".join(map(str, protocol.PROTOCOL_VERSIONS))
+    assert f"link protocol {spoken}." in rv.compatibility_line()
+    assert spoken.endswith(str(protocol.PROTOCOL_VERSION))
     text = (ROOT / "CHANGELOG.md").read_text()
     assert "keepachangelog.com" in text
     for heading in re.findall(r"^## \[([^\]]+)\]", text, re.M):

@@ -390,8 +390,8 @@ class SatelliteConnection:
 
     # Commands: each raises SatelliteOfflineError while the link is down.
 
-    async def listen(self, timeout_s: float | None = None) -> None:
-        await self._command(lambda client: client.listen(timeout_s))
+    async def listen(self, timeout_s: float | None = None, *, full_duplex: bool = False) -> None:
+        await self._command(lambda client: client.listen(timeout_s, full_duplex=full_duplex))
 
     async def stop_listening(self) -> None:
         await self._command(lambda client: client.stop_listening())

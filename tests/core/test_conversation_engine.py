@@ -67,9 +67,9 @@ class FakeSatellite:
         """Every report and microphone frame so far was handled by the engine."""
         await self._events.join()
 
-    async def listen(self, timeout_s: float | None = None) -> None:
+    async def listen(self, timeout_s: float | None = None, *, full_duplex: bool = False) -> None:
         self._check()
-        self.commands.append(p.Listen(timeout_s))
+        self.commands.append(p.Listen(timeout_s, True if full_duplex else None))
 
     async def stop_listening(self) -> None:
         self._check()

@@ -51,6 +51,66 @@ async def test_the_microphone_stays_open_while_the_brain_answers(live: Setup) ->
     assert satellite.kinds()[-1] == "StopListening"
 
 
+async def test_the_satellite_is_asked_for_full_duplex_at_every_listen(live: Setup) -> None:
+    """After the wake word (the satellite listens already: the listen turns it to full duplex),
+    for the follow-up and at start_conversation: ``listen`` with ``full_duplex``, which keeps its
+    microphone streaming while it speaks (link protocol 4)."""
+    satellite, brain, engine = live.satellite, live.brain, live.engine
+    satellite.wake()
+    await satellite.delivered()
+    assert satellite.commands == [p.Listen(full_duplex=True)]
+    satellite.speak()
+    await satellite.delivered()
+    await brain.answer("live_1", frames=3)
+    await satellite.delivered()
+    await live.until(lambda: engine.state == "follow_up")
+    assert satellite.commands[-1] == p.Listen(full_duplex=True)
+    await engine.stop_conversation()
+    await live.until(lambda: engine.state == "idle")
+    await engine.start_conversation("start_conversation")
+    assert satellite.commands[-1] == p.Listen(full_duplex=True)
+
+
+async def test_full_duplex_is_asked_once_the_live_session_is_open() -> None:
+    """The Live brain is full duplex only once its session opened (after the wake word, when the
+    conversation has started): its ``Changed`` then turns the satellite's listening to full
+    duplex, once per conversation."""
+    s = Setup(FakeBrain(), follow_up_s=5.0)
+    try:
+        s.satellite.wake()
+        await s.satellite.delivered()
+        assert s.satellite.commands == []
+        s.brain.abilities = LIVE
+        await s.brain.emit(b.Changed())
+        await s.brain.emit(b.Changed())
+        assert s.satellite.commands == [p.Listen(full_duplex=True)]
+        await s.engine.stop_conversation()
+        s.satellite.wake()  # a new conversation: asked again
+        await s.satellite.delivered()
+        assert s.satellite.commands[-1] == p.Listen(full_duplex=True)
+        assert s.satellite.commands.count(p.Listen(full_duplex=True)) == 2
+    finally:
+        s.engine.stop()
+        await s.satellite.close()
+
+
+async def test_a_half_duplex_brain_asks_to_listen_as_before() -> None:
+    s = Setup(FakeBrain(), follow_up_s=5.0)
+    try:
+        s.satellite.wake()
+        s.satellite.speak()
+        await s.satellite.delivered()
+        assert s.satellite.commands == []  # it listens since the wake word
+        await s.engine.start_conversation("start_conversation")  # busy: nothing
+        await s.brain.answer("resp_1", frames=3)
+        await s.satellite.delivered()
+        await s.until(lambda: s.engine.state == "follow_up")
+        assert [c for c in s.satellite.commands if isinstance(c, p.Listen)] == [p.Listen()]
+    finally:
+        s.engine.stop()
+        await s.satellite.close()
+
+
 async def test_a_half_duplex_brain_still_closes_the_microphone_at_the_end_of_speech() -> None:
     s = Setup(FakeBrain())
     try:

@@ -329,6 +329,10 @@ class Satellite:
     env: dict[str, str] = field(default_factory=dict)
     # satellite.yaml's key (None: none, the satellite pairs by the code it speaks)
     access_key: str | None = ACCESS_KEY
+    # file mode's room (--echo: an impulse response file or "default"): the speaker's sound back
+    # into the microphone; and audio.echo_cancellation (auto, on, off)
+    echo: str | None = None
+    echo_cancellation: str = "auto"
 
     @property
     def slug(self) -> str:
@@ -350,7 +354,7 @@ link: {{host: 127.0.0.1, port: {self.port}, access_key: {self.access_key or '""'
         ping_interval_s: 1.0, ping_timeout_s: 2.0, state_dir: {self.workdir / ("state-" + self.slug)}}}
 zeroconf: {{enabled: false}}
 wake_word: {{models: [hey_jarvis], threshold: 0.5, warmup_s: 1.0}}
-audio: {{output_rate: {OUT_RATE}}}
+audio: {{output_rate: {OUT_RATE}, echo_cancellation: {self.echo_cancellation}}}
 log_level: info
 """
         )
@@ -363,6 +367,8 @@ log_level: info
         self.output = self.workdir / f"speaker-{self.slug}-{self.runs}.wav"
         args = [str(self.command), "satellite", "--config", str(self.config)]
         args += ["--input-wav", str(input_wav), "--output-wav", str(self.output)]
+        if self.echo is not None:
+            args += ["--echo", self.echo]
         self.proc = Proc(f"satellite {self.name}", args, self.log, env=self.env).start()
         return self.wait_ready() if wait else self
 

@@ -24,6 +24,7 @@ from custom_components.realtime_voice.const import (
     DOMAIN,
     MODE_LIVE,
 )
+from realtime_voice_satellite.link import protocol
 from tests.live_standin.testing import start_process
 from tests.realtime_standin import StandinServer
 
@@ -108,6 +109,9 @@ async def test_a_live_conversation_turns_on_the_light_through_home_assistants_ag
     # no stop_listening while the model answered: the microphone stayed open
     kinds = [type(command).__name__ for command in satellite.commands]
     assert "StopListening" not in kinds[: kinds.index("PlayStart")]
+    # and the satellite (link protocol 4) was asked to stream while it speaks, before it did
+    full_duplex = satellite.commands.index(protocol.Listen(full_duplex=True))
+    assert full_duplex < kinds.index("PlayStart")
     await wait_until(lambda: bool(ended), within=30)
     assert ended[0].data["reason"] == "done"
     assert ended[0].data["user"] == ["Turn on the kitchen light."]

@@ -669,6 +669,12 @@ class LiveStandinServer:
             if session.barge_ms >= config.barge_in_ms:
                 self._stop_talking(session)
                 self.interruptions += 1
+                # the e2e tests read it in the process's log (self-interruption, barge-in)
+                _LOGGER.info(
+                    "interrupted: %d ms of speech over its own voice, at %d ms of the session",
+                    session.barge_ms,
+                    session.clock_ms,
+                )
                 session.speech_start_ms = session.clock_ms - session.barge_ms
                 session.speech_ms = session.barge_ms
                 session.silence_ms = 0

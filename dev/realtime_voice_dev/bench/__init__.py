@@ -25,6 +25,7 @@ AREAS: tuple[str, ...] = (
     ".pipeline",
     ".dsp_stages",
     ".brains",
+    ".live",
 )
 
 
@@ -78,8 +79,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="seconds of the satellite's own speech for the false self-interruptions "
-        "(default 300; 3600 for the hour of issue #16, a few minutes of CPU)",
+        help="seconds of the satellite's own speech for the false self-interruptions, the "
+        "voice barge-in's (satellite) and GPT-Live's (live) (default 300; 3600 for the hour of "
+        "issues #16 and #27, a few minutes of CPU)",
     )
 
 

@@ -195,6 +195,7 @@ class _Run:
         # the canceller's linear residual and echo estimates beside the last block
         self.linear_in: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         self.linear_out = np.zeros(0, np.int16)  # the linear canceller's, beside the last block
+        self.stream = b""  # what the last block sends to HA (PCM16 24 kHz)
 
     def sounding(self) -> bool:
         """What counts as reference: as in the agent, while the voice plays (with the music
@@ -248,6 +249,7 @@ class _Run:
         frame = self.chain.process(block)
         self.cpu += time.process_time() - started
         cancelled = frame.wake_16k
+        self.stream = frame.stream_24k
         near = frame.echo_mic_16k if frame.echo_mic_16k is not None else cancelled
         self.far = frame.echo_far_16k if frame.echo_far_16k is not None else None
         self.linear_in = (frame.echo_linear_16k, frame.echo_estimates)

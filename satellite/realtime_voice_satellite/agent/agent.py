@@ -10,6 +10,9 @@ rules (docs/link-protocol.md has the events):
   (``barge_in``, ``playback_stopped`` with ``played_ms``) and starts listening. The raised
   threshold holds for ``echo_guard_ms`` after playback too (the echo of the room and the device
   buffer). A detection where the answer itself says the wake word is ignored (:mod:`.own_voice`).
+- Full duplex (link protocol 4: HA's ``listen`` with ``full_duplex``): the audio goes on to HA
+  while the satellite speaks, until ``stop_listening``; the barge-ins stop the answer as above
+  without a new ``listen_start``.
 - A stop word (``wake_word.stop_words``, empty by default) is listened for only while the
   satellite speaks: it stops playback (``stop_word``, ``playback_stopped`` with ``played_ms``)
   and the satellite goes idle without listening; HA ends the conversation. The own-voice guard
@@ -97,6 +100,9 @@ class Parts:
     capture: CaptureWorker
     access_key: str | None  # None: not paired yet
     certificate: LinkCertificate
+    # the microphone's audio is echo-cancelled (the canceller, or an input device that cancels
+    # echo itself): reported to HA (info.echo_cancellation, protocol 4)
+    echo_cancelled: bool = False
 
 
 class SatelliteAgent:
@@ -127,6 +133,7 @@ class SatelliteAgent:
         # the facts states.py decides with (Facts), beside what the decisions need
         self.muted = config.conversation.muted
         self.listening: p.ListenReason | None = None
+        self.full_duplex = False  # the open listen goes on while speaking (protocol 4)
         self._held: HeldBargeIn | None = None  # a voice barge-in waiting for a stop word
         self._listen_deadline = 0.0
         self._echo_guard_until = 0.0
@@ -197,6 +204,7 @@ class SatelliteAgent:
             listening=self.listening is not None,
             speaking=self.player.speaking,
             holding=self._held is not None,
+            full_duplex=self.full_duplex,
         )
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -337,7 +345,9 @@ class SatelliteAgent:
             if not self._own_voice_explains(self.stop_own_voice, best, now, "stop word "):
                 found.add(Trigger.STOP_WORD)
         if heard.wake:
-            if self._own_position(self.own_voice, now) is not None:  # logged if it counts
+            position = self._answer_position(now)
+            own = position is not None and self.own_voice is not None
+            if own and self.own_voice.explains(position):  # type: ignore[union-attr, arg-type]
                 found.add(Trigger.OWN_WAKE_WORD)
             else:
                 found.add(Trigger.WAKE_WORD)
@@ -369,13 +379,21 @@ class SatelliteAgent:
                     "wake word %s heard, but Home Assistant is not connected", detection.model
                 )
             case Action.IGNORE_OWN_VOICE:
-                self._own_voice_explains(self.own_voice, detection, now, "")
+                _LOGGER.info(
+                    "ignored %s at %.0f ms of the answer: the satellite's own voice",
+                    detection.model,
+                    self._answer_position(now),
+                )
             case Action.BARGE_IN:
                 self._barge_in(detection, pcm)
             case Action.STOP_WORD:
                 self._stop_word(max(heard.stop, key=lambda d: d.score))
             case Action.HOLD:
-                self._held = HeldBargeIn(detection, now + STOP_WORD_HOLD_S, [pcm])
+                # in full duplex the block goes to HA anyway (SEND): nothing to keep for it
+                streamed = self.listening is not None and self.full_duplex
+                self._held = HeldBargeIn(
+                    detection, now + STOP_WORD_HOLD_S, [] if streamed else [pcm]
+                )
             case Action.HOLD_BLOCK:
                 assert self._held is not None
                 self._held.pcm.append(pcm)
@@ -390,6 +408,16 @@ class SatelliteAgent:
                 self._held = None
             case Action.FORGET_HOLD:
                 self._held = None
+            case Action.INTERRUPT:
+                self._stop_playback_for(detection, p.BargeIn, "barge_in")
+            case Action.INTERRUPT_HELD:
+                assert self._held is not None
+                held, self._held = self._held, None
+                self._stop_playback_for(held.detection, p.BargeIn, "barge_in")
+                # held before HA's listen turned full duplex: not sent yet
+                audio = b"".join(held.pcm)
+                for start in range(0, len(audio), p.MAX_AUDIO_FRAME_BYTES):
+                    self._send(audio[start : start + p.MAX_AUDIO_FRAME_BYTES])
             case Action.END_LISTENING_TIMEOUT:
                 self._end_listening("timeout")
 
@@ -406,21 +434,13 @@ class SatelliteAgent:
         """Stop words need a detector (every link version HA speaks knows ``stop_word``)."""
         return self.stop_detector is not None
 
-    def _own_position(self, guard: OwnVoice | None, now: float) -> float | None:
-        """Where in the answer (ms) the room is, when ``guard`` hears its model said there: the
-        satellite heard itself. None: it did not."""
-        position = self._answer_position(now)
-        if position is None or guard is None or not guard.explains(position):
-            return None
-        return position
-
     def _own_voice_explains(
         self, guard: OwnVoice | None, detection: Detection, now: float, what: str
     ) -> bool:
         """True (and logged) when ``guard`` hears the detected model in the answer at the point
-        the room is at."""
-        position = self._own_position(guard, now)
-        if position is None:
+        the room is at: the satellite heard itself."""
+        position = self._answer_position(now)
+        if position is None or guard is None or not guard.explains(position):
             return False
         _LOGGER.info(
             "ignored %s%s at %.0f ms of the answer: the satellite's own voice",
@@ -491,9 +511,15 @@ class SatelliteAgent:
     # --- listening -----------------------------------------------------------------------------
 
     def _start_listening(
-        self, reason: p.ListenReason, timeout_s: float | None, first: bytes
+        self,
+        reason: p.ListenReason,
+        timeout_s: float | None,
+        first: bytes,
+        *,
+        full_duplex: bool = False,
     ) -> None:
         self.listening = reason
+        self.full_duplex = full_duplex
         self.mixer.listening = True
         self._listen_deadline = self._deadline(timeout_s)
         self._send(p.ListenStart(reason))
@@ -510,6 +536,7 @@ class SatelliteAgent:
         if self.listening is None:
             return
         self.listening = None
+        self.full_duplex = False
         self.mixer.listening = False
         self._send(p.ListenEnd(reason))
         self._update_state()
@@ -563,6 +590,11 @@ class SatelliteAgent:
             muted=self.muted,
             volume=self.player.volume,
             state=self._current_state(),
+            echo_cancellation=(
+                self.parts.echo_cancelled
+                if self.server.protocol >= p.FULL_DUPLEX_VERSION
+                else None  # a peer of protocol 3 refuses the key
+            ),
         )
 
     def on_connected(self) -> None:
@@ -571,6 +603,7 @@ class SatelliteAgent:
 
     def on_disconnected(self) -> None:
         self.listening = None
+        self.full_duplex = False
         self.mixer.listening = False
         self.player.stop()  # an answer nobody can stop or truncate any more
         self.media.stop()  # music nobody can stop any more
@@ -649,11 +682,12 @@ class SatelliteAgent:
     def _do_command(self, action: Action, command: p.Command) -> None:
         """Carry out one of states.py's actions on a command."""
         match action, command:
-            case Action.LISTEN, p.Listen(timeout_s=timeout_s):
+            case Action.LISTEN, p.Listen(timeout_s=timeout_s, full_duplex=full_duplex):
                 if self.listening is None:
-                    self._start_listening("command", timeout_s, b"")
-                else:  # already listening: only the deadline moves
+                    self._start_listening("command", timeout_s, b"", full_duplex=bool(full_duplex))
+                else:  # already listening: the deadline moves, and full duplex is the new one's
                     self._listen_deadline = self._deadline(timeout_s)
+                    self.full_duplex = bool(full_duplex)
             case Action.REFUSE_LISTEN, _:
                 self._send(p.ListenEnd("muted"))
             case Action.END_LISTENING, _:

@@ -22,7 +22,7 @@ from .capture import CaptureWorker
 from .captured_reference import CapturedReference
 from .config import ConfigError, SatelliteConfig, WakeWordConfig
 from .credentials import link_certificate, read_access_key, state_dir
-from .echo_mode import echo_cancellation_on
+from .echo_mode import echo_cancellation_on, input_cancels_echo
 from .hearing import Hearing, HearingState
 from .identity import satellite_id
 from .mixer import Mixer
@@ -107,6 +107,7 @@ def build_agent(
         access_key=config.link.access_key or read_access_key(state_dir(config)),
         # made in link.state_dir on first start (credentials.py)
         certificate=certificate or link_certificate(config),
+        echo_cancelled=echo_on or input_cancels_echo(audio),
     )
     return SatelliteAgent(config, parts, show_code=show_code)
 

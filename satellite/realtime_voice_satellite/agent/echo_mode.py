@@ -26,6 +26,13 @@ ECHO_CANCELLED_INPUT = re.compile(
 )
 
 
+def input_cancels_echo(audio: AudioConfig) -> bool:
+    """The input device's name says it cancels echo itself (what HA is told, with the canceller:
+    the audio it gets is echo-cancelled either way)."""
+    device = audio.input_device
+    return isinstance(device, str) and ECHO_CANCELLED_INPUT.search(device) is not None
+
+
 def echo_cancellation_on(audio: AudioConfig) -> bool:
     mode = audio.echo_cancellation
     if mode == "off":
@@ -46,7 +53,7 @@ def echo_cancellation_on(audio: AudioConfig) -> bool:
             )
         return True
     device = audio.input_device
-    if isinstance(device, str) and ECHO_CANCELLED_INPUT.search(device):
+    if input_cancels_echo(audio):
         _LOGGER.info(
             "echo cancellation off: input device %r cancels echo itself "
             "(audio.echo_cancellation: on to use it anyway)",

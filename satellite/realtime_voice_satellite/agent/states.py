@@ -19,6 +19,16 @@ does I/O or reads a clock: tests drive it with plain values.
     HOLDING    speaking, and a voice barge-in waits ``STOP_WORD_HOLD_S``  responding
                for the stop word the voice may be the start of
 
+Full duplex (link protocol 4: HA's ``listen`` with ``full_duplex``, for a brain that hears the
+user over its own voice): the same listening, but an answer starting does not end it, and the
+audio (echo-cancelled) goes on to HA while the satellite speaks; a barge-in or the voice stops the
+answer as above, without a new ``listen_start`` (it listens already).
+
+    LISTENING_DUPLEX  listening in full duplex, not speaking              listening
+    SPEAKING_DUPLEX   speaking, and the audio goes on to HA               responding
+    HOLDING_DUPLEX    the same, and a voice barge-in waits for a stop     responding
+                      word
+
 A microphone block is one trigger: the first of :data:`BLOCK_PRIORITY` that the block brought
 and the phase's row has (a stop word wins over a wake word, a wake word over the voice). Every
 block goes to the pre-roll (``KEEP``) unless it is sent, held or taken by a barge-in, so that a
@@ -39,6 +49,9 @@ class Phase(StrEnum):
     LISTENING = "listening"
     SPEAKING = "speaking"
     HOLDING = "holding"
+    LISTENING_DUPLEX = "listening_duplex"
+    SPEAKING_DUPLEX = "speaking_duplex"
+    HOLDING_DUPLEX = "holding_duplex"
 
 
 class Trigger(StrEnum):
@@ -68,12 +81,14 @@ class Action(StrEnum):
     LOG_WAKE_OFFLINE = "log_wake_offline"  # a wake word without HA: a warning
     IGNORE_OWN_VOICE = "ignore_own_voice"  # log that the satellite heard itself
     BARGE_IN = "barge_in"  # stop the answer (barge_in), listen from the pre-roll on
+    INTERRUPT = "interrupt"  # stop the answer (barge_in); it listens already (full duplex)
     STOP_WORD = "stop_word"  # stop the answer (stop_word), end listening, go idle
     HOLD = "hold"  # hold a voice barge-in, with this block
     HOLD_BLOCK = "hold_block"  # the block joins the held barge-in's audio
     RELEASE_HOLD = "release_hold"  # the held barge-in, with its audio and this block
     DROP_HOLD = "drop_hold"  # the held barge-in is dropped, its audio into the pre-roll
     FORGET_HOLD = "forget_hold"  # the held barge-in is dropped with its audio
+    INTERRUPT_HELD = "interrupt_held"  # the held barge-in stops the answer (its audio went to HA)
     END_LISTENING_TIMEOUT = "end_listening_timeout"
     LISTEN = "listen"  # start listening (when it already listens, only the deadline moves)
     REFUSE_LISTEN = "refuse_listen"  # listen_end (muted)
@@ -99,6 +114,14 @@ _COMMANDS: dict[Trigger, tuple[Action, ...]] = {
     T.MUTE: (A.SET_MUTED, A.END_LISTENING_MUTED, A.SEND_INFO),
     T.UNMUTE: (A.SET_UNMUTED, A.SEND_INFO),
 }
+# In full duplex an answer or announcement starting does not end listening.
+_DUPLEX_COMMANDS = {**_COMMANDS, T.PLAY: (A.START_ANSWER,)}
+_STREAM = (A.SEND, A.KEEP)
+
+_LISTENING: dict[Trigger, tuple[Action, ...]] = {
+    T.LISTEN_TIMEOUT: (A.END_LISTENING_TIMEOUT, A.KEEP),
+    T.AUDIO: _STREAM,
+}
 
 RULES: dict[Phase, dict[Trigger, tuple[Action, ...]]] = {
     # Every block is dropped, a listen refused; answers and announcements still play.
@@ -117,11 +140,8 @@ RULES: dict[Phase, dict[Trigger, tuple[Action, ...]]] = {
         **_COMMANDS,
     },
     # Wake words are not looked at: the user is talking to HA already.
-    P.LISTENING: {
-        T.LISTEN_TIMEOUT: (A.END_LISTENING_TIMEOUT, A.KEEP),
-        T.AUDIO: (A.SEND, A.KEEP),
-        **_COMMANDS,
-    },
+    P.LISTENING: {**_LISTENING, **_COMMANDS},
+    P.LISTENING_DUPLEX: {**_LISTENING, **_DUPLEX_COMMANDS},
     # Nothing goes to HA, also when HA asked to listen meanwhile (it listens once the answer ends).
     P.SPEAKING: {
         T.STOP_WORD: (A.STOP_WORD, A.KEEP),
@@ -142,6 +162,26 @@ RULES: dict[Phase, dict[Trigger, tuple[Action, ...]]] = {
         T.VOICE_WITH_STOP_WORDS: (A.HOLD_BLOCK,),
         T.AUDIO: (A.HOLD_BLOCK,),
         **_COMMANDS,
+    },
+    # Full duplex: every block goes to HA, whatever else it brought (the stop word ends listening
+    # first). HA's stop_listening returns to SPEAKING or HOLDING; the listen timeout waits for the
+    # answer's end, as in SPEAKING.
+    P.SPEAKING_DUPLEX: {
+        T.STOP_WORD: (A.STOP_WORD, A.KEEP),
+        T.WAKE_WORD: (A.INTERRUPT, *_STREAM),
+        T.OWN_WAKE_WORD: (A.IGNORE_OWN_VOICE, *_STREAM),
+        T.VOICE: (A.INTERRUPT, *_STREAM),
+        T.VOICE_WITH_STOP_WORDS: (A.HOLD, *_STREAM),
+        T.AUDIO: _STREAM,
+        **_DUPLEX_COMMANDS,
+    },
+    P.HOLDING_DUPLEX: {
+        T.STOP_WORD: (A.FORGET_HOLD, A.STOP_WORD, A.KEEP),
+        T.WAKE_WORD: (A.FORGET_HOLD, A.INTERRUPT, *_STREAM),
+        T.OWN_WAKE_WORD: (A.FORGET_HOLD, A.IGNORE_OWN_VOICE, *_STREAM),
+        T.HOLD_OVER: (A.INTERRUPT_HELD, *_STREAM),
+        T.AUDIO: _STREAM,
+        **_DUPLEX_COMMANDS,
     },
 }
 
@@ -167,15 +207,19 @@ class Facts:
     listening: bool = False  # a listen is open (its audio goes to HA unless speaking)
     speaking: bool = False  # an answer or announcement plays (not a chime)
     holding: bool = False  # a voice barge-in is held
+    full_duplex: bool = False  # the open listen asked for full duplex
 
     @property
     def phase(self) -> Phase:
         if self.muted:
             return P.MUTED
+        duplex = self.listening and self.full_duplex
         if self.speaking:
+            if duplex:
+                return P.HOLDING_DUPLEX if self.holding else P.SPEAKING_DUPLEX
             return P.HOLDING if self.holding else P.SPEAKING
         if self.listening:
-            return P.LISTENING
+            return P.LISTENING_DUPLEX if duplex else P.LISTENING
         return P.IDLE if self.connected else P.OFFLINE
 
 
@@ -187,7 +231,8 @@ def decide(facts: Facts, heard: frozenset[Trigger] | Trigger) -> tuple[Action, .
     if isinstance(heard, Trigger):
         return row.get(heard, ())
     dropped: tuple[Action, ...] = ()
-    if facts.holding and phase not in (P.HOLDING, P.MUTED):  # the answer ended meanwhile
+    if facts.holding and phase not in (P.HOLDING, P.HOLDING_DUPLEX, P.MUTED):
+        # the answer ended meanwhile (or HA stopped or started listening)
         dropped = (A.DROP_HOLD,)
     for trigger in BLOCK_PRIORITY:
         if trigger in heard and trigger in row:

@@ -37,6 +37,13 @@ def block(*triggers: Trigger) -> frozenset[Trigger]:
         (Facts(speaking=True, listening=True), Phase.SPEAKING),  # HA's listen waits for the end
         (Facts(speaking=True, holding=True), Phase.HOLDING),
         (Facts(muted=True, speaking=True, listening=True), Phase.MUTED),
+        (Facts(listening=True, full_duplex=True), Phase.LISTENING_DUPLEX),
+        (Facts(speaking=True, listening=True, full_duplex=True), Phase.SPEAKING_DUPLEX),
+        (
+            Facts(speaking=True, listening=True, full_duplex=True, holding=True),
+            Phase.HOLDING_DUPLEX,
+        ),
+        (Facts(speaking=True, full_duplex=True), Phase.SPEAKING),  # no listen open: nothing sent
     ],
 )
 def test_the_phase_follows_from_the_facts(facts: Facts, phase: Phase) -> None:
@@ -92,6 +99,37 @@ def test_commands() -> None:
         assert decide(facts, T.PLAY) == (A.END_LISTENING, A.START_ANSWER)
         assert decide(facts, T.MUTE) == (A.SET_MUTED, A.END_LISTENING_MUTED, A.SEND_INFO)
     assert decide(Facts(speaking=True, holding=True), T.PLAY) == (A.END_LISTENING, A.START_ANSWER)
+
+
+def test_full_duplex_an_answer_does_not_end_listening_and_every_block_goes_to_ha() -> None:
+    listening = Facts(listening=True, full_duplex=True)
+    speaking = Facts(listening=True, full_duplex=True, speaking=True)
+    holding = Facts(listening=True, full_duplex=True, speaking=True, holding=True)
+    for facts in (listening, speaking, holding):
+        assert decide(facts, T.PLAY) == (A.START_ANSWER,)
+        assert decide(facts, T.STOP_LISTENING) == (A.END_LISTENING,)
+        assert decide(facts, AUDIO) == (A.SEND, A.KEEP)
+    assert decide(listening, block(T.LISTEN_TIMEOUT)) == (A.END_LISTENING_TIMEOUT, A.KEEP)
+    # the listen timeout waits for the answer's end, as in half duplex
+    assert decide(speaking, block(T.LISTEN_TIMEOUT)) == (A.SEND, A.KEEP)
+
+
+def test_full_duplex_barge_ins_stop_the_answer_without_a_new_listen() -> None:
+    speaking = Facts(listening=True, full_duplex=True, speaking=True)
+    assert decide(speaking, block(T.WAKE_WORD, T.VOICE)) == (A.INTERRUPT, A.SEND, A.KEEP)
+    assert decide(speaking, block(T.VOICE)) == (A.INTERRUPT, A.SEND, A.KEEP)
+    assert decide(speaking, block(T.OWN_WAKE_WORD)) == (A.IGNORE_OWN_VOICE, A.SEND, A.KEEP)
+    assert decide(speaking, block(T.VOICE_WITH_STOP_WORDS)) == (A.HOLD, A.SEND, A.KEEP)
+    # a stop word ends listening too: the user wants silence
+    assert decide(speaking, block(T.STOP_WORD, T.WAKE_WORD)) == (A.STOP_WORD, A.KEEP)
+    holding = Facts(listening=True, full_duplex=True, speaking=True, holding=True)
+    assert decide(holding, block(T.VOICE)) == (A.SEND, A.KEEP)  # its audio went to HA already
+    assert decide(holding, block(T.HOLD_OVER)) == (A.INTERRUPT_HELD, A.SEND, A.KEEP)
+    assert decide(holding, block(T.STOP_WORD)) == (A.FORGET_HOLD, A.STOP_WORD, A.KEEP)
+    assert decide(holding, block(T.WAKE_WORD)) == (A.FORGET_HOLD, A.INTERRUPT, A.SEND, A.KEEP)
+    # the answer ended with the hold open: dropped, and the block streams on
+    ended = Facts(listening=True, full_duplex=True, holding=True)
+    assert decide(ended, AUDIO) == (A.DROP_HOLD, A.SEND, A.KEEP)
 
 
 def test_the_pre_roll_keeps_whole_blocks_up_to_its_limit() -> None:

@@ -183,17 +183,18 @@ async def test_stop_words_are_on_with_the_link_protocol_and_other_versions_refus
     tmp_path: Path,
 ) -> None:
     """Protocols 1 and 2 (without stop words, and without encryption) are no longer spoken
-    (#13): an auth naming them is refused with close code 4003; the current client gets 3."""
+    (#13): an auth naming them (or one newer than the satellite's) is refused with close code
+    4003; the current client gets 4."""
     source = WavFileSource(Script().pause(0.5).write("stop-v3"))
     agent = build_agent(stop_config(), source, WavFileSink(tmp_path / "out.wav", 24_000))
     await agent.start()
     try:
-        for version in (1, 2, 4):
+        for version in (1, 2, 5):
             async with connect(
                 f"wss://127.0.0.1:{agent.server.port}/", ssl=client_context(), proxy=None
             ) as raw:
                 hello = json.loads(await raw.recv())
-                assert hello["protocol"] == p.PROTOCOL_VERSION == 3
+                assert hello["protocol"] == p.PROTOCOL_VERSION == 4
                 proof = p.auth_proof(
                     KEY,
                     "client",
@@ -210,7 +211,7 @@ async def test_stop_words_are_on_with_the_link_protocol_and_other_versions_refus
                 assert raw.close_code == p.CLOSE_PROTOCOL_ERROR
         client = SatelliteLinkClient("127.0.0.1", agent.server.port, KEY)
         info = await client.connect()
-        assert client.protocol == info.protocol == 3
+        assert client.protocol == info.protocol == 4
         await asyncio.sleep(0.05)
         assert agent._stop_words_on()
         await client.close()
@@ -219,8 +220,9 @@ async def test_stop_words_are_on_with_the_link_protocol_and_other_versions_refus
 
 
 def test_negotiation_picks_the_lower_version() -> None:
-    assert p.negotiate(3) == 3
-    assert p.negotiate(7) == 3  # a newer satellite that still speaks 3
+    assert p.negotiate(3) == 3  # a satellite of 3: full duplex is not asked of it
+    assert p.negotiate(4) == 4
+    assert p.negotiate(7) == 4  # a newer satellite that still speaks 4
     assert p.negotiate(2) is None  # unencrypted: refused, not downgraded to
     assert p.negotiate(1) is None
 

@@ -127,7 +127,8 @@ class BrainClosed:
 
 @dataclass(frozen=True, slots=True)
 class Changed:
-    """Something the entities show changed (figures, the session)."""
+    """Something the entities show changed (figures, the session), or the brain's abilities (a
+    Live session opened: the engine then asks the satellite for full duplex)."""
 
 
 BrainEvent = (

@@ -93,6 +93,7 @@ class ConversationEngine:
         self._pending_audio: bytearray | None = None  # not None while the brain gets ready
         self._silence: asyncio.TimerHandle | None = None  # full duplex: fills stalls
         self._last_input = 0.0  # when audio last went to the brain (loop time; full duplex)
+        self._duplex_for: str | None = None  # the conversation the satellite streams in full duplex
         self.conversations = 0  # started since the engine was made
         brain.attach(self._on_brain_event)
 
@@ -224,7 +225,7 @@ class ConversationEngine:
         """A conversation without a wake word (start_conversation, ask_question): the satellite is
         asked to listen."""
         if await self._start(reason, extra_prompt=extra_prompt, question=question):
-            await self._safe(self.link.listen())
+            await self._listen()
         elif question is not None and not question.done():
             question.set_result(None)
 
@@ -323,7 +324,20 @@ class ConversationEngine:
         if not self._fire(Trigger.ANSWERED):
             return
         await self.brain.next_turn()
-        await self._safe(self.link.listen())
+        await self._listen()
+
+    async def _listen(self) -> None:
+        """Ask the satellite to listen; for a full-duplex brain also while it speaks."""
+        if self._full_duplex and self.conversation is not None:
+            self._duplex_for = self.conversation.id
+        await self._safe(self.link.listen(full_duplex=self._full_duplex))
+
+    async def _ask_full_duplex(self) -> None:
+        """Once per conversation, as soon as its brain is full duplex (a Live session opens after
+        the wake word): the satellite, listening since the wake word, goes on while it speaks."""
+        conversation = self.conversation
+        if conversation is not None and self._full_duplex and self._duplex_for != conversation.id:
+            await self._listen()
 
     # --- announcements' turn (AnnouncementTurns) -----------------------------------------------
 
@@ -354,8 +368,8 @@ class ConversationEngine:
                 await self._user_audio(pcm)
             case protocol.Wake(model=model, score=score):
                 self._report(WAKE_WORD_DETECTED, {"wake_word": model, "score": score})
-                if self.conversation is None:
-                    await self._start("wake")
+                if self.conversation is None and await self._start("wake"):
+                    await self._ask_full_duplex()
             case protocol.BargeIn():
                 await self._barge_in()
             case protocol.StopWord(model=model, stream_id=stream_id):
@@ -401,7 +415,8 @@ class ConversationEngine:
             # have not heard of yet.
             await self.brain.cancel()
         if self.conversation is None:
-            await self._start("barge_in")
+            if await self._start("barge_in"):
+                await self._ask_full_duplex()
         else:
             self._fire(Trigger.BARGE_IN)
 
@@ -520,6 +535,7 @@ class ConversationEngine:
             case b.BrainClosed() if conversation is not None:
                 await self._end("session_closed")
             case b.Changed():
+                await self._ask_full_duplex()
                 self._notify()
 
     async def _play_answer(self, answer_id: str, pcm: bytes) -> None:

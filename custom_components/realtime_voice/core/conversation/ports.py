@@ -26,7 +26,9 @@ class SatelliteLink(Protocol):
         self, listener: Callable[[], None]
     ) -> Callable[[], None]: ...
 
-    async def listen(self, timeout_s: float | None = None) -> None: ...
+    async def listen(self, timeout_s: float | None = None, *, full_duplex: bool = False) -> None:
+        """``full_duplex``: the satellite keeps streaming while it speaks, until stop_listening
+        (a satellite of link protocol 3 cannot: it listens as without)."""
 
     async def stop_listening(self) -> None: ...
 

@@ -274,9 +274,12 @@ class SatelliteLinkClient:
     async def send(self, command: p.Command) -> None:
         await self._send(command.to_json())
 
-    async def listen(self, timeout_s: float | None = None) -> None:
-        """Stream microphone audio without a wake word (follow-up, start_conversation)."""
-        await self.send(p.Listen(timeout_s))
+    async def listen(self, timeout_s: float | None = None, *, full_duplex: bool = False) -> None:
+        """Stream microphone audio without a wake word (follow-up, start_conversation).
+        ``full_duplex``: also while the satellite speaks, until ``stop_listening`` (asked only of
+        a satellite of protocol 4 or newer; an older one listens as it always did)."""
+        duplex = full_duplex and (self.protocol or 0) >= p.FULL_DUPLEX_VERSION
+        await self.send(p.Listen(timeout_s, True if duplex else None))
 
     async def stop_listening(self) -> None:
         await self.send(p.StopListening())

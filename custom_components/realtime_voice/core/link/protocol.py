@@ -18,12 +18,16 @@ from typing import Any, ClassVar, Literal, get_args, get_type_hints
 # The newest version this code speaks, and every version it still speaks. The satellite's hello
 # names its newest; the client answers with the lower of that and its own (the link's version).
 # 2 added the stop word (``stop_word``, ``playback_stopped`` reason ``stop_word``); 3 is 2 over TLS
-# with proofs bound to both nonces and the certificate's fingerprint. Versions 1 and 2 (plain ws://)
-# are no longer spoken: a satellite that cannot encrypt is refused, not downgraded to.
+# with proofs bound to both nonces and the certificate's fingerprint; 4 adds full duplex (``listen``
+# with ``full_duplex``, ``info.echo_cancellation``). Versions 1 and 2 (plain ws://) are no longer
+# spoken: a satellite that cannot encrypt is refused, not downgraded to.
 # Each release's section of CHANGELOG.md names PROTOCOL_VERSIONS ("link protocol 3."; scripts/release
 # reads both lines as they are written here): a change to either is a new minor release at least.
-PROTOCOL_VERSION = 3
-PROTOCOL_VERSIONS = (3,)
+PROTOCOL_VERSION = 4
+PROTOCOL_VERSIONS = (3, 4)
+# The first version with full duplex: ``listen.full_duplex`` and ``info.echo_cancellation`` (a peer
+# of 3 refuses both keys, so neither is sent on a link of 3).
+FULL_DUPLEX_VERSION = 4
 # The last version without encryption (an old satellite's hello says it over plain ws://).
 LAST_PLAIN_VERSION = 2
 AUDIO_RATE = 24_000
@@ -210,8 +214,9 @@ class Info(Message):
     muted: bool
     volume: float
     state: State
-    # Whether the satellite cancels its own echo (audio.echo_cancellation): GPT-Live, which hears
-    # everything the microphone sends while it speaks, needs it. None: not reported (omitted).
+    # protocol 4: whether the microphone's audio is echo-cancelled (the satellite's canceller, or an
+    # input device that cancels echo itself): GPT-Live, which hears everything the microphone sends
+    # while it speaks, needs it. None: not reported (a link of protocol 3).
     echo_cancellation: bool | None = None
 
 
@@ -290,6 +295,9 @@ class Error(Message):
 class Listen(Message):
     TYPE: ClassVar[str] = "listen"
     timeout_s: float | None = None
+    # protocol 4: True = full duplex: the audio keeps flowing while the satellite speaks (an answer
+    # or announcement starting does not end listening), until ``stop_listening``
+    full_duplex: bool | None = None
 
     def __post_init__(self) -> None:
         _in_range("listen.timeout_s", self.timeout_s, 0.001, 3600.0)
