@@ -26,6 +26,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.import_graph import PACKAGE as INTEGRATION_MODULE
+from tests.import_graph import SATELLITE as SATELLITE_SOURCE
+from tests.import_graph import SATELLITE_PACKAGE as SATELLITE_MODULE
+from tests.import_graph import check, import_graph, imports_in
+
 ROOT = Path(__file__).resolve().parents[1]
 HACS = ROOT / "custom_components" / "realtime_voice"
 LINK = HACS / "core" / "link"
@@ -352,3 +357,57 @@ def test_the_repository_cli_adds_bench_and_probe() -> None:
     assert result.returncode == 0, result.stderr
     for command in ("satellite", "wakeword", "bench", "probe"):
         assert command in result.stdout
+
+
+# --- no import circle in either package (issues #26, #28; the graph: tests/import_graph.py) -----
+
+
+def test_the_integration_has_no_import_circle() -> None:
+    graph = import_graph()
+    assert len(graph) > 40  # the walk found the integration
+    check(graph)
+
+
+def test_the_satellite_has_no_import_circle() -> None:
+    graph = import_graph(SATELLITE_SOURCE, SATELLITE_MODULE)
+    assert len(graph) > 50  # the walk found the satellite, its link too
+    assert f"{SATELLITE_MODULE}.link.protocol" in graph
+    check(graph, SATELLITE_MODULE)
+
+
+def test_the_running_agent_imports_neither_its_setup_nor_its_commands() -> None:
+    """The running agent apart from setting up (setup/: --setup, --doctor, devices) and from the
+    command line (commands/, cli.py): those use the agent, never the other way round."""
+    graph = import_graph(SATELLITE_SOURCE, SATELLITE_MODULE)
+    outside = (
+        f"{SATELLITE_MODULE}.setup",
+        f"{SATELLITE_MODULE}.commands",
+        f"{SATELLITE_MODULE}.cli",
+    )
+    offenders = [
+        f"{name} imports {imported}"
+        for name, imports in graph.items()
+        if name.startswith(f"{SATELLITE_MODULE}.agent")
+        for imported in imports
+        if imported.startswith(outside)
+    ]
+    assert offenders == []
+
+
+def test_an_import_back_under_type_checking_is_a_circle() -> None:
+    """The check itself, on the circle issue #26 started from."""
+    graph = import_graph()
+    announcer = f"{INTEGRATION_MODULE}.announcer"
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "from .core.conversation import brain\n"
+        "if TYPE_CHECKING:\n"
+        "    from .session_manager import SessionManager\n"
+    )
+    graph[announcer] = imports_in(source, announcer, package=False, modules=set(graph))
+    assert graph[announcer] == {
+        f"{INTEGRATION_MODULE}.core.conversation.brain",
+        f"{INTEGRATION_MODULE}.session_manager",
+    }
+    with pytest.raises(pytest.fail.Exception, match=r"import circle: .*announcer"):
+        check(graph)

@@ -1,6 +1,6 @@
-"""No import circle among the integration's modules (issue #26), nor among the satellite's (issue
-#28): a module that needs another's behaviour takes a narrow interface (a Protocol) instead of
-importing it back.
+"""The import graph of the integration and of the satellite, for the import-circle checks in
+tests/test_packaging.py (issues #26, #28): a module that needs another's behaviour takes a narrow
+interface (a Protocol) instead of importing it back.
 
 Every import counts, also those under ``if TYPE_CHECKING:`` and inside functions (a circle hidden
 that way is still one module knowing the other's insides). ``from package import name`` counts as
@@ -72,54 +72,3 @@ def check(graph: dict[str, set[str]], package: str = PACKAGE) -> None:
     except graphlib.CycleError as err:
         cycle = " -> ".join(name.removeprefix(package + ".") for name in err.args[1])
         pytest.fail(f"import circle: {cycle}")
-
-
-def test_the_integration_has_no_import_circle() -> None:
-    graph = import_graph()
-    assert len(graph) > 40  # the walk found the integration
-    check(graph)
-
-
-def test_the_satellite_has_no_import_circle() -> None:
-    graph = import_graph(SATELLITE, SATELLITE_PACKAGE)
-    assert len(graph) > 50  # the walk found the satellite, its link too
-    assert f"{SATELLITE_PACKAGE}.link.protocol" in graph
-    check(graph, SATELLITE_PACKAGE)
-
-
-def test_the_running_agent_imports_neither_its_setup_nor_its_commands() -> None:
-    """The running agent apart from setting up (setup/: --setup, --doctor, devices) and from the
-    command line (commands/, cli.py): those use the agent, never the other way round."""
-    graph = import_graph(SATELLITE, SATELLITE_PACKAGE)
-    outside = (
-        f"{SATELLITE_PACKAGE}.setup",
-        f"{SATELLITE_PACKAGE}.commands",
-        f"{SATELLITE_PACKAGE}.cli",
-    )
-    offenders = [
-        f"{name} imports {imported}"
-        for name, imports in graph.items()
-        if name.startswith(f"{SATELLITE_PACKAGE}.agent")
-        for imported in imports
-        if imported.startswith(outside)
-    ]
-    assert offenders == []
-
-
-def test_an_import_back_under_type_checking_is_a_circle() -> None:
-    """The check itself, on the circle issue #26 started from."""
-    graph = import_graph()
-    announcer = f"{PACKAGE}.announcer"
-    source = (
-        "from typing import TYPE_CHECKING\n"
-        "from .core.conversation import brain\n"
-        "if TYPE_CHECKING:\n"
-        "    from .session_manager import SessionManager\n"
-    )
-    graph[announcer] = imports_in(source, announcer, package=False, modules=set(graph))
-    assert graph[announcer] == {
-        f"{PACKAGE}.core.conversation.brain",
-        f"{PACKAGE}.session_manager",
-    }
-    with pytest.raises(pytest.fail.Exception, match=r"import circle: .*announcer"):
-        check(graph)
