@@ -3,20 +3,13 @@ style as core/realtime/errors.py)."""
 
 from __future__ import annotations
 
+from ..errors import CodedError
 
-class LiveError(Exception):
+
+class LiveError(CodedError):
     """Base of every error the Live client raises."""
 
     code = "live_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class LiveConfigurationError(LiveError, ValueError):

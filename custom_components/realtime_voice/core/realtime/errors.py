@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
+from ..errors import CodedError
 
-class RealtimeError(Exception):
+
+class RealtimeError(CodedError):
     """Base of every error the realtime core raises."""
 
     code = "realtime_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class ConfigurationError(RealtimeError, ValueError):
