@@ -39,7 +39,9 @@ from custom_components.realtime_voice.const import (
 )
 from tests.realtime_standin import StandinConfig, StandinServer
 
+from .kitchen import async_set_up_kitchen_light
 from .link_satellite import ACCESS_KEY, LinkSatellite
+from .pipeline_providers import Providers, providers_in
 
 API_KEY = "sk-test-0123456789abcdef"
 
@@ -178,3 +180,16 @@ def entry_for(
             **options,
         },
     )
+
+
+@pytest.fixture
+async def kitchen_light(hass: HomeAssistant) -> str:
+    """light.kitchen, exposed: a template light over input_boolean.kitchen_power (kitchen.py)."""
+    return await async_set_up_kitchen_light(hass)
+
+
+@pytest.fixture
+async def providers(hass: HomeAssistant) -> AsyncIterator[Providers]:
+    """The test speech-to-text and text-to-speech providers, and a pipeline with them."""
+    async with providers_in(hass) as providers:
+        yield providers

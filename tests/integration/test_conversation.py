@@ -16,9 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import HomeAssistant
-from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from realtime_voice_dev.corpus import espeak_available
@@ -38,30 +36,6 @@ pytestmark = [
     pytest.mark.timeout(90),
 ]
 
-# The template integration's own format: HA 2026 creates nothing from `light: - platform: template`.
-TEMPLATE_LIGHT = {
-    "template": [
-        {
-            "light": [
-                {
-                    "name": "Kitchen light",
-                    "unique_id": "kitchen_light",
-                    "default_entity_id": "light.kitchen",
-                    "state": "{{ is_state('input_boolean.kitchen_power', 'on') }}",
-                    "turn_on": {
-                        "action": "input_boolean.turn_on",
-                        "target": {"entity_id": "input_boolean.kitchen_power"},
-                    },
-                    "turn_off": {
-                        "action": "input_boolean.turn_off",
-                        "target": {"entity_id": "input_boolean.kitchen_power"},
-                    },
-                }
-            ]
-        }
-    ]
-}
-
 
 @pytest.fixture
 def standin_config() -> StandinConfig:
@@ -71,17 +45,6 @@ def standin_config() -> StandinConfig:
         transcript="Turn on the kitchen light.",
         tools=(ToolScript("HassTurnOn", {"name": "Kitchen light"}, "The kitchen light is on."),),
     )
-
-
-@pytest.fixture
-async def kitchen_light(hass: HomeAssistant) -> str:
-    assert await async_setup_component(
-        hass, "input_boolean", {"input_boolean": {"kitchen_power": {}}}
-    )
-    assert await async_setup_component(hass, "template", TEMPLATE_LIGHT)
-    await hass.async_block_till_done()
-    async_expose_entity(hass, "conversation", "light.kitchen", True)
-    return "light.kitchen"
 
 
 @dataclass

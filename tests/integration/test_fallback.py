@@ -11,13 +11,10 @@ endpoint is back, the background probe gives the turns back to Realtime and the 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 
 import pytest
-from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.realtime_voice.const import DOMAIN, MODE_REALTIME_FALLBACK
@@ -28,8 +25,7 @@ from tests.realtime_standin import StandinConfig, StandinServer
 
 from .conftest import API_KEY, entry_for
 from .link_satellite import LinkSatellite
-from .pipeline_providers import Providers, providers_in
-from .test_conversation import TEMPLATE_LIGHT
+from .pipeline_providers import Providers
 from .test_pipeline_brain import answer_streams, entity_id, error_tones, speech
 from .waiting import collect, wait_until
 
@@ -46,23 +42,6 @@ COMMAND = "turn on the kitchen light"
 def hass_config_dir(hass_tmp_config_dir: str) -> str:
     """HA's tts keeps its cache in the config directory: a temporary one."""
     return hass_tmp_config_dir
-
-
-@pytest.fixture
-async def providers(hass: HomeAssistant) -> AsyncIterator[Providers]:
-    async with providers_in(hass) as providers:
-        yield providers
-
-
-@pytest.fixture
-async def kitchen_light(hass: HomeAssistant) -> str:
-    assert await async_setup_component(
-        hass, "input_boolean", {"input_boolean": {"kitchen_power": {}}}
-    )
-    assert await async_setup_component(hass, "template", TEMPLATE_LIGHT)
-    await hass.async_block_till_done()
-    async_expose_entity(hass, "conversation", "light.kitchen", True)
-    return "light.kitchen"
 
 
 @pytest.fixture(autouse=True)

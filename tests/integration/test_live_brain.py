@@ -9,11 +9,9 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
-from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.setup import async_setup_component
 
 from custom_components.realtime_voice.const import (
     CONF_CONVERSATION_MODE,
@@ -30,7 +28,6 @@ from tests.realtime_standin import StandinServer
 
 from .conftest import entry_for
 from .link_satellite import LinkSatellite, silence, tone
-from .test_conversation import TEMPLATE_LIGHT
 from .test_options_flow import save_shown_form
 from .waiting import collect, load_entry, wait_until
 
@@ -63,17 +60,6 @@ async def live() -> AsyncIterator[LiveStandin]:
 async def live_without_access() -> AsyncIterator[LiveStandin]:
     async for standin in _live("--access", "model_not_found"):
         yield standin
-
-
-@pytest.fixture
-async def kitchen_light(hass: HomeAssistant) -> str:
-    assert await async_setup_component(
-        hass, "input_boolean", {"input_boolean": {"kitchen_power": {}}}
-    )
-    assert await async_setup_component(hass, "template", TEMPLATE_LIGHT)
-    await hass.async_block_till_done()
-    async_expose_entity(hass, "conversation", "light.kitchen", True)
-    return "light.kitchen"
 
 
 def played(satellite: LinkSatellite) -> dict[str, int]:

@@ -9,18 +9,15 @@ which HA's own voice activity detection hears start and end.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from homeassistant.components import conversation
 from homeassistant.components.assist_pipeline import async_update_pipeline
-from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import intent
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
@@ -45,9 +42,7 @@ from .pipeline_providers import (
     TTS_TONE_HZ,
     Providers,
     dominant_hz,
-    providers_in,
 )
-from .test_conversation import TEMPLATE_LIGHT
 from .waiting import collect, wait_until
 
 pytestmark = [
@@ -62,23 +57,6 @@ ENDED = "realtime_voice_conversation_ended"
 def hass_config_dir(hass_tmp_config_dir: str) -> str:
     """HA's tts keeps its cache in the config directory: a temporary one."""
     return hass_tmp_config_dir
-
-
-@pytest.fixture
-async def providers(hass: HomeAssistant) -> AsyncIterator[Providers]:
-    async with providers_in(hass) as providers:
-        yield providers
-
-
-@pytest.fixture
-async def kitchen_light(hass: HomeAssistant) -> str:
-    assert await async_setup_component(
-        hass, "input_boolean", {"input_boolean": {"kitchen_power": {}}}
-    )
-    assert await async_setup_component(hass, "template", TEMPLATE_LIGHT)
-    await hass.async_block_till_done()
-    async_expose_entity(hass, "conversation", "light.kitchen", True)
-    return "light.kitchen"
 
 
 def speech(text: str) -> bytes:
