@@ -22,6 +22,7 @@ from realtime_voice_core.conversation import brain as b
 from realtime_voice_core.conversation import engine as engine_module
 from realtime_voice_core.link import Audio, LinkEvent
 from realtime_voice_core.link import protocol as p
+from tests.helpers.waiting import wait_until
 
 ERROR_TONE = b"\x01\x00" * 240
 FRAME = b"\x00\x00" * 480  # 20 ms of the link's audio
@@ -215,9 +216,8 @@ class Setup:
         return [data for kind, data in self.reports if kind == engine_module.CONVERSATION_ENDED]
 
     async def until(self, condition: Callable[[], bool], within: float = 2.0) -> None:
-        async with asyncio.timeout(within):
-            while not condition():  # noqa: ASYNC110 - the states come from tasks
-                await asyncio.sleep(0.005)
+        # the states come from tasks
+        await wait_until(condition, within=within, every=0.005)
 
 
 @pytest.fixture
@@ -289,6 +289,7 @@ async def test_barge_in_cancels_and_truncates_at_what_was_heard(setup: Setup) ->
     satellite.barge_in("resp_1", played_ms=400)
     await satellite.delivered()
     assert brain.calls[:2] == [("cancel", None), ("truncate", ("resp_1", 400))]
+    assert brain.calls[2] == ("next_turn", None)  # the user speaks again: a new turn
     assert engine.state == "listening"
     assert not setup.ended()  # the same conversation goes on
     # the cancelled answer's late audio goes nowhere

@@ -28,7 +28,7 @@ from realtime_voice_core.live import (
     open_live_session,
 )
 from realtime_voice_core.live import events as ev
-from realtime_voice_core.live import protocol as live_protocol
+from realtime_voice_core.live import wire as live_wire
 
 CLIENT = pydantic.TypeAdapter(ClientEvent)
 SERVER = pydantic.TypeAdapter(ServerEvent)
@@ -307,14 +307,14 @@ def test_bad_settings_name_the_key() -> None:
 
 def test_every_client_event_validates_and_long_context_is_clipped() -> None:
     for event in (
-        live_protocol.session_start(model="gpt-live-1", instructions="x", voice="cedar"),
-        live_protocol.input_audio_append(b"\x00\x00"),
-        live_protocol.commentary_append("x" * 10_000, "del_1"),
-        live_protocol.thinking_append("working on it", None),
-        live_protocol.session_close(),
+        live_wire.session_start(model="gpt-live-1", instructions="x", voice="cedar"),
+        live_wire.input_audio_append(b"\x00\x00"),
+        live_wire.commentary_append("x" * 10_000, "del_1"),
+        live_wire.thinking_append("working on it", None),
+        live_wire.session_close(),
     ):
         valid_client_event(event)
-    assert len(live_protocol.commentary_append("x" * 10_000, None)["content"]) <= 1600
+    assert len(live_wire.commentary_append("x" * 10_000, None)["content"]) <= 1600
 
 
 def test_cost_is_five_cents_per_active_minute() -> None:

@@ -16,6 +16,7 @@ from realtime_voice_core.realtime import (
     SessionDescription,
     open_session,
 )
+from tests.helpers.waiting import wait_until
 from tests.realtime_standin import StandinConfig, StandinServer
 from tests.realtime_standin.testing import events_until, settings_for
 
@@ -60,8 +61,7 @@ async def test_cancel_clear_and_truncate_do_not_wait_for_the_new_connection(
         await asyncio.wait_for(session.add_user_text("Still there?"), 15)
         await events_until(session, lambda e: isinstance(e, Reconnected), within=15)
         assert not session.reconnecting
-        async with asyncio.timeout(5):
-            while not said(server, "Still there?"):  # noqa: ASYNC110 - nothing to await
-                await asyncio.sleep(0.05)
+        # nothing to await
+        await wait_until(lambda: said(server, "Still there?"), within=5, every=0.05)
     finally:
         await session.close()

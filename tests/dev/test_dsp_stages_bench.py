@@ -12,6 +12,7 @@ import pytest
 
 from realtime_voice_dev import corpus
 from realtime_voice_dev.bench import dsp_stages
+from tests.helpers.audio import sine
 
 
 def _wake_output(make: object, audio: np.ndarray) -> np.ndarray:
@@ -27,10 +28,9 @@ def _wake_output(make: object, audio: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("pair", dsp_stages.PAIRS, ids=lambda p: p.stage.split(":")[0])
 def test_each_pair_differs_in_its_stage_and_keeps_every_sample(pair: dsp_stages.Pair) -> None:
     rng = np.random.default_rng(3)
-    t = np.arange(dsp_stages.RATE * 2) / dsp_stages.RATE
     # a quiet voice-like tone with rumble under steady noise: every stage changes it
-    x = 1500 * np.sin(2 * np.pi * 440 * t) + 3000 * np.sin(2 * np.pi * 30 * t)
-    audio = np.clip(np.rint(x + 400 * rng.standard_normal(len(t))), -32768, 32767)
+    x = sine(440, 2.0, dsp_stages.RATE, 1500) + sine(30, 2.0, dsp_stages.RATE, 3000)
+    audio = np.clip(np.rint(x + 400 * rng.standard_normal(len(x))), -32768, 32767)
     audio = audio.astype(np.int16)
     today = _wake_output(pair.today, audio)
     candidate = _wake_output(pair.candidate, audio)

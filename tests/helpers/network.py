@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from typing import Self
 
 
 def free_port() -> int:
@@ -30,6 +31,7 @@ class TcpRelay:
     It keeps a copy of the bytes each way (``to_target``, ``to_client``), can write bytes of its own
     towards the target inside the running connection (``inject``), and can freeze: set ``frozen``
     and it forwards nothing more, not even the end of a connection, like a pulled cable.
+    ``async with TcpRelay(port) as relay:`` starts it for the block.
     """
 
     def __init__(self, target_port: int) -> None:
@@ -49,6 +51,13 @@ class TcpRelay:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target_port)

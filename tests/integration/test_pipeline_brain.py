@@ -533,3 +533,32 @@ async def test_start_conversation_as_home_assistants_entity_does_it(
     assert heard.text == "yes"
     assert heard.extra_system_prompt == "The user is going to bed."
     assert ended[0].data["reason"] == "done"
+
+
+@pytest.mark.usefixtures("entities_enabled")
+async def test_a_barge_in_during_the_answer_is_heard_as_a_new_command(
+    hass: HomeAssistant, satellite: LinkSatellite, providers: Providers, kitchen_light: str
+) -> None:
+    """The pipeline cannot stop its answer, but the satellite does; what the user says then goes
+    to a new run of the same conversation."""
+    ended = collect(hass, ENDED)
+    satellite.finish_playback = False  # the answer is still playing when the user speaks
+    entry = await load_satellite(hass, satellite)
+    await satellite.say(speech("turn on the kitchen light"))
+    await wait_until(lambda: answer_streams(satellite), within=20)
+    await wait_until(lambda: hass.states.get(kitchen_light).state == "on")
+    (first,) = answer_streams(satellite)
+    await wait_until(lambda: protocol.PlayEnd(first) in satellite.commands)  # all of it sent
+    assert entry.runtime_data.manager.state == "responding"
+
+    satellite.finish_playback = True
+    providers.stt.transcript = "turn off the kitchen light"
+    await satellite.barge_in(played_ms=200)
+    await satellite.stream(speech("turn off the kitchen light"))
+    await wait_until(lambda: ended, within=20)
+
+    assert hass.states.get(kitchen_light).state == "off"
+    assert ended[0].data["reason"] == "done"
+    assert ended[0].data["user"] == ["turn on the kitchen light", "turn off the kitchen light"]
+    assert len(providers.stt.heard) == 2
+    assert len(answer_streams(satellite)) == 2

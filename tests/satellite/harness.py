@@ -22,6 +22,7 @@ from realtime_voice_satellite.agent.room import EchoRoomSource, load_impulse_res
 from realtime_voice_satellite.audio import read_wav, write_wav
 from realtime_voice_satellite.link import Audio, LinkEvent, SatelliteLinkClient
 from realtime_voice_satellite.link import protocol as p
+from tests.helpers.audio import silence
 
 KEY = "a-test-access-key-of-some-length"
 SPEED = 2.0  # the WAV source and sink run twice as fast as real time: same timeline, half the wait
@@ -33,10 +34,6 @@ def speech(text: str, rate: int, voice: str = "en-us") -> np.ndarray:
     if source_rate != rate:
         samples = soxr.resample(samples, source_rate, rate).astype(np.int16)
     return samples
-
-
-def silence(seconds: float, rate: int) -> np.ndarray:
-    return np.zeros(int(seconds * rate), np.int16)
 
 
 @dataclass

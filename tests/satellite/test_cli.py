@@ -17,6 +17,7 @@ from realtime_voice_satellite.link import Audio, LinkConnectionError, SatelliteL
 from realtime_voice_satellite.link import protocol as p
 from realtime_voice_satellite.link.pairing import PairingError, pair, request_code
 from tests.helpers.network import free_port
+from tests.helpers.waiting import first_success, process_alive
 
 from .harness import KEY, Script, locate, speech
 
@@ -88,15 +89,10 @@ async def test_satellite_process_on_wav_files(tmp_path: Path) -> None:
     )
     client = SatelliteLinkClient("127.0.0.1", port, KEY)
     try:
-        async with asyncio.timeout(20):
-            while True:  # the process needs a moment to load the models
-                try:
-                    info = await client.connect()
-                    break
-                except Exception:
-                    if process.returncode is not None:
-                        pytest.fail((await process.stderr.read()).decode())  # type: ignore[union-attr]
-                    await asyncio.sleep(0.2)
+        # the process needs a moment to load the models
+        info = await first_success(
+            client.connect, Exception, within=20, alive=lambda: process_alive(process)
+        )
         assert info.name == "CLI test"
         assert info.wake_words_available == ["hey_jarvis"]
         events = client.events()
@@ -152,11 +148,12 @@ async def _pairing_code(process: asyncio.subprocess.Process, port: int) -> str:
     """Ask the running satellite for its code (as HA's config flow does) and read it where file
     mode shows it: stdout."""
     async with asyncio.timeout(20):
-        while True:  # until it listens, and has seen a --pair (it looks every second)
-            with contextlib.suppress(LinkConnectionError, PairingError):
-                await request_code("127.0.0.1", port)
-                break
-            await asyncio.sleep(0.2)
+        # until it listens, and has seen a --pair (it looks every second)
+        await first_success(
+            lambda: request_code("127.0.0.1", port),
+            (LinkConnectionError, PairingError),
+            within=20,
+        )
         assert process.stdout is not None
         while line := (await process.stdout.readline()).decode():
             if line.startswith("Pairing code for Home Assistant: "):
@@ -205,13 +202,11 @@ async def test_a_satellite_without_a_key_pairs_by_the_code_it_speaks(
     # with its key, a restart does not open pairing: a second HA is refused
     process = await run_cli("--config", str(config), *files)
     try:
-        async with asyncio.timeout(20):
-            while True:
-                try:
-                    await SatelliteLinkClient("127.0.0.1", port, key).connect()
-                    break
-                except LinkConnectionError:
-                    await asyncio.sleep(0.2)
+        await first_success(
+            lambda: SatelliteLinkClient("127.0.0.1", port, key).connect(),
+            LinkConnectionError,
+            within=20,
+        )
         with pytest.raises(PairingError) as refused:
             await request_code("127.0.0.1", port)
         assert refused.value.code == "not_pairing"

@@ -14,7 +14,7 @@ import pytest
 from realtime_voice_satellite.cli import build_parser
 from realtime_voice_satellite.setup import doctor
 
-from . import fake_sounddevice as fake
+from .agent import fake_sounddevice as fake
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = (ROOT / "docs" / "satellite.md").read_text()

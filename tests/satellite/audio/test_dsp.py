@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 
@@ -10,13 +11,13 @@ import pytest
 
 from realtime_voice_dev.corpus import Clip, espeak_available, load, synthesize
 from realtime_voice_satellite.audio import STREAM_RATE, WAKE_RATE, AgcConfig, DspChain, DspFrame
+from tests.helpers import audio
 
 RATES = (16_000, 24_000, 44_100, 48_000)
 
 
-def sine(freq: float, seconds: float, rate: int, amplitude: float = 0.25) -> np.ndarray:
-    t = np.arange(int(seconds * rate)) / rate
-    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+# the float32 blocks a float driver hands over
+sine = functools.partial(audio.sine, dtype=np.float32)
 
 
 def run_chunks(chain: DspChain, x: np.ndarray, sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:

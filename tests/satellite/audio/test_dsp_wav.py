@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from realtime_voice_satellite.audio import WavError, WavWriter, read_wav, write_wav
-
-
-def raw_wav(path: Path, data: bytes, *, rate: int, channels: int, width: int) -> Path:
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(channels)
-        wav.setsampwidth(width)
-        wav.setframerate(rate)
-        wav.writeframes(data)
-    return path
+from tests.helpers import audio
 
 
 def test_round_trip(tmp_path: Path) -> None:
-    x = (np.sin(np.arange(4410) / 7) * 20000).astype(np.int16)
+    x = audio.tone16(1000, 0.1, 44_100, 20_000)
     write_wav(tmp_path / "a.wav", x, 44_100)
     y, rate = read_wav(tmp_path / "a.wav")
     assert rate == 44_100
@@ -38,7 +29,7 @@ def test_stereo_is_downmixed(tmp_path: Path) -> None:
     left = np.full(100, 1000, np.int16)
     right = np.full(100, 3000, np.int16)
     data = np.stack((left, right), axis=1).astype("<i2").tobytes()
-    y, rate = read_wav(raw_wav(tmp_path / "s.wav", data, rate=48_000, channels=2, width=2))
+    y, rate = read_wav(audio.write_wav(tmp_path / "s.wav", data, 48_000, channels=2))
     assert rate == 48_000
     assert y.dtype == np.int16
     assert y.tolist() == [2000] * 100
@@ -53,7 +44,7 @@ def test_stereo_is_downmixed(tmp_path: Path) -> None:
     ],
 )
 def test_other_sample_widths(tmp_path: Path, width: int, data: bytes, expected: list) -> None:
-    y, _ = read_wav(raw_wav(tmp_path / "w.wav", data, rate=8000, channels=1, width=width))
+    y, _ = read_wav(audio.write_wav(tmp_path / "w.wav", data, 8000, width=width))
     assert y.dtype == np.int16
     assert y.tolist() == expected
 

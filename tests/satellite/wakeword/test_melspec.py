@@ -17,6 +17,7 @@ from realtime_voice_satellite.wakeword.openwakeword import (
     models_dir,
 )
 from realtime_voice_satellite.wakeword.tflite import TfLiteModel
+from tests.helpers.audio import sine
 
 # On the model's scale after openWakeWord's /10 + 2 (0.1 = 1 dB). Measured: at most 1e-4 on
 # speech (quiet bands, where the model's float32 convolutions lose digits; the model's own
@@ -57,9 +58,8 @@ def largest_difference(model: TfLiteModel, audio: np.ndarray) -> float:
 def full_scale(seconds: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     hard = np.clip(rng.standard_normal(int(seconds * 16_000)) * 40_000, -32768, 32767)
-    t = np.arange(int(seconds * 16_000)) / 16_000
-    square = np.where(np.sin(2 * np.pi * 441 * t) >= 0, 32767.0, -32768.0)
-    return np.concatenate((hard, square, 32767 * np.sin(2 * np.pi * 1000 * t)))
+    square = np.where(sine(441, seconds, 16_000, 1.0) >= 0, 32767.0, -32768.0)
+    return np.concatenate((hard, square, sine(1000, seconds, 16_000, 32767)))
 
 
 @pytest.mark.parametrize(
@@ -87,8 +87,7 @@ def test_equals_the_model_on_speech(model: TfLiteModel) -> None:
 
 def test_the_top_db_floor_is_per_window(model: TfLiteModel) -> None:
     """A loud tone puts most bands at the window's maximum - 80 dB, as the model does."""
-    t = np.arange(MEL_WINDOW_SAMPLES) / 16_000
-    window = (20_000 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    window = sine(300, MEL_WINDOW_SAMPLES / 16_000, 16_000, 20_000, dtype=np.float32)
     got = MelSpectrogram()(window)
     np.testing.assert_allclose(got, model.run(window).reshape(8, 32) / 10 + 2, atol=MEL_ATOL)
     assert np.sum(np.isclose(got, got.max() - 8, atol=1e-5)) > 100

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from realtime_voice_dev.corpus import Clip, espeak_available
-from realtime_voice_satellite.audio import DspChain
 from realtime_voice_satellite.wakeword import WakeWordDetector, WakeWordError
 from realtime_voice_satellite.wakeword.detector import create_front_end
 from realtime_voice_satellite.wakeword.microwakeword import (
@@ -20,39 +19,31 @@ from realtime_voice_satellite.wakeword.microwakeword import (
     MicroWakeWordFrontEnd,
 )
 
+from .clips import BLOCK, RATE, clips_with_pauses, dsp_blocks
+
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng not installed")
 
-RATE = 16_000
-BLOCK = 320  # 20 ms
 WAKE = ["okay_nabu"]
 STOP = ["alexa"]
-
-
-def silence(seconds: float) -> np.ndarray:
-    return np.zeros(int(seconds * RATE), np.int16)
 
 
 @pytest.fixture(scope="module")
 def blocks() -> list[np.ndarray]:
     """'okay nabu', a long pause, 'alexa', 'okay nabu', 'alexa', as the DSP chain gives them to
     the detectors. A little noise keeps the pauses from being digital silence."""
-    audio = np.concatenate(
-        [
-            silence(1.5),
-            Clip("okay nabu", "en-us", 140).render(RATE),
-            silence(5.0),
-            Clip("alexa", "en-gb", 140).render(RATE),
-            silence(1.0),
-            Clip("okay nabu", "en-us", 150).render(RATE),
-            silence(1.5),
-            Clip("alexa", "en-gb", 150).render(RATE),
-            silence(1.0),
-        ]
+    audio = clips_with_pauses(
+        1.5,
+        Clip("okay nabu", "en-us", 140),
+        5.0,
+        Clip("alexa", "en-gb", 140),
+        1.0,
+        Clip("okay nabu", "en-us", 150),
+        1.5,
+        Clip("alexa", "en-gb", 150),
+        1.0,
     )
     noise = np.random.default_rng(7).normal(0, 30, len(audio))
-    audio = np.clip(audio + noise, -32768, 32767).astype(np.int16)
-    chain = DspChain(RATE)
-    return [chain.process(audio[i : i + BLOCK]).wake_16k for i in range(0, len(audio), BLOCK)]
+    return dsp_blocks(np.clip(audio + noise, -32768, 32767).astype(np.int16))
 
 
 @pytest.fixture

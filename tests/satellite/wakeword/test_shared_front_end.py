@@ -10,39 +10,32 @@ import numpy as np
 import pytest
 
 from realtime_voice_dev.corpus import Clip, espeak_available
-from realtime_voice_satellite.audio import DspChain
 from realtime_voice_satellite.wakeword import WakeWordDetector, WakeWordError
 from realtime_voice_satellite.wakeword.detector import create_front_end
 from realtime_voice_satellite.wakeword.openwakeword import OpenWakeWordEngine, OpenWakeWordFrontEnd
 
+from .clips import RATE, clips_with_pauses, dsp_blocks
+
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng not installed")
 
-RATE = 16_000
 WAKE = ["hey_jarvis"]
 STOP = ["alexa"]
-
-
-def silence(seconds: float) -> np.ndarray:
-    return np.zeros(int(seconds * RATE), np.int16)
 
 
 @pytest.fixture(scope="module")
 def blocks() -> list[np.ndarray]:
     """'hey jarvis', 'alexa', 'hey jarvis' with pauses (long enough for the quiet gate), as
     the DSP chain gives them to the detectors."""
-    audio = np.concatenate(
-        [
-            silence(1.5),
-            Clip("hey jarvis", "en-us", 175).render(RATE),
-            silence(3.5),
-            Clip("alexa", "en-us", 175).render(RATE),
-            silence(1.0),
-            Clip("hey jarvis", "en-us", 160).render(RATE),
-            silence(1.0),
-        ]
+    audio = clips_with_pauses(
+        1.5,
+        Clip("hey jarvis", "en-us", 175),
+        3.5,
+        Clip("alexa", "en-us", 175),
+        1.0,
+        Clip("hey jarvis", "en-us", 160),
+        1.0,
     )
-    chain = DspChain(RATE)
-    return [chain.process(audio[i : i + 320]).wake_16k for i in range(0, len(audio), 320)]
+    return dsp_blocks(audio)
 
 
 @pytest.fixture

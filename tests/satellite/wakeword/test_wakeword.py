@@ -24,6 +24,7 @@ from realtime_voice_satellite.wakeword import (
 )
 from realtime_voice_satellite.wakeword.detector import RECOMMENDED, recommended
 from realtime_voice_satellite.wakeword.openwakeword import OpenWakeWordEngine, models_dir
+from tests.helpers import audio
 
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng not installed")
 
@@ -448,15 +449,9 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_json_on_a_stereo_44k_wav(tmp_path: Path) -> None:
-    import wave
-
     mono = np.concatenate((JARVIS.render(44_100), NABU_NOISY.render(44_100)))
-    path = tmp_path / "two.wav"
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(2)
-        wav.setsampwidth(2)
-        wav.setframerate(44_100)
-        wav.writeframes(np.repeat(mono, 2).astype("<i2").tobytes())
+    stereo = np.repeat(mono, 2).astype("<i2").tobytes()
+    path = audio.write_wav(tmp_path / "two.wav", stereo, 44_100, channels=2)
     result = cli("--input", str(path), "--model", "hey_jarvis", "--model", "okay_nabu", "--json")
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]

@@ -172,7 +172,8 @@ class Brain(Protocol):
     async def send_audio(self, pcm: bytes) -> None: ...
 
     async def next_turn(self) -> None:
-        """After an answer: the user may speak again (follow-up) without a wake word."""
+        """After an answer (follow-up) or into it (barge-in): the user speaks again without a
+        wake word."""
 
     async def cancel(self) -> None:
         """Stop answering (only called if ``abilities.cancel``)."""

@@ -463,7 +463,11 @@ class ConversationEngine:
             # The brain's memory of what it said must match what the user heard.
             await self.brain.truncate(stream_id, played_ms)
         if interrupted and reason == "barge_in":
-            return  # _barge_in already listens
+            if self.conversation is not None and self.state == S.LISTENING:
+                # _barge_in listens already; the user speaks again: a new turn (the pipeline brain
+                # starts a new run for it; the Realtime session hears it as it is)
+                await self.brain.next_turn()
+            return
         conversation = self.conversation
         if conversation is None:
             return

@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from ..link.log_limit import RateLimitedLog
 from ..realtime.connection import WEBSOCKET_LOGGER, redact
 from . import events as ev
-from . import protocol
+from . import wire
 from .errors import (
     LiveAccessError,
     LiveAuthenticationError,
@@ -136,18 +136,18 @@ class LiveSession:
         return True
 
     async def append_audio(self, pcm: bytes) -> bool:
-        return await self._send(protocol.input_audio_append(pcm))
+        return await self._send(wire.input_audio_append(pcm))
 
     async def commentary(self, content: str, delegation_id: str | None = None) -> bool:
-        return await self._send(protocol.commentary_append(content, delegation_id))
+        return await self._send(wire.commentary_append(content, delegation_id))
 
     async def thinking(self, content: str, delegation_id: str | None = None) -> bool:
-        return await self._send(protocol.thinking_append(content, delegation_id))
+        return await self._send(wire.thinking_append(content, delegation_id))
 
     async def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> ev.Closed:
         """Ask the service to close; it finishes and sends ``session.closed`` (its final usage).
         Waits for that at most ``timeout_s``, then drops the connection."""
-        await self._send(protocol.session_close())
+        await self._send(wire.session_close())
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await asyncio.shield(self._reader)
@@ -194,13 +194,13 @@ class LiveSession:
     def _parse(self, frame: str | bytes) -> ev.LiveEvent | None:
         try:
             if isinstance(frame, bytes):
-                raise protocol.MalformedEventError("a binary frame")
-            return protocol.parse_server_event(json.loads(frame))
-        except protocol.UnknownEventError as err:
+                raise wire.MalformedEventError("a binary frame")
+            return wire.parse_server_event(json.loads(frame))
+        except wire.UnknownEventError as err:
             self._log.log(
                 "unknown", "Live session %s: skipped %s", self.session_id, err, level=logging.DEBUG
             )
-        except (ValueError, protocol.MalformedEventError) as err:
+        except (ValueError, wire.MalformedEventError) as err:
             self._log.log(
                 "malformed", "Live session %s: skipped a malformed event: %s", self.session_id, err
             )
@@ -233,7 +233,7 @@ async def open_live_session(settings: LiveSettings) -> LiveSession:
         async with asyncio.timeout(settings.connect_timeout):
             await ws.send(
                 json.dumps(
-                    protocol.session_start(
+                    wire.session_start(
                         model=settings.model,
                         instructions=settings.instructions,
                         voice=settings.voice,
@@ -267,7 +267,7 @@ async def _until_started(ws: ClientConnection, model: str) -> str:
             data = json.loads(frame)
             kind = data.get("type") if isinstance(data, dict) else None
             if kind == "error":
-                raise error_from_server(protocol.parse_error(data), model=model)
+                raise error_from_server(wire.parse_error(data), model=model)
             if kind == "session.closed":
                 raise LiveProtocolError(
                     f"The Live service closed the session at its start ({data.get('reason')})",
@@ -277,6 +277,6 @@ async def _until_started(ws: ClientConnection, model: str) -> str:
                 session = data.get("session")
                 if isinstance(session, dict) and isinstance(session.get("id"), str):
                     return str(session["id"])
-                raise protocol.MalformedEventError("session.started.session.id: missing")
-        except (ValueError, protocol.MalformedEventError) as err:
+                raise wire.MalformedEventError("session.started.session.id: missing")
+        except (ValueError, wire.MalformedEventError) as err:
             _LOGGER.debug("Skipping an unexpected event while the Live session starts: %s", err)

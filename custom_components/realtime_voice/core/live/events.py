@@ -1,5 +1,5 @@
 """What a Live session tells its owner, in the client's own vocabulary (the wire names stay in
-protocol.py)."""
+wire.py)."""
 
 from __future__ import annotations
 

@@ -20,8 +20,9 @@ from realtime_voice_satellite.agent.room import EchoRoomSource, load_impulse_res
 from realtime_voice_satellite.agent.voice import VoiceBargeIn
 from realtime_voice_satellite.audio import DspChain
 from realtime_voice_satellite.link import protocol as p
+from tests.helpers import audio
 
-from .harness import Script, config, running_satellite, speech
+from ..harness import Script, config, running_satellite, speech
 
 ANSWER = (
     "Sure. The lights in the kitchen are on now, and the heating is set to twenty one degrees. "
@@ -166,8 +167,7 @@ def test_a_float_driver_s_nan_infinity_or_overflow_is_one_bad_block(bad: float, 
     from realtime_voice_satellite.audio import AgcConfig
 
     dsp = DspChain(48_000, agc=AgcConfig() if agc else None)
-    t = np.arange(48_000 * 2) / 48_000
-    tone = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    tone = audio.sine(440, 2.0, 48_000, 0.1, dtype=np.float32)
     levels = []
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)

@@ -20,11 +20,11 @@ from realtime_voice_satellite.agent.config import load_config
 from realtime_voice_satellite.agent.credentials import ACCESS_KEY_FILE, write_access_key
 from realtime_voice_satellite.cli import main
 
-from . import fake_sounddevice as fake
-from .harness import KEY
+from ..agent import fake_sounddevice as fake
+from ..harness import KEY
 from .test_doctor import portaudio_unfindable, without_portaudio
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -24,8 +24,9 @@ from realtime_voice_dev.corpus import espeak_available
 from realtime_voice_satellite.agent import audio_io, capture
 from realtime_voice_satellite.agent.audio_io import DeviceSource, DropReport
 from realtime_voice_satellite.link import protocol as p
+from tests.helpers.waiting import wait_until
 
-from .harness import SPEED, command_script, locate, pcm_to_samples, running_satellite
+from ..harness import SPEED, command_script, locate, pcm_to_samples, running_satellite
 from .wav_device import WavSoundDevice
 
 pytestmark = [
@@ -47,9 +48,8 @@ def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def played_to(device: WavSoundDevice, seconds: float) -> None:
-    async with asyncio.timeout(20):
-        while device.seconds_played < seconds:  # noqa: ASYNC110 - the device has no event
-            await asyncio.sleep(0.01)
+    # the device has no event
+    await wait_until(lambda: device.seconds_played >= seconds, within=20, every=0.01)
 
 
 async def test_a_blocked_event_loop_loses_no_microphone_audio(
@@ -231,7 +231,7 @@ def test_the_own_voice_guards_share_one_front_end_on_the_answers_audio(tmp_path:
     from realtime_voice_satellite.agent.own_voice import OwnVoice
     from realtime_voice_satellite.wakeword import WakeWordDetector
 
-    from .harness import Script, silence, speech
+    from ..harness import Script, silence, speech
     from .test_stop_word import ALEXA_VOICE, stop_config
 
     rate = p.AUDIO_RATE
@@ -288,7 +288,7 @@ def test_the_own_voice_guards_share_one_front_end_on_the_answers_audio(tmp_path:
 async def test_an_error_while_acting_on_a_block_is_logged_once_and_the_satellite_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from .harness import Script
+    from ..harness import Script
 
     async with running_satellite(Script().pause(3.0).write("act-errors"), tmp_path) as sat:
         acted = 0
@@ -317,7 +317,7 @@ def test_microwakeword_stop_words_keep_their_own_front_end_and_errors(tmp_path: 
     from realtime_voice_satellite.agent.build import build_agent
     from realtime_voice_satellite.agent.config import ConfigError
 
-    from .harness import Script
+    from ..harness import Script
     from .test_stop_word import stop_config
 
     source = WavFileSource(Script().pause(0.2).write("micro-stop"))
@@ -348,7 +348,7 @@ def test_microwakeword_wake_and_stop_words_share_one_front_end(tmp_path: Path) -
     from realtime_voice_satellite.wakeword import WakeWordDetector
     from realtime_voice_satellite.wakeword.microwakeword import MicroWakeWordFrontEnd
 
-    from .harness import Script, silence, speech
+    from ..harness import Script, silence, speech
     from .test_stop_word import ALEXA_VOICE, stop_config
 
     script = Script().pause(1.0).say("okay nabu", "wake").pause(1.0)

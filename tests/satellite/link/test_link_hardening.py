@@ -12,8 +12,9 @@ import json
 import logging
 import stat
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -36,29 +37,16 @@ from realtime_voice_satellite.link.log_limit import MAX_KEYS, RateLimitedLog
 from realtime_voice_satellite.link.tls import client_context
 from tests.helpers.waiting import wait_until
 
-from .harness import running_satellite, silence
-from .test_cli import run_cli
-from .test_link import KEY, RecordingHandler, make_client
+from ..harness import running_satellite, silence
+from ..test_cli import run_cli
+from .loopback import KEY, RecordingHandler, link_server, make_client, serving
 
 WRONG = "not the key, but a guess at it"
 
 
 @pytest.fixture
-async def server(certificate: LinkCertificate) -> AsyncIterator[SatelliteLinkServer]:
-    server = SatelliteLinkServer(
-        RecordingHandler(),
-        name="Kitchen",
-        version="0.1.0",
-        access_key=KEY,
-        certificate=certificate,
-        host="127.0.0.1",
-        port=0,
-        auth_timeout=5.0,
-        auth_backoff=AuthBackoff(first_s=0.5, max_s=2.0),
-    )
-    await server.start()
-    yield server
-    await server.stop()
+def server_options() -> dict[str, Any]:
+    return {"auth_timeout": 5.0, "auth_backoff": AuthBackoff(first_s=0.5, max_s=2.0)}
 
 
 async def attempt(server: SatelliteLinkServer, key: str, source: str) -> tuple[str, float]:
@@ -200,18 +188,9 @@ async def test_what_home_assistant_can_make_the_satellite_log_is_rate_limited(
         raise RuntimeError("mixer not found")
 
     handler.on_command = broken  # type: ignore[method-assign]
-    server = SatelliteLinkServer(
-        handler,
-        name="Kitchen",
-        version="0.1.0",
-        access_key=KEY,
-        certificate=certificate,
-        host="127.0.0.1",
-        port=0,
-    )
+    server = link_server(certificate, handler)
     caplog.set_level(logging.INFO)
-    await server.start()
-    try:
+    async with serving(server):
         for _ in range(20):
             client = make_client(server)
             await client.connect()
@@ -230,8 +209,6 @@ async def test_what_home_assistant_can_make_the_satellite_log_is_rate_limited(
                         break
         assert errors == 20  # each is still answered
         await client.close()
-    finally:
-        await server.stop()
     messages = [r.getMessage() for r in caplog.records]
     assert 1 <= sum("Home Assistant connected" in m for m in messages) <= 6
     assert 1 <= sum("disconnected" in m for m in messages) <= 6

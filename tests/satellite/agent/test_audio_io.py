@@ -27,6 +27,8 @@ from realtime_voice_satellite.agent.audio_io import (
 )
 from realtime_voice_satellite.agent.player import Player
 from realtime_voice_satellite.audio import write_wav
+from tests.helpers import audio
+from tests.helpers.waiting import wait_until
 
 
 class FakeStream:
@@ -72,8 +74,9 @@ class FakeStream:
             if self.sd.stalled:  # some ALSA drivers: the stream stays "active" but goes quiet
                 continue
             if self.kind == "input":
-                t = (self.position + np.arange(self.block)) / self.rate
-                data = (np.sin(2 * np.pi * 1000 * t) * 8000).astype(np.int16).reshape(-1, 1)
+                seconds = self.block / self.rate
+                data = audio.tone16(1000, seconds, self.rate, 8000, start=self.position)
+                data = data.reshape(-1, 1)
                 self.callback(data, self.block, None, None)
             else:
                 out = np.zeros((self.block, 1), np.int16)
@@ -142,8 +145,8 @@ async def test_device_source_at_native_rate_hands_blocks_to_the_loop(sd: FakeSou
     assert all(b.dtype == np.int16 and len(b) == 960 for b in blocks)
     # consecutive blocks of the same sine: nothing lost or reordered in the hand-over
     joined = np.concatenate(blocks).astype(float)
-    expected = np.sin(2 * np.pi * 1000 * np.arange(len(joined)) / 48000) * 8000
-    assert np.abs(joined - expected.astype(np.int16)).max() <= 1
+    expected = audio.tone16(1000, len(joined) / 48000, 48000, 8000)
+    assert np.abs(joined - expected).max() <= 1
 
 
 async def test_a_stream_that_will_not_start_is_closed_not_leaked(sd: FakeSoundDevice) -> None:
@@ -191,9 +194,8 @@ async def test_unplugged_device_is_reported_and_reopened(
         assert "input device 'USB' is gone" in caplog.text
         assert source.reopened == 0
         sd.plugged = True
-        async with asyncio.timeout(2):
-            while source.reopened == 0:  # noqa: ASYNC110 - the watcher has no event to wait on
-                await asyncio.sleep(0.02)
+        # the watcher has no event to wait on
+        await wait_until(lambda: source.reopened > 0, within=2, every=0.02)
         while source._blocks:
             source._blocks.popleft()
         assert len(await asyncio.wait_for(source.read(), 1)) == 480  # audio flows again
@@ -212,9 +214,8 @@ async def test_a_stream_that_goes_quiet_is_reopened(
         await asyncio.sleep(0.4)
         assert "output device 'USB' is gone (no audio for 0.2 s)" in caplog.text
         sd.stalled = False
-        async with asyncio.timeout(2):
-            while sink.reopened == 0:  # noqa: ASYNC110 - the watcher has no event to wait on
-                await asyncio.sleep(0.02)
+        # the watcher has no event to wait on
+        await wait_until(lambda: sink.reopened > 0, within=2, every=0.02)
         assert sd.streams[-1].active
         assert not sd.streams[0].active  # the quiet one was closed
     finally:

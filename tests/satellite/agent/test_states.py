@@ -20,7 +20,7 @@ from realtime_voice_satellite.agent.states import (
 
 A, T = Action, Trigger
 AUDIO = frozenset({T.AUDIO})
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 
 def block(*triggers: Trigger) -> frozenset[Trigger]:

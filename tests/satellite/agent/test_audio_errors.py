@@ -14,7 +14,7 @@ from realtime_voice_dev.corpus import espeak_available
 from realtime_voice_satellite.agent.errors import RepeatedErrors
 from realtime_voice_satellite.link import protocol as p
 
-from .harness import command_script, config, running_satellite
+from ..harness import command_script, config, running_satellite
 
 pytestmark = [
     pytest.mark.skipif(not espeak_available(), reason="espeak-ng is needed to synthesize speech"),

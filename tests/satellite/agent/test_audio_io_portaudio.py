@@ -47,6 +47,7 @@ from realtime_voice_satellite.agent.audio_io import (
     DeviceSource,
     native_rate,
 )
+from tests.helpers.waiting import wait_until
 
 RATE = 48_000  # the JACK server's rate: the devices' native rate
 PERIOD = 512  # JACK's block (at 320, PortAudio 19.6's latency probe fails: no devices listed)
@@ -352,16 +353,15 @@ async def test_unplugged_mid_stream_is_reported_retried_and_reopened(
                 await asyncio.wait_for(stream.read(), 2)
             return
         before = pulls
-        async with asyncio.timeout(2):
-            while pulls < before + 5:  # noqa: ASYNC110 - counted on PortAudio's thread
-                await asyncio.sleep(0.02)
+        # counted on PortAudio's thread
+        await wait_until(lambda: pulls >= before + 5, within=2, every=0.02)
 
     try:
         await audio_flows()
         devices.stop_server(unplug=True)
-        async with asyncio.timeout(5):
-            while f"{kind} device '{name}' is gone" not in caplog.text:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+        await wait_until(
+            lambda: f"{kind} device '{name}' is gone" in caplog.text, within=5, every=0.05
+        )
         assert f"{kind} device '{name}' is gone (no audio for 0.6 s)" in caplog.text
         await asyncio.sleep(1.0)  # retries every 0.2 s, each with a fresh device list
         not_back = f"{kind} device '{name}' not back yet: No {kind} device matching '{name}'"
@@ -370,9 +370,8 @@ async def test_unplugged_mid_stream_is_reported_retried_and_reopened(
         assert not audio_io._OPEN
 
         devices.start_server()
-        async with asyncio.timeout(10):
-            while stream.reopened == 0:  # noqa: ASYNC110 - the watcher has no event to wait on
-                await asyncio.sleep(0.05)
+        # the watcher has no event to wait on
+        await wait_until(lambda: stream.reopened > 0, within=10, every=0.05)
         assert f"{kind} device '{name}' is back" in caplog.text
         await audio_flows()
         assert stream.reopened == 1
@@ -404,18 +403,17 @@ async def test_a_device_given_by_index_is_reopened_as_itself_not_as_the_next_in_
         devices.stop_server(unplug=True)
         devices.write_config(("satboard", "satspk", "satloop"))  # satmic is gone, the rest is not
         devices.start_server()
-        async with asyncio.timeout(5):
-            while f"input device {index} is gone" not in caplog.text:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+        await wait_until(
+            lambda: f"input device {index} is gone" in caplog.text, within=5, every=0.05
+        )
         await asyncio.sleep(1.0)  # retries with fresh device lists
         assert devices.index("satboard") == index  # the index is satboard's now
         assert source.reopened == 0  # and satboard is not what was configured
         assert f"input device {index} not back yet: no input device named 'satmic'" in caplog.text
 
         devices.write_config(("satboard", "satspk", "satloop", "satmic"))  # back, listed last
-        async with asyncio.timeout(10):
-            while source.reopened == 0:  # noqa: ASYNC110 - the watcher has no event to wait on
-                await asyncio.sleep(0.05)
+        # the watcher has no event to wait on
+        await wait_until(lambda: source.reopened > 0, within=10, every=0.05)
         assert devices.index("satmic") != index
         assert "satmic:in_000" in devices.ports()  # the JACK client of the stream opened
         assert "satboard:in_000" not in devices.ports()

@@ -16,7 +16,7 @@ BLOCK = 480  # 20 ms
 
 
 def tone(seconds: float, rate: int = RATE) -> np.ndarray:
-    return (audio.sine(440, seconds, rate, 10_000)).astype(np.int16)
+    return audio.tone16(440, seconds, rate, 10_000)
 
 
 def pcm(samples: np.ndarray) -> bytes:

@@ -20,8 +20,10 @@ from realtime_voice_satellite.agent.config import with_overrides
 from realtime_voice_satellite.commands.satellite import run_agent
 from realtime_voice_satellite.link import LinkConnectionError, SatelliteLinkClient
 from realtime_voice_satellite.link.protocol import PROTOCOL_VERSION, ZEROCONF_TYPE
+from tests.helpers.network import free_port
+from tests.helpers.waiting import first_success
 
-from .harness import KEY, Script, config
+from ..harness import KEY, Script, config
 
 
 async def test_announcement_resolves_with_its_properties() -> None:
@@ -65,24 +67,22 @@ async def test_without_multicast_the_satellite_serves_its_link_with_discovery_of
         real_setsockopt(sock, level, option, *args)
 
     monkeypatch.setattr(socket.socket, "setsockopt", setsockopt)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     cfg = with_overrides(config(), link={"port": port}, zeroconf={"enabled": True})
     wav = Script().pause(1.0).write("quiet")
     agent = asyncio.create_task(
         run_agent(cfg, WavFileSource(wav), WavFileSink(tmp_path / "out.wav", 24_000))
     )
     client = SatelliteLinkClient("127.0.0.1", port, KEY)
+
+    def agent_alive() -> None:
+        assert not agent.done(), agent.exception()
+
     try:
-        async with asyncio.timeout(20):
-            while True:  # the agent needs a moment to load the models
-                try:
-                    info = await client.connect()
-                    break
-                except LinkConnectionError:
-                    assert not agent.done(), agent.exception()
-                    await asyncio.sleep(0.1)
+        # the agent needs a moment to load the models
+        info = await first_success(
+            client.connect, LinkConnectionError, within=20, every=0.1, alive=agent_alive
+        )
         assert info.name == cfg.name
     finally:
         await client.close()

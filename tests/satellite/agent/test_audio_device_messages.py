@@ -20,9 +20,9 @@ from realtime_voice_satellite.agent.audio_io import AudioDeviceError, DeviceSink
 from realtime_voice_satellite.cli import main
 from tests.helpers.network import free_port
 
+from ..harness import KEY
+from ..setup.test_doctor import portaudio_unfindable, without_portaudio
 from . import fake_sounddevice as fake
-from .harness import KEY
-from .test_doctor import portaudio_unfindable, without_portaudio
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -31,7 +31,7 @@ from realtime_voice_satellite.link import Audio, SatelliteLinkClient
 from realtime_voice_satellite.link import protocol as p
 from realtime_voice_satellite.link.tls import client_context
 
-from .harness import (
+from ..harness import (
     KEY,
     Satellite,
     Script,

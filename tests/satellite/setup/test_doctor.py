@@ -25,8 +25,8 @@ from realtime_voice_satellite.setup import doctor
 from realtime_voice_satellite.setup.doctor import Context, run_doctor
 from tests.helpers.network import free_port
 
-from . import fake_sounddevice as fake
-from .harness import KEY
+from ..agent import fake_sounddevice as fake
+from ..harness import KEY
 
 try:
     AUDIO_GID = grp.getgrnam("audio").gr_gid

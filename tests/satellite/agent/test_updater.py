@@ -35,8 +35,8 @@ from realtime_voice_satellite.agent.updater import (
 from realtime_voice_satellite.audio import write_wav
 from realtime_voice_satellite.link import protocol as p
 
-from ..release_build import release_module
-from .harness import running_satellite, silence
+from ...release_build import release_module
+from ..harness import running_satellite, silence
 
 DISTRIBUTION = "realtime-voice-satellite"
 

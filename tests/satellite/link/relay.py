@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 from pathlib import Path
+from typing import Self
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -53,6 +54,13 @@ class TerminatingRelay:
             ssl=server_context(self.certificate),
             compression=None,
         )
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
 
     async def _relay(self, downstream: ServerConnection) -> None:
         async with connect(

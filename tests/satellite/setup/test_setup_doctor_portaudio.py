@@ -14,7 +14,7 @@ import pytest
 from realtime_voice_satellite.agent.config import load_config
 from realtime_voice_satellite.cli import main
 
-from .test_audio_io_portaudio import RATE, Rig, devices, rig
+from ..agent.test_audio_io_portaudio import RATE, Rig, devices, rig
 from .test_doctor import write_config
 
 __all__ = ["devices", "rig"]  # the fixtures, used by name

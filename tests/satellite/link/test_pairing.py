@@ -15,7 +15,6 @@ from realtime_voice_satellite.link import (
     LinkCertificateError,
     LinkConnectionError,
     SatelliteLinkClient,
-    SatelliteLinkServer,
     keys,
 )
 from realtime_voice_satellite.link import protocol as p
@@ -29,8 +28,8 @@ from realtime_voice_satellite.link.pairing import (
     request_code,
 )
 
+from .loopback import KEY, link_server, raw_connect, serving
 from .relay import TerminatingRelay
-from .test_link import KEY, RecordingHandler, raw_connect
 
 
 class Clock:
@@ -49,14 +48,9 @@ class Satellite:
         self.stored: list[str] = []
         self.clock = Clock()
         self.window = PairingWindow(self.spoken.append, window_s=120.0, clock=self.clock)
-        self.server = SatelliteLinkServer(
-            RecordingHandler(),
-            name="Kitchen",
-            version="0.1.0",
+        self.server = link_server(
+            certificate,
             access_key=access_key,
-            certificate=certificate,
-            host="127.0.0.1",
-            port=0,
             auth_timeout=2.0,
             pairing=self.window,
             on_paired=self.stored.append,
@@ -76,9 +70,8 @@ class Satellite:
 @pytest.fixture
 async def satellite(certificate: LinkCertificate) -> AsyncIterator[Satellite]:
     satellite = Satellite(certificate, None)
-    await satellite.server.start()
-    yield satellite
-    await satellite.server.stop()
+    async with serving(satellite.server):
+        yield satellite
 
 
 def wrong(code: str) -> str:
@@ -199,8 +192,7 @@ async def test_a_second_home_assistant_is_refused_while_a_key_exists(
     """A paired satellite (its key stored, no --pair since): another HA can neither hear a code
     nor pair; the first keeps its link."""
     satellite = Satellite(certificate, KEY)
-    await satellite.server.start()
-    try:
+    async with serving(satellite.server):
         first = SatelliteLinkClient("127.0.0.1", satellite.port, KEY)
         await first.connect()
         with pytest.raises(PairingError) as refused:
@@ -217,27 +209,13 @@ async def test_a_second_home_assistant_is_refused_while_a_key_exists(
         with pytest.raises(LinkAuthError):
             await SatelliteLinkClient("127.0.0.1", satellite.port, KEY).connect()
         await SatelliteLinkClient("127.0.0.1", satellite.port, key).connect()
-    finally:
-        await satellite.server.stop()
 
 
 async def test_pairing_is_off_when_the_server_has_no_window(certificate: LinkCertificate) -> None:
-    server = SatelliteLinkServer(
-        RecordingHandler(),
-        name="Kitchen",
-        version="0.1.0",
-        access_key=KEY,
-        certificate=certificate,
-        host="127.0.0.1",
-        port=0,
-    )
-    await server.start()
-    try:
+    async with serving(link_server(certificate)) as server:
         with pytest.raises(PairingError, match=r"satellite\.yaml") as refused:
             await request_code("127.0.0.1", server.port)
         assert refused.value.code == "not_pairing"
-    finally:
-        await server.stop()
 
 
 async def test_a_relay_with_its_own_certificate_cannot_pair(
@@ -246,28 +224,20 @@ async def test_a_relay_with_its_own_certificate_cannot_pair(
     satellite.window.open()
     code = await satellite.code()
     # it passes HA's messages on as they are: the satellite sees another fingerprint
-    relay = TerminatingRelay(satellite.port, tmp_path / "a", both_ways=True)
-    await relay.start()
-    try:
+    async with TerminatingRelay(satellite.port, tmp_path / "a", both_ways=True) as relay:
         with pytest.raises(LinkCertificateError):
             await pair("127.0.0.1", relay.port, code)
-    finally:
-        await relay.stop()
     # it claims the satellite's fingerprint: SPAKE2 binds the one each side sees, so the keys
     # differ and the confirmation fails, even with the right code
-    relay = TerminatingRelay(
+    async with TerminatingRelay(
         satellite.port,
         tmp_path / "b",
         rewrite_certificate=satellite.server.fingerprint,
         both_ways=True,
-    )
-    await relay.start()
-    try:
+    ) as relay:
         with pytest.raises(PairingError) as refused:
             await pair("127.0.0.1", relay.port, code)
         assert refused.value.code == "wrong_code"
-    finally:
-        await relay.stop()
     assert satellite.stored == []
 
 

@@ -9,8 +9,8 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
@@ -30,8 +30,8 @@ from realtime_voice_satellite.link.tls import server_context
 from tests.helpers.network import TcpRelay
 from tests.helpers.waiting import wait_until
 
+from .loopback import RecordingHandler, link_server, make_client, raw_connect, serving
 from .relay import TerminatingRelay
-from .test_link import KEY, RecordingHandler, make_client, raw_connect
 
 
 async def drain(client: SatelliteLinkClient, within: float = 5) -> None:
@@ -45,37 +45,14 @@ def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 @pytest.fixture
-async def server(
-    handler: RecordingHandler, certificate: LinkCertificate
-) -> AsyncIterator[SatelliteLinkServer]:
-    server = SatelliteLinkServer(
-        handler,
-        name="Kitchen",
-        version="0.1.0",
-        access_key=KEY,
-        certificate=certificate,
-        host="127.0.0.1",
-        port=0,
-        ping_interval=0.5,
-        ping_timeout=0.5,
-        auth_timeout=1.0,
-    )
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def handler() -> RecordingHandler:
-    return RecordingHandler()
+def server_options() -> dict[str, Any]:
+    return {"ping_interval": 0.5, "ping_timeout": 0.5, "auth_timeout": 1.0}
 
 
 async def test_relay_sees_only_ciphertext_and_cannot_inject_a_command(
     server: SatelliteLinkServer, handler: RecordingHandler
 ) -> None:
-    relay = TcpRelay(server.port)
-    await relay.start()
-    try:
+    async with TcpRelay(server.port) as relay:
         client = make_client(server, port=relay.port)
         await client.connect()
         announcement = os.urandom(24_000)  # half a second of "audio" nobody could guess
@@ -102,8 +79,6 @@ async def test_relay_sees_only_ciphertext_and_cannot_inject_a_command(
         assert not any(isinstance(c, p.Listen) for c in handler.commands)
         with pytest.raises(LinkConnectionError):
             await drain(client)
-    finally:
-        await relay.stop()
 
 
 async def test_relay_ending_tls_with_its_own_certificate_is_refused_by_both_ends(
@@ -113,30 +88,20 @@ async def test_relay_ending_tls_with_its_own_certificate_is_refused_by_both_ends
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Relaying honestly: the satellite sees that HA saw another certificate.
-    relay = TerminatingRelay(server.port, tmp_path / "a")
-    await relay.start()
-    try:
+    async with TerminatingRelay(server.port, tmp_path / "a") as relay:
         with pytest.raises(LinkCertificateError, match="another certificate"):
             await make_client(server, port=relay.port).connect()
-    finally:
-        await relay.stop()
     # Rewriting the fingerprint HA reports to the satellite's: the proof binds the one HA saw.
-    relay = TerminatingRelay(server.port, tmp_path / "b", rewrite_certificate=server.fingerprint)
-    await relay.start()
-    try:
+    async with TerminatingRelay(
+        server.port, tmp_path / "b", rewrite_certificate=server.fingerprint
+    ) as relay:
         with pytest.raises(LinkAuthError, match="invalid access key"):
             await make_client(server, port=relay.port).connect()
         assert [json.loads(m)["type"] for m in relay.from_satellite] == ["auth_failed"]
-    finally:
-        await relay.stop()
     # Answering HA itself: it cannot make the satellite's proof.
-    relay = TerminatingRelay(server.port, tmp_path / "c", fake_auth_ok=True)
-    await relay.start()
-    try:
+    async with TerminatingRelay(server.port, tmp_path / "c", fake_auth_ok=True) as relay:
         with pytest.raises(LinkAuthError, match="could not prove"):
             await make_client(server, port=relay.port).connect()
-    finally:
-        await relay.stop()
     assert handler.connects == 0
     assert "something between them terminates TLS" in caplog.text
     assert errors(caplog) == []
@@ -331,21 +296,13 @@ async def test_a_vanished_home_assistant_is_noticed_within_six_seconds(
     from realtime_voice_satellite.agent.config import LinkConfig
 
     defaults = LinkConfig()
-    server = SatelliteLinkServer(
+    server = link_server(
+        certificate,
         handler,
-        name="Kitchen",
-        version="0.1.0",
-        access_key=KEY,
-        certificate=certificate,
-        host="127.0.0.1",
-        port=0,
         ping_interval=defaults.ping_interval_s,
         ping_timeout=defaults.ping_timeout_s,
     )
-    await server.start()
-    proxy = TcpRelay(server.port)
-    await proxy.start()
-    try:
+    async with serving(server), TcpRelay(server.port) as proxy:
         client = make_client(server, port=proxy.port)
         client._ping_interval = client._ping_timeout = 60  # HA's side is gone, not pinging
         await client.connect()
@@ -355,6 +312,3 @@ async def test_a_vanished_home_assistant_is_noticed_within_six_seconds(
         started = loop.time()
         await asyncio.wait_for(handler.disconnects.wait(), 10)
         assert loop.time() - started <= 6.2
-    finally:
-        await proxy.stop()
-        await server.stop()

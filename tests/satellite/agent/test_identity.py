@@ -20,7 +20,7 @@ from realtime_voice_satellite.agent.identity import (
     satellite_id,
 )
 
-from .harness import config
+from ..harness import config
 
 PI_A = Hardware(serial="10000000a1b2c3d4", macs=frozenset({"dc:a6:32:00:00:01"}))
 PI_B = Hardware(serial="10000000e5f60718", macs=frozenset({"dc:a6:32:00:00:02"}))

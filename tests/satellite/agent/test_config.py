@@ -17,7 +17,7 @@ from realtime_voice_satellite.agent.config import (
     parse_config,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "satellite.yaml.example"
+EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "satellite.yaml.example"
 KEY = "0123456789abcdef-key-of-30-chr"
 
 

@@ -15,8 +15,10 @@ from realtime_voice_satellite.audio import read_wav
 from realtime_voice_satellite.link import Audio, LinkAuthError, SatelliteLinkClient
 from realtime_voice_satellite.link import protocol as p
 from tests.helpers import audio
+from tests.helpers.audio import tone16
+from tests.helpers.waiting import wait_until
 
-from .harness import (
+from ..harness import (
     KEY,
     SPEED,
     Script,
@@ -184,7 +186,7 @@ async def test_mute_ignores_the_wake_word_and_commands_update_info(tmp_path: Pat
 
 async def test_commands_listen_timeout_stop_replace_and_reconnect(tmp_path: Path) -> None:
     quiet = Script().pause(1.0).write("quiet")
-    tone = (np.sin(np.arange(p.AUDIO_RATE * 2) / 4) * 3000).astype(np.int16)  # 2 s
+    tone = tone16(955, 2.0, p.AUDIO_RATE, 3000)
     async with running_satellite(quiet, tmp_path) as sat:
         with pytest.raises(LinkAuthError):  # a wrong key is refused while the agent runs
             await SatelliteLinkClient(
@@ -215,9 +217,8 @@ async def test_commands_listen_timeout_stop_replace_and_reconnect(tmp_path: Path
         await sat.play("third", tone)
         await sat.until(p.StateChanged("responding"))
         await sat.client.close()
-        async with asyncio.timeout(3):
-            while sat.agent.player.current is not None:  # noqa: ASYNC110 - no event for this
-                await asyncio.sleep(0.02)
+        # no event for this
+        await wait_until(lambda: sat.agent.player.current is None, within=3, every=0.02)
         again = SatelliteLinkClient("127.0.0.1", sat.agent.server.port, KEY)
         info = await again.connect()
         assert info.state == "idle"

@@ -6,10 +6,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
-from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
@@ -24,97 +22,11 @@ from realtime_voice_satellite.link import (
     SatelliteLinkServer,
 )
 from realtime_voice_satellite.link import protocol as p
-from realtime_voice_satellite.link.tls import client_context, server_context
+from realtime_voice_satellite.link.tls import server_context
 from tests.helpers.network import TcpRelay
 from tests.helpers.waiting import wait_until
 
-KEY = "correct horse battery staple"
-
-
-def raw_connect(port: int):  # type: ignore[no-untyped-def]
-    """A WebSocket client of our own over TLS, to send what the real client never would."""
-    return connect(f"wss://127.0.0.1:{port}/", ssl=client_context(), proxy=None, compression=None)
-
-
-class RecordingHandler:
-    """Stands in for the agent: keeps what HA sent and answers with a fixed info."""
-
-    def __init__(self) -> None:
-        self.commands: list[p.Message] = []
-        self.audio: list[bytes] = []
-        self.media_audio: list[bytes] = []
-        self.connects = 0
-        self.disconnects = asyncio.Event()
-
-    def link_info(self) -> p.Info:
-        return p.Info(
-            "Kitchen",
-            "kitchen-0001",
-            "0.1.0",
-            1,
-            ["hey_jarvis"],
-            ["hey_jarvis"],
-            0.5,
-            5.0,
-            True,
-            False,
-            0.8,
-            "idle",
-        )
-
-    async def on_command(self, command: p.Message) -> None:
-        self.commands.append(command)
-
-    def on_audio(self, pcm: bytes) -> None:
-        self.audio.append(pcm)
-
-    def on_media_audio(self, pcm: bytes) -> None:
-        self.media_audio.append(pcm)
-
-    def on_connected(self) -> None:
-        self.connects += 1
-
-    def on_disconnected(self) -> None:
-        self.disconnects.set()
-
-
-@pytest.fixture
-def handler() -> RecordingHandler:
-    return RecordingHandler()
-
-
-@pytest.fixture
-async def server(
-    handler: RecordingHandler, certificate: LinkCertificate
-) -> AsyncIterator[SatelliteLinkServer]:
-    server = SatelliteLinkServer(
-        handler,
-        name="Kitchen",
-        version="0.1.0",
-        access_key=KEY,
-        certificate=certificate,
-        host="127.0.0.1",
-        port=0,
-        ping_interval=0.2,
-        ping_timeout=0.3,
-        auth_timeout=0.5,
-    )
-    await server.start()
-    yield server
-    await server.stop()
-
-
-def make_client(
-    server: SatelliteLinkServer, key: str = KEY, port: int | None = None
-) -> SatelliteLinkClient:
-    return SatelliteLinkClient(
-        "127.0.0.1",
-        port or server.port,
-        key,
-        ping_interval=0.2,
-        ping_timeout=0.3,
-        connect_timeout=2.0,
-    )
+from .loopback import KEY, RecordingHandler, make_client, raw_connect
 
 
 async def test_connect_commands_events_and_audio_both_ways(
@@ -234,9 +146,7 @@ async def test_second_client_is_refused_while_first_lives(
 async def test_dead_link_is_noticed_on_both_sides(
     server: SatelliteLinkServer, handler: RecordingHandler
 ) -> None:
-    proxy = TcpRelay(server.port)
-    await proxy.start()
-    try:
+    async with TcpRelay(server.port) as proxy:
         client = make_client(server, port=proxy.port)
         await client.connect()
         proxy.frozen.set()  # packets vanish, no FIN, no RST
@@ -256,8 +166,6 @@ async def test_dead_link_is_noticed_on_both_sides(
         assert not server.connected
         with pytest.raises(LinkConnectionError):
             await client.set_mute(True)
-    finally:
-        await proxy.stop()
 
 
 async def test_unreachable_satellite_is_a_connection_error() -> None:

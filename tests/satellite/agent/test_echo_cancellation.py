@@ -24,6 +24,7 @@ from realtime_voice_satellite.audio import write_wav
 from realtime_voice_satellite.audio.wav import WavError
 from realtime_voice_satellite.link import Audio
 from realtime_voice_satellite.link import protocol as p
+from tests.helpers import audio
 from tests.satellite.harness import KEY, Script, config, running_satellite, speech
 
 pytestmark = pytest.mark.timeout(90)
@@ -38,7 +39,7 @@ ANSWER = (
 
 
 def test_reference_follows_what_the_output_took_and_never_waits() -> None:
-    tone = (np.sin(np.arange(24_000) / 5) * 10_000).astype(np.int16)
+    tone = audio.tone16(764, 1.0, 24_000, 10_000)
     blocks = iter(np.split(tone, 50))
     tap = PlaybackTap(lambda frames: next(blocks, None), 24_000)
     reader = tap.reader(24_000, margin_s=0.04)
@@ -226,7 +227,7 @@ def test_reference_keeps_its_place_across_many_answers_at_another_rate() -> None
     """Sound and silence alternate (answers with pauses) at the output's 24 kHz, read at 16 kHz:
     the reader stays the margin behind the newest sample, never dry, never re-anchored (each
     answer's start used to lose the resampler's delay, until the reference ran dry)."""
-    tone = (np.sin(np.arange(480 * 25) / 5) * 10_000).astype(np.int16)
+    tone = audio.tone16(764, 0.5, 24_000, 10_000)
     playing = False
     blocks: list[np.ndarray] = []
 
@@ -305,7 +306,7 @@ def test_idle_canceller_costs_nothing_and_loses_no_sample() -> None:
 
     rng = np.random.default_rng(5)
     mic = (rng.standard_normal(16_000 * 5) * 2000).astype(np.int16)
-    answer = (np.sin(np.arange(24_000) / 7) * 8000).astype(np.int16)
+    answer = audio.tone16(546, 1.0, 24_000, 8000)
     played = {"on": False, "at": 0}
 
     def pull(frames: int) -> np.ndarray | None:

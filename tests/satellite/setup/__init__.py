@@ -1,0 +1,2 @@
+"""Tests of realtime_voice_satellite.setup: the guided first start (--setup) and the doctor on
+stand-in sound devices."""
