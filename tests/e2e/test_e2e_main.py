@@ -67,7 +67,7 @@ def test_config_flow_over_rest(main_stack: MainStack) -> None:
     assert pair["errors"] == {"base": "not_pairing"}
     assert schema_names(pair) == ["code", "access_key"]
     assert account["step_id"] == "account"  # the first satellite: the OpenAI key, once
-    assert schema_names(account) == ["api_key", "url"]
+    assert schema_names(account) == ["api_key", "url", "pipeline_only"]  # or no key at all
     assert account["errors"] == {}
     assert created["title"] == "Kitchen"
     assert entry["domain"] == DOMAIN

@@ -24,6 +24,7 @@ AREAS: tuple[str, ...] = (
     ".echo",
     ".pipeline",
     ".dsp_stages",
+    ".brains",
     ".live",
 )
 
