@@ -345,9 +345,7 @@ class SatelliteAgent:
             if not self._own_voice_explains(self.stop_own_voice, best, now, "stop word "):
                 found.add(Trigger.STOP_WORD)
         if heard.wake:
-            position = self._answer_position(now)
-            own = position is not None and self.own_voice is not None
-            if own and self.own_voice.explains(position):  # type: ignore[union-attr, arg-type]
+            if self._own_position(self.own_voice, now) is not None:  # logged if it counts
                 found.add(Trigger.OWN_WAKE_WORD)
             else:
                 found.add(Trigger.WAKE_WORD)
@@ -379,11 +377,7 @@ class SatelliteAgent:
                     "wake word %s heard, but Home Assistant is not connected", detection.model
                 )
             case Action.IGNORE_OWN_VOICE:
-                _LOGGER.info(
-                    "ignored %s at %.0f ms of the answer: the satellite's own voice",
-                    detection.model,
-                    self._answer_position(now),
-                )
+                self._own_voice_explains(self.own_voice, detection, now, "")
             case Action.BARGE_IN:
                 self._barge_in(detection, pcm)
             case Action.STOP_WORD:
@@ -434,13 +428,21 @@ class SatelliteAgent:
         """Stop words need a detector (every link version HA speaks knows ``stop_word``)."""
         return self.stop_detector is not None
 
+    def _own_position(self, guard: OwnVoice | None, now: float) -> float | None:
+        """Where in the answer (ms) the room is, when ``guard`` hears its model said there: the
+        satellite heard itself. None: it did not."""
+        position = self._answer_position(now)
+        if position is None or guard is None or not guard.explains(position):
+            return None
+        return position
+
     def _own_voice_explains(
         self, guard: OwnVoice | None, detection: Detection, now: float, what: str
     ) -> bool:
         """True (and logged) when ``guard`` hears the detected model in the answer at the point
-        the room is at: the satellite heard itself."""
-        position = self._answer_position(now)
-        if position is None or guard is None or not guard.explains(position):
+        the room is at."""
+        position = self._own_position(guard, now)
+        if position is None:
             return False
         _LOGGER.info(
             "ignored %s%s at %.0f ms of the answer: the satellite's own voice",
