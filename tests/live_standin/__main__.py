@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
-import signal
-import ssl
 import sys
 from pathlib import Path
+
+from tests.helpers.standin_process import serve_until_signalled, server_tls
 
 from .server import LiveStandinConfig, LiveStandinServer
 
@@ -77,26 +76,11 @@ def config_from(args: argparse.Namespace) -> LiveStandinConfig:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    context = None
-    if args.tls_cert:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(args.tls_cert, args.tls_key)
-    async with LiveStandinServer(config_from(args), port=args.port, ssl_context=context) as server:
-        print(server.url, flush=True)
-        print(
-            f"SIMULATION: stand-in GPT-Live server (not OpenAI), access={args.access}, "
-            f"url={server.url}",
-            file=sys.stderr,
-            flush=True,
-        )
-        await stop.wait()
-        if server.violations:
-            print(f"protocol violations: {server.violations}", file=sys.stderr, flush=True)
+    context = server_tls(args.tls_cert, args.tls_key)
+    server = LiveStandinServer(config_from(args), port=args.port, ssl_context=context)
+    await serve_until_signalled(
+        server, f"SIMULATION: stand-in GPT-Live server (not OpenAI), access={args.access}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
-import signal
-import ssl
 import sys
 from pathlib import Path
+
+from tests.helpers.standin_process import serve_until_signalled, server_tls
 
 from .server import StandinConfig, StandinServer, ToolScript
 
@@ -73,26 +72,11 @@ def config_from(args: argparse.Namespace) -> StandinConfig:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    context = None
-    if args.tls_cert:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(args.tls_cert, args.tls_key)
-    async with StandinServer(config_from(args), port=args.port, ssl_context=context) as server:
-        print(server.url, flush=True)
-        print(
-            f"SIMULATION: stand-in Realtime server (not OpenAI), endpoint={args.endpoint}, "
-            f"url={server.url}",
-            file=sys.stderr,
-            flush=True,
-        )
-        await stop.wait()
-        if server.violations:
-            print(f"protocol violations: {server.violations}", file=sys.stderr, flush=True)
+    context = server_tls(args.tls_cert, args.tls_key)
+    server = StandinServer(config_from(args), port=args.port, ssl_context=context)
+    await serve_until_signalled(
+        server, f"SIMULATION: stand-in Realtime server (not OpenAI), endpoint={args.endpoint}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
