@@ -432,6 +432,20 @@ def write_hass_config(config_dir: Path, port: int) -> None:
         (config_dir / "configuration.yaml").write_text(text + "\ne2e_zeroconf:\nloopback_speech:\n")
 
 
+def shown_options(form: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What an options form shows, by section (defaults and suggested values), as the UI would
+    submit it unchanged."""
+    sections: dict[str, dict[str, Any]] = {}
+    for part in form["data_schema"]:
+        shown = sections.setdefault(part["name"], {})
+        for item in part["schema"]:
+            if "default" in item:
+                shown[item["name"]] = item["default"]
+            elif (item.get("description") or {}).get("suggested_value") is not None:
+                shown[item["name"]] = item["description"]["suggested_value"]
+    return sections
+
+
 @dataclass
 class Hass:
     config_dir: Path
@@ -650,14 +664,7 @@ class Hass:
         if result.get("step_id") != "init":
             raise StackError(f"expected the options form, got {result}")
         # what the form shows (defaults and suggested values), as the UI submits it, with the changes
-        sections: dict[str, dict[str, Any]] = {}
-        for part in result["data_schema"]:
-            shown = sections.setdefault(part["name"], {})
-            for item in part["schema"]:
-                if "default" in item:
-                    shown[item["name"]] = item["default"]
-                elif (item.get("description") or {}).get("suggested_value") is not None:
-                    shown[item["name"]] = item["description"]["suggested_value"]
+        sections = shown_options(result)
         sections["realtime"]["model_selection"] = model_selection
         if account_url != standin.url:
             sections["realtime"]["new_account"] = True
@@ -676,14 +683,7 @@ class Hass:
         (by section, e.g. ``{"conversation": {"conversation_mode": "pipeline"}}``)."""
         flow = "/api/config/config_entries/options/flow"
         result = self.request("POST", flow, json={"handler": entry_id})
-        sections: dict[str, dict[str, Any]] = {}
-        for part in result["data_schema"]:
-            shown = sections.setdefault(part["name"], {})
-            for item in part["schema"]:
-                if "default" in item:
-                    shown[item["name"]] = item["default"]
-                elif (item.get("description") or {}).get("suggested_value") is not None:
-                    shown[item["name"]] = item["description"]["suggested_value"]
+        sections = shown_options(result)
         for section, values in changes.items():
             sections[section].update(values)
         result = self.request("POST", f"{flow}/{result['flow_id']}", json=sections)

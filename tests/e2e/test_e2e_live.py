@@ -27,7 +27,17 @@ from tests.realtime_standin.audio import espeak
 from tests.satellite.harness import Script
 
 from .conftest import WORKDIR, MainStack
-from .stack import API_KEY, DOMAIN, Hass, Proc, Satellite, played, tail, wait_for
+from .stack import (
+    API_KEY,
+    DOMAIN,
+    Hass,
+    Proc,
+    Satellite,
+    played,
+    shown_options,
+    tail,
+    wait_for,
+)
 from .test_e2e_main import LIGHT, light_off
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -140,14 +150,7 @@ def refused_options(hass: Hass, entry_id: str) -> dict[str, str]:
     """The options form saved as shown (Live, as set): the errors it answers with."""
     flow = "/api/config/config_entries/options/flow"
     form = hass.request("POST", flow, json={"handler": entry_id})
-    sections: dict[str, dict[str, Any]] = {}
-    for part in form["data_schema"]:
-        shown = sections.setdefault(part["name"], {})
-        for item in part["schema"]:
-            if "default" in item:
-                shown[item["name"]] = item["default"]
-            elif (item.get("description") or {}).get("suggested_value") is not None:
-                shown[item["name"]] = item["description"]["suggested_value"]
+    sections = shown_options(form)
     result = hass.request("POST", f"{flow}/{form['flow_id']}", json=sections)
     if result.get("type") == "form":
         hass.request("DELETE", f"{flow}/{form['flow_id']}")
