@@ -212,6 +212,10 @@ class Setup:
         )
         self.satellite.attach(self.engine.on_link_event)
 
+    async def close(self) -> None:
+        self.engine.stop()
+        await self.satellite.close()
+
     def ended(self) -> list[dict[str, Any]]:
         return [data for kind, data in self.reports if kind == engine_module.CONVERSATION_ENDED]
 
@@ -224,8 +228,7 @@ class Setup:
 async def setup() -> AsyncIterator[Setup]:
     s = Setup(FakeBrain())
     yield s
-    s.engine.stop()
-    await s.satellite.close()
+    await s.close()
 
 
 async def test_a_turn_from_the_wake_word_to_the_answer_and_idle(setup: Setup) -> None:
@@ -311,8 +314,7 @@ async def test_a_brain_that_cannot_cancel_or_truncate_is_not_asked_to() -> None:
         assert not [c for c in s.brain.calls if c[0] in ("cancel", "truncate")]
         assert s.engine.state == "listening"
     finally:
-        s.engine.stop()
-        await s.satellite.close()
+        await s.close()
 
 
 async def test_stop_word_truncates_then_ends_without_listening(setup: Setup) -> None:
@@ -344,8 +346,7 @@ async def test_a_refused_turn_plays_the_error_tone_and_ends() -> None:
         assert bytes(s.satellite.played[tone.stream_id]) == ERROR_TONE
         assert [e["reason"] for e in s.ended()] == ["error: invalid_api_key"]
     finally:
-        s.engine.stop()
-        await s.satellite.close()
+        await s.close()
 
 
 async def test_an_answer_that_fails_before_any_audio_plays_the_error_tone_and_says_why(

@@ -103,8 +103,7 @@ async def setup() -> AsyncIterator[FallbackSetup]:
     s = FallbackSetup()
     yield s
     await s.fallback.stop()
-    s.engine.stop()
-    await s.satellite.close()
+    await s.close()
 
 
 @pytest.mark.parametrize(
@@ -250,8 +249,7 @@ async def test_recovery_backs_off_and_does_not_flap() -> None:
         assert len(s.statuses) == 8  # one switch and one recovery each: no flapping in between
     finally:
         await s.fallback.stop()
-        s.engine.stop()
-        await s.satellite.close()
+        await s.close()
 
 
 async def test_the_backoff_starts_over_once_the_primary_stayed_up() -> None:
@@ -273,8 +271,7 @@ async def test_the_backoff_starts_over_once_the_primary_stayed_up() -> None:
         assert max(recoveries) < 0.2, recoveries  # every time the first delay (0.05..0.1 s)
     finally:
         await s.fallback.stop()
-        s.engine.stop()
-        await s.satellite.close()
+        await s.close()
 
 
 async def test_events_of_the_inactive_brain_do_not_reach_the_engine(setup: FallbackSetup) -> None:
@@ -334,8 +331,7 @@ async def test_a_primary_that_does_not_take_the_audio_in_time_loses_the_turn() -
         await s.answered_by(s.pipeline, "pipe_1")
     finally:
         await s.fallback.stop()
-        s.engine.stop()
-        await s.satellite.close()
+        await s.close()
 
 
 async def test_a_conversation_ended_while_the_primary_refused_is_not_started_again() -> None:
@@ -358,8 +354,7 @@ async def test_a_conversation_ended_while_the_primary_refused_is_not_started_aga
         assert s.pipeline.turns == []
     finally:
         await s.fallback.stop()
-        s.engine.stop()
-        await s.satellite.close()
+        await s.close()
 
 
 async def test_announcements_are_spoken_by_the_active_brain(setup: FallbackSetup) -> None:

@@ -25,8 +25,7 @@ LIVE = BrainAbilities(cancel=False, truncate=False, full_duplex=True)
 async def live() -> AsyncIterator[Setup]:
     s = Setup(FakeBrain(LIVE), follow_up_s=5.0)
     yield s
-    s.engine.stop()
-    await s.satellite.close()
+    await s.close()
 
 
 async def test_the_microphone_stays_open_while_the_brain_answers(live: Setup) -> None:
@@ -90,8 +89,7 @@ async def test_full_duplex_is_asked_once_the_live_session_is_open() -> None:
         assert s.satellite.commands[-1] == p.Listen(full_duplex=True)
         assert s.satellite.commands.count(p.Listen(full_duplex=True)) == 2
     finally:
-        s.engine.stop()
-        await s.satellite.close()
+        await s.close()
 
 
 async def test_a_half_duplex_brain_asks_to_listen_as_before() -> None:
@@ -107,8 +105,7 @@ async def test_a_half_duplex_brain_asks_to_listen_as_before() -> None:
         await s.until(lambda: s.engine.state == "follow_up")
         assert [c for c in s.satellite.commands if isinstance(c, p.Listen)] == [p.Listen()]
     finally:
-        s.engine.stop()
-        await s.satellite.close()
+        await s.close()
 
 
 async def test_a_half_duplex_brain_still_closes_the_microphone_at_the_end_of_speech() -> None:
@@ -122,8 +119,7 @@ async def test_a_half_duplex_brain_still_closes_the_microphone_at_the_end_of_spe
         assert s.engine.state == "processing"  # no USER_SPEAKS without full duplex
         assert s.satellite.kinds() == ["StopListening"]
     finally:
-        s.engine.stop()
-        await s.satellite.close()
+        await s.close()
 
 
 async def test_barge_in_is_the_brains_own(live: Setup) -> None:
@@ -146,8 +142,7 @@ async def test_barge_in_is_the_brains_own(live: Setup) -> None:
         await brain.emit(b.AnswerAudio("live_1", FRAME))
         assert len(satellite.played["live_1"]) == len(FRAME) * 50
     finally:
-        s.engine.stop()
-        await s.satellite.close()
+        await s.close()
 
 
 async def test_silence_goes_to_the_brain_while_the_satellite_stalls(live: Setup) -> None:
@@ -178,8 +173,7 @@ async def test_no_silence_for_a_half_duplex_brain_or_after_the_conversation(live
         await asyncio.sleep(0.3)
         assert len(s.brain.heard) == 5 * len(FRAME)
     finally:
-        s.engine.stop()
-        await s.satellite.close()
+        await s.close()
     live.satellite.wake()
     await live.satellite.delivered()
     await live.engine.stop_conversation()
