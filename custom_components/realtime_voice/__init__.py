@@ -32,6 +32,8 @@ from .const import (
     CONF_WAKE_THRESHOLD,
     CONF_WAKE_WORDS,
     DOMAIN,
+    InvalidOptionError,
+    check_choices,
     needs_account,
 )
 from .core.link import LinkAuthError, LinkConnectionError, LinkOutdatedError
@@ -78,6 +80,19 @@ async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: RealtimeVoiceConfigEntry) -> bool:
     if is_account(entry):
         return True  # its satellites read the key when they open a session
+    try:
+        check_choices(entry.options)
+    except InvalidOptionError as err:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_option",
+            translation_placeholders={
+                "name": entry.title,
+                "key": err.key,
+                "value": repr(err.value),
+                "expected": ", ".join(err.expected),
+            },
+        ) from err
     if needs_account(entry.options) and account_of(hass, entry) is None:
         raise ConfigEntryError(
             translation_domain=DOMAIN,

@@ -51,13 +51,59 @@ CONVERSATION_MODES: Final = (MODE_REALTIME, MODE_PIPELINE, MODE_REALTIME_FALLBAC
 DEFAULT_CONVERSATION_MODE: Final = MODE_REALTIME
 
 
+# Live mode: what answers when Live cannot (no access, the network, the key, the credit): the
+# Realtime brain (beside Live anyway for announcements and questions), Home Assistant's Assist
+# pipeline (no Realtime at all: announcements and questions go through the pipeline too), or
+# Realtime and, when Realtime cannot either, the pipeline.
+CONF_LIVE_FALLBACK: Final = "live_fallback"
+LIVE_FALLBACK_REALTIME: Final = "realtime"
+LIVE_FALLBACK_PIPELINE: Final = "pipeline"
+LIVE_FALLBACK_REALTIME_PIPELINE: Final = "realtime_pipeline"
+LIVE_FALLBACKS: Final = (
+    LIVE_FALLBACK_REALTIME,
+    LIVE_FALLBACK_PIPELINE,
+    LIVE_FALLBACK_REALTIME_PIPELINE,
+)
+DEFAULT_LIVE_FALLBACK: Final = LIVE_FALLBACK_REALTIME
+
+
+class InvalidOptionError(ValueError):
+    """A stored option has a value this release does not know (the message names the key)."""
+
+    def __init__(self, key: str, value: object, expected: tuple[str, ...]) -> None:
+        super().__init__(f"{key}: expected one of {', '.join(expected)}, got {value!r}")
+        self.key = key
+        self.value = value
+        self.expected = expected
+
+
+def _choice(options: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str) -> str:
+    value = options.get(key, default)
+    if value not in choices:
+        raise InvalidOptionError(key, value, choices)
+    return str(value)
+
+
+def check_choices(options: Mapping[str, Any]) -> None:
+    """Raise InvalidOptionError for a stored choice this release does not know (an entry edited
+    by hand, or written by a newer release), before anything is built from it."""
+    _choice(options, CONF_CONVERSATION_MODE, CONVERSATION_MODES, DEFAULT_CONVERSATION_MODE)
+    _choice(options, CONF_LIVE_FALLBACK, LIVE_FALLBACKS, DEFAULT_LIVE_FALLBACK)
+
+
+def live_fallback(options: Mapping[str, Any]) -> str:
+    """What answers a Live satellite when Live cannot (one of LIVE_FALLBACKS)."""
+    return _choice(options, CONF_LIVE_FALLBACK, LIVE_FALLBACKS, DEFAULT_LIVE_FALLBACK)
+
+
 def conversation_mode(options: Mapping[str, Any]) -> str:
     """A satellite entry's conversation mode (one of CONVERSATION_MODES)."""
     return str(options.get(CONF_CONVERSATION_MODE, DEFAULT_CONVERSATION_MODE))
 
 
 def needs_account(options: Mapping[str, Any]) -> bool:
-    """Every mode but the pipeline's talks to OpenAI: it needs an account (a key)."""
+    """Every mode but the pipeline's talks to OpenAI: it needs an account (a key); Live with the
+    pipeline as its fallback needs one too (Live's own key)."""
     return conversation_mode(options) != MODE_PIPELINE
 
 

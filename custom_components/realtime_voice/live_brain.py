@@ -15,6 +15,12 @@ The Realtime brain stays beside it (``fallback``) for what Live does not do: ask
 (which HA, not the model, must hear), announcements (spoken word for word by a Realtime
 out-of-band response: Live's commentary does not guarantee the wording), and every turn while the
 key has no access to Live (a repair says so) or the Live session cannot be opened.
+
+Without it (``fallback`` None: Live with the Assist pipeline as its fallback, no Realtime at all)
+a Live session that cannot be opened refuses the turn with the cause (``live_cause``), before the
+user's audio is taken, and the fallback brain (core/conversation/fallback.py) gives the same
+utterance to the pipeline, probes Live (``probe``) and says why in its repair; ask_question's
+turns and announcements are the pipeline's there too (the fallback brain routes them).
 """
 
 from __future__ import annotations
@@ -50,12 +56,21 @@ from .const import (
     DOMAIN,
 )
 from .core.conversation import brain as b
-from .core.conversation.brain import BrainAbilities, BrainEventHandler, Turn
+from .core.conversation.brain import (
+    BrainAbilities,
+    BrainEventHandler,
+    SpeakError,
+    Turn,
+    TurnRefused,
+)
 from .core.link import protocol as link_protocol
 from .core.link.log_limit import RateLimitedLog
 from .core.live import (
     LiveAccessError,
+    LiveAuthenticationError,
+    LiveConnectionError,
     LiveError,
+    LiveProtocolError,
     LiveSession,
     LiveSettings,
     cost_usd,
@@ -71,6 +86,18 @@ from .tools import Toolset
 _LOGGER = logging.getLogger(__name__)
 
 LIVE_ABILITIES = BrainAbilities(cancel=False, truncate=False, full_duplex=True)
+# No session open and no Realtime brain beside it: full duplex only once a session is.
+CLOSED_ABILITIES = BrainAbilities(cancel=False, truncate=False)
+# The fallback brain's cause (its sensor, its repair) when the key has no access to Live.
+CAUSE_NO_ACCESS = "live_no_access"
+# Server error codes that say the account or the service cannot serve now, as the Realtime ones
+# (core/realtime/errors.py unavailable_cause).
+_SERVER_CAUSES = {
+    "insufficient_quota": "insufficient_quota",
+    "rate_limit_exceeded": "rate_limited",
+    "server_error": "server_error",
+    "internal_error": "server_error",
+}
 # An answer ends after this much silence in the model's output (the service streams its output all
 # the time, silence between answers), or when nothing more came this long after what it sent played.
 ANSWER_GAP_S = 0.6
@@ -92,6 +119,20 @@ APOLOGY = (
 )
 
 
+def live_cause(err: LiveError) -> str | None:
+    """The fallback brain's cause when ``err`` says that Live cannot be reached or refuses this
+    key; None for an error the pipeline would not mend either (a bad setting)."""
+    if isinstance(err, LiveAccessError):
+        return CAUSE_NO_ACCESS
+    if isinstance(err, LiveAuthenticationError):
+        return "invalid_api_key"
+    if isinstance(err, LiveConnectionError):
+        return "network"
+    if isinstance(err, LiveProtocolError):
+        return _SERVER_CAUSES.get(err.code)
+    return None
+
+
 def _issue_id(entry: ConfigEntry) -> str:
     return f"live_no_access_{entry.entry_id}"
 
@@ -107,7 +148,7 @@ class LiveBrain:
         name: str,
         device_id: str | None,
         options: Callable[[], Mapping[str, Any]],
-        fallback: RealtimeBrain,
+        fallback: RealtimeBrain | None,
     ) -> None:
         self._hass = hass
         self._entry = entry
@@ -121,6 +162,8 @@ class LiveBrain:
         self._live: LiveSession | None = None  # the open Live session (its turn is Live's)
         self._pump: asyncio.Task[None] | None = None
         self._no_access_until = 0.0
+        self._refusing = False  # the last attempt to open a Live session failed
+        self._own_figures = Figures()  # the cost of Live, without a Realtime brain to hold it
         # the conversation so far
         self._ha_conversation_id: str | None = None
         self._user_words: list[str] = []  # the user's words since the model last spoke
@@ -141,31 +184,44 @@ class LiveBrain:
 
     @property
     def abilities(self) -> BrainAbilities:
-        return LIVE_ABILITIES if self._live is not None else self.fallback.abilities
+        if self._live is not None:
+            return LIVE_ABILITIES
+        return CLOSED_ABILITIES if self.fallback is None else self.fallback.abilities
 
     @property
-    def keeper(self) -> SessionKeeper:
-        return self.fallback.keeper
+    def keeper(self) -> SessionKeeper | None:
+        return None if self.fallback is None else self.fallback.keeper
 
     @property
     def session(self) -> RealtimeSession | None:
-        return self.fallback.session
+        return None if self.fallback is None else self.fallback.session
 
     @property
     def figures(self) -> Figures:
-        return self.fallback.figures
+        return self._own_figures if self.fallback is None else self.fallback.figures
 
     @property
     def toolset(self) -> Toolset | None:
-        return self.fallback.toolset
+        return None if self.fallback is None else self.fallback.toolset
 
     @property
     def live_session(self) -> LiveSession | None:
         return self._live
 
+    @property
+    def live_model(self) -> str | None:
+        """The Live model when Live answers (a session is open, or the next conversation opens
+        one); None while the fallback answers (no access, or the last session could not open)."""
+        if self._live is not None:
+            return self._live.model
+        if self._refusing or time.monotonic() < self._no_access_until:
+            return None
+        return str(self._options().get(CONF_LIVE_MODEL) or DEFAULT_LIVE_MODEL)
+
     def attach(self, handler: BrainEventHandler) -> None:
         self._handler = handler
-        self.fallback.attach(self._from_fallback)
+        if self.fallback is not None:
+            self.fallback.attach(self._from_fallback)
 
     async def _emit(self, event: b.BrainEvent) -> None:
         if self._handler is not None:
@@ -178,18 +234,39 @@ class LiveBrain:
             await self._emit(event)
 
     async def start(self) -> None:
-        await self.fallback.start()
+        if self.fallback is not None:
+            await self.fallback.start()
 
     async def stop(self) -> None:
         await self._close_live()
-        await self.fallback.stop()
+        if self.fallback is not None:
+            await self.fallback.stop()
+
+    async def probe(self) -> None:
+        """Whether Live (else the Realtime brain beside it) serves a conversation again (the
+        fallback brain asks, in the background): a session is opened and closed at once (billed
+        per active minute: a moment), TurnRefused with the cause when it cannot be."""
+        try:
+            session = await open_live_session(self._settings(Turn("probe")))
+        except LiveError as err:
+            self._refused(err)
+            if self.fallback is None:
+                raise TurnRefused(f"error: {err.code}", cause=live_cause(err)) from err
+            await self.fallback.probe()
+            return
+        self._access_ok()
+        closed = await session.close()
+        self._bill(session, closed.usage_seconds)
+        self._billed.pop(session.session_id, None)
 
     # --- turns ---------------------------------------------------------------------------------
 
     async def start_turn(self, turn: Turn, take_audio: Callable[[], bytes]) -> None:
         self._turn = turn
         self._on_fallback = True
-        if turn.question or time.monotonic() < self._no_access_until:
+        if self.fallback is not None and (
+            turn.question or time.monotonic() < self._no_access_until
+        ):
             # ask_question: HA hears the answer, the model must not respond to it (Live has no
             # way to hold its responses); no access: Realtime, as the repair says.
             await self.fallback.start_turn(turn, take_audio)
@@ -198,6 +275,8 @@ class LiveBrain:
             session = await open_live_session(self._settings(turn))
         except LiveError as err:
             self._refused(err)
+            if self.fallback is None:  # the fallback brain's pipeline takes the utterance
+                raise TurnRefused(f"error: {err.code}", cause=live_cause(err)) from err
             if self._turn is turn:  # the same utterance goes to Realtime (no audio was taken)
                 await self.fallback.start_turn(turn, take_audio)
             return
@@ -244,6 +323,9 @@ class LiveBrain:
 
     @callback
     def _refused(self, err: LiveError) -> None:
+        self._refusing = True
+        if self.fallback is None:
+            return  # the fallback brain logs it, probes Live and says why in its repair
         self._log.log(
             err.code,
             "Live is not available for %s (%s); the Realtime brain answers",
@@ -269,6 +351,7 @@ class LiveBrain:
     @callback
     def _access_ok(self) -> None:
         self._no_access_until = 0.0
+        self._refusing = False
         ir.async_delete_issue(self._hass, DOMAIN, _issue_id(self._entry))
 
     def _reset_conversation(self) -> None:
@@ -282,25 +365,26 @@ class LiveBrain:
     async def send_audio(self, pcm: bytes) -> None:
         if self._live is not None:
             await self._live.append_audio(pcm)
-        elif self._turn is not None:
+        elif self._turn is not None and self.fallback is not None:
             await self.fallback.send_audio(pcm)
 
     async def next_turn(self) -> None:
-        if self._live is None:
+        if self._live is None and self.fallback is not None:
             await self.fallback.next_turn()
 
     async def cancel(self) -> None:
-        if self._live is None:
+        if self._live is None and self.fallback is not None:
             await self.fallback.cancel()
 
     async def truncate(self, answer_id: str, played_ms: int) -> None:
-        if self._live is None:
+        if self._live is None and self.fallback is not None:
             await self.fallback.truncate(answer_id, played_ms)
 
     async def end_turn(self, *, answering: bool, listening: bool) -> None:
         self._turn = None
         if self._live is None:
-            await self.fallback.end_turn(answering=answering, listening=listening)
+            if self.fallback is not None:
+                await self.fallback.end_turn(answering=answering, listening=listening)
             return
         await self._close_live()
 
@@ -325,18 +409,23 @@ class LiveBrain:
         await self._emit(b.Changed())
 
     def drop_context(self, done: Callable[[], None]) -> None:
-        if self._on_fallback:
+        if self._on_fallback and self.fallback is not None:
             self.fallback.drop_context(done)
         else:
             done()  # a Live session is the conversation's own: nothing stays behind
 
     def listen_at_least_s(self) -> float:
-        return 0.0 if self._live is not None else self.fallback.listen_at_least_s()
+        if self._live is not None or self.fallback is None:
+            return 0.0
+        return self.fallback.listen_at_least_s()
 
     # --- announcements -------------------------------------------------------------------------
 
     def speak(self, text: str) -> AsyncIterator[bytes]:
-        """Announcements are spoken by the Realtime brain, word for word (docs/architecture.md)."""
+        """Announcements are spoken by the Realtime brain, word for word (docs/architecture.md);
+        without it, by the fallback brain's pipeline."""
+        if self.fallback is None:
+            return _cannot_speak()
         return self.fallback.speak(text)
 
     # --- Live events ---------------------------------------------------------------------------
@@ -504,6 +593,11 @@ class LiveBrain:
         if seconds is not None and seconds > billed:
             self.figures.total_cost_usd += cost_usd(session.model, seconds - billed)
             self._billed[session.session_id] = seconds
+
+
+async def _cannot_speak() -> AsyncIterator[bytes]:
+    raise SpeakError("Live speaks no announcements word for word")
+    yield b""  # pragma: no cover (makes this an async generator)
 
 
 def _loud(pcm: bytes) -> bool:

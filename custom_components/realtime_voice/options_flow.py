@@ -20,6 +20,7 @@ from .const import (
     CONF_INSTRUCTIONS,
     CONF_LEGACY_MODEL,
     CONF_LIVE_AGENT,
+    CONF_LIVE_FALLBACK,
     CONF_LIVE_MODEL,
     CONF_LIVE_URL,
     CONF_MODEL,
@@ -33,10 +34,12 @@ from .const import (
     DEFAULT_CONVERSATION_MODE,
     DEFAULT_FOLLOW_UP_SECONDS,
     DEFAULT_INSTRUCTIONS,
+    DEFAULT_LIVE_FALLBACK,
     DEFAULT_LIVE_MODEL,
     DEFAULT_LIVE_URL,
     DEFAULT_URL,
     DEFAULT_VOICE_FALLBACK,
+    LIVE_FALLBACKS,
     LIVE_MODELS,
     MODE_LIVE,
     needs_account,
@@ -181,6 +184,10 @@ class RealtimeVoiceOptionsFlow(OptionsFlowWithReload):
                 CONF_CONVERSATION_MODE,
                 default=options.get(CONF_CONVERSATION_MODE, DEFAULT_CONVERSATION_MODE),
             ): select(CONVERSATION_MODES, key=CONF_CONVERSATION_MODE),
+            vol.Required(
+                CONF_LIVE_FALLBACK,
+                default=options.get(CONF_LIVE_FALLBACK, DEFAULT_LIVE_FALLBACK),
+            ): select(LIVE_FALLBACKS, key=CONF_LIVE_FALLBACK),
             # empty: Home Assistant's own agent
             vol.Optional(
                 CONF_LIVE_AGENT,

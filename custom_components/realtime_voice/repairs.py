@@ -117,10 +117,14 @@ def async_report_fallback(
 
 @callback
 def async_report_pipeline_fallback(
-    hass: HomeAssistant, entry: ConfigEntry, cause: str | None
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    cause: str | None,
+    service: str = "the Realtime endpoint",
 ) -> None:
-    """Tell the user that the Assist pipeline answers for the Realtime endpoint, and why (``cause``,
-    one of core/realtime/errors.py's UNAVAILABLE_CAUSES); None (recovered) clears it."""
+    """Tell the user that the Assist pipeline answers for ``service`` (the Realtime endpoint, or
+    GPT-Live's), and why (``cause``, one of sensor.py's FALLBACK_CAUSES); None (recovered) clears
+    it."""
     issue_id = f"pipeline_fallback_{entry.entry_id}"
     if cause is None:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
@@ -132,11 +136,11 @@ def async_report_pipeline_fallback(
         is_fixable=False,
         # the user must act for some causes (a key, credit, a model); others pass by themselves
         severity=ir.IssueSeverity.ERROR
-        if cause in ("invalid_api_key", "insufficient_quota", "model_not_found")
+        if cause in ("invalid_api_key", "insufficient_quota", "model_not_found", "live_no_access")
         else ir.IssueSeverity.WARNING,
         learn_more_url=MODES_DOCS,
         translation_key=f"pipeline_fallback_{cause}",
-        translation_placeholders={"name": entry.title},
+        translation_placeholders={"name": entry.title, "service": service},
     )
 
 

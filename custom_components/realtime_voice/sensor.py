@@ -1,5 +1,10 @@
 """Sensors: active model and interface (shows the fallback), last response latency, tokens, cost.
 
+The model is the one that answers now (or next): the Live model on a Live satellite, the Realtime
+model while Realtime answers for it, the pipeline's name while the Assist pipeline does
+(session_manager.py ``answering_model``). Live's cost is its usage seconds at the registry's price
+per minute (live_brain.py ``_bill``), added to the tokens' cost.
+
 Tokens and cost are running totals over the satellite's life, not per session: the brain and the
 engine count from 0 each time the entry is set up, and the sensors add what they showed before
 (restored from HA's state store after a reload or a restart). So a total never goes down and HA's
@@ -28,6 +33,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from . import RealtimeVoiceConfigEntry
 from .core.realtime import UNAVAILABLE_CAUSES
 from .entity import RealtimeVoiceEntity
+from .live_brain import CAUSE_NO_ACCESS
 from .session_keeper import Figures
 
 # Read-only and pushed by the link: no updates to limit.
@@ -138,13 +144,16 @@ class RealtimeVoiceTotalSensor(RealtimeVoiceSensor, RestoreSensor):
         return round(total, 6) if isinstance(total, float) else total
 
 
-# The fallback mode only: "off" while the Realtime endpoint answers, else why the Assist pipeline
-# does (the cause, translated).
+# Why the Assist pipeline answers for the Realtime endpoint or for GPT-Live.
+FALLBACK_CAUSES = (*UNAVAILABLE_CAUSES, CAUSE_NO_ACCESS)
+
+# The modes with the pipeline as a fallback only: "off" while Realtime (or Live) answers, else why
+# the Assist pipeline does (the cause, translated).
 PIPELINE_FALLBACK = SensorEntityDescription(
     key="pipeline_fallback",
     translation_key="pipeline_fallback",
     device_class=SensorDeviceClass.ENUM,
-    options=["off", *UNAVAILABLE_CAUSES],
+    options=["off", *FALLBACK_CAUSES],
     entity_category=EntityCategory.DIAGNOSTIC,
 )
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
 from typing import Any
 
+from homeassistant.components.assist_pipeline import PipelineNotFound
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
@@ -25,10 +27,13 @@ from .const import (
     EVENT_CONVERSATION_ENDED,
     EVENT_CONVERSATION_STARTED,
     EVENT_WAKE_WORD_DETECTED,
+    LIVE_FALLBACK_PIPELINE,
+    LIVE_FALLBACK_REALTIME,
     MODE_LIVE,
     MODE_PIPELINE,
     MODE_REALTIME_FALLBACK,
     conversation_mode,
+    live_fallback,
 )
 from .core.conversation import (
     Brain,
@@ -42,7 +47,7 @@ from .core.conversation import engine as conversation_engine
 from .core.conversation.fallback import FallbackBrain, FallbackStatus
 from .core.realtime import RealtimeSession
 from .live_brain import LiveBrain
-from .pipeline_brain import PipelineBrain, PipelineSatellite
+from .pipeline_brain import PipelineBrain, PipelineSatellite, chosen_pipeline
 from .realtime_brain import RealtimeBrain
 from .repairs import async_report_pipeline_fallback
 from .satellite_link import SatelliteConnection
@@ -50,6 +55,9 @@ from .session_keeper import Figures, SessionKeeper
 from .tone import error_tone_pcm
 
 __all__ = ["ConversationState", "Figures", "SessionManager", "conversation_mode"]
+
+# The model sensor while the Assist pipeline answers and its pipeline cannot be found.
+PIPELINE_MODEL = "assist pipeline"
 
 _EVENTS = {
     conversation_engine.WAKE_WORD_DETECTED: EVENT_WAKE_WORD_DETECTED,
@@ -94,9 +102,15 @@ class SessionManager:
         self.announcer = Announcer(hass, link, self.engine, self.streams, self.brain)
 
     def _make_brain(self) -> Brain:
-        """The brain of the entry's conversation mode."""
+        """The brain of the entry's conversation mode: Realtime, the pipeline, Realtime with the
+        pipeline as its fallback, or Live with Realtime beside it (for what Live does not do, and
+        when Live cannot answer), with the pipeline (no Realtime at all), or with both (the
+        pipeline when neither Live nor Realtime can answer)."""
         mode = conversation_mode(self.options)
-        if mode in (MODE_PIPELINE, MODE_REALTIME_FALLBACK):
+        backup = live_fallback(self.options) if mode == MODE_LIVE else None
+        if mode in (MODE_PIPELINE, MODE_REALTIME_FALLBACK) or (
+            backup is not None and backup != LIVE_FALLBACK_REALTIME
+        ):
             self.pipeline = PipelineBrain(
                 self.hass,
                 self.entry,
@@ -106,6 +120,10 @@ class SessionManager:
             )
             if mode == MODE_PIPELINE:
                 return self.pipeline
+        if backup == LIVE_FALLBACK_PIPELINE:
+            assert self.pipeline is not None
+            self.live = self._make_live(None)
+            return self._make_fallback(self.live, service="the GPT-Live endpoint")
         self.realtime = RealtimeBrain(
             self.hass,
             self.entry,
@@ -116,29 +134,48 @@ class SessionManager:
             refusal_level=logging.WARNING if self.pipeline is not None else logging.ERROR,
         )
         if mode == MODE_LIVE:
-            self.live = LiveBrain(
-                self.hass,
-                self.entry,
-                name=self.link.name,
-                device_id=self.device_id,
-                options=lambda: self.options,
-                fallback=self.realtime,
-            )
-            return self.live
+            self.live = self._make_live(self.realtime)
+            if self.pipeline is None:
+                return self.live
+            return self._make_fallback(self.live, service="GPT-Live and the Realtime endpoint")
         if self.pipeline is None:
             return self.realtime
+        return self._make_fallback(self.realtime, service="the Realtime endpoint")
+
+    def _make_live(self, beside: RealtimeBrain | None) -> LiveBrain:
+        return LiveBrain(
+            self.hass,
+            self.entry,
+            name=self.link.name,
+            device_id=self.device_id,
+            options=lambda: self.options,
+            fallback=beside,
+        )
+
+    def _make_fallback(self, primary: RealtimeBrain | LiveBrain, *, service: str) -> FallbackBrain:
+        """``primary`` with the Assist pipeline as its fallback."""
+        assert self.pipeline is not None
+        alone = isinstance(primary, LiveBrain) and primary.fallback is None
         self.fallback = FallbackBrain(
-            self.realtime,
+            primary,
             self.pipeline,
-            probe=self.realtime.probe,
+            probe=primary.probe,
             on_status=self._fallback_changed,
             spawn=self.hass.async_create_background_task,
             name=self.link.name,
+            service=service,
+            # Live alone (no Realtime beside it): HA hears questions' answers, and announcements
+            # are spoken word for word, through the pipeline
+            primary_takes=(lambda turn: not turn.question) if alone else lambda turn: True,
+            primary_speaks=not alone,
         )
         return self.fallback
 
     def _fallback_changed(self, status: FallbackStatus) -> None:
-        async_report_pipeline_fallback(self.hass, self.entry, status.cause)
+        assert self.fallback is not None
+        async_report_pipeline_fallback(
+            self.hass, self.entry, status.cause, service=self.fallback.service
+        )
 
     # --- what the entities and diagnostics read --------------------------------------------------
 
@@ -169,13 +206,33 @@ class SessionManager:
 
     @property
     def figures(self) -> Figures:
+        """What the sensors show; ``model`` is the model that answers now (or next)."""
         if self.realtime is not None:
             figures = self.realtime.figures
+        elif self.live is not None:
+            figures = self.live.figures
         else:
             assert self.pipeline is not None
             figures = self.pipeline.figures
         figures.conversations = self.engine.conversations
-        return figures
+        return replace(figures, model=self.answering_model())
+
+    def answering_model(self) -> str | None:
+        """The Live model while Live answers, the Realtime model while Realtime does (Realtime's
+        own legacy fallback included), the pipeline's name while the Assist pipeline does."""
+        if self.fallback is not None and self.fallback.active is self.pipeline:
+            return self._pipeline_name()
+        if self.live is not None and (model := self.live.live_model) is not None:
+            return model
+        if self.realtime is not None:
+            return self.realtime.figures.model
+        return self._pipeline_name()
+
+    def _pipeline_name(self) -> str:
+        try:
+            return chosen_pipeline(self.hass, self.entry).name
+        except PipelineNotFound:
+            return PIPELINE_MODEL
 
     @callback
     def async_set_satellite(self, satellite: PipelineSatellite) -> CALLBACK_TYPE:

@@ -17,6 +17,11 @@ stayed up that long.
 
 Only the brain of the turn (between turns: the active one) reaches the engine: events of the other
 (the Realtime session reconnecting while the pipeline answers, say) are dropped here.
+
+A primary may leave some work to the fallback by its nature, not by a failure (GPT-Live without a
+Realtime brain beside it: ask_question's turns, which HA must hear rather than the model, and
+announcements, spoken word for word): ``primary_takes`` says which turns are the primary's, and
+``primary_speaks`` False gives every announcement to the fallback. Those switch nothing.
 """
 
 from __future__ import annotations
@@ -82,6 +87,9 @@ class FallbackBrain:
         on_status: Callable[[FallbackStatus], None] = lambda status: None,
         spawn: SpawnTask = _spawn,
         name: str = "",
+        service: str = "the Realtime endpoint",
+        primary_takes: Callable[[Turn], bool] = lambda turn: True,
+        primary_speaks: bool = True,
         primary_ready_s: float = PRIMARY_READY_S,
         probe_initial_s: float = PROBE_INITIAL_S,
         probe_max_s: float = PROBE_MAX_S,
@@ -94,6 +102,9 @@ class FallbackBrain:
         self._on_status = on_status
         self._spawn = spawn
         self._name = name
+        self.service = service  # what the primary talks to, as the log and the repair name it
+        self._primary_takes = primary_takes
+        self._primary_speaks = primary_speaks
         self._primary_ready_s = primary_ready_s
         self._probe_initial_s = probe_initial_s
         self._probe_max_s = probe_max_s
@@ -162,7 +173,7 @@ class FallbackBrain:
                 taken.append(take_audio())
             return taken[0]
 
-        if self._active is self.primary:
+        if self._active is self.primary and self._primary_takes(turn):
             self._turn_brain = self.primary
             cause = await self._try_primary(turn, take_once)
             if cause is None:
@@ -246,7 +257,7 @@ class FallbackBrain:
     async def speak(self, text: str) -> AsyncIterator[bytes]:
         """The active brain speaks; a primary that cannot (before any audio) leaves it to the
         fallback, so that the announcement is heard."""
-        if self._active is self.primary:
+        if self._active is self.primary and self._primary_speaks:
             spoke = False
             try:
                 async for pcm in self.primary.speak(text):
@@ -273,9 +284,9 @@ class FallbackBrain:
             self._delays = backoff_delays(self._probe_initial_s, self._probe_max_s)
         self._active = self.fallback
         _LOGGER.warning(
-            "%s: the Realtime endpoint is not available (%s); the Assist pipeline answers until "
-            "it is back",
+            "%s: %s is not available (%s); the Assist pipeline answers until it is back",
             self._name,
+            self.service,
             cause,
         )
         await self._publish(
@@ -306,7 +317,7 @@ class FallbackBrain:
         self._prober = None
         self._recovered_at = self._clock()
         self._active = self.primary
-        _LOGGER.info("%s: the Realtime endpoint is back; it answers again", self._name)
+        _LOGGER.info("%s: %s is back; it answers again", self._name, self.service)
         await self._publish(replace(self.status, active="primary", cause=None, since=None))
 
     async def _publish(self, status: FallbackStatus) -> None:
