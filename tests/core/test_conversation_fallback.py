@@ -369,6 +369,40 @@ async def test_announcements_are_spoken_by_the_active_brain(setup: FallbackSetup
     assert [pcm async for pcm in fallback.speak("Hi")] == [b"pipeline" + FRAME]
 
 
+async def test_what_the_primary_leaves_by_nature_goes_to_the_fallback_unswitched() -> None:
+    """GPT-Live alone (no Realtime brain beside it): ask_question's turns and announcements are
+    the pipeline's, and that is no failure: nothing switches, nothing is probed."""
+    primary, pipeline = Primary(), Pipeline()
+    statuses: list[FallbackStatus] = []
+    fallback = FallbackBrain(
+        primary,
+        pipeline,
+        probe=primary.probe,
+        on_status=statuses.append,
+        primary_takes=lambda turn: not turn.question,
+        primary_speaks=False,
+        probe_initial_s=PROBE_S,
+    )
+    fallback.attach(lambda event: asyncio.sleep(0))
+    await fallback.start_turn(Turn("question", question=True), lambda: b"yes")
+    assert [t.conversation_id for t in pipeline.turns] == ["question"]
+    assert primary.turns == []
+    assert bytes(pipeline.heard) == b"yes"
+    await fallback.end_turn(answering=False, listening=True)
+    assert ("end_turn", (False, True)) in pipeline.calls
+    assert [pcm async for pcm in fallback.speak("Hi")] == [b"pipeline" + FRAME]
+
+    await fallback.start_turn(Turn("command"), lambda: b"on")
+    assert [t.conversation_id for t in primary.turns] == ["command"]
+    assert bytes(primary.heard) == b"on"
+    await fallback.end_turn(answering=False, listening=True)
+    await asyncio.sleep(PROBE_S * 2)
+    assert statuses == []
+    assert fallback.status.active == "primary"
+    assert primary.probes == 0
+    await fallback.stop()
+
+
 async def test_abilities_are_those_of_the_brain_of_the_turn(setup: FallbackSetup) -> None:
     setup.pipeline.abilities = b.BrainAbilities(cancel=False, truncate=False)
     assert setup.fallback.abilities.cancel
