@@ -4,6 +4,11 @@ Exactly the path the integration takes (``open_session``), then one text turn wi
 and a summary: model, interface, voice, fallback, connect and first-audio times, usage and cost.
 Exit 0 when ok, 2 for a configuration or authentication error, 1 otherwise (docs/realtime-core.md,
 "Probe").
+
+Beside it, whether the key reaches each GPT-Live model (``live``): the integration's own Live
+client opens a session (``session.start`` -> ``session.started``) and closes it at once, since Live
+is billed per active minute; ``model_not_found`` or HTTP 403 is no access. Live's answer does not
+change the exit code (a key without Live access is a normal key); ``--no-live`` skips it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,15 @@ import time
 from datetime import datetime
 from typing import Any
 
+from realtime_voice_core.live import DEFAULT_URL as DEFAULT_LIVE_URL
+from realtime_voice_core.live import (
+    LIVE_MODELS,
+    LiveAccessError,
+    LiveError,
+    LiveSettings,
+    cost_usd,
+    open_live_session,
+)
 from realtime_voice_core.realtime import events as ev
 from realtime_voice_core.realtime.errors import (
     AuthenticationError,
@@ -75,6 +89,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="the text of the test turn")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds for the whole probe")
+    parser.add_argument(
+        "--live-url", default=DEFAULT_LIVE_URL, help="GPT-Live endpoint (default: OpenAI)"
+    )
+    parser.add_argument(
+        "--live-model",
+        action="append",
+        dest="live_models",
+        metavar="MODEL",
+        help=f"a GPT-Live model whose access is checked (repeatable; default: "
+        f"{', '.join(LIVE_MODELS)})",
+    )
+    parser.add_argument(
+        "--no-live", dest="live", action="store_false", help="do not check GPT-Live access"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -90,7 +118,57 @@ def _result() -> dict[str, Any]:
         "usage": None,
         "cost_usd": None,
         "error": None,
+        "live": None,
     }
+
+
+def _live_result(model: str) -> dict[str, Any]:
+    return {
+        "model": model,
+        "access": None,  # True, False (model_not_found, HTTP 403), None (another error)
+        "connect_ms": None,
+        "usage_seconds": None,
+        "cost_usd": None,
+        "error": None,
+    }
+
+
+async def probe_live(
+    api_key: str, url: str, model: str, connect_timeout: float = 15.0
+) -> dict[str, Any]:
+    """Whether ``api_key`` reaches the Live ``model`` at ``url``: a session is started and closed
+    at once (billed per active minute: keep it short). Errors are in the result, never raised."""
+    result = _live_result(model)
+    asked = time.monotonic()
+    try:
+        settings = LiveSettings(
+            api_key=api_key,
+            url=url,
+            model=model,
+            instructions=INSTRUCTIONS,
+            connect_timeout=connect_timeout,
+        )
+        session = await open_live_session(settings)
+    except LiveError as err:
+        result["access"] = False if isinstance(err, LiveAccessError) else None
+        result["error"] = {"code": err.code, "message": str(err)}
+        return result
+    result["connect_ms"] = round((time.monotonic() - asked) * 1000, 1)
+    closed = await session.close()
+    seconds = closed.usage_seconds or session.usage_seconds
+    result |= {
+        "access": True,
+        "usage_seconds": seconds,
+        "cost_usd": round(cost_usd(session.model, seconds), 6),
+    }
+    return result
+
+
+async def probe_live_models(
+    api_key: str, url: str, models: list[str], connect_timeout: float = 15.0
+) -> list[dict[str, Any]]:
+    """``probe_live`` for each model, one after the other (one session open at a time)."""
+    return [await probe_live(api_key, url, model, connect_timeout) for model in models]
 
 
 async def probe(settings: RealtimeSettings, prompt: str = DEFAULT_PROMPT) -> dict[str, Any]:
@@ -163,6 +241,29 @@ def _print_human(result: dict[str, Any]) -> None:
         print(f"  usage: {result['usage']}")
     if result["error"]:
         print(f"  error: {result['error']['code']}: {result['error']['message']}")
+    for live in result["live"] or ():
+        if live["access"]:
+            status = f"access (connected in {live['connect_ms']} ms, ${live['cost_usd']})"
+        else:
+            access = "no access" if live["access"] is False else "not checked"
+            status = f"{access}: {live['error']['code']}: {live['error']['message']}"
+        print(f"  live {live['model']}: {status}")
+
+
+def _run_live(args: argparse.Namespace) -> list[dict[str, Any]]:
+    models = args.live_models or list(LIVE_MODELS)
+    api_key = args.api_key or os.environ.get("OPENAI_API_KEY", "")
+    timeout = min(15.0, args.timeout)
+    try:
+        return asyncio.run(
+            asyncio.wait_for(
+                probe_live_models(api_key, args.live_url, models, timeout),
+                args.timeout,
+            )
+        )
+    except TimeoutError:
+        error = {"code": "timeout", "message": f"No answer within {args.timeout:g} s"}
+        return [_live_result(model) | {"error": error} for model in models]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -189,6 +290,8 @@ def run(args: argparse.Namespace) -> int:
         result["error"] = {"code": err.code, "message": str(err)}
     except TimeoutError:
         result["error"] = {"code": "timeout", "message": f"No answer within {args.timeout:g} s"}
+    if args.live:
+        result["live"] = _run_live(args)
     if args.json:
         print(json.dumps(result))
     else:

@@ -30,6 +30,7 @@ KEYS = {
     "usage",
     "cost_usd",
     "error",
+    "live",
 }
 
 
@@ -37,7 +38,7 @@ async def _run_in_process(argv: list[str], capsys: pytest.CaptureFixture[str]) -
     """``cli.main`` runs its own event loop, so it gets a thread while the stand-in serves here."""
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(1) as pool:
-        code = await loop.run_in_executor(pool, cli.main, argv)
+        code = await loop.run_in_executor(pool, cli.main, [*argv, "--no-live"])
     out = capsys.readouterr().out
     return code, json.loads(out)
 
@@ -51,6 +52,7 @@ async def _run_script(args: list[str], key: str | None = TEST_KEY) -> tuple[int,
         "probe",
         *args,
         "--json",
+        "--no-live",  # GPT-Live access: tests/dev/test_live_probe.py
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
@@ -172,7 +174,7 @@ async def test_probe_human_output(capsys: pytest.CaptureFixture[str]) -> None:
         loop = asyncio.get_running_loop()
         with ThreadPoolExecutor(1) as pool:
             code = await loop.run_in_executor(
-                pool, cli.main, ["probe", "--url", server.url, "--api-key", TEST_KEY]
+                pool, cli.main, ["probe", "--url", server.url, "--api-key", TEST_KEY, "--no-live"]
             )
     out = capsys.readouterr().out
     assert code == 0
