@@ -107,6 +107,14 @@ def needs_account(options: Mapping[str, Any]) -> bool:
     return conversation_mode(options) != MODE_PIPELINE
 
 
+def uses_realtime(options: Mapping[str, Any]) -> bool:
+    """Whether a Realtime model is in use: not in the pipeline mode, nor in Live mode with the
+    pipeline alone as its fallback."""
+    if conversation_mode(options) == MODE_LIVE:
+        return options.get(CONF_LIVE_FALLBACK, DEFAULT_LIVE_FALLBACK) != LIVE_FALLBACK_PIPELINE
+    return needs_account(options)
+
+
 # Live mode: the model, its endpoint (the Live stand-in in tests) and the conversation agent that
 # does what the model delegates (empty: Home Assistant's own).
 CONF_LIVE_MODEL: Final = "live_model"

@@ -21,7 +21,7 @@ from .const import (
     DEFAULT_LEGACY_MODEL,
     DEFAULT_MODEL,
     DOMAIN,
-    needs_account,
+    uses_realtime,
 )
 from .core.realtime import Fallback, registry
 from .schema_library import vol
@@ -50,7 +50,7 @@ def async_check_model_shutdown(
     }
     in_use = (
         set()
-        if not needs_account(entry.options)  # pipeline mode: no model in use
+        if not uses_realtime(entry.options)  # the pipeline (or Live with it): no Realtime model
         else {CONF_MODEL}
         if selection == "new"
         else {CONF_LEGACY_MODEL}

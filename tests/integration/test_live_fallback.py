@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from datetime import date
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
@@ -32,6 +33,7 @@ from custom_components.realtime_voice.const import (
 from custom_components.realtime_voice.core.conversation.fallback import FallbackBrain
 from custom_components.realtime_voice.core.live import cost_usd
 from custom_components.realtime_voice.live_brain import LiveBrain
+from custom_components.realtime_voice.repairs import async_check_model_shutdown
 from realtime_voice_dev.corpus import espeak_available
 from tests.realtime_standin import StandinConfig, StandinServer
 
@@ -302,3 +304,22 @@ async def test_a_bad_live_fallback_names_the_key(
     with pytest.raises(InvalidData) as raised:
         await save_shown_form(hass, entry, {CONF_LIVE_FALLBACK: "telepathy"})
     assert "live_fallback" in str(raised.value.schema_errors)
+
+
+@pytest.mark.parametrize(
+    ("fallback", "warned"),
+    [(LIVE_FALLBACK_PIPELINE, False), (LIVE_FALLBACK_REALTIME, True)],
+)
+async def test_a_realtime_model_shutdown_concerns_live_only_with_realtime_beside_it(
+    hass: HomeAssistant, standin: StandinServer, fallback: str, warned: bool
+) -> None:
+    entry = entry_for(
+        standin,
+        port=9,
+        satellite_id="live-0001",
+        **{CONF_CONVERSATION_MODE: MODE_LIVE, CONF_LIVE_FALLBACK: fallback},
+    )
+    entry.add_to_hass(hass)
+    # gpt-realtime shuts down on 2027-01-20: within 90 days
+    async_check_model_shutdown(hass, entry, today=date(2026, 11, 21))
+    assert (issue(hass, "model_shutdown", f"{entry.entry_id}_model") is not None) is warned
