@@ -111,7 +111,9 @@ def uses_realtime(options: Mapping[str, Any]) -> bool:
     """Whether a Realtime model is in use: not in the pipeline mode, nor in Live mode with the
     pipeline alone as its fallback."""
     if conversation_mode(options) == MODE_LIVE:
-        return options.get(CONF_LIVE_FALLBACK, DEFAULT_LIVE_FALLBACK) != LIVE_FALLBACK_PIPELINE
+        return bool(
+            options.get(CONF_LIVE_FALLBACK, DEFAULT_LIVE_FALLBACK) != LIVE_FALLBACK_PIPELINE
+        )
     return needs_account(options)
 
 
