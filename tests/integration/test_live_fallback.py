@@ -219,6 +219,51 @@ async def test_the_pipeline_fallback_with_live_access_turns_the_light_on_through
 
 
 @pytest.mark.usefixtures("kitchen_light")
+async def test_live_unreachable_the_pipeline_answers_until_the_probe_finds_live_again(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    live: LiveStandin,
+    providers: Providers,
+) -> None:
+    ended = collect(hass, ENDED)
+    # nothing listens on port 9 (discard): the connection is refused, as with the network down
+    entry = await load_live_satellite(
+        hass,
+        standin,
+        satellite,
+        LiveStandin("ws://127.0.0.1:9/v1/live/sessions", []),
+        LIVE_FALLBACK_PIPELINE,
+    )
+    manager = entry.runtime_data.manager
+    await satellite.say(speech(COMMAND))
+    await wait_until(lambda: ended, within=30)
+    assert ended[0].data["reason"] == "done", ended[0].data
+    assert len(providers.stt.heard) == 1
+    assert sensor(hass, satellite, "pipeline_fallback") == "network"
+    found = issue(hass, "pipeline_fallback", entry.entry_id)
+    assert found is not None
+    assert found.severity == ir.IssueSeverity.WARNING  # it passes by itself
+
+    # Live is reachable again (here: its endpoint changed without a reload): the background probe
+    # opens a session, closes it at once, and gives the turns back to Live
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_LIVE_URL: live.url}
+    )
+    await wait_until(lambda: sensor(hass, satellite, "pipeline_fallback") == "off", within=20)
+    assert issue(hass, "pipeline_fallback", entry.entry_id) is None
+    assert sensor(hass, satellite, "model") == "gpt-live-1.1"
+    assert entry.runtime_data.manager is manager  # not reloaded
+    await hass.services.async_call("light", "turn_off", {"entity_id": KITCHEN_LIGHT}, blocking=True)
+    await satellite.say(tone(1.0))
+    await satellite.stream(silence(1.0))
+    await wait_until(lambda: hass.states.get(KITCHEN_LIGHT).state == "on", within=30)
+    await wait_until(lambda: len(ended) == 2, within=30)
+    assert len(providers.stt.heard) == 1  # Live's delegation did it, not the pipeline
+    assert any(ms > 300 for ms in played(satellite).values())
+
+
+@pytest.mark.usefixtures("kitchen_light")
 async def test_switching_the_live_fallback_takes_effect(
     hass: HomeAssistant,
     standin: StandinServer,
