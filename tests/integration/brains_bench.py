@@ -69,7 +69,9 @@ from custom_components.realtime_voice.core.conversation import (
     Turn,
 )
 from custom_components.realtime_voice.core.conversation import brain as b
+from custom_components.realtime_voice.core.live import LiveSession
 from custom_components.realtime_voice.core.realtime import TurnDetection
+from custom_components.realtime_voice.live_brain import LiveBrain
 from custom_components.realtime_voice.pipeline_brain import PipelineBrain
 from custom_components.realtime_voice.session_manager import SessionManager
 from tests.live_standin.testing import start_process
@@ -89,7 +91,9 @@ HA_VAD_SILENCE_MS = 700  # HA's VAD at its default sensitivity (assist_pipeline.
 REALTIME_VAD_WAIT_S = TurnDetection().silence_duration_ms / 1000
 # The Live stand-in's turn detection ends the user's turn after this much silence (its
 # LiveStandinConfig.silence_ms; not imported: tests.live_standin.server needs openai.types.live,
-# which HA's openai lacks), with the same threshold as the Realtime stand-in's VAD.
+# which HA's openai lacks), with the same threshold as the Realtime stand-in's VAD. Its answer
+# starts where its output, streamed in 100 ms deltas ahead of its clock, has got to: up to 80 ms
+# of audio later (measured: the session's input clock when the answer's first audio came).
 LIVE_VAD_WAIT_S = 0.5
 # What the Live stand-in hears and answers: the same words as the Realtime stand-in's answer, and
 # no delegation (a pattern that never matches), so that both answer without HA's agent.
@@ -404,13 +408,29 @@ async def measure_brain(
     entries = await load_satellites(hass, brain, linked, started)
     await asyncio.sleep(1.0)  # what setting up started settles
     result: dict[str, Any] = {}
-    vad_ends_ms: list[float] = []  # stt-vad-end's position in the run's audio (from the wake word)
+    # where in the run's audio (ms from the wake word) the brain's turn detection ended the
+    # user's turn: HA's stt-vad-end; for Live, the session's input clock (the audio sent to it:
+    # its clock moves only with input) when the answer's first audio came
+    vad_ends_ms: list[float] = []
     on_pipeline_event = PipelineBrain.on_pipeline_event
+    append_audio = LiveSession.append_audio
+    emit = LiveBrain._emit
+    appended: dict[str, int] = {}  # Live session id -> bytes of audio sent to it
 
     def noting_vad_end(brain: PipelineBrain, event: PipelineEvent) -> None:
         if event.type == PipelineEventType.STT_VAD_END and event.data:
             vad_ends_ms.append(float(event.data["timestamp"]))
         on_pipeline_event(brain, event)
+
+    async def counting_append(session: LiveSession, pcm: bytes) -> bool:
+        appended[session.session_id] = appended.get(session.session_id, 0) + len(pcm)
+        return await append_audio(session, pcm)
+
+    async def noting_answer_start(live: LiveBrain, event: b.BrainEvent) -> None:
+        session = live.live_session
+        if isinstance(event, b.AnswerStarted) and session is not None:
+            vad_ends_ms.append(appended.get(session.session_id, 0) / LINK_BYTES_PER_MS)
+        await emit(live, event)
 
     with cpu_share() as idle:
         await asyncio.sleep(plan.idle_seconds)
@@ -423,6 +443,8 @@ async def measure_brain(
         vad_ends_ms.clear()
         with (
             patch.object(PipelineBrain, "on_pipeline_event", noting_vad_end),
+            patch.object(LiveSession, "append_audio", counting_append),
+            patch.object(LiveBrain, "_emit", noting_answer_start),
             cpu_share() as busy,
         ):
             answer = await satellites.ask(cmd="talk", satellites=ids, seconds=seconds)
@@ -432,7 +454,8 @@ async def measure_brain(
             "cpu": busy[0],
             "latencies_s": [r["latency_s"] for r in rounds if r["latency_s"] is not None],
             "errors": [r["error"] for r in rounds if r["error"] is not None],
-            # how much audio after the last speech frame HA's VAD took to hear the end
+            # how much audio after the last speech frame the turn detection took to end the turn
+            # (HA's VAD; the Live stand-in's, up to its first answer audio)
             "vad_wait_s": [
                 (at_ms - started["speech_bytes"] / LINK_BYTES_PER_MS) / 1000
                 for at_ms in vad_ends_ms
@@ -474,7 +497,7 @@ def figures(results: dict[str, dict[str, Any]], plan: Plan) -> list[dict[str, An
     vad_wait_s = {
         "realtime": REALTIME_VAD_WAIT_S,
         "pipeline": percentile(results["pipeline"]["one"]["vad_wait_s"], 50),
-        "live": LIVE_VAD_WAIT_S,
+        "live": percentile(results["live"]["one"]["vad_wait_s"], 50),
     }
     for brain in SERVICE_BRAINS:
         add(
@@ -490,6 +513,13 @@ def figures(results: dict[str, dict[str, Any]], plan: Plan) -> list[dict[str, An
         1000 * percentile(results["pipeline"]["one"]["vad_wait_s"], 50),
         "ms",
         HA_VAD_SILENCE_MS,
+    )
+    add(
+        f"brains: the Live stand-in, audio after the last speech frame until its answer began "
+        f"p50, {BRAINS['live']}, 1 conversation; baseline its silence setting",
+        1000 * percentile(results["live"]["one"]["vad_wait_s"], 50),
+        "ms",
+        1000 * LIVE_VAD_WAIT_S,
     )
     for brain, name in BRAINS.items():
         r = results[brain]
