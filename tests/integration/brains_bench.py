@@ -397,11 +397,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure_brain(
-    hass: HomeAssistant,
-    satellites: Satellites,
-    started: dict[str, Any],
-    brain: str,
-    plan: Plan,
+    hass: HomeAssistant, satellites: Satellites, started: dict[str, Any], brain: str, plan: Plan
 ) -> dict[str, Any]:
     """Idle CPU, then one satellite talking, then ``plan.concurrent`` at once."""
     linked = started["satellites"][: plan.concurrent]
