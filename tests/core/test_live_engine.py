@@ -50,6 +50,33 @@ async def test_the_microphone_stays_open_while_the_brain_answers(live: Setup) ->
     assert satellite.kinds()[-1] == "StopListening"
 
 
+class LiveLikeBrain(FakeBrain):
+    """Full duplex while its session is open, as the Live brain: ``end_turn`` closes the session,
+    and then its abilities are those of the half-duplex brain beside it."""
+
+    async def end_turn(self, *, answering: bool, listening: bool) -> None:
+        await super().end_turn(answering=answering, listening=listening)
+        self.abilities = BrainAbilities()
+
+
+async def test_the_end_of_a_live_conversation_closes_the_microphone_after_the_answer() -> None:
+    """No follow-up window: the conversation ends with the answer, in no listening state; the
+    satellite streaming in full duplex is told to stop (else its microphone goes on to HA until
+    its own listen timeout), though the brain stopped being full duplex as the turn ended."""
+    s = Setup(LiveLikeBrain(LIVE), follow_up_s=0.0)
+    try:
+        s.satellite.wake()
+        s.satellite.speak()
+        await s.satellite.delivered()
+        await s.brain.answer("live_1", frames=3)
+        await s.satellite.delivered()
+        await s.until(lambda: s.engine.state == "idle")
+        assert s.ended()[-1]["reason"] == "done"
+        assert s.satellite.kinds()[-1] == "StopListening"
+    finally:
+        await s.close()
+
+
 async def test_the_satellite_is_asked_for_full_duplex_at_every_listen(live: Setup) -> None:
     """After the wake word (the satellite listens already: the listen turns it to full duplex),
     for the follow-up and at start_conversation: ``listen`` with ``full_duplex``, which keeps its

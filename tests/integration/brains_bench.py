@@ -1,12 +1,14 @@
 """The brains bench (issue #26 item 5), inside real Home Assistant (HA's test harness, as the
 integration tests run): the time from the end of the user's speech to the first answer audio at the
 satellite, and HA's CPU per active conversation, for the Realtime brain beside the Assist pipeline
-brain, each beside a floor measured in the same run.
+brain and the Live brain (GPT-Live, full duplex), each beside a floor measured in the same run.
 
 The services answer at once, so the figures are our overhead (and HA's, for the pipeline): the
 Realtime stand-in (tests/realtime_standin) sends its answer as soon as its voice activity detection
 hears the end; the pipeline's STT (pipeline_providers.py) gives its transcript as soon as HA's VAD
-ends the audio, its conversation agent answers at once, its TTS gives a 1 s WAV at once. The floor
+ends the audio, its conversation agent answers at once, its TTS gives a 1 s WAV at once; the Live
+stand-in (tests/live_standin, a process of its own) answers as soon as its turn detection has heard
+500 ms of silence, without delegating (as the Realtime stand-in answers without a tool). The floor
 is the same satellite -> HA -> satellite loop with a canned brain that answers the moment it has the
 whole utterance (it knows its length) with 1 s of canned audio: link, conversation engine and stream
 sender, no service and no voice activity detection.
@@ -25,6 +27,7 @@ import json
 import os
 import resource
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -52,9 +55,11 @@ from custom_components.realtime_voice.const import (
     CONF_CONVERSATION_MODE,
     CONF_FOLLOW_UP_SECONDS,
     CONF_HOST,
+    CONF_LIVE_URL,
     CONF_PORT,
     CONF_SATELLITE_ID,
     DOMAIN,
+    MODE_LIVE,
     MODE_PIPELINE,
     MODE_REALTIME,
 )
@@ -64,9 +69,12 @@ from custom_components.realtime_voice.core.conversation import (
     Turn,
 )
 from custom_components.realtime_voice.core.conversation import brain as b
+from custom_components.realtime_voice.core.live import LiveSession
 from custom_components.realtime_voice.core.realtime import TurnDetection
+from custom_components.realtime_voice.live_brain import LiveBrain
 from custom_components.realtime_voice.pipeline_brain import PipelineBrain
 from custom_components.realtime_voice.session_manager import SessionManager
+from tests.live_standin.testing import start_process
 
 from .conftest import account_for
 from .pipeline_providers import Providers, providers_in
@@ -81,6 +89,19 @@ HA_VAD_SILENCE_MS = 700  # HA's VAD at its default sensitivity (assist_pipeline.
 # The Realtime brain's server VAD answers after this much silence (the stand-in's VAD waits exactly
 # that much audio after the last frame it hears as speech, the satellite process's definition).
 REALTIME_VAD_WAIT_S = TurnDetection().silence_duration_ms / 1000
+# The Live stand-in's turn detection ends the user's turn after this much silence (its
+# LiveStandinConfig.silence_ms; not imported: tests.live_standin.server needs openai.types.live,
+# which HA's openai lacks), with the same threshold as the Realtime stand-in's VAD. Its answer
+# starts where its output, streamed in 100 ms deltas ahead of its clock, has got to: up to 80 ms
+# of audio later (measured: the session's input clock when the answer's first audio came).
+LIVE_VAD_WAIT_S = 0.5
+# What the Live stand-in hears and answers: the same words as the Realtime stand-in's answer, and
+# no delegation (a pattern that never matches), so that both answer without HA's agent.
+LIVE_SCRIPT = {
+    "transcript": "Turn on the kitchen light.",
+    "reply": "Done, the kitchen light is on for you.",
+    "delegate_pattern": "(?!)",
+}
 # The canned brain's answer: 1 s of a 440 Hz tone in 100 ms deltas, as the stand-in (0.96 s of
 # tone, in 100 ms deltas) and the test TTS (a 1 s WAV) answer.
 CANNED_ANSWER = (
@@ -90,7 +111,20 @@ CANNED_ANSWER = (
 )
 DELTA_BYTES = ANSWER_RATE * 2 // 10
 # Brains in the order they run, with the names the figures give them.
-BRAINS = {"canned": "floor (canned brain)", "realtime": "Realtime", "pipeline": "Assist pipeline"}
+BRAINS = {
+    "canned": "floor (canned brain)",
+    "realtime": "Realtime",
+    "pipeline": "Assist pipeline",
+    "live": "Live",
+}
+# The brains measured beside the floor, and the satellite entry's mode for each brain.
+SERVICE_BRAINS = ("realtime", "pipeline", "live")
+MODES = {
+    "canned": MODE_PIPELINE,  # (its brain replaced by the canned one)
+    "realtime": MODE_REALTIME,
+    "pipeline": MODE_PIPELINE,
+    "live": MODE_LIVE,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +317,7 @@ def cpu_share() -> Iterator[list[float]]:
 
 
 def satellite_entry(
-    sat: dict[str, Any], mode: str, account: MockConfigEntry | None
+    sat: dict[str, Any], mode: str, account: MockConfigEntry | None, live_url: str
 ) -> MockConfigEntry:
     data = {
         CONF_HOST: "127.0.0.1",
@@ -299,7 +333,11 @@ def satellite_entry(
         unique_id=sat["id"],
         version=2,
         data=data,
-        options={CONF_CONVERSATION_MODE: mode, CONF_FOLLOW_UP_SECONDS: 0.0},
+        options={
+            CONF_CONVERSATION_MODE: mode,
+            CONF_FOLLOW_UP_SECONDS: 0.0,
+            **({CONF_LIVE_URL: live_url} if mode == MODE_LIVE else {}),
+        },
     )
 
 
@@ -307,24 +345,21 @@ async def load_satellites(
     hass: HomeAssistant,
     brain: str,
     satellites: list[dict[str, Any]],
-    standin: str,
-    speech_bytes: int,
+    started: dict[str, Any],
 ) -> list[MockConfigEntry]:
     """An entry for each satellite with ``brain``, linked (and its Realtime session open, its
-    pipeline chosen)."""
+    pipeline chosen; Live: the Realtime session beside it open, no Live session before a wake
+    word). ``started``: the services' URLs (``standin``, ``live``) and ``speech_bytes``."""
     account = None
-    if brain == "realtime":
-        account = account_for(standin, API_KEY)
+    if brain in ("realtime", "live"):
+        account = account_for(started["standin"], API_KEY)
         account.add_to_hass(hass)
-    entries = [
-        satellite_entry(sat, MODE_REALTIME if brain == "realtime" else MODE_PIPELINE, account)
-        for sat in satellites
-    ]
+    entries = [satellite_entry(sat, MODES[brain], account, started["live"]) for sat in satellites]
     make_brain = SessionManager._make_brain
 
     def canned(manager: SessionManager) -> Any:
         make_brain(manager)  # the pipeline brain stays for what the entities read
-        return CannedBrain(hass, speech_bytes)
+        return CannedBrain(hass, started["speech_bytes"])
 
     with patch.object(SessionManager, "_make_brain", canned) if brain == "canned" else _nothing():
         for entry in entries:
@@ -333,7 +368,7 @@ async def load_satellites(
         await hass.async_block_till_done()
     for entry in entries:
         await wait_until(lambda entry=entry: entry.runtime_data.link.available, within=20)  # type: ignore[misc]
-        if brain == "realtime":
+        if brain in ("realtime", "live"):
             await wait_until(
                 lambda entry=entry: entry.runtime_data.manager.session is not None, within=20
             )  # type: ignore[misc]
@@ -366,18 +401,32 @@ async def measure_brain(
 ) -> dict[str, Any]:
     """Idle CPU, then one satellite talking, then ``plan.concurrent`` at once."""
     linked = started["satellites"][: plan.concurrent]
-    entries = await load_satellites(
-        hass, brain, linked, started["standin"], started["speech_bytes"]
-    )
+    entries = await load_satellites(hass, brain, linked, started)
     await asyncio.sleep(1.0)  # what setting up started settles
     result: dict[str, Any] = {}
-    vad_ends_ms: list[float] = []  # stt-vad-end's position in the run's audio (from the wake word)
+    # where in the run's audio (ms from the wake word) the brain's turn detection ended the
+    # user's turn: HA's stt-vad-end; for Live, the session's input clock (the audio sent to it:
+    # its clock moves only with input) when the answer's first audio came
+    vad_ends_ms: list[float] = []
     on_pipeline_event = PipelineBrain.on_pipeline_event
+    append_audio = LiveSession.append_audio
+    emit = LiveBrain._emit
+    appended: dict[str, int] = {}  # Live session id -> bytes of audio sent to it
 
     def noting_vad_end(brain: PipelineBrain, event: PipelineEvent) -> None:
         if event.type == PipelineEventType.STT_VAD_END and event.data:
             vad_ends_ms.append(float(event.data["timestamp"]))
         on_pipeline_event(brain, event)
+
+    async def counting_append(session: LiveSession, pcm: bytes) -> bool:
+        appended[session.session_id] = appended.get(session.session_id, 0) + len(pcm)
+        return await append_audio(session, pcm)
+
+    async def noting_answer_start(live: LiveBrain, event: b.BrainEvent) -> None:
+        session = live.live_session
+        if isinstance(event, b.AnswerStarted) and session is not None:
+            vad_ends_ms.append(appended.get(session.session_id, 0) / LINK_BYTES_PER_MS)
+        await emit(live, event)
 
     with cpu_share() as idle:
         await asyncio.sleep(plan.idle_seconds)
@@ -390,6 +439,8 @@ async def measure_brain(
         vad_ends_ms.clear()
         with (
             patch.object(PipelineBrain, "on_pipeline_event", noting_vad_end),
+            patch.object(LiveSession, "append_audio", counting_append),
+            patch.object(LiveBrain, "_emit", noting_answer_start),
             cpu_share() as busy,
         ):
             answer = await satellites.ask(cmd="talk", satellites=ids, seconds=seconds)
@@ -399,7 +450,8 @@ async def measure_brain(
             "cpu": busy[0],
             "latencies_s": [r["latency_s"] for r in rounds if r["latency_s"] is not None],
             "errors": [r["error"] for r in rounds if r["error"] is not None],
-            # how much audio after the last speech frame HA's VAD took to hear the end
+            # how much audio after the last speech frame the turn detection took to end the turn
+            # (HA's VAD; the Live stand-in's, up to its first answer audio)
             "vad_wait_s": [
                 (at_ms - started["speech_bytes"] / LINK_BYTES_PER_MS) / 1000
                 for at_ms in vad_ends_ms
@@ -429,7 +481,7 @@ def figures(results: dict[str, dict[str, Any]], plan: Plan) -> list[dict[str, An
         ("one", "1 conversation", 95),
         ("many", many, 50),
     ):
-        for brain in ("realtime", "pipeline"):
+        for brain in SERVICE_BRAINS:
             add(
                 f"brains: end of speech -> first answer audio p{q}, {BRAINS[brain]}, {label}; "
                 f"baseline {BRAINS['canned']}",
@@ -441,8 +493,9 @@ def figures(results: dict[str, dict[str, Any]], plan: Plan) -> list[dict[str, An
     vad_wait_s = {
         "realtime": REALTIME_VAD_WAIT_S,
         "pipeline": percentile(results["pipeline"]["one"]["vad_wait_s"], 50),
+        "live": percentile(results["live"]["one"]["vad_wait_s"], 50),
     }
-    for brain in ("realtime", "pipeline"):
+    for brain in SERVICE_BRAINS:
         add(
             f"brains: the VAD's end -> first answer audio p50, {BRAINS[brain]}, 1 conversation; "
             f"baseline {BRAINS['canned']}",
@@ -457,17 +510,24 @@ def figures(results: dict[str, dict[str, Any]], plan: Plan) -> list[dict[str, An
         "ms",
         HA_VAD_SILENCE_MS,
     )
-    for brain in ("canned", "realtime", "pipeline"):
+    add(
+        f"brains: the Live stand-in, audio after the last speech frame until its answer began "
+        f"p50, {BRAINS['live']}, 1 conversation; baseline its silence setting",
+        1000 * percentile(results["live"]["one"]["vad_wait_s"], 50),
+        "ms",
+        1000 * LIVE_VAD_WAIT_S,
+    )
+    for brain, name in BRAINS.items():
         r = results[brain]
         for key, label in (("one", "1 conversation"), ("many", f"{plan.concurrent} at once")):
             add(
-                f"brains: HA CPU, {label}, {BRAINS[brain]}; baseline idle, "
+                f"brains: HA CPU, {label}, {name}; baseline idle, "
                 f"{plan.concurrent} satellites linked",
                 100 * r[key]["cpu"],
                 "% of core",
                 100 * r["idle_cpu"],
             )
-    for brain in ("realtime", "pipeline"):
+    for brain in SERVICE_BRAINS:
         per = {
             name: 100 * (results[name]["many"]["cpu"] - results[name]["idle_cpu"]) / plan.concurrent
             for name in ("canned", brain)
@@ -483,25 +543,37 @@ def figures(results: dict[str, dict[str, Any]], plan: Plan) -> list[dict[str, An
 
 
 async def measure(hass: HomeAssistant, plan: Plan) -> dict[str, Any]:
-    """Every brain's results and the figures; ``errors``: conversations that went wrong."""
-    satellites = await Satellites.start()
-    try:
-        started = await satellites.ask(cmd="start", satellites=plan.concurrent)
-        results = {
-            brain: await measure_brain(hass, satellites, started, brain, plan) for brain in BRAINS
-        }
-    finally:
-        await satellites.close()
+    """Every brain's results and the figures; ``errors``: conversations that went wrong (and
+    the Live stand-in's protocol violations: events either side sent that the openai types
+    reject)."""
+    with tempfile.TemporaryDirectory(prefix="brains-bench-") as folder:
+        script = Path(folder) / "live.json"
+        script.write_text(json.dumps(LIVE_SCRIPT))
+        live_args = ("--api-key", API_KEY, "--script", str(script))
+        async with start_process(live_args) as (live_url, _process, live_log):
+            satellites = await Satellites.start()
+            try:
+                started = await satellites.ask(cmd="start", satellites=plan.concurrent)
+                started["live"] = live_url
+                results = {
+                    brain: await measure_brain(hass, satellites, started, brain, plan)
+                    for brain in BRAINS
+                }
+            finally:
+                await satellites.close()
+    errors = {
+        f"{brain} {key}": r[key]["errors"]
+        for brain, r in results.items()
+        for key in ("one", "many")
+        if r[key]["errors"]
+    }
+    if violations := [line for line in live_log if "protocol violation" in line]:
+        errors["live stand-in"] = violations
     return {
         "plan": asdict(plan),
         "results": results,
         "figures": figures(results, plan),
-        "errors": {
-            f"{brain} {key}": r[key]["errors"]
-            for brain, r in results.items()
-            for key in ("one", "many")
-            if r[key]["errors"]
-        },
+        "errors": errors,
     }
 
 

@@ -1,7 +1,9 @@
 """The satellite side of the brains bench (brains_bench.py), in a process of its own so that the
 Home Assistant process's CPU is HA's alone: the Realtime stand-in and N satellites reduced to their
 link (link_satellite.py), each talking as the real agent does: a wake word, then the microphone's
-audio in 20 ms frames paced in real time, until HA stops the listening or an answer starts.
+audio in 20 ms frames paced in real time, until HA stops the listening or an answer starts; in full
+duplex (HA's ``listen`` with ``full_duplex``, the Live brain) until HA stops the listening, through
+the answer, as the agent's LISTENING_DUPLEX and SPEAKING_DUPLEX phases do.
 
 Run as ``python -m tests.integration.brains_bench_satellites``; one JSON object a line each way:
   {"cmd": "start", "satellites": N}
@@ -19,7 +21,7 @@ import asyncio
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -64,6 +66,7 @@ class BenchSatellite(LinkSatellite):
     first_audio_at: float | None = None
     answer_stream: str | None = None
     error_tones: int = 0
+    full_duplex: bool = False  # this round's listening goes on while the answer plays
 
     def new_round(self) -> None:
         self.listening_over.clear()
@@ -71,16 +74,21 @@ class BenchSatellite(LinkSatellite):
         self.first_audio_at = None
         self.answer_stream = None
         self.error_tones = 0
+        self.full_duplex = False
 
     async def on_command(self, command: protocol.Command) -> None:
         match command:
             case protocol.StopListening():
                 self.listening_over.set()
+            case protocol.Listen(full_duplex=True):
+                self.full_duplex = True
             case protocol.PlayStart(kind="chime"):
                 self.error_tones += 1
             case protocol.PlayStart(stream_id=stream_id, kind="response"):
-                self.answer_stream = stream_id
-                self.listening_over.set()  # the agent stops streaming when an answer starts
+                if self.answer_stream is None:  # (full duplex: the first answer is measured)
+                    self.answer_stream = stream_id
+                if not self.full_duplex:
+                    self.listening_over.set()  # the agent stops streaming when an answer starts
             case protocol.PlayEnd(stream_id=stream_id) if stream_id == self.answer_stream:
                 self.answer_over.set()
         await super().on_command(command)
@@ -98,7 +106,8 @@ class BenchSatellite(LinkSatellite):
 
 async def talk_once(sat: BenchSatellite, frames: list[bytes]) -> dict[str, Any]:
     """One conversation: wake word, the command paced in real time, silence after it until HA
-    stops listening; the time from the last speech frame sent to the answer's first audio."""
+    stops listening (in full duplex: also while the answer plays, until HA stops listening at the
+    conversation's end); the time from the last speech frame sent to the answer's first audio."""
     assert sat.server is not None
     sat.new_round()
     await sat.server.send_event(protocol.Wake(model="hey_jarvis", score=0.9, t=1.0))
@@ -168,6 +177,8 @@ async def serve() -> None:
                         sat = BenchSatellite(
                             name=f"Bench {index}", satellite_id=f"bench-{index:04d}"
                         )
+                        # as the agent reports its canceller on (the Live brain needs it)
+                        sat.info = replace(sat.info, echo_cancellation=True)
                         await sat.start()
                         satellites[sat.satellite_id] = sat
                     reply(

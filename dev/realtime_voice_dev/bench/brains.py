@@ -1,5 +1,6 @@
-"""Brains figures (issue #26 item 5) for ``realtime-voice bench``: the Realtime brain beside the
-Assist pipeline brain, inside real Home Assistant.
+"""Brains figures (issues #26 item 5, #27 item 6) for ``realtime-voice bench``: the Realtime brain
+beside the Assist pipeline brain and the Live brain (GPT-Live, full duplex), inside real Home
+Assistant.
 
 The Assist pipeline exists only in HA, and the brains are the integration's own code in HA, so the
 measurement runs in HA's test environment (``scripts/ha-run test``), in HA's test harness as the

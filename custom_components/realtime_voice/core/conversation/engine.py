@@ -281,13 +281,15 @@ class ConversationEngine:
         self._stop_silence()
         if conversation.question is not None and not conversation.question.done():
             conversation.question.set_result(None)
+        # Read before end_turn: the Live brain's session closes there, and with it full duplex.
+        streaming = state in (S.LISTENING, S.FOLLOW_UP) or self._full_duplex
         await self.brain.end_turn(
             answering=self._answers_in_flight > 0, listening=state in (S.LISTENING, S.FOLLOW_UP)
         )
         self._answers_in_flight = 0
         playbacks = self.streams.playbacks
         if reason not in ("disconnected", "muted"):
-            if state in (S.LISTENING, S.FOLLOW_UP) or self._full_duplex:
+            if streaming:
                 await self._safe(self.link.stop_listening())
             for answer in playbacks.answers():
                 if answer.started and reason not in ("done", "stop_word"):
