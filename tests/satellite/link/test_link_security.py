@@ -232,7 +232,7 @@ async def test_deep_or_huge_frames_after_auth_are_bounded_on_both_sides(
 # takes to open it: with the module's 1 s to authenticate they were dropped during it and the
 # bound counted again from 0 (dropping idle sockets has its own test below).
 @pytest.mark.parametrize(
-    "server_options", [{"ping_interval": 0.5, "ping_timeout": 0.5, "auth_timeout": 120.0}]
+    "server_options", [{"ping_interval": 0.5, "ping_timeout": 0.5, "auth_timeout": 30.0}]
 )
 async def test_connections_before_authentication_are_bounded(
     server: SatelliteLinkServer, caplog: pytest.LogCaptureFixture
