@@ -38,15 +38,27 @@ TTS_TONE_HZ = 440.0
 TTS_SECONDS = 1.0
 
 
-def tone_wav(seconds: float = TTS_SECONDS, rate: int = TTS_RATE, hz: float = TTS_TONE_HZ) -> bytes:
+def tone_wav(
+    seconds: float = TTS_SECONDS,
+    rate: int = TTS_RATE,
+    hz: float = TTS_TONE_HZ,
+    *,
+    channels: int = 1,
+    width: int = 2,
+) -> bytes:
+    """A WAV of a tone: 16-bit mono by default; ``width`` 1 is unsigned 8-bit, as WAV has it."""
     t = np.arange(int(seconds * rate)) / rate
-    pcm = (0.3 * 32767 * np.sin(2 * np.pi * hz * t)).astype(np.int16).tobytes()
+    wave_form = 0.3 * np.sin(2 * np.pi * hz * t)
+    if width == 1:
+        samples = (128 + 127 * wave_form).astype(np.uint8)
+    else:
+        samples = (wave_form * (2 ** (8 * width - 1) - 1)).astype(f"<i{width}")
     out = io.BytesIO()
     with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
+        wav.setnchannels(channels)
+        wav.setsampwidth(width)
         wav.setframerate(rate)
-        wav.writeframes(pcm)
+        wav.writeframes(np.repeat(samples, channels).tobytes())
     return out.getvalue()
 
 
@@ -113,6 +125,7 @@ class ToneTTS(tts.TextToSpeechEntity):
 
     def __init__(self) -> None:
         self.messages: list[str] = []
+        self.answer: tts.TtsAudioType | None = None  # set: what it answers instead of the tone
 
     @property
     def supported_options(self) -> list[str]:
@@ -122,7 +135,7 @@ class ToneTTS(tts.TextToSpeechEntity):
         self, message: str, language: str, options: dict[str, Any]
     ) -> tts.TtsAudioType:
         self.messages.append(message)
-        return "wav", tone_wav()
+        return self.answer or ("wav", tone_wav())
 
 
 @dataclass

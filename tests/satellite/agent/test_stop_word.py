@@ -301,7 +301,9 @@ async def test_with_echo_cancellation_a_spoken_stop_word_stops_not_barges_in(
     """Echo cancellation on, file mode's room: the user says the stop word over the answer. The
     voice barge-in waits while the stop word may still come, so the satellite stops and goes
     idle (``stop_word``), instead of listening (``barge_in`` by voice)."""
-    script = Script(rate=16_000).pause(5.0).say("alexa", "stop").pause(4.0)
+    # en-gb's "alexa" (see the module's docstring): en-us's scored from 0.80 to 0.97 here, or
+    # under the threshold, by where the detector's 80 ms steps fell, which moved with the load
+    script = Script(rate=16_000).pause(5.0).say("alexa", "stop", voice=ALEXA_VOICE).pause(4.0)
     async with running_satellite(
         script.write("stop-echo-on"), tmp_path, echo_stop_config(), room="default"
     ) as sat:

@@ -21,7 +21,8 @@ import re
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,7 @@ from realtime_voice_satellite.agent.updater import (
 from realtime_voice_satellite.audio import write_wav
 from realtime_voice_satellite.link import protocol as p
 
+from ...helpers.waiting import wait_until
 from ...release_build import release_module
 from ..harness import running_satellite, silence
 
@@ -218,6 +220,95 @@ def test_a_container_image_refuses_and_says_update_the_image(
     assert "runs in a container, which updates with its image" in str(error)
     assert "docs/container.md" in str(error)
     assert reports == []
+    assert installed(venv) == "1.0.0"
+
+
+def test_only_a_release_version_reaches_pip(index: tuple[str, list[str]]) -> None:
+    """The installer checks the version itself too (the link did already): an option, a URL or a
+    range never becomes part of pip's command line."""
+    asked = len(index[1])
+    for version in ("2.0", "2.0.0 --index-url=http://evil/", ">=2.0.0", "v2.0.0"):
+        reports, error = run_install(Path(sys.executable), version)
+        assert str(error) == f"{version!r} is not a release version"
+        assert reports == []
+    assert index[1][asked:] == []
+
+
+def test_pip_installing_elsewhere_is_not_taken_for_an_update(
+    venv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pip configuration that sends installs elsewhere (here ``target``): pip succeeds, but the
+    environment the agent runs from still has the old version, so the agent does not restart into
+    it; the error says so, with pip's last words."""
+    monkeypatch.setenv("PIP_TARGET", str(tmp_path / "elsewhere"))
+    reports, error = run_install(venv, "2.0.0")
+    assert error is not None
+    assert str(error).startswith(
+        "pip installed realtime-voice-satellite==2.0.0, but the environment has version 1.0.0:"
+    )
+    assert "Successfully installed realtime-voice-satellite-2.0.0" in str(error)
+    assert reports[-1].progress == 90
+    assert installed(venv) == "1.0.0"
+    assert (tmp_path / "elsewhere" / "realtime_voice_satellite").is_dir()
+
+
+@dataclass
+class StalledIndex:
+    """An index that takes pip's connections and never answers (a mirror that hangs)."""
+
+    url: str = ""
+    connections: int = 0
+    closed: int = 0
+    writers: list[asyncio.StreamWriter] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def stalled_index() -> AsyncIterator[StalledIndex]:
+    held = StalledIndex()
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.connections += 1
+        held.writers.append(writer)  # kept open: no answer, no close
+        await reader.read()  # until pip's side closes
+        held.closed += 1
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    held.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/simple/"
+    try:
+        yield held
+    finally:
+        for writer in held.writers:
+            writer.close()
+        server.close()
+
+
+async def test_an_index_that_hangs_is_given_up_after_the_time_allowed(
+    venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with stalled_index() as index:
+        monkeypatch.setenv("PIP_INDEX_URL", index.url)
+        reports: list[p.UpdateProgress] = []
+        with pytest.raises(UpdateError) as error:
+            await Installer(str(venv), timeout_s=3).install("2.0.0", reports.append)
+        assert str(error.value) == (
+            "pip did not install realtime-voice-satellite==2.0.0 within 3 s"
+        )
+        assert index.connections >= 1  # pip was waiting on it
+        await wait_until(lambda: index.closed == index.connections)  # pip is gone, not left on
+    assert installed(venv) == "1.0.0"
+
+
+async def test_pip_does_not_go_on_alone_when_the_agent_stops(
+    venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with stalled_index() as index:
+        monkeypatch.setenv("PIP_INDEX_URL", index.url)
+        install = asyncio.create_task(Installer(str(venv)).install("2.0.0", lambda _: None))
+        await wait_until(lambda: index.connections >= 1, within=60)
+        install.cancel()  # the agent stopping during the update
+        with pytest.raises(asyncio.CancelledError):
+            await install
+        await wait_until(lambda: index.closed == index.connections)
     assert installed(venv) == "1.0.0"
 
 

@@ -228,6 +228,12 @@ async def test_deep_or_huge_frames_after_auth_are_bounded_on_both_sides(
         await drain(client)
 
 
+# The idle sockets admitted first must stay for the whole flood, however long a loaded machine
+# takes to open it: with the module's 1 s to authenticate they were dropped during it and the
+# bound counted again from 0 (dropping idle sockets has its own test below).
+@pytest.mark.parametrize(
+    "server_options", [{"ping_interval": 0.5, "ping_timeout": 0.5, "auth_timeout": 30.0}]
+)
 async def test_connections_before_authentication_are_bounded(
     server: SatelliteLinkServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -240,9 +246,11 @@ async def test_connections_before_authentication_are_bounded(
             with contextlib.suppress(OSError):
                 _, writer = await asyncio.open_connection("127.0.0.1", server.port)
                 sockets.append(writer)
-        await asyncio.sleep(0.2)
-        assert gate.pending <= gate.max_per_address
-        assert gate.refused >= 1000 - gate.max_per_address - 5
+        assert len(sockets) >= 1000 - 5
+        # the kernel has connected them all; the server accepts them as the loop gets to it
+        await wait_until(lambda: gate.pending + gate.refused == len(sockets))
+        assert gate.pending == gate.max_per_address
+        assert gate.refused == len(sockets) - gate.max_per_address
         # Another address is not locked out by the first one's flood.
         _, other = await asyncio.open_connection(
             "127.0.0.1", server.port, local_addr=("127.0.0.2", 0)
@@ -252,7 +260,7 @@ async def test_connections_before_authentication_are_bounded(
         for writer in sockets:
             writer.close()
         sockets.clear()
-        await wait_until(lambda: gate.pending == 0, within=3)
+        await wait_until(lambda: gate.pending == 0)
         client = make_client(server)
         await client.connect()
         await client.close()
