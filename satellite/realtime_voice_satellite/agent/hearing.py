@@ -13,6 +13,7 @@ worker runs; the loop only keeps what it decides with (the guards' hits, see :mo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,6 +28,8 @@ from ..wakeword.detector import FrontEnd
 from .echo_gate import EchoGate
 from .own_voice import OwnVoice
 from .voice import VoiceBargeIn
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class Detector(Protocol):
@@ -152,7 +155,14 @@ class Hearing:
         )
         # Before the canceller has converged (the first answer's first seconds after start) its
         # residual sounds like speech (docs/performance.md): only the wake word interrupts then.
-        return score if score is not None and echo.converged else None
+        if score is None or not echo.converged:
+            return None
+        _LOGGER.info(
+            "the voice over the answer (%s; the room's residual at %.1f dB of the reference)",
+            self.voice_barge_in.why,
+            self.voice_barge_in.residual_db,
+        )
+        return score
 
     def _gated(self, frame: DspFrame, *, judged: bool) -> bytes | None:
         """The block through the echo gate, while the canceller runs; ``judged``: the voice

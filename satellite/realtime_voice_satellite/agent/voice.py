@@ -118,6 +118,7 @@ class VoiceBargeIn:
         # residual echo reaches (or the reference has only just started), while the reference
         # plays; what the echo gate (.echo_gate) attenuates in full duplex
         self.echo_only: list[bool] = []
+        self.why = ""  # which of the three paths made the last barge-in (for the log)
         self._far_quiet = True
         self.reset()
 
@@ -236,15 +237,19 @@ class VoiceBargeIn:
                 )
                 playing = far is not None and self._far_frames >= FAR_SETTLE
                 self._linear_run = self._linear_run + 1 if talk and playing else 0
+            speech = (
+                self._count >= self.frames_needed
+                and sum(k >= self.kept_db for k in self._kept) >= self.kept_frames
+            )
             if heard is None and (
-                (
-                    self._count >= self.frames_needed
-                    and sum(k >= self.kept_db for k in self._kept) >= self.kept_frames
-                )
-                or self._loud >= self.loud_frames
-                or self._linear_run >= self.linear_frames
+                speech or self._loud >= self.loud_frames or self._linear_run >= self.linear_frames
             ):
                 heard = max(self.score, score)
+                self.why = (
+                    "speech"
+                    if speech
+                    else ("loud leak" if self._loud >= self.loud_frames else "linear residual")
+                )
                 self._count = 0.0
                 self._loud = 0
                 self._linear_run = 0
