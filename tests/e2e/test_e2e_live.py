@@ -157,6 +157,18 @@ def refused_options(hass: Hass, entry_id: str) -> dict[str, str]:
     return dict(result.get("errors") or {})
 
 
+def house_ready(main: MainStack) -> None:
+    """The kitchen light's input_boolean is set up (hass reports itself started a moment before
+    its script can call it: light.turn_off then answers 400), then the light off."""
+    hass = main.hass
+
+    def ready() -> bool:
+        return any(s.get("domain") == "input_boolean" for s in hass.request("GET", "/api/services"))
+
+    wait_for(ready, 30, "input_boolean's services", main.stack.logs)
+    light_off(main)
+
+
 def barge_ins(satellite: Satellite) -> list[str]:
     return re.findall(r"barge_in: \S+", satellite.log_text())
 
@@ -169,7 +181,7 @@ def test_live_answers_to_the_end_over_its_echo_and_turns_the_light_on(
     default agent; then an announcement plays on the Live satellite."""
     hass, stack = main_stack.hass, main_stack.stack
     hass.expose(LIGHT)
-    light_off(main_stack)
+    house_ready(main_stack)
     answer_s = speech_s(FORECAST)
     script = question().pause(answer_s + 5.0).say(COMMAND.lower().rstrip(".")).pause(15.0)
     live = LiveStandin(WORKDIR).start({"transcripts": [QUESTION, COMMAND], "replies": [FORECAST]})
@@ -220,7 +232,7 @@ def test_the_users_voice_over_the_answer_stops_it_and_is_heard(main_stack: MainS
     (barge-in by voice), hears the request, and the light goes on."""
     hass, stack = main_stack.hass, main_stack.stack
     hass.expose(LIGHT)
-    light_off(main_stack)
+    house_ready(main_stack)
     script = question().pause(4.5).say("no wait, turn on the kitchen light").pause(20.0)
     live = LiveStandin(WORKDIR).start({"transcripts": [QUESTION, COMMAND], "replies": [FORECAST]})
     satellite = Satellite("Live hall", stack.workdir, echo="default", echo_cancellation="on")
@@ -283,7 +295,7 @@ def test_without_echo_cancellation_the_model_interrupts_itself(main_stack: MainS
 def test_a_key_without_live_access_falls_back_to_realtime(main_stack: MainStack) -> None:
     hass, stack = main_stack.hass, main_stack.stack
     hass.expose(LIGHT)
-    light_off(main_stack)
+    house_ready(main_stack)
     live = LiveStandin(WORKDIR, ["--access", "model_not_found"]).start()
     satellite = Satellite("Live garage", stack.workdir)
     stack.satellites.append(satellite)

@@ -157,10 +157,15 @@ class Hearing:
         # residual sounds like speech (docs/performance.md): only the wake word interrupts then.
         if score is None or not echo.converged:
             return None
+        reference = echo.reference
+        played = getattr(reference, "played", reference)
         _LOGGER.info(
-            "the voice over the answer (%s; the room's residual at %.1f dB of the reference)",
+            "the voice over the answer (%s; the room's residual at %.1f dB of the reference; "
+            "the reference ran dry for %d samples and was re-anchored %d times since start)",
             self.voice_barge_in.why,
             self.voice_barge_in.residual_db,
+            getattr(reference, "dry_samples", 0),
+            getattr(played, "resyncs", 0),
         )
         return score
 
