@@ -92,7 +92,7 @@ class _Duplex:
             return run.stream, run.stream, True
         if not speaking or echo is None or run.far is None:
             return run.stream, run.stream, False
-        gated = self.gate(run.stream, run.voice.echo_only, ready=echo.converged)
+        gated = self.gate(run.stream, run.voice.echo_only, ready=echo.converged and echo.steady)
         return gated, run.stream, False
 
 

@@ -154,8 +154,9 @@ class Hearing:
             frame.echo_estimates,
         )
         # Before the canceller has converged (the first answer's first seconds after start) its
-        # residual sounds like speech (docs/performance.md): only the wake word interrupts then.
-        if score is None or not echo.converged:
+        # residual sounds like speech (docs/performance.md), and so does the echo after a stall
+        # of the reference: only the wake word interrupts then.
+        if score is None or not echo.converged or not echo.steady:
             return None
         reference = echo.reference
         played = getattr(reference, "played", reference)
@@ -176,7 +177,7 @@ class Hearing:
         if self.voice_barge_in is None or echo is None or frame.echo_out_16k is None:
             return None
         echo_only = self.voice_barge_in.echo_only if judged else []
-        return self.echo_gate(frame.stream_24k, echo_only, ready=echo.converged)
+        return self.echo_gate(frame.stream_24k, echo_only, ready=echo.converged and echo.steady)
 
     def answer_started(self) -> None:
         """A new answer plays: the VAD, the echo gate and the guards start afresh."""

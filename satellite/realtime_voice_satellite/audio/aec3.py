@@ -36,6 +36,9 @@ ERLE_WINDOW = 50  # frames with sound in the reference the removal is measured o
 LINEAR_CONVERGED_DB = 20.0  # the linear canceller's echo removal at which it is heard instead
 LINEAR_LOST_DB = 10.0  # ... and below which it is not any more (out of step, or a new room)
 CONVERGED_FRAMES = round(CONVERGED_S * RATE / FRAME)
+# after the reference ran dry or was re-anchored (a stall): frames before the echo path counts as
+# known again (the uncancelled echo of a dry stretch, and AEC3 finding the new delay)
+STEADY_FRAMES = 100
 
 
 class Reference(Protocol):
@@ -95,6 +98,8 @@ class EchoCanceller:
         self._sounding_frames = 0  # of those, the frames whose reference held sound
         self._removal: deque[tuple[float, float]] = deque(maxlen=ERLE_WINDOW)  # (mic, out)
         self._converged = False
+        self._since_upset = STEADY_FRAMES  # frames cancelled since the reference was upset
+        self._upsets = self._reference_upsets()
         self.far = np.zeros(0, dtype=np.int16)  # the reference beside the last call's output
         # beside the last call's output too: the linear canceller's residual, and per 10 ms
         # frame its echo estimate's energy (the microphone and 0 where the canceller did not run)
@@ -115,6 +120,21 @@ class EchoCanceller:
             out = sum(o for _, o in self._removal)
             self._converged = mic > 0 and out * 10 ** (CONVERGED_ERLE_DB / 10) <= mic
         return self._converged
+
+    @property
+    def steady(self) -> bool:
+        """False for ``STEADY_FRAMES`` of cancelling after the reference ran dry (a stalled
+        output: the microphone hears echo the reference lacks, which passes uncancelled) or was
+        re-anchored (the echo's delay moved: AEC3 finds it again): what the canceller leaves
+        then is not the room's usual residual, and 60 ms of it were measured to make a voice
+        barge-in (docs/performance.md, full duplex)."""
+        return self._since_upset >= STEADY_FRAMES
+
+    def _reference_upsets(self) -> int:
+        """Samples the reference read as silence for lack of sound played, plus its re-anchors,
+        so far (0 for a reference that does not say: it never runs dry)."""
+        played = getattr(self.reference, "played", self.reference)
+        return int(getattr(self.reference, "dry_samples", 0)) + int(getattr(played, "resyncs", 0))
 
     @property
     def linear_converged(self) -> bool:
@@ -156,6 +176,10 @@ class EchoCanceller:
         stops."""
         far_near = self._far if self._far is not None else self.reference.read(len(near))
         self._far = None
+        upsets = self._reference_upsets()
+        if upsets != self._upsets:
+            self._upsets = upsets
+            self._since_upset = 0
         if not self.active and not len(self._pending) and not far_near.any():
             self.far = far_near
             self.linear = near
@@ -192,6 +216,7 @@ class EchoCanceller:
                 linear[start : start + FRAME], estimate = self._linear(mic_frame, far_frame)
                 estimates[start // FRAME] = estimate[0]
                 self.frames_cancelled += 1
+                self._since_upset += 1
         out = mic if out is None else out
         if not self.active and len(self._pending):  # stopped: what it held goes on unchanged
             mic = np.concatenate((mic, self._pending))
