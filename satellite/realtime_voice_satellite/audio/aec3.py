@@ -33,6 +33,7 @@ FRAME = 160  # 10 ms at 16 kHz
 CONVERGED_S = 2.5  # of reference with sound (the silence after a chime does not teach it)
 CONVERGED_ERLE_DB = 20.0  # AEC3's output this far below the microphone, over the last 0.5 s
 ERLE_WINDOW = 50  # frames with sound in the reference the removal is measured over
+CONVERGED_ERLE = 10 ** (CONVERGED_ERLE_DB / 10)
 LINEAR_CONVERGED_DB = 20.0  # the linear canceller's echo removal at which it is heard instead
 LINEAR_LOST_DB = 10.0  # ... and below which it is not any more (out of step, or a new room)
 CONVERGED_FRAMES = round(CONVERGED_S * RATE / FRAME)
@@ -115,10 +116,6 @@ class EchoCanceller:
         reverberant room 5-15 dB of removal 1-2 s into the first answer after a start, and
         counting the canceller's running time instead (the silent second after the wake chime
         included) let the first answer interrupt itself (docs/performance.md, full duplex)."""
-        if not self._converged and self._sounding_frames >= CONVERGED_FRAMES:
-            mic = sum(m for m, _ in self._removal)
-            out = sum(o for _, o in self._removal)
-            self._converged = mic > 0 and out * 10 ** (CONVERGED_ERLE_DB / 10) <= mic
         return self._converged
 
     @property
@@ -129,6 +126,16 @@ class EchoCanceller:
         then is not the room's usual residual, and 60 ms of it were measured to make a voice
         barge-in (docs/performance.md, full duplex)."""
         return self._since_upset >= STEADY_FRAMES
+
+    def _measure(self, mic: np.ndarray, out: np.ndarray) -> None:
+        """One frame with sound in the reference, until converged: the removal over the last
+        ``ERLE_WINDOW`` such frames, latched once it is reached (frame by frame, so that it does
+        not depend on when ``converged`` is asked)."""
+        self._removal.append((_energy(mic), _energy(out)))
+        if self._sounding_frames >= CONVERGED_FRAMES:
+            mic_energy = sum(m for m, _ in self._removal)
+            out_energy = sum(o for _, o in self._removal)
+            self._converged = mic_energy > 0 and out_energy * CONVERGED_ERLE <= mic_energy
 
     def _reference_upsets(self) -> int:
         """Samples the reference read as silence for lack of sound played, plus its re-anchors,
@@ -210,9 +217,7 @@ class EchoCanceller:
                 if far_frame.any():
                     self._sounding_frames += 1
                     if not self._converged:
-                        self._removal.append(
-                            (_energy(mic_frame), _energy(out[start : start + FRAME]))
-                        )
+                        self._measure(mic_frame, out[start : start + FRAME])
                 linear[start : start + FRAME], estimate = self._linear(mic_frame, far_frame)
                 estimates[start // FRAME] = estimate[0]
                 self.frames_cancelled += 1
