@@ -30,8 +30,9 @@ satellite's own voice and stop itself; a block the satellite itself takes for th
 word, the voice) goes whole. The satellite's own stop stays: the brain stops its answer when it
 hears the user, but AEC3 hides most of the user while the answer plays and HA does not stop what
 the satellite has buffered, so the local stop is what silences the speaker within 400 ms; after
-it (LISTENING_DUPLEX) every block goes whole. Before the canceller has converged only a wake word
-or a stop word stops an answer (the voice counts once it has, :mod:`..audio.aec3`).
+it (LISTENING_DUPLEX) every block goes whole. Before the canceller has converged, and for a
+second after its reference ran dry or was re-anchored, only a wake word or a stop word stops an
+answer (the voice counts once it is converged and steady, :mod:`..audio.aec3`).
 
     LISTENING_DUPLEX  listening in full duplex, not speaking              listening
     SPEAKING_DUPLEX   speaking, and the audio goes on to HA through the   responding
