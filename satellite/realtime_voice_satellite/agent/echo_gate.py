@@ -13,7 +13,8 @@ streamed: a block in which every frame holds nothing above the residual goes att
 ``attenuation_db`` (the room's sound, far below anyone talking, and in step: the stream keeps
 its timing and keeps flowing, which the model's clock needs); a block with a frame above it goes
 whole, and the gate stays open ``hold_ms`` after it so that a word's quieter tail is not cut.
-Until the canceller has converged (``ready``) every block is attenuated. The gain moves in a
+Until the canceller has converged, and for a second after its reference ran dry or was
+re-anchored (``ready``: ``EchoCanceller.converged`` and ``steady``), every block is attenuated. The gain moves in a
 ramp across a block, never in a step (no click). It runs on the capture worker's thread.
 """
 
@@ -44,7 +45,7 @@ class EchoGate:
     def __call__(self, pcm: bytes, echo_only: Sequence[bool], *, ready: bool) -> bytes:
         """``pcm`` (PCM16 24 kHz, one block of the stream) as the gate lets it through;
         ``echo_only``: the voice barge-in's judgement of the block's frames (empty: none was
-        made, the gate stays as it was); ``ready``: the canceller has converged."""
+        made, the gate stays as it was); ``ready``: the canceller has converged and is steady."""
         samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
         seconds = len(samples) / AUDIO_RATE
         if not ready:

@@ -32,7 +32,8 @@ nothing counts until the reference has played for 300 ms (``FAR_SETTLE``) after 
 without sound: at an answer's start the microphone still hears what played before it without
 the canceller, e.g. the music, which is not cancelled, before it ducks.
 
-The agent also waits for the canceller's convergence (``EchoCanceller.converged``).
+The agent also waits for the canceller's convergence and steadiness (``EchoCanceller.converged``,
+``EchoCanceller.steady``).
 
 The same residual judgement serves the full-duplex stream: :attr:`VoiceBargeIn.echo_only` says,
 per frame of the last call, which frames hold nothing above the room's residual echo, and the
