@@ -33,13 +33,13 @@ HOLD_MS = 60.0
 class EchoGate:
     def __init__(self, *, attenuation_db: float = ATTENUATION_DB, hold_ms: float = HOLD_MS) -> None:
         self.closed_gain = 10 ** (-attenuation_db / 20)
-        self.hold_s = hold_ms / 1000
+        self.hold = round(hold_ms * AUDIO_RATE / 1000)  # samples
         self.reset()
 
     def reset(self) -> None:
         """A new answer: the gate starts closed (nothing has been judged of it yet)."""
         self.gain = self.closed_gain
-        self._open_s = 0.0  # how long the gate stays open without another frame above the echo
+        self._open = 0  # samples the gate stays open without another frame above the echo
         self.attenuated_s = 0.0  # of the answer's stream, attenuated (for the log and the tests)
 
     def __call__(self, pcm: bytes, echo_only: Sequence[bool], *, ready: bool) -> bytes:
@@ -47,16 +47,16 @@ class EchoGate:
         ``echo_only``: the voice barge-in's judgement of the block's frames (empty: none was
         made, the gate stays as it was); ``ready``: the canceller has converged and is steady."""
         samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
-        seconds = len(samples) / AUDIO_RATE
+        n = len(samples)
         if not ready:
-            self._open_s = 0.0
+            self._open = 0
         elif echo_only and not all(echo_only):
-            self._open_s = self.hold_s + seconds
-        target = 1.0 if self._open_s > 0 else self.closed_gain
-        self._open_s = max(0.0, self._open_s - seconds)
+            self._open = self.hold + n
+        target = 1.0 if self._open > 0 else self.closed_gain
+        self._open = max(0, self._open - n)
         start, self.gain = self.gain, target
         if target < 1.0:
-            self.attenuated_s += seconds
+            self.attenuated_s += n / AUDIO_RATE
         if start == target == 1.0 or not len(samples):
             return pcm
         gains = np.linspace(start, target, len(samples), endpoint=False, dtype=np.float32)
