@@ -157,6 +157,18 @@ def refused_options(hass: Hass, entry_id: str) -> dict[str, str]:
     return dict(result.get("errors") or {})
 
 
+def house_ready(main: MainStack) -> None:
+    """The kitchen light's input_boolean is set up (hass reports itself started a moment before
+    its script can call it: light.turn_off then answers 400), then the light off."""
+    hass = main.hass
+
+    def ready() -> bool:
+        return any(s.get("domain") == "input_boolean" for s in hass.request("GET", "/api/services"))
+
+    wait_for(ready, 30, "input_boolean's services", main.stack.logs)
+    light_off(main)
+
+
 def barge_ins(satellite: Satellite) -> list[str]:
     return re.findall(r"barge_in: \S+", satellite.log_text())
 
@@ -169,7 +181,7 @@ def test_live_answers_to_the_end_over_its_echo_and_turns_the_light_on(
     default agent; then an announcement plays on the Live satellite."""
     hass, stack = main_stack.hass, main_stack.stack
     hass.expose(LIGHT)
-    light_off(main_stack)
+    house_ready(main_stack)
     answer_s = speech_s(FORECAST)
     script = question().pause(answer_s + 5.0).say(COMMAND.lower().rstrip(".")).pause(15.0)
     live = LiveStandin(WORKDIR).start({"transcripts": [QUESTION, COMMAND], "replies": [FORECAST]})
@@ -186,10 +198,14 @@ def test_live_answers_to_the_end_over_its_echo_and_turns_the_light_on(
         assert ended["data"]["tool_calls"] >= 1, ended
         assert live.interruptions() == [], "the model heard its own voice through the satellite"
         if barge_ins(satellite):
-            # Known, left open on #27: the satellite's own voice barge-in can fire on its echo in
-            # the first second of the first answer, before AEC3 has converged (1 run in about 5 on
-            # 2026-12-07; the live bench's 1/h is the same event). Reported as an expected failure
-            # with what was seen, not hidden; every other run checks all that follows.
+            # Known, open on #27: the satellite's own voice barge-in fires on its echo about 2 s
+            # into the short second answer (the agent's, after the delegation), with a converged
+            # and steady canceller (the "speech" path: VAD, and AEC3 leaks above the room's
+            # learned residual; its log line says so). Seen in 4 of 6 runs on a loaded machine on
+            # 2026-12-07 (1 of 2 with the code before the echo gate); not reproduced by the
+            # satellite's tests in file mode nor by the benches. Not the first answer's
+            # convergence (now measured) nor a reference that ran dry (now guarded). Reported as
+            # an expected failure with what was seen; every other run checks all that follows.
             pytest.xfail(f"the satellite barged in on its own echo: {barge_ins(satellite)}")
         assert barge_ins(satellite) == []
         assert satellite.output is not None
@@ -224,7 +240,7 @@ def test_the_users_voice_over_the_answer_stops_it_and_is_heard(main_stack: MainS
     (barge-in by voice), hears the request, and the light goes on."""
     hass, stack = main_stack.hass, main_stack.stack
     hass.expose(LIGHT)
-    light_off(main_stack)
+    house_ready(main_stack)
     script = question().pause(4.5).say("no wait, turn on the kitchen light").pause(20.0)
     live = LiveStandin(WORKDIR).start({"transcripts": [QUESTION, COMMAND], "replies": [FORECAST]})
     satellite = Satellite("Live hall", stack.workdir, echo="default", echo_cancellation="on")
@@ -287,7 +303,7 @@ def test_without_echo_cancellation_the_model_interrupts_itself(main_stack: MainS
 def test_a_key_without_live_access_falls_back_to_realtime(main_stack: MainStack) -> None:
     hass, stack = main_stack.hass, main_stack.stack
     hass.expose(LIGHT)
-    light_off(main_stack)
+    house_ready(main_stack)
     live = LiveStandin(WORKDIR, ["--access", "model_not_found"]).start()
     satellite = Satellite("Live garage", stack.workdir)
     stack.satellites.append(satellite)

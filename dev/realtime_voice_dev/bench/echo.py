@@ -219,7 +219,7 @@ class _Run:
             if self.linear is not None:
                 out = self.linear_out
             heard = self.voice(near, out, self.far, *self.linear_in) is not None and (
-                echo is None or echo.converged
+                echo is None or (echo.converged and echo.steady)
             )
         self.cpu += time.process_time() - started
         return heard

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime_voice_satellite.agent.echo_gate import EchoGate
 from realtime_voice_satellite.agent.room import default_room
 
 from . import Figure
@@ -66,6 +67,35 @@ class LiveListener:
         return heard
 
 
+class _Duplex:
+    """The satellite's full-duplex stream of one :class:`~.echo._Run`, block by block: what goes
+    to HA through the echo gate, and the same block without it."""
+
+    def __init__(self, run: room_bench._Run) -> None:
+        self.run = run
+        self.gate = EchoGate()
+
+    def say(self, answer_24k: np.ndarray) -> None:
+        self.run.say(answer_24k)
+        self.gate.reset()
+
+    def step(self) -> tuple[bytes, bytes, bool]:
+        """The next block: (gated stream, ungated stream, the local barge-in stopped the answer)."""
+        run = self.run
+        near, out = run.step()
+        speaking = run.player.current is not None
+        echo = run.chain.echo
+        # without a canceller the agent has no voice barge-in (nor a gate)
+        stopped = speaking and echo is not None and run.heard(near, out)
+        if stopped:
+            run.player.stop()  # the agent's INTERRUPT; the block goes whole (SEND)
+            return run.stream, run.stream, True
+        if not speaking or echo is None or run.far is None:
+            return run.stream, run.stream, False
+        gated = self.gate(run.stream, run.voice.echo_only, ready=echo.converged and echo.steady)
+        return gated, run.stream, False
+
+
 def self_interruptions(
     directory: Path,
     loop: asyncio.AbstractEventLoop,
@@ -73,12 +103,13 @@ def self_interruptions(
     *,
     cancel: bool,
     music: bool = False,
-) -> tuple[int, float]:
-    """(interruptions, seconds of answer played): the satellite's own answers, one after the
-    other with a second between (with ``music`` under them), streamed as in full duplex to the
-    model's rule."""
+) -> tuple[int, int, int, float]:
+    """(interruptions on the gated stream, of them by the satellite's own voice barge-in,
+    answers the ungated stream would have stopped, seconds of answer played): the satellite's
+    own answers, one after the other with a second between (with ``music`` under them),
+    streamed as in full duplex to the model's rule. Without ``cancel`` nothing is gated."""
     answers = room_bench._own_speech(directory)
-    interruptions = 0
+    interruptions = local = ungated = 0
     played = 0.0
     session = 0
     while played < seconds:
@@ -92,26 +123,87 @@ def self_interruptions(
             if music
             else None
         )
-        run = room_bench._Run(cancel=cancel, room=room, music_24k=tune, loop=loop)
+        duplex = _Duplex(room_bench._Run(cancel=cancel, room=room, music_24k=tune, loop=loop))
         session_played = 0.0
         while session_played < room_bench.SESSION_S and played + session_played < seconds:
             _, answer = next(answers)
-            run.say(answer)
-            listener = LiveListener()
+            duplex.say(answer)
+            listener, old = LiveListener(), LiveListener()
+            old_heard = False
             blocks = 0
             for _ in range(len(answer) // room_bench.OUT_BLOCK + 2):
-                run.step()
+                gated, whole, stopped = duplex.step()
                 blocks += 1
-                if listener.hears_speech_over_itself(run.stream):
+                if not old_heard and old.hears_speech_over_itself(whole):
+                    old_heard = True
+                    ungated += 1
+                if stopped or listener.hears_speech_over_itself(gated):
                     interruptions += 1
-                    break  # the model stops talking: the rest of the answer is not played
-            run.player.stop()
+                    local += stopped
+                    break  # the model (or the satellite) stops talking: the rest is not played
+            duplex.run.player.stop()
             for _ in range(50):  # a second between answers
-                run.step()
+                duplex.run.step()
             session_played += blocks * room_bench.BLOCK / room_bench.RATE
         played += session_played
         session += 1
-    return interruptions, played
+    return interruptions, local, ungated, played
+
+
+def users_get_through(
+    answers: list[np.ndarray],
+    users: list[np.ndarray],
+    loop: asyncio.AbstractEventLoop,
+    *,
+    tries: int = room_bench.INTERRUPTIONS,
+) -> tuple[list[float | None], list[float | None], int]:
+    """Per try, ms from the user's first sound to the model's rule (None: not within the model's
+    answer), on the gated stream and on the ungated one, and how many times the rule fired
+    before the user spoke (self-interruptions). echo.py's barge-in set-up: one answer before
+    (the canceller has heard the room), the user 3 s or more into the next, at 0.5/0.7/1.0 of
+    full level."""
+    rng = np.random.default_rng(16)
+    gated_ms: list[float | None] = []
+    whole_ms: list[float | None] = []
+    early = 0
+    rate = room_bench.RATE
+    for k in range(tries):
+        before = answers[(k + 1) % len(answers)]
+        answer = answers[k % len(answers)]
+        user = (users[k % len(users)] * (0.5, 0.7, 1.0)[k % 3]).astype(np.int16)
+        length = len(answer) * rate // room_bench.OUT_RATE
+        onset = int(rng.uniform(3.0, max(3.5, length / rate - 3.0)) * rate)
+        warm_blocks = len(before) // room_bench.OUT_BLOCK + 50
+        onset += warm_blocks * room_bench.BLOCK
+        spoken = onset + int(np.argmax(np.abs(user) > 500))
+        talker = np.concatenate([np.zeros(onset, np.int16), user])
+        duplex = _Duplex(room_bench._Run(cancel=True, user_16k=talker, loop=loop))
+        duplex.say(before)
+        # the model's answer lasts as long as it has audio for, whether the satellite plays it
+        # to the end or not: its rule listens until then
+        ends = warm_blocks + length // room_bench.BLOCK
+        listeners = [LiveListener(), LiveListener()]
+        heard: list[float | None] = [None, None]
+        for i in range(max(ends, len(talker) // room_bench.BLOCK)):
+            if i == warm_blocks:
+                duplex.say(answer)
+                listeners = [LiveListener(), LiveListener()]
+            *streams, stopped = duplex.step()
+            if i < warm_blocks or i >= ends:
+                continue
+            if stopped and (i + 1) * room_bench.BLOCK <= onset:
+                early += 1  # the satellite's own barge-in on its echo
+            for j, (listener, pcm) in enumerate(zip(listeners, streams, strict=True)):
+                if heard[j] is None and listener.hears_speech_over_itself(pcm):
+                    at = (i + 1) * room_bench.BLOCK
+                    if at <= onset:
+                        early += j == 0
+                        listeners[j] = LiveListener()
+                        continue
+                    heard[j] = (at - spoken) * 1000 / rate
+        gated_ms.append(heard[0])
+        whole_ms.append(heard[1])
+    return gated_ms, whole_ms, early
 
 
 def collect() -> list[Figure]:
@@ -125,23 +217,56 @@ def collect() -> list[Figure]:
         loop.close()
 
 
+def _share(latencies: list[float | None]) -> tuple[float, str]:
+    got = sorted(ms for ms in latencies if ms is not None)
+    share = len(got) / len(latencies) * 100
+    if not got:
+        return share, "none"
+    return share, f"p50 {np.percentile(got, 50):.0f} / p95 {np.percentile(got, 95):.0f} ms"
+
+
 def _collect(directory: Path, loop: asyncio.AbstractEventLoop) -> list[Figure]:
     seconds = room_bench.SELF_SPEECH_S
     figures = []
     for music, what in ((False, "answers alone"), (True, "music under the answers")):
-        count, played = self_interruptions(directory, loop, seconds, cancel=True, music=music)
-        count_off, played_off = self_interruptions(
+        count, local, ungated, played = self_interruptions(
+            directory, loop, seconds, cancel=True, music=music
+        )
+        count_off, _, _, played_off = self_interruptions(
             directory, loop, min(seconds, BASELINE_S), cancel=False, music=music
         )
         figures.append(
             Figure(
                 f"live: self-interruptions per hour of own speech, full duplex, {what}, echo "
-                f"cancellation on ({count} in {played:.0f} s; baseline: off, {count_off} in "
-                f"{played_off:.0f} s)",
+                f"cancellation on, echo gate ({count} in {played:.0f} s, {local} of them the "
+                f"satellite's own barge-in; baseline: the same run ungated, {ungated}; "
+                f"echo cancellation off: {count_off} in {played_off:.0f} s = "
+                f"{count_off * 3600 / played_off:.0f} /h)",
                 count * 3600 / played,
                 "/h",
                 "0",
-                count_off * 3600 / played_off,
+                ungated * 3600 / played,
             )
         )
+    answers = [
+        room_bench._say(text, voice, directory, room_bench.OUT_RATE)
+        for voice, text in room_bench.ANSWERS
+    ]
+    users = [
+        room_bench._say(text, voice, directory, room_bench.RATE) for voice, text in room_bench.USERS
+    ]
+    gated, whole, early = users_get_through(answers, users, loop)
+    share, times = _share(gated)
+    share_whole, times_whole = _share(whole)
+    figures.append(
+        Figure(
+            f"live: the user over the answer reaches the model's rule, echo gate ({times}; "
+            f"baseline: the same run ungated, {times_whole}; {early} self-interruptions "
+            "before the user spoke)",
+            share,
+            "%",
+            ">= baseline",
+            share_whole,
+        )
+    )
     return figures

@@ -11,8 +11,9 @@ rules (docs/link-protocol.md has the events):
   threshold holds for ``echo_guard_ms`` after playback too (the echo of the room and the device
   buffer). A detection where the answer itself says the wake word is ignored (:mod:`.own_voice`).
 - Full duplex (link protocol 4: HA's ``listen`` with ``full_duplex``): the audio goes on to HA
-  while the satellite speaks, until ``stop_listening``; the barge-ins stop the answer as above
-  without a new ``listen_start``.
+  while the satellite speaks, until ``stop_listening``, through the echo gate (:mod:`.echo_gate`:
+  what holds only the answer's residual echo goes attenuated); the barge-ins stop the answer as
+  above without a new ``listen_start``.
 - A stop word (``wake_word.stop_words``, empty by default) is listened for only while the
   satellite speaks: it stops playback (``stop_word``, ``playback_stopped`` with ``played_ms``)
   and the satellite goes idle without listening; HA ends the conversation. The own-voice guard
@@ -370,6 +371,8 @@ class SatelliteAgent:
                 self._pre_roll.add(pcm)
             case Action.SEND if pcm:
                 self._send(pcm)
+            case Action.SEND_GATED if pcm:
+                self._send(heard.gated if heard.gated is not None else pcm)
             case Action.WAKE:
                 self._wake(detection, pcm)
             case Action.LOG_WAKE_OFFLINE:

@@ -13,6 +13,7 @@ worker runs; the loop only keeps what it decides with (the guards' hits, see :mo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -24,8 +25,11 @@ from ..audio import WAKE_RATE, DspChain, DspFrame
 from ..link.protocol import AUDIO_RATE
 from ..wakeword import Detection
 from ..wakeword.detector import FrontEnd
+from .echo_gate import EchoGate
 from .own_voice import OwnVoice
 from .voice import VoiceBargeIn
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class Detector(Protocol):
@@ -70,6 +74,9 @@ class Heard:
     wake: tuple[Detection, ...] = ()  # active wake words
     stop: tuple[Detection, ...] = ()  # stop words (looked for only while speaking)
     voice: float | None = None  # the user's voice over the answer: its speech score
+    # while speaking with the canceller running: ``pcm`` through the echo gate (.echo_gate), what
+    # the full-duplex stream sends unless the block stops the answer; None: ``pcm`` as it is
+    gated: bytes | None = None
 
 
 class Hearing:
@@ -93,6 +100,7 @@ class Hearing:
         self.voice_barge_in = voice_barge_in
         self.guards = list(guards)
         self.guards_front_end = guards_front_end
+        self.echo_gate = EchoGate()
         self._answer_to_16k = soxr.ResampleStream(AUDIO_RATE, WAKE_RATE, 1, dtype="int16")
 
     def hear(self, block: np.ndarray, captured_at: float, state: HearingState) -> Heard:
@@ -115,7 +123,8 @@ class Hearing:
         # word: the agent acts on the stop word first, and the VAD starts afresh with the next
         # answer anyway.
         voice = self._voice(frame) if state.speaking and not wake else None
-        return Heard(captured_at, pcm, state, wake, stop, voice)
+        gated = self._gated(frame, judged=not wake) if state.speaking else None
+        return Heard(captured_at, pcm, state, wake, stop, voice, gated)
 
     def _words_hear(self, frame: DspFrame) -> np.ndarray:
         """What the wake and stop words hear. While the canceller runs and its linear stage has
@@ -145,13 +154,36 @@ class Hearing:
             frame.echo_estimates,
         )
         # Before the canceller has converged (the first answer's first seconds after start) its
-        # residual sounds like speech (docs/performance.md): only the wake word interrupts then.
-        return score if score is not None and echo.converged else None
+        # residual sounds like speech (docs/performance.md), and so does the echo after a stall
+        # of the reference: only the wake word interrupts then.
+        if score is None or not echo.converged or not echo.steady:
+            return None
+        reference = echo.reference
+        played = getattr(reference, "played", reference)
+        _LOGGER.info(
+            "the voice over the answer (%s; the room's residual at %.1f dB of the reference; "
+            "the reference ran dry for %d samples and was re-anchored %d times since start)",
+            self.voice_barge_in.why,
+            self.voice_barge_in.residual_db,
+            getattr(reference, "dry_samples", 0),
+            getattr(played, "resyncs", 0),
+        )
+        return score
+
+    def _gated(self, frame: DspFrame, *, judged: bool) -> bytes | None:
+        """The block through the echo gate, while the canceller runs; ``judged``: the voice
+        barge-in judged this block's frames (not with a wake word: the gate stays as it was)."""
+        echo = self.dsp.echo
+        if self.voice_barge_in is None or echo is None or frame.echo_out_16k is None:
+            return None
+        echo_only = self.voice_barge_in.echo_only if judged else []
+        return self.echo_gate(frame.stream_24k, echo_only, ready=echo.converged and echo.steady)
 
     def answer_started(self) -> None:
-        """A new answer plays: the VAD and the guards start afresh."""
+        """A new answer plays: the VAD, the echo gate and the guards start afresh."""
         if self.voice_barge_in is not None:
             self.voice_barge_in.reset()
+        self.echo_gate.reset()
         self._answer_to_16k = soxr.ResampleStream(AUDIO_RATE, WAKE_RATE, 1, dtype="int16")
         if self.guards_front_end is not None:
             self.guards_front_end.reset()  # positions count from the answer's start

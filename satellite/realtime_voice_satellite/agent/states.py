@@ -22,10 +22,21 @@ does I/O or reads a clock: tests drive it with plain values.
 Full duplex (link protocol 4: HA's ``listen`` with ``full_duplex``, for a brain that hears the
 user over its own voice): the same listening, but an answer starting does not end it, and the
 audio (echo-cancelled) goes on to HA while the satellite speaks; a barge-in or the voice stops the
-answer as above, without a new ``listen_start`` (it listens already).
+answer as above, without a new ``listen_start`` (it listens already). While it speaks the stream
+goes through the echo gate (``SEND_GATED``, :mod:`.echo_gate`): what holds nothing above the
+room's learned residual echo (the voice barge-in's own judgement, :mod:`.voice`), and everything
+before the canceller has converged, goes attenuated, in step, so that the model does not hear the
+satellite's own voice and stop itself; a block the satellite itself takes for the user (a wake
+word, the voice) goes whole. The satellite's own stop stays: the brain stops its answer when it
+hears the user, but AEC3 hides most of the user while the answer plays and HA does not stop what
+the satellite has buffered, so the local stop is what silences the speaker within 400 ms; after
+it (LISTENING_DUPLEX) every block goes whole. Before the canceller has converged, and for a
+second after its reference ran dry or was re-anchored, only a wake word or a stop word stops an
+answer (the voice counts once it is converged and steady, :mod:`..audio.aec3`).
 
     LISTENING_DUPLEX  listening in full duplex, not speaking              listening
-    SPEAKING_DUPLEX   speaking, and the audio goes on to HA               responding
+    SPEAKING_DUPLEX   speaking, and the audio goes on to HA through the   responding
+                      echo gate
     HOLDING_DUPLEX    the same, and a voice barge-in waits for a stop     responding
                       word
 
@@ -77,6 +88,7 @@ class Trigger(StrEnum):
 class Action(StrEnum):
     KEEP = "keep"  # the block into the pre-roll
     SEND = "send"  # the block to HA
+    SEND_GATED = "send_gated"  # the block to HA through the echo gate (full duplex, speaking)
     WAKE = "wake"  # wake to HA, listen from the pre-roll on, the chime
     LOG_WAKE_OFFLINE = "log_wake_offline"  # a wake word without HA: a warning
     IGNORE_OWN_VOICE = "ignore_own_voice"  # log that the satellite heard itself
@@ -117,6 +129,7 @@ _COMMANDS: dict[Trigger, tuple[Action, ...]] = {
 # In full duplex an answer or announcement starting does not end listening.
 _DUPLEX_COMMANDS = {**_COMMANDS, T.PLAY: (A.START_ANSWER,)}
 _STREAM = (A.SEND, A.KEEP)
+_GATED = (A.SEND_GATED, A.KEEP)  # the pre-roll keeps the block whole
 
 _LISTENING: dict[Trigger, tuple[Action, ...]] = {
     T.LISTEN_TIMEOUT: (A.END_LISTENING_TIMEOUT, A.KEEP),
@@ -164,23 +177,24 @@ RULES: dict[Phase, dict[Trigger, tuple[Action, ...]]] = {
         **_COMMANDS,
     },
     # Full duplex: every block goes to HA, whatever else it brought (the stop word ends listening
-    # first). HA's stop_listening returns to SPEAKING or HOLDING; the listen timeout waits for the
-    # answer's end, as in SPEAKING.
+    # first): through the echo gate, but whole when it stops the answer (the user's). HA's
+    # stop_listening returns to SPEAKING or HOLDING; the listen timeout waits for the answer's
+    # end, as in SPEAKING. A held voice is not yet the user's: gated.
     P.SPEAKING_DUPLEX: {
         T.STOP_WORD: (A.STOP_WORD, A.KEEP),
         T.WAKE_WORD: (A.INTERRUPT, *_STREAM),
-        T.OWN_WAKE_WORD: (A.IGNORE_OWN_VOICE, *_STREAM),
+        T.OWN_WAKE_WORD: (A.IGNORE_OWN_VOICE, *_GATED),
         T.VOICE: (A.INTERRUPT, *_STREAM),
-        T.VOICE_WITH_STOP_WORDS: (A.HOLD, *_STREAM),
-        T.AUDIO: _STREAM,
+        T.VOICE_WITH_STOP_WORDS: (A.HOLD, *_GATED),
+        T.AUDIO: _GATED,
         **_DUPLEX_COMMANDS,
     },
     P.HOLDING_DUPLEX: {
         T.STOP_WORD: (A.FORGET_HOLD, A.STOP_WORD, A.KEEP),
         T.WAKE_WORD: (A.FORGET_HOLD, A.INTERRUPT, *_STREAM),
-        T.OWN_WAKE_WORD: (A.FORGET_HOLD, A.IGNORE_OWN_VOICE, *_STREAM),
+        T.OWN_WAKE_WORD: (A.FORGET_HOLD, A.IGNORE_OWN_VOICE, *_GATED),
         T.HOLD_OVER: (A.INTERRUPT_HELD, *_STREAM),
-        T.AUDIO: _STREAM,
+        T.AUDIO: _GATED,
         **_DUPLEX_COMMANDS,
     },
 }

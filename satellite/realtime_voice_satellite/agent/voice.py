@@ -32,7 +32,12 @@ nothing counts until the reference has played for 300 ms (``FAR_SETTLE``) after 
 without sound: at an answer's start the microphone still hears what played before it without
 the canceller, e.g. the music, which is not cancelled, before it ducks.
 
-The agent also waits for the canceller's convergence (``EchoCanceller.converged``).
+The agent also waits for the canceller's convergence and steadiness (``EchoCanceller.converged``,
+``EchoCanceller.steady``).
+
+The same residual judgement serves the full-duplex stream: :attr:`VoiceBargeIn.echo_only` says,
+per frame of the last call, which frames hold nothing above the room's residual echo, and the
+echo gate (:mod:`.echo_gate`) attenuates those in what goes to HA while the satellite speaks.
 
 docs/satellite.md says why this runs on the satellite, not in the Realtime API's VAD.
 """
@@ -110,6 +115,12 @@ class VoiceBargeIn:
         self._n_ratios = 0
         self._far_frames = 0  # frames since the reference last went quiet for FAR_WINDOW
         self.residual_db = 0.0  # until learned: only what is as loud as the reference counts
+        # per 10 ms frame of the last call: True where it holds nothing above what the room's
+        # residual echo reaches (or the reference has only just started), while the reference
+        # plays; what the echo gate (.echo_gate) attenuates in full duplex
+        self.echo_only: list[bool] = []
+        self.why = ""  # which of the three paths made the last barge-in (for the log)
+        self._far_quiet = True
         self.reset()
 
     def reset(self) -> None:
@@ -141,7 +152,8 @@ class VoiceBargeIn:
         far_f = far.astype(np.float32)
         self._far_energies.append(float(far_f.dot(far_f)))
         far_envelope = max(self._far_energies)
-        if far_envelope < FAR_MIN_ENERGY:
+        self._far_quiet = far_envelope < FAR_MIN_ENERGY
+        if self._far_quiet:
             # Nothing in the reference lately: the answer has not reached the speaker yet, or
             # pauses. What is heard then is not cancelled (e.g. music, which is not cancelled,
             # or the room's echo of it): it counts once the reference has played a while.
@@ -196,6 +208,7 @@ class VoiceBargeIn:
         estimates (:class:`~..audio.aec3.EchoCanceller`); the speech score when they make a
         barge-in, else None."""
         heard = None
+        self.echo_only = []
         for start in range(0, len(cancelled) - FRAME + 1, FRAME):
             out = cancelled[start : start + FRAME]
             near = mic[start : start + FRAME].astype(np.float32)
@@ -206,6 +219,7 @@ class VoiceBargeIn:
             settled = far is None or self._above_residual(out_energy, far[start : start + FRAME])
             if far is not None and self.residual_margin_db is not None and not settled:
                 kept = -120.0  # within what the room's residual echo reaches
+            self.echo_only.append(far is not None and not settled and not self._far_quiet)
             # a frame too quiet to be someone talking to the satellite keeps nothing
             self._kept.append(kept if out_energy >= self.min_energy else -120.0)
             if self.loud_db is not None and kept >= self.loud_db and out_energy >= self.loud_energy:
@@ -224,15 +238,19 @@ class VoiceBargeIn:
                 )
                 playing = far is not None and self._far_frames >= FAR_SETTLE
                 self._linear_run = self._linear_run + 1 if talk and playing else 0
+            speech = (
+                self._count >= self.frames_needed
+                and sum(k >= self.kept_db for k in self._kept) >= self.kept_frames
+            )
             if heard is None and (
-                (
-                    self._count >= self.frames_needed
-                    and sum(k >= self.kept_db for k in self._kept) >= self.kept_frames
-                )
-                or self._loud >= self.loud_frames
-                or self._linear_run >= self.linear_frames
+                speech or self._loud >= self.loud_frames or self._linear_run >= self.linear_frames
             ):
                 heard = max(self.score, score)
+                self.why = (
+                    "speech"
+                    if speech
+                    else ("loud leak" if self._loud >= self.loud_frames else "linear residual")
+                )
                 self._count = 0.0
                 self._loud = 0
                 self._linear_run = 0

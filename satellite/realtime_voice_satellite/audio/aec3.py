@@ -20,6 +20,7 @@ without reading it, and the microphone goes on unchanged, so that an idle satell
 from __future__ import annotations
 
 import importlib.util
+from collections import deque
 from functools import cache
 from typing import Protocol
 
@@ -29,10 +30,16 @@ from .linear_aec import LinearEchoCanceller
 
 RATE = 16_000
 FRAME = 160  # 10 ms at 16 kHz
-CONVERGED_S = 2.5
+CONVERGED_S = 2.5  # of reference with sound (the silence after a chime does not teach it)
+CONVERGED_ERLE_DB = 20.0  # AEC3's output this far below the microphone, over the last 0.5 s
+ERLE_WINDOW = 50  # frames with sound in the reference the removal is measured over
+CONVERGED_ERLE = 10 ** (CONVERGED_ERLE_DB / 10)
 LINEAR_CONVERGED_DB = 20.0  # the linear canceller's echo removal at which it is heard instead
 LINEAR_LOST_DB = 10.0  # ... and below which it is not any more (out of step, or a new room)
 CONVERGED_FRAMES = round(CONVERGED_S * RATE / FRAME)
+# after the reference ran dry or was re-anchored (a stall): frames before the echo path counts as
+# known again (the uncancelled echo of a dry stretch, and AEC3 finding the new delay)
+STEADY_FRAMES = 100
 
 
 class Reference(Protocol):
@@ -89,6 +96,11 @@ class EchoCanceller:
         self._far: np.ndarray | None = None  # reference read ahead by ``idle`` for the next call
         self._quiet_frames = self.tail_frames  # frames since the reference last held sound
         self.frames_cancelled = 0
+        self._sounding_frames = 0  # of those, the frames whose reference held sound
+        self._removal: deque[tuple[float, float]] = deque(maxlen=ERLE_WINDOW)  # (mic, out)
+        self._converged = False
+        self._since_upset = STEADY_FRAMES  # frames cancelled since the reference was upset
+        self._upsets = self._reference_upsets()
         self.far = np.zeros(0, dtype=np.int16)  # the reference beside the last call's output
         # beside the last call's output too: the linear canceller's residual, and per 10 ms
         # frame its echo estimate's energy (the microphone and 0 where the canceller did not run)
@@ -97,9 +109,39 @@ class EchoCanceller:
 
     @property
     def converged(self) -> bool:
-        """True once the canceller has run for ``CONVERGED_S`` of playback (AEC3 converges in
-        about 1.5 s; before that its residual is loud enough to sound like speech)."""
-        return self.frames_cancelled >= CONVERGED_FRAMES
+        """True once the reference has held sound for ``CONVERGED_S`` and AEC3's output was
+        ``CONVERGED_ERLE_DB`` below the microphone over its last ``ERLE_WINDOW`` such frames;
+        then for good (the user talking over an answer lowers the measure; it is not a loss of
+        convergence). Before, AEC3's residual is loud enough to sound like speech: measured in a
+        reverberant room 5-15 dB of removal 1-2 s into the first answer after a start, and
+        counting the canceller's running time instead (the silent second after the wake chime
+        included) let the first answer interrupt itself (docs/performance.md, full duplex)."""
+        return self._converged
+
+    @property
+    def steady(self) -> bool:
+        """False for ``STEADY_FRAMES`` of cancelling after the reference ran dry (a stalled
+        output: the microphone hears echo the reference lacks, which passes uncancelled) or was
+        re-anchored (the echo's delay moved: AEC3 finds it again): what the canceller leaves
+        then is not the room's usual residual, and 60 ms of it were measured to make a voice
+        barge-in (docs/performance.md, full duplex)."""
+        return self._since_upset >= STEADY_FRAMES
+
+    def _measure(self, mic: np.ndarray, out: np.ndarray) -> None:
+        """One frame with sound in the reference, until converged: the removal over the last
+        ``ERLE_WINDOW`` such frames, latched once it is reached (frame by frame, so that it does
+        not depend on when ``converged`` is asked)."""
+        self._removal.append((_energy(mic), _energy(out)))
+        if self._sounding_frames >= CONVERGED_FRAMES:
+            mic_energy = sum(m for m, _ in self._removal)
+            out_energy = sum(o for _, o in self._removal)
+            self._converged = mic_energy > 0 and out_energy * CONVERGED_ERLE <= mic_energy
+
+    def _reference_upsets(self) -> int:
+        """Samples the reference read as silence for lack of sound played, plus its re-anchors,
+        so far (0 for a reference that does not say: it never runs dry)."""
+        played = getattr(self.reference, "played", self.reference)
+        return int(getattr(self.reference, "dry_samples", 0)) + int(getattr(played, "resyncs", 0))
 
     @property
     def linear_converged(self) -> bool:
@@ -141,6 +183,10 @@ class EchoCanceller:
         stops."""
         far_near = self._far if self._far is not None else self.reference.read(len(near))
         self._far = None
+        upsets = self._reference_upsets()
+        if upsets != self._upsets:
+            self._upsets = upsets
+            self._since_upset = 0
         if not self.active and not len(self._pending) and not far_near.any():
             self.far = far_near
             self.linear = near
@@ -168,9 +214,14 @@ class EchoCanceller:
                     out = mic.copy()
                 mic_frame = np.ascontiguousarray(mic[start : start + FRAME])
                 out[start : start + FRAME] = self._aec.process(mic_frame, far_frame)
+                if far_frame.any():
+                    self._sounding_frames += 1
+                    if not self._converged:
+                        self._measure(mic_frame, out[start : start + FRAME])
                 linear[start : start + FRAME], estimate = self._linear(mic_frame, far_frame)
                 estimates[start // FRAME] = estimate[0]
                 self.frames_cancelled += 1
+                self._since_upset += 1
         out = mic if out is None else out
         if not self.active and len(self._pending):  # stopped: what it held goes on unchanged
             mic = np.concatenate((mic, self._pending))
@@ -182,3 +233,8 @@ class EchoCanceller:
         self.linear = linear
         self.echo_estimates = estimates
         return mic, out
+
+
+def _energy(frame: np.ndarray) -> float:
+    f = frame.astype(np.float64)
+    return float(f.dot(f))

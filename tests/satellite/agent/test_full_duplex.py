@@ -147,7 +147,10 @@ async def test_full_duplex_the_users_voice_stops_the_answer_and_listening_goes_o
     # it was listening already: no new listen_start, no listen_end, the audio goes on
     assert p.ListenStart("barge_in") not in log
     assert not any(isinstance(e, p.ListenEnd) for e in log)
-    assert len(_audio_between(log, barge, p.ListenEnd)) > p.AUDIO_RATE  # > 0.5 s after it
+    after = _audio_between(log, barge, p.ListenEnd)
+    assert len(after) > p.AUDIO_RATE  # > 0.5 s after it
+    # the user's words go on whole, not through the echo gate: loud enough for the model's rule
+    assert _loudest_200ms(after) > 0.02, _loudest_200ms(after)
 
 
 async def test_stop_listening_ends_the_stream_while_the_answer_plays_on(tmp_path: Path) -> None:
@@ -214,3 +217,154 @@ async def test_full_duplex_with_stop_words_a_held_voice_barge_in_and_a_stop_word
         assert stopped.reason == "stop_word"
         await sat.until(p.ListenEnd("stopped"))  # the user wants silence: no more listening
         assert not any(isinstance(e, p.BargeIn) for e in sat.log)
+
+
+def _hall(tmp_path: Path) -> Path:
+    """A reverberant room's impulse response as a WAV (the live bench's hall: the direct sound
+    at 0.8 after 25 ms, a 0.5 s tail as loud as it in all), for file mode's ``--echo``."""
+    from realtime_voice_dev.bench.echo import hall_room
+    from realtime_voice_satellite.audio import write_wav
+
+    path = tmp_path / "hall.wav"
+    write_wav(path, (hall_room(16_000) * 32767).astype(np.int16), 16_000)
+    return path
+
+
+def _loudest_200ms(pcm: bytes) -> float:
+    """The level (RMS, full scale 1.0) that 200 ms of 20 ms blocks in a row all reach at most:
+    what the Live stand-in's rule (200 ms at an RMS of 0.02) would take for speech."""
+    samples = pcm_to_samples(pcm).astype(np.float64) / 32768
+    block = p.AUDIO_RATE // 50
+    rms = [
+        float(np.sqrt(np.mean(samples[i : i + block] ** 2)))
+        for i in range(0, len(samples) - block + 1, block)
+    ]
+    return max((min(rms[i : i + 10]) for i in range(len(rms) - 9)), default=0.0)
+
+
+async def _first_answers(
+    tmp_path: Path, room: str | Path, name: str, *, music: bool = False
+) -> list[LinkEvent]:
+    """A fresh satellite in ``room``, listening in full duplex, nobody talking: a short answer
+    ("Okay."), a second of quiet, then ANSWER (the first seconds of a canceller after a start);
+    with ``music``, HA's media player plays under them (ducked by the voice, as the mixer does)."""
+    quiet = Script(rate=16_000).pause(30.0)
+    async with running_satellite(quiet.write(name), tmp_path, _config("on"), room=str(room)) as sat:
+        await asyncio.sleep(0.5)
+        await sat.client.listen(full_duplex=True)
+        await sat.until(p.ListenStart("command"))
+        if music:
+            from realtime_voice_dev.bench.echo import music as tune
+
+            await sat.client.play_start("music-1", "media")
+            await sat.client.play_media_audio(tune(25.0, p.AUDIO_RATE).astype("<i2").tobytes())
+            await sat.client.play_end("music-1")
+            await asyncio.sleep(1.5)
+        await sat.play("answer-0", say("Okay.", p.AUDIO_RATE))
+        await sat.next(p.PlaybackFinished, within=15)
+        await asyncio.sleep(1.0)
+        await sat.play("answer-1", say(ANSWER, p.AUDIO_RATE))
+        while True:
+            end = await sat.next(p.PlaybackFinished | p.PlaybackStopped, within=25)
+            if getattr(end, "stream_id", None) == "answer-1":
+                break
+        await asyncio.sleep(0.3)
+        _drain(sat)
+        return list(sat.log)
+
+
+def _streamed_over_answers(log: list[LinkEvent]) -> list[float]:
+    """Per answer, :func:`_loudest_200ms` of what the satellite streamed while it played."""
+    starts = [i for i, e in enumerate(log) if e == p.StateChanged("responding")]
+    assert len(starts) == 2, log
+    return [_loudest_200ms(_audio_between(log[i:], log[i], p.PlaybackFinished)) for i in starts]
+
+
+@pytest.mark.parametrize(
+    ("room", "music"), [("default", False), ("hall", False), ("default", True)]
+)
+async def test_full_duplex_the_echo_stays_below_what_the_model_takes_for_speech(
+    tmp_path: Path, room: str, music: bool
+) -> None:
+    """The canceller's first seconds after a start, and the music under an answer, leave a
+    residual that a model can take for someone talking (the live bench: 1 and 165
+    self-interruptions an hour). While the answer plays the stream goes through the echo gate:
+    what holds nothing above the room's residual echo, and all of it before the canceller has
+    converged, goes attenuated, in step. Nothing stops the answers, not the satellite's voice
+    either, and the stream stays 30 dB below the Live stand-in's rule (200 ms at an RMS of
+    0.02)."""
+    log = await _first_answers(
+        tmp_path, _hall(tmp_path) if room == "hall" else room, f"first-{room}", music=music
+    )
+    assert not any(isinstance(e, p.BargeIn | p.StopWord | p.ListenEnd) for e in log), log
+    loudest = _streamed_over_answers(log)
+    # left out, not merely quiet: 30 dB below the rule (measured before the gate: 0.001-0.004,
+    # within 15 dB of it)
+    assert max(loudest) < 0.02 / 32, loudest
+
+
+class _Stall:
+    """Wraps the canceller's reference: ``start(reads)`` makes the next ``reads`` reads come back
+    as silence, counted as dry (what a stalled output does to it while the room still rings)."""
+
+    def __init__(self, reference: object) -> None:
+        self.reference = reference
+        self.inner_read = reference.read  # type: ignore[attr-defined]
+        self.left = 0
+        self.stalled = 0
+
+    def start(self, reads: int) -> None:
+        self.left = reads
+
+    def read(self, n: int) -> np.ndarray:
+        out = self.inner_read(n)
+        if self.left > 0:
+            self.left -= 1
+            self.stalled += 1
+            played = getattr(self.reference, "played", self.reference)  # a CapturedReference's
+            played.dry_samples += n
+            return np.zeros(n, np.int16)
+        return out
+
+
+async def test_full_duplex_a_stalled_reference_neither_interrupts_nor_reaches_the_model(
+    tmp_path: Path,
+) -> None:
+    """The end-to-end flake of #27: under load the echo canceller's reference ran dry for a
+    moment in an answer (the room still heard the speaker), the echo passed uncancelled, and the
+    satellite's voice barge-in stopped its own answer (60 ms of it were enough in the bench).
+    After the reference runs dry or is re-anchored the canceller counts as unsteady for a
+    second: the voice does not interrupt, and the echo gate keeps the stream down."""
+    quiet = Script(rate=16_000).pause(30.0)
+    async with running_satellite(
+        quiet.write("duplex-stall"), tmp_path, _config("on"), room="default"
+    ) as sat:
+        echo = sat.agent.dsp.echo
+        assert echo is not None
+        stall = _Stall(echo.reference)
+        echo.reference.read = stall.read  # type: ignore[method-assign]
+        await asyncio.sleep(0.5)
+        await sat.client.listen(full_duplex=True)
+        await sat.play("answer-0", say(ANSWER, p.AUDIO_RATE))  # the canceller converges
+        await sat.next(p.PlaybackFinished, within=25)
+        await sat.play("answer-1", say(ANSWER, p.AUDIO_RATE))
+        player = sat.agent.player
+        for at_ms in (3000, 6000):
+            for _ in range(2000):
+                if (player.current or ("",))[0] == "answer-1" and player.position_ms >= at_ms:
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                _drain(sat)
+                raise AssertionError((at_ms, [e for e in sat.log if not isinstance(e, Audio)]))
+            stall.start(6)  # about 120 ms of the reference missing
+        end = await sat.next(p.PlaybackFinished | p.PlaybackStopped, within=25)
+        await asyncio.sleep(0.3)
+        _drain(sat)
+        log = [*sat.log, end]
+    assert stall.stalled == 12
+    assert not any(isinstance(e, p.BargeIn) for e in log), [
+        e for e in log if not isinstance(e, Audio)
+    ]
+    assert isinstance(end, p.PlaybackFinished)
+    assert max(_streamed_over_answers(log)) < 0.02 / 32

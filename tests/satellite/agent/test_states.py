@@ -108,22 +108,28 @@ def test_full_duplex_an_answer_does_not_end_listening_and_every_block_goes_to_ha
     for facts in (listening, speaking, holding):
         assert decide(facts, T.PLAY) == (A.START_ANSWER,)
         assert decide(facts, T.STOP_LISTENING) == (A.END_LISTENING,)
-        assert decide(facts, AUDIO) == (A.SEND, A.KEEP)
+    assert decide(listening, AUDIO) == (A.SEND, A.KEEP)
+    # while the answer plays, through the echo gate (the pre-roll keeps the block whole)
+    assert decide(speaking, AUDIO) == (A.SEND_GATED, A.KEEP)
+    assert decide(holding, AUDIO) == (A.SEND_GATED, A.KEEP)
     assert decide(listening, block(T.LISTEN_TIMEOUT)) == (A.END_LISTENING_TIMEOUT, A.KEEP)
     # the listen timeout waits for the answer's end, as in half duplex
-    assert decide(speaking, block(T.LISTEN_TIMEOUT)) == (A.SEND, A.KEEP)
+    assert decide(speaking, block(T.LISTEN_TIMEOUT)) == (A.SEND_GATED, A.KEEP)
 
 
 def test_full_duplex_barge_ins_stop_the_answer_without_a_new_listen() -> None:
     speaking = Facts(listening=True, full_duplex=True, speaking=True)
+    # what stops the answer is the user's: it goes whole, not through the echo gate
     assert decide(speaking, block(T.WAKE_WORD, T.VOICE)) == (A.INTERRUPT, A.SEND, A.KEEP)
     assert decide(speaking, block(T.VOICE)) == (A.INTERRUPT, A.SEND, A.KEEP)
-    assert decide(speaking, block(T.OWN_WAKE_WORD)) == (A.IGNORE_OWN_VOICE, A.SEND, A.KEEP)
-    assert decide(speaking, block(T.VOICE_WITH_STOP_WORDS)) == (A.HOLD, A.SEND, A.KEEP)
+    # the satellite's own wake word, and a voice held for a stop word, are not (yet) the user's
+    assert decide(speaking, block(T.OWN_WAKE_WORD)) == (A.IGNORE_OWN_VOICE, A.SEND_GATED, A.KEEP)
+    assert decide(speaking, block(T.VOICE_WITH_STOP_WORDS)) == (A.HOLD, A.SEND_GATED, A.KEEP)
     # a stop word ends listening too: the user wants silence
     assert decide(speaking, block(T.STOP_WORD, T.WAKE_WORD)) == (A.STOP_WORD, A.KEEP)
     holding = Facts(listening=True, full_duplex=True, speaking=True, holding=True)
-    assert decide(holding, block(T.VOICE)) == (A.SEND, A.KEEP)  # its audio went to HA already
+    # its audio went to HA already
+    assert decide(holding, block(T.VOICE)) == (A.SEND_GATED, A.KEEP)
     assert decide(holding, block(T.HOLD_OVER)) == (A.INTERRUPT_HELD, A.SEND, A.KEEP)
     assert decide(holding, block(T.STOP_WORD)) == (A.FORGET_HOLD, A.STOP_WORD, A.KEEP)
     assert decide(holding, block(T.WAKE_WORD)) == (A.FORGET_HOLD, A.INTERRUPT, A.SEND, A.KEEP)
