@@ -5,14 +5,20 @@ Realtime service beside it is the in-process Realtime stand-in."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
+import numpy as np
 import pytest
+from homeassistant.components import conversation
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.realtime_voice import live_brain
 from custom_components.realtime_voice.const import (
     CONF_CONVERSATION_MODE,
     CONF_FOLLOW_UP_SECONDS,
@@ -43,7 +49,8 @@ class LiveStandin:
         return [line for line in self.lines if "violation" in line]
 
 
-async def _live(*args: str) -> AsyncIterator[LiveStandin]:
+@asynccontextmanager
+async def live_standin(*args: str) -> AsyncIterator[LiveStandin]:
     async with start_process(args) as (url, _process, lines):
         standin = LiveStandin(url, lines)
         yield standin
@@ -52,14 +59,20 @@ async def _live(*args: str) -> AsyncIterator[LiveStandin]:
 
 @pytest.fixture
 async def live() -> AsyncIterator[LiveStandin]:
-    async for standin in _live("--transcript", "Turn on the kitchen light."):
+    async with live_standin("--transcript", "Turn on the kitchen light.") as standin:
         yield standin
 
 
 @pytest.fixture
 async def live_without_access() -> AsyncIterator[LiveStandin]:
-    async for standin in _live("--access", "model_not_found"):
+    async with live_standin("--access", "model_not_found") as standin:
         yield standin
+
+
+def voiced_ms(pcm: bytes) -> int:
+    """How much of ``pcm`` (PCM16 24 kHz) is the model's voice, in 20 ms blocks."""
+    samples = np.frombuffer(bytes(pcm[: len(pcm) // 960 * 960]), dtype="<i2").reshape(-1, 480)
+    return int(np.count_nonzero(np.abs(samples).max(axis=1) > 300)) * 20
 
 
 def played(satellite: LinkSatellite) -> dict[str, int]:
@@ -229,3 +242,170 @@ async def test_a_delegation_that_fails_in_home_assistant_is_an_apology_not_a_stu
     assert "could not handle" in " ".join(ended[0].data["assistant"])
     assert any(ms > 300 for ms in played(satellite).values())  # the apology was spoken
     await wait_until(lambda: manager.state == "idle")
+
+
+async def test_a_pause_mid_answer_does_not_split_or_cut_it(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """The model pauses 1 s mid-answer and sends its audio faster than the satellite plays it:
+    the second half goes on in the same stream, behind the first (a new stream would replace,
+    and so cut, the one still playing)."""
+    reply = "one two three four five six"
+    args = ("--transcript", "What time is it?", "--reply", reply, "--pause-ms", "1000")
+    async with live_standin(*args) as live:
+        entry = entry_for(
+            standin,
+            satellite,
+            **{
+                CONF_CONVERSATION_MODE: MODE_LIVE,
+                CONF_LIVE_URL: live.url,
+                CONF_FOLLOW_UP_SECONDS: 0,
+            },
+        )
+        await load_entry(hass, entry)
+        manager = entry.runtime_data.manager
+        ended = collect(hass, "realtime_voice_conversation_ended")
+        await satellite.say(tone(1.0))
+        await satellite.stream(silence(3.0))
+        await wait_until(lambda: bool(ended), within=30)
+        assert ended[0].data["reason"] == "done"
+        assert ended[0].data["assistant"] == [reply]
+        streams = {k: v for k, v in satellite.played.items() if k.startswith("live_")}
+        assert len(streams) == 1, list(streams)
+        (pcm,) = streams.values()
+        assert voiced_ms(pcm) == 720  # both halves (120 ms a word)
+        await wait_until(lambda: manager.state == "idle")
+
+
+async def test_the_model_stopping_for_the_user_silences_its_answer_at_once(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """Barge-in is the model's: the user speaks over it, it stops; the rest of that answer that
+    the satellite holds is stopped (stop_playback), not played out before the next answer."""
+    satellite.finish_playback = False
+    reply = " ".join(["word"] * 20)
+    async with live_standin("--transcript", "Tell me a story.", "--reply", reply) as live:
+        entry = entry_for(
+            standin,
+            satellite,
+            **{
+                CONF_CONVERSATION_MODE: MODE_LIVE,
+                CONF_LIVE_URL: live.url,
+                CONF_FOLLOW_UP_SECONDS: 8.0,
+            },
+        )
+        await load_entry(hass, entry)
+        manager = entry.runtime_data.manager
+        await satellite.say(tone(1.0))
+        await satellite.stream(silence(0.7))
+        await wait_until(lambda: bool(played(satellite)), within=30)
+        first = next(iter(played(satellite)))
+        await satellite.stream(tone(0.4) + silence(1.0))  # the user speaks over it
+        await wait_until(lambda: protocol.StopPlayback(first) in satellite.commands, within=30)
+        assert protocol.PlayEnd(first) not in satellite.commands
+        assert voiced_ms(satellite.played[first]) < 20 * 120  # not the whole answer
+        await satellite.stream(silence(1.0))
+        await wait_until(lambda: len(played(satellite)) >= 2, within=30)  # it answers again
+        assert manager.brain.live_session is not None  # the same conversation
+        await manager.async_stop_conversation()
+        await wait_until(lambda: manager.state == "idle")
+
+
+class HangingAgent(conversation.AbstractConversationAgent):
+    """An agent that never answers (a cloud agent that hangs)."""
+
+    def __init__(self) -> None:
+        self.cancelled = asyncio.Event()
+
+    @property
+    def supported_languages(self) -> str:
+        return "*"
+
+    async def async_process(
+        self, user_input: conversation.ConversationInput
+    ) -> conversation.ConversationResult:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.cancelled.set()
+        raise AssertionError("unreachable")
+
+
+async def test_a_delegation_that_hangs_in_home_assistant_gets_an_apology_in_time(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    live: LiveStandin,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(live_brain, "DELEGATION_TIMEOUT_S", 1.0)
+    owner = MockConfigEntry(domain="test")
+    owner.add_to_hass(hass)
+    agent = HangingAgent()
+    conversation.async_set_agent(hass, owner, agent)
+    entry = entry_for(
+        standin,
+        satellite,
+        **{
+            CONF_CONVERSATION_MODE: MODE_LIVE,
+            CONF_LIVE_URL: live.url,
+            CONF_LIVE_AGENT: owner.entry_id,
+            CONF_FOLLOW_UP_SECONDS: 0,
+        },
+    )
+    await load_entry(hass, entry)
+    manager = entry.runtime_data.manager
+    ended = collect(hass, "realtime_voice_conversation_ended")
+    await satellite.say(tone(1.0))
+    await satellite.stream(silence(1.0))
+    await wait_until(lambda: bool(ended), within=30)
+    assert agent.cancelled.is_set()
+    assert ended[0].data["reason"] == "done"  # the conversation went on: the apology was spoken
+    assert "did not finish" in " ".join(ended[0].data["assistant"])
+    assert any(ms > 300 for ms in played(satellite).values())
+    await wait_until(lambda: manager.state == "idle")
+
+
+@pytest.mark.parametrize("during", ["answer", "delegation"])
+async def test_a_session_the_service_closes_ends_the_conversation_cleanly(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    kitchen_light: str,
+    during: str,
+) -> None:
+    """The service ends the session mid-answer or mid-delegation (connection_lost): the
+    satellite stops, the state goes back to idle, and the next wake word opens a new session."""
+    transcript = "Turn on the kitchen light." if during == "delegation" else "Tell me a story."
+    reply = " ".join(["word"] * 20)
+    args = ("--transcript", transcript, "--reply", reply, "--close-during", during)
+    async with live_standin(*args) as live:
+        entry = entry_for(
+            standin,
+            satellite,
+            **{
+                CONF_CONVERSATION_MODE: MODE_LIVE,
+                CONF_LIVE_URL: live.url,
+                CONF_FOLLOW_UP_SECONDS: 0,
+            },
+        )
+        await load_entry(hass, entry)
+        manager = entry.runtime_data.manager
+        ended = collect(hass, "realtime_voice_conversation_ended")
+        await satellite.say(tone(1.0))
+        await satellite.stream(silence(3.0))
+        await wait_until(lambda: bool(ended), within=30)
+        reason = ended[0].data["reason"]
+        assert reason == ("session_closed" if during == "answer" else "connection_lost")
+        await wait_until(lambda: manager.state == "idle")
+        assert manager.brain.live_session is None
+        assert protocol.StopListening() in satellite.commands  # the microphone is closed
+        if during == "answer":
+            first = next(iter(played(satellite)))
+            assert protocol.StopPlayback(first) in satellite.commands  # and the answer stopped
+        # the next wake word: a new session, a whole conversation
+        await satellite.say(tone(1.0))
+        await satellite.stream(silence(3.0))
+        await wait_until(lambda: len(ended) == 2, within=30)
+        assert ended[1].data["reason"] == "done"
+        await wait_until(lambda: manager.state == "idle")
