@@ -6,9 +6,11 @@ Realtime service beside it is the in-process Realtime stand-in."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,9 +32,9 @@ from custom_components.realtime_voice.const import (
 )
 from realtime_voice_satellite.link import protocol
 from tests.live_standin.testing import start_process
-from tests.realtime_standin import StandinServer
+from tests.realtime_standin import StandinConfig, StandinServer
 
-from .conftest import entry_for
+from .conftest import API_KEY, entry_for
 from .link_satellite import LinkSatellite, silence, tone
 from .test_options_flow import save_shown_form
 from .waiting import collect, load_entry, wait_until
@@ -311,10 +313,11 @@ async def test_the_model_stopping_for_the_user_silences_its_answer_at_once(
         await wait_until(lambda: manager.state == "idle")
 
 
-class HangingAgent(conversation.AbstractConversationAgent):
-    """An agent that never answers (a cloud agent that hangs)."""
+class BrokenAgent(conversation.AbstractConversationAgent):
+    """An agent that never answers (a cloud agent that hangs), or one with a bug."""
 
-    def __init__(self) -> None:
+    def __init__(self, hangs: bool) -> None:
+        self.hangs = hangs
         self.cancelled = asyncio.Event()
 
     @property
@@ -324,6 +327,8 @@ class HangingAgent(conversation.AbstractConversationAgent):
     async def async_process(
         self, user_input: conversation.ConversationInput
     ) -> conversation.ConversationResult:
+        if not self.hangs:
+            raise RuntimeError("a bug in the agent")
         try:
             await asyncio.Event().wait()
         finally:
@@ -331,17 +336,23 @@ class HangingAgent(conversation.AbstractConversationAgent):
         raise AssertionError("unreachable")
 
 
-async def test_a_delegation_that_hangs_in_home_assistant_gets_an_apology_in_time(
+@pytest.mark.parametrize(
+    ("hangs", "apology"), [(True, "did not finish"), (False, "(an internal error)")]
+)
+async def test_a_delegation_that_hangs_or_breaks_in_home_assistant_gets_an_apology_in_time(
     hass: HomeAssistant,
     standin: StandinServer,
     satellite: LinkSatellite,
     live: LiveStandin,
+    *,
     monkeypatch: pytest.MonkeyPatch,
+    hangs: bool,
+    apology: str,
 ) -> None:
     monkeypatch.setattr(live_brain, "DELEGATION_TIMEOUT_S", 1.0)
     owner = MockConfigEntry(domain="test")
     owner.add_to_hass(hass)
-    agent = HangingAgent()
+    agent = BrokenAgent(hangs)
     conversation.async_set_agent(hass, owner, agent)
     entry = entry_for(
         standin,
@@ -359,9 +370,9 @@ async def test_a_delegation_that_hangs_in_home_assistant_gets_an_apology_in_time
     await satellite.say(tone(1.0))
     await satellite.stream(silence(1.0))
     await wait_until(lambda: bool(ended), within=30)
-    assert agent.cancelled.is_set()
+    assert agent.cancelled.is_set() == hangs  # a hanging call is cancelled
     assert ended[0].data["reason"] == "done"  # the conversation went on: the apology was spoken
-    assert "did not finish" in " ".join(ended[0].data["assistant"])
+    assert apology in " ".join(ended[0].data["assistant"])
     assert any(ms > 300 for ms in played(satellite).values())
     await wait_until(lambda: manager.state == "idle")
 
@@ -409,3 +420,67 @@ async def test_a_session_the_service_closes_ends_the_conversation_cleanly(
         await wait_until(lambda: len(ended) == 2, within=30)
         assert ended[1].data["reason"] == "done"
         await wait_until(lambda: manager.state == "idle")
+
+
+async def test_a_delegation_with_nothing_heard_is_an_apology(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite, tmp_path: Path
+) -> None:
+    """The model delegates while no words of the user were transcribed: nothing goes to HA's
+    agent, the model is told it did not hear what to do."""
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"transcript": "", "delegate_pattern": "^$"}))
+    async with live_standin("--script", str(script)) as live:
+        entry = entry_for(
+            standin,
+            satellite,
+            **{
+                CONF_CONVERSATION_MODE: MODE_LIVE,
+                CONF_LIVE_URL: live.url,
+                CONF_FOLLOW_UP_SECONDS: 0,
+            },
+        )
+        await load_entry(hass, entry)
+        ended = collect(hass, "realtime_voice_conversation_ended")
+        await satellite.say(tone(1.0))
+        await satellite.stream(silence(1.0))
+        await wait_until(lambda: bool(ended), within=30)
+        assert ended[0].data["reason"] == "done"
+        assert ended[0].data["user"] == []
+        assert "did not hear what to do" in " ".join(ended[0].data["assistant"])
+
+
+@pytest.mark.parametrize(
+    "standin_config", [StandinConfig(endpoint="ga", api_key=API_KEY, transcript="Yes please.")]
+)
+async def test_ask_question_on_a_live_satellite_is_answered_through_realtime(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite, live: LiveStandin
+) -> None:
+    """HA must hear the answer and Live cannot hold its reply: the Realtime brain takes the turn,
+    half duplex, and no Live session is opened (billed) for it."""
+    entry = entry_for(
+        standin, satellite, **{CONF_CONVERSATION_MODE: MODE_LIVE, CONF_LIVE_URL: live.url}
+    )
+    await load_entry(hass, entry)
+    manager = entry.runtime_data.manager
+    pending = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite",
+            "ask_question",
+            {
+                "entity_id": "assist_satellite.kitchen",
+                "question": "Do you want me to close the garage?",
+                "preannounce": False,
+                "answers": [{"id": "yes", "sentences": ["yes [please]"]}],
+            },
+            blocking=True,
+            return_response=True,
+        )
+    )
+    await wait_until(lambda: protocol.Listen() in satellite.commands)
+    assert manager.brain.live_session is None
+    await satellite.stream(tone(0.8) + silence(1.0))
+    result = await asyncio.wait_for(pending, 15)
+    assert result == {"id": "yes", "sentence": "Yes please.", "slots": {}}
+    assert protocol.Listen(full_duplex=True) not in satellite.commands
+    assert manager.brain.live_session is None
+    await wait_until(lambda: manager.state == "idle")
