@@ -484,3 +484,53 @@ async def test_ask_question_on_a_live_satellite_is_answered_through_realtime(
     assert protocol.Listen(full_duplex=True) not in satellite.commands
     assert manager.brain.live_session is None
     await wait_until(lambda: manager.state == "idle")
+
+
+async def stream_in_real_time(satellite: LinkSatellite, pcm: bytes) -> None:
+    """The microphone's pace: a 20 ms frame every 20 ms (the Live clock moves with it)."""
+    assert satellite.server is not None
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for index, offset in enumerate(range(0, len(pcm), protocol.AUDIO_FRAME_BYTES)):
+        await satellite.server.send_audio(pcm[offset : offset + protocol.AUDIO_FRAME_BYTES])
+        await asyncio.sleep(max(0.0, start + (index + 1) * 0.02 - loop.time()))
+
+
+@pytest.mark.parametrize(("pause_ms", "streams"), [(400, 1), (1200, 2)])
+async def test_at_the_services_pace_an_answer_ends_only_once_played(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    pause_ms: int,
+    streams: int,
+) -> None:
+    """Output at the pace of the input: a short pause goes on in the same stream; after a long
+    one the first stream has played out (play_end, the satellite's report) before the next
+    starts, so both halves are heard whole."""
+    reply = "one two three four five six"
+    args = ("--transcript", "What time is it?", "--reply", reply, "--pause-ms", str(pause_ms))
+    async with live_standin(*args) as live:
+        entry = entry_for(
+            standin,
+            satellite,
+            **{
+                CONF_CONVERSATION_MODE: MODE_LIVE,
+                CONF_LIVE_URL: live.url,
+                CONF_FOLLOW_UP_SECONDS: 5.0,
+            },
+        )
+        await load_entry(hass, entry)
+        manager = entry.runtime_data.manager
+        await satellite.say(tone(1.0))
+        await stream_in_real_time(satellite, silence(1.5 + pause_ms / 1000 + 1.5))
+        answers = {k: v for k, v in satellite.played.items() if k.startswith("live_")}
+        assert [voiced_ms(pcm) for pcm in answers.values()] == [720 // streams] * streams
+        if streams == 2:
+            first, second = answers
+            commands = satellite.commands
+            assert commands.index(protocol.PlayEnd(first)) < commands.index(
+                protocol.PlayStart(second, "response")
+            )
+        assert not any(isinstance(c, protocol.StopPlayback) for c in satellite.commands)
+        await manager.async_stop_conversation()
+        await wait_until(lambda: manager.state == "idle")
