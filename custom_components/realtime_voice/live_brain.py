@@ -8,11 +8,13 @@ talk and when to stop; its audio is played as it arrives, grouped into answers b
 between them: an answer goes on (one stream on the satellite) across the model's pauses until the
 satellite has played its last words and ``ANSWER_GAP_S`` of silence after them, so nothing it said
 is cut by the next answer's stream; when the user speaks over it and it falls silent
-(``YIELD_S``), it stopped for them and the rest of that answer is silenced at once. When it delegates (Live's client delegation carries no task text), the user's words
-since the model last spoke go to HA's conversation agent (``conversation.async_converse`` with the
-satellite's device, one HA conversation id per Live conversation, the agent chosen in options), and
-the agent's speech goes back as commentary for the model to say; a delegation that fails in HA
-comes back as an apology to speak.
+(``YIELD_S``), it stopped for them and the rest of that answer is silenced at once. When it
+delegates (Live's client delegation carries no task text), the user's words since the model last
+spoke go to HA's conversation agent (``conversation.async_converse`` with the satellite's device,
+one HA conversation id per Live conversation, the agent chosen in options), and the agent's speech
+goes back as commentary for the model to say; a delegation that fails in HA, or that HA has not
+answered within ``DELEGATION_TIMEOUT_S``, comes back as an apology to speak. A session the service
+closes ends the conversation wherever it was.
 
 The Realtime brain stays beside it (``fallback``) for what Live does not do: ask_question's answer
 (which HA, not the model, must hear), announcements (spoken word for word by a Realtime
@@ -510,8 +512,13 @@ class LiveBrain:
         for task in list(self._delegations):
             task.cancel()
         lost = error is not None or reason in ("connection_lost", "expired")
-        if self._answer_id is not None:
-            await self._answer_over("cut" if lost else "stopped")
+        # The open answer is not ended here (its stream would play out and the engine take that
+        # for an answered turn): the conversation's end stops it on the satellite.
+        self._answer_id = None
+        self._stop_answer_timer()
+        if words := "".join(self._answer_words).strip():
+            self._answer_words.clear()
+            await self._emit(b.AssistantSaid(words))
         if self._turn is not None:
             if lost:
                 await self._emit(b.ConnectionLost())
@@ -581,7 +588,7 @@ class LiveBrain:
 
     async def _answer_over(self, outcome: b.AnswerOutcome) -> None:
         """``done``: played whole; ``stopped``: the model stopped for the user (the engine silences
-        the rest on the satellite); ``cut``: the session ended under it."""
+        the rest on the satellite)."""
         answer_id, self._answer_id = self._answer_id, None
         self._stop_answer_timer()
         if answer_id is None:

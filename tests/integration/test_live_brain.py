@@ -59,6 +59,12 @@ async def live_standin(*args: str) -> AsyncIterator[LiveStandin]:
     assert standin.violations() == [], "the Live client sent events the openai types reject"
 
 
+async def _live(*args: str) -> AsyncIterator[LiveStandin]:
+    """The stand-in as an async generator, for fixtures (test_live_fallback.py)."""
+    async with live_standin(*args) as standin:
+        yield standin
+
+
 @pytest.fixture
 async def live() -> AsyncIterator[LiveStandin]:
     async with live_standin("--transcript", "Turn on the kitchen light.") as standin:
