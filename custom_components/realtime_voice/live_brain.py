@@ -112,6 +112,9 @@ ANSWER_GAP_S = 0.6
 # this long: it stopped for them (barge-in is the model's), and what the satellite still holds of the
 # answer is silenced.
 YIELD_S = 0.3
+# ... unless the model went on talking this long after the user's words ended (it let them pass:
+# a "mm-hm", or its own echo transcribed): then a later pause of its own is not a barge-in.
+YIELD_WINDOW_MS = 1000
 # HA's agent has this long to handle a delegation; then the model is told to apologise (the
 # conversation goes on; the engine's own answer watchdog, 30 s, must not end it first).
 DELEGATION_TIMEOUT_S = 20.0
@@ -196,6 +199,7 @@ class LiveBrain:
         self._played_at = 0.0
         self._voiced_at = 0.0
         self._answer_start_ms: int | None = None
+        self._answer_last_ms = -1  # where its latest words begin (session timeline)
         self._quiet_s = 0.0  # the model's silence since its last words
         self._user_end_ms = -1  # where the user's last transcript fragment ends (session timeline)
         self._on_fallback = False  # the current (or last) conversation is Realtime's
@@ -388,6 +392,7 @@ class LiveBrain:
         self._user_end_ms = -1
         self._answer_id = None
         self._answer_start_ms = None
+        self._answer_last_ms = -1
         self._quiet_s = 0.0
         self._answer_words.clear()
 
@@ -489,6 +494,7 @@ class LiveBrain:
                     self._answer_id is not None or start_ms >= self._user_end_ms
                 ):
                     self._answer_start_ms = start_ms
+                self._answer_last_ms = max(self._answer_last_ms, start_ms)
             case lv.DelegationCreated(delegation_id=delegation_id):
                 await self._delegation(session, delegation_id)
             case lv.UsageUpdated(seconds=seconds):
@@ -535,9 +541,14 @@ class LiveBrain:
         return said
 
     def _heard_over(self) -> bool:
-        """Whether the user spoke over the answer: a fragment of theirs ends after it began (both
-        on the session timeline; a late fragment of what they said before it does not count)."""
-        return self._answer_start_ms is not None and self._user_end_ms > self._answer_start_ms
+        """Whether the model is stopping for the user: a fragment of theirs ends after the answer
+        began (both on the session timeline; a late fragment of what they said before it does not
+        count), and the model has not talked on past their words since."""
+        return (
+            self._answer_start_ms is not None
+            and self._user_end_ms > self._answer_start_ms
+            and self._answer_last_ms <= self._user_end_ms + YIELD_WINDOW_MS
+        )
 
     async def _answer_audio(self, pcm: bytes) -> None:
         now = asyncio.get_running_loop().time()
