@@ -568,15 +568,12 @@ class LiveBrain:
             if self._quiet_s >= YIELD_S and self._heard_over():
                 await self._answer_over("stopped")
                 return
-            if now >= self._voiced_at + ANSWER_GAP_S:
-                await self._answer_over("done")
-                return
         # The satellite plays what it gets back to back (an underrun waits for more).
         self._played_at = max(self._played_at, now) + seconds
         if loud:
             self._quiet_s = 0.0
             self._voiced_at = self._played_at
-            # or when nothing more comes (a service that stops sending output)
+            # it ends when that has played and ANSWER_GAP_S after it, unless more voice comes
             self._stop_answer_timer()
             answer_id = self._answer_id
             self._answer_timer = asyncio.get_running_loop().call_at(

@@ -6,6 +6,7 @@ test_live_brain.py cover the same end to end; here each case is exact)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -128,3 +129,17 @@ async def test_a_late_fragment_of_the_request_is_not_a_barge_in(fed: Fed) -> Non
     await fed.feed(lv.InputTranscript("is it?", 800, 950))  # transcribed late
     await fed.audio(QUIET, 0.4)
     assert not fed.of(b.AnswerDone)
+
+
+async def test_the_services_errors_and_notices_are_logged_and_the_session_goes_on(
+    fed: Fed, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, "custom_components.realtime_voice.live_brain"):
+        await fed.feed(
+            lv.ServiceError("invalid_value", "No client delegation with id 'x'.", "delegation_id"),
+            lv.Notice("data_channel_permissions", "A notice."),
+        )
+        await fed.audio(VOICE, 0.1)
+    assert "Live on Kitchen reports invalid_value: No client delegation" in caplog.text
+    assert "A notice. (data_channel_permissions)" in caplog.text
+    assert len(fed.of(b.AnswerStarted)) == 1
