@@ -82,7 +82,7 @@ async def test_audio_that_resumes_before_the_answer_played_continues_it(fed: Fed
 
 async def test_silence_after_what_played_ends_the_answer_and_is_not_sent(fed: Fed) -> None:
     await fed.audio(VOICE, 0.2)
-    await asyncio.sleep(0.2 + live_brain.ANSWER_GAP_S)
+    await asyncio.sleep(0.2 + live_brain.ANSWER_GAP_S + 0.2)
     await fed.audio(QUIET, 0.3)  # the service's silence between answers, at its pace
     assert [event.outcome for event in fed.of(b.AnswerDone)] == ["done"]
     assert len(fed.of(b.AnswerAudio)) == 2
