@@ -5,11 +5,16 @@ One Live session per conversation: opened when the conversation starts (wake wor
 start_conversation), closed when it ends (the silence window after an answer, the stop word, mute);
 never kept open idle, since it is billed per minute while open. The model decides itself when to
 talk and when to stop; its audio is played as it arrives, grouped into answers by the pauses
-between them. When it delegates (Live's client delegation carries no task text), the user's words
-since the model last spoke go to HA's conversation agent (``conversation.async_converse`` with the
-satellite's device, one HA conversation id per Live conversation, the agent chosen in options), and
-the agent's speech goes back as commentary for the model to say; a delegation that fails in HA
-comes back as an apology to speak.
+between them: an answer goes on (one stream on the satellite) across the model's pauses until the
+satellite has played its last words and ``ANSWER_GAP_S`` of silence after them, so nothing it said
+is cut by the next answer's stream; when the user speaks over it and it falls silent
+(``YIELD_S``), it stopped for them and the rest of that answer is silenced at once. When it
+delegates (Live's client delegation carries no task text), the user's words since the model last
+spoke go to HA's conversation agent (``conversation.async_converse`` with the satellite's device,
+one HA conversation id per Live conversation, the agent chosen in options), and the agent's speech
+goes back as commentary for the model to say; a delegation that fails in HA, or that HA has not
+answered within ``DELEGATION_TIMEOUT_S``, comes back as an apology to speak. A session the service
+closes ends the conversation wherever it was.
 
 The Realtime brain stays beside it (``fallback``) for what Live does not do: ask_question's answer
 (which HA, not the model, must hear), announcements (spoken word for word by a Realtime
@@ -98,9 +103,21 @@ _SERVER_CAUSES = {
     "server_error": "server_error",
     "internal_error": "server_error",
 }
-# An answer ends after this much silence in the model's output (the service streams its output all
-# the time, silence between answers), or when nothing more came this long after what it sent played.
+# An answer ends when the satellite has played its last words and this much silence after them (the
+# service streams its output all the time, silence between answers; the output carries no event that
+# ends a turn). Before that, the model's voice resuming continues the same answer: a pause never cuts
+# what is still playing.
 ANSWER_GAP_S = 0.6
+# The user spoke over the answer (their transcript reaches past its start) and the model fell silent
+# this long: it stopped for them (barge-in is the model's), and what the satellite still holds of the
+# answer is silenced.
+YIELD_S = 0.3
+# ... unless the model went on talking this long after the user's words ended (it let them pass:
+# a "mm-hm", or its own echo transcribed): then a later pause of its own is not a barge-in.
+YIELD_WINDOW_MS = 1000
+# HA's agent has this long to handle a delegation; then the model is told to apologise (the
+# conversation goes on; the engine's own answer watchdog, 30 s, must not end it first).
+DELEGATION_TIMEOUT_S = 20.0
 # Output samples at most this loud are the service's silence (zeros, in practice).
 SILENCE_PEAK = 64
 # A key without Live access is tried again after this long (a handshake: nothing is billed).
@@ -116,6 +133,10 @@ LIVE_PROMPT = (
 APOLOGY = (
     "Home Assistant could not handle the user's request ({reason}). Apologise briefly and say it "
     "was not done."
+)
+TIMEOUT_APOLOGY = (
+    "Home Assistant did not finish the user's request within {seconds:g} seconds. Apologise "
+    "briefly and say it may not have been done."
 )
 
 
@@ -170,21 +191,28 @@ class LiveBrain:
         self._last_request = ""  # what the user said before the model's last words
         self._user_speaking = False
         self._delegations: set[asyncio.Task[None]] = set()
-        # the answer being played: its id, when its audio began, how much of it, what it said
+        # the answer being played: its id, what it said, when (loop time) the satellite will have
+        # played what was sent of it and its last words, where it began on the session timeline
         self._answer_id: str | None = None
-        self._answer_began = 0.0
-        self._answer_s = 0.0
         self._answer_words: list[str] = []
         self._answer_timer: asyncio.TimerHandle | None = None
-        self._quiet_s = 0.0  # silence at the end of the answer so far
+        self._played_at = 0.0
+        self._voiced_at = 0.0
+        self._answer_start_ms: int | None = None
+        self._answer_last_ms = -1  # where its latest words begin (session timeline)
+        self._quiet_s = 0.0  # the model's silence since its last words
+        self._user_end_ms = -1  # where the user's last transcript fragment ends (session timeline)
         self._on_fallback = False  # the current (or last) conversation is Realtime's
+        self._live_conversation = False  # a Live conversation, until the engine dropped it
         self._billed: dict[str, float] = {}  # session id -> usage seconds already in the cost
 
     # --- what the manager and the entities read ------------------------------------------------
 
     @property
     def abilities(self) -> BrainAbilities:
-        if self._live is not None:
+        # Live's until the engine has ended its conversation (also one whose session the service
+        # closed: the satellite's full-duplex listening must still be stopped).
+        if self._live is not None or self._live_conversation:
             return LIVE_ABILITIES
         return CLOSED_ABILITIES if self.fallback is None else self.fallback.abilities
 
@@ -264,6 +292,7 @@ class LiveBrain:
     async def start_turn(self, turn: Turn, take_audio: Callable[[], bytes]) -> None:
         self._turn = turn
         self._on_fallback = True
+        self._live_conversation = False
         if self.fallback is not None and (
             turn.question or time.monotonic() < self._no_access_until
         ):
@@ -286,6 +315,7 @@ class LiveBrain:
             return
         self._reset_conversation()
         self._on_fallback = False
+        self._live_conversation = True
         self._live = session
         self._pump = self._hass.async_create_background_task(
             self._read(session), f"realtime_voice live {self._name}"
@@ -359,7 +389,11 @@ class LiveBrain:
         self._user_words.clear()
         self._last_request = ""
         self._user_speaking = False
+        self._user_end_ms = -1
         self._answer_id = None
+        self._answer_start_ms = None
+        self._answer_last_ms = -1
+        self._quiet_s = 0.0
         self._answer_words.clear()
 
     async def send_audio(self, pcm: bytes) -> None:
@@ -382,11 +416,11 @@ class LiveBrain:
 
     async def end_turn(self, *, answering: bool, listening: bool) -> None:
         self._turn = None
-        if self._live is None:
+        if self._on_fallback:
             if self.fallback is not None:
                 await self.fallback.end_turn(answering=answering, listening=listening)
             return
-        await self._close_live()
+        await self._close_live()  # (nothing to close when the service closed it)
 
     async def _close_live(self) -> None:
         session, self._live = self._live, None
@@ -409,6 +443,7 @@ class LiveBrain:
         await self._emit(b.Changed())
 
     def drop_context(self, done: Callable[[], None]) -> None:
+        self._live_conversation = False
         if self._on_fallback and self.fallback is not None:
             self.fallback.drop_context(done)
         else:
@@ -443,15 +478,23 @@ class LiveBrain:
 
     async def _on_live_event(self, session: LiveSession, event: lv.LiveEvent) -> None:
         match event:
-            case lv.InputTranscript(text=text):
+            case lv.InputTranscript(text=text, end_ms=end_ms):
                 self._user_words.append(text)
+                self._user_end_ms = max(self._user_end_ms, end_ms)
                 if not self._user_speaking:
                     self._user_speaking = True
                     await self._emit(b.SpeechStarted())
             case lv.OutputAudio(pcm=pcm):
                 await self._answer_audio(pcm)
-            case lv.OutputTranscript(text=text):
+            case lv.OutputTranscript(text=text, start_ms=start_ms):
+                # (its first words may come just before its first audio; a late fragment of an
+                # answer the user stopped begins before their words and does not count)
                 self._answer_words.append(text)
+                if self._answer_start_ms is None and (
+                    self._answer_id is not None or start_ms >= self._user_end_ms
+                ):
+                    self._answer_start_ms = start_ms
+                self._answer_last_ms = max(self._answer_last_ms, start_ms)
             case lv.DelegationCreated(delegation_id=delegation_id):
                 await self._delegation(session, delegation_id)
             case lv.UsageUpdated(seconds=seconds):
@@ -462,15 +505,31 @@ class LiveBrain:
             case lv.Notice(code=code, message=message):
                 _LOGGER.debug("Live on %s: %s (%s)", self._name, message, code)
             case lv.Closed(reason=reason, usage_seconds=seconds, error=error):
-                self._bill(session, seconds)
-                _LOGGER.info("The Live session of %s closed: %s", self._name, error or reason)
-                self._live = None
-                self._stop_answer_timer()
-                self._answer_id = None
-                if self._turn is not None:
-                    if error is not None or reason in ("connection_lost", "expired"):
-                        await self._emit(b.ConnectionLost())
-                    await self._emit(b.BrainClosed())
+                await self._service_closed(session, reason, seconds, error)
+
+    async def _service_closed(
+        self, session: LiveSession, reason: str, seconds: float | None, error: LiveError | None
+    ) -> None:
+        """The service ended the session (its limit, a safety stop, a lost connection): the
+        conversation ends here, whatever it was doing (an answer, a delegation)."""
+        self._bill(session, seconds)
+        _LOGGER.info("The Live session of %s closed: %s", self._name, error or reason)
+        self._live = None
+        for task in list(self._delegations):
+            task.cancel()
+        lost = error is not None or reason in ("connection_lost", "expired")
+        # The open answer is not ended here (its stream would play out and the engine take that
+        # for an answered turn): the conversation's end stops it on the satellite.
+        self._answer_id = None
+        self._stop_answer_timer()
+        if words := "".join(self._answer_words).strip():
+            self._answer_words.clear()
+            await self._emit(b.AssistantSaid(words))
+        if self._turn is not None:
+            if lost:
+                await self._emit(b.ConnectionLost())
+            await self._emit(b.BrainClosed())
+        await self._emit(b.Changed())
 
     def _user_said(self) -> str:
         """The user's words since the model last spoke, once (for the event and the agent)."""
@@ -481,49 +540,77 @@ class LiveBrain:
             self._last_request = said
         return said
 
+    def _heard_over(self) -> bool:
+        """Whether the model is stopping for the user: a fragment of theirs ends after the answer
+        began (both on the session timeline; a late fragment of what they said before it does not
+        count), and the model has not talked on past their words since."""
+        return (
+            self._answer_start_ms is not None
+            and self._user_end_ms > self._answer_start_ms
+            and self._answer_last_ms <= self._user_end_ms + YIELD_WINDOW_MS
+        )
+
     async def _answer_audio(self, pcm: bytes) -> None:
-        loop = asyncio.get_running_loop()
+        now = asyncio.get_running_loop().time()
+        seconds = len(pcm) / BYTES_PER_S
         loud = _loud(pcm)
         if self._answer_id is None:
             if not loud:
                 return  # the silence between answers: nothing to play
-            self._quiet_s = 0.0
             if said := self._user_said():
                 await self._emit(b.UserSaid(said))
             await self._emit(b.SpeechStopped())
             self._answer_id = f"live_{uuid.uuid4().hex[:16]}"
-            self._answer_began, self._answer_s = loop.time(), 0.0
-            self._answer_words.clear()
+            self._played_at = now
             await self._emit(b.AnswerStarted(self._answer_id))
-        self._answer_s += len(pcm) / BYTES_PER_S
-        self._quiet_s = 0.0 if loud else self._quiet_s + len(pcm) / BYTES_PER_S
+        elif not loud:
+            self._quiet_s += seconds
+            if self._quiet_s >= YIELD_S and self._heard_over():
+                await self._answer_over("stopped")
+                return
+        # The satellite plays what it gets back to back (an underrun waits for more).
+        self._played_at = max(self._played_at, now) + seconds
+        if loud:
+            self._quiet_s = 0.0
+            self._voiced_at = self._played_at
+            # it ends when that has played and ANSWER_GAP_S after it, unless more voice comes
+            self._stop_answer_timer()
+            answer_id = self._answer_id
+            self._answer_timer = asyncio.get_running_loop().call_at(
+                self._voiced_at + ANSWER_GAP_S,
+                lambda: self._hass.async_create_task(
+                    self._answer_timed_out(answer_id), eager_start=True
+                ),
+            )
         await self._emit(b.AnswerAudio(self._answer_id, pcm))
-        self._stop_answer_timer()
-        if self._quiet_s >= ANSWER_GAP_S:
-            await self._answer_over()
-            return
-        # or when nothing more came after what was sent has played
-        due = max(self._answer_began + self._answer_s, loop.time()) + ANSWER_GAP_S
-        self._answer_timer = loop.call_at(
-            due,
-            lambda: self._hass.async_create_task(self._answer_over(), eager_start=True),
-        )
 
     def _stop_answer_timer(self) -> None:
         if self._answer_timer is not None:
             self._answer_timer.cancel()
             self._answer_timer = None
 
-    async def _answer_over(self) -> None:
-        answer_id, self._answer_id = self._answer_id, None
+    async def _answer_timed_out(self, answer_id: str) -> None:
         self._answer_timer = None
+        if self._answer_id == answer_id:
+            await self._answer_over("done")
+
+    async def _answer_over(self, outcome: b.AnswerOutcome) -> None:
+        """``done``: played whole; ``stopped``: the model stopped for the user (the engine silences
+        the rest on the satellite)."""
+        answer_id, self._answer_id = self._answer_id, None
+        self._stop_answer_timer()
         if answer_id is None:
             return
+        self._answer_start_ms = None
         if words := "".join(self._answer_words).strip():
             await self._emit(b.AssistantSaid(words))
         self._answer_words.clear()
-        await self._emit(b.AnswerAudioDone(answer_id))
-        await self._emit(b.AnswerDone(answer_id, "done"))
+        if outcome == "done":
+            await self._emit(b.AnswerAudioDone(answer_id))
+        else:
+            # what the user says from now on is a new request (the follow-up listens for it)
+            self._user_speaking = False
+        await self._emit(b.AnswerDone(answer_id, outcome))
 
     async def _delegation(self, session: LiveSession, delegation_id: str) -> None:
         said = self._user_said()
@@ -549,16 +636,29 @@ class LiveBrain:
             return
         agent_id = self._options().get(CONF_LIVE_AGENT) or conversation.HOME_ASSISTANT_AGENT
         try:
-            result = await conversation.async_converse(
-                self._hass,
-                request,
-                self._ha_conversation_id,
-                Context(),
-                language=self._hass.config.language,
-                agent_id=agent_id,
-                device_id=self._device_id,
-                satellite_id=self._satellite_entity_id(),
+            async with asyncio.timeout(DELEGATION_TIMEOUT_S):
+                result = await conversation.async_converse(
+                    self._hass,
+                    request,
+                    self._ha_conversation_id,
+                    Context(),
+                    language=self._hass.config.language,
+                    agent_id=agent_id,
+                    device_id=self._device_id,
+                    satellite_id=self._satellite_entity_id(),
+                )
+        except TimeoutError:
+            self._log.log(
+                "delegation",
+                "Delegation on %s: %s did not answer within %g s",
+                self._name,
+                agent_id,
+                DELEGATION_TIMEOUT_S,
             )
+            await session.commentary(
+                TIMEOUT_APOLOGY.format(seconds=DELEGATION_TIMEOUT_S), delegation_id
+            )
+            return
         except (HomeAssistantError, ValueError) as err:
             self._log.log("delegation", "Delegation on %s failed: %s", self._name, err)
             await session.commentary(APOLOGY.format(reason=str(err) or "an error"), delegation_id)

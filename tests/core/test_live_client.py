@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from openai.types.live import ClientEvent, ServerEvent
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from realtime_voice_core.live import (
@@ -23,6 +25,8 @@ from realtime_voice_core.live import (
     LiveAuthenticationError,
     LiveConfigurationError,
     LiveConnectionError,
+    LiveProtocolError,
+    LiveSession,
     LiveSettings,
     cost_usd,
     open_live_session,
@@ -321,6 +325,173 @@ def test_cost_is_five_cents_per_active_minute() -> None:
     assert cost_usd("gpt-live-1.1", 60.0) == pytest.approx(0.05)
     assert cost_usd("gpt-live-1", 90.0) == pytest.approx(0.075)
     assert cost_usd("gpt-live-9", 60.0) == pytest.approx(0.05)  # unknown: the default's price
+
+
+def test_more_bad_settings_name_the_key() -> None:
+    with pytest.raises(LiveConfigurationError, match="api_key"):
+        LiveSettings(api_key="")
+    with pytest.raises(LiveConfigurationError, match="voice"):
+        LiveSettings(api_key="sk", voice="")
+    with pytest.raises(LiveConfigurationError, match=r"connect_timeout.*500"):
+        LiveSettings(api_key="sk", connect_timeout=500)
+
+
+async def test_another_error_at_the_start_keeps_the_services_code() -> None:
+    async with LiveServer(error_script("rate_limit_exceeded", "rate_limit_error")) as server:
+        with pytest.raises(LiveProtocolError) as raised:
+            await open_live_session(settings(server.url))
+    assert raised.value.code == "rate_limit_exceeded"
+    assert "refused (rate_limit_exceeded)" in str(raised.value)
+
+
+async def test_the_start_skips_what_it_cannot_read_and_waits_for_session_started() -> None:
+    async def script(ws: ServerConnection, received: list[Any]) -> None:
+        await receive(ws, received)
+        await ws.send("not json")
+        await ws.send(b"\x00binary")
+        broken = started()
+        del broken["session"]["id"]
+        await ws.send(json.dumps(broken))  # malformed: skipped
+        await ws.send(server_event(started()))
+        await ws.wait_closed()
+
+    async with LiveServer(script) as server:
+        session = await open_live_session(settings(server.url))
+        assert session.session_id == "sess_1"
+        await session.ws.close()
+
+
+@pytest.mark.parametrize(
+    ("end", "error", "message"),
+    [
+        ("close", LiveConnectionError, "closed before the session started (1008 refused)"),
+        ("session.closed", LiveProtocolError, "closed the session at its start (content)"),
+        ("nothing", LiveConnectionError, "did not start a session within 0.5 s"),
+    ],
+)
+async def test_a_start_that_does_not_come(end: str, error: type[Exception], message: str) -> None:
+    async def script(ws: ServerConnection, received: list[Any]) -> None:
+        await receive(ws, received)
+        if end == "close":
+            await ws.close(1008, "refused")
+        elif end == "session.closed":
+            await ws.send(server_event(closed("content")))
+        await ws.wait_closed()
+
+    async with LiveServer(script) as server:
+        with pytest.raises(error, match=re.escape(message)):
+            await open_live_session(settings(server.url, connect_timeout=0.5))
+
+
+async def test_close_gives_up_on_a_service_that_does_not_finish() -> None:
+    """``session.close`` unanswered: after ``timeout_s`` the connection is dropped and the
+    session ends as closed on request, with the usage known so far."""
+
+    async def script(ws: ServerConnection, received: list[Any]) -> None:
+        await receive(ws, received)
+        await ws.send(server_event(started()))
+        await ws.send(
+            server_event(
+                {"type": "session.usage.updated", "event_id": "ev_u", "usage": {"seconds": 1.5}}
+            )
+        )
+        await ws.send(b"binary")  # skipped, logged
+        while True:
+            received.append(valid_client_event(json.loads(await ws.recv())))
+
+    async with LiveServer(script) as server:
+        session = await open_live_session(settings(server.url))
+        assert await session.thinking("HA is working on it.", None)
+        first = await anext(session.events())
+        assert first == ev.UsageUpdated(1.5)
+        final = await session.close(timeout_s=0.3)
+    assert final == ev.Closed("close_requested", 1.5)
+    assert [event.type for event in server.received[1:]] == [
+        "session.thinking.append",
+        "session.close",
+    ]
+    assert not await session.commentary("late", None)  # over: nothing is sent
+
+
+async def test_an_aborted_connection_ends_the_events_as_dropped() -> None:
+    async def script(ws: ServerConnection, received: list[Any]) -> None:
+        await receive(ws, received)
+        await ws.send(server_event(started()))
+        await asyncio.sleep(0.05)
+        ws.transport.abort()  # no close frame: a network failure
+
+    async with LiveServer(script) as server:
+        session = await open_live_session(settings(server.url))
+        events = [event async for event in session.events()]
+    assert [(e.reason, type(e.error)) for e in events if isinstance(e, ev.Closed)] == [
+        ("dropped", LiveConnectionError)
+    ]
+
+
+async def test_a_send_on_a_connection_that_just_closed_is_false_not_an_error() -> None:
+    class ClosedSocket:
+        """A connection that closed between the reader's last frame and this send."""
+
+        def __init__(self) -> None:
+            self.done = asyncio.Event()
+
+        async def send(self, data: str) -> None:
+            raise ConnectionClosed(None, None)
+
+        def __aiter__(self) -> AsyncIterator[str]:
+            return self._frames()
+
+        async def _frames(self) -> AsyncIterator[str]:
+            await self.done.wait()
+            return
+            yield ""
+
+    socket = ClosedSocket()
+    session = LiveSession(socket, "gpt-live-1.1", "sess_x")  # type: ignore[arg-type]
+    assert not await session.append_audio(b"\x00\x00")
+    socket.done.set()
+    assert isinstance(await anext(session.events()), ev.Closed)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "expected a JSON object, got list"),
+        ({"type": 7}, "type: expected a string, got 7"),
+        (
+            {"type": "session.input_transcript.delta", "delta": "x", "start_ms": "0", "end_ms": 1},
+            "session.input_transcript.delta.start_ms: expected an integer, got '0'",
+        ),
+        (
+            {"type": "session.usage.updated", "usage": {"seconds": True}},
+            "session.usage.updated.usage.seconds: expected a number, got True",
+        ),
+        (
+            {"type": "session.delegation.created", "delegation": None, "offset_ms": 0},
+            "session.delegation.created.delegation: expected an object, got None",
+        ),
+        (
+            {"type": "session.output_audio.delta", "delta": "!!"},
+            "session.output_audio.delta.delta: not base64",
+        ),
+    ],
+)
+def test_malformed_server_events_name_the_key(data: Any, message: str) -> None:
+    with pytest.raises(live_wire.MalformedEventError, match=re.escape(message)):
+        live_wire.parse_server_event(data)
+
+
+def test_errors_and_acknowledgements_mid_session() -> None:
+    error = {
+        "type": "error",
+        "event_id": "ev_e",
+        "error": {"code": "invalid_value", "message": "bad", "param": "content", "type": "x"},
+    }
+    assert live_wire.parse_server_event(error) == ev.ServiceError("invalid_value", "bad", "content")
+    ack = {"type": "session.commentary.appended", "event_id": "ev_a", "start_ms": 0, "end_ms": 0}
+    assert live_wire.parse_server_event(ack) is None
+    with pytest.raises(live_wire.UnknownEventError, match=re.escape("session.future")):
+        live_wire.parse_server_event({"type": "session.future"})
 
 
 @pytest.fixture(autouse=True)

@@ -235,3 +235,37 @@ async def test_the_silence_window_ends_a_live_conversation_and_the_stop_word_too
     assert ("end_turn", (True, False)) in brain.calls
     assert p.StopListening() in satellite.commands
     assert engine_module.STALL_S <= 0.2
+
+
+async def test_an_answer_the_full_duplex_brain_stopped_for_the_user_is_silenced(
+    live: Setup,
+) -> None:
+    """The model heard the user over its voice and stopped: what the satellite still holds of that
+    answer is silenced at once (``stop_playback``, not ``play_end``), the conversation goes on."""
+    satellite, brain, engine = live.satellite, live.brain, live.engine
+    satellite.wake()
+    satellite.speak()
+    await satellite.delivered()
+    await brain.emit(b.SpeechStopped())
+    await brain.emit(b.AnswerStarted("live_1"))
+    await brain.emit(b.AnswerAudio("live_1", FRAME * 50))
+    await brain.emit(b.AnswerDone("live_1", "stopped"))
+    assert satellite.commands[-1] == p.StopPlayback("live_1")
+    assert p.PlayEnd("live_1") not in satellite.commands
+    satellite.report(p.PlaybackStopped("live_1", 300, "command"))
+    await satellite.delivered()
+    await live.until(lambda: engine.state == "follow_up")
+    assert not live.ended()
+
+
+async def test_a_full_duplex_answer_that_is_done_plays_out(live: Setup) -> None:
+    satellite, brain = live.satellite, live.brain
+    satellite.wake()
+    satellite.speak()
+    await satellite.delivered()
+    await brain.emit(b.AnswerStarted("live_1"))
+    await brain.emit(b.AnswerAudio("live_1", FRAME * 5))
+    await brain.emit(b.AnswerAudioDone("live_1"))
+    await brain.emit(b.AnswerDone("live_1", "done"))
+    assert p.PlayEnd("live_1") in satellite.commands
+    assert p.StopPlayback("live_1") not in satellite.commands

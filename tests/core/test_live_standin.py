@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.e2e.stack import TestTls as Tls  # not collected as a test class
-from tests.live_standin import LiveProtocolError, LiveStandinConfig, LiveStandinServer
+from tests.live_standin import LiveProtocolError, LiveStandinConfig, LiveStandinServer, g711
 from tests.live_standin.testing import (
     ROOT,
     TEST_KEY,
@@ -440,6 +440,116 @@ async def test_16_khz_in_and_out() -> None:
     assert client.audio_ms() == 1800 + 200
 
 
+@pytest.mark.parametrize(
+    ("encoding", "encode", "decode"),
+    [
+        ("audio/pcmu", g711.ulaw_encode, g711.ulaw_decode),
+        ("audio/pcma", g711.alaw_encode, g711.alaw_decode),
+    ],
+)
+async def test_g711_in_and_out(encoding: str, encode: Any, decode: Any) -> None:
+    """pcmu and pcma (the types' other AudioFormats) at 8 kHz: a byte a sample both ways."""
+    async with live() as (server, client):
+        started = await client.start(audio={"format": {"type": encoding, "rate": 8000}})
+        for pcm in (tone(300, rate=8000) + silence(500, rate=8000), silence(1000, rate=8000)):
+            for offset in range(0, len(pcm), 320):
+                await client.send_audio(encode(pcm[offset : offset + 320]), sync=False)
+            await client.sync()
+    assert started["session"]["audio"]["format"] == {"type": encoding, "rate": 8000}
+    out = b"".join(base64.b64decode(e["delta"]) for e in client.of("session.output_audio.delta"))
+    assert len(out) == 8 * (1800 + 200)  # a byte a sample at 8 kHz, the clock plus the lead
+    samples = np.frombuffer(decode(out), dtype="<i2")
+    loud = np.abs(samples[: len(samples) // 160 * 160].reshape(-1, 160)).max(axis=1) > 300
+    assert int(np.count_nonzero(loud)) * 20 == REPLY_MS
+    assert client.heard() == "What time is it?"
+    assert server.client_violations == []
+
+
+def test_g711_matches_the_reference_codec() -> None:
+    """Values from Python 3.12's audioop (the ITU reference code), gone since 3.13."""
+    pcm = np.array(
+        [0, 1, -1, 100, -100, 1000, -1000, 5000, -5000, 32767, -32768, 12345, -12345], "<i2"
+    ).tobytes()
+    assert g711.ulaw_encode(pcm).hex() == "ffff7ef272ce4eab2b80009717"
+    assert g711.alaw_encode(pcm).hex() == "d5d555d353fa7a8606aa2abd3d"
+    ulaw = np.frombuffer(g711.ulaw_decode(bytes([0, 0x7F, 0x80, 0xFF, 0x35])), "<i2")
+    alaw = np.frombuffer(g711.alaw_decode(bytes([0, 0x55, 0xD5, 0x80, 0x35])), "<i2")
+    assert ulaw.tolist() == [-32124, 0, 32124, 0, -3260]
+    assert alaw.tolist() == [-5504, -8, 8, 5504, -8448]
+
+
+async def test_it_pauses_mid_answer_without_an_event() -> None:
+    config = LiveStandinConfig(reply="one two three four", pause_ms=800)
+    async with live(config) as (_server, client):
+        await client.start()
+        await client.feed(tone(300) + silence(500))
+        await client.feed(silence(2000))
+    samples = np.frombuffer(client.audio(), dtype="<i2")
+    loud = np.abs(samples[: len(samples) // 480 * 480].reshape(-1, 480)).max(axis=1) > 300
+    runs = [len(list(group)) * 20 for key, group in itertools.groupby(loud) if key]
+    assert runs == [300, 300]  # two halves of the answer (at least 300 ms each), 800 ms apart
+    first = int(np.argmax(loud))
+    assert not loud[first + 15 : first + 15 + 40].any()
+    assert client.said() == "one two three four"
+
+
+@pytest.mark.parametrize("during", ["answer", "delegation"])
+async def test_it_closes_a_session_on_its_side_once(during: str) -> None:
+    config = LiveStandinConfig(
+        transcript="Turn on the light" if during == "delegation" else "What time is it?",
+        reply="one two three four five six seven eight",
+        close_during=during,  # type: ignore[arg-type]
+    )
+    async with live(config) as (server, client):
+        await client.start()
+        with contextlib.suppress(ConnectionClosed):
+            for pcm in [tone(300), silence(500)] + [silence(100)] * 10:
+                await client.send_audio(pcm, sync=False)
+        closed = await client.wait_for("session.closed")
+        assert await client.closed() == 1000
+        async with connect(server.url, additional_headers=AUTH) as ws:
+            again = Client(ws)  # the next session is not closed
+            await again.start()
+            await again.feed(tone(300) + silence(500))
+            await again.feed(silence(1000))
+            assert "session.closed" not in again.types()
+    assert closed["reason"] == "connection_lost"
+    assert server.scripted_closes == 1
+    if during == "answer":
+        assert 0 < client.voice_ms() < 960  # halfway through its answer
+    else:
+        assert client.types().index("session.delegation.created") < client.types().index(
+            "session.closed"
+        )
+    assert server.client_violations == []
+
+
+async def test_a_delegation_never_answered_does_not_hold_the_session() -> None:
+    config = LiveStandinConfig(transcripts=("Turn on the kitchen light", "What time is it?"))
+    async with live(config) as (server, client):
+        await client.start()
+        await client.feed(tone(300) + silence(500))
+        created = await client.wait_for("session.delegation.created")
+        await client.feed(silence(1000))
+        assert client.voice_ms() == 0  # no answer from the house: nothing to say about it
+        await client.feed(tone(300) + silence(500))  # the next turn is heard and answered
+        await client.feed(silence(1000))
+        assert client.said() == "It is twelve o'clock."
+        await client.send(
+            {
+                "type": "session.commentary.append",
+                "content": "The kitchen light is on.",
+                "delegation_id": created["delegation"]["id"],
+            }
+        )
+        await client.feed(silence(1000))  # a late answer is still spoken
+        await client.send({"type": "session.close"})
+        closed = await client.wait_for("session.closed")
+    assert client.said() == "It is twelve o'clock.The kitchen light is on."
+    assert closed["reason"] == "close_requested"
+    assert server.client_violations == []
+
+
 async def test_a_key_without_access() -> None:
     async with live(LiveStandinConfig(access="model_not_found")) as (server, client):
         await client.send({"type": "session.start", "event_id": "s", "session": START})
@@ -578,7 +688,10 @@ async def test_controls_for_tests() -> None:
     ("session", "param"),
     [
         ({"audio": {"output": {"voice": "nobody"}}}, "session.audio.output.voice"),
-        ({"audio": {"format": {"type": "audio/pcmu", "rate": 8000}}}, "session.audio.format.type"),
+        (
+            {"audio": {"format": {"type": "audio/pcmu", "rate": 16000}}},
+            "session.audio.format.rate",
+        ),
         (
             {"delegation": {"type": "responses", "responses": {"model": "gpt-5"}}},
             "session.delegation.type",
@@ -591,8 +704,10 @@ async def test_what_it_refuses_in_session_start(session: dict[str, Any], param: 
         error = await client.wait_for("error")
         assert await client.closed() == 1008
     assert (error["error"]["code"], error["error"]["param"]) == ("invalid_value", param)
-    # an unknown voice is the client's mistake; pcmu and Responses delegation are the stand-in's
-    assert len(server.client_violations) == (1 if "voice" in param else 0)
+    # an unknown voice or a G.711 rate is the client's mistake; Responses delegation the stand-in's
+    assert len(server.client_violations) == (0 if "delegation" in param else 1)
+    if "rate" in param:
+        assert "16000" in error["error"]["message"]
 
 
 async def test_one_start_per_session_and_the_delegation_type_stays() -> None:

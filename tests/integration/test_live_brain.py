@@ -5,14 +5,22 @@ Realtime service beside it is the in-process Realtime stand-in."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 
+import numpy as np
 import pytest
+from homeassistant.components import conversation
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.realtime_voice import live_brain
 from custom_components.realtime_voice.const import (
     CONF_CONVERSATION_MODE,
     CONF_FOLLOW_UP_SECONDS,
@@ -24,9 +32,9 @@ from custom_components.realtime_voice.const import (
 )
 from realtime_voice_satellite.link import protocol
 from tests.live_standin.testing import start_process
-from tests.realtime_standin import StandinServer
+from tests.realtime_standin import StandinConfig, StandinServer
 
-from .conftest import entry_for
+from .conftest import API_KEY, entry_for
 from .link_satellite import LinkSatellite, silence, tone
 from .test_options_flow import save_shown_form
 from .waiting import collect, load_entry, wait_until
@@ -43,23 +51,36 @@ class LiveStandin:
         return [line for line in self.lines if "violation" in line]
 
 
-async def _live(*args: str) -> AsyncIterator[LiveStandin]:
+@asynccontextmanager
+async def live_standin(*args: str) -> AsyncIterator[LiveStandin]:
     async with start_process(args) as (url, _process, lines):
         standin = LiveStandin(url, lines)
         yield standin
     assert standin.violations() == [], "the Live client sent events the openai types reject"
 
 
+async def _live(*args: str) -> AsyncIterator[LiveStandin]:
+    """The stand-in as an async generator, for fixtures (test_live_fallback.py)."""
+    async with live_standin(*args) as standin:
+        yield standin
+
+
 @pytest.fixture
 async def live() -> AsyncIterator[LiveStandin]:
-    async for standin in _live("--transcript", "Turn on the kitchen light."):
+    async with live_standin("--transcript", "Turn on the kitchen light.") as standin:
         yield standin
 
 
 @pytest.fixture
 async def live_without_access() -> AsyncIterator[LiveStandin]:
-    async for standin in _live("--access", "model_not_found"):
+    async with live_standin("--access", "model_not_found") as standin:
         yield standin
+
+
+def voiced_ms(pcm: bytes) -> int:
+    """How much of ``pcm`` (PCM16 24 kHz) is the model's voice, in 20 ms blocks."""
+    samples = np.frombuffer(bytes(pcm[: len(pcm) // 960 * 960]), dtype="<i2").reshape(-1, 480)
+    return int(np.count_nonzero(np.abs(samples).max(axis=1) > 300)) * 20
 
 
 def played(satellite: LinkSatellite) -> dict[str, int]:
@@ -229,3 +250,295 @@ async def test_a_delegation_that_fails_in_home_assistant_is_an_apology_not_a_stu
     assert "could not handle" in " ".join(ended[0].data["assistant"])
     assert any(ms > 300 for ms in played(satellite).values())  # the apology was spoken
     await wait_until(lambda: manager.state == "idle")
+
+
+async def test_a_pause_mid_answer_does_not_split_or_cut_it(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """The model pauses 1 s mid-answer and sends its audio faster than the satellite plays it:
+    the second half goes on in the same stream, behind the first (a new stream would replace,
+    and so cut, the one still playing)."""
+    reply = "one two three four five six"
+    args = ("--transcript", "What time is it?", "--reply", reply, "--pause-ms", "1000")
+    async with live_standin(*args) as live:
+        entry = entry_for(
+            standin,
+            satellite,
+            **{
+                CONF_CONVERSATION_MODE: MODE_LIVE,
+                CONF_LIVE_URL: live.url,
+                CONF_FOLLOW_UP_SECONDS: 0,
+            },
+        )
+        await load_entry(hass, entry)
+        manager = entry.runtime_data.manager
+        ended = collect(hass, "realtime_voice_conversation_ended")
+        await satellite.say(tone(1.0))
+        await satellite.stream(silence(3.0))
+        await wait_until(lambda: bool(ended), within=30)
+        assert ended[0].data["reason"] == "done"
+        assert ended[0].data["assistant"] == [reply]
+        streams = {k: v for k, v in satellite.played.items() if k.startswith("live_")}
+        assert len(streams) == 1, list(streams)
+        (pcm,) = streams.values()
+        assert voiced_ms(pcm) == 720  # both halves (120 ms a word)
+        await wait_until(lambda: manager.state == "idle")
+
+
+async def test_the_model_stopping_for_the_user_silences_its_answer_at_once(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite
+) -> None:
+    """Barge-in is the model's: the user speaks over it, it stops; the rest of that answer that
+    the satellite holds is stopped (stop_playback), not played out before the next answer."""
+    satellite.finish_playback = False
+    reply = " ".join(["word"] * 20)
+    async with live_standin("--transcript", "Tell me a story.", "--reply", reply) as live:
+        entry = entry_for(
+            standin,
+            satellite,
+            **{
+                CONF_CONVERSATION_MODE: MODE_LIVE,
+                CONF_LIVE_URL: live.url,
+                CONF_FOLLOW_UP_SECONDS: 8.0,
+            },
+        )
+        await load_entry(hass, entry)
+        manager = entry.runtime_data.manager
+        await satellite.say(tone(1.0))
+        await satellite.stream(silence(0.7))
+        await wait_until(lambda: bool(played(satellite)), within=30)
+        first = next(iter(played(satellite)))
+        await satellite.stream(tone(0.4) + silence(1.0))  # the user speaks over it
+        await wait_until(lambda: protocol.StopPlayback(first) in satellite.commands, within=30)
+        assert protocol.PlayEnd(first) not in satellite.commands
+        assert voiced_ms(satellite.played[first]) < 20 * 120  # not the whole answer
+        await satellite.stream(silence(1.0))
+        await wait_until(lambda: len(played(satellite)) >= 2, within=30)  # it answers again
+        assert manager.brain.live_session is not None  # the same conversation
+        await manager.async_stop_conversation()
+        await wait_until(lambda: manager.state == "idle")
+
+
+class BrokenAgent(conversation.AbstractConversationAgent):
+    """An agent that never answers (a cloud agent that hangs), or one with a bug."""
+
+    def __init__(self, hangs: bool) -> None:
+        self.hangs = hangs
+        self.cancelled = asyncio.Event()
+
+    @property
+    def supported_languages(self) -> str:
+        return "*"
+
+    async def async_process(
+        self, user_input: conversation.ConversationInput
+    ) -> conversation.ConversationResult:
+        if not self.hangs:
+            raise RuntimeError("a bug in the agent")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.cancelled.set()
+        raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize(
+    ("hangs", "apology"), [(True, "did not finish"), (False, "(an internal error)")]
+)
+async def test_a_delegation_that_hangs_or_breaks_in_home_assistant_gets_an_apology_in_time(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    live: LiveStandin,
+    *,
+    monkeypatch: pytest.MonkeyPatch,
+    hangs: bool,
+    apology: str,
+) -> None:
+    monkeypatch.setattr(live_brain, "DELEGATION_TIMEOUT_S", 1.0)
+    owner = MockConfigEntry(domain="test")
+    owner.add_to_hass(hass)
+    agent = BrokenAgent(hangs)
+    conversation.async_set_agent(hass, owner, agent)
+    entry = entry_for(
+        standin,
+        satellite,
+        **{
+            CONF_CONVERSATION_MODE: MODE_LIVE,
+            CONF_LIVE_URL: live.url,
+            CONF_LIVE_AGENT: owner.entry_id,
+            CONF_FOLLOW_UP_SECONDS: 0,
+        },
+    )
+    await load_entry(hass, entry)
+    manager = entry.runtime_data.manager
+    ended = collect(hass, "realtime_voice_conversation_ended")
+    await satellite.say(tone(1.0))
+    await satellite.stream(silence(1.0))
+    await wait_until(lambda: bool(ended), within=30)
+    assert agent.cancelled.is_set() == hangs  # a hanging call is cancelled
+    assert ended[0].data["reason"] == "done"  # the conversation went on: the apology was spoken
+    assert apology in " ".join(ended[0].data["assistant"])
+    assert any(ms > 300 for ms in played(satellite).values())
+    await wait_until(lambda: manager.state == "idle")
+
+
+@pytest.mark.parametrize("during", ["answer", "delegation"])
+async def test_a_session_the_service_closes_ends_the_conversation_cleanly(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    kitchen_light: str,
+    during: str,
+) -> None:
+    """The service ends the session mid-answer or mid-delegation (connection_lost): the
+    satellite stops, the state goes back to idle, and the next wake word opens a new session."""
+    transcript = "Turn on the kitchen light." if during == "delegation" else "Tell me a story."
+    reply = " ".join(["word"] * 20)
+    args = ("--transcript", transcript, "--reply", reply, "--close-during", during)
+    async with live_standin(*args) as live:
+        entry = entry_for(
+            standin,
+            satellite,
+            **{
+                CONF_CONVERSATION_MODE: MODE_LIVE,
+                CONF_LIVE_URL: live.url,
+                CONF_FOLLOW_UP_SECONDS: 0,
+            },
+        )
+        await load_entry(hass, entry)
+        manager = entry.runtime_data.manager
+        ended = collect(hass, "realtime_voice_conversation_ended")
+        await satellite.say(tone(1.0))
+        await satellite.stream(silence(3.0))
+        await wait_until(lambda: bool(ended), within=30)
+        reason = ended[0].data["reason"]
+        assert reason == ("session_closed" if during == "answer" else "connection_lost")
+        await wait_until(lambda: manager.state == "idle")
+        assert manager.brain.live_session is None
+        # the microphone is closed (the satellite gets it over the link: it may come after idle)
+        await wait_until(lambda: protocol.StopListening() in satellite.commands)
+        if during == "answer":
+            first = next(iter(played(satellite)))
+            # and the answer stopped
+            await wait_until(lambda: protocol.StopPlayback(first) in satellite.commands)
+        # the next wake word: a new session, a whole conversation
+        await satellite.say(tone(1.0))
+        await satellite.stream(silence(3.0))
+        await wait_until(lambda: len(ended) == 2, within=30)
+        assert ended[1].data["reason"] == "done"
+        await wait_until(lambda: manager.state == "idle")
+
+
+async def test_a_delegation_with_nothing_heard_is_an_apology(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite, tmp_path: Path
+) -> None:
+    """The model delegates while no words of the user were transcribed: nothing goes to HA's
+    agent, the model is told it did not hear what to do."""
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"transcript": "", "delegate_pattern": "^$"}))
+    async with live_standin("--script", str(script)) as live:
+        entry = entry_for(
+            standin,
+            satellite,
+            **{
+                CONF_CONVERSATION_MODE: MODE_LIVE,
+                CONF_LIVE_URL: live.url,
+                CONF_FOLLOW_UP_SECONDS: 0,
+            },
+        )
+        await load_entry(hass, entry)
+        ended = collect(hass, "realtime_voice_conversation_ended")
+        await satellite.say(tone(1.0))
+        await satellite.stream(silence(1.0))
+        await wait_until(lambda: bool(ended), within=30)
+        assert ended[0].data["reason"] == "done"
+        assert ended[0].data["user"] == []
+        assert "did not hear what to do" in " ".join(ended[0].data["assistant"])
+
+
+@pytest.mark.parametrize(
+    "standin_config", [StandinConfig(endpoint="ga", api_key=API_KEY, transcript="Yes please.")]
+)
+async def test_ask_question_on_a_live_satellite_is_answered_through_realtime(
+    hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite, live: LiveStandin
+) -> None:
+    """HA must hear the answer and Live cannot hold its reply: the Realtime brain takes the turn,
+    half duplex, and no Live session is opened (billed) for it."""
+    entry = entry_for(
+        standin, satellite, **{CONF_CONVERSATION_MODE: MODE_LIVE, CONF_LIVE_URL: live.url}
+    )
+    await load_entry(hass, entry)
+    manager = entry.runtime_data.manager
+    pending = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite",
+            "ask_question",
+            {
+                "entity_id": "assist_satellite.kitchen",
+                "question": "Do you want me to close the garage?",
+                "preannounce": False,
+                "answers": [{"id": "yes", "sentences": ["yes [please]"]}],
+            },
+            blocking=True,
+            return_response=True,
+        )
+    )
+    await wait_until(lambda: protocol.Listen() in satellite.commands)
+    assert manager.brain.live_session is None
+    await satellite.stream(tone(0.8) + silence(1.0))
+    result = await asyncio.wait_for(pending, 15)
+    assert result == {"id": "yes", "sentence": "Yes please.", "slots": {}}
+    assert protocol.Listen(full_duplex=True) not in satellite.commands
+    assert manager.brain.live_session is None
+    await wait_until(lambda: manager.state == "idle")
+
+
+async def stream_in_real_time(satellite: LinkSatellite, pcm: bytes) -> None:
+    """The microphone's pace: a 20 ms frame every 20 ms (the Live clock moves with it)."""
+    assert satellite.server is not None
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for index, offset in enumerate(range(0, len(pcm), protocol.AUDIO_FRAME_BYTES)):
+        await satellite.server.send_audio(pcm[offset : offset + protocol.AUDIO_FRAME_BYTES])
+        await asyncio.sleep(max(0.0, start + (index + 1) * 0.02 - loop.time()))
+
+
+@pytest.mark.parametrize(("pause_ms", "streams"), [(400, 1), (1200, 2)])
+async def test_at_the_services_pace_an_answer_ends_only_once_played(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    pause_ms: int,
+    streams: int,
+) -> None:
+    """Output at the pace of the input: a short pause goes on in the same stream; after a long
+    one the first stream has played out (play_end, the satellite's report) before the next
+    starts, so both halves are heard whole."""
+    reply = "one two three four five six"
+    args = ("--transcript", "What time is it?", "--reply", reply, "--pause-ms", str(pause_ms))
+    async with live_standin(*args) as live:
+        entry = entry_for(
+            standin,
+            satellite,
+            **{
+                CONF_CONVERSATION_MODE: MODE_LIVE,
+                CONF_LIVE_URL: live.url,
+                CONF_FOLLOW_UP_SECONDS: 5.0,
+            },
+        )
+        await load_entry(hass, entry)
+        manager = entry.runtime_data.manager
+        await satellite.say(tone(1.0))
+        await stream_in_real_time(satellite, silence(1.5 + pause_ms / 1000 + 1.5))
+        answers = {k: v for k, v in satellite.played.items() if k.startswith("live_")}
+        assert [voiced_ms(pcm) for pcm in answers.values()] == [720 // streams] * streams
+        if streams == 2:
+            first, second = answers
+            commands = satellite.commands
+            assert commands.index(protocol.PlayEnd(first)) < commands.index(
+                protocol.PlayStart(second, "response")
+            )
+        assert not any(isinstance(c, protocol.StopPlayback) for c in satellite.commands)
+        await manager.async_stop_conversation()
+        await wait_until(lambda: manager.state == "idle")

@@ -16,7 +16,8 @@ As a process (from the repository root)::
 
     .venv/bin/python -m tests.live_standin --port 0 [--access full|model_not_found|http-403]
         [--api-key KEY] [--script FILE.json] [--transcript T] [--reply R] [--audio tone|espeak]
-        [--usage-interval S] [--max-session-seconds S] [--tls-cert PEM --tls-key PEM]
+        [--usage-interval S] [--max-session-seconds S] [--pause-ms MS]
+        [--close-during answer|delegation [--close-reason REASON]] [--tls-cert PEM --tls-key PEM]
 
 The first line on stdout is the URL (``ws://127.0.0.1:PORT/v1/live/sessions``, ``wss://`` with
 TLS); a banner and every protocol violation go to stderr as they happen ("protocol violation:

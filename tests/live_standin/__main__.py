@@ -16,10 +16,11 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import get_args
 
 from tests.helpers.standin_process import serve_until_signalled, server_tls
 
-from .server import LiveStandinConfig, LiveStandinServer
+from .server import CloseReason, LiveStandinConfig, LiveStandinServer
 
 ACCESS = ("full", "model_not_found", "http-403")
 
@@ -44,6 +45,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--max-session-seconds", type=float, help="close sessions ('expired') after this clock"
+    )
+    parser.add_argument(
+        "--pause-ms", type=int, help="its answers pause this long in their middle (at a word)"
+    )
+    parser.add_argument(
+        "--close-during",
+        choices=("answer", "delegation"),
+        help="end a session on the service's side once: halfway through its first answer, or "
+        "right after its first delegation",
+    )
+    parser.add_argument(
+        "--close-reason",
+        choices=get_args(CloseReason),
+        default="connection_lost",
+        help="the session.closed reason of --close-during",
     )
     parser.add_argument(
         "--tls-cert", type=Path, help="serve wss:// with this PEM certificate chain"
@@ -72,6 +88,10 @@ def config_from(args: argparse.Namespace) -> LiveStandinConfig:
         config.usage_interval_ms = int(args.usage_interval * 1000)
     if args.max_session_seconds:
         config.max_session_ms = int(args.max_session_seconds * 1000)
+    if args.pause_ms:
+        config.pause_ms = args.pause_ms
+    config.close_during = args.close_during
+    config.close_reason = args.close_reason
     return config
 
 

@@ -22,17 +22,35 @@ Behaviour (the parts of the model a voice client relies on):
   as with OpenAI; silence or low-level input does not;
 - delegates when what it hears is a house request (``delegate_pattern``): it sends
   ``session.delegation.created`` (no task text), waits for ``session.commentary.append`` with that
-  delegation id and speaks the commentary's text; ``session.thinking.append`` is silent;
+  delegation id and speaks the commentary's text; ``session.thinking.append`` is silent. A
+  delegation the client never answers leaves it silent about it: the session goes on (it listens,
+  answers the next turns, reports usage) and nothing waits on it; a late commentary is still
+  spoken;
+- pauses mid-answer (``pause_ms``): silence in the middle of each answer, no event marking it;
 - reports cumulative usage (``session.usage.updated``) every ``usage_interval_ms`` of the clock;
   after ``session.close`` it sends the rest of the answer it is giving (the service drains), a last
   usage and ``session.closed`` (``close_requested``); at its own limit ``max_session_ms`` it sends
-  ``session.closed`` with ``expired``.
+  ``session.closed`` with ``expired``; ``close_during`` ends a session on its side once, halfway
+  through its first answer or right after its first delegation (``close_reason``).
+
+Audio formats: every ``AudioFormat`` of the types: ``audio/pcm`` at 16 or 24 kHz, ``audio/pcmu`` and
+``audio/pcma`` (G.711, g711.py) at 8 kHz, the rate the types' own description gives for G.711 (any
+other rate is refused with ``invalid_value`` naming it, as the types take any integer there).
 
 Errors: a client event the types reject gets an ``error`` (``unknown_parameter``,
 ``missing_required_parameter``, ``invalid_value``) and the session goes on, as a command error does
 not close a Live session; an error in ``session.start`` (the startup) gets an ``error`` and no
 ``session.started``, and the stand-in then closes the WebSocket (code 1008) so that a client waiting
-for ``session.started`` is not left hanging.
+for ``session.started`` is not left hanging (the code is an assumption: OpenAI does not document
+what follows a refused start).
+
+Not simulated: Responses delegation (a ``session.start`` asking for ``delegation.type``
+``responses`` is refused with ``invalid_value`` naming the key, which the service would accept, and
+is not counted in ``client_violations``; ``response.create`` and ``response.item.create`` in a
+client-delegation session are the client's mistake, as with the service; ``response.event`` is
+never sent). Not simulated and not checked: speech recognition (the transcripts are
+scripted), what the model says (scripted replies; tones or espeak), WebRTC, SIP and sideband
+connections (their events are only validated), ``store`` and forking, custom voices' sound.
 """
 
 from __future__ import annotations
@@ -60,6 +78,7 @@ from websockets.http11 import Request, Response
 from tests.realtime_standin import audio
 from tests.realtime_standin.validation import Problem
 
+from . import g711
 from .validation import validate
 
 _LOGGER = logging.getLogger(__name__)
@@ -68,6 +87,7 @@ LIVE_MODELS = frozenset({"gpt-live-1", "gpt-live-1.1"})
 LIVE_VOICES = frozenset(get_args(BuiltInVoice))
 PATH = "/v1/live/sessions"
 BLOCK_MS = 20
+G711_RATE = 8000
 MAX_APPEND_TOKENS = 500
 # A house request: what HA's agent must do, so the model delegates it (the default script).
 HOUSE_REQUEST = (
@@ -108,6 +128,13 @@ class LiveStandinConfig:
     delta_ms: int = 100  # audio per session.output_audio.delta (a multiple of 20)
     usage_interval_ms: int = 60_000  # session.usage.updated every this much clock
     max_session_ms: int | None = None  # its own limit: session.closed "expired"
+    # its answers pause this long in their middle (at a word), as the model does for a breath or
+    # a thought; no event marks the pause, the output is silence there
+    pause_ms: int = 0
+    # the service ends a session on its side, once: halfway through its first answer, or right
+    # after its first delegation (before the client's commentary), with ``close_reason``
+    close_during: Literal["answer", "delegation"] | None = None
+    close_reason: CloseReason = "connection_lost"
 
 
 @dataclass(slots=True)
@@ -135,9 +162,11 @@ class _Session:
     record: LiveConnectionRecord
     started: bool = False
     closing: bool = False
+    ended: bool = False  # session.closed was sent
     id: str = ""
     model: str = ""
     rate: int = 24000
+    encoding: str = "audio/pcm"  # or audio/pcmu, audio/pcma (G.711, a byte a sample)
     voice: Any = "marin"
     instructions: str | None = None
     delegation: dict[str, Any] | None = None
@@ -187,6 +216,7 @@ class LiveStandinServer:
         self.replies_given = 0  # answers to user turns (not delegated), over all sessions
         self.interruptions = 0  # answers stopped by speech over its voice
         self.answers: list[str] = []  # texts it started to speak, in order
+        self.scripted_closes = 0  # sessions it closed for ``close_during``
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -381,7 +411,7 @@ class LiveStandinServer:
             "model": session.model,
             "status": "active",
             "audio": {
-                "format": {"type": "audio/pcm", "rate": session.rate},
+                "format": {"type": session.encoding, "rate": session.rate},
                 "output": {"voice": session.voice},
             },
             "delegation": session.delegation,
@@ -477,13 +507,18 @@ class LiveStandinServer:
         voice = (audio_config.get("output") or {}).get("voice") or "marin"
         delegation = config.get("delegation")
         limit: Problem | None = None  # valid, but not what the stand-in implements
-        if audio_format["type"] != "audio/pcm":
-            limit = Problem(
+        if audio_format["type"] != "audio/pcm" and audio_format["rate"] != G711_RATE:
+            # the types take any integer; their own description: "G.711 audio uses 8000 Hz"
+            mistake = Problem(
                 "invalid_value",
-                "session.audio.format.type",
-                f"The stand-in speaks audio/pcm only, not {audio_format['type']}.",
+                "session.audio.format.rate",
+                f"Invalid value: {audio_format['rate']}. {audio_format['type']} audio uses "
+                f"{G711_RATE} Hz.",
             )
-        elif delegation is not None and delegation["type"] != "client":
+            await self._reject(session, "session.start", mistake, eid)
+            await self._refuse(session, mistake.code)
+            return
+        if delegation is not None and delegation["type"] != "client":
             limit = Problem(
                 "invalid_value",
                 "session.delegation.type",
@@ -508,6 +543,7 @@ class LiveStandinServer:
         session.id = self._id("live_sess")
         session.model = model
         session.rate = audio_format["rate"]
+        session.encoding = audio_format["type"]
         session.voice = voice
         session.instructions = config.get("instructions")
         session.delegation = delegation
@@ -606,6 +642,7 @@ class LiveStandinServer:
                 usage={"seconds": session.clock_ms / 1000},
                 **ids,
             )
+            session.ended = True
             await session.ws.close(1000, reason)
 
     # -- the clock: input audio ----------------------------------------------------------------
@@ -620,7 +657,9 @@ class LiveStandinServer:
                 session, problem.code, problem.message, "audio", event.get("event_id")
             )
             return
-        if len(pcm) % 2:
+        if session.encoding != "audio/pcm":
+            pcm = g711.DECODERS[session.encoding](pcm)
+        elif len(pcm) % 2:
             problem = Problem("invalid_value", "audio", "PCM16 audio needs an even byte count.")
             self._violation("client", event["type"], problem)
             await self._error(
@@ -642,6 +681,8 @@ class LiveStandinServer:
             rms = 0.0
         await self._listen(session, rms)
         await self._emit(session, session.clock_ms + self.config.output_lead_ms)
+        if session.closing:
+            return
         if session.clock_ms >= session.next_usage_ms:
             session.next_usage_ms += self.config.usage_interval_ms
             await self._usage(session)
@@ -702,6 +743,12 @@ class LiveStandinServer:
         await self._transcribe(session, final=True)
         await self._user_turn(session)
 
+    async def _scripted_close(self, session: _Session) -> None:
+        if self.scripted_closes == 0:
+            self.scripted_closes += 1
+            _LOGGER.info("closing the session (%s) as scripted", self.config.close_reason)
+            await self._close(session, self.config.close_reason)
+
     def _stop_talking(self, session: _Session) -> None:
         session.speaking = None
         session.queue.clear()
@@ -752,7 +799,9 @@ class LiveStandinServer:
                 delegation={"id": delegation_id, "target": "client", "type": "delegation"},
                 offset_ms=session.clock_ms,
             )
-            return  # it speaks when the commentary comes
+            if self.config.close_during == "delegation":
+                await self._scripted_close(session)
+            return  # it speaks when the commentary comes (a delegation never answered: nothing)
         turn, self.replies_given = self.replies_given, self.replies_given + 1
         replies = self.config.replies
         self._say(session, replies[turn] if turn < len(replies) else self.config.reply)
@@ -761,7 +810,16 @@ class LiveStandinServer:
         if session.speaking is not None:
             session.queue.append(text)
             return
-        pcm = audio.speech(text, self.config.audio)
+        words = text.split(" ")
+        if self.config.pause_ms > 0 and len(words) > 1:
+            half = len(words) // 2
+            pcm = (
+                audio.speech(" ".join(words[:half]), self.config.audio)
+                + bytes(audio.RATE * self.config.pause_ms // 1000 * 2)
+                + audio.speech(" ".join(words[half:]), self.config.audio)
+            )
+        else:
+            pcm = audio.speech(text, self.config.audio)
         if session.rate != audio.RATE:
             pcm = _resample(pcm, audio.RATE, session.rate)
         # Audio already sent cannot be taken back: it starts where the sent output ends.
@@ -775,7 +833,7 @@ class LiveStandinServer:
         speaks, silence (zeros) in between when ``continuous_output``, as the service streams."""
         rate = session.rate
         delta_ms = self.config.delta_ms
-        while session.out_ms < horizon_ms:
+        while session.out_ms < horizon_ms and not session.ended:
             speech = session.speaking
             if speech is not None and speech.sent >= len(speech.pcm):
                 session.speaking = None
@@ -796,7 +854,7 @@ class LiveStandinServer:
                 await self._send(
                     session,
                     "session.output_audio.delta",
-                    delta=base64.b64encode(bytes(rate * gap // 1000 * 2)).decode(),
+                    delta=_encode(session, bytes(rate * gap // 1000 * 2)),
                 )
                 session.out_ms += gap
                 continue
@@ -825,9 +883,17 @@ class LiveStandinServer:
                 start_ms=start_ms,
                 end_ms=session.out_ms,
             )
-        await self._send(
-            session, "session.output_audio.delta", delta=base64.b64encode(chunk).decode()
-        )
+        await self._send(session, "session.output_audio.delta", delta=_encode(session, chunk))
+        limit = len(speech.pcm) // 2
+        if self.config.close_during == "answer" and speech.sent >= limit:
+            await self._scripted_close(session)
+
+
+def _encode(session: _Session, pcm: bytes) -> str:
+    """Output audio (PCM16 at the session's rate) in the session's format, base64."""
+    if session.encoding != "audio/pcm":
+        pcm = g711.ENCODERS[session.encoding](pcm)
+    return base64.b64encode(pcm).decode()
 
 
 def _resample(pcm: bytes, rate_in: int, rate_out: int) -> bytes:

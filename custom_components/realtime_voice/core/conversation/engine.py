@@ -558,6 +558,11 @@ class ConversationEngine:
         if stream is None:
             return
         if stream.playback.started:
+            if event.outcome == "stopped" and self._full_duplex:
+                # A full-duplex brain stopped for the user (barge-in is its own): what the
+                # satellite still holds of the answer was never meant to be heard.
+                await self._safe(stream.stop())
+                return
             # Cut off (a dropped connection): end the stream, or the satellite waits for more.
             await self._safe(stream.end())
             return
