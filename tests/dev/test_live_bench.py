@@ -46,23 +46,31 @@ def test_echo_cancellation_keeps_the_model_from_hearing_itself(
 ) -> None:
     loop = asyncio.new_event_loop()
     try:
-        on, played = live.self_interruptions(tmp_path, loop, 20.0, cancel=True)
-        off, played_off = live.self_interruptions(tmp_path, loop, 5.0, cancel=False)
+        on, local, ungated, played = live.self_interruptions(tmp_path, loop, 20.0, cancel=True)
+        off, local_off, _, played_off = live.self_interruptions(tmp_path, loop, 5.0, cancel=False)
         monkeypatch.setattr(room_bench, "SELF_SPEECH_S", 10.0)
         monkeypatch.setattr(live, "BASELINE_S", 3.0)
+        monkeypatch.setattr(live, "USER_TRIES", 2)
         figures = live._collect(tmp_path, loop)
     finally:
         loop.close()
     assert played >= 20.0
     assert played_off >= 5.0
-    assert on == 0
+    assert on == local == 0
+    assert ungated >= on
     assert off >= 3  # nearly every answer stops at once on its own echo
-    assert [f.name.split(",")[2].strip() for f in figures] == [
+    assert local_off == 0  # without a canceller the satellite has no voice barge-in
+    assert [f.name.split(",")[2].strip() for f in figures[:2]] == [
         "answers alone",
         "music under the answers",
     ]
-    for figure in figures:
+    for figure in figures[:2]:
         assert figure.name.startswith("live: self-interruptions per hour of own speech")
         assert figure.baseline is not None
         assert math.isfinite(figure.value)
-        assert figure.baseline > figure.value
+        assert figure.baseline >= figure.value  # the same run without the echo gate
+    users = figures[2]
+    assert users.name.startswith("live: the user over the answer reaches the model's rule")
+    assert users.baseline is not None
+    assert 0 <= users.value <= 100
+    assert 0 <= users.baseline <= 100

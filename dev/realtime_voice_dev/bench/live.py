@@ -37,6 +37,7 @@ BARGE_IN_MS = 200
 BLOCK_MS = 20
 # the echo-off baseline interrupts nearly every answer at once: a few minutes say enough
 BASELINE_S = 120.0
+USER_TRIES = room_bench.INTERRUPTIONS  # users talking over the answer
 
 
 class LiveListener:
@@ -255,7 +256,7 @@ def _collect(directory: Path, loop: asyncio.AbstractEventLoop) -> list[Figure]:
     users = [
         room_bench._say(text, voice, directory, room_bench.RATE) for voice, text in room_bench.USERS
     ]
-    gated, whole, early = users_get_through(answers, users, loop)
+    gated, whole, early = users_get_through(answers, users, loop, tries=USER_TRIES)
     share, times = _share(gated)
     share_whole, times_whole = _share(whole)
     figures.append(
