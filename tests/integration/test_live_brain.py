@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,7 +35,7 @@ from realtime_voice_satellite.link import protocol
 from tests.live_standin.testing import start_process
 from tests.realtime_standin import StandinConfig, StandinServer
 
-from .conftest import API_KEY, entry_for
+from .conftest import API_KEY, SatelliteEntry, entry_for
 from .link_satellite import LinkSatellite, silence, tone
 from .test_options_flow import save_shown_form
 from .waiting import collect, load_entry, wait_until
@@ -77,6 +78,26 @@ async def live_without_access() -> AsyncIterator[LiveStandin]:
         yield standin
 
 
+async def load_live(
+    hass: HomeAssistant,
+    standin: StandinServer,
+    satellite: LinkSatellite,
+    live: LiveStandin,
+    *,
+    wait_for_session: bool = True,
+    **options: Any,
+) -> SatelliteEntry:
+    """A Live satellite's entry on the stand-in ``live``, with ``options`` beside, set up (by
+    default also waiting for its Realtime session, as :func:`load_entry` does)."""
+    entry = entry_for(
+        standin,
+        satellite,
+        **{CONF_CONVERSATION_MODE: MODE_LIVE, CONF_LIVE_URL: live.url, **options},
+    )
+    await load_entry(hass, entry, wait_for_session=wait_for_session)
+    return entry
+
+
 def voiced_ms(pcm: bytes) -> int:
     """How much of ``pcm`` (PCM16 24 kHz) is the model's voice, in 20 ms blocks."""
     samples = np.frombuffer(bytes(pcm[: len(pcm) // 960 * 960]), dtype="<i2").reshape(-1, 480)
@@ -99,10 +120,7 @@ async def test_a_live_conversation_turns_on_the_light_through_home_assistants_ag
     live: LiveStandin,
     kitchen_light: str,
 ) -> None:
-    entry = entry_for(
-        standin, satellite, **{CONF_CONVERSATION_MODE: MODE_LIVE, CONF_LIVE_URL: live.url}
-    )
-    await load_entry(hass, entry)
+    entry = await load_live(hass, standin, satellite, live)
     manager = entry.runtime_data.manager
     ended = collect(hass, "realtime_voice_conversation_ended")
     assert manager.brain.live_session is None  # nothing is open (billed) before the wake word
@@ -135,12 +153,7 @@ async def test_a_key_without_live_access_falls_back_to_the_realtime_brain(
     satellite: LinkSatellite,
     live_without_access: LiveStandin,
 ) -> None:
-    entry = entry_for(
-        standin,
-        satellite,
-        **{CONF_CONVERSATION_MODE: MODE_LIVE, CONF_LIVE_URL: live_without_access.url},
-    )
-    await load_entry(hass, entry)
+    entry = await load_live(hass, standin, satellite, live_without_access)
     ended = collect(hass, "realtime_voice_conversation_ended")
     await satellite.say(tone(1.0))
     await satellite.stream(silence(1.0))
@@ -158,16 +171,7 @@ async def test_barge_in_is_the_models_and_the_conversation_goes_on(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite, live: LiveStandin
 ) -> None:
     satellite.finish_playback = False
-    entry = entry_for(
-        standin,
-        satellite,
-        **{
-            CONF_CONVERSATION_MODE: MODE_LIVE,
-            CONF_LIVE_URL: live.url,
-            CONF_FOLLOW_UP_SECONDS: 8.0,
-        },
-    )
-    await load_entry(hass, entry)
+    entry = await load_live(hass, standin, satellite, live, **{CONF_FOLLOW_UP_SECONDS: 8.0})
     manager = entry.runtime_data.manager
     ended = collect(hass, "realtime_voice_conversation_ended")
     await satellite.say(tone(1.0))
@@ -189,10 +193,7 @@ async def test_barge_in_is_the_models_and_the_conversation_goes_on(
 async def test_an_announcement_on_a_live_satellite_is_spoken_by_the_realtime_brain(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite, live: LiveStandin
 ) -> None:
-    entry = entry_for(
-        standin, satellite, **{CONF_CONVERSATION_MODE: MODE_LIVE, CONF_LIVE_URL: live.url}
-    )
-    await load_entry(hass, entry)
+    entry = await load_live(hass, standin, satellite, live)
     manager = entry.runtime_data.manager
     await manager.async_announce("The washing machine has finished.", preannounce=False)
     announced = [
@@ -231,16 +232,9 @@ async def test_the_options_refuse_live_when_the_satellite_reports_echo_cancellat
 async def test_a_delegation_that_fails_in_home_assistant_is_an_apology_not_a_stuck_state(
     hass: HomeAssistant, standin: StandinServer, satellite: LinkSatellite, live: LiveStandin
 ) -> None:
-    entry = entry_for(
-        standin,
-        satellite,
-        **{
-            CONF_CONVERSATION_MODE: MODE_LIVE,
-            CONF_LIVE_URL: live.url,
-            CONF_LIVE_AGENT: "conversation.removed_agent",
-        },
+    entry = await load_live(
+        hass, standin, satellite, live, **{CONF_LIVE_AGENT: "conversation.removed_agent"}
     )
-    await load_entry(hass, entry)
     manager = entry.runtime_data.manager
     ended = collect(hass, "realtime_voice_conversation_ended")
     await satellite.say(tone(1.0))
@@ -261,16 +255,7 @@ async def test_a_pause_mid_answer_does_not_split_or_cut_it(
     reply = "one two three four five six"
     args = ("--transcript", "What time is it?", "--reply", reply, "--pause-ms", "1000")
     async with live_standin(*args) as live:
-        entry = entry_for(
-            standin,
-            satellite,
-            **{
-                CONF_CONVERSATION_MODE: MODE_LIVE,
-                CONF_LIVE_URL: live.url,
-                CONF_FOLLOW_UP_SECONDS: 0,
-            },
-        )
-        await load_entry(hass, entry)
+        entry = await load_live(hass, standin, satellite, live, **{CONF_FOLLOW_UP_SECONDS: 0})
         manager = entry.runtime_data.manager
         ended = collect(hass, "realtime_voice_conversation_ended")
         await satellite.say(tone(1.0))
@@ -293,16 +278,7 @@ async def test_the_model_stopping_for_the_user_silences_its_answer_at_once(
     satellite.finish_playback = False
     reply = " ".join(["word"] * 20)
     async with live_standin("--transcript", "Tell me a story.", "--reply", reply) as live:
-        entry = entry_for(
-            standin,
-            satellite,
-            **{
-                CONF_CONVERSATION_MODE: MODE_LIVE,
-                CONF_LIVE_URL: live.url,
-                CONF_FOLLOW_UP_SECONDS: 8.0,
-            },
-        )
-        await load_entry(hass, entry)
+        entry = await load_live(hass, standin, satellite, live, **{CONF_FOLLOW_UP_SECONDS: 8.0})
         manager = entry.runtime_data.manager
         await satellite.say(tone(1.0))
         await satellite.stream(silence(0.7))
@@ -360,17 +336,13 @@ async def test_a_delegation_that_hangs_or_breaks_in_home_assistant_gets_an_apolo
     owner.add_to_hass(hass)
     agent = BrokenAgent(hangs)
     conversation.async_set_agent(hass, owner, agent)
-    entry = entry_for(
+    entry = await load_live(
+        hass,
         standin,
         satellite,
-        **{
-            CONF_CONVERSATION_MODE: MODE_LIVE,
-            CONF_LIVE_URL: live.url,
-            CONF_LIVE_AGENT: owner.entry_id,
-            CONF_FOLLOW_UP_SECONDS: 0,
-        },
+        live,
+        **{CONF_LIVE_AGENT: owner.entry_id, CONF_FOLLOW_UP_SECONDS: 0},
     )
-    await load_entry(hass, entry)
     manager = entry.runtime_data.manager
     ended = collect(hass, "realtime_voice_conversation_ended")
     await satellite.say(tone(1.0))
@@ -397,16 +369,7 @@ async def test_a_session_the_service_closes_ends_the_conversation_cleanly(
     reply = " ".join(["word"] * 20)
     args = ("--transcript", transcript, "--reply", reply, "--close-during", during)
     async with live_standin(*args) as live:
-        entry = entry_for(
-            standin,
-            satellite,
-            **{
-                CONF_CONVERSATION_MODE: MODE_LIVE,
-                CONF_LIVE_URL: live.url,
-                CONF_FOLLOW_UP_SECONDS: 0,
-            },
-        )
-        await load_entry(hass, entry)
+        entry = await load_live(hass, standin, satellite, live, **{CONF_FOLLOW_UP_SECONDS: 0})
         manager = entry.runtime_data.manager
         ended = collect(hass, "realtime_voice_conversation_ended")
         await satellite.say(tone(1.0))
@@ -438,16 +401,7 @@ async def test_a_delegation_with_nothing_heard_is_an_apology(
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"transcript": "", "delegate_pattern": "^$"}))
     async with live_standin("--script", str(script)) as live:
-        entry = entry_for(
-            standin,
-            satellite,
-            **{
-                CONF_CONVERSATION_MODE: MODE_LIVE,
-                CONF_LIVE_URL: live.url,
-                CONF_FOLLOW_UP_SECONDS: 0,
-            },
-        )
-        await load_entry(hass, entry)
+        await load_live(hass, standin, satellite, live, **{CONF_FOLLOW_UP_SECONDS: 0})
         ended = collect(hass, "realtime_voice_conversation_ended")
         await satellite.say(tone(1.0))
         await satellite.stream(silence(1.0))
@@ -465,10 +419,7 @@ async def test_ask_question_on_a_live_satellite_is_answered_through_realtime(
 ) -> None:
     """HA must hear the answer and Live cannot hold its reply: the Realtime brain takes the turn,
     half duplex, and no Live session is opened (billed) for it."""
-    entry = entry_for(
-        standin, satellite, **{CONF_CONVERSATION_MODE: MODE_LIVE, CONF_LIVE_URL: live.url}
-    )
-    await load_entry(hass, entry)
+    entry = await load_live(hass, standin, satellite, live)
     manager = entry.runtime_data.manager
     pending = hass.async_create_task(
         hass.services.async_call(
@@ -518,16 +469,7 @@ async def test_at_the_services_pace_an_answer_ends_only_once_played(
     reply = "one two three four five six"
     args = ("--transcript", "What time is it?", "--reply", reply, "--pause-ms", str(pause_ms))
     async with live_standin(*args) as live:
-        entry = entry_for(
-            standin,
-            satellite,
-            **{
-                CONF_CONVERSATION_MODE: MODE_LIVE,
-                CONF_LIVE_URL: live.url,
-                CONF_FOLLOW_UP_SECONDS: 5.0,
-            },
-        )
-        await load_entry(hass, entry)
+        entry = await load_live(hass, standin, satellite, live, **{CONF_FOLLOW_UP_SECONDS: 5.0})
         manager = entry.runtime_data.manager
         await satellite.say(tone(1.0))
         await stream_in_real_time(satellite, silence(1.5 + pause_ms / 1000 + 1.5))

@@ -40,7 +40,7 @@ from tests.realtime_standin import StandinConfig, StandinServer
 from .conftest import SatelliteEntry, entry_for
 from .link_satellite import LinkSatellite, silence, tone
 from .pipeline_providers import Providers
-from .test_live_brain import LiveStandin, _live, played
+from .test_live_brain import LiveStandin, _live, load_live, played
 from .test_options_flow import save_shown_form
 from .test_pipeline_brain import answer_streams, entity_id, speech
 from .waiting import collect, wait_until
@@ -101,18 +101,9 @@ async def load_live_satellite(
     live: LiveStandin,
     fallback: str,
 ) -> SatelliteEntry:
-    entry = entry_for(
-        standin,
-        satellite,
-        **{
-            CONF_CONVERSATION_MODE: MODE_LIVE,
-            CONF_LIVE_URL: live.url,
-            CONF_LIVE_FALLBACK: fallback,
-        },
+    entry = await load_live(
+        hass, standin, satellite, live, wait_for_session=False, **{CONF_LIVE_FALLBACK: fallback}
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
     await wait_until(lambda: entry.runtime_data.link.available)
     await choose_test_pipeline(hass, satellite)
     return entry
