@@ -12,7 +12,9 @@ from .player import Player
 
 DUCK_GAIN = 0.15  # about -16 dB: the music stays audible, speech is clear over it
 RAMP_MS = 150
-VOICE_DUCK_GAIN = 0.1  # -20 dB: the user, not the answer, is what the microphone hears
+# -40 dB: the user, not the answer, is what the microphone hears (at -20 dB AEC3 hid more users
+# from the brain than the local stop did: docs/performance.md, "Full duplex")
+VOICE_DUCK_GAIN = 0.01
 VOICE_DUCK_RAMP_MS = 20  # down at once (the user is talking); back up over RAMP_MS
 
 

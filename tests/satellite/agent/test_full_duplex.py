@@ -159,7 +159,7 @@ async def test_full_duplex_the_users_voice_ducks_the_answer_and_stop_playback_en
     tmp_path: Path,
 ) -> None:
     """The user's voice over the answer does not stop it on the satellite: it ducks it (the
-    voice layer 20 dB down) and the stream goes on whole, so that the brain hears the user over
+    voice layer 40 dB down) and the stream goes on whole, so that the brain hears the user over
     a much quieter echo; the brain stops its answer and HA ends what is buffered
     (``stop_playback``). Listening goes on throughout."""
     talk = (
@@ -223,7 +223,7 @@ async def test_full_duplex_a_voice_the_brain_does_not_stop_for_leaves_the_answer
         _levels(answer, window), 1.0
     )
     loud = _levels(answer, window)[: len(ratio)] > 300  # windows where the answer has sound
-    # ducked for a while (20 dB: a tenth), then back to full level for the rest
+    # ducked for a while (40 dB down), then back to full level for the rest
     ducked = np.flatnonzero(loud & (ratio < 0.15))
     assert len(ducked) >= 8, ratio.round(2)  # at least the second of UNDUCK_S
     back = ducked[-1] + 3
