@@ -26,10 +26,10 @@ through the echo gate (``SEND_GATED``, :mod:`.echo_gate`): what holds nothing ab
 learned residual echo (the voice barge-in's own judgement, :mod:`.voice`), and everything before
 the canceller has converged, goes attenuated, in step, so that the model does not hear the
 satellite's own voice and stop itself. A wake word or a stop word stops the answer at once, as
-above, without a new ``listen_start`` (it listens already). The user's voice over the answer does
-not stop it: it ducks it (``DUCK``: the voice layer ``DUCK_GAIN`` down, the stream whole, the echo
-gate open), so that the brain, which owns the turn, hears the user over a much quieter echo and
-stops; HA then stops what the satellite has buffered (``stop_playback``). If the brain does not
+above, without a new ``listen_start`` (it listens already). The user's voice over the answer
+does not stop it: it ducks it (``DUCK``: the mixer's voice layer 40 dB down, the stream whole,
+the echo gate open), so that the brain, which owns the turn, hears the user over a much quieter
+echo and stops; HA then stops what the satellite has buffered (``stop_playback``). If the brain does not
 stop (the voice was the satellite's own echo, a cough), the answer comes back to full level
 ``UNDUCK_S`` after the last voice heard (``DUCK_OVER``) and nothing was interrupted
 (docs/performance.md, "Full duplex": why). With stop words a voice needs no hold here: a stop word
