@@ -437,7 +437,7 @@ class SatelliteAgent:
         self._ducked_until = None
         self.mixer.voice_ducked = False
         if self.player.speaking:
-            _LOGGER.info("no more voice: the answer back to full level")
+            _LOGGER.info("the answer's duck ends")
 
     def _wake(self, detection: Detection, pcm: bytes) -> None:
         _LOGGER.info("wake word %s (score %.2f)", detection.model, detection.score)
