@@ -46,8 +46,15 @@ def test_echo_cancellation_keeps_the_model_from_hearing_itself(
 ) -> None:
     loop = asyncio.new_event_loop()
     try:
-        on, local, ungated, played = live.self_interruptions(tmp_path, loop, 20.0, cancel=True)
-        off, local_off, _, played_off = live.self_interruptions(tmp_path, loop, 5.0, cancel=False)
+        on, local, ungated, played, ducks = live.self_interruptions(
+            tmp_path, loop, 20.0, cancel=True
+        )
+        off, local_off, _, played_off, _ = live.self_interruptions(
+            tmp_path, loop, 5.0, cancel=False
+        )
+        ducked, _, _, played_ducked, _ = live.self_interruptions(
+            tmp_path, loop, 20.0, cancel=True, duck=True
+        )
         monkeypatch.setattr(room_bench, "SELF_SPEECH_S", 10.0)
         monkeypatch.setattr(live, "BASELINE_S", 3.0)
         monkeypatch.setattr(live, "USER_TRIES", 2)
@@ -56,21 +63,32 @@ def test_echo_cancellation_keeps_the_model_from_hearing_itself(
         loop.close()
     assert played >= 20.0
     assert played_off >= 5.0
+    assert played_ducked >= 20.0
     assert on == local == 0
+    assert ducks == 0  # without duck the voice barge-in stops, it does not duck
+    assert ducked == 0  # a duck is not an interruption, nor does the model stop
     assert ungated >= on
     assert off >= 3  # nearly every answer stops at once on its own echo
     assert local_off == 0  # without a canceller the satellite has no voice barge-in
-    assert [f.name.split(",")[2].strip() for f in figures[:2]] == [
-        "answers alone",
-        "music under the answers",
+    assert len(figures) == 6
+    own = figures[:4]
+    assert [(f.name.split(",")[2].strip(), "ducks" in f.name) for f in own] == [
+        ("answers alone", False),
+        ("answers alone", True),
+        ("music under the answers", False),
+        ("music under the answers", True),
     ]
-    for figure in figures[:2]:
+    for figure in own:
         assert figure.name.startswith("live: self-interruptions per hour of own speech")
         assert figure.baseline is not None
         assert math.isfinite(figure.value)
         assert figure.baseline >= figure.value  # the same run without the echo gate
-    users = figures[2]
-    assert users.name.startswith("live: the user over the answer reaches the model's rule")
-    assert users.baseline is not None
-    assert 0 <= users.value <= 100
-    assert 0 <= users.baseline <= 100
+    for users, how in zip(
+        figures[4:], ("the voice stops the answer", "the voice ducks it"), strict=True
+    ):
+        assert users.name.startswith(
+            f"live: the user over the answer reaches the model's rule, echo gate, {how}"
+        )
+        assert users.baseline is not None  # the same run ungated
+        assert 0 <= users.value <= 100
+        assert 0 <= users.baseline <= 100

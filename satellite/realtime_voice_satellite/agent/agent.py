@@ -12,8 +12,11 @@ rules (docs/link-protocol.md has the events):
   buffer). A detection where the answer itself says the wake word is ignored (:mod:`.own_voice`).
 - Full duplex (link protocol 4: HA's ``listen`` with ``full_duplex``): the audio goes on to HA
   while the satellite speaks, until ``stop_listening``, through the echo gate (:mod:`.echo_gate`:
-  what holds only the answer's residual echo goes attenuated); the barge-ins stop the answer as
-  above without a new ``listen_start``.
+  what holds only the answer's residual echo goes attenuated); a wake word or a stop word stops
+  the answer as above without a new ``listen_start``. The user's voice over the answer ducks it
+  instead (the mixer's voice layer down, the stream whole): the brain hears the user and stops
+  its answer (HA's ``stop_playback``); without that the answer comes back to full level
+  ``UNDUCK_S`` after the last voice heard.
 - A stop word (``wake_word.stop_words``, empty by default) is listened for only while the
   satellite speaks: it stops playback (``stop_word``, ``playback_stopped`` with ``played_ms``)
   and the satellite goes idle without listening; HA ends the conversation. The own-voice guard
@@ -80,6 +83,9 @@ PAIR_REQUEST_POLL_S = 1.0
 # With stop words and echo cancellation: how long a voice barge-in waits for the stop word, which
 # the voice detector hears before the stop-word model has heard it whole (docs/satellite.md)
 STOP_WORD_HOLD_S = 0.8
+# Full duplex: how long a ducked answer waits without the user's voice before it comes back to
+# full level (the brain, hearing the user, stops it well before: HA's YIELD_S is 0.3 s)
+UNDUCK_S = 1.0
 _SEND_QUEUE_LIMIT = 500  # about 10 s of audio frames; beyond that HA is not keeping up
 
 
@@ -136,6 +142,8 @@ class SatelliteAgent:
         self.listening: p.ListenReason | None = None
         self.full_duplex = False  # the open listen goes on while speaking (protocol 4)
         self._held: HeldBargeIn | None = None  # a voice barge-in waiting for a stop word
+        self._ducked_until: float | None = None  # full duplex: the answer ducked until then
+        self.ducks = 0  # answers ducked for the voice (full duplex), for the log and the tests
         self._listen_deadline = 0.0
         self._echo_guard_until = 0.0
         self._last_answer: tuple[float, float] | None = None  # (loop time it ended, played ms)
@@ -205,6 +213,7 @@ class SatelliteAgent:
             listening=self.listening is not None,
             speaking=self.player.speaking,
             holding=self._held is not None,
+            ducked=self._ducked_until is not None,
             full_duplex=self.full_duplex,
         )
 
@@ -354,6 +363,8 @@ class SatelliteAgent:
             found.add(Trigger.HOLD_OVER)
         if heard.voice is not None:
             found.add(Trigger.VOICE_WITH_STOP_WORDS if self._stop_words_on() else Trigger.VOICE)
+        elif self._ducked_until is not None and now >= self._ducked_until:
+            found.add(Trigger.DUCK_OVER)
         if facts.listening and now > self._listen_deadline:
             found.add(Trigger.LISTEN_TIMEOUT)
         return frozenset(found)
@@ -386,11 +397,7 @@ class SatelliteAgent:
             case Action.STOP_WORD:
                 self._stop_word(max(heard.stop, key=lambda d: d.score))
             case Action.HOLD:
-                # in full duplex the block goes to HA anyway (SEND): nothing to keep for it
-                streamed = self.listening is not None and self.full_duplex
-                self._held = HeldBargeIn(
-                    detection, now + STOP_WORD_HOLD_S, [] if streamed else [pcm]
-                )
+                self._held = HeldBargeIn(detection, now + STOP_WORD_HOLD_S, [pcm])
             case Action.HOLD_BLOCK:
                 assert self._held is not None
                 self._held.pcm.append(pcm)
@@ -407,16 +414,30 @@ class SatelliteAgent:
                 self._held = None
             case Action.INTERRUPT:
                 self._stop_playback_for(detection, p.BargeIn, "barge_in")
-            case Action.INTERRUPT_HELD:
-                assert self._held is not None
-                held, self._held = self._held, None
-                self._stop_playback_for(held.detection, p.BargeIn, "barge_in")
-                # held before HA's listen turned full duplex: not sent yet
-                audio = b"".join(held.pcm)
-                for start in range(0, len(audio), p.MAX_AUDIO_FRAME_BYTES):
-                    self._send(audio[start : start + p.MAX_AUDIO_FRAME_BYTES])
+            case Action.DUCK:
+                if self._ducked_until is None:
+                    self.ducks += 1
+                    self.mixer.voice_ducked = True
+                    current = self.player.current
+                    _LOGGER.info(
+                        "the voice over the answer (score %.2f): ducking %s at %.0f ms",
+                        detection.score,
+                        current[0] if current else None,
+                        self.player.position_ms,
+                    )
+                self._ducked_until = now + UNDUCK_S
+            case Action.UNDUCK:
+                self._unduck()
             case Action.END_LISTENING_TIMEOUT:
                 self._end_listening("timeout")
+
+    def _unduck(self) -> None:
+        if self._ducked_until is None:
+            return
+        self._ducked_until = None
+        self.mixer.voice_ducked = False
+        if self.player.speaking:
+            _LOGGER.info("the answer's duck ends")
 
     def _wake(self, detection: Detection, pcm: bytes) -> None:
         _LOGGER.info("wake word %s (score %.2f)", detection.model, detection.score)
@@ -610,6 +631,7 @@ class SatelliteAgent:
         self.listening = None
         self.full_duplex = False
         self.mixer.listening = False
+        self._unduck()
         self.player.stop()  # an answer nobody can stop or truncate any more
         self.media.stop()  # music nobody can stop any more
         while not self._outbox.empty():
@@ -709,6 +731,8 @@ class SatelliteAgent:
             case Action.STOP_PLAYBACK, _:
                 self._report_stopped(self.player.stop(), "command")
                 self._update_state()
+            case Action.UNDUCK, _:
+                self._unduck()
             case Action.SET_MUTED, _:
                 self.muted = True
             case Action.END_LISTENING_MUTED, _:
@@ -819,7 +843,11 @@ class SatelliteAgent:
         self.restart_requested.set()
 
     def stats(self) -> dict[str, Any]:
-        return {"underruns": self.player.underruns, "state": self._current_state()}
+        return {
+            "underruns": self.player.underruns,
+            "state": self._current_state(),
+            "ducks": self.ducks,
+        }
 
 
 def _nothing(_: object) -> None:

@@ -21,24 +21,26 @@ does I/O or reads a clock: tests drive it with plain values.
 
 Full duplex (link protocol 4: HA's ``listen`` with ``full_duplex``, for a brain that hears the
 user over its own voice): the same listening, but an answer starting does not end it, and the
-audio (echo-cancelled) goes on to HA while the satellite speaks; a barge-in or the voice stops the
-answer as above, without a new ``listen_start`` (it listens already). While it speaks the stream
-goes through the echo gate (``SEND_GATED``, :mod:`.echo_gate`): what holds nothing above the
-room's learned residual echo (the voice barge-in's own judgement, :mod:`.voice`), and everything
-before the canceller has converged, goes attenuated, in step, so that the model does not hear the
-satellite's own voice and stop itself; a block the satellite itself takes for the user (a wake
-word, the voice) goes whole. The satellite's own stop stays: the brain stops its answer when it
-hears the user, but AEC3 hides most of the user while the answer plays and HA does not stop what
-the satellite has buffered, so the local stop is what silences the speaker within 400 ms; after
-it (LISTENING_DUPLEX) every block goes whole. Before the canceller has converged, and for a
-second after its reference ran dry or was re-anchored, only a wake word or a stop word stops an
-answer (the voice counts once it is converged and steady, :mod:`..audio.aec3`).
+audio (echo-cancelled) goes on to HA while the satellite speaks. While it speaks the stream goes
+through the echo gate (``SEND_GATED``, :mod:`.echo_gate`): what holds nothing above the room's
+learned residual echo (the voice barge-in's own judgement, :mod:`.voice`), and everything before
+the canceller has converged, goes attenuated, in step, so that the model does not hear the
+satellite's own voice and stop itself. A wake word or a stop word stops the answer at once, as
+above, without a new ``listen_start`` (it listens already). The user's voice over the answer
+does not stop it: it ducks it (``DUCK``: the mixer's voice layer 40 dB down, the stream whole,
+the echo gate open), so that the brain, which owns the turn, hears the user over a much quieter
+echo and stops; HA then stops what the satellite has buffered (``stop_playback``). If the brain does not
+stop (the voice was the satellite's own echo, a cough), the answer comes back to full level
+``UNDUCK_S`` after the last voice heard (``DUCK_OVER``) and nothing was interrupted
+(docs/performance.md, "Full duplex": why). With stop words a voice needs no hold here: a stop word
+heard in the duck still stops the answer. Before the canceller has converged, and for a second
+after its reference ran dry or was re-anchored, the voice does not count (:mod:`..audio.aec3`).
 
     LISTENING_DUPLEX  listening in full duplex, not speaking              listening
     SPEAKING_DUPLEX   speaking, and the audio goes on to HA through the   responding
                       echo gate
-    HOLDING_DUPLEX    the same, and a voice barge-in waits for a stop     responding
-                      word
+    DUCKED_DUPLEX     the same, the answer ducked for the user's voice;   responding
+                      the audio goes on whole
 
 A microphone block is one trigger: the first of :data:`BLOCK_PRIORITY` that the block brought
 and the phase's row has (a stop word wins over a wake word, a wake word over the voice). Every
@@ -62,7 +64,7 @@ class Phase(StrEnum):
     HOLDING = "holding"
     LISTENING_DUPLEX = "listening_duplex"
     SPEAKING_DUPLEX = "speaking_duplex"
-    HOLDING_DUPLEX = "holding_duplex"
+    DUCKED_DUPLEX = "ducked_duplex"
 
 
 class Trigger(StrEnum):
@@ -71,6 +73,7 @@ class Trigger(StrEnum):
     WAKE_WORD = "wake_word"  # an active wake word the answer itself does not explain
     OWN_WAKE_WORD = "own_wake_word"  # a wake word where the answer says it: its echo
     HOLD_OVER = "hold_over"  # a held barge-in's wait ended without a stop word
+    DUCK_OVER = "duck_over"  # a ducked answer heard no voice for UNDUCK_S (full duplex)
     VOICE = "voice"  # the user's voice over the answer (echo cancellation on)
     VOICE_WITH_STOP_WORDS = "voice_with_stop_words"  # the same, while stop words are on
     LISTEN_TIMEOUT = "listen_timeout"  # listen_timeout_s (or HA's) has passed
@@ -100,7 +103,8 @@ class Action(StrEnum):
     RELEASE_HOLD = "release_hold"  # the held barge-in, with its audio and this block
     DROP_HOLD = "drop_hold"  # the held barge-in is dropped, its audio into the pre-roll
     FORGET_HOLD = "forget_hold"  # the held barge-in is dropped with its audio
-    INTERRUPT_HELD = "interrupt_held"  # the held barge-in stops the answer (its audio went to HA)
+    DUCK = "duck"  # duck the answer for the user's voice (full duplex), until UNDUCK_S after it
+    UNDUCK = "unduck"  # the answer back to full level
     END_LISTENING_TIMEOUT = "end_listening_timeout"
     LISTEN = "listen"  # start listening (when it already listens, only the deadline moves)
     REFUSE_LISTEN = "refuse_listen"  # listen_end (muted)
@@ -177,25 +181,34 @@ RULES: dict[Phase, dict[Trigger, tuple[Action, ...]]] = {
         **_COMMANDS,
     },
     # Full duplex: every block goes to HA, whatever else it brought (the stop word ends listening
-    # first): through the echo gate, but whole when it stops the answer (the user's). HA's
-    # stop_listening returns to SPEAKING or HOLDING; the listen timeout waits for the answer's
-    # end, as in SPEAKING. A held voice is not yet the user's: gated.
+    # first): through the echo gate, but whole when the user's (a wake word, the voice). HA's
+    # stop_listening returns to SPEAKING; the listen timeout waits for the answer's end, as in
+    # SPEAKING. The voice ducks the answer: the brain stops it (HA's stop_playback) if it hears
+    # the user; with stop words it needs no hold, a stop word still stops it in the duck.
     P.SPEAKING_DUPLEX: {
         T.STOP_WORD: (A.STOP_WORD, A.KEEP),
         T.WAKE_WORD: (A.INTERRUPT, *_STREAM),
         T.OWN_WAKE_WORD: (A.IGNORE_OWN_VOICE, *_GATED),
-        T.VOICE: (A.INTERRUPT, *_STREAM),
-        T.VOICE_WITH_STOP_WORDS: (A.HOLD, *_GATED),
+        T.VOICE: (A.DUCK, *_STREAM),
+        T.VOICE_WITH_STOP_WORDS: (A.DUCK, *_STREAM),
         T.AUDIO: _GATED,
         **_DUPLEX_COMMANDS,
     },
-    P.HOLDING_DUPLEX: {
-        T.STOP_WORD: (A.FORGET_HOLD, A.STOP_WORD, A.KEEP),
-        T.WAKE_WORD: (A.FORGET_HOLD, A.INTERRUPT, *_STREAM),
-        T.OWN_WAKE_WORD: (A.FORGET_HOLD, A.IGNORE_OWN_VOICE, *_GATED),
-        T.HOLD_OVER: (A.INTERRUPT_HELD, *_STREAM),
-        T.AUDIO: _GATED,
+    # Every block goes whole (the echo gate open); more voice keeps the duck, UNDUCK_S without
+    # it ends the duck. Whatever ends the answer or the duplex listen ends the duck.
+    P.DUCKED_DUPLEX: {
+        T.STOP_WORD: (A.UNDUCK, A.STOP_WORD, A.KEEP),
+        T.WAKE_WORD: (A.UNDUCK, A.INTERRUPT, *_STREAM),
+        T.OWN_WAKE_WORD: (A.IGNORE_OWN_VOICE, *_STREAM),
+        T.VOICE: (A.DUCK, *_STREAM),
+        T.VOICE_WITH_STOP_WORDS: (A.DUCK, *_STREAM),
+        T.DUCK_OVER: (A.UNDUCK, *_GATED),
+        T.AUDIO: _STREAM,
         **_DUPLEX_COMMANDS,
+        T.STOP_LISTENING: (A.UNDUCK, A.END_LISTENING),
+        T.PLAY: (A.UNDUCK, A.START_ANSWER),
+        T.STOP_PLAYBACK: (A.UNDUCK, A.STOP_PLAYBACK),
+        T.MUTE: (A.UNDUCK, *_COMMANDS[T.MUTE]),
     },
 }
 
@@ -207,6 +220,7 @@ BLOCK_PRIORITY: tuple[Trigger, ...] = (
     T.HOLD_OVER,
     T.VOICE,
     T.VOICE_WITH_STOP_WORDS,
+    T.DUCK_OVER,
     T.LISTEN_TIMEOUT,
     T.AUDIO,
 )
@@ -221,6 +235,7 @@ class Facts:
     listening: bool = False  # a listen is open (its audio goes to HA unless speaking)
     speaking: bool = False  # an answer or announcement plays (not a chime)
     holding: bool = False  # a voice barge-in is held
+    ducked: bool = False  # the answer is ducked for the user's voice (full duplex)
     full_duplex: bool = False  # the open listen asked for full duplex
 
     @property
@@ -230,7 +245,7 @@ class Facts:
         duplex = self.listening and self.full_duplex
         if self.speaking:
             if duplex:
-                return P.HOLDING_DUPLEX if self.holding else P.SPEAKING_DUPLEX
+                return P.DUCKED_DUPLEX if self.ducked else P.SPEAKING_DUPLEX
             return P.HOLDING if self.holding else P.SPEAKING
         if self.listening:
             return P.LISTENING_DUPLEX if duplex else P.LISTENING
@@ -245,9 +260,11 @@ def decide(facts: Facts, heard: frozenset[Trigger] | Trigger) -> tuple[Action, .
     if isinstance(heard, Trigger):
         return row.get(heard, ())
     dropped: tuple[Action, ...] = ()
-    if facts.holding and phase not in (P.HOLDING, P.HOLDING_DUPLEX, P.MUTED):
-        # the answer ended meanwhile (or HA stopped or started listening)
+    if facts.holding and phase not in (P.HOLDING, P.MUTED):
+        # the answer ended meanwhile (or HA stopped or started listening, or in full duplex)
         dropped = (A.DROP_HOLD,)
+    if facts.ducked and phase is not P.DUCKED_DUPLEX:
+        dropped += (A.UNDUCK,)  # the answer ended meanwhile (or the duplex listen did)
     for trigger in BLOCK_PRIORITY:
         if trigger in heard and trigger in row:
             return dropped + row[trigger]

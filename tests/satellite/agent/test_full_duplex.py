@@ -6,15 +6,24 @@ real agent in file mode's room (``--echo``), through the real link client."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from realtime_voice_dev.corpus import espeak_available
+from realtime_voice_satellite.audio import read_wav
 from realtime_voice_satellite.link import Audio, LinkEvent
 from realtime_voice_satellite.link import protocol as p
-from tests.satellite.harness import Satellite, Script, config, pcm_to_samples, running_satellite
+from tests.satellite.harness import (
+    Satellite,
+    Script,
+    config,
+    locate,
+    pcm_to_samples,
+    running_satellite,
+)
 from tests.satellite.harness import speech as say
 
 pytestmark = [
@@ -132,25 +141,94 @@ async def test_half_duplex_and_a_peer_of_protocol_3_get_what_they_always_got(
     assert not any(isinstance(e, Audio) for e in log[ended:])
 
 
-async def test_full_duplex_the_users_voice_stops_the_answer_and_listening_goes_on(
+async def _until(condition: Callable[[], bool], within: float = 15.0) -> None:
+    for _ in range(round(within / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not within {within} s")
+
+
+def _levels(samples: np.ndarray, window: int) -> np.ndarray:
+    """RMS per ``window`` samples."""
+    x = samples[: len(samples) // window * window].astype(np.float64).reshape(-1, window)
+    return np.sqrt(np.mean(x**2, axis=1))
+
+
+async def test_full_duplex_the_users_voice_ducks_the_answer_and_stop_playback_ends_it(
     tmp_path: Path,
 ) -> None:
+    """The user's voice over the answer does not stop it on the satellite: it ducks it (the
+    voice layer 40 dB down) and the stream goes on whole, so that the brain hears the user over
+    a much quieter echo; the brain stops its answer and HA ends what is buffered
+    (``stop_playback``). Listening goes on throughout."""
     talk = (
         Script(rate=16_000).pause(5.0).say("no wait, turn off the bedroom light", "user").pause(6)
     )
-    log, _, _ = await _answer_in_room(tmp_path, talk, "duplex-talk")
-    barge = next(e for e in log if isinstance(e, p.BargeIn))
-    assert (barge.model, barge.stream_id) == ("voice", "answer-1")
-    stopped = next(e for e in log if isinstance(e, p.PlaybackStopped))
-    assert stopped.reason == "barge_in"
-    assert 3000 < stopped.played_ms < 6000
-    # it was listening already: no new listen_start, no listen_end, the audio goes on
-    assert p.ListenStart("barge_in") not in log
-    assert not any(isinstance(e, p.ListenEnd) for e in log)
-    after = _audio_between(log, barge, p.ListenEnd)
-    assert len(after) > p.AUDIO_RATE  # > 0.5 s after it
-    # the user's words go on whole, not through the echo gate: loud enough for the model's rule
-    assert _loudest_200ms(after) > 0.02, _loudest_200ms(after)
+    async with running_satellite(
+        talk.write("duplex-talk"), tmp_path, _config("on"), room="default"
+    ) as sat:
+        agent = sat.agent
+        await asyncio.sleep(0.5)
+        await sat.client.listen(full_duplex=True)
+        await sat.until(p.ListenStart("command"))
+        await sat.play("answer-1", say(ANSWER, p.AUDIO_RATE))
+        await sat.until(p.StateChanged("responding"))
+        await _until(lambda: agent.ducks > 0)
+        assert agent.mixer.voice_ducked
+        assert 3000 < agent.player.position_ms < 6000, agent.player.position_ms
+        _drain(sat)
+        after = await sat.audio_for(1.0)
+        # the user's words go on whole, not through the echo gate: loud enough for the model's rule
+        assert _loudest_200ms(after) > 0.02, _loudest_200ms(after)
+        assert agent.player.speaking  # ducked, not stopped
+        await sat.client.stop_playback()  # HA's, once the model stopped for the user
+        stopped = await sat.next(p.PlaybackStopped)
+        assert isinstance(stopped, p.PlaybackStopped)
+        assert (stopped.stream_id, stopped.reason) == ("answer-1", "command")
+        assert not agent.mixer.voice_ducked
+        await sat.audio_for(0.5)  # it was listening already: the audio goes on
+        assert not any(isinstance(e, p.BargeIn | p.ListenEnd | p.ListenStart) for e in sat.log[1:])
+        assert agent.listening == "command"
+
+
+async def test_full_duplex_a_voice_the_brain_does_not_stop_for_leaves_the_answer_whole(
+    tmp_path: Path,
+) -> None:
+    """A short sound over the answer (a cough, a word to someone else: the brain does not stop)
+    ducks it; a second without more voice the answer comes back to full level and plays to its
+    end. Nothing was interrupted."""
+    cough = Script(rate=16_000).pause(5.0).say("hey", "user").pause(14)
+    answer = say(ANSWER, p.AUDIO_RATE)
+    async with running_satellite(
+        cough.write("duplex-cough"), tmp_path, _config("on"), room="default"
+    ) as sat:
+        agent = sat.agent
+        await asyncio.sleep(0.5)
+        await sat.client.listen(full_duplex=True)
+        await sat.until(p.ListenStart("command"))
+        await sat.play("answer-1", answer)
+        end = await sat.next(p.PlaybackFinished | p.PlaybackStopped, within=30)
+        assert isinstance(end, p.PlaybackFinished), end
+        assert end.played_ms >= len(answer) * 1000 // p.AUDIO_RATE - 50
+        _drain(sat)
+        assert not any(isinstance(e, p.BargeIn | p.StopWord | p.ListenEnd) for e in sat.log)
+        assert agent.ducks == 1
+        assert not agent.mixer.voice_ducked
+    played, _ = read_wav(sat.output)
+    start, peak = locate(answer[: p.AUDIO_RATE], played)
+    assert peak > 0.9, peak
+    window = p.AUDIO_RATE // 10
+    ratio = _levels(played[start : start + len(answer)], window) / np.maximum(
+        _levels(answer, window), 1.0
+    )
+    loud = _levels(answer, window)[: len(ratio)] > 300  # windows where the answer has sound
+    # ducked for a while (40 dB down), then back to full level for the rest
+    ducked = np.flatnonzero(loud & (ratio < 0.15))
+    assert len(ducked) >= 8, ratio.round(2)  # at least the second of UNDUCK_S
+    back = ducked[-1] + 3
+    assert np.all(ratio[back:][loud[back:]] > 0.9), ratio.round(2)
+    assert len(ratio) - back > 20  # seconds of the answer at full level after the duck
 
 
 async def test_stop_listening_ends_the_stream_while_the_answer_plays_on(tmp_path: Path) -> None:
@@ -171,12 +249,12 @@ async def test_stop_listening_ends_the_stream_while_the_answer_plays_on(tmp_path
         assert isinstance(end, p.PlaybackFinished)
 
 
-async def test_full_duplex_with_stop_words_a_held_voice_barge_in_and_a_stop_word(
+async def test_full_duplex_with_stop_words_the_voice_ducks_and_a_stop_word_stops(
     tmp_path: Path,
 ) -> None:
-    """With stop words the voice barge-in waits for a possible stop word first (held), here while
-    the audio goes on to HA; then it stops the answer without a new listen. A stop word stops
-    the answer and ends listening, as in half duplex."""
+    """With stop words the voice is not held in full duplex (it stops nothing): it ducks the
+    answer, and the audio goes on whole. A stop word stops the answer and ends listening, as in
+    half duplex."""
     from tests.satellite.agent.test_stop_word import LONG_ANSWER, echo_stop_config
 
     other = Script(rate=16_000).pause(5.0).say("no wait, turn off the bedroom light").pause(4.0)
@@ -187,17 +265,16 @@ async def test_full_duplex_with_stop_words_a_held_voice_barge_in_and_a_stop_word
         await sat.client.listen(full_duplex=True)
         await sat.play("answer-1", say(LONG_ANSWER, p.AUDIO_RATE))
         await sat.until(p.StateChanged("responding"))
-        barge = await sat.next(p.BargeIn, within=15)
-        assert isinstance(barge, p.BargeIn)
-        assert barge.model == "voice"
+        await _until(lambda: sat.agent.ducks > 0)
+        assert sat.agent.player.speaking
+        assert sat.agent._held is None
+        await sat.client.stop_playback()
         stopped = await sat.next(p.PlaybackStopped)
         assert isinstance(stopped, p.PlaybackStopped)
-        assert stopped.reason == "barge_in"
+        assert stopped.reason == "command"
         await sat.audio_for(0.5)  # the audio goes on
-        assert p.ListenStart("barge_in") not in sat.log
-        assert not any(isinstance(e, p.ListenEnd | p.StopWord) for e in sat.log)
-        # nothing held back: the blocks of the hold went to HA before the answer stopped (events
-        # and audio share one queue), about every block of the time it played
+        assert not any(isinstance(e, p.ListenEnd | p.StopWord | p.BargeIn) for e in sat.log)
+        # every block of the time it played went to HA
         began = sat.log.index(p.StateChanged("responding"))
         before = sat.log[began : sat.log.index(stopped)]
         streamed = sum(len(e.pcm) for e in before if isinstance(e, Audio)) / (p.AUDIO_RATE * 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from realtime_voice_satellite.agent.mixer import DUCK_GAIN, Mixer
+from realtime_voice_satellite.agent.mixer import DUCK_GAIN, VOICE_DUCK_GAIN, Mixer
 from realtime_voice_satellite.agent.player import Player
 from tests.helpers import audio
 
@@ -69,3 +69,22 @@ async def test_voice_alone_is_untouched() -> None:
     while (block := mixer.read(BLOCK)) is not None:
         out.append(block)
     assert np.concatenate(out)[: len(audio) // 2].tobytes() == audio
+
+
+async def test_the_voice_ducks_for_the_user_at_once_and_comes_back_in_a_ramp() -> None:
+    """Full duplex (states.py's DUCK): the voice layer itself goes VOICE_DUCK_GAIN down within a
+    block, and back to full level over RAMP_MS, without a step (no click)."""
+    voice, media = Player(RATE, prebuffer_ms=0), Player(RATE, prebuffer_ms=0)
+    mixer = Mixer(voice, media)
+    voice.start("answer", "response")
+    voice.feed(music(2.0))
+    voice.end("answer")
+    full = level(blocks(mixer, 0.2)[-1])
+    mixer.voice_ducked = True
+    ducked = blocks(mixer, 0.2)
+    assert level(ducked[0]) < full  # the first block already goes down
+    assert abs(level(ducked[1]) / full - VOICE_DUCK_GAIN) < 0.005
+    mixer.voice_ducked = False
+    back = [level(b) for b in blocks(mixer, 0.3)]
+    assert back[0] < back[3] < back[6] < full * 0.98
+    assert abs(back[-1] / full - 1.0) < 0.02

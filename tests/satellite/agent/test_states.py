@@ -40,8 +40,13 @@ def block(*triggers: Trigger) -> frozenset[Trigger]:
         (Facts(listening=True, full_duplex=True), Phase.LISTENING_DUPLEX),
         (Facts(speaking=True, listening=True, full_duplex=True), Phase.SPEAKING_DUPLEX),
         (
+            Facts(speaking=True, listening=True, full_duplex=True, ducked=True),
+            Phase.DUCKED_DUPLEX,
+        ),
+        # a hold begun in half duplex is dropped by the next block (decide)
+        (
             Facts(speaking=True, listening=True, full_duplex=True, holding=True),
-            Phase.HOLDING_DUPLEX,
+            Phase.SPEAKING_DUPLEX,
         ),
         (Facts(speaking=True, full_duplex=True), Phase.SPEAKING),  # no listen open: nothing sent
     ],
@@ -104,38 +109,56 @@ def test_commands() -> None:
 def test_full_duplex_an_answer_does_not_end_listening_and_every_block_goes_to_ha() -> None:
     listening = Facts(listening=True, full_duplex=True)
     speaking = Facts(listening=True, full_duplex=True, speaking=True)
-    holding = Facts(listening=True, full_duplex=True, speaking=True, holding=True)
-    for facts in (listening, speaking, holding):
+    ducked = Facts(listening=True, full_duplex=True, speaking=True, ducked=True)
+    for facts in (listening, speaking):
         assert decide(facts, T.PLAY) == (A.START_ANSWER,)
         assert decide(facts, T.STOP_LISTENING) == (A.END_LISTENING,)
     assert decide(listening, AUDIO) == (A.SEND, A.KEEP)
     # while the answer plays, through the echo gate (the pre-roll keeps the block whole)
     assert decide(speaking, AUDIO) == (A.SEND_GATED, A.KEEP)
-    assert decide(holding, AUDIO) == (A.SEND_GATED, A.KEEP)
+    # ducked for the user's voice: whole
+    assert decide(ducked, AUDIO) == (A.SEND, A.KEEP)
     assert decide(listening, block(T.LISTEN_TIMEOUT)) == (A.END_LISTENING_TIMEOUT, A.KEEP)
     # the listen timeout waits for the answer's end, as in half duplex
     assert decide(speaking, block(T.LISTEN_TIMEOUT)) == (A.SEND_GATED, A.KEEP)
 
 
-def test_full_duplex_barge_ins_stop_the_answer_without_a_new_listen() -> None:
+def test_full_duplex_the_wake_word_and_the_stop_word_stop_the_answer_the_voice_ducks_it() -> None:
     speaking = Facts(listening=True, full_duplex=True, speaking=True)
     # what stops the answer is the user's: it goes whole, not through the echo gate
     assert decide(speaking, block(T.WAKE_WORD, T.VOICE)) == (A.INTERRUPT, A.SEND, A.KEEP)
-    assert decide(speaking, block(T.VOICE)) == (A.INTERRUPT, A.SEND, A.KEEP)
-    # the satellite's own wake word, and a voice held for a stop word, are not (yet) the user's
+    # the voice does not stop it: the brain does, hearing the user over the ducked answer; with
+    # stop words nothing is held (a stop word still stops the ducked answer)
+    assert decide(speaking, block(T.VOICE)) == (A.DUCK, A.SEND, A.KEEP)
+    assert decide(speaking, block(T.VOICE_WITH_STOP_WORDS)) == (A.DUCK, A.SEND, A.KEEP)
+    # the satellite's own wake word is not the user's
     assert decide(speaking, block(T.OWN_WAKE_WORD)) == (A.IGNORE_OWN_VOICE, A.SEND_GATED, A.KEEP)
-    assert decide(speaking, block(T.VOICE_WITH_STOP_WORDS)) == (A.HOLD, A.SEND_GATED, A.KEEP)
     # a stop word ends listening too: the user wants silence
     assert decide(speaking, block(T.STOP_WORD, T.WAKE_WORD)) == (A.STOP_WORD, A.KEEP)
+
+
+def test_full_duplex_a_ducked_answer_comes_back_or_ends() -> None:
+    ducked = Facts(listening=True, full_duplex=True, speaking=True, ducked=True)
+    # more voice keeps the duck (its time moves); UNDUCK_S without it: back to full level
+    assert decide(ducked, block(T.VOICE)) == (A.DUCK, A.SEND, A.KEEP)
+    assert decide(ducked, block(T.VOICE, T.DUCK_OVER)) == (A.DUCK, A.SEND, A.KEEP)
+    assert decide(ducked, block(T.DUCK_OVER)) == (A.UNDUCK, A.SEND_GATED, A.KEEP)
+    # the wake word and the stop word stop it at once
+    assert decide(ducked, block(T.WAKE_WORD)) == (A.UNDUCK, A.INTERRUPT, A.SEND, A.KEEP)
+    assert decide(ducked, block(T.STOP_WORD, T.VOICE)) == (A.UNDUCK, A.STOP_WORD, A.KEEP)
+    # HA's stop_playback (the brain stopped for the user) ends it; so does a new answer
+    assert decide(ducked, T.STOP_PLAYBACK) == (A.UNDUCK, A.STOP_PLAYBACK)
+    assert decide(ducked, T.PLAY) == (A.UNDUCK, A.START_ANSWER)
+    assert decide(ducked, T.STOP_LISTENING) == (A.UNDUCK, A.END_LISTENING)
+    assert decide(ducked, T.MUTE)[0] is A.UNDUCK
+    # the answer ended (or the listen did) with the duck on: undone by the next block
+    ended = Facts(listening=True, full_duplex=True, ducked=True)
+    assert decide(ended, AUDIO) == (A.UNDUCK, A.SEND, A.KEEP)
+    half = Facts(listening=False, speaking=True, ducked=True)
+    assert decide(half, AUDIO) == (A.UNDUCK, A.KEEP)
+    # a hold begun in half duplex, then HA's listen turned full duplex: dropped
     holding = Facts(listening=True, full_duplex=True, speaking=True, holding=True)
-    # its audio went to HA already
-    assert decide(holding, block(T.VOICE)) == (A.SEND_GATED, A.KEEP)
-    assert decide(holding, block(T.HOLD_OVER)) == (A.INTERRUPT_HELD, A.SEND, A.KEEP)
-    assert decide(holding, block(T.STOP_WORD)) == (A.FORGET_HOLD, A.STOP_WORD, A.KEEP)
-    assert decide(holding, block(T.WAKE_WORD)) == (A.FORGET_HOLD, A.INTERRUPT, A.SEND, A.KEEP)
-    # the answer ended with the hold open: dropped, and the block streams on
-    ended = Facts(listening=True, full_duplex=True, holding=True)
-    assert decide(ended, AUDIO) == (A.DROP_HOLD, A.SEND, A.KEEP)
+    assert decide(holding, block(T.VOICE)) == (A.DROP_HOLD, A.DUCK, A.SEND, A.KEEP)
 
 
 def test_the_pre_roll_keeps_whole_blocks_up_to_its_limit() -> None:
