@@ -77,7 +77,11 @@ from custom_components.realtime_voice.session_manager import SessionManager
 from tests.live_standin.testing import start_process
 
 from .conftest import account_for
-from .pipeline_providers import Providers, providers_in
+from .pipeline_providers import (
+    Providers,
+    hass_config_dir,  # noqa: F401 (fixtures)
+    providers_in,
+)
 from .waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,12 +248,6 @@ class InstantAgent(conversation.AbstractConversationAgent):
 async def enable_event_loop_debug() -> None:
     """HA's test harness runs the event loop in debug mode (slow); a real hass does not."""
     asyncio.get_running_loop().set_debug(False)
-
-
-@pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """HA's tts keeps its cache in the config directory: a temporary one."""
-    return hass_tmp_config_dir
 
 
 @pytest.fixture

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import wave
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pytest
 from homeassistant.components import stt, tts
 from homeassistant.components.assist_pipeline import Pipeline, async_create_default_pipeline
 from homeassistant.config_entries import ConfigEntry, ConfigFlow
@@ -36,6 +38,22 @@ from pytest_homeassistant_custom_component.common import (
 TTS_RATE = 22050
 TTS_TONE_HZ = 440.0
 TTS_SECONDS = 1.0
+
+
+# Fixtures the pipeline tests import (a module of their own needs them by name).
+@pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """HA's tts keeps its cache in the config directory: a temporary one."""
+    return hass_tmp_config_dir
+
+
+@pytest.fixture(autouse=True)
+def quick_probes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The primary is probed every 0.3 s (5 s, then longer, in use)."""
+    monkeypatch.setattr(
+        "custom_components.realtime_voice.core.conversation.fallback.backoff_delays",
+        lambda *_args: itertools.repeat(0.3),
+    )
 
 
 def tone_wav(

@@ -10,8 +10,6 @@ endpoint is back, the background probe gives the turns back to Realtime and the 
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
@@ -25,7 +23,7 @@ from tests.realtime_standin import StandinConfig, StandinServer
 
 from .conftest import API_KEY, entry_for
 from .link_satellite import LinkSatellite
-from .pipeline_providers import Providers
+from .pipeline_providers import Providers, hass_config_dir, quick_probes  # noqa: F401 (fixtures)
 from .test_pipeline_brain import answer_streams, entity_id, error_tones, speech
 from .waiting import collect, wait_until
 
@@ -36,21 +34,6 @@ pytestmark = [
 
 ENDED = f"{DOMAIN}_conversation_ended"
 COMMAND = "turn on the kitchen light"
-
-
-@pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """HA's tts keeps its cache in the config directory: a temporary one."""
-    return hass_tmp_config_dir
-
-
-@pytest.fixture(autouse=True)
-def quick_probes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The primary is probed every 0.3 s (5 s, then longer, in use)."""
-    monkeypatch.setattr(
-        "custom_components.realtime_voice.core.conversation.fallback.backoff_delays",
-        lambda *_args: itertools.repeat(0.3),
-    )
 
 
 async def load_fallback_satellite(

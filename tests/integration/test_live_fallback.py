@@ -10,7 +10,6 @@ usage seconds at the registry's price.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
 from datetime import date
 
@@ -39,7 +38,7 @@ from tests.realtime_standin import StandinConfig, StandinServer
 
 from .conftest import SatelliteEntry, entry_for
 from .link_satellite import LinkSatellite, silence, tone
-from .pipeline_providers import Providers
+from .pipeline_providers import Providers, hass_config_dir, quick_probes  # noqa: F401 (fixtures)
 from .test_live_brain import LiveStandin, _live, load_live, played
 from .test_options_flow import save_shown_form
 from .test_pipeline_brain import answer_streams, entity_id, speech
@@ -53,21 +52,6 @@ pytestmark = [
 ENDED = f"{DOMAIN}_conversation_ended"
 COMMAND = "turn on the kitchen light"
 KITCHEN_LIGHT = "light.kitchen"  # the kitchen_light fixture's (kitchen.py)
-
-
-@pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """HA's tts keeps its cache in the config directory: a temporary one."""
-    return hass_tmp_config_dir
-
-
-@pytest.fixture(autouse=True)
-def quick_probes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The primary is probed every 0.3 s (5 s, then longer, in use)."""
-    monkeypatch.setattr(
-        "custom_components.realtime_voice.core.conversation.fallback.backoff_delays",
-        lambda *_args: itertools.repeat(0.3),
-    )
 
 
 @pytest.fixture

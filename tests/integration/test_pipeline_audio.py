@@ -17,15 +17,15 @@ from custom_components.realtime_voice.pipeline_audio import (
 )
 from realtime_voice_satellite.link import protocol
 
-from .pipeline_providers import TTS_TONE_HZ, Providers, dominant_hz, tone_wav
+from .pipeline_providers import (
+    TTS_TONE_HZ,
+    Providers,
+    dominant_hz,
+    hass_config_dir,  # noqa: F401 (fixtures)
+    tone_wav,
+)
 
 ONLY_WAV = {tts.ATTR_PREFERRED_FORMAT: "wav"}
-
-
-@pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """HA's tts keeps its cache in the config directory: a temporary one."""
-    return hass_tmp_config_dir
 
 
 async def link_audio(

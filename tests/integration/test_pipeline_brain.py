@@ -42,6 +42,7 @@ from .pipeline_providers import (
     TTS_TONE_HZ,
     Providers,
     dominant_hz,
+    hass_config_dir,  # noqa: F401 (fixtures)
 )
 from .waiting import collect, wait_until
 
@@ -51,12 +52,6 @@ pytestmark = [
 ]
 
 ENDED = "realtime_voice_conversation_ended"
-
-
-@pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """HA's tts keeps its cache in the config directory: a temporary one."""
-    return hass_tmp_config_dir
 
 
 def speech(text: str) -> bytes:
